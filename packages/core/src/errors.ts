@@ -1,0 +1,44 @@
+/** Every error Quiver throws on purpose carries one of these codes. */
+export type QuiverErrorCode =
+  | "STORE_NOT_INSTALLED"
+  | "PACKAGE_NOT_INSTALLED"
+  | "INVALID_URI"
+  | "INVALID_NAME"
+  | "INVALID_PATH"
+  | "INVALID_VALUE"
+  | "INVALID_TIMESTAMP"
+  | "SCHEMA_MISMATCH"
+  | "SHAPE_MISMATCH"
+  | "UNKNOWN_FIELD"
+  | "INVALID_QUERY"
+  | "UNSUPPORTED"
+  | "LOCKED"
+  | "NOT_FOUND"
+  | "CLOSED"
+  | "IO";
+
+export class QuiverError extends Error {
+  readonly code: QuiverErrorCode;
+  constructor(code: QuiverErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "QuiverError";
+    this.code = code;
+  }
+}
+
+export function isQuiverError(err: unknown, code?: QuiverErrorCode): err is QuiverError {
+  return err instanceof QuiverError && (code === undefined || err.code === code);
+}
+
+/** Short, bounded rendering of a user value for error messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? value.slice(0, 57) + "..." : value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (typeof value === "symbol") return value.toString();
+  if (value instanceof Date) return `Date(${isNaN(value.getTime()) ? "Invalid" : value.toISOString()})`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as Uint8Array).length})`;
+  if (Array.isArray(value)) return `array(${value.length})`;
+  if (value !== null && typeof value === "object") return `object{${Object.keys(value).slice(0, 5).join(", ")}}`;
+  return String(value);
+}

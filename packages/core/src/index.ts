@@ -1,0 +1,13 @@
+export * from "./errors.js";
+export * from "./names.js";
+export * from "./query.js";
+export * from "./arrow.js";
+export { evaluate, checkQueryFields } from "./evaluate.js";
+export * from "./store.js";
+export * from "./scan.js";
+export { MemoryStore, memoryPlugin } from "./memory.js";
+export * from "./registry.js";
+export { teeStore } from "./tee.js";
+export { WriteBuffer, type BufferOptions } from "./buffer.js";
+export * from "./tracker.js";
+export * from "./session.js";

@@ -1,0 +1,392 @@
+/**
+ * Session and Track: dreamlake's time series, over any Store.
+ *
+ * Tables: `<prefix>/tracks/<name>` per track, `<prefix>/params`, `<prefix>/logs`.
+ * Every point has `_ts` (float seconds since epoch). Missing → now, strictly increasing per
+ * session; -1 → the last `_ts` used by any track of the session. Points of one track with
+ * equal `_ts` are merged into one entry at flush.
+ */
+import { Field, Float64, Schema, type Table } from "apache-arrow";
+import { mergeSchemas, normalizeRow, type Row, rowsToBatch } from "./arrow.js";
+import { type BufferOptions, WriteBuffer } from "./buffer.js";
+import { QuiverError, describeValue } from "./errors.js";
+import { validateName } from "./names.js";
+import { and, field, type QueryNode } from "./query.js";
+import { resolveStore } from "./registry.js";
+import { readRows, readTable } from "./scan.js";
+import type { Store, StoreOpenOptions } from "./store.js";
+import { ColumnTypes } from "./tracker.js";
+
+export const MAX_READ_LIMIT = 10_000;
+const TS_SCHEMA = new Schema([new Field("_ts", new Float64(), true)]);
+const INDEX = "__quiver_index";
+
+export interface SessionOptions extends BufferOptions {
+  /** Names the experiment, e.g. "project/my-experiment". */
+  prefix: string;
+  /** Root folder of the default store (default ".quiver"). */
+  root?: string;
+  /** A store URI or opened store (default `msgpack:<root>`). */
+  store?: string | Store;
+  storeOptions?: StoreOpenOptions;
+}
+
+export interface TrackPoint {
+  index: number;
+  data: Row & { _ts: number };
+}
+
+export interface TrackReadResult {
+  data: TrackPoint[];
+  /** Points in the track (read) or in the time window (readByTime). */
+  total: number;
+  /** Index of the first point returned (read: the requested start). */
+  startIndex: number;
+  /** One past the index of the last point returned (exclusive). */
+  endIndex: number;
+  hasMore: boolean;
+}
+
+export interface TrackStats {
+  count: number;
+  firstTs: number | null;
+  lastTs: number | null;
+  fields: string[];
+}
+
+function checkLimit(limit: number | undefined, def: number): number {
+  const l = limit ?? def;
+  if (!Number.isInteger(l) || l < 0) throw new QuiverError("INVALID_VALUE", `limit must be a non-negative integer, got ${describeValue(limit)}`);
+  return Math.min(l, MAX_READ_LIMIT);
+}
+
+function checkTime(v: unknown, what: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new QuiverError("INVALID_TIMESTAMP", `${what} must be a finite number of seconds since the epoch, got ${describeValue(v)}`);
+  return v;
+}
+
+/** Merges points with equal `_ts` (later fields win), keeping first-seen order. */
+function mergeEqualTs(rows: Row[]): Row[] {
+  const byTs = new Map<number, Row>();
+  let merged = false;
+  const out: Row[] = [];
+  for (const r of rows) {
+    const ts = r._ts as number;
+    const prev = byTs.get(ts);
+    if (prev) {
+      Object.assign(prev, r);
+      merged = true;
+    } else {
+      const copy = { ...r };
+      byTs.set(ts, copy);
+      out.push(copy);
+    }
+  }
+  return merged ? out : rows;
+}
+
+export class Track {
+  private readonly buffer: WriteBuffer;
+  private schema: Schema | undefined;
+  private types: ColumnTypes | undefined;
+  readonly table: string;
+
+  constructor(
+    private readonly session: Session,
+    readonly name: string,
+    options: BufferOptions,
+    table?: string,
+  ) {
+    this.table = table ?? `${session.prefix}/tracks/${validateName(name, "track name")}`;
+    this.buffer = new WriteBuffer((rows) => this.write(rows, "rows"), { ...options, flushInterval: 0 });
+  }
+
+  private async write(rows: Row[], layout: "rows" | "columns"): Promise<void> {
+    const store = this.session.store;
+    if (!this.schema) this.schema = await store.schema(this.table);
+    // `_ts` is always float64, even when the first timestamps happen to be whole seconds.
+    const batch = rowsToBatch(mergeEqualTs(rows), { schema: this.schema ?? TS_SCHEMA });
+    await store.append(this.table, batch, { layout });
+    this.schema = mergeSchemas(this.schema, batch.schema);
+  }
+
+  private point(fields: Row): Row {
+    if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new QuiverError("INVALID_VALUE", `append expects an object of fields, got ${describeValue(fields)}`);
+    const row = normalizeRow(fields);
+    const ts = this.session.nextTs(row._ts);
+    const out: Row = { _ts: ts };
+    for (const k in row) if (k !== "_ts") out[k] = row[k];
+    (this.types ??= new ColumnTypes()).check(out);
+    return out;
+  }
+
+  /** Buffers one point (sync, chainable). */
+  append(fields: Row): this {
+    this.session.ensureOpen();
+    const p = this.buffer.push(this.point(fields));
+    p?.catch(() => undefined);
+    return this;
+  }
+
+  /** Writes many points as one columnar batch; returns their count. */
+  async appendBatch(rows: readonly Row[]): Promise<{ count: number }> {
+    this.session.ensureOpen();
+    if (!Array.isArray(rows)) throw new QuiverError("INVALID_VALUE", "appendBatch expects an array of objects");
+    const pts = rows.map((r) => this.point(r));
+    if (!pts.length) return { count: 0 };
+    await this.buffer.flush();
+    await this.write(pts, "columns");
+    return { count: pts.length };
+  }
+
+  async flush(): Promise<void> {
+    await this.buffer.flush();
+  }
+
+  get pending(): number {
+    return this.buffer.pending;
+  }
+
+  private async exists(): Promise<boolean> {
+    this.session.ensureOpen();
+    await this.buffer.flush();
+    this.schema = await this.session.store.schema(this.table);
+    return this.schema !== undefined;
+  }
+
+  private toPoints(rows: Row[]): TrackPoint[] {
+    return rows.map((r) => {
+      const index = Number(r[INDEX]);
+      delete r[INDEX];
+      return { index, data: r as Row & { _ts: number } };
+    });
+  }
+
+  /** Points by index (storage order). */
+  async read(opts: { startIndex?: number; limit?: number } = {}): Promise<TrackReadResult> {
+    const start = opts.startIndex ?? 0;
+    if (!Number.isInteger(start) || start < 0) throw new QuiverError("INVALID_VALUE", `startIndex must be a non-negative integer, got ${describeValue(opts.startIndex)}`);
+    const limit = checkLimit(opts.limit, 1000);
+    if (!(await this.exists())) return { data: [], total: 0, startIndex: start, endIndex: start, hasMore: false };
+    const store = this.session.store;
+    const total = await store.count(this.table);
+    const rows = await readRows(store, this.table, { offset: start, limit, rowIndex: INDEX }, true);
+    const data = this.toPoints(rows);
+    const end = data.length ? data[data.length - 1]!.index + 1 : start;
+    return { data, total, startIndex: start, endIndex: end, hasMore: end < total };
+  }
+
+  /** Points with startTime ≤ _ts < endTime, ordered by _ts (newest first with reverse). */
+  async readByTime(opts: { startTime?: number; endTime?: number; limit?: number; reverse?: boolean } = {}): Promise<TrackReadResult> {
+    const startTime = checkTime(opts.startTime, "startTime");
+    const endTime = checkTime(opts.endTime, "endTime");
+    const limit = checkLimit(opts.limit, 1000);
+    if (!(await this.exists())) return { data: [], total: 0, startIndex: 0, endIndex: 0, hasMore: false };
+    const conds: QueryNode[] = [];
+    if (startTime !== undefined) conds.push(field("_ts").ge(startTime).node);
+    if (endTime !== undefined) conds.push(field("_ts").lt(endTime).node);
+    const where = conds.length === 0 ? undefined : conds.length === 1 ? conds[0] : and(...conds).node;
+    const store = this.session.store;
+    const total = await store.count(this.table, where);
+    const dir = opts.reverse ? "desc" : "asc";
+    const rows = await readRows(store, this.table, { where, orderBy: [{ column: "_ts", direction: dir }, { column: INDEX, direction: dir }], limit, rowIndex: INDEX }, true);
+    const data = this.toPoints(rows);
+    const idx = data.map((d) => d.index);
+    return {
+      data,
+      total,
+      startIndex: idx.length ? Math.min(...idx) : 0,
+      endIndex: idx.length ? Math.max(...idx) + 1 : 0,
+      hasMore: data.length < total,
+    };
+  }
+
+  async toTable(): Promise<Table> {
+    if (!(await this.exists())) return readTable(this.session.store, this.table);
+    return readTable(this.session.store, this.table);
+  }
+
+  async stats(): Promise<TrackStats> {
+    if (!(await this.exists())) return { count: 0, firstTs: null, lastTs: null, fields: [] };
+    const store = this.session.store;
+    const count = await store.count(this.table);
+    const first = await readRows(store, this.table, { columns: ["_ts"], orderBy: [{ column: "_ts" }], limit: 1 });
+    const last = await readRows(store, this.table, { columns: ["_ts"], orderBy: [{ column: "_ts", direction: "desc" }], limit: 1 });
+    return {
+      count,
+      firstTs: (first[0]?._ts as number | undefined) ?? null,
+      lastTs: (last[0]?._ts as number | undefined) ?? null,
+      fields: this.schema!.fields.map((f) => f.name).filter((n) => n !== "_ts"),
+    };
+  }
+}
+
+class Params {
+  private cache: Row | undefined;
+  constructor(private readonly session: Session) {}
+  private get table(): string {
+    return `${this.session.prefix}/params`;
+  }
+  /** Merges values into the session's params (nested keys flattened with "."). */
+  async set(values: Row): Promise<Row> {
+    this.session.ensureOpen();
+    const flat = normalizeRow({ ...values });
+    const current = await this.get();
+    const schema = await this.session.store.schema(this.table);
+    await this.session.store.append(this.table, rowsToBatch([{ ...flat, _ts: Date.now() / 1000 }], { schema }));
+    this.cache = { ...current, ...flat };
+    return { ...this.cache };
+  }
+  async get(): Promise<Row> {
+    this.session.ensureOpen();
+    if (this.cache) return { ...this.cache };
+    const out: Row = {};
+    for (const r of await readRows(this.session.store, this.table, {}, true)) {
+      delete r._ts;
+      Object.assign(out, r);
+    }
+    this.cache = out;
+    return { ...out };
+  }
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+class Logs {
+  constructor(private readonly session: Session) {}
+  /** Log entries in order: { _ts, level, message, metadata? }. */
+  async read(opts: { level?: LogLevel; limit?: number } = {}): Promise<Row[]> {
+    const t = this.session.logTrack;
+    await t.flush();
+    const where = opts.level ? field("level").eq(opts.level).node : undefined;
+    if (!(await this.session.store.schema(t.table))) return [];
+    const rows = await readRows(this.session.store, t.table, { where, limit: opts.limit }, true);
+    for (const r of rows) if (typeof r.metadata === "string") r.metadata = JSON.parse(r.metadata);
+    return rows;
+  }
+}
+
+class Tracks {
+  constructor(private readonly session: Session) {}
+  /** Names of the session's tracks (stored or buffered), sorted. */
+  async list(): Promise<string[]> {
+    await this.flush();
+    const pre = `${this.session.prefix}/tracks/`;
+    return (await this.session.store.tables()).filter((t) => t.startsWith(pre)).map((t) => t.slice(pre.length)).sort();
+  }
+  async flush(): Promise<void> {
+    await this.session.flush();
+  }
+}
+
+export class Session implements AsyncDisposable {
+  readonly tracks = new Tracks(this);
+  readonly params = new Params(this);
+  readonly logs = new Logs(this);
+  private readonly open = new Map<string, Track>();
+  private lastTs: number | undefined;
+  private closed = false;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** @internal */
+  readonly logTrack: Track;
+
+  private constructor(
+    readonly prefix: string,
+    readonly store: Store,
+    private readonly owned: boolean,
+    private readonly options: SessionOptions,
+  ) {
+    this.logTrack = new Track(this, "logs", options, `${prefix}/logs`);
+    const every = options.flushInterval ?? 1000;
+    if (every > 0) {
+      this.timer = setInterval(() => {
+        this.flush().catch(options.onError ?? ((err: unknown) => console.warn(`[quiver] background flush failed, points kept for the next flush: ${(err as Error)?.message ?? err}`)));
+      }, every);
+      this.timer.unref?.();
+    }
+  }
+
+  static async open(options: SessionOptions): Promise<Session> {
+    if (!options || typeof options !== "object") throw new QuiverError("INVALID_VALUE", "Session.open expects { prefix, root?, store? }");
+    const prefix = validateName(options.prefix, "session prefix");
+    const target = options.store ?? `msgpack:${options.root ?? ".quiver"}`;
+    const { store, owned } = await resolveStore(target, options.storeOptions);
+    return new Session(prefix, store, owned, options);
+  }
+
+  /** @internal */
+  ensureOpen(): void {
+    if (this.closed) throw new QuiverError("CLOSED", `session ${this.prefix} is closed; open it again with Session.open()`);
+  }
+
+  /** @internal Resolves a point's `_ts`. */
+  nextTs(ts: unknown): number {
+    if (ts === undefined || ts === null) {
+      const now = Date.now() / 1000;
+      const t = this.lastTs !== undefined && now <= this.lastTs ? this.lastTs + 1e-6 : now;
+      this.lastTs = t;
+      return t;
+    }
+    if (ts === -1) {
+      if (this.lastTs === undefined) return this.nextTs(undefined);
+      return this.lastTs;
+    }
+    if (typeof ts !== "number" || !Number.isFinite(ts)) {
+      throw new QuiverError("INVALID_TIMESTAMP", `_ts must be a finite number of seconds since the epoch (or -1 to reuse the last one), got ${describeValue(ts)}`);
+    }
+    this.lastTs = ts;
+    return ts;
+  }
+
+  /** The track of this name (the same object on every call). */
+  track(name: string): Track {
+    this.ensureOpen();
+    let t = this.open.get(name);
+    if (!t) {
+      t = new Track(this, name, this.options);
+      this.open.set(name, t);
+    }
+    return t;
+  }
+
+  /** Adds a log entry (buffered like a track point). */
+  log(message: string, opts: { level?: LogLevel; metadata?: Row } = {}): void {
+    if (typeof message !== "string") throw new QuiverError("INVALID_VALUE", `log message must be a string, got ${describeValue(message)}`);
+    const level = opts.level ?? "info";
+    if (!["debug", "info", "warn", "error"].includes(level)) throw new QuiverError("INVALID_VALUE", `log level must be debug, info, warn or error, got ${describeValue(level)}`);
+    const row: Row = { level, message };
+    if (opts.metadata !== undefined) row.metadata = JSON.stringify(opts.metadata, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
+    this.logTrack.append(row);
+  }
+
+  /** Writes every buffered point of every track. */
+  async flush(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const t of [...this.open.values(), this.logTrack]) {
+      try {
+        await t.flush();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length) throw errors[0];
+    await this.store.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.flush();
+    } finally {
+      if (this.timer) clearInterval(this.timer);
+      this.closed = true;
+      if (this.owned) await this.store.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+

@@ -1,0 +1,97 @@
+/** The Store interface: the whole contract between front-ends and storage plugins. */
+import type { RecordBatch, Schema, Table } from "apache-arrow";
+import type { Row } from "./arrow.js";
+import type { QueryNode } from "./query.js";
+
+/** Value kinds a store may hold; a store lists the ones it supports in `capabilities.kinds`. */
+export type ValueKind = "int" | "float" | "bigint" | "bool" | "string" | "timestamp" | "binary" | "list" | "tensor";
+export const ALL_KINDS: readonly ValueKind[] = ["int", "float", "bigint", "bool", "string", "timestamp", "binary", "list", "tensor"];
+
+export interface StoreCapabilities {
+  /** `sql(text, params)` is available. */
+  sql: boolean;
+  /** `update()` is available. */
+  update: boolean;
+  /** `delete()` and `drop()` are available. */
+  delete: boolean;
+  /** `where`, `orderBy` and `limit` run inside the store rather than over every batch. */
+  pushdown: boolean;
+  /** Range reads on `_ts` are served through an index (cost grows with the window, not the table). */
+  timeIndex: boolean;
+  /** Several processes may append to one table at once without losing rows. */
+  concurrentWriters: boolean;
+  /** Data outlives the process (close + reopen finds it). */
+  persistent: boolean;
+  /** Value kinds the store can hold. */
+  kinds: readonly ValueKind[];
+}
+
+export interface OrderBy {
+  column: string;
+  direction?: "asc" | "desc";
+}
+
+export interface ScanOptions {
+  /** Only rows where the query holds (SQL three-valued logic: null never matches). */
+  where?: QueryNode;
+  /** Only these columns, in this order. Unknown names throw UNKNOWN_FIELD. */
+  columns?: readonly string[];
+  /** Sort keys; nulls last. Without it rows come in insertion order. */
+  orderBy?: readonly OrderBy[];
+  offset?: number;
+  limit?: number;
+  /**
+   * Add a column of this name (int64) holding each row's 0-based position in the table's
+   * insertion order, counted before filtering. Used by tracks for their `index`.
+   */
+  rowIndex?: string;
+}
+
+export interface AppendOptions {
+  /** How the rows were produced; stores with a choice of layout may honour it (msgpack rows vs columns). */
+  layout?: "rows" | "columns";
+}
+
+export interface Store {
+  /** URI scheme, e.g. "duckdb". */
+  readonly scheme: string;
+  /** The full URI this store was opened with. */
+  readonly uri: string;
+  readonly capabilities: StoreCapabilities;
+  /**
+   * Appends a batch to a table, creating it or evolving its schema (new columns are added,
+   * old rows read them as null; an integer column receiving floats becomes float). A value of
+   * an incompatible type throws SCHEMA_MISMATCH and nothing of the batch is written.
+   */
+  append(table: string, batch: RecordBatch, options?: AppendOptions): Promise<void>;
+  /** Batches of the table, each with the table's current schema (or the projected columns). */
+  scan(table: string, options?: ScanOptions): AsyncIterable<RecordBatch>;
+  count(table: string, where?: QueryNode): Promise<number>;
+  /** The table's schema, or undefined when it does not exist. */
+  schema(table: string): Promise<Schema | undefined>;
+  /** Table names, sorted. */
+  tables(): Promise<string[]>;
+  /** Sets columns on matching rows (adding columns as needed); returns rows changed. */
+  update(table: string, where: QueryNode | undefined, values: Row): Promise<number>;
+  /** Deletes matching rows; returns rows deleted. */
+  delete(table: string, where: QueryNode | undefined): Promise<number>;
+  /** Removes a table; returns whether it existed. */
+  drop(table: string): Promise<boolean>;
+  /** Runs SQL (stores with `capabilities.sql`). */
+  sql?(text: string, params?: readonly unknown[]): Promise<Table>;
+  /** Makes everything appended so far durable. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreOpenOptions {
+  [key: string]: unknown;
+}
+
+/** What a store package exports by default and what `registerStore` takes. */
+export interface StorePlugin {
+  /** URI scheme, lowercase: "duckdb", "msgpack", … */
+  scheme: string;
+  /** Opens the store at `location` (the URI without "scheme:"). */
+  open(location: string, options?: StoreOpenOptions): Promise<Store>;
+}

@@ -1,0 +1,593 @@
+/** Tracker, Reader and copy: xetrack's runs of logged rows, over any Store. */
+import { randomUUID } from "node:crypto";
+import type { DataType, Schema, Table } from "apache-arrow";
+import { Type } from "apache-arrow";
+import { batchToRows, isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, typeName, typeOfValue, vectorToValues } from "./arrow.js";
+import { type BufferOptions, WriteBuffer } from "./buffer.js";
+import { QuiverError, describeValue } from "./errors.js";
+import { validateName } from "./names.js";
+import { and, field, type QueryLike, type QueryNode, toNode } from "./query.js";
+import { importOptional, resolveStore } from "./registry.js";
+import { readRows, readTable } from "./scan.js";
+import type { ScanOptions, Store, StoreOpenOptions } from "./store.js";
+
+/** Measures the machine while a tracked function runs (implemented by @quiver/sysmetrics). */
+export interface MetricsSampler {
+  start(): void;
+  /** Averages over the interval since start(), e.g. { cpu, memory_percent, … }. */
+  stop(): Record<string, number>;
+}
+export type SamplerOption = MetricsSampler | (() => MetricsSampler);
+
+export interface TrackerOptions extends BufferOptions {
+  /** Values added to every row. */
+  params?: Row;
+  /** The run id (default: a new UUID). */
+  trackId?: string;
+  /** Table of runs (default "events"). */
+  table?: string;
+  /** A sampler (or factory) whose readings are added to rows logged by track()/wrap(). */
+  sampler?: SamplerOption;
+  /** Add system metrics to track()/wrap() rows (loads @quiver/sysmetrics). */
+  systemMetrics?: boolean;
+  /** Add network metrics too. */
+  networkMetrics?: boolean;
+  /** Seconds between samples while a tracked function runs (default 0.1). */
+  measurementInterval?: number;
+  /** Rethrow errors of tracked functions after logging them (default true). */
+  raiseOnError?: boolean;
+  /** Passed to the store plugin when `uri` is a string. */
+  storeOptions?: StoreOpenOptions;
+}
+
+export interface RunScope {
+  /** All runs instead of this one. */
+  all?: boolean;
+}
+
+export interface WrapOptions {
+  name?: string;
+  params?: Row;
+  raiseOnError?: boolean;
+}
+
+type ColumnClass = "num" | "bool" | "str" | "time" | "bin" | "list" | "tensor" | "other";
+
+function classOfType(t: DataType): ColumnClass {
+  switch (t.typeId) {
+    case Type.Int:
+    case Type.Float:
+      return "num";
+    case Type.Bool:
+      return "bool";
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return "str";
+    case Type.Timestamp:
+    case Type.Date:
+      return "time";
+    case Type.Binary:
+    case Type.LargeBinary:
+      return "bin";
+    case Type.List:
+      return "list";
+    case Type.Struct:
+      return "tensor";
+    default:
+      return "other";
+  }
+}
+
+function classOfValue(v: unknown): ColumnClass {
+  switch (typeof v) {
+    case "number":
+    case "bigint":
+      return "num";
+    case "boolean":
+      return "bool";
+    case "string":
+      return "str";
+  }
+  if (v instanceof Date) return "time";
+  if (v instanceof Uint8Array) return "bin";
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return "list";
+  if (isNdArray(v)) return "tensor";
+  return "other";
+}
+
+/** Column classes seen so far: a cheap per-row type check that names the offending value. */
+export class ColumnTypes {
+  private readonly classes = new Map<string, { cls: ColumnClass; type: string }>();
+  constructor(schema?: Schema) {
+    if (schema) this.learn(schema);
+  }
+  learn(schema: Schema): void {
+    for (const f of schema.fields) if (f.type.typeId !== Type.Null) this.classes.set(f.name, { cls: classOfType(f.type), type: typeName(f.type) });
+  }
+  /** Throws SCHEMA_MISMATCH for a value whose kind differs from its column's. */
+  check(row: Row): void {
+    for (const k in row) {
+      const v = row[k];
+      if (v == null) continue;
+      const cls = classOfValue(v);
+      const seen = this.classes.get(k);
+      if (!seen) this.classes.set(k, { cls, type: typeName(typeOfValue(v, k)) });
+      else if (seen.cls !== cls) {
+        throw new QuiverError(
+          "SCHEMA_MISMATCH",
+          `column ${JSON.stringify(k)} holds ${seen.type} but got ${typeName(typeOfValue(v, k))} (value ${describeValue(v)}); log it under another column name or convert it to ${seen.type}`,
+        );
+      }
+    }
+  }
+}
+
+function isPlainObject(v: unknown): v is Row {
+  if (v === null || typeof v !== "object" || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Date || isNdArray(v)) return false;
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+function isLoggable(v: unknown): boolean {
+  const t = typeof v;
+  return t === "number" || t === "string" || t === "boolean" || t === "bigint" || v instanceof Date || ArrayBuffer.isView(v) || Array.isArray(v) || isNdArray(v);
+}
+
+function argsString(args: readonly unknown[]): string {
+  try {
+    return JSON.stringify(args, (_k, v: unknown) =>
+      typeof v === "bigint" ? `${v}n` : typeof v === "function" ? `[function ${v.name || "anonymous"}]` : ArrayBuffer.isView(v) ? `[${v.constructor.name}(${(v as Uint8Array).length})]` : v,
+    );
+  } catch {
+    return `[${args.map((a) => describeValue(a)).join(", ")}]`;
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
+}
+
+async function loadSampler(options: TrackerOptions): Promise<(() => MetricsSampler) | undefined> {
+  if (options.sampler) {
+    const s = options.sampler;
+    return typeof s === "function" ? s : () => s;
+  }
+  if (!options.systemMetrics && !options.networkMetrics) return undefined;
+  const mod = await importOptional("@quiver/sysmetrics");
+  const create = mod?.createSampler as ((o: { interval: number; network: boolean; system: boolean }) => MetricsSampler) | undefined;
+  if (!create) {
+    throw new QuiverError("PACKAGE_NOT_INSTALLED", "systemMetrics/networkMetrics need @quiver/sysmetrics; install it with `pnpm add @quiver/sysmetrics`");
+  }
+  const interval = (options.measurementInterval ?? 0.1) * 1000;
+  return () => create({ interval, network: options.networkMetrics === true, system: options.systemMetrics !== false });
+}
+
+export class Tracker implements AsyncDisposable {
+  readonly trackId: string;
+  readonly table: string;
+  /** The last stored row, or undefined. */
+  last: Row | undefined;
+  private _params: Row;
+  private schema: Schema | undefined;
+  private readonly types: ColumnTypes;
+  private readonly buffer: WriteBuffer;
+  private closed = false;
+
+  private constructor(
+    readonly store: Store,
+    private readonly owned: boolean,
+    schema: Schema | undefined,
+    private readonly options: TrackerOptions,
+    private readonly sampler: (() => MetricsSampler) | undefined,
+  ) {
+    this.trackId = options.trackId ?? randomUUID();
+    this.table = options.table ?? "events";
+    this._params = normalizeRow({ ...(options.params ?? {}) });
+    this.schema = schema;
+    this.types = new ColumnTypes(schema);
+    this.buffer = new WriteBuffer((rows) => this.write(rows), options);
+  }
+
+  /** Opens a run on a store (URI, QUIVER_STORE, or "duckdb:quiver.db"). */
+  static async open(target?: string | Store, options: TrackerOptions = {}): Promise<Tracker> {
+    const table = validateName(options.table ?? "events", "table name");
+    if (options.trackId !== undefined && (typeof options.trackId !== "string" || !options.trackId)) {
+      throw new QuiverError("INVALID_VALUE", "trackId must be a non-empty string");
+    }
+    const sampler = await loadSampler(options);
+    const { store, owned } = await resolveStore(target, options.storeOptions);
+    try {
+      const schema = await store.schema(table);
+      const t = new Tracker(store, owned, schema, options, sampler);
+      t.types.check(t._params);
+      return t;
+    } catch (err) {
+      if (owned) await store.close();
+      throw err;
+    }
+  }
+
+  /** A new run on the same store whose params extend this run's. */
+  async child(options: { params?: Row; trackId?: string } = {}): Promise<Tracker> {
+    this.ensureOpen();
+    const t = new Tracker(this.store, false, this.schema, { ...this.options, params: { ...this._params, ...(options.params ?? {}) }, trackId: options.trackId }, this.sampler);
+    t.types.check(t._params);
+    return t;
+  }
+
+  get params(): Row {
+    return { ...this._params };
+  }
+
+  /** Adds values to every future row. */
+  setParams(params: Row): void {
+    const p = normalizeRow({ ...params });
+    this.types.check(p);
+    Object.assign(this._params, p);
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new QuiverError("CLOSED", `tracker ${this.trackId} is closed; open a new one with Tracker.open()`);
+  }
+
+  private async write(rows: Row[]): Promise<void> {
+    const batch = rowsToBatch(rows, { schema: this.schema });
+    await this.store.append(this.table, batch, { layout: "rows" });
+    this.schema = mergeSchemas(this.schema, batch.schema);
+  }
+
+  private stamp(row: Row): Row {
+    const data = normalizeRow(row);
+    const full = { ...data, ...this._params, timestamp: new Date(), track_id: this.trackId };
+    this.types.check(full);
+    return full;
+  }
+
+  /** Buffers a row (with params, timestamp and track_id) and returns it. */
+  log(row: Row): Promise<Row> {
+    try {
+      this.ensureOpen();
+      const full = this.stamp(row);
+      this.last = full;
+      const wait = this.buffer.push(full);
+      return wait ? wait.then(() => full) : Promise.resolve(full);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Stores many rows as one batch; returns the count. Nothing is written if any row is bad. */
+  async logBatch(rows: readonly Row[]): Promise<number> {
+    this.ensureOpen();
+    if (!Array.isArray(rows)) throw new QuiverError("INVALID_VALUE", "logBatch expects an array of rows");
+    const full = rows.map((r) => this.stamp(r));
+    if (full.length === 0) return 0;
+    await this.buffer.flush();
+    await this.write(full);
+    this.last = full[full.length - 1];
+    return full.length;
+  }
+
+  private trackFilter(): QueryNode {
+    return field("track_id").eq(this.trackId).node;
+  }
+
+  private scope(opts?: RunScope, extra?: QueryLike): QueryNode | undefined {
+    const own = opts?.all ? undefined : this.trackFilter();
+    if (!extra) return own;
+    return own ? and(own, extra).node : toNode(extra);
+  }
+
+  private async ready(): Promise<boolean> {
+    this.ensureOpen();
+    await this.buffer.flush();
+    return (await this.store.schema(this.table)) !== undefined;
+  }
+
+  /** Sets `key` on every row of this run, back in time; returns rows changed. */
+  async setValue(key: string, value: unknown): Promise<number> {
+    if (!this.store.capabilities.update) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores cannot update rows; use a store with update (duckdb:, memory:)`);
+    if (!(await this.ready())) return 0;
+    const values = normalizeRow({ [key]: value });
+    this.types.check(values);
+    const n = await this.store.update(this.table, this.trackFilter(), values);
+    this.schema = await this.store.schema(this.table);
+    if (this.last) Object.assign(this.last, values);
+    return n;
+  }
+
+  /** Calls fn, logs name/time/error/args/result (+ system metrics), returns fn's result. */
+  track<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
+    return this.run(fn, args, { name: fn.name || "anonymous" });
+  }
+
+  /** A function that behaves as fn and logs each call. */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R, options: WrapOptions = {}): (...args: A) => R {
+    const name = options.name ?? (fn.name || "anonymous");
+    const self = this;
+    return function (this: unknown, ...args: A): R {
+      return self.run((...a: A) => fn.apply(this, a), args, { ...options, name });
+    };
+  }
+
+  private run<A extends unknown[], R>(fn: (...args: A) => R, args: A, opts: WrapOptions & { name: string }): R {
+    this.ensureOpen();
+    const raise = opts.raiseOnError ?? this.options.raiseOnError ?? true;
+    const sampler = this.sampler?.();
+    sampler?.start();
+    const t0 = performance.now();
+    const finish = (error: unknown, result: unknown, failed: boolean): void => {
+      const row: Row = { name: opts.name, time: (performance.now() - t0) / 1000, error: failed ? String((error as Error)?.message ?? error) : "", args: argsString(args) };
+      if (!failed) {
+        if (isPlainObject(result)) Object.assign(row, normalizeRow(result));
+        else if (isLoggable(result)) row.result = result;
+      }
+      if (opts.params) Object.assign(row, opts.params);
+      if (sampler) Object.assign(row, sampler.stop());
+      this.log(row).catch((err: unknown) => (this.options.onError ?? ((e: unknown) => console.warn(`[quiver] could not log tracked call ${opts.name}: ${(e as Error)?.message ?? e}`)))(err));
+    };
+    let out: R;
+    try {
+      out = fn(...args);
+    } catch (err) {
+      finish(err, undefined, true);
+      if (raise) throw err;
+      return undefined as R;
+    }
+    if (isThenable(out)) {
+      return Promise.resolve(out).then(
+        (v) => {
+          finish(undefined, v, false);
+          return v;
+        },
+        (err: unknown) => {
+          finish(err, undefined, true);
+          if (raise) throw err;
+          return undefined;
+        },
+      ) as R;
+    }
+    finish(undefined, out, false);
+    return out;
+  }
+
+  /** This run's rows (or all runs') as an Arrow Table. */
+  async toTable(opts?: RunScope): Promise<Table> {
+    if (!(await this.ready())) return readTable(this.store, this.table);
+    return readTable(this.store, this.table, { where: this.scope(opts) });
+  }
+
+  async toRows(opts?: RunScope): Promise<Row[]> {
+    if (!(await this.ready())) return [];
+    return readRows(this.store, this.table, { where: this.scope(opts) });
+  }
+
+  /** One column's values. */
+  async column(name: string, opts?: RunScope): Promise<unknown[]> {
+    if (!(await this.ready())) throw new QuiverError("UNKNOWN_FIELD", `${this.table} has no column ${JSON.stringify(name)} (nothing logged yet)`);
+    const t = await readTable(this.store, this.table, { where: this.scope(opts), columns: [name] });
+    return t.numCols ? vectorToValues(t.getChildAt(0)!, t.schema.fields[0]) : [];
+  }
+
+  async count(opts?: RunScope): Promise<number> {
+    if (!(await this.ready())) return 0;
+    return this.store.count(this.table, this.scope(opts));
+  }
+
+  async head(n = 5): Promise<Row[]> {
+    if (!(await this.ready())) return [];
+    return readRows(this.store, this.table, { where: this.scope(), limit: n });
+  }
+
+  async tail(n = 5): Promise<Row[]> {
+    if (!(await this.ready())) return [];
+    const total = await this.store.count(this.table, this.scope());
+    return readRows(this.store, this.table, { where: this.scope(), offset: Math.max(0, total - n), limit: n });
+  }
+
+  /** Rows matching a query (this run unless { all: true }) as a Table. */
+  async where(query: QueryLike, opts?: RunScope): Promise<Table> {
+    if (!(await this.ready())) {
+      await this.store.count(this.table, toNode(query)); // UNKNOWN_FIELD for named fields
+      return readTable(this.store, this.table);
+    }
+    return readTable(this.store, this.table, { where: this.scope(opts, query) });
+  }
+
+  async sql(text: string, params?: readonly unknown[]): Promise<Table> {
+    if (!this.store.sql) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores have no SQL; use duckdb: or filter with where(query)`);
+    this.ensureOpen();
+    await this.buffer.flush();
+    return this.store.sql(text, params);
+  }
+
+  /** Makes everything logged so far durable. */
+  async flush(): Promise<void> {
+    this.ensureOpen();
+    await this.buffer.flush();
+    await this.store.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.buffer.flush();
+      await this.store.flush();
+    } finally {
+      this.buffer.stop();
+      this.closed = true;
+      if (this.owned) await this.store.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+export interface RunInfo {
+  track_id: string;
+  rows: number;
+  first: Date | null;
+  last: Date | null;
+}
+
+/** Reads all runs of a table, also while other processes write. */
+export class Reader implements AsyncDisposable {
+  private constructor(
+    readonly store: Store,
+    private readonly owned: boolean,
+    readonly table: string,
+  ) {}
+
+  static async open(target?: string | Store, options: { table?: string; storeOptions?: StoreOpenOptions } = {}): Promise<Reader> {
+    const table = validateName(options.table ?? "events", "table name");
+    const { store, owned } = await resolveStore(target, options.storeOptions);
+    return new Reader(store, owned, table);
+  }
+
+  private async window(opts: { trackId?: string; head?: number; tail?: number }): Promise<ScanOptions> {
+    const where = opts.trackId !== undefined ? field("track_id").eq(opts.trackId).node : undefined;
+    if (opts.head !== undefined) return { where, limit: opts.head };
+    if (opts.tail !== undefined) {
+      const total = await this.store.count(this.table, where);
+      return { where, offset: Math.max(0, total - opts.tail), limit: opts.tail };
+    }
+    return { where };
+  }
+
+  async toTable(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Table> {
+    return readTable(this.store, this.table, await this.window(opts));
+  }
+
+  async toRows(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Row[]> {
+    return readRows(this.store, this.table, await this.window(opts));
+  }
+
+  async count(where?: QueryLike): Promise<number> {
+    return this.store.count(this.table, where ? toNode(where) : undefined);
+  }
+
+  /** Runs in order of first appearance, with row counts and first/last timestamps. */
+  async runs(): Promise<RunInfo[]> {
+    const schema = await this.store.schema(this.table);
+    if (!schema) return [];
+    const hasTs = schema.fields.some((f) => f.name === "timestamp");
+    const runs = new Map<string, RunInfo>();
+    for await (const b of this.store.scan(this.table, { columns: hasTs ? ["track_id", "timestamp"] : ["track_id"] })) {
+      const ids = vectorToValues(b.getChildAt(0)!);
+      const ts = hasTs ? vectorToValues(b.getChildAt(1)!) : [];
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as string | null;
+        if (id == null) continue;
+        const t = (ts[i] as Date | null | undefined) ?? null;
+        let r = runs.get(id);
+        if (!r) runs.set(id, (r = { track_id: id, rows: 0, first: t, last: t }));
+        r.rows++;
+        if (t && (!r.first || t < r.first)) r.first = t;
+        if (t && (!r.last || t > r.last)) r.last = t;
+      }
+    }
+    return [...runs.values()];
+  }
+
+  async where(query: QueryLike): Promise<Table> {
+    return readTable(this.store, this.table, { where: toNode(query) });
+  }
+
+  async sql(text: string, params?: readonly unknown[]): Promise<Table> {
+    if (!this.store.sql) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores have no SQL; use duckdb: or filter with where(query)`);
+    return this.store.sql(text, params);
+  }
+
+  /** Deletes every row of a run; returns rows deleted. */
+  async deleteRun(trackId: string): Promise<number> {
+    if (!this.store.capabilities.delete) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores cannot delete rows`);
+    if (!(await this.store.schema(this.table))) return 0;
+    return this.store.delete(this.table, field("track_id").eq(trackId).node);
+  }
+
+  /** Sets a column on every row of a run; returns rows changed. */
+  async setValue(key: string, value: unknown, opts: { trackId: string }): Promise<number> {
+    if (!this.store.capabilities.update) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores cannot update rows`);
+    if (!opts || typeof opts.trackId !== "string") throw new QuiverError("INVALID_VALUE", "setValue needs { trackId }");
+    const schema = await this.store.schema(this.table);
+    if (!schema) return 0;
+    const values = normalizeRow({ [key]: value });
+    new ColumnTypes(schema).check(values);
+    return this.store.update(this.table, field("track_id").eq(opts.trackId).node, values);
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.store.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function rowKey(row: Row, columns: readonly string[]): string {
+  return JSON.stringify(columns.map((c) => row[c] ?? null), (_k, v: unknown) =>
+    typeof v === "bigint" ? `${v}n` : ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v,
+  );
+}
+
+export interface CopyOptions {
+  source: string | Store;
+  target: string | Store;
+  table?: string;
+  /** Called after each written batch with rows added so far. */
+  onProgress?: (added: number) => void;
+}
+
+/**
+ * Merges the rows of one store's table into another's (any schemes). Rows already present in
+ * the target (same values in every source column) are skipped, so copying again adds 0.
+ */
+export async function copy(options: CopyOptions): Promise<number> {
+  const table = validateName(options.table ?? "events", "table name");
+  const src = await resolveStore(options.source);
+  try {
+    const dst = await resolveStore(options.target);
+    try {
+      const schema = await src.store.schema(table);
+      if (!schema) return 0;
+      const columns = schema.fields.map((f) => f.name);
+      const have = new Map<string, number>();
+      if (await dst.store.schema(table)) {
+        const dschema = (await dst.store.schema(table))!;
+        const shared = columns.filter((c) => dschema.fields.some((f) => f.name === c));
+        for await (const b of dst.store.scan(table, { columns: shared })) {
+          for (const r of batchToRows(b)) {
+            const k = rowKey(r, columns);
+            have.set(k, (have.get(k) ?? 0) + 1);
+          }
+        }
+      }
+      let added = 0;
+      let targetSchema = await dst.store.schema(table);
+      for await (const b of src.store.scan(table)) {
+        const fresh: Row[] = [];
+        for (const r of batchToRows(b)) {
+          const k = rowKey(r, columns);
+          const n = have.get(k) ?? 0;
+          if (n > 0) have.set(k, n - 1);
+          else fresh.push(r);
+        }
+        if (!fresh.length) continue;
+        const batch = rowsToBatch(fresh, { schema: targetSchema ? mergeSchemas(targetSchema, schema) : schema });
+        await dst.store.append(table, batch);
+        targetSchema = mergeSchemas(targetSchema, batch.schema);
+        added += fresh.length;
+        options.onProgress?.(added);
+      }
+      await dst.store.flush();
+      return added;
+    } finally {
+      if (dst.owned) await dst.store.close();
+    }
+  } finally {
+    if (src.owned) await src.store.close();
+  }
+}
