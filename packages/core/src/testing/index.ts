@@ -1,0 +1,22 @@
+/**
+ * @quiver/core/testing — the conformance suite every store runs, with the test runner injected
+ * (as @keyv/test-suite does):
+ *
+ *   import { describe, it } from "vitest";
+ *   import { runStoreConformance } from "@quiver/core/testing";
+ *   runStoreConformance({ describe, it }, { name: "mystore", create: () => openStore("mystore:" + tmp()) });
+ */
+import { type ConformanceTarget, type TestApi } from "./harness.js";
+import { sessionTests } from "./session-tests.js";
+import { storeTests } from "./store-tests.js";
+import { trackerTests } from "./tracker-tests.js";
+
+export { type ConformanceTarget, type TestApi, plain, rejectsWith, rowsOf, withStore } from "./harness.js";
+export { queryRows } from "./store-tests.js";
+
+/** Registers the whole suite: store behaviour, then Tracker and Session/Track over the store. */
+export function runStoreConformance(test: TestApi, target: ConformanceTarget): void {
+  test.describe(`${target.name}: Store conformance`, () => storeTests(test, target));
+  test.describe(`${target.name}: Tracker over the store`, () => trackerTests(test, target));
+  test.describe(`${target.name}: Session/Track over the store`, () => sessionTests(test, target));
+}
