@@ -243,7 +243,7 @@ export function typeOfValue(v: unknown, column = "value"): DataType {
       const et = typeof e === "number" ? new Float64() : typeOfValue(e, column);
       elem = elem.typeId === Type.Null ? et : mergeTypes(elem, et, column, e);
     }
-    return listOf(elem.typeId === Type.Null ? new Float64() : elem);
+    return listOf(elem); // List<Null> for [] until other rows tell the element type
   }
   if (isNdArray(v)) return tensorType(Array.isArray(v.data) ? new Float64() : typedElementType(v.data));
   throw invalid(column, v, "unsupported type");
@@ -651,10 +651,10 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
     default:
       t = complex!;
   }
-  if (!existing) return { type: t, bigint };
+  if (!existing) return { type: settleLists(t), bigint };
   if (t.typeId === Type.Null) return { type: existing, bigint: false };
   try {
-    return { type: mergeTypes(existing, t, name), bigint: false };
+    return { type: settleLists(mergeTypes(existing, t, name)), bigint: false };
   } catch (err) {
     // Name the first offending value.
     const bad = values.find((v) => {
@@ -668,6 +668,15 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
     });
     throw bad === undefined ? err : mismatch(name, existing, typeOfValue(bad, name), bad);
   }
+}
+
+/** Lists whose elements were never seen (only empty arrays) become List<Float64>. */
+function settleLists(t: DataType): DataType {
+  if (t.typeId !== Type.List) return t;
+  const child = t.children[0]!.type as DataType;
+  if (child.typeId === Type.Null) return listOf(new Float64());
+  const settled = settleLists(child);
+  return settled === child ? t : listOf(settled);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -786,6 +795,7 @@ export function dataToValues(data: Data, asBigint = false): unknown[] {
         const o: Record<string, unknown> = {};
         for (const [name, vals] of kids) o[name] = vals[i];
         if (tensor) {
+          if (Array.isArray(o.data)) o.data = Float64Array.from(o.data as number[]);
           const s = o.shape;
           o.shape = s == null ? [] : Array.from(s as ArrayLike<number>);
         }
