@@ -1,0 +1,145 @@
+/** h5wasm loading, file paths and element types shared by the logger and the store. */
+import { existsSync } from "node:fs";
+import { extname, resolve } from "node:path";
+import h5wasm from "h5wasm/node";
+import type { Dataset as DatasetClass, File as FileClass, Group as GroupClass } from "h5wasm/node";
+import type { Dataset, File, Group } from "h5wasm/node";
+import { QuiverError } from "@quiver/core";
+
+export type { Dataset, File, Group };
+/** The classes we test with instanceof and construct. */
+export const H5: { File: typeof FileClass; Group: typeof GroupClass; Dataset: typeof DatasetClass } = h5wasm;
+
+let ready: Promise<unknown> | undefined;
+/** Resolves once the wasm module is instantiated (once per process). */
+export function h5ready(): Promise<unknown> {
+  return (ready ??= h5wasm.ready);
+}
+
+/** Element types of logged arrays. "bool" is stored as uint8 with a `quiver_dtype` attribute. */
+export type DType = "float64" | "float32" | "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
+
+export type NumericArray =
+  | Float64Array
+  | Float32Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
+
+interface DTypeInfo {
+  h5: string;
+  ctor: { new (n: number): NumericArray; new (b: ArrayBufferLike, o: number, n: number): NumericArray; BYTES_PER_ELEMENT: number };
+  big: boolean;
+  int: boolean;
+}
+
+export const DTYPES: Record<DType, DTypeInfo> = {
+  float64: { h5: "<d", ctor: Float64Array, big: false, int: false },
+  float32: { h5: "<f", ctor: Float32Array, big: false, int: false },
+  int8: { h5: "<b", ctor: Int8Array, big: false, int: true },
+  int16: { h5: "<h", ctor: Int16Array, big: false, int: true },
+  int32: { h5: "<i", ctor: Int32Array, big: false, int: true },
+  int64: { h5: "<q", ctor: BigInt64Array, big: true, int: true },
+  uint8: { h5: "<B", ctor: Uint8Array, big: false, int: true },
+  uint16: { h5: "<H", ctor: Uint16Array, big: false, int: true },
+  uint32: { h5: "<I", ctor: Uint32Array, big: false, int: true },
+  uint64: { h5: "<Q", ctor: BigUint64Array, big: true, int: true },
+  bool: { h5: "<B", ctor: Uint8Array, big: false, int: true },
+};
+
+const ALIASES: Record<string, DType> = {
+  float: "float64", double: "float64", f8: "float64", "<f8": "float64", f4: "float32", "<f4": "float32",
+  int: "int64", i8: "int64", "<i8": "int64", i4: "int32", "<i4": "int32", i2: "int16", "<i2": "int16", i1: "int8", "|i1": "int8",
+  u1: "uint8", "|u1": "uint8", u2: "uint16", "<u2": "uint16", u4: "uint32", "<u4": "uint32", u8: "uint64", "<u8": "uint64",
+  boolean: "bool", "?": "bool", bigint: "int64",
+};
+
+/** A user's dtype name ("float32", "f4", "<i8", "int", "bool"…) → DType. */
+export function parseDType(d: unknown, what: string): DType {
+  if (typeof d === "string") {
+    if (d in DTYPES) return d as DType;
+    const a = ALIASES[d];
+    if (a) return a;
+  }
+  throw new QuiverError("INVALID_VALUE", `${what}: unknown dtype ${JSON.stringify(d)}; use one of ${Object.keys(DTYPES).join(", ")}`);
+}
+
+export function dtypeOfArray(a: ArrayBufferView): DType | undefined {
+  if (a instanceof Float64Array) return "float64";
+  if (a instanceof Float32Array) return "float32";
+  if (a instanceof Int32Array) return "int32";
+  if (a instanceof Int16Array) return "int16";
+  if (a instanceof Int8Array) return "int8";
+  if (a instanceof Uint8Array || a instanceof Uint8ClampedArray) return "uint8";
+  if (a instanceof Uint16Array) return "uint16";
+  if (a instanceof Uint32Array) return "uint32";
+  if (a instanceof BigInt64Array) return "int64";
+  if (a instanceof BigUint64Array) return "uint64";
+  return undefined;
+}
+
+/** DType of an HDF5 dataset's metadata (h5wasm Metadata: type 0 integer, 1 float). */
+export function dtypeOfMetadata(m: { type: number; size: number; signed: boolean }): DType | undefined {
+  if (m.type === 1) return m.size === 4 ? "float32" : m.size === 8 ? "float64" : undefined;
+  if (m.type !== 0) return undefined;
+  const bits = m.size * 8;
+  const name = `${m.signed ? "int" : "uint"}${bits}`;
+  return name in DTYPES ? (name as DType) : undefined;
+}
+
+/**
+ * The HDF5 file for a user path: no extension → ".h5"; ".h5"/".hdf5" kept; anything else → INVALID_PATH.
+ */
+export function h5Path(path: unknown): string {
+  if (typeof path !== "string" || path.length === 0 || path.includes("\u0000")) {
+    throw new QuiverError("INVALID_PATH", `an HDF5 path must be a non-empty string without NUL, got ${JSON.stringify(path)}`);
+  }
+  const ext = extname(path).toLowerCase();
+  if (ext === "") return resolve(path + ".h5");
+  if (ext === ".h5" || ext === ".hdf5") return resolve(path);
+  throw new QuiverError("INVALID_PATH", `${JSON.stringify(path)} has the extension ${ext}; HDF5 files end in .h5 or .hdf5 (or give no extension and .h5 is added)`);
+}
+
+/** Opens a file, turning h5wasm's errors into QuiverError. */
+export function openFile(path: string, mode: "r" | "a" | "w" | "Sr", libver?: "v110"): File {
+  try {
+    return new h5wasm.File(path, mode, libver ? { libver: [libver, libver] } : {});
+  } catch (err) {
+    const exists = existsSync(path);
+    if (!exists && (mode === "r" || mode === "Sr")) throw new QuiverError("NOT_FOUND", `no HDF5 file at ${path}`, { cause: err });
+    const msg = String((err as Error)?.message ?? err);
+    if (/lock|already open/i.test(msg)) {
+      throw new QuiverError("LOCKED", `${path} is open for writing by another process (HDF5 files have one writer); close it there, or read it with H5Logger.read while the writer uses concurrentReaders: true`, { cause: err });
+    }
+    throw new QuiverError("IO", `cannot open ${path} as HDF5 (mode ${mode}): ${msg.slice(0, 300)}`, { cause: err });
+  }
+}
+
+/** Every dataset under a group, as "/"-joined names relative to the root. */
+export function walkDatasets(group: Group, prefix = "", out: string[] = []): string[] {
+  for (const k of group.keys()) {
+    const child = group.get(k);
+    if (child instanceof h5wasm.Dataset) out.push(prefix + k);
+    else if (child instanceof h5wasm.Group) walkDatasets(child, prefix + k + "/", out);
+  }
+  return out;
+}
+
+/** Reads a string attribute, or undefined. */
+export function attrString(obj: Dataset | Group, name: string): string | undefined {
+  const a = obj.attrs[name];
+  if (!a) return undefined;
+  const v = a.value;
+  return typeof v === "string" ? v : Array.isArray(v) && typeof v[0] === "string" ? v[0] : undefined;
+}
+
+/** Sets a string attribute (replacing an old one). */
+export function setAttrString(obj: Dataset | Group, name: string, value: string): void {
+  if (obj.attrs[name]) obj.delete_attribute(name);
+  obj.create_attribute(name, value);
+}
