@@ -417,9 +417,24 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
       const offsets = new Int32Array(n + 1);
       let buf = new Uint8Array(Math.max(64, n * 8));
       let pos = 0;
+      let prev: unknown;
+      let prevStart = 0;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (v != null) {
+        if (v != null && v === prev) {
+          // Repeated value (a run id on every row): copy its bytes instead of encoding again.
+          const len = offsets[i]! - prevStart;
+          if (pos + len > buf.length) {
+            const nb = new Uint8Array(Math.max(pos + len, buf.length * 2));
+            nb.set(buf.subarray(0, pos));
+            buf = nb;
+          }
+          buf.copyWithin(pos, prevStart, prevStart + len);
+          prevStart = pos;
+          pos += len;
+        } else if (v != null) {
+          prev = v;
+          prevStart = pos;
           const s = typeof v === "string" ? v : String(v);
           const need = pos + s.length * 3;
           if (need > buf.length) {
@@ -451,13 +466,19 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
     case Type.Timestamp: {
       const unit = (type as TimestampMicrosecond).unit;
       const scale = unit === TimeUnit.SECOND ? 0.001 : unit === TimeUnit.MILLISECOND ? 1 : unit === TimeUnit.MICROSECOND ? 1000 : 1e6;
-      const ms = new Array<number | null>(n);
+      const buf = new ArrayBuffer(n * 8);
+      const lo = new Uint32Array(buf);
+      const hi = new Int32Array(buf);
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        ms[i] = v == null ? null : v instanceof Date ? v.getTime() * scale : typeof v === "number" ? v * scale : Number(v) * scale;
+        if (v == null) continue;
+        const x = Math.round((v instanceof Date ? v.getTime() : Number(v)) * scale);
+        if (!Number.isSafeInteger(x)) throw invalid(column, v, "a time outside the representable range");
+        const h = Math.floor(x / TWO32);
+        hi[2 * i + 1] = h;
+        lo[2 * i] = x - h * TWO32;
       }
-      const d = buildData(new Int64(), ms.map((x) => (x == null ? null : Math.round(x))), column);
-      return makeData({ ...base, type: type as TimestampMicrosecond, data: d.values as BigInt64Array });
+      return makeData({ ...base, type: type as TimestampMicrosecond, data: new BigInt64Array(buf) });
     }
     case Type.List: {
       const child = type.children[0]!.type as DataType;
@@ -526,6 +547,8 @@ function typedCtorFor(t: DataType): TypedCtor | undefined {
 export interface RowsToBatchOptions {
   /** The table's current schema: its column types are kept where values fit them. */
   schema?: Schema;
+  /** Rows already went through normalizeRow (flat and validated): skip that pass. */
+  normalized?: boolean;
 }
 
 /**
@@ -541,7 +564,7 @@ export function rowsToBatch(rows: readonly Row[], options: RowsToBatchOptions = 
   for (let i = 0; i < n; i++) {
     let row = rows[i]!;
     if (row === null || typeof row !== "object") throw new QuiverError("INVALID_VALUE", `row ${i} is not an object`);
-    row = normalizeRow(row);
+    if (!options.normalized) row = normalizeRow(row);
     // Rows of one shape share the same key order: reuse the column lookups of the previous row.
     let k = 0;
     let same = lastKeys !== undefined;
