@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/** The `quiver` executable. */
+import { main } from "./cli.js";
+
+// A closed pipe (`quiver head | head -1`) is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Exit even if a store left a handle open; unref'd, so a clean exit is not delayed.
+setTimeout(() => process.exit(code), 500).unref();

@@ -1,0 +1,216 @@
+/**
+ * Line charts: the data model shared by the terminal (braille), SVG and PNG renderers, and the
+ * terminal renderer itself. Each character cell holds a 2×4 braille dot matrix, so a 60×15
+ * chart has 120×60 dots of resolution.
+ */
+import { formatNumber, width as textWidth } from "./output.js";
+
+export interface Series {
+  name: string;
+  xs: number[];
+  ys: number[];
+}
+
+export interface ChartOptions {
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  /** X values are epoch milliseconds: label them as times. */
+  xIsTime?: boolean;
+  /** Plot area size in characters (terminal) or pixels (images). */
+  width?: number;
+  height?: number;
+  /** ANSI colours in the terminal. */
+  color?: boolean;
+}
+
+export interface Bounds {
+  xmin: number;
+  xmax: number;
+  ymin: number;
+  ymax: number;
+}
+
+/** Data bounds of all series, widened when flat so a scale exists. */
+export function bounds(series: Series[]): Bounds {
+  let xmin = Infinity;
+  let xmax = -Infinity;
+  let ymin = Infinity;
+  let ymax = -Infinity;
+  for (const s of series) {
+    for (let i = 0; i < s.xs.length; i++) {
+      const x = s.xs[i]!;
+      const y = s.ys[i]!;
+      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+      if (x < xmin) xmin = x;
+      if (x > xmax) xmax = x;
+      if (y < ymin) ymin = y;
+      if (y > ymax) ymax = y;
+    }
+  }
+  if (xmin === Infinity) return { xmin: 0, xmax: 1, ymin: 0, ymax: 1 };
+  if (xmin === xmax) {
+    xmin -= 0.5;
+    xmax += 0.5;
+  }
+  if (ymin === ymax) {
+    const d = Math.abs(ymin) * 0.1 || 0.5;
+    ymin -= d;
+    ymax += d;
+  }
+  return { xmin, xmax, ymin, ymax };
+}
+
+/** About `count` round tick values covering [lo, hi]. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  const span = hi - lo;
+  if (!(span > 0) || !Number.isFinite(span)) return [lo];
+  const raw = span / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+export function formatTick(v: number, isTime: boolean, span: number): string {
+  if (!isTime) return formatNumber(v);
+  const iso = new Date(v).toISOString();
+  if (span < 60_000) return iso.slice(14, 23); // mm:ss.sss
+  if (span < 86_400_000) return iso.slice(11, 19); // hh:mm:ss
+  return iso.slice(0, 10);
+}
+
+/** Distinct colours, in the order series get them (terminal ANSI code, image RGB). */
+export const PALETTE: { ansi: number; rgb: [number, number, number] }[] = [
+  { ansi: 34, rgb: [31, 119, 180] },
+  { ansi: 33, rgb: [255, 127, 14] },
+  { ansi: 32, rgb: [44, 160, 44] },
+  { ansi: 31, rgb: [214, 39, 40] },
+  { ansi: 35, rgb: [148, 103, 189] },
+  { ansi: 36, rgb: [23, 190, 207] },
+  { ansi: 93, rgb: [188, 189, 34] },
+  { ansi: 95, rgb: [227, 119, 194] },
+];
+
+const BRAILLE_BITS = [
+  [0x01, 0x08],
+  [0x02, 0x10],
+  [0x04, 0x20],
+  [0x40, 0x80],
+];
+
+/** Calls `plot(x, y)` for each point of a line between two integer points (Bresenham). */
+export function line(x0: number, y0: number, x1: number, y1: number, plot: (x: number, y: number) => void): void {
+  const dx = Math.abs(x1 - x0);
+  const dy = -Math.abs(y1 - y0);
+  const sx = x0 < x1 ? 1 : -1;
+  const sy = y0 < y1 ? 1 : -1;
+  let err = dx + dy;
+  let x = x0;
+  let y = y0;
+  for (let guard = 0; guard < 1_000_000; guard++) {
+    plot(x, y);
+    if (x === x1 && y === y1) return;
+    const e2 = 2 * err;
+    if (e2 >= dy) {
+      err += dy;
+      x += sx;
+    }
+    if (e2 <= dx) {
+      err += dx;
+      y += sy;
+    }
+  }
+}
+
+/** Sorted-by-x copy of a series without non-finite points. */
+export function cleanSeries(s: Series): Series {
+  const idx: number[] = [];
+  for (let i = 0; i < s.xs.length; i++) if (Number.isFinite(s.xs[i]) && Number.isFinite(s.ys[i])) idx.push(i);
+  let sorted = true;
+  for (let k = 1; k < idx.length; k++) if (s.xs[idx[k]!]! < s.xs[idx[k - 1]!]!) sorted = false;
+  if (!sorted) idx.sort((a, b) => s.xs[a]! - s.xs[b]!);
+  return { name: s.name, xs: idx.map((i) => s.xs[i]!), ys: idx.map((i) => s.ys[i]!) };
+}
+
+/** A line chart drawn with braille dots and box characters, with axes and a legend. */
+export function terminalChart(input: Series[], opts: ChartOptions = {}): string {
+  const series = input.map(cleanSeries).filter((s) => s.xs.length > 0);
+  const w = Math.max(10, opts.width ?? 60);
+  const h = Math.max(4, opts.height ?? 15);
+  const color = opts.color === true;
+  if (series.length === 0) return "(nothing to plot: no numeric points)\n";
+  const b = bounds(series);
+  const dotsW = w * 2;
+  const dotsH = h * 4;
+  const cells = new Uint8Array(w * h);
+  const owner = new Int16Array(w * h).fill(-1);
+  const set = (px: number, py: number, si: number) => {
+    if (px < 0 || py < 0 || px >= dotsW || py >= dotsH) return;
+    const cx = px >> 1;
+    const cy = py >> 2;
+    cells[cy * w + cx]! |= BRAILLE_BITS[py & 3]![px & 1]!;
+    owner[cy * w + cx] = si;
+  };
+  const toPx = (x: number) => Math.round(((x - b.xmin) / (b.xmax - b.xmin)) * (dotsW - 1));
+  const toPy = (y: number) => Math.round((1 - (y - b.ymin) / (b.ymax - b.ymin)) * (dotsH - 1));
+  series.forEach((s, si) => {
+    let px = toPx(s.xs[0]!);
+    let py = toPy(s.ys[0]!);
+    set(px, py, si);
+    for (let i = 1; i < s.xs.length; i++) {
+      const nx = toPx(s.xs[i]!);
+      const ny = toPy(s.ys[i]!);
+      line(px, py, nx, ny, (x, y) => set(x, y, si));
+      px = nx;
+      py = ny;
+    }
+  });
+  // Y labels: top, middle, bottom rows and the nice ticks between.
+  const yAt = (row: number) => b.ymax - ((row * 4 + 1.5) / (dotsH - 1)) * (b.ymax - b.ymin);
+  const labelRows = new Map<number, string>();
+  for (const t of niceTicks(b.ymin, b.ymax, Math.max(2, Math.floor(h / 3)))) {
+    const row = Math.min(h - 1, Math.max(0, Math.floor(((1 - (t - b.ymin) / (b.ymax - b.ymin)) * (dotsH - 1)) / 4)));
+    if (!labelRows.has(row)) labelRows.set(row, formatNumber(t));
+  }
+  if (!labelRows.has(0)) labelRows.set(0, formatNumber(Number(yAt(0).toPrecision(4))));
+  if (!labelRows.has(h - 1)) labelRows.set(h - 1, formatNumber(Number(yAt(h - 1).toPrecision(4))));
+  const lw = Math.max(...[...labelRows.values()].map(textWidth));
+  const paint = (s: string, si: number) => (color && si >= 0 ? `\x1b[${PALETTE[si % PALETTE.length]!.ansi}m${s}\x1b[0m` : s);
+  const lines: string[] = [];
+  if (opts.title) lines.push(" ".repeat(lw + 2) + opts.title);
+  if (opts.yLabel) lines.push(opts.yLabel);
+  for (let r = 0; r < h; r++) {
+    const label = labelRows.get(r);
+    let row = (label ?? "").padStart(lw) + (label !== undefined ? " ┤" : " │");
+    for (let c = 0; c < w; c++) {
+      const bits = cells[r * w + c]!;
+      row += bits ? paint(String.fromCharCode(0x2800 + bits), owner[r * w + c]!) : " ";
+    }
+    lines.push(row.trimEnd());
+  }
+  // X axis with ticks and labels.
+  const xspan = b.xmax - b.xmin;
+  const xticks = niceTicks(b.xmin, b.xmax, Math.max(2, Math.floor(w / 14)));
+  const axis = Array.from({ length: w }, () => "─");
+  const labels = Array.from({ length: w + 12 }, () => " ");
+  let lastEnd = -1;
+  for (const t of xticks) {
+    const c = Math.round(((t - b.xmin) / xspan) * (w - 1));
+    if (c < 0 || c >= w) continue;
+    const text = formatTick(t, opts.xIsTime === true, xspan);
+    const start = Math.max(0, Math.min(c - Math.floor(text.length / 2), w + 12 - text.length));
+    if (start <= lastEnd) continue;
+    axis[c] = "┬";
+    for (let k = 0; k < text.length; k++) labels[start + k] = text[k]!;
+    lastEnd = start + text.length;
+  }
+  lines.push(" ".repeat(lw + 1) + "└" + axis.join(""));
+  lines.push((" ".repeat(lw + 2) + labels.join("")).trimEnd());
+  if (opts.xLabel) lines.push(" ".repeat(lw + 2) + opts.xLabel.padStart(Math.floor((w + opts.xLabel.length) / 2)));
+  // Legend.
+  const legend = series.map((s, si) => `${paint("━━", si)} ${s.name}`).join("   ");
+  lines.push(" ".repeat(lw + 2) + legend);
+  return lines.join("\n") + "\n";
+}

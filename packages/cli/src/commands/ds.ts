@@ -1,0 +1,224 @@
+/** `quiver ds ls|scan|query|export|upload`: datasources (files + metadata) of @quiver/datasource. */
+import { field, type Query, type Row, type Table } from "@quiver/core";
+import { bool, int, type OptionSpec, parseCommand, str, usageError } from "../args.js";
+import type { Command, CommandGroup } from "../context.js";
+import { parseFilter } from "../filter.js";
+import { printRows, tableRows } from "../output.js";
+import { withSpinner } from "../progress.js";
+import { requirePackage } from "../stores.js";
+
+/** What the CLI uses of @quiver/datasource (declared here so the CLI builds and loads without it). */
+interface QueryResultLike {
+  table: Table;
+  length: number;
+  toParquet(file: string): Promise<unknown>;
+  toCSV(file: string): Promise<unknown>;
+}
+interface ViewLike {
+  where(q: Query): ViewLike;
+  select(...fields: string[]): ViewLike;
+  orderBy(field: string, direction?: "asc" | "desc"): ViewLike;
+  limit(n: number): ViewLike;
+  head(n?: number): Promise<QueryResultLike>;
+  all(): Promise<QueryResultLike>;
+}
+interface DatasourceLike extends Partial<Omit<ViewLike, "where">> {
+  name?: string;
+  where(q: Query): ViewLike;
+  scan(options?: { onProgress?: (done: number, total?: number) => void }): Promise<unknown>;
+  uploadMetadata(source: unknown, options?: { pathColumn?: string }): Promise<unknown>;
+}
+interface DatasourceModule {
+  Datasource: {
+    getOrCreate(o: { name: string; path: string; root?: string; store?: string }): Promise<DatasourceLike>;
+    get(o: { name: string; root?: string; store?: string }): Promise<DatasourceLike>;
+    list(o: { root?: string; store?: string }): Promise<unknown[]>;
+  };
+}
+
+const ROOT_OPTS: OptionSpec = { root: { type: "string" }, store: { type: "string", short: "s" } };
+const ROOT_HELP = { root: "datasource root folder (default .quiver)", store: "store URI holding the datasources (default: the root's)", json: "one JSON object per line" };
+
+async function dsModule(): Promise<DatasourceModule> {
+  return requirePackage<DatasourceModule>("@quiver/datasource", "datasource commands");
+}
+
+function where(p: ReturnType<typeof parseCommand>): { root?: string; store?: string } {
+  const o: { root?: string; store?: string } = {};
+  const root = str(p, "root");
+  const store = str(p, "store");
+  if (root !== undefined) o.root = root;
+  if (store !== undefined) o.store = store;
+  return o;
+}
+
+async function closeIfPossible(x: unknown): Promise<void> {
+  const c = (x as { close?: () => unknown } | undefined)?.close;
+  if (typeof c === "function") await c.call(x);
+}
+
+async function getSource(p: ReturnType<typeof parseCommand>, name: string): Promise<DatasourceLike> {
+  const { Datasource } = await dsModule();
+  return Datasource.get({ name, ...where(p) });
+}
+
+/** The whole datasource as a view (every datapoint has a path). */
+function allOf(ds: DatasourceLike, filter?: string): ViewLike {
+  return ds.where(filter ? parseFilter(filter) : field("path").isNotNull());
+}
+
+const lsCmd: Command = {
+  spec: {
+    usage: "ds ls [--root DIR] [--json]",
+    summary: "Lists the datasources under a root.",
+    options: { ...ROOT_OPTS, json: { type: "boolean" } },
+    optionHelp: ROOT_HELP,
+  },
+  async run(argv, ctx) {
+    const p = parseCommand(argv, this.spec);
+    if (p.positionals.length) throw usageError(this.spec, "ds ls takes no arguments");
+    const { Datasource } = await dsModule();
+    const list = await Datasource.list(where(p));
+    const rows: Row[] = list.map((x) => (typeof x === "string" ? { name: x } : { ...(x as Row) }));
+    printRows(ctx.out, rows, { json: bool(p, "json") });
+  },
+};
+
+const scanCmd: Command = {
+  spec: {
+    usage: "ds scan NAME [--path DIR] [--root DIR]",
+    summary: "Indexes the files of a datasource (path, size, mtime). With --path the datasource is created when it does not exist.",
+    options: { ...ROOT_OPTS, path: { type: "string", short: "p" }, json: { type: "boolean" } },
+    optionHelp: { ...ROOT_HELP, path: "folder of the files (creates the datasource if needed)" },
+    details: "Example:\n  quiver ds scan images --path ./data",
+  },
+  async run(argv, ctx) {
+    const p = parseCommand(argv, this.spec);
+    if (p.positionals.length !== 1) throw usageError(this.spec, "expected NAME");
+    const name = p.positionals[0]!;
+    const { Datasource } = await dsModule();
+    const path = str(p, "path");
+    const ds = path ? await Datasource.getOrCreate({ name, path, ...where(p) }) : await Datasource.get({ name, ...where(p) });
+    try {
+      const res = await withSpinner("scanning", (bar) =>
+        ds.scan({
+          onProgress: (done, total) => {
+            bar.setTotal(total);
+            bar.update(done);
+          },
+        }),
+      );
+      const n = typeof res === "number" ? res : ((res as { files?: number; count?: number; scanned?: number } | undefined)?.files ?? (res as { count?: number } | undefined)?.count);
+      if (bool(p, "json")) ctx.out.write(JSON.stringify({ name, ...(typeof res === "object" && res ? res : { files: n }) }) + "\n");
+      else ctx.out.write(`scanned ${name}${n !== undefined ? `: ${n} file${n === 1 ? "" : "s"}` : ""}\n`);
+    } finally {
+      await closeIfPossible(ds);
+    }
+  },
+};
+
+const queryCmd: Command = {
+  spec: {
+    usage: 'ds query NAME "FILTER" [--select A,B] [--order-by F] [--desc] [--limit N] [--json]',
+    summary: "Datapoints whose metadata matches a filter.",
+    options: { ...ROOT_OPTS, select: { type: "string" }, "order-by": { type: "string" }, desc: { type: "boolean" }, limit: { type: "string", short: "n" }, json: { type: "boolean" } },
+    optionHelp: { ...ROOT_HELP, select: "only these fields (path is always shown)", "order-by": "sort by this field", desc: "sort descending", limit: "at most N datapoints" },
+    details: `FILTER language:
+  comparisons   episode > 5   label = 'cat'   score != 0.5   (= == != <> > >= < <=)
+  text          path endswith '.png'   label contains 'ca'   path startswith "img/"
+  lists         label in ('cat', 'dog')   episode not in (1, 2)
+  missing       score is null   score is not null
+  logic         and, or, not, parentheses: not (a = 1 or b = 2) and c > 3
+  values        numbers, 'single' or "double" quoted strings, true, false
+  field names   words (letters, digits, _ . /) or \`back quoted\`
+
+Example:
+  quiver ds query images "episode > 5 and has_baby_yoda = true" --select episode --limit 20`,
+  },
+  async run(argv, ctx) {
+    const p = parseCommand(argv, this.spec);
+    if (p.positionals.length !== 2) throw usageError(this.spec, "expected NAME and a FILTER in quotes");
+    const [name, filter] = p.positionals as [string, string];
+    const q = parseFilter(filter); // syntax errors before any I/O
+    const ds = await getSource(p, name);
+    try {
+      let view = ds.where(q);
+      const sel = str(p, "select")?.split(",").map((s) => s.trim()).filter(Boolean);
+      if (sel?.length) view = view.select(...sel);
+      const ob = str(p, "order-by");
+      if (ob) view = view.orderBy(ob, bool(p, "desc") ? "desc" : "asc");
+      const limit = str(p, "limit") !== undefined ? int(p, "limit", 0) : undefined;
+      if (limit !== undefined) view = view.limit(limit);
+      const result = await view.all();
+      printRows(ctx.out, tableRows(result.table), { json: bool(p, "json") });
+      if (!bool(p, "json")) ctx.out.write(`${result.length} datapoint${result.length === 1 ? "" : "s"}\n`);
+    } finally {
+      await closeIfPossible(ds);
+    }
+  },
+};
+
+const exportCmd: Command = {
+  spec: {
+    usage: "ds export NAME --parquet FILE | --csv FILE [--where FILTER]",
+    summary: "Writes the datapoints (path + metadata) of a datasource, or those matching --where, to Parquet or CSV.",
+    options: { ...ROOT_OPTS, parquet: { type: "string" }, csv: { type: "string" }, where: { type: "string", short: "w" }, json: { type: "boolean" } },
+    optionHelp: { ...ROOT_HELP, parquet: "Parquet file to write", csv: "CSV file to write", where: "only datapoints matching this filter (see `quiver ds query --help`)" },
+    details: "Example:\n  quiver ds export images --parquet images.parquet --where \"episode > 5\"",
+  },
+  async run(argv, ctx) {
+    const p = parseCommand(argv, this.spec);
+    if (p.positionals.length !== 1) throw usageError(this.spec, "expected NAME");
+    const parquet = str(p, "parquet");
+    const csv = str(p, "csv");
+    if (!parquet === !csv) throw usageError(this.spec, "give exactly one of --parquet FILE or --csv FILE");
+    const filter = str(p, "where");
+    if (filter) parseFilter(filter);
+    const ds = await getSource(p, p.positionals[0]!);
+    try {
+      const result = await withSpinner("exporting", async (bar) => {
+        const r = await allOf(ds, filter).all();
+        bar.setTotal(r.length);
+        bar.update(0);
+        if (parquet) await r.toParquet(parquet);
+        else await r.toCSV(csv!);
+        bar.update(r.length);
+        return r;
+      }, "datapoints");
+      const file = parquet ?? csv!;
+      if (bool(p, "json")) ctx.out.write(JSON.stringify({ file, datapoints: result.length }) + "\n");
+      else ctx.out.write(`wrote ${result.length} datapoint${result.length === 1 ? "" : "s"} to ${file}\n`);
+    } finally {
+      await closeIfPossible(ds);
+    }
+  },
+};
+
+const uploadCmd: Command = {
+  spec: {
+    usage: "ds upload NAME FILE [--path-column COL]",
+    summary: "Adds metadata from a .parquet or .csv file (one row per datapoint, keyed by its path column).",
+    options: { ...ROOT_OPTS, "path-column": { type: "string" } },
+    optionHelp: { ...ROOT_HELP, "path-column": "column holding the datapoint path (default path)" },
+    details: "Example:\n  quiver ds upload images labels.csv --path-column file",
+  },
+  async run(argv, ctx) {
+    const p = parseCommand(argv, this.spec);
+    if (p.positionals.length !== 2) throw usageError(this.spec, "expected NAME FILE");
+    const [name, file] = p.positionals as [string, string];
+    const ds = await getSource(p, name);
+    try {
+      const pc = str(p, "path-column");
+      const res = await withSpinner("uploading", () => ds.uploadMetadata(file, pc ? { pathColumn: pc } : undefined), "rows");
+      const n = typeof res === "number" ? res : undefined;
+      ctx.out.write(`uploaded metadata from ${file} to ${name}${n !== undefined ? ` (${n} rows)` : ""}\n`);
+    } finally {
+      await closeIfPossible(ds);
+    }
+  },
+};
+
+export const dsGroup: CommandGroup = {
+  summary: "datasources: files and their metadata",
+  commands: { ls: lsCmd, scan: scanCmd, query: queryCmd, export: exportCmd, upload: uploadCmd },
+};
