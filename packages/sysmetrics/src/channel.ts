@@ -35,7 +35,12 @@ export class Channel {
       nvidiaSmi: this.gpu ? findOnPath("nvidia-smi") : undefined,
     };
     try {
-      const w = new Worker(new URL("./worker.js", import.meta.url), { workerData: data, stdout: false, stderr: false });
+      const w = new Worker(new URL("./worker.js", import.meta.url), {
+        workerData: data,
+        // The worker is plain JS: it needs none of the parent's flags, and some (--input-type,
+        // loader hooks) would break or slow its start.
+        execArgv: [],
+      });
       w.unref();
       w.on("error", (err) => {
         this.failed = err;

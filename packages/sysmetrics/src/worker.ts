@@ -101,6 +101,9 @@ async function idle(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // A pending Atomics.waitAsync does not keep an event loop alive: hold the worker's open
+  // (the parent unref()s the worker, so this never holds the process).
+  setInterval(() => undefined, 2 ** 30);
   Atomics.store(ctl, CTL_READY, 1);
   for (;;) {
     if (Atomics.load(ctl, CTL_ACTIVE) <= 0) {
