@@ -1,0 +1,224 @@
+/**
+ * One DuckDB database file as seen by this process, shared by every Store opened on it.
+ *
+ * DuckDB lets ONE process open a file (readers included). In "shared" mode a process holds
+ * the file only while it works: operations run in short sessions; the instance stays open
+ * while operations keep coming (so one busy process is not slowed down) and is closed after
+ * `linger` ms of idleness, or after `maxHold` ms when another process has signalled that it
+ * waits (by touching `<file>.quiver-wait`). A process that finds the file locked retries
+ * with jittered backoff and raises LOCKED only after `lockTimeout` ms, naming the holder.
+ *
+ * In "exclusive" mode the file is opened once and held until the last store closes.
+ * Within one process every store on a path shares one instance (DuckDB must not open a
+ * file twice in a process), and operations are serialised.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { QuiverError } from "@quiver/core";
+
+export type LockMode = "shared" | "exclusive";
+
+export interface FileOptions {
+  mode: LockMode;
+  /** ms to keep retrying a locked file before LOCKED (default 30 000). */
+  lockTimeout: number;
+  /** ms of idleness after which a shared session is closed (default 50). */
+  linger: number;
+  /** ms a shared session may last while another process waits (default 200). */
+  maxHold: number;
+}
+
+export const DEFAULT_FILE_OPTIONS: FileOptions = { mode: "shared", lockTimeout: 30_000, linger: 50, maxHold: 200 };
+
+/** Settings every instance gets: no extension is ever downloaded or autoloaded. */
+const CONFIG: Record<string, string> = {
+  autoinstall_known_extensions: "false",
+  autoload_known_extensions: "false",
+};
+
+const files = new Map<string, DbFile>();
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function isLockError(err: unknown): boolean {
+  const m = String((err as Error)?.message ?? err);
+  return /Could not set lock on file|Conflicting lock is held|database is locked/i.test(m);
+}
+
+export class DbFile {
+  private instance: DuckDBInstance | undefined;
+  private conn: DuckDBConnection | undefined;
+  private refs = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private heldSince = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped whenever the file was released: cached schemas may be stale after it. */
+  generation = 0;
+  /** Table metadata cache (null: known not to exist); cleared whenever the file is released. */
+  readonly tables = new Map<string, import("./store.js").TableInfo | null>();
+  readonly waitFile: string | undefined;
+
+  private constructor(
+    readonly location: string,
+    readonly options: FileOptions,
+  ) {
+    this.waitFile = location === ":memory:" ? undefined : `${location}.quiver-wait`;
+  }
+
+  static get(location: string, options: FileOptions): DbFile {
+    const key = location === ":memory:" ? `:memory:#${Math.random()}` : path.resolve(location);
+    let f = files.get(key);
+    if (!f) {
+      f = new DbFile(location === ":memory:" ? location : key, location === ":memory:" ? { ...options, mode: "exclusive" } : options);
+      files.set(key, f);
+      f.key = key;
+    }
+    f.refs++;
+    return f;
+  }
+
+  private key = "";
+
+  get exclusive(): boolean {
+    return this.options.mode === "exclusive";
+  }
+
+  /** Runs `fn` with the connection, alone (operations of this process are serialised). */
+  run<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const p = this.tail.then(async () => {
+      if (this.idleTimer) {
+        clearTimeout(this.idleTimer);
+        this.idleTimer = undefined;
+      }
+      const conn = this.conn ?? (await this.acquire());
+      try {
+        return await fn(conn);
+      } finally {
+        this.afterOp();
+      }
+    });
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Opens the file, waiting for other processes up to lockTimeout. */
+  private async acquire(): Promise<DuckDBConnection> {
+    const start = Date.now();
+    let delay = 2;
+    let lastErr: unknown;
+    for (;;) {
+      try {
+        const inst = await DuckDBInstance.create(this.location, CONFIG);
+        try {
+          this.conn = await inst.connect();
+        } catch (err) {
+          inst.closeSync();
+          throw err;
+        }
+        this.instance = inst;
+        this.heldSince = Date.now();
+        return this.conn;
+      } catch (err) {
+        if (!isLockError(err)) throw wrapOpenError(err, this.location);
+        lastErr = err;
+      }
+      const waited = Date.now() - start;
+      if (waited >= this.options.lockTimeout) {
+        const holder = /Conflicting lock is held in ([^\n.]*(?:\(PID \d+\))?)/.exec(String((lastErr as Error)?.message))?.[1];
+        throw new QuiverError(
+          "LOCKED",
+          `${this.location} is locked by ${holder ?? "another process"} and stayed locked for ${waited} ms (lockTimeout ${this.options.lockTimeout} ms); ` +
+            `that process holds it in "exclusive" mode or is busy — open it with { lockTimeout } higher, or use "shared" mode in every process`,
+          { cause: lastErr },
+        );
+      }
+      this.signalWaiting();
+      await sleep(Math.min(delay, this.options.lockTimeout - waited) * (0.5 + Math.random()));
+      delay = Math.min(delay * 2, 40);
+    }
+  }
+
+  private signalWaiting(): void {
+    if (!this.waitFile) return;
+    try {
+      const now = new Date();
+      try {
+        fs.utimesSync(this.waitFile, now, now);
+      } catch {
+        fs.writeFileSync(this.waitFile, "");
+      }
+    } catch {
+      /* a read-only directory: waiters just poll */
+    }
+  }
+
+  private othersWaiting(): boolean {
+    if (!this.waitFile) return false;
+    try {
+      return Date.now() - fs.statSync(this.waitFile).mtimeMs < 1000;
+    } catch {
+      return false;
+    }
+  }
+
+  private afterOp(): void {
+    if (this.exclusive || !this.conn) return;
+    const held = Date.now() - this.heldSince;
+    if (held >= this.options.maxHold && this.othersWaiting()) {
+      this.release();
+      // Step back so a waiting process gets its turn before we come back.
+      this.tail = this.tail.then(() => sleep(5 + Math.random() * 20));
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.tail = this.tail.then(() => {
+        if (!this.idleTimer) this.release();
+      });
+    }, this.options.linger);
+    this.idleTimer.unref?.();
+  }
+
+  private release(): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    const conn = this.conn;
+    const inst = this.instance;
+    this.conn = undefined;
+    this.instance = undefined;
+    this.generation++;
+    this.tables.clear();
+    try {
+      conn?.closeSync();
+    } finally {
+      inst?.closeSync();
+    }
+  }
+
+  /** Opens the file now (exclusive mode takes the lock at open). */
+  async warm(): Promise<void> {
+    await this.run(async () => undefined);
+  }
+
+  /** Drops one reference; the last one closes the instance. */
+  async unref(): Promise<void> {
+    if (--this.refs > 0) return;
+    files.delete(this.key);
+    await this.tail;
+    this.release();
+  }
+}
+
+function wrapOpenError(err: unknown, location: string): QuiverError {
+  const msg = String((err as Error)?.message ?? err);
+  if (/not a valid DuckDB database|database file .* is not|Corrupt|invalid/i.test(msg)) {
+    return new QuiverError("IO", `${location} cannot be opened as a DuckDB database: ${msg}`, { cause: err });
+  }
+  if (/No such file or directory|Cannot open file/i.test(msg)) {
+    return new QuiverError("INVALID_PATH", `${location} cannot be created or opened: ${msg}; check that its directory exists and is writable`, { cause: err });
+  }
+  return new QuiverError("IO", `${location}: ${msg}`, { cause: err });
+}

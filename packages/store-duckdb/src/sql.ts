@@ -1,0 +1,125 @@
+/**
+ * Query → parameterised SQL. Identifiers are always quoted (with `"` doubled); values are
+ * always parameters. Comparisons follow the core evaluator: a value of another kind than
+ * the column (a string against a number column, anything against a list) matches nothing,
+ * and a null makes the comparison unknown (SQL three-valued logic).
+ */
+import { type DuckDBValue, timestampValue } from "@duckdb/node-api";
+import { type DataType, type Schema, Type } from "apache-arrow";
+import { type Primitive, QuiverError, type QueryNode, checkQueryFields } from "@quiver/core";
+
+/** A quoted SQL identifier. */
+export function ident(name: string): string {
+  if (name.includes("\u0000")) throw new QuiverError("INVALID_NAME", `name ${JSON.stringify(name)} contains NUL`);
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A single-quoted SQL string literal (only for statements that take no parameters, e.g. COPY, COMMENT). */
+export function literal(s: string): string {
+  if (s.includes("\u0000")) throw new QuiverError("INVALID_VALUE", "text contains NUL");
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+export function param(v: Primitive): DuckDBValue {
+  if (v instanceof Date) return timestampValue(BigInt(v.getTime()) * 1000n);
+  if (typeof v === "number" && Number.isInteger(v) && !Number.isSafeInteger(v)) return v; // stays a DOUBLE
+  return v;
+}
+
+type Kind = "num" | "str" | "bool" | "time" | "other";
+
+function kindOfType(t: DataType | undefined): Kind {
+  switch (t?.typeId) {
+    case Type.Int:
+    case Type.Float:
+      return "num";
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return "str";
+    case Type.Bool:
+      return "bool";
+    case Type.Timestamp:
+    case Type.Date:
+      return "time";
+    default:
+      return "other";
+  }
+}
+
+function kindOfValue(v: Primitive): Kind {
+  if (typeof v === "number" || typeof v === "bigint") return "num";
+  if (typeof v === "string") return "str";
+  if (typeof v === "boolean") return "bool";
+  return "time";
+}
+
+const OPS: Record<string, string> = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" };
+
+export class SqlBuilder {
+  readonly params: DuckDBValue[] = [];
+  constructor(private readonly schema: Schema | undefined) {}
+
+  private p(v: Primitive): string {
+    this.params.push(param(v));
+    return `$p${this.params.length}`;
+  }
+
+  private typeOf(field: string): DataType | undefined {
+    return this.schema?.fields.find((f) => f.name === field)?.type;
+  }
+
+  /** Unknown where the column is null, false otherwise: a comparison that cannot match. */
+  private never(col: string): string {
+    return `(CASE WHEN ${col} IS NULL THEN NULL ELSE FALSE END)`;
+  }
+
+  where(node: QueryNode): string {
+    switch (node.op) {
+      case "and":
+      case "or":
+        return `(${node.args.map((a) => this.where(a)).join(node.op === "and" ? " AND " : " OR ")})`;
+      case "not":
+        return `(NOT ${this.where(node.arg)})`;
+      case "isNull":
+        return `(${ident(node.field)} IS NULL)`;
+      case "isNotNull":
+        return `(${ident(node.field)} IS NOT NULL)`;
+      case "in": {
+        const col = ident(node.field);
+        const k = kindOfType(this.typeOf(node.field));
+        const vals = node.values.filter((v) => kindOfValue(v) === k);
+        if (vals.length === 0) return this.never(col);
+        return `(${col} IN (${vals.map((v) => this.p(v)).join(", ")}))`;
+      }
+      case "contains": {
+        const col = ident(node.field);
+        const t = this.typeOf(node.field);
+        if (kindOfType(t) === "str") return typeof node.value === "string" ? `contains(${col}, ${this.p(node.value)})` : this.never(col);
+        if (t?.typeId === Type.List && kindOfType(t.children[0]!.type as DataType) === kindOfValue(node.value)) {
+          return `list_contains(${col}, ${this.p(node.value)})`;
+        }
+        return this.never(col);
+      }
+      case "startsWith":
+      case "endsWith": {
+        const col = ident(node.field);
+        if (kindOfType(this.typeOf(node.field)) !== "str" || typeof node.value !== "string") return this.never(col);
+        return `${node.op === "startsWith" ? "starts_with" : "ends_with"}(${col}, ${this.p(node.value)})`;
+      }
+      default: {
+        const col = ident(node.field);
+        const op = OPS[node.op];
+        if (!op) throw new QuiverError("INVALID_QUERY", `unknown query op ${JSON.stringify(node.op)}`);
+        if (kindOfType(this.typeOf(node.field)) !== kindOfValue(node.value)) return this.never(col);
+        return `(${col} ${op} ${this.p(node.value)})`;
+      }
+    }
+  }
+}
+
+/** A WHERE clause (or "") and its parameters; UNKNOWN_FIELD for columns the table lacks. */
+export function compileWhere(node: QueryNode | undefined, schema: Schema | undefined, table: string, b = new SqlBuilder(schema)): { sql: string; params: DuckDBValue[] } {
+  if (!node) return { sql: "", params: b.params };
+  checkQueryFields(node, schema, table);
+  return { sql: ` WHERE ${b.where(node)}`, params: b.params };
+}

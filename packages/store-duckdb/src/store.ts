@@ -1,0 +1,418 @@
+/** The `duckdb:` Store: one DuckDB table per Quiver table, queries pushed down as SQL. */
+import { type DuckDBConnection, type DuckDBType, DuckDBTypeId, type DuckDBValue } from "@duckdb/node-api";
+import { type DataType, Field, type RecordBatch, Schema, Table, Type } from "apache-arrow";
+import {
+  ALL_KINDS,
+  BIGINT_META,
+  checkQueryFields,
+  checkScanOptions,
+  conformBatch,
+  mergeSchemas,
+  normalizeRow,
+  QuiverError,
+  type QueryNode,
+  type Row,
+  rowsToBatch,
+  type ScanOptions,
+  type Store,
+  type StoreCapabilities,
+  validateColumnName,
+  validateName,
+  vectorToValues,
+} from "@quiver/core";
+import { batchToChunks, readBatches, resultShape, toDuckValue } from "./convert.js";
+import { DbFile, type FileOptions } from "./dbfile.js";
+import { compileWhere, ident, literal, param, SqlBuilder } from "./sql.js";
+import { arrowTypeOf, duckTypeOf, NULL_COMMENT } from "./types.js";
+
+/** What the store knows about a table: its Arrow schema and DuckDB column types. */
+export interface TableInfo {
+  name: string;
+  schema: Schema;
+  duckTypes: DuckDBType[];
+}
+
+const ROW_INDEX = "__quiver_idx";
+const ROW_ID = "__quiver_rid";
+const REWRITE = "__quiver_rewrite";
+
+function sqlError(err: unknown, what: string): unknown {
+  if (err instanceof QuiverError) return err;
+  const msg = String((err as Error)?.message ?? err);
+  return new QuiverError(/Parser Error|Binder Error|Catalog Error|Conversion Error|Invalid Input/.test(msg) ? "INVALID_QUERY" : "IO", `${what}: ${msg}`, { cause: err });
+}
+
+/** Whether UPDATE on this column type is a delete + insert in DuckDB (moves the row to the end). */
+function updateMovesRows(t: DuckDBType): boolean {
+  if (t.typeId === DuckDBTypeId.LIST || t.typeId === DuckDBTypeId.ARRAY || t.typeId === DuckDBTypeId.MAP) return true;
+  if (t.typeId === DuckDBTypeId.STRUCT) return (t as unknown as { entryTypes: DuckDBType[] }).entryTypes.some(updateMovesRows);
+  return false;
+}
+
+export class DuckDBStore implements Store {
+  readonly scheme = "duckdb";
+  readonly capabilities: StoreCapabilities;
+  private closed = false;
+
+  constructor(
+    readonly uri: string,
+    private readonly file: DbFile,
+  ) {
+    this.capabilities = {
+      sql: true,
+      update: true,
+      delete: true,
+      pushdown: true,
+      timeIndex: false,
+      concurrentWriters: !file.exclusive,
+      persistent: file.location !== ":memory:",
+      kinds: ALL_KINDS,
+    };
+  }
+
+  /** The DuckDB file (or ":memory:") behind the store. */
+  get location(): string {
+    return this.file.location;
+  }
+
+  private check(): void {
+    if (this.closed) throw new QuiverError("CLOSED", `${this.uri} is closed; open it again with openStore("${this.uri}")`);
+  }
+
+  /** Runs `fn` in a session on the file (holding its lock). */
+  session<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    this.check();
+    return this.file.run(fn);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // table metadata
+
+  private async info(conn: DuckDBConnection, table: string): Promise<TableInfo | undefined> {
+    const cached = this.file.tables.get(table);
+    if (cached !== undefined) return cached ?? undefined;
+    const rows = (
+      await conn.runAndReadAll(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND lower(table_name) = lower($t) ORDER BY column_index",
+        { t: table },
+      )
+    ).getRows() as [string, string, string | null][];
+    if (rows.length === 0) {
+      this.file.tables.set(table, null);
+      return undefined;
+    }
+    const actual = rows[0]![0];
+    if (actual !== table) {
+      throw new QuiverError("INVALID_NAME", `table ${JSON.stringify(table)} differs from the existing table ${JSON.stringify(actual)} only in case; DuckDB names are case-insensitive, use ${JSON.stringify(actual)}`);
+    }
+    const res = await conn.run(`SELECT * FROM ${ident(table)} LIMIT 0`);
+    const duckTypes = res.columnTypes();
+    const fields = rows.map(([, name, comment], i) => {
+      if (comment === NULL_COMMENT) return new Field(name, arrowTypeOf({ typeId: DuckDBTypeId.SQLNULL } as DuckDBType), true);
+      const meta = comment === BIGINT_META ? new Map([[BIGINT_META, "1"]]) : undefined;
+      return new Field(name, arrowTypeOf(duckTypes[i]!), true, meta);
+    });
+    const info = { name: table, schema: new Schema(fields), duckTypes };
+    this.file.tables.set(table, info);
+    return info;
+  }
+
+  /**
+   * Creates the table or evolves it to hold `incoming` (new columns added; int → float and
+   * untyped → typed columns re-typed). Runs inside the caller's transaction.
+   */
+  private async evolve(conn: DuckDBConnection, table: string, info: TableInfo | undefined, incoming: Schema): Promise<TableInfo> {
+    for (const f of incoming.fields) validateColumnName(f.name);
+    const lower = new Map<string, string>();
+    for (const f of [...(info?.schema.fields ?? []), ...incoming.fields]) {
+      const k = f.name.toLowerCase();
+      const seen = lower.get(k);
+      if (seen !== undefined && seen !== f.name) {
+        throw new QuiverError("INVALID_NAME", `column ${JSON.stringify(f.name)} differs from column ${JSON.stringify(seen)} of ${table} only in case; DuckDB column names are case-insensitive, log it under another name`);
+      }
+      lower.set(k, f.name);
+    }
+    const merged = mergeSchemas(info?.schema, incoming); // SCHEMA_MISMATCH before any change
+    if (info && merged === info.schema) return info;
+    const t = ident(table);
+    const comment = async (f: Field) => {
+      const c = f.type.typeId === Type.Null ? NULL_COMMENT : f.metadata.get(BIGINT_META) === "1" ? BIGINT_META : undefined;
+      await conn.run(`COMMENT ON COLUMN ${t}.${ident(f.name)} IS ${c ? literal(c) : "NULL"}`);
+    };
+    const duckTypes: DuckDBType[] = [];
+    if (!info) {
+      const cols = merged.fields.map((f) => {
+        const d = duckTypeOf(f.type, f.name);
+        duckTypes.push(d);
+        return `${ident(f.name)} ${d.toString()}`;
+      });
+      await conn.run(`CREATE TABLE ${t} (${cols.join(", ")})`);
+      for (const f of merged.fields) if (f.type.typeId === Type.Null || f.metadata.get(BIGINT_META) === "1") await comment(f);
+    } else {
+      for (const f of merged.fields) {
+        const i = info.schema.fields.findIndex((x) => x.name === f.name);
+        if (i < 0) {
+          const d = duckTypeOf(f.type, f.name);
+          duckTypes.push(d);
+          await conn.run(`ALTER TABLE ${t} ADD COLUMN ${ident(f.name)} ${d.toString()}`);
+          if (f.type.typeId === Type.Null || f.metadata.get(BIGINT_META) === "1") await comment(f);
+          continue;
+        }
+        const old = info.schema.fields[i]!;
+        if (old.type !== f.type) {
+          const d = duckTypeOf(f.type, f.name);
+          duckTypes.push(d);
+          await conn.run(`ALTER TABLE ${t} ALTER COLUMN ${ident(f.name)} SET DATA TYPE ${d.toString()}`);
+          if (old.type.typeId === Type.Null) await comment(f);
+        } else duckTypes.push(info.duckTypes[i]!);
+        if (old.metadata.get(BIGINT_META) !== f.metadata.get(BIGINT_META) && f.type.typeId !== Type.Null && old.type.typeId !== Type.Null) await comment(f);
+      }
+    }
+    // Field metadata: keep the bigint tag of the incoming or existing column.
+    const fields = merged.fields.map((f) => {
+      const big = f.metadata.get(BIGINT_META) === "1" || info?.schema.fields.find((x) => x.name === f.name)?.metadata.get(BIGINT_META) === "1";
+      return big && f.type.typeId === Type.Int ? new Field(f.name, f.type, true, new Map([[BIGINT_META, "1"]])) : new Field(f.name, f.type, true);
+    });
+    return { name: table, schema: new Schema(fields), duckTypes };
+  }
+
+  private async transaction<T>(conn: DuckDBConnection, table: string, fn: () => Promise<T>): Promise<T> {
+    await conn.run("BEGIN TRANSACTION");
+    try {
+      const out = await fn();
+      await conn.run("COMMIT");
+      return out;
+    } catch (err) {
+      this.file.tables.delete(table);
+      try {
+        await conn.run("ROLLBACK");
+      } catch {
+        /* already rolled back by DuckDB */
+      }
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Store
+
+  async append(table: string, batch: RecordBatch): Promise<void> {
+    validateName(table, "table name");
+    for (const f of batch.schema.fields) validateColumnName(f.name);
+    await this.session(async (conn) => {
+      const before = await this.info(conn, table);
+      const info = await this.transaction(conn, table, async () => {
+        const info = await this.evolve(conn, table, before, batch.schema);
+        if (batch.numRows > 0) {
+          const conformed = conformBatch(batch, info.schema);
+          const appender = await conn.createAppender(table);
+          try {
+            for (const chunk of batchToChunks(conformed, info.duckTypes)) appender.appendDataChunk(chunk);
+            appender.flushSync();
+          } finally {
+            appender.closeSync();
+          }
+        }
+        return info;
+      });
+      this.file.tables.set(table, info);
+    });
+  }
+
+  async *scan(table: string, options: ScanOptions = {}): AsyncGenerator<RecordBatch> {
+    validateName(table, "table name");
+    const batches = await this.session(async (conn) => {
+      const info = await this.info(conn, table);
+      if (!info) {
+        if (options.where) checkQueryFields(options.where, undefined, table);
+        return [];
+      }
+      checkScanOptions(info.schema, options, table);
+      if (options.limit === 0) return [];
+      const { sql, params, schema } = this.selectSql(info, options);
+      const result = await conn.stream(sql, params as Record<string, DuckDBValue>);
+      return readBatches(result, { ...resultShape(result), schema });
+    });
+    yield* batches;
+  }
+
+  private selectSql(info: TableInfo, options: ScanOptions): { sql: string; params: Record<string, DuckDBValue>; schema: Schema } {
+    const idx = options.rowIndex;
+    const outCols = [...(options.columns ?? info.schema.fields.map((f) => f.name))];
+    if (idx && !outCols.includes(idx)) outCols.push(idx);
+    const fields = outCols.map((c) => (c === idx ? new Field(c, arrowTypeOf({ typeId: DuckDBTypeId.BIGINT } as DuckDBType), false) : info.schema.fields.find((f) => f.name === c)!));
+    const select = outCols.map((c) => (c === idx ? `${ident(ROW_INDEX)} AS ${ident(c)}` : ident(c))).join(", ");
+    const from = idx
+      ? `(SELECT *, rowid AS ${ident(ROW_ID)}, row_number() OVER (ORDER BY rowid) - 1 AS ${ident(ROW_INDEX)} FROM ${ident(info.name)}) AS q`
+      : ident(info.name);
+    const w = compileWhere(options.where, info.schema, info.name, new SqlBuilder(info.schema));
+    let sql = `SELECT ${select} FROM ${from}${w.sql}`;
+    const rid = idx ? ident(ROW_ID) : "rowid";
+    if (options.orderBy?.length) {
+      const keys = options.orderBy.map((o) => `${o.column === idx ? ident(ROW_INDEX) : ident(o.column)} ${o.direction === "desc" ? "DESC" : "ASC"} NULLS LAST`);
+      sql += ` ORDER BY ${keys.join(", ")}, ${rid}`;
+    } else if (idx) sql += ` ORDER BY ${rid}`;
+    // Without ORDER BY, DuckDB (preserve_insertion_order) returns rows in table order.
+    if (options.limit !== undefined) sql += ` LIMIT ${options.limit}`;
+    if (options.offset) sql += ` OFFSET ${options.offset}`;
+    return { sql, params: toNamed(w.params), schema: new Schema(fields) };
+  }
+
+  async count(table: string, where?: QueryNode): Promise<number> {
+    validateName(table, "table name");
+    return this.session(async (conn) => {
+      const info = await this.info(conn, table);
+      if (where) checkQueryFields(where, info?.schema, table);
+      if (!info) return 0;
+      const w = compileWhere(where, info.schema, table);
+      const r = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w.sql}`, toNamed(w.params));
+      return Number(r.getRows()[0]![0]);
+    });
+  }
+
+  async schema(table: string): Promise<Schema | undefined> {
+    validateName(table, "table name");
+    return this.session(async (conn) => (await this.info(conn, table))?.schema);
+  }
+
+  async tables(): Promise<string[]> {
+    return this.session(async (conn) => {
+      const r = await conn.runAndReadAll("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary");
+      return (r.getRows() as [string][]).map((x) => x[0]).sort();
+    });
+  }
+
+  async update(table: string, where: QueryNode | undefined, values: Row): Promise<number> {
+    validateName(table, "table name");
+    const set = normalizeRow(values);
+    for (const k of Object.keys(set)) validateColumnName(k);
+    return this.session(async (conn) => {
+      const before = await this.info(conn, table);
+      if (where) checkQueryFields(where, before?.schema, table);
+      if (!before) return 0;
+      const names = Object.keys(set).filter((k) => set[k] !== undefined);
+      const w0 = compileWhere(where, before.schema, table);
+      if (names.length === 0) {
+        const r = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w0.sql}`, toNamed(w0.params));
+        return Number(r.getRows()[0]![0]);
+      }
+      const vb = rowsToBatch([Object.fromEntries(names.map((k) => [k, set[k]]))], { schema: before.schema });
+      const changed = await this.transaction(conn, table, async () => {
+        const info = await this.evolve(conn, table, before, vb.schema);
+        this.file.tables.set(table, info);
+        const b = new SqlBuilder(info.schema);
+        const w = compileWhere(where, info.schema, table, b);
+        const assigns: { col: string; slot: string }[] = [];
+        const types: Record<string, DuckDBType> = {};
+        const params = toNamed(w.params);
+        let moves = false;
+        vb.schema.fields.forEach((f, c) => {
+          const i = info.schema.fields.findIndex((x) => x.name === f.name);
+          const duck = info.duckTypes[i]!;
+          const target = info.schema.fields[i]!;
+          const value = vectorToValues(vb.getChildAt(c)!, f)[0];
+          const slot = `v${c}`;
+          if (value != null) {
+            params[slot] = toDuckValue(castValue(value, target.type), duck);
+            types[slot] = duck;
+          }
+          assigns.push({ col: ident(f.name), slot });
+          if (updateMovesRows(duck)) moves = true;
+        });
+        const typed = (a: { slot: string; col: string }) => (types[a.slot] ? `CAST($${a.slot} AS ${types[a.slot]!.toString()})` : "NULL");
+        if (!moves) {
+          const r = await conn.run(`UPDATE ${ident(table)} SET ${assigns.map((a) => `${a.col} = ${typed(a)}`).join(", ")}${w.sql}`, params, types);
+          return r.rowsChanged;
+        }
+        // UPDATE of list columns is a delete + insert in DuckDB, which would move the rows to
+        // the end: rewrite the table in order instead.
+        const cond = w.sql ? `COALESCE(${w.sql.slice(" WHERE ".length)}, FALSE)` : "TRUE";
+        const n = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w.sql}`, toNamed(w.params));
+        const tmp = `temp.main.${ident(REWRITE)}`;
+        await conn.run(`CREATE OR REPLACE TEMP TABLE ${ident(REWRITE)} AS SELECT * FROM ${ident(table)} LIMIT 0`);
+        const repl = assigns.map((a) => `CASE WHEN ${cond} THEN ${typed(a)} ELSE ${a.col} END AS ${a.col}`).join(", ");
+        await conn.run(`INSERT INTO ${tmp} SELECT * REPLACE (${repl}) FROM ${ident(table)} ORDER BY rowid`, params, types);
+        await conn.run(`DELETE FROM ${ident(table)}`);
+        await conn.run(`INSERT INTO ${ident(table)} SELECT * FROM ${tmp}`);
+        await conn.run(`DROP TABLE ${tmp}`);
+        return Number(n.getRows()[0]![0]);
+      });
+      return changed;
+    });
+  }
+
+  async delete(table: string, where: QueryNode | undefined): Promise<number> {
+    validateName(table, "table name");
+    return this.session(async (conn) => {
+      const info = await this.info(conn, table);
+      if (where) checkQueryFields(where, info?.schema, table);
+      if (!info) return 0;
+      const w = compileWhere(where, info.schema, table);
+      const r = await conn.run(`DELETE FROM ${ident(table)}${w.sql}`, toNamed(w.params));
+      return r.rowsChanged;
+    });
+  }
+
+  async drop(table: string): Promise<boolean> {
+    validateName(table, "table name");
+    return this.session(async (conn) => {
+      const info = await this.info(conn, table);
+      if (!info) return false;
+      await conn.run(`DROP TABLE ${ident(table)}`);
+      this.file.tables.set(table, null);
+      return true;
+    });
+  }
+
+  async sql(text: string, params: readonly unknown[] = []): Promise<Table> {
+    if (typeof text !== "string" || !text.trim()) throw new QuiverError("INVALID_QUERY", "sql() needs a SQL string");
+    return this.session(async (conn) => {
+      this.file.tables.clear(); // the statement may change any table
+      let batches: RecordBatch[];
+      let schema: Schema;
+      try {
+        const result = await conn.stream(text, params.map((p) => sqlParam(p)));
+        const shape = resultShape(result);
+        schema = shape.schema;
+        batches = await readBatches(result, shape);
+      } catch (err) {
+        throw sqlError(err, "sql()");
+      }
+      return batches.length ? new Table(batches) : new Table(schema);
+    });
+  }
+
+  async flush(): Promise<void> {
+    // Every append commits: it is in the WAL (and survives a crash) once it returns.
+    this.check();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.file.unref();
+  }
+}
+
+function toNamed(params: DuckDBValue[]): Record<string, DuckDBValue> {
+  const out: Record<string, DuckDBValue> = {};
+  params.forEach((v, i) => (out[`p${i + 1}`] = v));
+  return out;
+}
+
+/** A value of sql() params: primitives as in queries, Uint8Array as BLOB. */
+export function sqlParam(v: unknown): DuckDBValue {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date || typeof v === "number" || typeof v === "bigint" || typeof v === "string" || typeof v === "boolean") return param(v);
+  if (v instanceof Uint8Array) return toDuckValue(v, { typeId: DuckDBTypeId.BLOB } as DuckDBType);
+  throw new QuiverError("INVALID_QUERY", `sql() parameters must be numbers, bigints, strings, booleans, Dates, Uint8Array or null`);
+}
+
+/** A single JS value converted to a column's Arrow type (int → float for widened columns). */
+function castValue(v: unknown, t: DataType): unknown {
+  if (v == null) return null;
+  if (t.typeId === Type.Float && typeof v === "bigint") return Number(v);
+  return v;
+}
+
+export type { FileOptions };
