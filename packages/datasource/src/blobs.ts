@@ -1,0 +1,57 @@
+/** Content-addressed blob files: `<root>/blobs/<first 2 hex>/<sha256>`; each content stored once. */
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { QuiverError } from "@quiver/core";
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export class BlobStore {
+  constructor(readonly dir: string) {}
+
+  static hash(bytes: Uint8Array): string {
+    return createHash("sha256").update(bytes).digest("hex");
+  }
+
+  pathOf(hash: string): string {
+    if (!HEX64.test(hash)) throw new QuiverError("INVALID_VALUE", `${JSON.stringify(hash)} is not a blob hash (64 hex digits)`);
+    return join(this.dir, hash.slice(0, 2), hash);
+  }
+
+  /** Stores the bytes (if not already there) and returns their hash. */
+  put(bytes: Uint8Array): string {
+    const h = BlobStore.hash(bytes);
+    const file = this.pathOf(h);
+    if (existsSync(file)) return h;
+    mkdirSync(join(this.dir, h.slice(0, 2)), { recursive: true });
+    // Write then rename: a reader never sees a half-written blob.
+    const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+    return h;
+  }
+
+  async get(hash: string): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await readFile(this.pathOf(hash)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new QuiverError("NOT_FOUND", `blob ${hash} is missing from ${this.dir}`, { cause: err });
+      throw err;
+    }
+  }
+}
+
+/** Runs `fn` over items with at most `limit` in flight; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,459 @@
+/** Datasource: a local folder of files plus versioned, typed metadata kept in a Quiver store. */
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import type { Table } from "apache-arrow";
+import { QuiverError, type Row, type Store, describeValue, validateName, vectorToValues } from "@quiver/core";
+import { BlobStore } from "./blobs.js";
+import { readCsv } from "./csv.js";
+import { type Columns, readParquet } from "./duck.js";
+import { type Engine, type FieldInfo, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
+import { type ChangeSet, commitTime, prepare, validateFieldName } from "./events.js";
+import { normalizePath, normalizePaths } from "./paths.js";
+import { QueryResult } from "./result.js";
+import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
+import { type StoreRef, acquireStore, appendRows, readRegistry } from "./storage.js";
+import { type FieldType, typeOfArrow } from "./types.js";
+import { View, type ViewSource, type ViewSpec, specFromJSON, specToJSON } from "./view.js";
+
+export interface DatasourceOptions {
+  name: string;
+  /** The folder holding the files (relative to the working directory or absolute). */
+  path: string;
+  /** Where metadata and blobs live (default ".quiver"). */
+  root?: string;
+  /** A store URI or an opened Store (default `duckdb:<root>/datasources.db`). */
+  store?: string | Store;
+}
+
+export interface OpenOptions {
+  name: string;
+  root?: string;
+  store?: string | Store;
+}
+
+export interface UploadOptions {
+  /** The column holding the datapoint paths, by name or index (default: the first column). */
+  pathColumn?: string | number;
+}
+
+type Pending = { set: Map<string, unknown>; unset: Set<string>; deleted: boolean };
+
+/** Collects changes inside `metadataContext`; nothing is written until the callback returns. */
+export class MetadataContext {
+  /** @internal */ readonly pending = new Map<string, Pending>();
+
+  private entry(path: string): Pending {
+    let e = this.pending.get(path);
+    if (!e) this.pending.set(path, (e = { set: new Map(), unset: new Set(), deleted: false }));
+    return e;
+  }
+
+  /** Sets fields on one or several datapoints; a null value clears the field. */
+  updateMetadata(paths: string | readonly string[], metadata: Row): this {
+    const ps = normalizePaths(paths);
+    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
+      throw new QuiverError("INVALID_VALUE", `metadata must be a plain object of field → value, got ${describeValue(metadata)}`);
+    }
+    const keys = Object.keys(metadata);
+    for (const k of keys) validateFieldName(k);
+    for (const p of ps) {
+      const e = this.entry(p);
+      for (const k of keys) {
+        const v = metadata[k];
+        if (v === undefined) continue;
+        e.set.set(k, v);
+        e.unset.delete(k);
+      }
+    }
+    return this;
+  }
+
+  /** Clears fields of datapoints (the old values stay in history). */
+  deleteMetadata(paths: string | readonly string[], fields: string | readonly string[]): this {
+    const fs = typeof fields === "string" ? [fields] : [...fields];
+    for (const f of fs) validateFieldName(f);
+    for (const p of normalizePaths(paths)) {
+      const e = this.entry(p);
+      for (const f of fs) {
+        e.set.delete(f);
+        e.unset.add(f);
+      }
+    }
+    return this;
+  }
+
+  /** Removes datapoints and all their metadata (history kept; a rescan re-adds existing files). */
+  deleteDatapoints(paths: string | readonly string[]): this {
+    for (const p of normalizePaths(paths)) {
+      const e = this.entry(p);
+      e.set.clear();
+      e.unset.clear();
+      e.deleted = true;
+    }
+    return this;
+  }
+
+  /** @internal */
+  toChange(): ChangeSet {
+    const paths = [...this.pending.keys()];
+    const n = paths.length;
+    const fields = new Map<string, unknown[]>();
+    const deleted = new Array<boolean>(n);
+    const unset = new Array<string[] | undefined>(n);
+    paths.forEach((p, i) => {
+      const e = this.pending.get(p)!;
+      deleted[i] = e.deleted;
+      if (e.unset.size) unset[i] = [...e.unset];
+      for (const [k, v] of e.set) {
+        let col = fields.get(k);
+        if (!col) fields.set(k, (col = new Array(n)));
+        col[i] = v;
+      }
+    });
+    return { paths, fields, deleted, unset };
+  }
+}
+
+function tables(id: string) {
+  return { events: `datasource/${id}/events`, fields: `datasource/${id}/fields`, current: `datasource/${id}/current` };
+}
+
+function isArrowTable(x: unknown): x is Table {
+  return !!x && typeof x === "object" && "schema" in x && "numRows" in x && typeof (x as Table).getChildAt === "function";
+}
+
+export class Datasource extends View implements ViewSource {
+  private readonly blobs: BlobStore;
+  private readonly engine: Engine;
+  private readonly t: ReturnType<typeof tables>;
+  private closed = false;
+
+  private constructor(
+    readonly name: string,
+    readonly id: string,
+    /** Absolute path of the folder. */
+    readonly path: string,
+    readonly root: string,
+    private readonly ref: StoreRef,
+  ) {
+    super(undefined);
+    this.blobs = new BlobStore(resolve(root, "blobs"));
+    this.t = tables(id);
+    const s = ref.store;
+    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(s, this.t.events, this.t.current) : new FoldEngine(s, this.t.events);
+  }
+
+  get store(): Store {
+    return this.ref.store;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // registry
+
+  /** The datasource of this name under root, created over `path` if it does not exist. */
+  static async getOrCreate(options: DatasourceOptions): Promise<Datasource> {
+    const name = validateName(options?.name, "datasource name");
+    if (typeof options.path !== "string" || !options.path) throw new QuiverError("INVALID_PATH", "getOrCreate needs the datasource's folder as `path`");
+    const root = resolve(options.root ?? ".quiver");
+    const ref = await acquireStore(root, options.store);
+    try {
+      const reg = await readRegistry(ref.store, "datasources");
+      const existing = reg.get(name);
+      if (existing) return new Datasource(name, existing.id as string, existing.path as string, root, ref);
+      const id = `ds_${randomBytes(6).toString("hex")}`;
+      const path = resolve(options.path);
+      await appendRows(ref.store, "datasources", [{ name, id, path, created: new Date(), _deleted: false }]);
+      return new Datasource(name, id, path, root, ref);
+    } catch (err) {
+      await ref.release();
+      throw err;
+    }
+  }
+
+  /** An existing datasource; NOT_FOUND if there is none of this name. */
+  static async get(options: OpenOptions): Promise<Datasource> {
+    const name = validateName(options?.name, "datasource name");
+    const root = resolve(options.root ?? ".quiver");
+    const ref = await acquireStore(root, options.store);
+    try {
+      const reg = await readRegistry(ref.store, "datasources");
+      const e = reg.get(name);
+      if (!e) throw new QuiverError("NOT_FOUND", `no datasource ${JSON.stringify(name)} in ${root}; existing: ${[...reg.keys()].join(", ") || "(none)"}. Create it with Datasource.getOrCreate({ name, path })`);
+      return new Datasource(name, e.id as string, e.path as string, root, ref);
+    } catch (err) {
+      await ref.release();
+      throw err;
+    }
+  }
+
+  /** Every datasource under root (each must be closed, or let the process end). */
+  static async list(options: { root?: string; store?: string | Store } = {}): Promise<Datasource[]> {
+    const root = resolve(options.root ?? ".quiver");
+    const ref = await acquireStore(root, options.store);
+    try {
+      const reg = await readRegistry(ref.store, "datasources");
+      const out: Datasource[] = [];
+      for (const e of [...reg.values()].sort((a, b) => String(a.name).localeCompare(String(b.name)))) {
+        out.push(await Datasource.get({ name: e.name as string, root, store: options.store }));
+      }
+      return out;
+    } finally {
+      await ref.release();
+    }
+  }
+
+  /** Deletes the datasource's metadata, history and saved datasets. The files are never touched. */
+  async deleteSource(): Promise<void> {
+    this.check();
+    const s = this.store;
+    await appendRows(s, "datasources", [{ name: this.name, id: this.id, path: this.path, created: new Date(), _deleted: true }]);
+    const sets = await readRegistry(s, "datasets");
+    const mine = [...sets.values()].filter((d) => d.source === this.name);
+    await appendRows(s, "datasets", mine.map((d) => ({ name: d.name, source: d.source, spec: d.spec, _deleted: true })));
+    if (s.capabilities.delete) {
+      await this.engine.drop();
+      await s.drop(this.t.events);
+      await s.drop(this.t.fields);
+    }
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ref.release();
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private check(): void {
+    if (this.closed) throw new QuiverError("CLOSED", `datasource ${this.name} is closed; open it again with Datasource.get({ name })`);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // schema
+
+  /** Metadata fields and their types, in order of first sight. */
+  async fields(): Promise<FieldInfo[]> {
+    this.check();
+    const out: FieldInfo[] = [];
+    const seen = new Set<string>();
+    if (!(await this.store.schema(this.t.fields))) return out;
+    for await (const b of this.store.scan(this.t.fields)) {
+      const names = vectorToValues(b.getChild("field")!) as string[];
+      const types = vectorToValues(b.getChild("type")!) as FieldType[];
+      names.forEach((n, i) => {
+        if (!seen.has(n)) {
+          seen.add(n);
+          out.push({ name: n, type: types[i]! });
+        }
+      });
+    }
+    return out;
+  }
+
+  private async typeMap(): Promise<Map<string, FieldType>> {
+    return new Map((await this.fields()).map((f) => [f.name, f.type]));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // writes
+
+  /** @internal Validates and writes one change as one batch: all of it or nothing. */
+  async commit(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
+    this.check();
+    const n = change.paths.length;
+    if (n === 0) return 0;
+    const types = await this.typeMap();
+    const known = new Map(types);
+    if (declared) for (const [k, t] of declared) if (!known.has(k) && change.fields.has(k)) known.set(k, t);
+    const seq0 = await this.store.count(this.t.events);
+    const { batch, newFields } = prepare(change, known, this.blobs, seq0, commitTime());
+    const fresh = [...newFields, ...[...known].filter(([k]) => !types.has(k) && batch.schema.fields.some((f) => f.name === k) && !newFields.some(([m]) => m === k))];
+    if (fresh.length) await appendRows(this.store, this.t.fields, fresh.map(([field, type]) => ({ field, type })));
+    await this.store.append(this.t.events, batch, { layout: "columns" });
+    this.engine.invalidate();
+    return n;
+  }
+
+  /** Collects changes made in `fn` and writes them together; if `fn` throws, nothing is written. */
+  async metadataContext<T>(fn: (ctx: MetadataContext) => T | Promise<T>): Promise<T> {
+    this.check();
+    const ctx = new MetadataContext();
+    const result = await fn(ctx);
+    await this.commit(ctx.toChange());
+    return result;
+  }
+
+  async updateMetadata(paths: string | readonly string[], metadata: Row): Promise<void> {
+    await this.metadataContext((ctx) => void ctx.updateMetadata(paths, metadata));
+  }
+  async deleteMetadata(paths: string | readonly string[], fields: string | readonly string[]): Promise<void> {
+    await this.metadataContext((ctx) => void ctx.deleteMetadata(paths, fields));
+  }
+  async deleteDatapoints(paths: string | readonly string[]): Promise<void> {
+    await this.metadataContext((ctx) => void ctx.deleteDatapoints(paths));
+  }
+
+  /**
+   * Uploads a table of metadata: an Arrow Table, rows, or a `.parquet` / `.csv` file. One column
+   * holds the paths (`pathColumn`, default the first); every other column is a field. Null cells
+   * leave the field untouched. Returns the number of rows written.
+   */
+  async uploadMetadata(input: Table | readonly Row[] | string, options: UploadOptions = {}): Promise<number> {
+    this.check();
+    let data: Columns;
+    let source: string | undefined;
+    if (typeof input === "string") {
+      source = input;
+      const lower = input.toLowerCase();
+      if (lower.endsWith(".parquet") || lower.endsWith(".pq")) data = await readParquet(resolve(input));
+      else if (lower.endsWith(".csv")) data = await readCsv(resolve(input), await this.typeMap());
+      else throw new QuiverError("INVALID_VALUE", `uploadMetadata reads .parquet and .csv files; got ${JSON.stringify(input)}`);
+    } else if (isArrowTable(input)) {
+      data = {
+        names: input.schema.fields.map((f) => f.name),
+        types: input.schema.fields.map((f) => typeOfArrow(f.type, f.name)),
+        columns: input.schema.fields.map((f, i) => vectorToValues(input.getChildAt(i)!, f)),
+      };
+    } else if (Array.isArray(input)) {
+      const names: string[] = [];
+      const seen = new Set<string>();
+      for (const r of input) {
+        if (r === null || typeof r !== "object" || Array.isArray(r)) throw new QuiverError("INVALID_VALUE", `uploadMetadata rows must be plain objects, got ${describeValue(r)}`);
+        for (const k in r) if (!seen.has(k)) (seen.add(k), names.push(k));
+      }
+      data = { names, types: [], columns: names.map((k) => input.map((r) => (r as Row)[k] ?? null)) };
+    } else {
+      throw new QuiverError("INVALID_VALUE", `uploadMetadata takes an Arrow Table, an array of rows, or a .parquet/.csv file path; got ${describeValue(input)}`);
+    }
+    const pc = options.pathColumn ?? 0;
+    const pi = typeof pc === "number" ? pc : data.names.indexOf(pc);
+    if (pi < 0 || pi >= data.names.length || !Number.isInteger(pi)) {
+      throw new QuiverError("UNKNOWN_FIELD", `pathColumn ${JSON.stringify(pc)} is not a column; columns: ${data.names.join(", ") || "(none)"}`);
+    }
+    const rawPaths = data.columns[pi]!;
+    const paths = new Array<string>(rawPaths.length);
+    for (let r = 0; r < rawPaths.length; r++) {
+      try {
+        paths[r] = normalizePath(rawPaths[r]);
+      } catch (err) {
+        throw new QuiverError("INVALID_PATH", `${source ? `${source} ` : ""}row ${r + 1}: ${(err as Error).message}; nothing was uploaded`, { cause: err });
+      }
+    }
+    const fields = new Map<string, unknown[]>();
+    const declared = new Map<string, FieldType>();
+    data.names.forEach((name, c) => {
+      if (c === pi) return;
+      const col = data.columns[c]!;
+      // Null cells leave the field untouched.
+      for (let r = 0; r < col.length; r++) if (col[r] === null) col[r] = undefined;
+      fields.set(name, col);
+      if (data.types[c]) declared.set(name, data.types[c]!);
+    });
+    return this.commit({ paths, fields, source }, declared);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // files
+
+  /**
+   * Indexes the files under the folder: new and changed files get `size` and `mtime`, removed
+   * files lose them (a removed file without other metadata is no longer a datapoint).
+   */
+  async scan(options: ScanOptions = {}): Promise<ScanReport> {
+    this.check();
+    const types = await this.typeMap();
+    let known = new Map<string, [number, number]>();
+    if (types.has("size") && types.has("mtime")) {
+      const r = await this.run({ select: ["size", "mtime"], where: { op: "isNotNull", field: "size" } });
+      const t = r.table;
+      const ps = vectorToValues(t.getChild("path")!) as string[];
+      const sz = vectorToValues(t.getChild("size")!) as number[];
+      const mt = vectorToValues(t.getChild("mtime")!) as (Date | null)[];
+      known = new Map(ps.map((p, i) => [p, [sz[i]!, mt[i]?.getTime() ?? -1]]));
+    }
+    const { change, report } = await scanFolder(this.path, this.root, known, options);
+    if (change.paths.length) {
+      options.onProgress?.({ phase: "write", done: 0, total: change.paths.length });
+      await this.commit(change, new Map<string, FieldType>([["size", "int"], ["mtime", "datetime"]]));
+    }
+    options.onProgress?.({ phase: "done", done: report.files, total: report.files });
+    return report;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // queries
+
+  /** @internal Runs a view. */
+  async run(spec: ViewSpec): Promise<QueryResult> {
+    this.check();
+    const fields = await this.fields();
+    checkSpec(spec, fields, this.name);
+    const table = await this.engine.run(spec, fields);
+    return new QueryResult(table, { sourcePath: this.path, root: this.root, name: this.name, blobs: this.blobs, types: new Map(fields.map((f) => [f.name, f.type])) });
+  }
+
+  /** @internal */
+  override async saveDataset(name: string, spec: ViewSpec = this.spec): Promise<void> {
+    this.check();
+    validateName(name, "dataset name");
+    if (spec.where || spec.select || spec.orderBy) checkSpec(spec, await this.fields(), this.name);
+    await appendRows(this.store, "datasets", [{ name, source: this.name, spec: JSON.stringify(specToJSON(spec)), _deleted: false }]);
+  }
+
+  /** Commit times of every metadata change, oldest first (for `asOf`). */
+  async versions(): Promise<Date[]> {
+    this.check();
+    const out = new Set<number>();
+    if (!(await this.store.schema(this.t.events))) return [];
+    for await (const b of this.store.scan(this.t.events, { columns: ["_ts"] })) for (const d of vectorToValues(b.getChild("_ts")!) as Date[]) out.add(d.getTime());
+    return [...out].sort((a, b) => a - b).map((t) => new Date(t));
+  }
+}
+
+/** A saved query: the view it was saved from, on its datasource. */
+export class Dataset extends View {
+  private constructor(
+    readonly name: string,
+    readonly datasource: Datasource,
+    spec: ViewSpec,
+  ) {
+    super(datasource, spec);
+  }
+
+  static async get(options: OpenOptions): Promise<Dataset> {
+    const name = validateName(options?.name, "dataset name");
+    const root = resolve(options.root ?? ".quiver");
+    const ref = await acquireStore(root, options.store);
+    try {
+      const reg = await readRegistry(ref.store, "datasets");
+      const e = reg.get(name);
+      if (!e) throw new QuiverError("NOT_FOUND", `no dataset ${JSON.stringify(name)} in ${root}; save one with ds.where(...).saveDataset(name)`);
+      const ds = await Datasource.get({ name: e.source as string, root, store: options.store });
+      return new Dataset(name, ds, specFromJSON(JSON.parse(e.spec as string)));
+    } finally {
+      await ref.release();
+    }
+  }
+
+  /** Every saved dataset under root: name → datasource name. */
+  static async list(options: { root?: string; store?: string | Store } = {}): Promise<{ name: string; source: string }[]> {
+    const root = resolve(options.root ?? ".quiver");
+    const ref = await acquireStore(root, options.store);
+    try {
+      const reg = await readRegistry(ref.store, "datasets");
+      return [...reg.values()].map((e) => ({ name: e.name as string, source: e.source as string })).sort((a, b) => a.name.localeCompare(b.name));
+    } finally {
+      await ref.release();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.datasource.close();
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

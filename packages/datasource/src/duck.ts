@@ -1,0 +1,176 @@
+/**
+ * A private in-memory DuckDB used for file formats only (Parquet and CSV import/export), so they
+ * work with every metadata store. Chosen over parquetjs-lite by the bench (see README).
+ */
+import {
+  BIGINT,
+  BLOB,
+  BOOLEAN,
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  type DuckDBType,
+  DuckDBTypeId,
+  JSToDuckDBValueConverter,
+  TIMESTAMP,
+  VARCHAR,
+} from "@duckdb/node-api";
+import { QuiverError } from "@quiver/core";
+import type { FieldType } from "./types.js";
+
+/** Column-major data: names, field types and one JS array per column. */
+export interface Columns {
+  names: string[];
+  types: FieldType[];
+  columns: unknown[][];
+}
+
+let conn: Promise<DuckDBConnection> | undefined;
+let queue: Promise<unknown> = Promise.resolve();
+let tmpId = 0;
+
+/** Runs `fn` on the shared connection, one job at a time. */
+function serial<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  conn ??= DuckDBInstance.create(":memory:").then((i) => i.connect());
+  const run = queue.then(async () => fn(await conn!));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+export function quoteString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+function duckType(t: FieldType): DuckDBType {
+  switch (t) {
+    case "int":
+      return BIGINT;
+    case "float":
+      return DOUBLE;
+    case "bool":
+      return BOOLEAN;
+    case "datetime":
+      return TIMESTAMP;
+    case "blob":
+      return BLOB;
+    default:
+      return VARCHAR;
+  }
+}
+
+/** How a DuckDB column is read: its field type and the SQL that yields the canonical type. */
+function readAs(typeId: DuckDBTypeId, col: string): { type: FieldType; expr: string } | undefined {
+  const q = quoteIdent(col);
+  switch (typeId) {
+    case DuckDBTypeId.BOOLEAN:
+      return { type: "bool", expr: q };
+    case DuckDBTypeId.TINYINT:
+    case DuckDBTypeId.SMALLINT:
+    case DuckDBTypeId.INTEGER:
+    case DuckDBTypeId.BIGINT:
+    case DuckDBTypeId.UTINYINT:
+    case DuckDBTypeId.USMALLINT:
+    case DuckDBTypeId.UINTEGER:
+      return { type: "int", expr: `CAST(${q} AS BIGINT)` };
+    case DuckDBTypeId.UBIGINT:
+    case DuckDBTypeId.HUGEINT:
+    case DuckDBTypeId.UHUGEINT:
+    case DuckDBTypeId.FLOAT:
+    case DuckDBTypeId.DOUBLE:
+    case DuckDBTypeId.DECIMAL:
+      return { type: typeId === DuckDBTypeId.FLOAT || typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.DECIMAL ? "float" : "int", expr: `CAST(${q} AS ${typeId === DuckDBTypeId.UBIGINT || typeId === DuckDBTypeId.HUGEINT || typeId === DuckDBTypeId.UHUGEINT ? "HUGEINT" : "DOUBLE"})` };
+    case DuckDBTypeId.VARCHAR:
+    case DuckDBTypeId.ENUM:
+    case DuckDBTypeId.UUID:
+      return { type: "string", expr: `CAST(${q} AS VARCHAR)` };
+    case DuckDBTypeId.TIMESTAMP:
+    case DuckDBTypeId.TIMESTAMP_S:
+    case DuckDBTypeId.TIMESTAMP_MS:
+    case DuckDBTypeId.TIMESTAMP_NS:
+    case DuckDBTypeId.DATE:
+      return { type: "datetime", expr: `CAST(${q} AS TIMESTAMP)` };
+    case DuckDBTypeId.TIMESTAMP_TZ:
+      return { type: "datetime", expr: `CAST(timezone('UTC', ${q}) AS TIMESTAMP)` };
+    case DuckDBTypeId.BLOB:
+      return { type: "blob", expr: q };
+    case DuckDBTypeId.SQLNULL:
+      return { type: "string", expr: `CAST(${q} AS VARCHAR)` };
+    default:
+      return undefined;
+  }
+}
+
+function toJsValue(v: unknown): unknown {
+  if (typeof v === "bigint") return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+  return v;
+}
+
+/** Reads a Parquet file into columns; errors name the file. */
+export function readParquet(file: string): Promise<Columns> {
+  return serial(async (c) => {
+    const src = `read_parquet(${quoteString(file)})`;
+    let names: string[];
+    let types: DuckDBType[];
+    try {
+      const d = await c.runAndReadAll(`SELECT * FROM ${src} LIMIT 0`);
+      names = d.columnNames();
+      types = d.columnTypes();
+    } catch (err) {
+      throw new QuiverError("INVALID_VALUE", `${file}: not a readable Parquet file (row unknown: the file's footer or schema is damaged): ${(err as Error).message}`, { cause: err });
+    }
+    const plan = names.map((n, i) => {
+      const r = readAs(types[i]!.typeId, n);
+      if (!r) throw new QuiverError("INVALID_VALUE", `${file}: column ${JSON.stringify(n)} has type ${types[i]!.toString()}; metadata columns must be int, float, bool, string, timestamp or binary`);
+      return r;
+    });
+    let columns: unknown[][];
+    try {
+      const r = await c.runAndReadAll(`SELECT ${plan.map((p, i) => `${p.expr} AS ${quoteIdent(names[i]!)}`).join(", ") || "*"} FROM ${src}`);
+      columns = r.getColumnsJS() as unknown[][];
+    } catch (err) {
+      throw new QuiverError("INVALID_VALUE", `${file}: cannot read Parquet data (a row group is damaged; rows before it were not imported): ${(err as Error).message}`, { cause: err });
+    }
+    for (let i = 0; i < columns.length; i++) {
+      const col = columns[i]!;
+      if (plan[i]!.type === "int" || plan[i]!.type === "float") for (let r = 0; r < col.length; r++) col[r] = toJsValue(col[r]);
+    }
+    return { names, types: plan.map((p) => p.type), columns };
+  });
+}
+
+/** Writes columns to a Parquet or CSV file through DuckDB's COPY. */
+export function writeColumns(file: string, format: "parquet" | "csv", data: Columns): Promise<void> {
+  return serial(async (c) => {
+    const table = `_quiver_export_${++tmpId}`;
+    const dtypes = data.types.map(duckType);
+    await c.run(`CREATE TEMP TABLE ${table} (${data.names.map((n, i) => `${quoteIdent(n)} ${dtypes[i]!.toString()}`).join(", ")})`);
+    try {
+      const app = await c.createAppender(table, "temp");
+      const n = data.columns[0]?.length ?? 0;
+      const CHUNK = 2048;
+      for (let s = 0; s < n; s += CHUNK) {
+        const e = Math.min(n, s + CHUNK);
+        const chunk = DuckDBDataChunk.create(dtypes, e - s);
+        chunk.setColumnsConverted(
+          data.columns.map((col) => col.slice(s, e) as never[]),
+          JSToDuckDBValueConverter,
+        );
+        app.appendDataChunk(chunk);
+      }
+      app.closeSync();
+      const opts = format === "parquet" ? "FORMAT parquet" : "FORMAT csv, HEADER true";
+      await c.run(`COPY ${table} TO ${quoteString(file)} (${opts})`);
+    } finally {
+      await c.run(`DROP TABLE IF EXISTS temp.${table}`);
+    }
+  });
+}
+
+/** Runs a query on the private DuckDB (tests and the bench use it to read exported files). */
+export function duckQuery(sql: string): Promise<Record<string, unknown>[]> {
+  return serial(async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[]);
+}

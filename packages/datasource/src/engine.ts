@@ -1,0 +1,273 @@
+/**
+ * Query execution. Two engines over the same event log:
+ *  - FoldEngine (any Store): folds the events into the current/as-of state in JS and runs the
+ *    query with core's evaluator (SQL three-valued logic, nulls last).
+ *  - SqlEngine (stores with `capabilities.sql`, i.e. DuckDB): keeps a materialised "current"
+ *    table next to the events (refreshed incrementally after writes) and pushes the whole query
+ *    down to SQL; `asOf` aggregates the events up to that time with arg_max.
+ */
+import { Field, RecordBatch, Schema, Struct, Table, makeData } from "apache-arrow";
+import {
+  type Primitive,
+  QuiverError,
+  type QueryNode,
+  type Store,
+  buildData,
+  evaluate,
+  sameType,
+  sortIndices,
+  vectorToValues,
+} from "@quiver/core";
+import { quoteIdent } from "./duck.js";
+import { foldEvents } from "./events.js";
+import { compileWhere } from "./sqlgen.js";
+import { type FieldType, arrowType } from "./types.js";
+import type { ViewSpec } from "./view.js";
+
+export interface FieldInfo {
+  name: string;
+  type: FieldType;
+}
+
+/** UNKNOWN_FIELD for names the datasource has never seen; INVALID_QUERY for values of the wrong kind. */
+export function checkSpec(spec: ViewSpec, fields: readonly FieldInfo[], dsName: string): void {
+  const types = new Map<string, FieldType>([["path", "string"], ...fields.map((f) => [f.name, f.type] as [string, FieldType])]);
+  const unknown = (f: string): QuiverError =>
+    new QuiverError("UNKNOWN_FIELD", `datasource ${dsName} has no field ${JSON.stringify(f)}; fields: ${[...types.keys()].join(", ")}`);
+  const kindOk = (t: FieldType, v: Primitive): boolean => {
+    switch (t) {
+      case "int":
+      case "float":
+        return typeof v === "number" || typeof v === "bigint";
+      case "bool":
+        return typeof v === "boolean";
+      case "datetime":
+        return v instanceof Date;
+      default:
+        return typeof v === "string";
+    }
+  };
+  const walk = (n: QueryNode): void => {
+    switch (n.op) {
+      case "and":
+      case "or":
+        n.args.forEach(walk);
+        return;
+      case "not":
+        walk(n.arg);
+        return;
+    }
+    const t = types.get(n.field);
+    if (!t) throw unknown(n.field);
+    const bad = (v: Primitive): QuiverError =>
+      new QuiverError("INVALID_QUERY", `field ${JSON.stringify(n.field)} is ${t}; cannot compare it with ${typeof v === "object" ? "a Date" : typeof v} ${JSON.stringify(String(v))}`);
+    switch (n.op) {
+      case "isNull":
+      case "isNotNull":
+        return;
+      case "in":
+        for (const v of n.values) if (!kindOk(t, v)) throw bad(v);
+        return;
+      case "contains":
+      case "startsWith":
+      case "endsWith":
+        if (t !== "string" && t !== "blob") throw new QuiverError("INVALID_QUERY", `${n.op} needs a string field; ${JSON.stringify(n.field)} is ${t}`);
+        if (typeof n.value !== "string") throw bad(n.value);
+        return;
+      default:
+        if (!kindOk(t, n.value)) throw bad(n.value);
+    }
+  };
+  if (spec.where) walk(spec.where);
+  for (const s of spec.select ?? []) if (!types.has(s)) throw unknown(s);
+  for (const o of spec.orderBy ?? []) if (!types.has(o.column)) throw unknown(o.column);
+}
+
+export function resultSchema(fields: readonly FieldInfo[], select?: readonly string[]): Schema {
+  const chosen = select ? fields.filter((f) => select.includes(f.name)) : [...fields];
+  if (select) chosen.sort((a, b) => select.indexOf(a.name) - select.indexOf(b.name));
+  return new Schema([new Field("path", arrowType("string"), true), ...chosen.map((f) => new Field(f.name, arrowType(f.type), true))]);
+}
+
+function batchOf(schema: Schema, columns: unknown[][], n: number): RecordBatch {
+  const datas = schema.fields.map((f, i) => buildData(f.type, columns[i]!, f.name));
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: datas }));
+}
+
+export interface Engine {
+  run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table>;
+  /** Called after a commit wrote events from `seq0` on. */
+  invalidate(): void;
+  drop(): Promise<void>;
+}
+
+export class FoldEngine implements Engine {
+  private cache?: { count: number; key: string; state: Awaited<ReturnType<typeof foldEvents>> };
+  constructor(
+    private readonly store: Store,
+    private readonly events: string,
+  ) {}
+
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  async drop(): Promise<void> {}
+
+  private async state(fields: readonly FieldInfo[], asOf?: Date) {
+    const names = fields.map((f) => f.name);
+    if (asOf) return foldEvents(this.store, this.events, names, asOf);
+    const count = await this.store.count(this.events);
+    const key = names.join("\u0000");
+    if (this.cache && this.cache.count === count && this.cache.key === key) return this.cache.state;
+    const state = await foldEvents(this.store, this.events, names);
+    this.cache = { count, key, state };
+    return state;
+  }
+
+  async run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table> {
+    const state = await this.state(fields, spec.asOf);
+    const n = state.paths.length;
+    const full = resultSchema(fields);
+    const all = batchOf(full, [state.paths, ...fields.map((f) => state.columns.get(f.name)!)], n);
+    const mask = spec.where ? evaluate(spec.where, all) : undefined;
+    const order = sortIndices(all, [...(spec.orderBy ?? []), { column: "path", direction: "asc" }]);
+    const picked: number[] = [];
+    const limit = spec.limit ?? Infinity;
+    for (let k = 0; k < order.length && picked.length < limit; k++) {
+      const i = order[k]!;
+      if (!mask || mask[i]) picked.push(i);
+    }
+    const schema = resultSchema(fields, spec.select);
+    const cols = schema.fields.map((f) => {
+      const src = f.name === "path" ? state.paths : state.columns.get(f.name)!;
+      return picked.map((i) => src[i]);
+    });
+    return new Table([batchOf(schema, cols, picked.length)]);
+  }
+}
+
+const Q = quoteIdent;
+
+/** DuckDB pushdown: the store's tables are SQL tables named by their quoted Quiver names. */
+export class SqlEngine implements Engine {
+  private readonly ev: string;
+  private readonly cur: string;
+  private readonly meta: string;
+  constructor(
+    private readonly store: Store,
+    events: string,
+    current: string,
+  ) {
+    this.ev = Q(events);
+    this.cur = Q(current);
+    this.meta = Q(`${current}_state`);
+    this.eventsName = events;
+  }
+  private readonly eventsName: string;
+
+  private sql(text: string): Promise<Table> {
+    return this.store.sql!(text);
+  }
+
+  invalidate(): void {}
+
+  async drop(): Promise<void> {
+    await this.sql(`DROP TABLE IF EXISTS ${this.cur}`);
+    await this.sql(`DROP TABLE IF EXISTS ${this.meta}`);
+  }
+
+  /** SELECT producing the state (path + fields) from the events, optionally up to a time / for some paths. */
+  private stateSql(fields: readonly FieldInfo[], present: ReadonlySet<string>, filter: string): string {
+    const aggs = fields.map((f) => {
+      if (!present.has(f.name)) return `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`;
+      const c = Q(f.name);
+      const key = f.name.replace(/'/g, "''");
+      return `arg_max_null(${c}, _seq) FILTER (WHERE ${c} IS NOT NULL OR _deleted OR contains(coalesce(_unset, ''), chr(31) || '${key}' || chr(31))) AS ${c}`;
+    });
+    const any = fields.length ? fields.map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") : "FALSE";
+    return `SELECT * FROM (SELECT path${aggs.map((a) => `, ${a}`).join("")} FROM ${this.ev}${filter ? ` WHERE ${filter}` : ""} GROUP BY path) WHERE ${any}`;
+  }
+
+  private async presentColumns(): Promise<Set<string>> {
+    const s = await this.store.schema(this.eventsName);
+    return new Set(s?.fields.map((f) => f.name) ?? []);
+  }
+
+  /** Brings the materialised current table up to date with the events. */
+  private async refresh(fields: readonly FieldInfo[]): Promise<void> {
+    const present = await this.presentColumns();
+    if (!present.has("_seq")) {
+      await this.sql(`CREATE OR REPLACE TABLE ${this.cur} AS ${this.stateSql(fields, present, "FALSE")}`);
+      return;
+    }
+    const key = JSON.stringify(fields.map((f) => [f.name, f.type]));
+    const total = Number((await this.sql(`SELECT count(*)::BIGINT AS n FROM ${this.ev}`)).get(0)!.n);
+    let done = -1;
+    let builtKey = "";
+    try {
+      const m = await this.sql(`SELECT seq::BIGINT AS seq, fields FROM ${this.meta}`);
+      if (m.numRows) {
+        done = Number(m.get(0)!.seq);
+        builtKey = String(m.get(0)!.fields);
+      }
+    } catch {
+      /* no state table yet */
+    }
+    if (done === total && builtKey === key) return;
+    const keyLit = `'${key.replace(/'/g, "''")}'`;
+    if (builtKey === key && done >= 0 && done < total) {
+      // Incremental: recompute only the paths touched since the last refresh.
+      const touched = `path IN (SELECT path FROM ${this.ev} WHERE _seq >= ${done})`;
+      await this.sql(`DELETE FROM ${this.cur} WHERE ${touched}`);
+      await this.sql(`INSERT INTO ${this.cur} ${this.stateSql(fields, present, touched)}`);
+    } else {
+      await this.sql(`CREATE OR REPLACE TABLE ${this.cur} AS ${this.stateSql(fields, present, "")}`);
+    }
+    await this.sql(`CREATE OR REPLACE TABLE ${this.meta} AS SELECT ${total}::BIGINT AS seq, ${keyLit} AS fields`);
+  }
+
+  async run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table> {
+    const schema = resultSchema(fields, spec.select);
+    let from: string;
+    if (spec.asOf) {
+      const present = await this.presentColumns();
+      const ts = spec.asOf.toISOString().replace("T", " ").replace("Z", "");
+      from = present.has("_seq") ? `(${this.stateSql(fields, present, `_ts <= TIMESTAMP '${ts}'`)})` : `(SELECT NULL::VARCHAR AS path WHERE FALSE)`;
+      if (!present.has("_seq")) return new Table(schema);
+    } else {
+      await this.refresh(fields);
+      from = this.cur;
+    }
+    const cols = schema.fields.map((f) => Q(f.name)).join(", ");
+    const order = [...(spec.orderBy ?? []), { column: "path", direction: "asc" as const }]
+      .map((o) => `${Q(o.column)} ${o.direction === "desc" ? "DESC" : "ASC"} NULLS LAST`)
+      .join(", ");
+    let text = `SELECT ${cols} FROM ${from}`;
+    if (spec.where) text += ` WHERE ${compileWhere(spec.where)}`;
+    text += ` ORDER BY ${order}`;
+    if (spec.limit !== undefined) text += ` LIMIT ${spec.limit}`;
+    return conform(await this.sql(text), schema);
+  }
+}
+
+function duckTypeName(t: FieldType): string {
+  return { int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", string: "VARCHAR", datetime: "TIMESTAMP", blob: "VARCHAR" }[t];
+}
+
+/** The SQL result with exactly our result schema's types. */
+function conform(table: Table, schema: Schema): Table {
+  const ok = schema.fields.every((f, i) => {
+    const g = table.schema.fields[i];
+    return g && g.name === f.name && sameType(g.type, f.type) && !g.metadata.get("quiver:bigint");
+  });
+  if (ok && table.batches.length) return new Table(table.batches.map((b) => new RecordBatch(schema, b.data)));
+  const n = table.numRows;
+  const cols = schema.fields.map((f) => {
+    const v = table.getChild(f.name);
+    if (!v) return new Array(n).fill(null);
+    const vals = vectorToValues(v);
+    return vals.map((x) => (typeof x === "bigint" ? Number(x) : x));
+  });
+  return new Table([batchOf(schema, cols, n)]);
+}

@@ -1,0 +1,243 @@
+/** Query results: Arrow table, rows, datapoints, blobs, file download, training batches, export. */
+import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { Binary, Field, RecordBatch, Schema, Struct, Table, Utf8, makeData } from "apache-arrow";
+import { QuiverError, type Row, batchToRows, buildData, vectorToValues } from "@quiver/core";
+import { type BlobStore, mapLimit } from "./blobs.js";
+import { type Columns, writeColumns } from "./duck.js";
+import { writeCsv } from "./csv.js";
+import { type FieldType, typeOfArrow } from "./types.js";
+
+export interface ResultContext {
+  /** Absolute folder of the datasource's files. */
+  sourcePath: string;
+  root: string;
+  name: string;
+  blobs: BlobStore;
+  types: ReadonlyMap<string, FieldType>;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+async function blobValue(v: unknown, field: string, path: string, blobs: BlobStore): Promise<Uint8Array> {
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === "string") return HASH.test(v) ? blobs.get(v) : new Uint8Array(await readFile(v));
+  throw new QuiverError("NOT_FOUND", `datapoint ${JSON.stringify(path)} has no value for blob field ${JSON.stringify(field)}`);
+}
+
+function fileOf(ctx: ResultContext, path: string): string {
+  return join(ctx.sourcePath, ...path.split("/"));
+}
+
+async function readDatapointFile(ctx: ResultContext, path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(fileOf(ctx, path)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new QuiverError("NOT_FOUND", `file ${JSON.stringify(path)} of datasource ${ctx.name} is not in ${ctx.sourcePath}; run ds.scan() to refresh the index`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** One file and its metadata. */
+export class Datapoint {
+  constructor(
+    readonly path: string,
+    readonly metadata: Row,
+    private readonly ctx: ResultContext,
+  ) {}
+  /** Absolute path of the file on disk. */
+  get localPath(): string {
+    return fileOf(this.ctx, this.path);
+  }
+  /** The bytes of a blob field (read from the content-addressed blob store). */
+  async getBlob(field: string): Promise<Uint8Array> {
+    if (!(field in this.metadata)) throw new QuiverError("UNKNOWN_FIELD", `no field ${JSON.stringify(field)} in this result; fields: ${Object.keys(this.metadata).join(", ")}`);
+    if (this.ctx.types.get(field) !== "blob") throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(field)} is ${this.ctx.types.get(field)}, not a blob`);
+    return blobValue(this.metadata[field], field, this.path, this.ctx.blobs);
+  }
+  /** The datapoint's file contents. */
+  readFile(): Promise<Uint8Array> {
+    return readDatapointFile(this.ctx, this.path);
+  }
+}
+
+export interface DownloadReport {
+  targetDir: string;
+  copied: number;
+  /** Paths whose file was not found (the rest were copied). */
+  missing: string[];
+}
+
+export interface BatchOptions {
+  batchSize?: number;
+  /** lazy: read a batch's files when it is requested; background: prefetch the next batches while
+   * the caller works; preload: read everything before the first batch. */
+  strategy?: "lazy" | "background" | "preload";
+  /** Include the files' bytes (default true). */
+  loadFiles?: boolean;
+  /** Batches read ahead by "background" (default 2). */
+  prefetch?: number;
+}
+
+export interface Batch {
+  metadata: Row[];
+  files?: Uint8Array[];
+}
+
+export class QueryResult implements Iterable<Datapoint> {
+  private rowsCache?: Row[];
+  constructor(
+    readonly table: Table,
+    private readonly ctx: ResultContext,
+  ) {}
+
+  get length(): number {
+    return this.table.numRows;
+  }
+  /** Rows: { path, ...metadata }. Blob fields hold the hash (or what getBlobFields put there). */
+  get rows(): Row[] {
+    return (this.rowsCache ??= batchToRows(this.table));
+  }
+  get datapoints(): Datapoint[] {
+    return this.rows.map((r) => {
+      const { path, ...metadata } = r;
+      return new Datapoint(path as string, metadata, this.ctx);
+    });
+  }
+  [Symbol.iterator](): Iterator<Datapoint> {
+    return this.datapoints[Symbol.iterator]();
+  }
+  get paths(): string[] {
+    return this.table.numCols ? (vectorToValues(this.table.getChild("path")!) as string[]) : [];
+  }
+
+  /**
+   * Fetches blob fields for every datapoint in parallel. Returns a new result where those
+   * fields hold the blob file's absolute path, or its bytes with `loadIntoMemory`.
+   */
+  async getBlobFields(...args: (string | { loadIntoMemory?: boolean; concurrency?: number })[]): Promise<QueryResult> {
+    const last = args[args.length - 1];
+    const opts = typeof last === "object" ? (args.pop() as { loadIntoMemory?: boolean; concurrency?: number }) : {};
+    const fields = args as string[];
+    const names = this.table.schema.fields.map((f) => f.name);
+    for (const f of fields) {
+      if (!names.includes(f)) throw new QuiverError("UNKNOWN_FIELD", `no field ${JSON.stringify(f)} in this result; fields: ${names.join(", ")}`);
+      if (this.ctx.types.get(f) !== "blob") throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(f)} is ${this.ctx.types.get(f)}, not a blob`);
+    }
+    const paths = this.paths;
+    const cols = names.map((n) => vectorToValues(this.table.getChild(n)!));
+    const outFields: Field[] = [];
+    const datas = [];
+    for (let c = 0; c < names.length; c++) {
+      const f = this.table.schema.fields[c]!;
+      if (!fields.includes(f.name)) {
+        outFields.push(f);
+        datas.push(buildData(f.type, cols[c]!, f.name));
+        continue;
+      }
+      const vals = await mapLimit(cols[c]!, opts.concurrency ?? 16, async (v, i) => {
+        if (v == null) return null;
+        if (opts.loadIntoMemory) return blobValue(v, f.name, paths[i]!, this.ctx.blobs);
+        if (v instanceof Uint8Array) return v;
+        const p = HASH.test(v as string) ? this.ctx.blobs.pathOf(v as string) : (v as string);
+        await blobValue(p, f.name, paths[i]!, this.ctx.blobs).catch((err) => {
+          throw new QuiverError("NOT_FOUND", `blob of ${JSON.stringify(paths[i])}.${f.name} is missing: ${(err as Error).message}`);
+        });
+        return p;
+      });
+      const type = vals.some((v) => v instanceof Uint8Array) ? new Binary() : new Utf8();
+      outFields.push(new Field(f.name, type, true));
+      datas.push(buildData(type, vals, f.name));
+    }
+    const schema = new Schema(outFields);
+    const batch = new RecordBatch(schema, makeData({ type: new Struct(outFields), length: paths.length, nullCount: 0, children: datas }));
+    return new QueryResult(new Table([batch]), this.ctx);
+  }
+
+  /** Copies the result's files into targetDir keeping their tree; missing files are reported, the rest copied. */
+  async downloadFiles(options: { targetDir?: string; concurrency?: number } = {}): Promise<DownloadReport> {
+    const targetDir = resolve(options.targetDir ?? join(this.ctx.root, "downloads", this.ctx.name));
+    const missing: string[] = [];
+    let copied = 0;
+    await mapLimit(this.paths, options.concurrency ?? 16, async (p) => {
+      const dst = join(targetDir, ...p.split("/"));
+      await mkdir(dirname(dst), { recursive: true });
+      try {
+        await copyFile(fileOf(this.ctx, p), dst);
+        copied++;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") missing.push(p);
+        else throw err;
+      }
+    });
+    missing.sort();
+    return { targetDir, copied, missing };
+  }
+
+  /** Streams `{ metadata, files? }` batches for training with the seed's download strategies. */
+  async *batches(options: BatchOptions = {}): AsyncGenerator<Batch> {
+    const size = options.batchSize ?? 32;
+    if (!Number.isInteger(size) || size < 1) throw new QuiverError("INVALID_VALUE", `batchSize must be a positive integer, got ${size}`);
+    const strategy = options.strategy ?? "lazy";
+    if (!["lazy", "background", "preload"].includes(strategy)) throw new QuiverError("INVALID_VALUE", `strategy must be "lazy", "background" or "preload", got ${JSON.stringify(strategy)}`);
+    const loadFiles = options.loadFiles ?? true;
+    const rows = this.rows;
+    const count = Math.ceil(rows.length / size);
+    const load = async (i: number): Promise<Batch> => {
+      const metadata = rows.slice(i * size, (i + 1) * size);
+      if (!loadFiles) return { metadata };
+      const files = await mapLimit(metadata, 8, (r) => readDatapointFile(this.ctx, r.path as string));
+      return { metadata, files };
+    };
+    if (strategy === "lazy") {
+      for (let i = 0; i < count; i++) yield await load(i);
+      return;
+    }
+    if (strategy === "preload") {
+      const all = await mapLimit(Array.from({ length: count }, (_, i) => i), 4, load);
+      yield* all;
+      return;
+    }
+    const depth = Math.max(1, options.prefetch ?? 2);
+    const pending = new Map<number, Promise<Batch>>();
+    const start = (i: number): void => {
+      if (i < count && !pending.has(i)) {
+        const p = load(i);
+        p.catch(() => undefined); // surfaced when awaited
+        pending.set(i, p);
+      }
+    };
+    for (let i = 0; i < count; i++) {
+      for (let k = i; k <= i + depth; k++) start(k);
+      const b = await pending.get(i)!;
+      pending.delete(i);
+      yield b;
+    }
+  }
+
+  private columns(): Columns {
+    const fields = this.table.schema.fields;
+    return {
+      names: fields.map((f) => f.name),
+      types: fields.map((f) => (f.name === "path" ? "string" : typeOfArrow(f.type, f.name))),
+      columns: fields.map((f) => vectorToValues(this.table.getChild(f.name)!)),
+    };
+  }
+
+  /** Writes the result (path and metadata; blobs as hashes) as Parquet via DuckDB. */
+  async toParquet(file: string): Promise<string> {
+    const abs = resolve(file);
+    await mkdir(dirname(abs), { recursive: true });
+    await writeColumns(abs, "parquet", this.columns());
+    return abs;
+  }
+
+  async toCSV(file: string): Promise<string> {
+    const abs = isAbsolute(file) ? file : resolve(file);
+    await mkdir(dirname(abs), { recursive: true });
+    await writeCsv(abs, this.columns());
+    return abs;
+  }
+}
