@@ -8,6 +8,8 @@ export interface CommandSpec {
   /** e.g. "head [URI]" (shown after "quiver "). */
   usage: string;
   summary: string;
+  /** One line for the command list (default: the summary's first clause). */
+  short?: string;
   /** Extra lines after the option list (examples, notes). */
   details?: string;
   options?: OptionSpec;
@@ -57,18 +59,46 @@ export function parseCommand(argv: string[], spec: CommandSpec): Parsed {
   const options = { ...COMMON_OPTIONS, ...(spec.options ?? {}) };
   let parsed: Parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as Parsed;
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true }) as Parsed;
   } catch (err) {
     if (argv.includes("--help") || argv.includes("-h")) throw new HelpRequested(helpText(spec));
-    const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, "");
-    throw new QuiverError("INVALID_VALUE", `${msg}; see \`quiver ${spec.usage.split(" ")[0]} --help\``);
+    const msg = (err as Error).message.split(/\.\s+(?:To specify|Did you forget)/)[0]!.replace(/\.$/, "");
+    throw new QuiverError("INVALID_VALUE", `${msg}; see \`quiver ${commandName(spec)} --help\``);
   }
   if (parsed.values.help) throw new HelpRequested(helpText(spec));
   return parsed;
 }
 
+/** "h5 show" from "h5 show FILE NAME [--slice a:b]". */
+export function commandName(spec: CommandSpec): string {
+  const words: string[] = [];
+  for (const w of spec.usage.split(" ")) {
+    if (!/^[a-z][a-z0-9-]*$/.test(w)) break;
+    words.push(w);
+  }
+  return words.join(" ");
+}
+
+/**
+ * parseArgs refuses option values that start with "-"; negative numbers and Python-style
+ * slices (--slice -3:, --start -5) are values here, so they are joined as --opt=value.
+ */
+function joinNegativeValues(argv: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : a.length === 2 && a[0] === "-" ? Object.keys(options).find((k) => options[k]!.short === a[1]) : undefined;
+    if (name && options[name]?.type === "string" && next !== undefined && /^-[\d.:]/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export function usageError(spec: CommandSpec, message: string): QuiverError {
-  return new QuiverError("INVALID_VALUE", `${message}\nusage: quiver ${spec.usage} (see --help)`);
+  return new QuiverError("INVALID_VALUE", `${message}\nusage: quiver ${spec.usage} (see \`quiver ${commandName(spec)} --help\`)`);
 }
 
 export function str(p: Parsed, name: string): string | undefined {

@@ -20,6 +20,7 @@ function version(): string {
 
 /** The summary's first clause, short enough for one line of the command list. */
 function firstLine(c: Command): string {
+  if (c.spec.short) return c.spec.short;
   const s = c.spec.summary.split(/(?<=\.)\s/)[0]!.replace(/\.$/, "");
   const cut = s.search(/ \(|; |: | in the terminal|, or /);
   return cut > 20 ? s.slice(0, cut) : s;
@@ -38,7 +39,7 @@ export function mainHelp(): string {
   const w = 14;
   for (const [name, c] of Object.entries(runCommands)) lines.push(`  ${name.padEnd(w)}${firstLine(c)}`);
   for (const [g, grp] of Object.entries(groups)) {
-    lines.push("", `${TITLES[g] ?? g}: ${grp.summary}`);
+    lines.push("", `${TITLES[g] ?? g} (${grp.summary}):`);
     for (const [name, c] of Object.entries(grp.commands)) lines.push(`  ${`${g} ${name}`.padEnd(w)}${firstLine(c)}`);
   }
   lines.push(

@@ -6,6 +6,36 @@
 import { existsSync } from "node:fs";
 import { importOptional, openStore, parseStoreUri, QuiverError, type Store } from "@quiver/core";
 
+/** Store packages the CLI depends on; imported on demand from the CLI's own folder. */
+const BUNDLED = new Set(["duckdb", "msgpack", "h5"]);
+
+function isModuleNotFound(err: unknown, pkg: string): boolean {
+  const e = err as { code?: string; message?: string };
+  return (e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND") && String(e.message).includes(pkg);
+}
+
+/**
+ * Registers the store package for a URI's scheme by importing it from here: core's lazy import
+ * looks next to core and in the working directory, where a globally installed or workspace
+ * CLI's own dependencies are not.
+ */
+export async function loadStoreFor(uri: string): Promise<void> {
+  const { scheme } = parseStoreUri(uri);
+  if (!BUNDLED.has(scheme)) return;
+  const pkg = `@quiver/store-${scheme}`;
+  try {
+    await import(pkg);
+  } catch (err) {
+    if (!isModuleNotFound(err, pkg)) throw err;
+  }
+}
+
+/** openStore after loading the CLI's store package for the scheme. */
+export async function openAny(uri: string): Promise<Store> {
+  await loadStoreFor(uri);
+  return openStore(uri);
+}
+
 /** Location-backed schemes whose location is a file or folder that must exist before reading. */
 const FILE_SCHEMES = new Set(["duckdb", "msgpack", "h5"]);
 
@@ -18,7 +48,7 @@ export async function openExisting(uri: string): Promise<Store> {
   if (FILE_SCHEMES.has(scheme) && location !== "" && !location.startsWith(":memory:") && !existsSync(location)) {
     throw new QuiverError("NOT_FOUND", `${uri}: no such ${scheme === "msgpack" ? "folder" : "file"}; check the path, or set --store / QUIVER_STORE`);
   }
-  return openStore(uri);
+  return openAny(uri);
 }
 
 /** Throws NOT_FOUND naming the tables there are when `table` does not exist. */
@@ -31,7 +61,13 @@ export async function requireTable(store: Store, table: string): Promise<void> {
 
 /** Imports an optional package or throws PACKAGE_NOT_INSTALLED naming it. */
 export async function requirePackage<T>(pkg: string, why: string): Promise<T> {
-  const mod = await importOptional(pkg);
+  let mod: Record<string, unknown> | undefined;
+  try {
+    mod = (await import(pkg)) as Record<string, unknown>;
+  } catch (err) {
+    if (!isModuleNotFound(err, pkg)) throw err;
+    mod = await importOptional(pkg);
+  }
   if (!mod) throw new QuiverError("PACKAGE_NOT_INSTALLED", `${why} needs ${pkg}; install it with \`pnpm add ${pkg}\``);
   return mod as T;
 }

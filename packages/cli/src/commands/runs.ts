@@ -1,12 +1,12 @@
 /** Commands over Tracker tables (runs): head, tail, columns, ls, sql, copy, delete, set, stats, plot. */
-import { copy, field, openStore, QuiverError, Reader, readRows, type QueryNode, type Row, type Store, typeName } from "@quiver/core";
+import { copy, field, QuiverError, Reader, readRows, type QueryNode, type Row, type Store, typeName } from "@quiver/core";
 import { bool, type CommandSpec, int, type OptionSpec, parseCommand, storeUri, str, takeUri, usageError } from "../args.js";
 import type { Command, Context } from "../context.js";
 import { parseFilter } from "../filter.js";
 import { formatCell, printRows, tableRows } from "../output.js";
 import { emitChart, rowsToSeries, toNumber } from "../plot.js";
 import { Progress } from "../progress.js";
-import { openExisting, requireTable } from "../stores.js";
+import { openAny, openExisting, requireTable } from "../stores.js";
 
 const STORE_OPT: OptionSpec = { store: { type: "string", short: "s" }, table: { type: "string", short: "t" } };
 const STORE_HELP = {
@@ -86,6 +86,7 @@ const columnsCmd: Command = {
 const lsCmd: Command = {
   spec: {
     usage: "ls [URI] [--unique COL] [--json]",
+    short: "Lists the runs, or the distinct values of a column (--unique)",
     summary: "Lists the runs (track_id, rows, first and last timestamp), or with --unique the distinct values of a column.",
     options: { ...STORE_OPT, unique: { type: "string", short: "u" }, json: { type: "boolean" } },
     optionHelp: { ...STORE_HELP, unique: "list the distinct values of this column with their row and run counts" },
@@ -162,7 +163,7 @@ const copyCmd: Command = {
     try {
       await requireTable(source, table);
       const total = await source.count(table);
-      const target = await openStore(dst);
+      const target = await openAny(dst);
       const bar = new Progress("copying", total);
       try {
         const added = await copy({ source, target, table, onProgress: (n) => bar.update(n) });
@@ -270,6 +271,7 @@ export function describe(column: string, values: unknown[]): Row {
 const statsCmd: Command = {
   spec: {
     usage: "stats [URI] describe [COL...] | top COL | bottom COL [--n N] [--track-id ID] [--json]",
+    short: "Summary statistics of columns; the rows with the largest/smallest values",
     summary: "Summary statistics: `describe` (count, mean, std, quartiles; distinct values for text), `top`/`bottom` (the rows with the largest/smallest COL).",
     options: { ...STORE_OPT, n: { type: "string", short: "n" }, "track-id": { type: "string" }, where: { type: "string", short: "w" }, json: { type: "boolean" } },
     optionHelp: { ...STORE_HELP, n: "rows for top/bottom (default 5)" },
