@@ -1,5 +1,5 @@
 /** h5wasm loading, file paths and element types shared by the logger and the store. */
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import h5wasm from "h5wasm/node";
 import type { Dataset as DatasetClass, File as FileClass, Group as GroupClass } from "h5wasm/node";
@@ -105,19 +105,48 @@ export function h5Path(path: unknown): string {
   throw new QuiverError("INVALID_PATH", `${JSON.stringify(path)} has the extension ${ext}; HDF5 files end in .h5 or .hdf5 (or give no extension and .h5 is added)`);
 }
 
-/** Opens a file, turning h5wasm's errors into QuiverError. */
-export function openFile(path: string, mode: "r" | "a" | "w" | "Sr", libver?: "v110"): File {
+const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * The superblock's file-consistency flags (HDF5 1.10+ format): non-zero while a writer has the file
+ * open, and left set when a SWMR writer dies. Undefined for older formats or non-HDF5 files.
+ */
+export function consistencyFlags(path: string): number | undefined {
+  let fd: number | undefined;
   try {
-    return new h5wasm.File(path, mode, libver ? { libver: [libver, libver] } : {});
-  } catch (err) {
-    const exists = existsSync(path);
-    if (!exists && (mode === "r" || mode === "Sr")) throw new QuiverError("NOT_FOUND", `no HDF5 file at ${path}`, { cause: err });
-    const msg = String((err as Error)?.message ?? err);
-    if (/lock|already open/i.test(msg)) {
-      throw new QuiverError("LOCKED", `${path} is open for writing by another process (HDF5 files have one writer); close it there, or read it with H5Logger.read while the writer uses concurrentReaders: true`, { cause: err });
+    fd = openSync(path, "r");
+    const buf = Buffer.alloc(16);
+    for (const base of [0, 512, 1024, 2048, 4096]) {
+      if (readSync(fd, buf, 0, 16, base) < 16) return undefined;
+      if (SIGNATURE.every((b, i) => buf[i] === b)) return buf[8]! >= 2 ? buf[11]! : undefined;
     }
-    throw new QuiverError("IO", `cannot open ${path} as HDF5 (mode ${mode}): ${msg.slice(0, 300)}`, { cause: err });
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** Opens a file, turning h5wasm's failures (a negative file id, or a throw) into QuiverError. */
+export function openFile(path: string, mode: "r" | "a" | "w" | "Sr", libver?: "v110"): File {
+  let err: unknown;
+  try {
+    const f = new h5wasm.File(path, mode, libver ? { libver: [libver, libver] } : {});
+    if (f.file_id >= 0n) return f;
+  } catch (e) {
+    err = e;
+  }
+  if (!existsSync(path) && (mode === "r" || mode === "Sr")) throw new QuiverError("NOT_FOUND", `no HDF5 file at ${path}`, { cause: err });
+  const flags = existsSync(path) ? consistencyFlags(path) : undefined;
+  if (flags) {
+    throw new QuiverError(
+      "LOCKED",
+      `${path} is marked open for writing by another process (HDF5 allows one writer). If no process writes it (a writer with concurrentReaders was killed), clear the mark with \`h5clear -s ${path}\`; readers can still use H5Logger.read`,
+      { cause: err },
+    );
+  }
+  throw new QuiverError("IO", `cannot open ${path} as HDF5 (mode ${mode})${err ? `: ${String((err as Error).message ?? err).slice(0, 300)}` : ""}`, { cause: err });
 }
 
 /** Every dataset under a group, as "/"-joined names relative to the root. */

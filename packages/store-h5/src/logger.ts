@@ -130,7 +130,9 @@ function elementsKind(data: ArrayLike<unknown>, name: string): { dtype: DType; k
 function parseValue(value: unknown, name: string): Parsed {
   switch (typeof value) {
     case "number":
-      return { shape: [], data: [value], dtype: Number.isInteger(value) ? "int64" : "float64", kind: "number", loose: true };
+      // A JS number is a double: float64, so a stream whose first value happens to be whole (a loss
+      // of 0) still takes 0.25 later. Integer datasets come from bigints, integer typed arrays or `datasets`.
+      return { shape: [], data: [value], dtype: "float64", kind: "number", loose: true };
     case "bigint":
       return { shape: [], data: [value], dtype: "int64", kind: "bigint", loose: false };
     case "boolean":
@@ -215,7 +217,7 @@ class Stream {
   mismatch(p: Parsed): QuiverError {
     return new QuiverError(
       "SHAPE_MISMATCH",
-      `"${this.name}" holds ${this.kind === "bool" ? "bool" : this.dtype} values of shape ${shapeStr(this.shape)} (fixed by its first value) but got ${p.loose && p.kind === "number" ? "number" : p.dtype} of shape ${shapeStr(p.shape)}; log it under another name`,
+      `"${this.name}" holds ${this.kind === "bool" ? "bool" : this.dtype} values of shape ${shapeStr(this.shape)} (fixed by its first value or its declaration) but got ${p.loose && p.kind === "number" ? (p.data.length === 1 && !Number.isInteger(p.data[0]) ? "a non-integer number" : "numbers") : p.kind === "bool" ? "bool" : p.dtype} of shape ${shapeStr(p.shape)}; log it under another name`,
     );
   }
 
@@ -394,7 +396,6 @@ export class H5Logger {
     validateName(name, "dataset name");
     const spec = this.specs[name];
     if (spec) return this.declare(name, spec);
-    // Integers logged as JS numbers start an int64 dataset, as numpy does for Python ints.
     return this.makeStream(name, p.dtype, p.kind, p.shape, undefined, false);
   }
 
