@@ -1,0 +1,101 @@
+/**
+ * Per-table write lock: a file created with O_CREAT|O_EXCL holding the owner's PID. Held only
+ * for the synchronous critical section of one append/rewrite (never across an await), so other
+ * processes wait milliseconds. A lock whose PID is dead (a writer killed with SIGKILL) is broken.
+ */
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
+import { QuiverError } from "@quiver/core";
+
+const HOST = hostname();
+
+/** Locks this process holds right now (another store instance of ours must wait for them). */
+const held = new Set<string>();
+
+function alive(pid: number, path: string): boolean {
+  if (pid === process.pid) return held.has(path); // our PID but not held by us: a previous process's leftover
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The holder's PID when the lock is held by a live process, else undefined (and a stale lock is removed). */
+function holder(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const [pidText, host] = text.split("\n");
+  const pid = Number(pidText);
+  if (Number.isInteger(pid) && pid > 0) {
+    if (host && host !== HOST) return pid; // another machine's lock: we cannot tell, keep it
+    if (alive(pid, path)) return pid;
+  } else {
+    // Created but not yet written (the writer died between open and write): stale after 2 s.
+    try {
+      if (Date.now() - statSync(path).mtimeMs < 2000) return -1;
+    } catch {
+      return undefined;
+    }
+  }
+  // Stale: move it aside atomically so two breakers cannot both delete a fresh lock.
+  const aside = `${path}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    renameSync(path, aside);
+    unlinkSync(aside);
+  } catch {
+    /* someone else broke it first */
+  }
+  return undefined;
+}
+
+/** Takes the lock if it is free (breaking a dead owner's lock); returns whether we hold it. */
+export function tryLock(path: string): boolean {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      try {
+        writeSync(fd, `${process.pid}\n${HOST}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      held.add(path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (holder(path) !== undefined) return false;
+    }
+  }
+  return false;
+}
+
+export function unlock(path: string): void {
+  held.delete(path);
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits up to `timeout` ms for the lock; LOCKED when a live process keeps it longer. */
+export async function lock(path: string, timeout: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  let wait = 1;
+  while (!tryLock(path)) {
+    if (Date.now() - t0 >= timeout) {
+      const pid = holder(path);
+      throw new QuiverError("LOCKED", `${what} is being written by process ${pid ?? "?"} (lock file ${path}); wait for it to finish, or raise the store's lockTimeout (now ${timeout} ms)`);
+    }
+    await sleep(wait);
+    wait = Math.min(wait * 2, 20);
+  }
+}
