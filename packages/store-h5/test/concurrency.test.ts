@@ -1,0 +1,104 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { H5Logger } from "../dist/index.js";
+import { fixtures, py, python, run, tmpDir, tool } from "./helpers.js";
+
+const dir = tmpDir("conc");
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const node = process.execPath;
+
+interface Watch {
+  lengths: number[];
+  bad: number;
+  final: number;
+}
+
+describe("H5Logger across processes", () => {
+  it("SIGKILL loses at most the unflushed values and leaves a file h5dump opens", async () => {
+    const p = path.join(dir, "killed.h5");
+    let flushed = 0;
+    const w = run(node, [path.join(fixtures, "kill-writer.mjs"), p, "100"], {
+      onLine: (l) => {
+        const m = /^flushed (\d+)/.exec(l);
+        if (m) flushed = Number(m[1]);
+        if (flushed >= 1500) w.child.kill("SIGKILL");
+      },
+    });
+    const res = await w.done;
+    expect(res.signal).toBe("SIGKILL");
+    expect(tool("h5ls", p)).toMatch(/step\s+Dataset/);
+    expect(tool("h5dump", "-H", p)).toContain('DATASET "frame"');
+    const out = py(
+      "import h5py,sys,numpy as np\nf=h5py.File(sys.argv[1],'r')\ns=f['step'][:]\nfr=f['frame']\nn=min(len(s),fr.shape[0])\nprint(len(s), fr.shape[0], bool((s==np.arange(len(s))).all()), bool((fr[n-1]==n-1).all()))",
+      p,
+    );
+    const [steps, frames, stepsOk, lastFrameOk] = out.trim().split(" ");
+    expect(Number(steps)).toBeGreaterThanOrEqual(flushed);
+    expect(Number(frames)).toBeGreaterThanOrEqual(flushed);
+    expect(stepsOk).toBe("True");
+    expect(lastFrameOk).toBe("True");
+    // our reader opens it too
+    const r = await H5Logger.read(p);
+    expect(r.get("step").length).toBe(Number(steps));
+    r.close();
+  }, 60_000);
+
+  it("h5py (swmr=True) and H5Logger.read in other processes see the data grow, correct across many chunks", async () => {
+    const p = path.join(dir, "swmr.h5");
+    // 1200 values in blocks of 20 every 40 ms: ~2.4 s, 19 chunks of 64 rows.
+    const writer = run(node, [path.join(fixtures, "swmr-writer.mjs"), p, "1200", "20", "40"]);
+    await new Promise<void>((res, rej) => {
+      writer.child.stdout.once("data", () => res());
+      writer.child.once("exit", () => rej(new Error("writer exited early")));
+    });
+    const nodeReader = run(node, [path.join(fixtures, "node-reader.mjs"), p, "3500"]);
+    const pyReader = run(python, [path.join(fixtures, "h5py-reader.py"), p, "3.5"]);
+    const [w, nr, pr] = await Promise.all([writer.done, nodeReader.done, pyReader.done]);
+    expect(w.code, w.err).toBe(0);
+    expect(nr.code, nr.err).toBe(0);
+    expect(pr.code, pr.err).toBe(0);
+    for (const out of [nr.out, pr.out]) {
+      const watch = JSON.parse(out.trim().split("\n").pop()!) as Watch;
+      expect(watch.bad).toBe(-1);
+      expect(watch.final).toBe(1200);
+      const growing = [...new Set(watch.lengths.filter((n) => n > 0 && n < 1200))];
+      expect(growing.length, `lengths seen: ${watch.lengths.join(",")}`).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...growing)).toBeGreaterThan(3 * 64);
+    }
+  }, 60_000);
+
+  it("h5wasm's own Dataset.refresh() returns chunk 0's values past the first chunk (why our reader reopens)", async () => {
+    // If this starts failing, h5wasm fixed refresh_dataset's leaked H5Dopen2 handle (see README).
+    const p = path.join(dir, "refresh.h5");
+    const logger = await H5Logger.open(p, { replaceIfExists: true, concurrentReaders: true, datasets: { loss: { shape: [], dtype: "float64", chunkRows: 64 } } });
+    for (let i = 0; i < 300; i++) logger.log("loss", i);
+    await logger.flush();
+    const raw = await run(node, [path.join(fixtures, "h5wasm-refresh.mjs"), p]).done;
+    await logger.close();
+    expect(JSON.parse(raw.out)).toEqual({ length: 300, bad: 64 });
+    const r = await H5Logger.read(p);
+    r.refresh();
+    r.refresh();
+    expect(r.get("loss").toArray()).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    r.close();
+  }, 30_000);
+
+  it("slice reads only the slice: a 64 MB dataset is never loaded whole", async () => {
+    const p = path.join(dir, "big.h5");
+    const logger = await H5Logger.open(p, { replaceIfExists: true });
+    const img = new Float32Array(64 * 64);
+    for (let k = 0; k < 4096; k++) {
+      img.fill(k);
+      logger.log("frames", { data: img, shape: [64, 64] });
+    }
+    await logger.close();
+    expect(fs.statSync(p).size).toBeGreaterThan(64 * 2 ** 20);
+    const res = await run(node, [path.join(fixtures, "slice-memory.mjs"), p, "4000"]).done;
+    const m = JSON.parse(res.out) as { shape: number[]; total: number[]; first: number; last: number; grew: number };
+    expect(m.shape).toEqual([10, 64, 64]);
+    expect(m.total).toEqual([4096, 64, 64]);
+    expect([m.first, m.last]).toEqual([4000, 4009]);
+    expect(m.grew).toBeLessThan(16 * 2 ** 20);
+  }, 60_000);
+});
