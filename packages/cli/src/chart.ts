@@ -73,6 +73,23 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000, 7776000, 31536000].map((s) => s * 1000);
+
+/** Ticks on round times (whole seconds, minutes, hours, days) for epoch-millisecond axes. */
+export function timeTicks(lo: number, hi: number, count = 5): number[] {
+  const raw = (hi - lo) / Math.max(1, count);
+  if (!(raw >= 1000)) return niceTicks(lo, hi, count);
+  const step = TIME_STEPS.find((s) => s >= raw) ?? TIME_STEPS[TIME_STEPS.length - 1]!;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) out.push(v);
+  return out;
+}
+
+/** Ticks for an axis: round times or round numbers. */
+export function axisTicks(lo: number, hi: number, count: number, isTime: boolean): number[] {
+  return isTime ? timeTicks(lo, hi, count) : niceTicks(lo, hi, count);
+}
+
 export function formatTick(v: number, isTime: boolean, span: number): string {
   if (!isTime) return formatNumber(v);
   const iso = new Date(v).toISOString();
@@ -174,8 +191,19 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
     const row = Math.min(h - 1, Math.max(0, Math.floor(((1 - (t - b.ymin) / (b.ymax - b.ymin)) * (dotsH - 1)) / 4)));
     if (!labelRows.has(row)) labelRows.set(row, formatNumber(t));
   }
-  if (!labelRows.has(0)) labelRows.set(0, formatNumber(Number(yAt(0).toPrecision(4))));
-  if (!labelRows.has(h - 1)) labelRows.set(h - 1, formatNumber(Number(yAt(h - 1).toPrecision(4))));
+  const near = (row: number) => [...labelRows.keys()].some((r) => Math.abs(r - row) <= 2);
+  if (!near(0)) labelRows.set(0, formatNumber(Number(yAt(0).toPrecision(4))));
+  if (!near(h - 1)) labelRows.set(h - 1, formatNumber(Number(yAt(h - 1).toPrecision(4))));
+  // With several series, a letter right of the plot marks where each line ends (colour may be off).
+  const marks = new Map<number, number>();
+  if (series.length > 1) {
+    series.forEach((s, si) => {
+      let row = toPy(s.ys[s.ys.length - 1]!) >> 2;
+      for (let k = 0; k < h && marks.has(row); k++) row = (row + 1) % h;
+      if (!marks.has(row)) marks.set(row, si);
+    });
+  }
+  const letter = (si: number) => String.fromCharCode(97 + (si % 26));
   const lw = Math.max(...[...labelRows.values()].map(textWidth));
   const paint = (s: string, si: number) => (color && si >= 0 ? `\x1b[${PALETTE[si % PALETTE.length]!.ansi}m${s}\x1b[0m` : s);
   const lines: string[] = [];
@@ -188,11 +216,13 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
       const bits = cells[r * w + c]!;
       row += bits ? paint(String.fromCharCode(0x2800 + bits), owner[r * w + c]!) : " ";
     }
+    const m = marks.get(r);
+    if (m !== undefined) row += " " + paint(letter(m), m);
     lines.push(row.trimEnd());
   }
   // X axis with ticks and labels.
   const xspan = b.xmax - b.xmin;
-  const xticks = niceTicks(b.xmin, b.xmax, Math.max(2, Math.floor(w / 14)));
+  const xticks = axisTicks(b.xmin, b.xmax, Math.max(2, Math.floor(w / 14)), opts.xIsTime === true);
   const axis = Array.from({ length: w }, () => "─");
   const labels = Array.from({ length: w + 12 }, () => " ");
   let lastEnd = -1;
@@ -210,7 +240,7 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
   lines.push((" ".repeat(lw + 2) + labels.join("")).trimEnd());
   if (opts.xLabel) lines.push(" ".repeat(lw + 2) + opts.xLabel.padStart(Math.floor((w + opts.xLabel.length) / 2)));
   // Legend.
-  const legend = series.map((s, si) => `${paint("━━", si)} ${s.name}`).join("   ");
+  const legend = series.map((s, si) => `${paint("━━", si)} ${series.length > 1 ? `${letter(si)}: ` : ""}${s.name}`).join("   ");
   lines.push(" ".repeat(lw + 2) + legend);
   return lines.join("\n") + "\n";
 }

@@ -3,7 +3,7 @@
  * bitmap font for labels) and encoded with node:zlib.
  */
 import { deflateSync } from "node:zlib";
-import { bounds, type ChartOptions, cleanSeries, formatTick, line, niceTicks, PALETTE, type Series } from "./chart.js";
+import { axisTicks, bounds, type ChartOptions, cleanSeries, formatTick, line, niceTicks, PALETTE, type Series } from "./chart.js";
 import { formatNumber } from "./output.js";
 
 interface Layout {
@@ -29,7 +29,7 @@ function prepare(input: Series[], opts: ChartOptions) {
   const ph = L.H - L.top - L.bottom;
   const sx = (x: number) => L.left + ((x - b.xmin) / (b.xmax - b.xmin)) * pw;
   const sy = (y: number) => L.top + (1 - (y - b.ymin) / (b.ymax - b.ymin)) * ph;
-  const xticks = niceTicks(b.xmin, b.xmax, Math.max(2, Math.floor(pw / 110)));
+  const xticks = axisTicks(b.xmin, b.xmax, Math.max(2, Math.floor(pw / 110)), opts.xIsTime === true);
   const yticks = niceTicks(b.ymin, b.ymax, Math.max(2, Math.floor(ph / 60)));
   const xspan = b.xmax - b.xmin;
   return { series, b, L, pw, ph, sx, sy, xticks, yticks, xlabel: (t: number) => formatTick(t, opts.xIsTime === true, xspan) };

@@ -45,7 +45,8 @@ const FILE_SCHEMES = new Set(["duckdb", "msgpack", "h5"]);
  */
 export async function openExisting(uri: string): Promise<Store> {
   const { scheme, location } = parseStoreUri(uri);
-  if (FILE_SCHEMES.has(scheme) && location !== "" && !location.startsWith(":memory:") && !existsSync(location)) {
+  const path = location.replace(/\?[^/]*$/, ""); // "runs.db?mode=exclusive"
+  if (FILE_SCHEMES.has(scheme) && path !== "" && !path.startsWith(":memory:") && !existsSync(path)) {
     throw new QuiverError("NOT_FOUND", `${uri}: no such ${scheme === "msgpack" ? "folder" : "file"}; check the path, or set --store / QUIVER_STORE`);
   }
   return openAny(uri);

@@ -1,0 +1,50 @@
+/** Running the built `quiver` binary as a child process. */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+export const DEMO = fileURLToPath(new URL("../dist/demo.js", import.meta.url));
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `quiver ...args`; stdout/stderr are pipes (so no TTY, no colour, no progress bar). */
+export function quiver(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string } = {}): RunResult {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, QUIVER_PROGRESS: undefined, QUIVER_STORE: undefined, ...opts.env };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: opts.cwd, encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a command that must succeed; returns stdout. */
+export function ok(args: string[], opts?: Parameters<typeof quiver>[1]): string {
+  const r = quiver(args, opts);
+  if (r.code !== 0) throw new Error(`quiver ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Parses JSON lines output. */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "quiver-cli-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The error line a failing command printed: { code, message }. */
+export function errorOf(r: RunResult): { code: string; message: string } {
+  const m = /^quiver: ([A-Z_]+): ([\s\S]*)$/.exec(r.stderr.trim());
+  if (!m) throw new Error(`not a quiver error line: ${JSON.stringify(r.stderr)}`);
+  return { code: m[1]!, message: m[2]! };
+}
