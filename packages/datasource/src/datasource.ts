@@ -1,8 +1,8 @@
 /** Datasource: a local folder of files plus versioned, typed metadata kept in a Quiver store. */
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
-import type { Table } from "apache-arrow";
-import { QuiverError, type Row, type Store, describeValue, validateName, vectorToValues } from "@quiver/core";
+import { type Data, type Table, Type } from "apache-arrow";
+import { QuiverError, type Row, type Store, describeValue, sameType, validateName, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
 import { readCsv } from "./csv.js";
 import { type Columns, readParquet } from "./duck.js";
@@ -12,7 +12,7 @@ import { normalizePath, normalizePaths } from "./paths.js";
 import { QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
 import { type StoreRef, acquireStore, appendRows, readRegistry } from "./storage.js";
-import { type FieldType, typeOfArrow } from "./types.js";
+import { type FieldType, arrowType, typeOfArrow } from "./types.js";
 import { View, type ViewSource, type ViewSpec, specFromJSON, specToJSON } from "./view.js";
 
 export interface DatasourceOptions {
@@ -115,7 +115,15 @@ export class MetadataContext {
 }
 
 function tables(id: string) {
-  return { events: `datasource/${id}/events`, fields: `datasource/${id}/fields`, current: `datasource/${id}/current` };
+  return { events: `datasource/${id}/events`, fields: `datasource/${id}/fields`, commits: `datasource/${id}/commits`, current: `datasource/${id}/current` };
+}
+
+function pathIndex(names: readonly string[], pc: string | number | undefined): number {
+  const pi = typeof pc === "number" ? pc : names.indexOf(pc ?? names[0]!);
+  if (!Number.isInteger(pi) || pi < 0 || pi >= names.length) {
+    throw new QuiverError("UNKNOWN_FIELD", `pathColumn ${JSON.stringify(pc)} is not a column; columns: ${names.join(", ") || "(none)"}`);
+  }
+  return pi;
 }
 
 function isArrowTable(x: unknown): x is Table {
@@ -140,7 +148,7 @@ export class Datasource extends View implements ViewSource {
     this.blobs = new BlobStore(resolve(root, "blobs"));
     this.t = tables(id);
     const s = ref.store;
-    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(s, this.t.events, this.t.current) : new FoldEngine(s, this.t.events);
+    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(s, this.t.events, this.t.current, this.t.commits) : new FoldEngine(s, this.t.events, this.t.commits);
   }
 
   get store(): Store {
@@ -214,6 +222,7 @@ export class Datasource extends View implements ViewSource {
       await this.engine.drop();
       await s.drop(this.t.events);
       await s.drop(this.t.fields);
+      await s.drop(this.t.commits);
     }
     await this.close();
   }
@@ -266,13 +275,11 @@ export class Datasource extends View implements ViewSource {
     const n = change.paths.length;
     if (n === 0) return 0;
     const types = await this.typeMap();
-    const known = new Map(types);
-    if (declared) for (const [k, t] of declared) if (!known.has(k) && change.fields.has(k)) known.set(k, t);
     const seq0 = await this.store.count(this.t.events);
-    const { batch, newFields } = prepare(change, known, this.blobs, seq0, commitTime());
-    const fresh = [...newFields, ...[...known].filter(([k]) => !types.has(k) && batch.schema.fields.some((f) => f.name === k) && !newFields.some(([m]) => m === k))];
-    if (fresh.length) await appendRows(this.store, this.t.fields, fresh.map(([field, type]) => ({ field, type })));
+    const { batch, newFields } = prepare(change, types, declared, this.blobs, seq0);
+    if (newFields.length) await appendRows(this.store, this.t.fields, newFields.map(([field, type]) => ({ field, type })));
     await this.store.append(this.t.events, batch, { layout: "columns" });
+    await appendRows(this.store, this.t.commits, [{ seq0, seq1: seq0 + n, ts: commitTime() }]);
     this.engine.invalidate();
     return n;
   }
@@ -303,20 +310,37 @@ export class Datasource extends View implements ViewSource {
    */
   async uploadMetadata(input: Table | readonly Row[] | string, options: UploadOptions = {}): Promise<number> {
     this.check();
+    const types = await this.typeMap();
     let data: Columns;
     let source: string | undefined;
+    /** Arrow columns that can be written as they are (index → Data). */
+    const direct = new Map<number, Data>();
     if (typeof input === "string") {
       source = input;
       const lower = input.toLowerCase();
       if (lower.endsWith(".parquet") || lower.endsWith(".pq")) data = await readParquet(resolve(input));
-      else if (lower.endsWith(".csv")) data = await readCsv(resolve(input), await this.typeMap());
+      else if (lower.endsWith(".csv")) data = await readCsv(resolve(input), types);
       else throw new QuiverError("INVALID_VALUE", `uploadMetadata reads .parquet and .csv files; got ${JSON.stringify(input)}`);
     } else if (isArrowTable(input)) {
-      data = {
-        names: input.schema.fields.map((f) => f.name),
-        types: input.schema.fields.map((f) => typeOfArrow(f.type, f.name)),
-        columns: input.schema.fields.map((f, i) => vectorToValues(input.getChildAt(i)!, f)),
-      };
+      const fs = input.schema.fields;
+      const pi = pathIndex(fs.map((f) => f.name), options.pathColumn);
+      data = { names: fs.map((f) => f.name), types: [], columns: [] };
+      fs.forEach((f, i) => {
+        const col = input.getChildAt(i)!;
+        if (i === pi) {
+          data.types.push("string");
+          data.columns.push(vectorToValues(col, f));
+          if (col.data.length === 1 && f.type.typeId === Type.Utf8) direct.set(i, col.data[0]!);
+          return;
+        }
+        const t = typeOfArrow(f.type, f.name);
+        data.types.push(t);
+        const existing = types.get(f.name);
+        if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
+          direct.set(i, col.data[0]!);
+          data.columns.push([]);
+        } else data.columns.push(vectorToValues(col, f));
+      });
     } else if (Array.isArray(input)) {
       const names: string[] = [];
       const seen = new Set<string>();
@@ -328,31 +352,32 @@ export class Datasource extends View implements ViewSource {
     } else {
       throw new QuiverError("INVALID_VALUE", `uploadMetadata takes an Arrow Table, an array of rows, or a .parquet/.csv file path; got ${describeValue(input)}`);
     }
-    const pc = options.pathColumn ?? 0;
-    const pi = typeof pc === "number" ? pc : data.names.indexOf(pc);
-    if (pi < 0 || pi >= data.names.length || !Number.isInteger(pi)) {
-      throw new QuiverError("UNKNOWN_FIELD", `pathColumn ${JSON.stringify(pc)} is not a column; columns: ${data.names.join(", ") || "(none)"}`);
-    }
+    const pi = pathIndex(data.names, options.pathColumn);
     const rawPaths = data.columns[pi]!;
     const paths = new Array<string>(rawPaths.length);
+    let clean = true;
     for (let r = 0; r < rawPaths.length; r++) {
       try {
         paths[r] = normalizePath(rawPaths[r]);
       } catch (err) {
         throw new QuiverError("INVALID_PATH", `${source ? `${source} ` : ""}row ${r + 1}: ${(err as Error).message}; nothing was uploaded`, { cause: err });
       }
+      if (paths[r] !== rawPaths[r]) clean = false;
     }
-    const fields = new Map<string, unknown[]>();
+    const fields = new Map<string, unknown[] | Data>();
     const declared = new Map<string, FieldType>();
     data.names.forEach((name, c) => {
       if (c === pi) return;
+      if (data.types[c]) declared.set(name, data.types[c]!);
+      const d = direct.get(c);
+      if (d) return void fields.set(name, d);
       const col = data.columns[c]!;
       // Null cells leave the field untouched.
       for (let r = 0; r < col.length; r++) if (col[r] === null) col[r] = undefined;
       fields.set(name, col);
-      if (data.types[c]) declared.set(name, data.types[c]!);
     });
-    return this.commit({ paths, fields, source }, declared);
+    const pathData = clean ? direct.get(pi) : undefined;
+    return this.commit({ paths, pathData, fields, source }, declared);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -407,8 +432,8 @@ export class Datasource extends View implements ViewSource {
   async versions(): Promise<Date[]> {
     this.check();
     const out = new Set<number>();
-    if (!(await this.store.schema(this.t.events))) return [];
-    for await (const b of this.store.scan(this.t.events, { columns: ["_ts"] })) for (const d of vectorToValues(b.getChild("_ts")!) as Date[]) out.add(d.getTime());
+    if (!(await this.store.schema(this.t.commits))) return [];
+    for await (const b of this.store.scan(this.t.commits, { columns: ["ts"] })) for (const d of vectorToValues(b.getChild("ts")!) as Date[]) out.add(d.getTime());
     return [...out].sort((a, b) => a - b).map((t) => new Date(t));
   }
 }

@@ -19,7 +19,7 @@ import {
   vectorToValues,
 } from "@quiver/core";
 import { quoteIdent } from "./duck.js";
-import { foldEvents } from "./events.js";
+import { foldEvents, seqBound } from "./events.js";
 import { compileWhere } from "./sqlgen.js";
 import { type FieldType, arrowType } from "./types.js";
 import type { ViewSpec } from "./view.js";
@@ -106,6 +106,7 @@ export class FoldEngine implements Engine {
   constructor(
     private readonly store: Store,
     private readonly events: string,
+    private readonly commits: string,
   ) {}
 
   invalidate(): void {
@@ -116,7 +117,7 @@ export class FoldEngine implements Engine {
 
   private async state(fields: readonly FieldInfo[], asOf?: Date) {
     const names = fields.map((f) => f.name);
-    if (asOf) return foldEvents(this.store, this.events, names, asOf);
+    if (asOf) return foldEvents(this.store, this.events, names, await seqBound(this.store, this.commits, asOf));
     const count = await this.store.count(this.events);
     const key = names.join("\u0000");
     if (this.cache && this.cache.count === count && this.cache.key === key) return this.cache.state;
@@ -154,11 +155,14 @@ export class SqlEngine implements Engine {
   private readonly ev: string;
   private readonly cur: string;
   private readonly meta: string;
+  private readonly commits: string;
   constructor(
     private readonly store: Store,
     events: string,
     current: string,
+    commits: string,
   ) {
+    this.commits = Q(commits);
     this.ev = Q(events);
     this.cur = Q(current);
     this.meta = Q(`${current}_state`);
@@ -183,7 +187,7 @@ export class SqlEngine implements Engine {
       if (!present.has(f.name)) return `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`;
       const c = Q(f.name);
       const key = f.name.replace(/'/g, "''");
-      return `arg_max_null(${c}, _seq) FILTER (WHERE ${c} IS NOT NULL OR _deleted OR contains(coalesce(_unset, ''), chr(31) || '${key}' || chr(31))) AS ${c}`;
+      return `arg_max_null(${c}, _seq) FILTER (WHERE ${c} IS NOT NULL OR (_unset IS NOT NULL AND (starts_with(_unset, chr(31) || '*' || chr(31)) OR contains(_unset, chr(31) || '${key}' || chr(31))))) AS ${c}`;
     });
     const any = fields.length ? fields.map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") : "FALSE";
     return `SELECT * FROM (SELECT path${aggs.map((a) => `, ${a}`).join("")} FROM ${this.ev}${filter ? ` WHERE ${filter}` : ""} GROUP BY path) WHERE ${any}`;
@@ -233,8 +237,9 @@ export class SqlEngine implements Engine {
     if (spec.asOf) {
       const present = await this.presentColumns();
       const ts = spec.asOf.toISOString().replace("T", " ").replace("Z", "");
-      from = present.has("_seq") ? `(${this.stateSql(fields, present, `_ts <= TIMESTAMP '${ts}'`)})` : `(SELECT NULL::VARCHAR AS path WHERE FALSE)`;
       if (!present.has("_seq")) return new Table(schema);
+      const bound = `_seq < (SELECT coalesce(max(seq1), 0) FROM ${this.commits} WHERE ts <= TIMESTAMP '${ts}')`;
+      from = `(${this.stateSql(fields, present, bound)})`;
     } else {
       await this.refresh(fields);
       from = this.cur;

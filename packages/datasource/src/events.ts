@@ -1,33 +1,37 @@
 /**
  * Versioned metadata as an append-only event log.
  *
- * One event row per datapoint per change: `path`, `_seq` (int64, global order), `_ts` (commit
- * time), `_deleted` (the datapoint was deleted before this change applied), `_unset` (fields
- * cleared by this change, as "\x1fa\x1fb\x1f"), then one column per metadata field holding the
- * values this change set (null = untouched). A field's value at time T is the value of the
- * latest event with `_ts <= T` that touched it (set it, cleared it, or deleted the datapoint);
- * a path is a datapoint while any field has a value. Nothing is ever rewritten, so `asOf` is a
- * filter on `_ts`.
+ * Table `events`: one row per datapoint per change: `path`, `_seq` (int64, global order),
+ * `_unset` (fields cleared by this change as "\x1fa\x1fb\x1f"; "\x1f*\x1f" first when the
+ * datapoint was deleted before the change applied), then one column per metadata field holding
+ * the values this change set (null = untouched). Table `commits`: `{ seq0, seq1, ts }`, one row
+ * per commit (events seq0 ≤ _seq < seq1 were written at ts).
+ * A field's value at time T is the value of the latest event up to T that touched it (set it,
+ * cleared it, or deleted the datapoint); a path is a datapoint while any field has a value.
+ * Nothing is ever rewritten, so `asOf(T)` is `_seq < seq1 of the last commit at or before T`.
  */
 import { Field, RecordBatch, Schema, Struct, makeData, type Data } from "apache-arrow";
-import { Bool, Int64, TimestampMicrosecond, Utf8 } from "apache-arrow";
-import { QuiverError, type Store, buildData, vectorToValues } from "@quiver/core";
+import { Int64, Utf8 } from "apache-arrow";
+import { QuiverError, type Store, buildData, sameType, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
 import { type FieldType, arrowType, checkValue, mergeInferred, typeOfValue } from "./types.js";
 
 export const SEP = "\u001f";
-export const INTERNAL = new Set(["path", "_seq", "_ts", "_deleted", "_unset"]);
+export const DELETED = `${SEP}*${SEP}`;
+export const INTERNAL = new Set(["path", "_seq", "_unset", "*"]);
 
-/** Column-major pending change: values `undefined` = untouched, `null` = cleared. */
+/** Column-major pending change. JS values: `undefined` = untouched, `null` = cleared; or Arrow
+ * Data already of the field's type (its nulls = untouched), passed through without copying. */
 export interface ChangeSet {
   paths: string[];
-  fields: Map<string, unknown[]>;
+  /** The paths as Arrow Utf8 data when they came that way and are already clean. */
+  pathData?: Data;
+  fields: Map<string, unknown[] | Data>;
   deleted?: boolean[];
   /** Extra cleared fields per row (deleteMetadata). */
   unset?: (string[] | undefined)[];
   /** Prefix for error messages, e.g. the file name. */
   source?: string;
-  /** Row numbers for error messages (1-based), defaults to index + 1. */
 }
 
 export function validateFieldName(name: string): string {
@@ -50,20 +54,37 @@ export function commitTime(): Date {
   return new Date(lastCommitMs);
 }
 
+function isData(x: unknown): x is Data {
+  return !Array.isArray(x);
+}
+
 /**
  * Validates a change against the field types (inferring new ones), stores blobs, and builds the
  * events batch. Throws before anything is written.
  */
-export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>, blobs: BlobStore, seq0: number, ts: Date): Prepared {
+export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>, declared: ReadonlyMap<string, FieldType> | undefined, blobs: BlobStore, seq0: number): Prepared {
   const n = change.paths.length;
   const where = change.source ? `${change.source}: ` : "";
   const newFields: [string, FieldType][] = [];
-  const cols: [string, FieldType, unknown[]][] = [];
+  const cols: [string, FieldType, unknown[] | Data][] = [];
   const cleared: (string[] | undefined)[] = change.unset ? change.unset.slice() : new Array(n);
+  const deleted = change.deleted;
   for (const [name, values] of change.fields) {
     validateFieldName(name);
     let t = types.get(name);
-    if (t === undefined) {
+    if (isData(values)) {
+      // Arrow data of the field's type: checked by type once, not per value.
+      t ??= declared?.get(name);
+      if (t === undefined) throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(name)} has no type`);
+      if (!sameType(values.type, arrowType(t))) throw new QuiverError("SCHEMA_MISMATCH", `${where}field ${JSON.stringify(name)} is ${t} but the column is ${String(values.type)}`);
+      if (!types.has(name)) newFields.push([name, t]);
+      cols.push([name, t, values]);
+      continue;
+    }
+    if (t === undefined && declared?.has(name) && values.some((v) => v != null)) {
+      t = declared.get(name)!;
+      newFields.push([name, t]);
+    } else if (t === undefined) {
       // First sight: infer from this batch (ints with floats make a float field).
       for (let i = 0; i < n; i++) {
         const v = values[i];
@@ -87,7 +108,7 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
   // Blobs are written only once the whole batch is valid (content-addressed, so a failed
   // commit leaves at most unreferenced files).
   for (const [, t, out] of cols) {
-    if (t !== "blob") continue;
+    if (t !== "blob" || isData(out)) continue;
     for (let i = 0; i < n; i++) if (out[i] != null) out[i] = blobs.put(out[i] as Uint8Array);
   }
   const seq = new Array<number>(n);
@@ -95,30 +116,32 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
   const unset = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
     const c = cleared[i];
-    unset[i] = c && c.length ? SEP + [...new Set(c)].join(SEP) + SEP : null;
+    const del = deleted?.[i] === true;
+    unset[i] = c && c.length ? (del ? DELETED.slice(0, -1) : "") + SEP + [...new Set(c)].join(SEP) + SEP : del ? DELETED : null;
   }
-  const deleted = change.deleted ?? new Array<boolean>(n).fill(false);
-  const fields: Field[] = [
-    new Field("path", new Utf8(), true),
-    new Field("_seq", new Int64(), true),
-    new Field("_ts", new TimestampMicrosecond("UTC"), true),
-    new Field("_deleted", new Bool(), true),
-    new Field("_unset", new Utf8(), true),
-  ];
+  const fields: Field[] = [new Field("path", new Utf8(), true), new Field("_seq", new Int64(), true), new Field("_unset", new Utf8(), true)];
   const datas: Data[] = [
-    buildData(fields[0]!.type, change.paths, "path"),
+    change.pathData ?? buildData(fields[0]!.type, change.paths, "path"),
     buildData(fields[1]!.type, seq, "_seq"),
-    buildData(fields[2]!.type, new Array(n).fill(ts), "_ts"),
-    buildData(fields[3]!.type, deleted, "_deleted"),
-    buildData(fields[4]!.type, unset, "_unset"),
+    buildData(fields[2]!.type, unset, "_unset"),
   ];
   for (const [name, t, out] of cols) {
     const f = new Field(name, arrowType(t), true);
     fields.push(f);
-    datas.push(buildData(f.type, out, name));
+    datas.push(isData(out) ? out : buildData(f.type, out, name));
   }
   const schema = new Schema(fields);
   return { batch: new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas })), newFields };
+}
+
+/** The first seq not visible at `asOf` (events of later commits are ignored). */
+export async function seqBound(store: Store, commits: string, asOf: Date): Promise<number> {
+  let bound = 0;
+  if (!(await store.schema(commits))) return 0;
+  for await (const b of store.scan(commits, { where: { op: "le", field: "ts", value: asOf } })) {
+    for (const s of vectorToValues(b.getChild("seq1")!) as number[]) bound = Math.max(bound, s);
+  }
+  return bound;
 }
 
 /** Current (or as-of) state folded from the events in JS: any store. */
@@ -127,18 +150,18 @@ export interface State {
   columns: Map<string, unknown[]>;
 }
 
-export async function foldEvents(store: Store, table: string, fieldNames: readonly string[], asOf?: Date): Promise<State> {
+export async function foldEvents(store: Store, table: string, fieldNames: readonly string[], bound?: number): Promise<State> {
   const index = new Map<string, number>();
   const paths: string[] = [];
   const columns = new Map<string, unknown[]>(fieldNames.map((f) => [f, []]));
   const schema = await store.schema(table);
   if (!schema) return { paths, columns };
   const present = new Set(schema.fields.map((f) => f.name));
-  const where = asOf ? { op: "le" as const, field: "_ts", value: asOf } : undefined;
+  const where = bound !== undefined ? { op: "lt" as const, field: "_seq", value: bound } : undefined;
   // Events come in insertion order, which is _seq order for a single writer; sort if not.
   const batches: RecordBatch[] = [];
   for await (const b of store.scan(table, { where })) batches.push(b);
-  const evs: { seq: number[]; path: unknown[]; del: unknown[]; unset: unknown[]; vals: (unknown[] | undefined)[] }[] = [];
+  const evs: { seq: number[]; path: unknown[]; unset: unknown[]; vals: (unknown[] | undefined)[] }[] = [];
   let sorted = true;
   let last = -Infinity;
   for (const b of batches) {
@@ -151,7 +174,7 @@ export async function foldEvents(store: Store, table: string, fieldNames: readon
       if (s < last) sorted = false;
       last = s;
     }
-    evs.push({ seq, path: col("path")!, del: col("_deleted")!, unset: col("_unset")!, vals: fieldNames.map((f) => (present.has(f) ? col(f) : undefined)) });
+    evs.push({ seq, path: col("path")!, unset: col("_unset")!, vals: fieldNames.map((f) => (present.has(f) ? col(f) : undefined)) });
   }
   let order: [number, number][] | undefined;
   if (!sorted) {
@@ -169,8 +192,8 @@ export async function foldEvents(store: Store, table: string, fieldNames: readon
       paths.push(p);
       for (const a of arrs) a.push(null);
     }
-    if (e.del[r] === true) for (const a of arrs) a[idx] = null;
     const u = e.unset[r] as string | null;
+    if (u && u.startsWith(DELETED)) for (const a of arrs) a[idx] = null;
     if (u) for (const name of u.slice(1, -1).split(SEP)) {
       const k = fieldNames.indexOf(name);
       if (k >= 0) arrs[k]![idx] = null;

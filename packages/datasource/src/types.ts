@@ -2,7 +2,7 @@
  * Metadata field types. A field's type is fixed the first time a value is seen (inference) and
  * enforced afterwards: the seed's "typed schema created automatically".
  */
-import { Bool, type DataType, Float64, Int64, TimestampMicrosecond, Type, Utf8 } from "apache-arrow";
+import { Bool, type DataType, type Dictionary, Float64, Int64, TimestampMicrosecond, Type, Utf8 } from "apache-arrow";
 import { QuiverError, describeValue } from "@quiver/core";
 
 export type FieldType = "int" | "float" | "bool" | "string" | "datetime" | "blob";
@@ -73,6 +73,8 @@ export function typeOfArrow(t: DataType, field: string): FieldType {
       return "blob";
     case Type.Null:
       return "string";
+    case Type.Dictionary:
+      return typeOfArrow((t as Dictionary).dictionary, field);
     default:
       throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(field)} has Arrow type ${String(t)}; metadata columns must be int, float, bool, string, timestamp or binary`);
   }
