@@ -1,0 +1,86 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { isQuiverError, openStore, rowsToBatch, Session, Tracker } from "@quiver/core";
+import plugin, { H5Logger } from "../dist/index.js";
+import { py, tmpDir, tool } from "./helpers.js";
+
+const dir = tmpDir("store");
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("h5: store layout", () => {
+  it("is the default export, registered for h5: URIs; a path without extension gets .h5", async () => {
+    expect(plugin.scheme).toBe("h5");
+    const store = await openStore(`h5:${path.join(dir, "noext")}`);
+    await store.append("t", rowsToBatch([{ a: 1 }]));
+    await store.close();
+    expect(fs.existsSync(path.join(dir, "noext.h5"))).toBe(true);
+    const err = await openStore(`h5:${path.join(dir, "x.csv")}`).catch((e: unknown) => e);
+    expect(isQuiverError(err, "INVALID_PATH")).toBe(true);
+    expect(store.capabilities).toMatchObject({ sql: false, pushdown: false, concurrentWriters: false, persistent: true, update: true, delete: true });
+  });
+
+  it("stores tables as groups of column datasets that h5py and h5dump read", async () => {
+    const p = path.join(dir, "layout.h5");
+    const store = await openStore(`h5:${p}`);
+    const t0 = Date.UTC(2024, 0, 1);
+    await store.append("runs/a", rowsToBatch([
+      { step: 1, loss: 0.5, name: "héllo", ok: true, at: new Date(t0) },
+      { step: 2, loss: null, name: "b/c", ok: false, at: new Date(t0 + 1000) },
+    ]));
+    await store.append("runs/a", rowsToBatch([{ step: 3, loss: 0.25, extra: "late" }]));
+    await store.close();
+    expect(tool("h5ls", "-r", p)).toMatch(/\/runs\/a\/loss\s+Dataset \{3\/Inf\}/);
+    expect(tool("h5dump", "-d", "/runs/a/step", p).replace(/\s+/g, " ")).toContain("(0): 1, 2, 3");
+    const out = py(
+      [
+        "import h5py,sys,json",
+        "g=h5py.File(sys.argv[1],'r')['runs/a']",
+        "meta=json.loads(g.attrs['quiver_table'])",
+        "names=[c['name'] for c in meta['columns']]",
+        "b=g['name'][:].tobytes(); o=[0]+list(g['name.offsets'][:])",
+        "strs=[b[o[i]:o[i+1]].decode() for i in range(3)]",
+        "print(meta['rows'], names, list(g['loss'][:]), list(g['loss.valid'][:]), strs, list(g['name.valid'][:]), int(g['at'][1]))",
+      ].join("\n"),
+      p,
+    );
+    expect(out.trim()).toBe(`3 ['step', 'loss', 'name', 'ok', 'at', 'extra'] [0.5, 0.0, 0.25] [1, 0, 1] ['héllo', 'b/c', ''] [1, 1, 0] ${(t0 + 1000) * 1000}`);
+  });
+
+  it("carries a Session's tracks and a Tracker's events", async () => {
+    const p = path.join(dir, "session.h5");
+    const session = await Session.open({ prefix: "proj/exp", store: `h5:${p}` });
+    session.track("train").append({ loss: 0.5, _ts: 1 }).append({ loss: 0.25, _ts: 2 });
+    await session.track("train").flush();
+    const r = await session.track("train").read();
+    expect(r.data.map((d: { data: Record<string, unknown> }) => d.data.loss)).toEqual([0.5, 0.25]);
+    await session.close();
+    const tracker = await Tracker.open(`h5:${p}`, { params: { model: "m" } });
+    await tracker.log({ accuracy: 0.9 });
+    expect(await tracker.count()).toBe(1);
+    await tracker.close();
+    const ls = tool("h5ls", "-r", p);
+    expect(ls).toMatch(/\/proj\/exp\/tracks\/train\/loss\s+Dataset/);
+    expect(ls).toMatch(/\/events\/accuracy\s+Dataset/);
+  });
+
+  it("H5Logger with concurrentReaders refuses new names after SWMR started, naming the fix", async () => {
+    const p = path.join(dir, "swmr-names.h5");
+    const l = await H5Logger.open(p, { replaceIfExists: true, concurrentReaders: true });
+    l.log("a", 1);
+    await l.flush();
+    let err: unknown;
+    try {
+      l.log("b", 2);
+    } catch (e) {
+      err = e;
+    }
+    expect(isQuiverError(err, "UNSUPPORTED")).toBe(true);
+    expect((err as Error).message).toContain("datasets");
+    l.log("a", 2);
+    await l.close();
+    const r = await H5Logger.read(p);
+    expect(r.get("a").toArray()).toEqual([1, 2]);
+    r.close();
+  });
+});
