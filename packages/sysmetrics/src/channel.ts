@@ -31,6 +31,7 @@ export class Channel {
       acc: this.acc.buffer as SharedArrayBuffer,
       ring: this.ring.buffer as SharedArrayBuffer,
       interval: this.interval,
+      requested: performance.timeOrigin + performance.now(),
       path: this.path,
       nvidiaSmi: this.gpu ? findOnPath("nvidia-smi") : undefined,
     };

@@ -34,6 +34,8 @@ export interface WorkerConfig {
   acc: SharedArrayBuffer;
   ring: SharedArrayBuffer;
   interval: number;
+  /** When the worker was asked for (ms since the epoch). */
+  requested: number;
   path: string;
   /** nvidia-smi's path, when GPU readings are wanted and it is on PATH. */
   nvidiaSmi: string | undefined;

@@ -39,8 +39,13 @@ function queryGpu(): void {
 
 let prevCpu = cpuTimes();
 let prevNet = netCounters();
+let baselineAt = performance.now();
+let lastCpu = NaN;
+// /proc/stat counts in 10 ms ticks: a reading sooner than two ticks after the baseline has no cpu.
+const MIN_GAP = Math.min(cfg.interval, 20);
 
 function baseline(): void {
+  baselineAt = performance.now();
   prevCpu = cpuTimes();
   prevNet = netCounters();
   gpu = undefined;
@@ -50,7 +55,8 @@ function tick(): void {
   const cpu = cpuTimes();
   const net = netCounters();
   rec.fill(NaN);
-  rec[F.cpu] = cpuPercent(prevCpu, cpu) ?? NaN;
+  // Intervals shorter than a clock tick: repeat the last value rather than report none.
+  lastCpu = rec[F.cpu] = cpuPercent(prevCpu, cpu) ?? lastCpu;
   rec[F.memory_percent] = memoryPercent();
   rec[F.p_memory_percent] = processMemoryPercent();
   try {
@@ -66,7 +72,7 @@ function tick(): void {
     rec[F.gpu_percent] = gpu.gpu_percent;
     rec[F.gpu_memory_percent] = gpu.gpu_memory_percent;
   }
-  prevCpu = cpu;
+  if (cpu.total > prevCpu.total) prevCpu = cpu;
   prevNet = net;
   queryGpu();
 
@@ -100,6 +106,8 @@ async function idle(): Promise<void> {
   }
 }
 
+let cold = true;
+
 async function main(): Promise<void> {
   // A pending Atomics.waitAsync does not keep an event loop alive: hold the worker's open
   // (the parent unref()s the worker, so this never holds the process).
@@ -113,9 +121,13 @@ async function main(): Promise<void> {
       queryGpu();
     }
     // Fixed-rate schedule: the next tick is due one interval after the previous one was due.
+    // On a cold start the first is due one interval after the sampler asked for this worker,
+    // so thread start-up (slow on a loaded machine) costs at most the readings it overlapped.
     let due = performance.now() + cfg.interval;
+    if (cold) due = Math.min(due, cfg.requested - performance.timeOrigin + cfg.interval);
+    cold = false;
     while (Atomics.load(ctl, CTL_ACTIVE) > 0) {
-      await sleep(Math.max(0, due - performance.now()));
+      await sleep(Math.max(0, due - performance.now(), baselineAt + MIN_GAP - performance.now()));
       if (Atomics.load(ctl, CTL_ACTIVE) <= 0) break;
       tick();
       due += cfg.interval;
