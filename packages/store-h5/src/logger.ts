@@ -294,7 +294,8 @@ function hookExit(): void {
     const handler = () => {
       for (const l of [...live]) l.closeSync();
       process.removeListener(sig, handler);
-      process.kill(process.pid, sig);
+      // Handlers added since then decide what happens; otherwise die of the signal as Node would.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
     };
     process.on(sig, handler);
   }

@@ -332,7 +332,6 @@ export class H5Store implements Store {
     kinds: ALL_KINDS,
   };
   private readonly file: File;
-  private readonly tablesCache = new Map<string, TableState | null>();
   private closed = false;
 
   private constructor(
@@ -354,17 +353,15 @@ export class H5Store implements Store {
     if (this.closed) throw new QuiverError("CLOSED", `${this.uri} is closed; open it again with openStore("${this.uri}")`);
   }
 
+  /**
+   * The table as the file has it now. Not cached across calls: another store (or Reader) open on
+   * the same file in this process may have appended, and h5wasm Dataset objects cache their shape.
+   */
   private table(name: string): TableState | undefined {
-    const cached = this.tablesCache.get(name);
-    if (cached !== undefined) return cached ?? undefined;
     const g = this.file.get(name);
-    let state: TableState | null = null;
-    if (g instanceof H5.Group) {
-      const raw = attrString(g, TABLE_ATTR);
-      if (raw) state = new TableState(name, g, JSON.parse(raw) as TableMeta);
-    }
-    this.tablesCache.set(name, state);
-    return state ?? undefined;
+    if (!(g instanceof H5.Group)) return undefined;
+    const raw = attrString(g, TABLE_ATTR);
+    return raw ? new TableState(name, g, JSON.parse(raw) as TableMeta) : undefined;
   }
 
   private createTable(name: string): TableState {
@@ -380,7 +377,6 @@ export class H5Store implements Store {
     const g = this.file.get(name) as Group;
     const t = new TableState(name, g, { version: 1, rows: 0, columns: [] });
     t.save();
-    this.tablesCache.set(name, t);
     return t;
   }
 
@@ -637,7 +633,6 @@ export class H5Store implements Store {
     // h5wasm cannot unlink objects: empty the datasets and forget the table.
     for (const c of t.meta.columns) for (const n of [c.ds, c.offsets, c.valid]) t.truncate(n);
     t.group.delete_attribute(TABLE_ATTR);
-    this.tablesCache.set(table, null);
     this.file.flush();
     return true;
   }
@@ -650,7 +645,6 @@ export class H5Store implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.tablesCache.clear();
     this.file.close();
   }
 }

@@ -44,6 +44,22 @@ describe("H5Logger across processes", () => {
     r.close();
   }, 60_000);
 
+  it("writes buffered values at process exit and on SIGTERM", async () => {
+    for (const mode of ["exit", "sigterm"]) {
+      const p = path.join(dir, `exit-${mode}.h5`);
+      const w = run(node, [path.join(fixtures, "exit-writer.mjs"), p, mode], {
+        onLine: (l) => {
+          if (l === "waiting") w.child.kill("SIGTERM");
+        },
+      });
+      const res = await w.done;
+      expect(mode === "exit" ? res.code : res.signal, res.err).toBe(mode === "exit" ? 0 : "SIGTERM");
+      const r = await H5Logger.read(p);
+      expect(r.get("v").toArray()).toEqual(Array.from({ length: 25 }, (_, i) => i));
+      r.close();
+    }
+  }, 30_000);
+
   it("h5py (swmr=True) and H5Logger.read in other processes see the data grow, correct across many chunks", async () => {
     const p = path.join(dir, "swmr.h5");
     // 1200 values in blocks of 20 every 40 ms: ~2.4 s, 19 chunks of 64 rows.
