@@ -15,7 +15,7 @@ export class Progress {
   readonly enabled: boolean;
 
   constructor(
-    private readonly label: string,
+    private label: string,
     private total: number | undefined,
     private readonly unit = "rows",
     private readonly stream: ProgressStream = process.stderr,
@@ -26,6 +26,10 @@ export class Progress {
 
   get current(): number {
     return this.value;
+  }
+
+  setLabel(label: string): void {
+    this.label = label;
   }
 
   setTotal(total: number | undefined): void {

@@ -1,5 +1,5 @@
 /** `quiver ds ls|scan|query|export|upload`: datasources (files + metadata) of @quiver/datasource. */
-import { field, type Query, type Row, type Table } from "@quiver/core";
+import { type Query, type Row, type Table } from "@quiver/core";
 import { bool, int, type OptionSpec, parseCommand, str, usageError } from "../args.js";
 import type { Command, CommandGroup } from "../context.js";
 import { parseFilter } from "../filter.js";
@@ -22,11 +22,18 @@ interface ViewLike {
   head(n?: number): Promise<QueryResultLike>;
   all(): Promise<QueryResultLike>;
 }
-interface DatasourceLike extends Partial<Omit<ViewLike, "where">> {
-  name?: string;
-  where(q: Query): ViewLike;
-  scan(options?: { onProgress?: (done: number, total?: number) => void }): Promise<unknown>;
+interface ScanProgress {
+  phase: string;
+  done: number;
+  total: number;
+}
+interface DatasourceLike extends ViewLike {
+  name: string;
+  path?: string;
+  scan(options?: { onProgress?: (p: ScanProgress) => void }): Promise<unknown>;
   uploadMetadata(source: unknown, options?: { pathColumn?: string }): Promise<unknown>;
+  fields?(): Promise<{ name: string; type: string }[]>;
+  close(): Promise<void>;
 }
 interface DatasourceModule {
   Datasource: {
@@ -62,9 +69,9 @@ async function getSource(p: ReturnType<typeof parseCommand>, name: string): Prom
   return Datasource.get({ name, ...where(p) });
 }
 
-/** The whole datasource as a view (every datapoint has a path). */
+/** The whole datasource, or the datapoints matching a filter. */
 function allOf(ds: DatasourceLike, filter?: string): ViewLike {
-  return ds.where(filter ? parseFilter(filter) : field("path").isNotNull());
+  return filter ? ds.where(parseFilter(filter)) : ds;
 }
 
 const lsCmd: Command = {
@@ -78,9 +85,21 @@ const lsCmd: Command = {
     const p = parseCommand(argv, this.spec);
     if (p.positionals.length) throw usageError(this.spec, "ds ls takes no arguments");
     const { Datasource } = await dsModule();
-    const list = await Datasource.list(where(p));
-    const rows: Row[] = list.map((x) => (typeof x === "string" ? { name: x } : { ...(x as Row) }));
-    printRows(ctx.out, rows, { json: bool(p, "json") });
+    const list = (await Datasource.list(where(p))) as (DatasourceLike | string)[];
+    const rows: Row[] = [];
+    for (const x of list) {
+      if (typeof x === "string") {
+        rows.push({ name: x });
+        continue;
+      }
+      try {
+        const fields = x.fields ? (await x.fields()).map((f) => f.name) : [];
+        rows.push({ name: x.name, path: x.path ?? null, fields: fields.join(",") });
+      } finally {
+        await closeIfPossible(x);
+      }
+    }
+    printRows(ctx.out, rows, { json: bool(p, "json"), columns: ["name", "path", "fields"] });
   },
 };
 
@@ -102,15 +121,16 @@ const scanCmd: Command = {
     try {
       const res = await withSpinner("scanning", (bar) =>
         ds.scan({
-          onProgress: (done, total) => {
-            bar.setTotal(total);
-            bar.update(done);
+          onProgress: (pr) => {
+            bar.setLabel(pr.phase === "list" ? "listing" : pr.phase === "write" ? "writing" : "scanning");
+            bar.setTotal(pr.total || undefined);
+            bar.update(pr.done);
           },
         }),
       );
-      const n = typeof res === "number" ? res : ((res as { files?: number; count?: number; scanned?: number } | undefined)?.files ?? (res as { count?: number } | undefined)?.count);
-      if (bool(p, "json")) ctx.out.write(JSON.stringify({ name, ...(typeof res === "object" && res ? res : { files: n }) }) + "\n");
-      else ctx.out.write(`scanned ${name}${n !== undefined ? `: ${n} file${n === 1 ? "" : "s"}` : ""}\n`);
+      const r = (typeof res === "object" && res ? res : {}) as { files?: number; added?: number; changed?: number; removed?: number };
+      if (bool(p, "json")) ctx.out.write(JSON.stringify({ name, ...r }) + "\n");
+      else ctx.out.write(`scanned ${name}: ${r.files ?? "?"} files (${r.added ?? 0} added, ${r.changed ?? 0} changed, ${r.removed ?? 0} removed)\n`);
     } finally {
       await closeIfPossible(ds);
     }
