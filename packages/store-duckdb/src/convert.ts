@@ -50,7 +50,11 @@ class Bits {
     } else if ((pos & 7) === 0) {
       const nb = (n + 7) >> 3;
       this.bytes.set(raw.subarray(0, nb), pos >> 3);
-      for (let i = 0; i < n; i++) if (((raw[i >> 3]! >> (i & 7)) & 1) === 0) this.nulls++;
+      for (let b = 0; b < nb; b++) {
+        if (raw[b] === 0xff) continue;
+        const end = Math.min(8, n - b * 8);
+        for (let k = 0; k < end; k++) if (((raw[b]! >> k) & 1) === 0) this.nulls++;
+      }
     } else {
       for (let i = 0; i < n; i++) {
         const j = pos + i;
@@ -177,24 +181,50 @@ class BytesReader implements ColumnReader {
       this.offsets = o;
     }
     let pos = this.offsets[this.rows]!;
+    // Long strings are pointers into the vector's string heap, where consecutive strings
+    // usually sit back to back: fetch each contiguous run with one native call (a call per
+    // string costs ~2 µs).
+    let runRow = -1;
+    let runLo = 0;
+    let runHi = 0;
+    let runLen = 0;
+    let runPos = 0;
+    const flushRun = () => {
+      if (runRow < 0) return;
+      this.bytes.set(B.get_data_from_pointer(data.buffer as ArrayBuffer, data.byteOffset + runRow * 16 + 8, runLen), runPos);
+      runRow = -1;
+    };
     for (let i = 0; i < n; i++) {
       if (validity === null || (validity[i >> 3]! >> (i & 7)) & 1) {
         const off = i * 16;
         const len = dv.getUint32(off, true);
         if (pos + len > this.bytes.length) {
+          flushRun();
           const b = new Uint8Array(Math.max(pos + len, this.bytes.length * 2));
           b.set(this.bytes.subarray(0, pos));
           this.bytes = b;
         }
         if (len <= 12) {
+          flushRun();
           for (let k = 0; k < len; k++) this.bytes[pos + k] = data[off + 4 + k]!;
         } else {
-          this.bytes.set(B.get_data_from_pointer(data.buffer as ArrayBuffer, data.byteOffset + off + 8, len), pos);
+          const lo = dv.getUint32(off + 8, true);
+          const hi = dv.getUint32(off + 12, true);
+          if (runRow >= 0 && hi === runHi && lo === runLo + runLen) runLen += len;
+          else {
+            flushRun();
+            runRow = i;
+            runLo = lo;
+            runHi = hi;
+            runLen = len;
+            runPos = pos;
+          }
         }
         pos += len;
-      }
+      } else flushRun();
       this.offsets[this.rows + i + 1] = pos;
     }
+    flushRun();
     this.bits.addValidity(validity, n);
     this.rows += n;
   }
@@ -346,6 +376,65 @@ export function toDuckValue(v: unknown, type: DuckDBType): DuckDBValue {
   }
 }
 
+/**
+ * Strings and blobs. A native assign costs ~1-2 µs, so only distinct long values are
+ * assigned; short values (≤ 12 bytes) are written inline into the 16-byte string structs,
+ * and a value equal to the previous long one reuses its struct (same heap bytes).
+ */
+function writeStrings(raw: RawVector, data: Data, start: number, n: number): void {
+  const offs = data.valueOffsets as Int32Array;
+  const bytes = data.values as Uint8Array;
+  const validity = chunkValidity(data, start, n);
+  let structs: Uint8Array | undefined; // inline structs, filled lazily
+  let dupOf: Int32Array | undefined; // row → row whose struct it copies (+1), 0 = none
+  let refRow = -1;
+  let refStart = 0;
+  let refLen = -1;
+  for (let i = 0; i < n; i++) {
+    if (validity && ((validity[i >> 3]! >> (i & 7)) & 1) === 0) continue;
+    const r = data.offset + start + i;
+    const a = offs[r]!;
+    const len = offs[r + 1]! - a;
+    if (len <= 12) {
+      structs ??= new Uint8Array(n * 16);
+      const o = i * 16;
+      structs[o] = len & 0xff;
+      for (let k = 0; k < len; k++) structs[o + 4 + k] = bytes[a + k]!;
+      dupOf ??= new Int32Array(n);
+      dupOf[i] = -1; // inline
+      continue;
+    }
+    if (len === refLen) {
+      let same = true;
+      for (let k = 0; k < len; k++) {
+        if (bytes[a + k] !== bytes[refStart + k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        dupOf ??= new Int32Array(n);
+        dupOf[i] = refRow + 1;
+        continue;
+      }
+    }
+    B.vector_assign_string_element_len(raw, i, bytes.subarray(a, a + len));
+    refRow = i;
+    refStart = a;
+    refLen = len;
+  }
+  if (dupOf) {
+    const cur = B.vector_get_data(raw, n * 16); // a copy holding the assigned structs
+    for (let i = 0; i < n; i++) {
+      const d = dupOf[i]!;
+      if (d === -1) cur.set(structs!.subarray(i * 16, i * 16 + 16), i * 16);
+      else if (d > 0) cur.copyWithin(i * 16, (d - 1) * 16, d * 16);
+    }
+    B.copy_data_to_vector(raw, 0, cur.buffer as ArrayBuffer, cur.byteOffset, n * 16);
+  }
+  writeValidity(raw, validity);
+}
+
 function writeColumn(chunk: DuckDBDataChunk, c: number, data: Data, duck: DuckDBType, field: Field, start: number, n: number, values: () => unknown[]): void {
   const raw = B.data_chunk_get_vector(chunk.chunk, c);
   const t = data.type as DataType;
@@ -375,15 +464,7 @@ function writeColumn(chunk: DuckDBDataChunk, c: number, data: Data, duck: DuckDB
     return;
   }
   if ((duck.typeId === DuckDBTypeId.VARCHAR && t.typeId === Type.Utf8) || (duck.typeId === DuckDBTypeId.BLOB && t.typeId === Type.Binary)) {
-    const offs = data.valueOffsets as Int32Array;
-    const bytes = data.values as Uint8Array;
-    const validity = chunkValidity(data, start, n);
-    for (let i = 0; i < n; i++) {
-      if (validity && ((validity[i >> 3]! >> (i & 7)) & 1) === 0) continue;
-      const r = data.offset + start + i;
-      B.vector_assign_string_element_len(raw, i, bytes.subarray(offs[r]!, offs[r + 1]!));
-    }
-    writeValidity(raw, validity);
+    writeStrings(raw, data, start, n);
     return;
   }
   // Generic path: JS values → DuckDB values.

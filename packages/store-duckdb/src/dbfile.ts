@@ -27,9 +27,11 @@ export interface FileOptions {
   linger: number;
   /** ms a shared session may last while another process waits (default 200). */
   maxHold: number;
+  /** ms an append transaction stays open before it is committed (default 500). */
+  commitInterval: number;
 }
 
-export const DEFAULT_FILE_OPTIONS: FileOptions = { mode: "shared", lockTimeout: 30_000, linger: 50, maxHold: 200 };
+export const DEFAULT_FILE_OPTIONS: FileOptions = { mode: "shared", lockTimeout: 30_000, linger: 50, maxHold: 200, commitInterval: 500 };
 
 /** Settings every instance gets: no extension is ever downloaded or autoloaded. */
 const CONFIG: Record<string, string> = {
@@ -95,12 +97,41 @@ export class DbFile {
       try {
         return await fn(conn);
       } finally {
-        this.afterOp();
+        await this.afterOp();
       }
     });
     this.tail = p.catch(() => undefined);
     return p;
   }
+
+  /**
+   * Appends go into one open transaction that is committed every `commitInterval` ms, when
+   * the file goes idle, on flush() and before the file is released: a commit (WAL fsync) per
+   * 10k-row batch would cost more than the append itself.
+   */
+  async beginPending(conn: DuckDBConnection): Promise<void> {
+    if (this.inTx) return;
+    await conn.run("BEGIN TRANSACTION");
+    this.inTx = true;
+    this.txStart = Date.now();
+  }
+
+  /** Commits the open append transaction, if any. */
+  async commitPending(): Promise<void> {
+    if (!this.inTx || !this.conn) return;
+    this.inTx = false;
+    await this.conn.run("COMMIT");
+  }
+
+  /** Rolls the open append transaction back after a failure inside it. */
+  async abortPending(): Promise<void> {
+    if (!this.inTx || !this.conn) return;
+    this.inTx = false;
+    await this.conn.run("ROLLBACK").catch(() => undefined);
+  }
+
+  private inTx = false;
+  private txStart = 0;
 
   /** Opens the file, waiting for other processes up to lockTimeout. */
   private async acquire(): Promise<DuckDBConnection> {
@@ -162,39 +193,53 @@ export class DbFile {
     }
   }
 
-  private afterOp(): void {
-    if (this.exclusive || !this.conn) return;
-    const held = Date.now() - this.heldSince;
-    if (held >= this.options.maxHold && this.othersWaiting()) {
-      this.release();
+  private async afterOp(): Promise<void> {
+    if (!this.conn) return;
+    const now = Date.now();
+    if (this.inTx && now - this.txStart >= this.options.commitInterval) await this.commitPending();
+    if (!this.exclusive && now - this.heldSince >= this.options.maxHold && this.othersWaiting()) {
+      await this.release();
       // Step back so a waiting process gets its turn before we come back.
       this.tail = this.tail.then(() => sleep(5 + Math.random() * 20));
       return;
     }
+    if (this.exclusive && !this.inTx) return;
+    // Idle: commit (exclusive) or commit and let the file go (shared). The timer is not
+    // unref'd, so a process that ends without close() still commits what it appended.
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      this.tail = this.tail.then(() => {
-        if (!this.idleTimer) this.release();
+      this.tail = this.tail.then(async () => {
+        if (this.idleTimer) return;
+        try {
+          if (this.exclusive) await this.commitPending();
+          else await this.release();
+        } catch (err) {
+          console.warn(`[quiver] duckdb: committing ${this.location} failed: ${(err as Error)?.message ?? err}`);
+        }
       });
     }, this.options.linger);
-    this.idleTimer.unref?.();
   }
 
-  private release(): void {
+  private async release(): Promise<void> {
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
     }
     const conn = this.conn;
     const inst = this.instance;
-    this.conn = undefined;
-    this.instance = undefined;
-    this.generation++;
-    this.tables.clear();
     try {
-      conn?.closeSync();
+      await this.commitPending();
     } finally {
-      inst?.closeSync();
+      this.inTx = false;
+      this.conn = undefined;
+      this.instance = undefined;
+      this.generation++;
+      this.tables.clear();
+      try {
+        conn?.closeSync();
+      } finally {
+        inst?.closeSync();
+      }
     }
   }
 
@@ -208,7 +253,7 @@ export class DbFile {
     if (--this.refs > 0) return;
     files.delete(this.key);
     await this.tail;
-    this.release();
+    await this.release();
   }
 }
 

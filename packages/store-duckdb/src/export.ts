@@ -30,6 +30,7 @@ async function copyTo(store: Store, source: ExportSource, file: string, format: 
   }
   // COPY cannot be prepared: the query runs first into a temp table (with parameters), then is copied.
   return store.session(async (conn) => {
+    await store.commitPending();
     const tmp = ident("__quiver_export");
     try {
       const prep = await conn.prepare(select);

@@ -19,6 +19,8 @@ export interface DuckDBStoreOptions extends StoreOpenOptions {
   linger?: number;
   /** ms a shared session may last while another process waits (default 200). */
   maxHold?: number;
+  /** ms appended rows may wait in an open transaction before they are committed (default 500). */
+  commitInterval?: number;
 }
 
 function num(name: string, v: unknown): number | undefined {
@@ -38,7 +40,7 @@ export function parseLocation(location: string, options: DuckDBStoreOptions = {}
     for (const [k, v] of new URLSearchParams(location.slice(at + 1))) q[k] = v;
   }
   for (const k of Object.keys(q)) {
-    if (!["mode", "lockTimeout", "linger", "maxHold"].includes(k)) throw new QuiverError("INVALID_URI", `duckdb: unknown option ${JSON.stringify(k)}; use mode, lockTimeout, linger or maxHold`);
+    if (!["mode", "lockTimeout", "linger", "maxHold", "commitInterval"].includes(k)) throw new QuiverError("INVALID_URI", `duckdb: unknown option ${JSON.stringify(k)}; use mode, lockTimeout, linger, maxHold or commitInterval`);
   }
   if (!path) throw new QuiverError("INVALID_URI", `duckdb: needs a file path or :memory:, e.g. "duckdb:runs.db" or "duckdb::memory:"`);
   const mode = options.mode ?? q.mode ?? DEFAULT_FILE_OPTIONS.mode;
@@ -50,6 +52,7 @@ export function parseLocation(location: string, options: DuckDBStoreOptions = {}
       lockTimeout: num("lockTimeout", options.lockTimeout ?? q.lockTimeout) ?? DEFAULT_FILE_OPTIONS.lockTimeout,
       linger: num("linger", options.linger ?? q.linger) ?? DEFAULT_FILE_OPTIONS.linger,
       maxHold: num("maxHold", options.maxHold ?? q.maxHold) ?? DEFAULT_FILE_OPTIONS.maxHold,
+      commitInterval: num("commitInterval", options.commitInterval ?? q.commitInterval) ?? DEFAULT_FILE_OPTIONS.commitInterval,
     },
   };
 }

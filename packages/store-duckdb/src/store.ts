@@ -1,5 +1,5 @@
 /** The `duckdb:` Store: one DuckDB table per Quiver table, queries pushed down as SQL. */
-import { type DuckDBConnection, type DuckDBType, DuckDBTypeId, type DuckDBValue } from "@duckdb/node-api";
+import { type DuckDBConnection, type DuckDBDataChunk, type DuckDBType, DuckDBTypeId, type DuckDBValue } from "@duckdb/node-api";
 import { type DataType, Field, type RecordBatch, Schema, Table, Type } from "apache-arrow";
 import {
   ALL_KINDS,
@@ -77,6 +77,11 @@ export class DuckDBStore implements Store {
 
   private check(): void {
     if (this.closed) throw new QuiverError("CLOSED", `${this.uri} is closed; open it again with openStore("${this.uri}")`);
+  }
+
+  /** Commits pending appends (call inside a session). */
+  commitPending(): Promise<void> {
+    return this.file.commitPending();
   }
 
   /** Runs `fn` in a session on the file (holding its lock). */
@@ -201,22 +206,40 @@ export class DuckDBStore implements Store {
     for (const f of batch.schema.fields) validateColumnName(f.name);
     await this.session(async (conn) => {
       const before = await this.info(conn, table);
+      const same = before !== undefined && mergeSchemas(before.schema, batch.schema) === before.schema;
+      if (same) {
+        // The common case: no schema change. Convert first (bad values throw before DuckDB
+        // is touched), then append inside the open append transaction.
+        const chunks = [...batchToChunks(conformBatch(batch, before.schema), before.duckTypes)];
+        if (!chunks.length) return;
+        await this.file.beginPending(conn);
+        try {
+          await this.appendChunks(conn, table, chunks);
+        } catch (err) {
+          await this.file.abortPending();
+          throw new QuiverError("IO", `appending to ${table} failed and the rows appended since the last commit were rolled back: ${(err as Error).message}`, { cause: err });
+        }
+        return;
+      }
+      // Schema change: commit what is pending, then evolve and append in one transaction.
+      await this.file.commitPending();
       const info = await this.transaction(conn, table, async () => {
         const info = await this.evolve(conn, table, before, batch.schema);
-        if (batch.numRows > 0) {
-          const conformed = conformBatch(batch, info.schema);
-          const appender = await conn.createAppender(table);
-          try {
-            for (const chunk of batchToChunks(conformed, info.duckTypes)) appender.appendDataChunk(chunk);
-            appender.flushSync();
-          } finally {
-            appender.closeSync();
-          }
-        }
+        if (batch.numRows > 0) await this.appendChunks(conn, table, [...batchToChunks(conformBatch(batch, info.schema), info.duckTypes)]);
         return info;
       });
       this.file.tables.set(table, info);
     });
+  }
+
+  private async appendChunks(conn: DuckDBConnection, table: string, chunks: Iterable<DuckDBDataChunk>): Promise<void> {
+    const appender = await conn.createAppender(table);
+    try {
+      for (const chunk of chunks) appender.appendDataChunk(chunk);
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
   }
 
   async *scan(table: string, options: ScanOptions = {}): AsyncGenerator<RecordBatch> {
@@ -287,6 +310,7 @@ export class DuckDBStore implements Store {
     const set = normalizeRow(values);
     for (const k of Object.keys(set)) validateColumnName(k);
     return this.session(async (conn) => {
+      await this.file.commitPending();
       const before = await this.info(conn, table);
       if (where) checkQueryFields(where, before?.schema, table);
       if (!before) return 0;
@@ -344,6 +368,7 @@ export class DuckDBStore implements Store {
   async delete(table: string, where: QueryNode | undefined): Promise<number> {
     validateName(table, "table name");
     return this.session(async (conn) => {
+      await this.file.commitPending();
       const info = await this.info(conn, table);
       if (where) checkQueryFields(where, info?.schema, table);
       if (!info) return 0;
@@ -356,6 +381,7 @@ export class DuckDBStore implements Store {
   async drop(table: string): Promise<boolean> {
     validateName(table, "table name");
     return this.session(async (conn) => {
+      await this.file.commitPending();
       const info = await this.info(conn, table);
       if (!info) return false;
       await conn.run(`DROP TABLE ${ident(table)}`);
@@ -367,6 +393,7 @@ export class DuckDBStore implements Store {
   async sql(text: string, params: readonly unknown[] = []): Promise<Table> {
     if (typeof text !== "string" || !text.trim()) throw new QuiverError("INVALID_QUERY", "sql() needs a SQL string");
     return this.session(async (conn) => {
+      await this.file.commitPending();
       this.file.tables.clear(); // the statement may change any table
       let batches: RecordBatch[];
       let schema: Schema;
@@ -382,9 +409,9 @@ export class DuckDBStore implements Store {
     });
   }
 
+  /** Commits pending appends: once this returns they are in the WAL and survive a crash. */
   async flush(): Promise<void> {
-    // Every append commits: it is in the WAL (and survives a crash) once it returns.
-    this.check();
+    await this.session(() => this.file.commitPending());
   }
 
   async close(): Promise<void> {
