@@ -199,12 +199,7 @@ export class SqlEngine implements Engine {
   }
 
   /** Brings the materialised current table up to date with the events. */
-  private async refresh(fields: readonly FieldInfo[]): Promise<void> {
-    const present = await this.presentColumns();
-    if (!present.has("_seq")) {
-      await this.sql(`CREATE OR REPLACE TABLE ${this.cur} AS ${this.stateSql(fields, present, "FALSE")}`);
-      return;
-    }
+  private async refresh(fields: readonly FieldInfo[], present: ReadonlySet<string>): Promise<void> {
     const key = JSON.stringify(fields.map((f) => [f.name, f.type]));
     const total = Number((await this.sql(`SELECT count(*)::BIGINT AS n FROM ${this.ev}`)).get(0)!.n);
     let done = -1;
@@ -234,14 +229,14 @@ export class SqlEngine implements Engine {
   async run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table> {
     const schema = resultSchema(fields, spec.select);
     let from: string;
+    const present = await this.presentColumns();
+    if (!present.has("_seq")) return new Table(schema); // nothing written yet
     if (spec.asOf) {
-      const present = await this.presentColumns();
       const ts = spec.asOf.toISOString().replace("T", " ").replace("Z", "");
-      if (!present.has("_seq")) return new Table(schema);
       const bound = `_seq < (SELECT coalesce(max(seq1), 0) FROM ${this.commits} WHERE ts <= TIMESTAMP '${ts}')`;
       from = `(${this.stateSql(fields, present, bound)})`;
     } else {
-      await this.refresh(fields);
+      await this.refresh(fields, present);
       from = this.cur;
     }
     const cols = schema.fields.map((f) => Q(f.name)).join(", ");

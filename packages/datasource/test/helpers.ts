@@ -1,0 +1,37 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export function tempDir(prefix = "quiver-ds-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes files (relative path → contents) under dir. */
+export function writeFiles(dir: string, files: Record<string, string | Uint8Array>): void {
+  for (const [rel, data] of Object.entries(files)) {
+    const p = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, data);
+  }
+}
+
+let n = 0;
+/** The stores every behaviour test runs on: core's memory store and the default DuckDB file. */
+export const STORES: [string, (root: string) => string | undefined][] = [
+  ["memory", () => `memory:ds-test-${process.pid}-${++n}`],
+  ["duckdb", () => undefined], // default: duckdb:<root>/datasources.db
+];
+
+export async function expectCode(p: Promise<unknown> | (() => unknown), code: string, message?: RegExp): Promise<Error> {
+  let err: unknown;
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    err = e;
+  }
+  if (!err) throw new Error(`expected ${code}, nothing was thrown`);
+  const e = err as Error & { code?: string };
+  if (e.code !== code) throw new Error(`expected ${code}, got ${e.code}: ${e.message}`);
+  if (message && !message.test(e.message)) throw new Error(`message ${JSON.stringify(e.message)} does not match ${message}`);
+  return e;
+}
