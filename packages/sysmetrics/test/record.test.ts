@@ -21,7 +21,7 @@ describe("recordTo", () => {
     const n = await rec.stop();
     const t1 = Date.now() / 1000;
     expect(n).toBe(rec.points);
-    expect(n).toBeGreaterThanOrEqual(17); // ~1.1 s at 20 Hz, on a loaded machine
+    expect(n).toBeGreaterThanOrEqual(14); // ~1.1 s at 20 Hz (22); a cold worker and a loaded machine cost a few
     expect(n).toBeLessThanOrEqual(24);
     expect(rec.dropped).toBe(0);
 
