@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { describeValue, QuiverError, validateName } from "@quiver/core";
 import {
+  acquireWriteLock,
   attrString,
   type Dataset,
   type DType,
@@ -312,7 +313,12 @@ export class H5Logger {
   private timer: NodeJS.Timeout | undefined;
   private readonly wantSwmr: boolean;
 
-  private constructor(path: string, file: File, options: H5LoggerOptions) {
+  private constructor(
+    path: string,
+    file: File,
+    options: H5LoggerOptions,
+    private readonly unlock: () => void,
+  ) {
     this.path = path;
     this.file = file;
     this.specs = options.datasets ?? {};
@@ -336,16 +342,18 @@ export class H5Logger {
     await h5ready();
     for (const [name, spec] of Object.entries(options.datasets ?? {})) checkSpec(name, spec);
     mkdirSync(dirname(file), { recursive: true });
-    if (options.replaceIfExists) rmSync(file, { force: true });
-    const libver = options.concurrentReaders ? "v110" : undefined;
-    const f = openFile(file, existsSync(file) ? "a" : "w", libver);
+    const unlock = acquireWriteLock(file);
+    let f: File | undefined;
     let logger: H5Logger;
     try {
-      logger = new H5Logger(file, f, options);
+      if (options.replaceIfExists) rmSync(file, { force: true });
+      f = openFile(file, existsSync(file) ? "a" : "w", options.concurrentReaders ? "v110" : undefined);
+      logger = new H5Logger(file, f, options, unlock);
       for (const [name, spec] of Object.entries(options.datasets ?? {})) logger.declare(name, spec);
       if (options.concurrentReaders && options.datasets) logger.enableConcurrentReaders();
     } catch (err) {
-      f.close();
+      f?.close();
+      unlock();
       throw err;
     }
     live.add(logger);
@@ -507,6 +515,7 @@ export class H5Logger {
       if (this.timer) clearInterval(this.timer);
       live.delete(this);
       this.file.close();
+      this.unlock();
     }
   }
 

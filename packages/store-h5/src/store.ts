@@ -54,7 +54,7 @@ import {
   validateName,
   vectorToValues,
 } from "@quiver/core";
-import { attrString, type Dataset, type DType, DTYPES, type File, type Group, H5, h5Path, h5ready, type NumericArray, openFile, setAttrString } from "./h5.js";
+import { acquireWriteLock, attrString, type Dataset, type DType, DTYPES, type File, type Group, H5, h5Path, h5ready, type NumericArray, openFile, setAttrString } from "./h5.js";
 
 const TABLE_ATTR = "quiver_table";
 const SCAN_ROWS = 65_536;
@@ -337,6 +337,7 @@ export class H5Store implements Store {
   private constructor(
     readonly path: string,
     file: File,
+    private readonly unlock: () => void,
   ) {
     this.file = file;
     this.uri = `h5:${path}`;
@@ -346,7 +347,13 @@ export class H5Store implements Store {
     const path = h5Path(location);
     await h5ready();
     mkdirSync(dirname(path), { recursive: true });
-    return new H5Store(path, openFile(path, existsSync(path) ? "a" : "w"));
+    const unlock = acquireWriteLock(path);
+    try {
+      return new H5Store(path, openFile(path, existsSync(path) ? "a" : "w"), unlock);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
   }
 
   private check(): void {
@@ -645,7 +652,11 @@ export class H5Store implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.file.close();
+    try {
+      this.file.close();
+    } finally {
+      this.unlock();
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { isQuiverError, openStore } from "@quiver/core";
 import { H5Logger } from "../dist/index.js";
 import { fixtures, py, python, run, tmpDir, tool } from "./helpers.js";
 
@@ -38,20 +39,37 @@ describe("H5Logger across processes", () => {
     expect(Number(frames)).toBeGreaterThanOrEqual(flushed);
     expect(stepsOk).toBe("True");
     expect(lastFrameOk).toBe("True");
-    // our reader opens it too
+    // our reader opens it too, and a new writer takes over the dead writer's lock and appends
     const r = await H5Logger.read(p);
     expect(r.get("step").length).toBe(Number(steps));
     r.close();
+    expect(fs.existsSync(`${p}.lock`)).toBe(true);
+    const again = await H5Logger.open(p);
+    again.log("step", Number(steps));
+    await again.close();
+    expect(fs.existsSync(`${p}.lock`)).toBe(false);
+    expect(py("import h5py,sys\nprint(int(h5py.File(sys.argv[1],'r')['step'][-1]))", p).trim()).toBe(steps);
   }, 60_000);
 
   it("writes buffered values at process exit and on SIGTERM", async () => {
     for (const mode of ["exit", "sigterm"]) {
       const p = path.join(dir, `exit-${mode}.h5`);
+      let waiting!: () => void;
+      const isWaiting = new Promise<void>((r) => (waiting = r));
       const w = run(node, [path.join(fixtures, "exit-writer.mjs"), p, mode], {
         onLine: (l) => {
-          if (l === "waiting") w.child.kill("SIGTERM");
+          if (l === "waiting") waiting();
         },
       });
+      if (mode === "sigterm") {
+        await isWaiting;
+        // a second writer in another process is refused while the first one lives
+        const err = await H5Logger.open(p).catch((e: unknown) => e);
+        expect(isQuiverError(err, "LOCKED"), String(err)).toBe(true);
+        const err2 = await openStore(`h5:${p}`).catch((e: unknown) => e);
+        expect(isQuiverError(err2, "LOCKED"), String(err2)).toBe(true);
+        w.child.kill("SIGTERM");
+      }
       const res = await w.done;
       expect(mode === "exit" ? res.code : res.signal, res.err).toBe(mode === "exit" ? 0 : "SIGTERM");
       const r = await H5Logger.read(p);
