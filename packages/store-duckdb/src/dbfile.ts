@@ -23,7 +23,7 @@ export interface FileOptions {
   mode: LockMode;
   /** ms to keep retrying a locked file before LOCKED (default 30 000). */
   lockTimeout: number;
-  /** ms of idleness after which a shared session is closed (default 50). */
+  /** ms of idleness after which a shared session is closed (default 250; sooner when another process waits). */
   linger: number;
   /** ms a shared session may last while another process waits (default 200). */
   maxHold: number;
@@ -31,7 +31,7 @@ export interface FileOptions {
   commitInterval: number;
 }
 
-export const DEFAULT_FILE_OPTIONS: FileOptions = { mode: "shared", lockTimeout: 30_000, linger: 50, maxHold: 200, commitInterval: 500 };
+export const DEFAULT_FILE_OPTIONS: FileOptions = { mode: "shared", lockTimeout: 30_000, linger: 250, maxHold: 200, commitInterval: 500 };
 
 /** Settings every instance gets: no extension is ever downloaded or autoloaded. */
 const CONFIG: Record<string, string> = {
@@ -204,20 +204,29 @@ export class DbFile {
       return;
     }
     if (this.exclusive && !this.inTx) return;
-    // Idle: commit (exclusive) or commit and let the file go (shared). The timer is not
-    // unref'd, so a process that ends without close() still commits what it appended.
+    this.armIdle(now);
+  }
+
+  /**
+   * While idle: exclusive mode commits after `linger` ms; shared mode commits and lets the
+   * file go after `linger` ms, or as soon as another process signals that it waits. The
+   * timer is not unref'd, so a process that ends without close() still commits.
+   */
+  private armIdle(since: number): void {
+    const poll = this.exclusive ? this.options.linger : Math.min(this.options.linger, 20);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       this.tail = this.tail.then(async () => {
-        if (this.idleTimer) return;
+        if (this.idleTimer || !this.conn) return;
         try {
           if (this.exclusive) await this.commitPending();
-          else await this.release();
+          else if (Date.now() - since >= this.options.linger || this.othersWaiting()) await this.release();
+          else this.armIdle(since);
         } catch (err) {
           console.warn(`[quiver] duckdb: committing ${this.location} failed: ${(err as Error)?.message ?? err}`);
         }
       });
-    }, this.options.linger);
+    }, poll);
   }
 
   private async release(): Promise<void> {

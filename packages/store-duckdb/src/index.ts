@@ -15,7 +15,7 @@ export interface DuckDBStoreOptions extends StoreOpenOptions {
   mode?: LockMode;
   /** ms to wait for another process's lock before LOCKED (default 30 000). */
   lockTimeout?: number;
-  /** ms a shared session stays open after the last operation (default 50). */
+  /** ms a shared session stays open after the last operation (default 250; sooner when another process waits). */
   linger?: number;
   /** ms a shared session may last while another process waits (default 200). */
   maxHold?: number;
