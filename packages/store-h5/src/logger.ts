@@ -87,7 +87,7 @@ interface Parsed {
   loose: boolean;
 }
 
-function nestedShape(a: readonly unknown[], name: string): number[] {
+function nestedShape(a: readonly unknown[]): number[] {
   const shape = [a.length];
   let cur: unknown = a[0];
   while (Array.isArray(cur)) {
@@ -113,19 +113,17 @@ function flatten(a: readonly unknown[], shape: number[], depth: number, out: unk
 }
 
 function elementsKind(data: ArrayLike<unknown>, name: string): { dtype: DType; kind: Kind } {
-  let sawFloat = false;
   let kind: Kind | undefined;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    const k: Kind = typeof v === "number" ? "number" : typeof v === "bigint" ? "bigint" : typeof v === "boolean" ? "bool" : (undefined as never);
+    const t = typeof v;
+    const k: Kind | undefined = t === "number" ? "number" : t === "bigint" ? "bigint" : t === "boolean" ? "bool" : undefined;
     if (k === undefined) throw new QuiverError("INVALID_VALUE", `${name}: ${describeValue(v)} cannot be logged; arrays hold numbers, bigints or booleans`);
     if (kind && k !== kind) throw new QuiverError("INVALID_VALUE", `${name}: an array mixes ${kind} and ${k} values`);
     kind = k;
-    if (k === "number" && !Number.isInteger(v)) sawFloat = true;
   }
   kind ??= "number";
   return { kind, dtype: kind === "bool" ? "bool" : kind === "bigint" ? "int64" : "float64" };
-  void sawFloat;
 }
 
 function parseValue(value: unknown, name: string): Parsed {
@@ -146,7 +144,7 @@ function parseValue(value: unknown, name: string): Parsed {
     return { shape: [a.length], data: a, dtype, kind: DTYPES[dtype].big ? "bigint" : "number", loose: false };
   }
   if (Array.isArray(value)) {
-    const shape = nestedShape(value, name);
+    const shape = nestedShape(value);
     const flat: unknown[] = [];
     flatten(value, shape, 0, flat, name);
     const { dtype, kind } = elementsKind(flat, name);
