@@ -193,6 +193,28 @@ function jsonOf(v: unknown): string {
   });
 }
 
+/** A JSON-decoded list/tensor value back in the JS form buildData expects for `t`. */
+function revive(t: DataType, v: unknown): unknown {
+  if (v == null) return null;
+  switch (t.typeId) {
+    case Type.Timestamp:
+    case Type.Date:
+      return new Date(typeof v === "string" ? Date.parse(v) : (v as number));
+    case Type.Int:
+      return (t as Int64).bitWidth === 64 ? BigInt(v as number | string) : v;
+    case Type.List: {
+      const item = t.children[0]!.type;
+      return (v as unknown[]).map((x) => revive(item, x));
+    }
+    case Type.Struct:
+      if (isTensorType(t)) {
+        const o = v as { data: unknown[]; shape: number[] };
+        return { data: revive(t.children[0]!.type, o.data), shape: o.shape };
+      }
+  }
+  return v;
+}
+
 /** Values of one column → typed arrays for its datasets. */
 function encodeColumn(e: Encoding, values: readonly unknown[]): { data?: NumericArray; offsets?: BigInt64Array } {
   switch (e.kind) {
@@ -450,7 +472,7 @@ export class H5Store implements Store {
       for (let i = 0; i < n; i++) {
         const to = Number(ends[i]);
         const b = bytes.subarray(prev - first, to - first);
-        out[i] = e.kind === "binary" ? b.slice() : e.kind === "utf8" ? dec.decode(b) : to > prev ? JSON.parse(dec.decode(b)) : null;
+        out[i] = e.kind === "binary" ? b.slice() : e.kind === "utf8" ? dec.decode(b) : to > prev ? revive(field.type, JSON.parse(dec.decode(b))) : null;
         prev = to;
       }
     } else {

@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { isQuiverError, openStore, rowsToBatch, Session, Tracker } from "@quiver/core";
+import { batchToRows, isQuiverError, openStore, rowsToBatch, Session, type Store, Tracker } from "@quiver/core";
+import { plain } from "@quiver/core/testing";
 import plugin, { H5Logger } from "../dist/index.js";
 import { py, tmpDir, tool } from "./helpers.js";
 
@@ -45,6 +46,25 @@ describe("h5: store layout", () => {
       p,
     );
     expect(out.trim()).toBe(`3 ['step', 'loss', 'name', 'ok', 'at', 'extra'] [0.5, 0.0, 0.25] [1, 0, 1] ['héllo', 'b/c', ''] [1, 1, 0] ${(t0 + 1000) * 1000}`);
+  });
+
+  it("round-trips lists and tensors of every element type exactly as the memory store does", async () => {
+    const row = {
+      strs: ["a", "b"], bools: [true, false], ints: new Int32Array([1, -2]), big: new BigInt64Array([5n, 2n ** 62n]),
+      dates: [new Date(1000)], t: { data: new Int16Array([1, 2, 3, 4]), shape: [2, 2] }, f: { data: [0.5, 1.5], shape: [2] },
+      u8: new Uint8Array([1, 2]), nested: { a: 1, b: "x" }, bl: [5n, 2n ** 62n], when: new Date(Date.UTC(2020, 1, 2, 3, 4, 5, 6)),
+    };
+    const rows = async (store: Store) => {
+      await store.append("l", rowsToBatch([row, { strs: null, u8: null }, row]));
+      const out: unknown[] = [];
+      for await (const b of store.scan("l")) out.push(...batchToRows(b));
+      return out;
+    };
+    const h5 = await openStore(`h5:${path.join(dir, "lists.h5")}`);
+    const got = await rows(h5);
+    await h5.close();
+    expect(plain(got)).toEqual(plain(await rows(await openStore("memory:"))));
+    expect((got[0] as Record<string, unknown>).big).toEqual(new BigInt64Array([5n, 2n ** 62n]));
   });
 
   it("carries a Session's tracks and a Tracker's events", async () => {
