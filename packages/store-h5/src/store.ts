@@ -188,6 +188,7 @@ function toBigInt64(values: readonly unknown[], unsigned: boolean): NumericArray
 function jsonOf(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => {
     if (typeof x === "bigint") return Number.isSafeInteger(Number(x)) ? Number(x) : x.toString();
+    if (typeof x === "number" && !Number.isFinite(x)) return String(x); // JSON would make NaN null
     if (ArrayBuffer.isView(x)) return Array.from(x as Float64Array, (e) => (typeof e === "bigint" ? Number(e) : e));
     return x;
   });
@@ -202,6 +203,8 @@ function revive(t: DataType, v: unknown): unknown {
       return new Date(typeof v === "string" ? Date.parse(v) : (v as number));
     case Type.Int:
       return (t as Int64).bitWidth === 64 ? BigInt(v as number | string) : v;
+    case Type.Float:
+      return typeof v === "string" ? Number(v) : v;
     case Type.List: {
       const item = t.children[0]!.type;
       return (v as unknown[]).map((x) => revive(item, x));

@@ -50,7 +50,7 @@ describe("h5: store layout", () => {
 
   it("round-trips lists and tensors of every element type exactly as the memory store does", async () => {
     const row = {
-      strs: ["a", "b"], bools: [true, false], ints: new Int32Array([1, -2]), big: new BigInt64Array([5n, 2n ** 62n]),
+      strs: ["a", "b"], bools: [true, false], odd: [NaN, -Infinity, 1], f32: new Float32Array([Infinity, 0.5]), ints: new Int32Array([1, -2]), big: new BigInt64Array([5n, 2n ** 62n]),
       dates: [new Date(1000)], t: { data: new Int16Array([1, 2, 3, 4]), shape: [2, 2] }, f: { data: [0.5, 1.5], shape: [2] },
       u8: new Uint8Array([1, 2]), nested: { a: 1, b: "x" }, bl: [5n, 2n ** 62n], when: new Date(Date.UTC(2020, 1, 2, 3, 4, 5, 6)),
     };
