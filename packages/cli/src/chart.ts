@@ -93,9 +93,9 @@ export function axisTicks(lo: number, hi: number, count: number, isTime: boolean
 export function formatTick(v: number, isTime: boolean, span: number): string {
   if (!isTime) return formatNumber(v);
   const iso = new Date(v).toISOString();
-  if (span < 60_000) return iso.slice(14, 23); // mm:ss.sss
-  if (span < 86_400_000) return iso.slice(11, 19); // hh:mm:ss
-  return iso.slice(0, 10);
+  if (span >= 2 * 86_400_000) return iso.slice(0, 10); // 2024-05-01
+  if (v % 1000 === 0) return iso.slice(11, 19); // 12:00:02
+  return iso.slice(11, 23).replace(/0+$/, ""); // 12:00:02.5
 }
 
 /** Distinct colours, in the order series get them (terminal ANSI code, image RGB). */
