@@ -428,13 +428,13 @@ export class Datasource extends View implements ViewSource {
     await appendRows(this.store, "datasets", [{ name, source: this.name, spec: JSON.stringify(specToJSON(spec)), _deleted: false }]);
   }
 
-  /** Commit times of every metadata change, oldest first (for `asOf`). */
+  /** Commit time of every metadata change, oldest first (for `asOf`; 1 ms resolution). */
   async versions(): Promise<Date[]> {
     this.check();
-    const out = new Set<number>();
+    const out: number[] = [];
     if (!(await this.store.schema(this.t.commits))) return [];
-    for await (const b of this.store.scan(this.t.commits, { columns: ["ts"] })) for (const d of vectorToValues(b.getChild("ts")!) as Date[]) out.add(d.getTime());
-    return [...out].sort((a, b) => a - b).map((t) => new Date(t));
+    for await (const b of this.store.scan(this.t.commits, { columns: ["ts"] })) for (const d of vectorToValues(b.getChild("ts")!) as Date[]) out.push(d.getTime());
+    return out.sort((a, b) => a - b).map((t) => new Date(t));
   }
 }
 

@@ -48,9 +48,10 @@ export interface Prepared {
 }
 
 let lastCommitMs = 0;
-/** Commit time: strictly increasing within the process so every commit has its own asOf instant. */
+/** Commit time: never decreasing within the process, and never ahead of the clock (so asOf(new
+ * Date()) right after a commit sees it). Commits within one millisecond share their instant. */
 export function commitTime(): Date {
-  lastCommitMs = Math.max(Date.now(), lastCommitMs + 1);
+  lastCommitMs = Math.max(Date.now(), lastCommitMs);
   return new Date(lastCommitMs);
 }
 

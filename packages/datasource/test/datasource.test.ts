@@ -179,6 +179,7 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
   it("deletes metadata fields and datapoints, keeping history", async () => {
     const ds = await open();
     await ds.updateMetadata(["a", "b", "c"], { x: 1, y: "keep" });
+    await new Promise((r) => setTimeout(r, 3));
     const before = new Date();
     await new Promise((r) => setTimeout(r, 5));
     await ds.deleteMetadata(["a", "b"], "x");
@@ -245,10 +246,12 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
   it("queries the metadata as it was (asOf)", async () => {
     const ds = await open();
     await ds.updateMetadata("a", { v: 1 });
+    await new Promise((r) => setTimeout(r, 3));
     const t1 = new Date();
     await new Promise((r) => setTimeout(r, 5));
     await ds.updateMetadata("a", { v: 2, w: "new" });
     await ds.updateMetadata("b", { v: 3 });
+    await new Promise((r) => setTimeout(r, 3));
     const t2 = new Date();
     await new Promise((r) => setTimeout(r, 5));
     await ds.deleteDatapoints("a");
@@ -322,7 +325,9 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
   it("saves datasets and gives back the same view", async () => {
     const ds = await open();
     await ds.uploadMetadata([{ path: "a", e: 1 }, { path: "b", e: 7 }, { path: "c", e: 9 }]);
+    await new Promise((r) => setTimeout(r, 3));
     const when = new Date();
+    await new Promise((r) => setTimeout(r, 3));
     await ds.where(ds.field("e").gt(5)).select("e").orderBy("e", "desc").saveDataset("big");
     await ds.updateMetadata("d", { e: 10 });
     const d = await Dataset.get({ name: "big", root, store });
