@@ -70,15 +70,17 @@ export function cpuPercent(a: CpuTimes, b: CpuTimes): number | undefined {
   return Math.min(100, Math.max(0, ((b.busy - a.busy) * 100) / total));
 }
 
+// Machine memory does not change while we run; each os.totalmem() call re-reads /proc/meminfo.
+const TOTAL_MEM = os.totalmem();
+
 /** Machine memory in use, % of total: (total − available) / total, as psutil's virtual_memory().percent. */
 export function memoryPercent(): number {
-  const total = os.totalmem();
-  return ((total - os.freemem()) * 100) / total;
+  return ((TOTAL_MEM - os.freemem()) * 100) / TOTAL_MEM;
 }
 
 /** This process's resident memory, % of machine memory (psutil's Process.memory_percent()). */
 export function processMemoryPercent(): number {
-  return (process.memoryUsage.rss() * 100) / os.totalmem();
+  return (process.memoryUsage.rss() * 100) / TOTAL_MEM;
 }
 
 /** Used ÷ (used + available) of the filesystem holding `path`, in %, as `df` computes Use%. */

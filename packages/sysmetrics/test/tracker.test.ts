@@ -104,3 +104,14 @@ describe("Tracker integration", () => {
     expect(last.cpu as number).toBeGreaterThan(ONE_CORE * 0.9);
   });
 });
+
+describe("README", () => {
+  it("the example runs as written", () => {
+    const readme = fs.readFileSync(path.join(pkgDir, "README.md"), "utf8");
+    const start = readme.indexOf("// example.mjs");
+    const code = readme.slice(start, readme.indexOf("```", start));
+    const r = runNode(code, { cwd: pkgDir });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+});
