@@ -86,8 +86,12 @@ describe("H5Logger across processes", () => {
       writer.child.stdout.once("data", () => res());
       writer.child.once("exit", () => rej(new Error("writer exited early")));
     });
-    const nodeReader = run(node, [path.join(fixtures, "node-reader.mjs"), p, "3500"]);
-    const pyReader = run(python, [path.join(fixtures, "h5py-reader.py"), p, "3.5"]);
+    let opened = 0;
+    const onLine = (l: string) => {
+      if (l === "open" && ++opened === 2) fs.writeFileSync(`${p}.go`, "");
+    };
+    const nodeReader = run(node, [path.join(fixtures, "node-reader.mjs"), p, "1200", "30000"], { onLine });
+    const pyReader = run(python, [path.join(fixtures, "h5py-reader.py"), p, "1200", "30"], { onLine });
     const [w, nr, pr] = await Promise.all([writer.done, nodeReader.done, pyReader.done]);
     expect(w.code, w.err).toBe(0);
     expect(nr.code, nr.err).toBe(0);
