@@ -147,9 +147,9 @@ export function writeColumns(file: string, format: "parquet" | "csv", data: Colu
   return serial(async (c) => {
     const table = `_quiver_export_${++tmpId}`;
     const dtypes = data.types.map(duckType);
-    await c.run(`CREATE TEMP TABLE ${table} (${data.names.map((n, i) => `${quoteIdent(n)} ${dtypes[i]!.toString()}`).join(", ")})`);
+    await c.run(`CREATE TABLE ${table} (${data.names.map((n, i) => `${quoteIdent(n)} ${dtypes[i]!.toString()}`).join(", ")})`);
     try {
-      const app = await c.createAppender(table, "temp");
+      const app = await c.createAppender(table);
       const n = data.columns[0]?.length ?? 0;
       const CHUNK = 2048;
       for (let s = 0; s < n; s += CHUNK) {
@@ -165,7 +165,7 @@ export function writeColumns(file: string, format: "parquet" | "csv", data: Colu
       const opts = format === "parquet" ? "FORMAT parquet" : "FORMAT csv, HEADER true";
       await c.run(`COPY ${table} TO ${quoteString(file)} (${opts})`);
     } finally {
-      await c.run(`DROP TABLE IF EXISTS temp.${table}`);
+      await c.run(`DROP TABLE IF EXISTS ${table}`);
     }
   });
 }
