@@ -3,7 +3,7 @@
  * log_system_params / log_network_params) and as a Session track.
  */
 import type { MetricsSampler } from "@quiver/core";
-import { type Metrics, SystemSampler } from "./sampler.js";
+import { LEAN, type Metrics, SystemSampler, type SystemSamplerOptions } from "./sampler.js";
 
 export { SystemSampler, type SystemSamplerOptions, type Metrics } from "./sampler.js";
 export { recordTo, type AppendTarget, type RecordOptions, type Recording } from "./record.js";
@@ -22,5 +22,6 @@ export interface CreateSamplerOptions {
  * sampler per tracked call (the sampling worker behind it is shared).
  */
 export function createSampler(options: CreateSamplerOptions): MetricsSampler & { stop(): Metrics } {
-  return new SystemSampler({ interval: options.interval, network: options.network, system: options.system, gpu: options.system });
+  const o: SystemSamplerOptions & { [LEAN]: true } = { interval: options.interval, network: options.network, system: options.system, gpu: options.system, [LEAN]: true };
+  return new SystemSampler(o);
 }

@@ -25,6 +25,9 @@ export interface SystemSamplerOptions {
  */
 export type Metrics = Record<string, number>;
 
+/** @internal Skips sample()'s baseline readings in the constructor (createSampler). */
+export const LEAN = Symbol("quiver.sysmetrics.lean");
+
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
 function checkOptions(o: SystemSamplerOptions): Required<SystemSamplerOptions> {
@@ -71,9 +74,11 @@ export class SystemSampler {
     this.system = o.system;
     this.gpu = o.gpu;
     this.path = o.path;
-    this.prevCpu = cpuTimes();
-    this.lastCpu = cpuPercent({ busy: 0, total: 0 }, this.prevCpu) ?? 0; // since boot, until a clock tick passes
-    this.prevNet = this.network ? netCounters() : undefined;
+    // sample()'s baseline; a sampler made for one tracked call (createSampler) only uses start/stop.
+    const lean = (options as { [LEAN]?: boolean })[LEAN] === true;
+    this.prevCpu = lean ? { busy: 0, total: 0 } : cpuTimes();
+    this.lastCpu = lean ? 0 : (cpuPercent({ busy: 0, total: 0 }, this.prevCpu) ?? 0); // since boot, until a clock tick passes
+    this.prevNet = this.network && !lean ? netCounters() : undefined;
   }
 
   /** Whether start() was called without stop(). */
@@ -146,6 +151,7 @@ export class SystemSampler {
       const cpu = cpuTimes();
       const c = cpuPercent(w.cpu, cpu) ?? avg(F.cpu) ?? cpuPercent(this.prevCpu, cpu) ?? this.lastCpu;
       out.cpu = round6(c);
+      if (this.prevCpu.total === 0) this.prevCpu = cpu;
       // Shorter than one interval (no worker reading inside it): one reading now.
       out.memory_percent = round6(avg(F.memory_percent) ?? memoryPercent());
       out.p_memory_percent = round6(avg(F.p_memory_percent) ?? processMemoryPercent());
@@ -154,6 +160,7 @@ export class SystemSampler {
     if (this.network && w.net) {
       const net = netCounters();
       if (net) Object.assign(out, netDelta(w.net, net));
+      this.prevNet ??= net;
     }
     if (this.gpu && ch) {
       const g = avg(F.gpu_percent);
