@@ -373,7 +373,22 @@ export class H5Logger {
     return this.makeStream(name, dtype, dtype === "bool" ? "bool" : "number", [...spec.shape], spec.chunkRows, true);
   }
 
+  /** A name must not sit under another name's dataset, nor be a group another name needs. */
+  private checkPlace(name: string): void {
+    const parts = name.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("/");
+      if (this.streams.has(parent) || this.file.get(parent) instanceof H5.Dataset) {
+        throw new QuiverError("INVALID_NAME", `"${name}" would need a group at "${parent}", which is a logged dataset; choose another name`);
+      }
+    }
+    for (const k of this.streams.keys()) {
+      if (k.startsWith(name + "/")) throw new QuiverError("INVALID_NAME", `"${name}" is a group holding "${k}"; log to a name that is not a group`);
+    }
+  }
+
   private makeStream(name: string, dtype: DType, kind: Kind, shape: number[], chunkRows: number | undefined, create: boolean): Stream {
+    this.checkPlace(name);
     const existing = this.file.get(name);
     let ds: Dataset | undefined;
     if (existing) {

@@ -148,11 +148,14 @@ describe("H5Logger writing", () => {
     expect(await code(() => l.log("a/../../b", 1))).toMatch(/^INVALID_NAME/);
     expect(await code(() => l.log("nul\u0000x", 1))).toMatch(/^INVALID_NAME/);
     expect(await code(() => l.log("s", "text" as never))).toMatch(/^INVALID_VALUE/);
+    expect(await code(() => l.log("n/sub", 1))).toMatch(/^INVALID_NAME: .*"n"/);
+    l.log("g/leaf", 1);
+    expect(await code(() => l.log("g", 1))).toMatch(/^INVALID_NAME: "g" is a group/);
     expect(await code(() => l.log("ragged", [[1, 2], [3]]))).toMatch(/^SHAPE_MISMATCH/);
     await l.close();
     expect(await code(() => l.log("n", 2))).toMatch(/^CLOSED/);
     const r = await H5Logger.read(p);
-    expect(r.keys()).toEqual(["i", "img", "n"]);
+    expect(r.keys()).toEqual(["g/leaf", "i", "img", "n"]);
     expect(r.get("n").toArray()).toEqual([1]);
     expect(r.get("img").length).toBe(1);
     expect(await code(() => r.get("missing"))).toMatch(/^NOT_FOUND/);
