@@ -36,6 +36,7 @@ import {
   batchToRows,
   buildData,
   checkQueryFields,
+  checkScanOptions,
   conformBatch,
   evaluate,
   isTensorType,
@@ -192,6 +193,14 @@ function jsonOf(v: unknown): string {
     if (ArrayBuffer.isView(x)) return Array.from(x as Float64Array, (e) => (typeof e === "bigint" ? Number(e) : e));
     return x;
   });
+}
+
+/** Column names a query reads. */
+function fieldsOf(node: QueryNode, out: string[] = []): string[] {
+  if ("field" in node) out.push(node.field);
+  else if ("args" in node) for (const a of node.args) fieldsOf(a, out);
+  else fieldsOf(node.arg, out);
+  return out;
 }
 
 /** A JSON-decoded list/tensor value back in the JS form buildData expects for `t`. */
@@ -495,12 +504,13 @@ export class H5Store implements Store {
     return out;
   }
 
-  private *batches(t: TableState): Generator<RecordBatch> {
-    const schema = t.schema;
+  /** Batches of the columns in `schema` (the table's, or a projection of it), read block by block. */
+  private *batches(t: TableState, schema: Schema = t.schema): Generator<RecordBatch> {
     const rows = t.meta.rows;
+    const cols = schema.fields.map((f) => t.meta.columns.find((c) => c.name === f.name)!);
     for (let s = 0; s < rows; s += SCAN_ROWS) {
       const e = Math.min(rows, s + SCAN_ROWS);
-      const datas = schema.fields.map((f, i) => buildData(f.type, this.readColumn(t, t.meta.columns[i]!, f, s, e), f.name));
+      const datas = schema.fields.map((f, i) => buildData(f.type, this.readColumn(t, cols[i]!, f, s, e), f.name));
       yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: e - s, nullCount: 0, children: datas }));
     }
   }
@@ -563,7 +573,15 @@ export class H5Store implements Store {
       if (options.where) checkQueryFields(options.where, undefined, table);
       return;
     }
-    yield* scanBatches(this.batches(t), t.schema, options, table);
+    checkScanOptions(t.schema, options, table);
+    // Read only the columns the scan needs (projection, filter and sort keys).
+    let schema = t.schema;
+    if (options.columns) {
+      const need = new Set([...options.columns, ...(options.orderBy ?? []).map((o) => o.column)]);
+      if (options.where) for (const f of fieldsOf(options.where)) need.add(f);
+      schema = new Schema(t.schema.fields.filter((f) => need.has(f.name)), t.schema.metadata);
+    }
+    yield* scanBatches(this.batches(t, schema), schema, options, table);
   }
 
   async count(table: string, where?: QueryNode): Promise<number> {
@@ -573,8 +591,9 @@ export class H5Store implements Store {
     if (where) checkQueryFields(where, t?.schema, table);
     if (!t) return 0;
     if (!where) return t.meta.rows;
+    const need = new Set(fieldsOf(where));
     let n = 0;
-    for (const b of this.batches(t)) for (const m of evaluate(where, b)) n += m;
+    for (const b of this.batches(t, new Schema(t.schema.fields.filter((f) => need.has(f.name))))) for (const m of evaluate(where, b)) n += m;
     return n;
   }
 
