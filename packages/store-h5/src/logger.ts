@@ -29,7 +29,10 @@ import {
 export interface DatasetSpec {
   /** Shape of one logged value: [] for scalars, [64, 64] for a 64×64 image. */
   shape: readonly number[];
-  /** Element type: float64, float32, int8…int64, uint8…uint64, bool (numpy-style "<f4", "int", "float" work too). */
+  /**
+   * Element type: float64, float32, int8…int64, uint8…uint64, bool, or "bigint" (int64 logged and read as
+   * bigints; "int64" takes JS numbers). numpy-style "<f4", "int", "float" work too.
+   */
   dtype: DType | string;
   /** Rows per HDF5 chunk (default: about 256 KiB per chunk). */
   chunkRows?: number;
@@ -370,7 +373,9 @@ export class H5Logger {
 
   private declare(name: string, spec: DatasetSpec): Stream {
     const dtype = parseDType(spec.dtype, `datasets["${name}"]`);
-    return this.makeStream(name, dtype, dtype === "bool" ? "bool" : "number", [...spec.shape], spec.chunkRows, true);
+    // "bigint" declares int64 values logged (and read back) as bigints; "int64" takes JS numbers.
+    const kind: Kind = dtype === "bool" ? "bool" : spec.dtype === "bigint" ? "bigint" : "number";
+    return this.makeStream(name, dtype, kind, [...spec.shape], spec.chunkRows, true);
   }
 
   /** A name must not sit under another name's dataset, nor be a group another name needs. */

@@ -85,13 +85,13 @@ describe("H5Logger writing", () => {
     const p = file("kinds");
     const logger = await H5Logger.open(p, {
       replaceIfExists: true,
-      datasets: { "pose/xyz": { shape: [3], dtype: "float32" }, count: { shape: [], dtype: "<i4" } },
+      datasets: { "pose/xyz": { shape: [3], dtype: "float32" }, count: { shape: [], dtype: "<i4" }, id: { shape: [], dtype: "bigint" } },
     });
     expect(logger.path).toBe(file("kinds.h5"));
     for (let i = 0; i < 5; i++) {
-      logger.logMany({ flag: i % 2 === 0, big: 2n ** 60n + BigInt(i), vec: new Int16Array([i, -i]), grid: [[i, 1], [2, 3]], "pose/xyz": [i, i + 0.5, 2], count: i });
+      logger.logMany({ flag: i % 2 === 0, big: 2n ** 60n + BigInt(i), vec: new Int16Array([i, -i]), grid: [[i, 1], [2, 3]], "pose/xyz": [i, i + 0.5, 2], count: i, id: BigInt(i) << 40n });
     }
-    expect(logger.keys()).toEqual(["big", "count", "flag", "grid", "pose/xyz", "vec"]);
+    expect(logger.keys()).toEqual(["big", "count", "flag", "grid", "id", "pose/xyz", "vec"]);
     await logger.close();
     const r = await H5Logger.read(p);
     expect(r.get("flag").dtype).toBe("bool");
@@ -104,6 +104,8 @@ describe("H5Logger writing", () => {
     expect(Array.from(r.get("pose/xyz").slice(2, 3)[0] as Float32Array)).toEqual([2, 2.5, 2]);
     expect(r.get("count").dtype).toBe("int32");
     expect(r.get("count").slice(-2)).toEqual([3, 4]);
+    expect(r.get("id").dtype).toBe("int64");
+    expect(r.get("id").slice(4)).toEqual([4n << 40n]);
     r.close();
     const out = py("import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(f['count'].dtype.str, f['pose/xyz'].shape, f['big'][4], f['flag'].attrs['quiver_kind'])", file("kinds.h5"));
     expect(out.trim()).toBe(`<i4 (5, 3) ${2n ** 60n + 4n} bool`);
