@@ -46,6 +46,9 @@ function checkOptions(o: SystemSamplerOptions): Required<SystemSamplerOptions> {
   return { interval, path, network: o.network === true, system: o.system !== false, gpu: o.gpu !== false };
 }
 
+// A sampler dropped while started must not keep the shared worker sampling forever.
+const leaked = new FinalizationRegistry<Channel>((ch) => ch.release());
+
 interface Window {
   acc: Float64Array;
   cpu: CpuTimes;
@@ -124,7 +127,10 @@ export class SystemSampler {
   /** Starts an interval (a second start() restarts it). */
   start(): void {
     const ch = this.worker();
-    if (!this.window) ch?.acquire();
+    if (!this.window && ch) {
+      ch.acquire();
+      leaked.register(this, ch, this);
+    }
     this.window = {
       acc: ch ? ch.snapshot() : new Float64Array(ACC_SLOTS),
       cpu: this.system ? cpuTimes() : { busy: 0, total: 0 },
@@ -139,7 +145,10 @@ export class SystemSampler {
     this.window = undefined;
     const ch = this.channel;
     const acc = ch ? ch.snapshot() : new Float64Array(ACC_SLOTS);
-    ch?.release();
+    if (ch) {
+      leaked.unregister(this);
+      ch.release();
+    }
     this.samples = acc[ACC_TICKS]! - w.acc[ACC_TICKS]!;
     const avg = (i: number): number | undefined => {
       const n = acc[ACC_COUNT + i]! - w.acc[ACC_COUNT + i]!;

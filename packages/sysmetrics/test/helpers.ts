@@ -13,11 +13,11 @@ export function busy(ms: number): number {
 export const ONE_CORE = 100 / os.cpus().length;
 
 /** Runs a small ESM script with node and returns its parsed JSON stdout. */
-export function runNode(script: string, opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout?: number }): { json: unknown; status: number | null; stderr: string; ms: number } {
+export function runNode(script: string, opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout?: number; flags?: string[] }): { json: unknown; status: number | null; stderr: string; ms: number } {
   const t0 = performance.now();
   // Without NODE_PATH (npx/vitest set it to pnpm's hoisted folder): resolve as an app would.
   const { NODE_PATH: _ignored, ...env } = opts.env ?? process.env;
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: opts.cwd, env, encoding: "utf8", timeout: opts.timeout ?? 30_000 });
+  const r = spawnSync(process.execPath, [...(opts.flags ?? []), "--input-type=module", "-e", script], { cwd: opts.cwd, env, encoding: "utf8", timeout: opts.timeout ?? 30_000 });
   const ms = performance.now() - t0;
   let json: unknown;
   try {

@@ -214,6 +214,20 @@ describe("SystemSampler", () => {
     expect(Object.keys(r2).sort()).toEqual(SYSTEM);
   });
 
+  it("a sampler dropped while started stops counting as active once collected", () => {
+    const r = runNode(
+      `import { SystemSampler } from ${JSON.stringify(distUrl)};
+       let ch;
+       (() => { const s = new SystemSampler({ interval: 50 }); s.start(); ch = s.channel; })();
+       const before = Atomics.load(ch.ctl, 0);
+       for (let i = 0; i < 20 && Atomics.load(ch.ctl, 0) > 0; i++) { globalThis.gc(); await new Promise(r => setTimeout(r, 20)); }
+       console.log(JSON.stringify({ before, after: Atomics.load(ch.ctl, 0) }));`,
+      { cwd: pkgDir, flags: ["--expose-gc"] },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.json).toEqual({ before: 1, after: 0 });
+  });
+
   it("the shared worker never holds the process open", () => {
     const r = runNode(
       `import { SystemSampler, recordTo } from ${JSON.stringify(distUrl)};
