@@ -84,3 +84,155 @@ export class WriteBuffer {
     this.timer = undefined;
   }
 }
+
+/**
+ * Track points staged column by column: no object per point while buffering (the buffered
+ * values sit in plain arrays, unboxed for numbers), which keeps Track.append cheap and the
+ * garbage collector idle. `_ts` first, then columns in order of first appearance — the column
+ * order rowsToBatch gives the same points as rows.
+ */
+export class PointColumns {
+  readonly ts: number[] = [];
+  readonly cols = new Map<string, unknown[]>();
+  private lastKeys: string[] = [];
+  private lastCols: unknown[][] = [];
+
+  get length(): number {
+    return this.ts.length;
+  }
+
+  /**
+   * Whether `row` has the previous point's keys, in order, each holding a number, string or
+   * boolean of the same JS type as that column's previous value. Such a row is flat and valid
+   * and has the column classes already checked, so Track can skip re-validating it.
+   */
+  sameShape(row: Row): boolean {
+    const n = this.ts.length;
+    if (n === 0) return false;
+    const keys = this.lastKeys;
+    let k = 0;
+    for (const key in row) {
+      if (key === "_ts") continue;
+      if (keys[k] !== key) return false;
+      const v = row[key];
+      const t = typeof v;
+      if ((t !== "number" && t !== "string" && t !== "boolean") || typeof this.lastCols[k]![n - 1] !== t) return false;
+      k++;
+    }
+    return k === keys.length;
+  }
+
+  /** Adds one point: its `_ts` and its fields (a `_ts` key among them is ignored). */
+  add(ts: number, row: Row): void {
+    const n = this.ts.length;
+    this.ts.push(ts);
+    const keys = this.lastKeys;
+    let k = 0;
+    let same = true;
+    for (const key in row) {
+      if (key === "_ts") continue;
+      if (same && keys[k] === key) {
+        this.lastCols[k]![n] = row[key];
+        k++;
+        continue;
+      }
+      same = false;
+      let col = this.cols.get(key);
+      if (!col) {
+        col = new Array(n);
+        this.cols.set(key, col);
+      }
+      col[n] = row[key];
+    }
+    if (!same || k !== keys.length) {
+      this.lastKeys = Object.keys(row).filter((x) => x !== "_ts");
+      this.lastCols = this.lastKeys.map((x) => this.cols.get(x)!);
+    }
+  }
+
+  /** Point i as the row Track used to buffer: `{ _ts, ...fields }` (fields absent stay absent). */
+  row(i: number): Row {
+    const r: Row = { _ts: this.ts[i] };
+    for (const [key, col] of this.cols) if (i in col) r[key] = col[i];
+    return r;
+  }
+
+  rows(): Row[] {
+    return Array.from({ length: this.ts.length }, (_, i) => this.row(i));
+  }
+
+  /** `_ts` strictly increasing: no two points to merge. */
+  increasing(): boolean {
+    const ts = this.ts;
+    for (let i = 1; i < ts.length; i++) if (!(ts[i]! > ts[i - 1]!)) return false;
+    return true;
+  }
+
+  /** The points of `a` then `b`, as one staging. */
+  static concat(a: PointColumns, b: PointColumns): PointColumns {
+    const out = new PointColumns();
+    for (const p of [a, b]) for (let i = 0; i < p.length; i++) out.add(p.ts[i]!, p.row(i));
+    return out;
+  }
+}
+
+/** WriteBuffer's behaviour (batchSize, backpressure, retry on failure) over PointColumns. */
+export class PointBuffer {
+  private staged = new PointColumns();
+  private inflight: Promise<void> | undefined;
+  private waiting: Promise<void> | undefined;
+  readonly batchSize: number;
+  private readonly onError: (err: unknown) => void;
+
+  constructor(
+    private readonly write: (points: PointColumns) => Promise<void>,
+    options: BufferOptions = {},
+  ) {
+    this.batchSize = Math.max(1, options.batchSize ?? 10_000);
+    this.onError = options.onError ?? ((err) => console.warn(`[quiver] background flush failed, rows kept for the next flush: ${(err as Error)?.message ?? err}`));
+  }
+
+  /** Lets `add` stage one point (it throws to reject it); starts a background write when full. */
+  stage(add: (into: PointColumns) => void): Promise<void> | undefined {
+    add(this.staged);
+    if (this.staged.length >= this.batchSize) {
+      if (!this.inflight) this.background();
+      // One shared promise per write in flight: a caller ignoring it (a sync loop) must not pile up reactions.
+      else if (this.staged.length >= 4 * this.batchSize) return (this.waiting ??= this.inflight.then(() => undefined, () => undefined));
+    }
+    return undefined;
+  }
+
+  private background(): void {
+    if (this.inflight || this.staged.length === 0) return;
+    this.run().catch(this.onError);
+  }
+
+  private run(): Promise<void> {
+    const points = this.staged;
+    this.staged = new PointColumns();
+    const p = this.write(points).then(
+      () => {
+        this.inflight = this.waiting = undefined;
+      },
+      (err: unknown) => {
+        // Keep what was not acknowledged, ahead of what arrived since.
+        this.staged = this.staged.length ? PointColumns.concat(points, this.staged) : points;
+        this.inflight = this.waiting = undefined;
+        throw err;
+      },
+    );
+    this.inflight = p;
+    this.waiting = undefined;
+    return p;
+  }
+
+  async flush(): Promise<void> {
+    while (this.inflight) await this.inflight.catch(() => undefined);
+    while (this.staged.length) await this.run();
+  }
+
+  get pending(): number {
+    return this.staged.length;
+  }
+}

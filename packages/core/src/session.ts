@@ -7,8 +7,9 @@
  * equal `_ts` are merged into one entry at flush.
  */
 import { Field, Float64, Schema, type Table } from "apache-arrow";
-import { mergeSchemas, normalizeRow, type Row, rowsToBatch } from "./arrow.js";
-import { type BufferOptions, WriteBuffer } from "./buffer.js";
+import { type Data, makeData, RecordBatch, Struct } from "apache-arrow";
+import { BIGINT_META, buildData, inferColumnType, mergeSchemas, normalizeRow, type Row, rowsToBatch } from "./arrow.js";
+import { type BufferOptions, PointBuffer, PointColumns } from "./buffer.js";
 import { QuiverError, describeValue } from "./errors.js";
 import { validateName } from "./names.js";
 import { and, field, type QueryNode } from "./query.js";
@@ -68,6 +69,15 @@ function checkTime(v: unknown, what: string): number | undefined {
 
 /** Merges points with equal `_ts` (later fields win), keeping first-seen order. */
 function mergeEqualTs(rows: Row[]): Row[] {
+  // Fast path: strictly increasing `_ts` (the usual case) has nothing to merge.
+  let prev = -Infinity;
+  let i = 0;
+  for (; i < rows.length; i++) {
+    const ts = rows[i]!._ts as number;
+    if (!(ts > prev)) break;
+    prev = ts;
+  }
+  if (i === rows.length) return rows;
   const byTs = new Map<number, Row>();
   let merged = false;
   const out: Row[] = [];
@@ -86,8 +96,35 @@ function mergeEqualTs(rows: Row[]): Row[] {
   return merged ? out : rows;
 }
 
+/**
+ * The batch rowsToBatch(mergeEqualTs(points.rows()), { schema }) gives, built straight from the
+ * staged columns when no two points share a `_ts` (the usual case: no row objects at all).
+ */
+function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
+  if (!points.increasing()) return rowsToBatch(mergeEqualTs(points.rows()), { schema });
+  const n = points.length;
+  const cols = new Map<string, unknown[]>([["_ts", points.ts]]);
+  for (const [k, v] of points.cols) {
+    if (k === "_ts") continue;
+    if (v.length < n) v.length = n;
+    cols.set(k, v);
+  }
+  const order = [...schema.fields.map((f) => f.name).filter((c) => cols.has(c)), ...[...cols.keys()].filter((c) => !schema.fields.some((f) => f.name === c))];
+  const fields: Field[] = [];
+  const datas: Data[] = [];
+  for (const name of order) {
+    const values = cols.get(name)!;
+    const existing = schema.fields.find((f) => f.name === name);
+    const { type, bigint } = inferColumnType(values, name, existing?.type);
+    const meta = bigint || existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined;
+    fields.push(new Field(name, type, true, meta));
+    datas.push(buildData(type, values, name));
+  }
+  return new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas }));
+}
+
 export class Track {
-  private readonly buffer: WriteBuffer;
+  private readonly buffer: PointBuffer;
   private schema: Schema | undefined;
   private types: ColumnTypes | undefined;
   readonly table: string;
@@ -99,33 +136,40 @@ export class Track {
     table?: string,
   ) {
     this.table = table ?? `${session.prefix}/tracks/${validateName(name, "track name")}`;
-    this.buffer = new WriteBuffer((rows) => this.write(rows, "rows"), { ...options, flushInterval: 0 });
+    this.buffer = new PointBuffer((points) => this.write(points, "rows"), options);
   }
 
-  private async write(rows: Row[], layout: "rows" | "columns"): Promise<void> {
+  private async write(points: PointColumns, layout: "rows" | "columns"): Promise<void> {
     const store = this.session.store;
     if (!this.schema) this.schema = await store.schema(this.table);
     // `_ts` is always float64, even when the first timestamps happen to be whole seconds.
-    const batch = rowsToBatch(mergeEqualTs(rows), { schema: this.schema ?? TS_SCHEMA });
+    const batch = pointsToBatch(points, this.schema ?? TS_SCHEMA);
     await store.append(this.table, batch, { layout });
     this.schema = mergeSchemas(this.schema, batch.schema);
   }
 
-  private point(fields: Row): Row {
+  /**
+   * Validates one point, resolves its `_ts` and stages it. A point shaped like the previous one
+   * (same keys, same primitive types) is known flat and type-checked: only its `_ts` is resolved.
+   */
+  private point(fields: Row, into: PointColumns): void {
     if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new QuiverError("INVALID_VALUE", `append expects an object of fields, got ${describeValue(fields)}`);
+    if (into.sameShape(fields)) {
+      into.add(this.session.nextTs(fields._ts), fields);
+      return;
+    }
     const row = normalizeRow(fields);
     const ts = this.session.nextTs(row._ts);
-    const out: Row = { _ts: ts };
-    for (const k in row) if (k !== "_ts") out[k] = row[k];
-    (this.types ??= new ColumnTypes()).check(out);
-    return out;
+    // Same check as on { _ts: ts, ...row }: a `_ts` that got here is a number either way.
+    (this.types ??= new ColumnTypes()).check(row);
+    into.add(ts, row);
   }
 
   /** Buffers one point (sync, chainable). */
   append(fields: Row): this {
     this.session.ensureOpen();
-    const p = this.buffer.push(this.point(fields));
-    p?.catch(() => undefined);
+    // The backpressure promise never rejects; a sync caller cannot wait for it anyway.
+    void this.buffer.stage((into) => this.point(fields, into));
     return this;
   }
 
@@ -133,7 +177,8 @@ export class Track {
   async appendBatch(rows: readonly Row[]): Promise<{ count: number }> {
     this.session.ensureOpen();
     if (!Array.isArray(rows)) throw new QuiverError("INVALID_VALUE", "appendBatch expects an array of objects");
-    const pts = rows.map((r) => this.point(r));
+    const pts = new PointColumns();
+    for (const r of rows) this.point(r, pts);
     if (!pts.length) return { count: 0 };
     await this.buffer.flush();
     await this.write(pts, "columns");
