@@ -37,6 +37,9 @@ export const DEFAULT_FILE_OPTIONS: FileOptions = { mode: "shared", lockTimeout: 
 const CONFIG: Record<string, string> = {
   autoinstall_known_extensions: "false",
   autoload_known_extensions: "false",
+  // Checkpoint when the file is released or closed, not in the middle of a commit: appends
+  // are then one WAL write each.
+  checkpoint_threshold: "1GB",
 };
 
 const files = new Map<string, DbFile>();
@@ -93,16 +96,26 @@ export class DbFile {
         clearTimeout(this.idleTimer);
         this.idleTimer = undefined;
       }
-      const conn = this.conn ?? (await this.acquire());
-      try {
-        return await fn(conn);
-      } finally {
-        await this.afterOp();
+      if (this.failure) {
+        const err = this.failure;
+        this.failure = undefined;
+        throw err;
       }
+      const conn = this.conn ?? (await this.acquire());
+      return fn(conn);
     });
-    this.tail = p.catch(() => undefined);
+    // Housekeeping (periodic commit, release) runs after the caller got its result, so a
+    // commit overlaps with the caller preparing its next batch; the next operation waits.
+    const after = () =>
+      this.afterOp().catch((err: unknown) => {
+        this.failure = new QuiverError("IO", `committing appended rows to ${this.location} failed: ${(err as Error)?.message ?? err}`, { cause: err });
+      });
+    this.tail = p.then(after, after);
     return p;
   }
+
+  /** An error of background housekeeping, raised by the next operation. */
+  private failure: QuiverError | undefined;
 
   /**
    * Appends go into one open transaction that is committed every `commitInterval` ms, when
