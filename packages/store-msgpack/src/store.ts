@@ -100,12 +100,16 @@ interface TableState {
   writeFd: number | undefined;
   writeIno: bigint | undefined;
   indexFd: number | undefined;
+  /** indexBytes when the index file's size was last verified under our lock. */
+  indexChecked: number;
   dirty: boolean;
 }
 
 type LoadStatus = "missing" | "ok" | "tail" | "bad";
 
 const SLAB_ROWS = 65536;
+const LEASE_IDLE_MS = 5;
+const LEASE_MAX_MS = 200;
 const CACHE_SEGMENTS = 96;
 
 function statBig(path: string): BigIntStats | undefined {
@@ -167,6 +171,8 @@ export class MsgpackStore implements Store {
   private readonly cache = new Map<string, Segment>();
   private readonly lockTimeout: number;
   private readonly blockRows: number;
+  /** Write locks we keep for a few ms after a write, so a burst of appends pays for one lock. */
+  private readonly leases = new Map<string, { since: number; timer: ReturnType<typeof setTimeout> }>();
   private readonly durable: boolean;
 
   constructor(
@@ -227,11 +233,45 @@ export class MsgpackStore implements Store {
         writeFd: undefined,
         writeIno: undefined,
         indexFd: undefined,
+        indexChecked: -1,
         dirty: false,
       };
       this.tableStates.set(name, st);
     }
     return st;
+  }
+
+  /**
+   * Takes (or keeps) the table's write lock. Returns true when it was just taken, so the caller
+   * must reload the table's state; while we hold it nobody else writes, so our state is current.
+   * A lease ends 5 ms after its last use, or after 200 ms of continuous use to let others in.
+   */
+  private async hold(st: TableState): Promise<boolean> {
+    const lease = this.leases.get(st.lockPath);
+    if (lease) {
+      if (Date.now() - lease.since < LEASE_MAX_MS) {
+        lease.timer.refresh();
+        return false;
+      }
+      this.release(st);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    mkdirSync(st.dir, { recursive: true });
+    await lock(st.lockPath, this.lockTimeout, `table ${JSON.stringify(st.name)}`);
+    this.ensureOpen();
+    const timer = setTimeout(() => this.release(st), LEASE_IDLE_MS);
+    timer.unref?.();
+    this.leases.set(st.lockPath, { since: Date.now(), timer });
+    st.indexChecked = -1;
+    return true;
+  }
+
+  private release(st: TableState): void {
+    const lease = this.leases.get(st.lockPath);
+    if (!lease) return;
+    clearTimeout(lease.timer);
+    this.leases.delete(st.lockPath);
+    unlock(st.lockPath);
   }
 
   private warn(message: string): void {
@@ -545,18 +585,17 @@ export class MsgpackStore implements Store {
       st.indexFd = fd;
     }
     const fd = st.indexFd;
-    // Drop a torn tail of the index before continuing the chain.
-    const size = Number(fstatSync(fd, { bigint: true }).size);
-    if (size !== st.indexBytes) {
-      // ftruncate via path: same inode (we hold the lock and checked the inode).
-      truncateSync(st.indexPath, st.indexBytes);
+    if (st.indexChecked !== st.indexBytes) {
+      // First append under this lock: drop a torn tail of the index before continuing the chain.
+      const size = Number(fstatSync(fd, { bigint: true }).size);
+      if (size !== st.indexBytes) truncateSync(st.indexPath, st.indexBytes);
     }
     const buf = encodeEntries(entries);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, st.indexBytes + off);
     st.indexBytes += buf.length;
-    const is = fstatSync(fd, { bigint: true });
-    st.indexId = idOf(is);
+    st.indexChecked = st.indexBytes;
+    st.indexId = "written"; // re-read (incrementally, from indexBytes) on the next load
   }
 
   // -------------------------------------------------------------------------------------------
@@ -651,11 +690,8 @@ export class MsgpackStore implements Store {
     for (const f of batch.schema.fields) validateColumnName(f.name);
     checkSchemaTypes(batch.schema);
     const st = this.state(name);
-    mkdirSync(st.dir, { recursive: true });
-    await lock(st.lockPath, this.lockTimeout, `table ${JSON.stringify(name)}`);
+    if (await this.hold(st)) this.refresh(st, true);
     try {
-      this.ensureOpen();
-      this.refresh(st, true);
       const schema = mergeSchemas(st.schema, batch.schema); // SCHEMA_MISMATCH before any byte is written
       const w = this.writer;
       w.pos = 0;
@@ -677,16 +713,17 @@ export class MsgpackStore implements Store {
       st.rows = rows;
       st.dirty = true;
       if (w.buf.length > 16 << 20) this.writer.buf = Buffer.allocUnsafe(1 << 20);
-    } finally {
-      unlock(st.lockPath);
+    } catch (err) {
+      // Anything but a rejected batch may have left files half-written: let the next writer repair.
+      if (!(err instanceof QuiverError)) this.release(st);
+      throw err;
     }
   }
 
   /** Makes sure data.msgpack is open for appending and the index names it. */
   private openForAppend(st: TableState): void {
     if (st.writeFd !== undefined) {
-      const cur = statBig(st.dataPath);
-      if (cur && cur.ino === st.writeIno && cur.ino === st.dataIno) return;
+      if (st.writeIno === st.dataIno) return; // we hold the lock: nobody replaced the file
       this.closeFds(st);
     }
     const fd = openSync(st.dataPath, "a");
@@ -916,9 +953,8 @@ export class MsgpackStore implements Store {
     const exists = this.refresh(st);
     if (where) checkQueryFields(where, exists ? st.schema : undefined, table);
     if (!exists) return 0;
-    await lock(st.lockPath, this.lockTimeout, `table ${JSON.stringify(name)}`);
+    await this.hold(st);
     try {
-      this.ensureOpen();
       if (!this.refresh(st, true)) return 0;
       let schema = st.schema ?? new Schema([]);
       if (where) checkQueryFields(where, schema, table);
@@ -989,8 +1025,9 @@ export class MsgpackStore implements Store {
       st.dataIno = undefined;
       this.refresh(st, true);
       return changed;
-    } finally {
-      unlock(st.lockPath);
+    } catch (err) {
+      if (!(err instanceof QuiverError)) this.release(st);
+      throw err;
     }
   }
 
@@ -1021,7 +1058,7 @@ export class MsgpackStore implements Store {
     const name = this.checkName(table);
     const st = this.state(name);
     if (!statBig(st.dataPath) && !statBig(st.schemaPath)) return false;
-    await lock(st.lockPath, this.lockTimeout, `table ${JSON.stringify(name)}`);
+    await this.hold(st);
     let existed = false;
     try {
       this.closeFds(st);
@@ -1034,7 +1071,7 @@ export class MsgpackStore implements Store {
         }
       }
     } finally {
-      unlock(st.lockPath);
+      this.release(st);
     }
     this.tableStates.delete(name);
     // Remove folders left empty, up to the root.
@@ -1068,7 +1105,10 @@ export class MsgpackStore implements Store {
       await this.flush();
     } finally {
       this.closed = true;
-      for (const st of this.tableStates.values()) this.closeFds(st);
+      for (const st of this.tableStates.values()) {
+        this.release(st);
+        this.closeFds(st);
+      }
       this.tableStates.clear();
       this.cache.clear();
     }
