@@ -48,3 +48,22 @@ export function errorOf(r: RunResult): { code: string; message: string } {
   if (!m) throw new Error(`not a quiver error line: ${JSON.stringify(r.stderr)}`);
   return { code: m[1]!, message: m[2]! };
 }
+
+/**
+ * Runs a command in this process through the built `main` (same code as the binary minus
+ * process start-up): used for the many fine-grained checks, while every store is also driven
+ * through the real binary in a child process.
+ */
+export async function inproc(args: string[]): Promise<RunResult> {
+  const { main } = await import("../dist/index.js");
+  let stdout = "";
+  let stderr = "";
+  const code = await main(args, { out: { write: (s: string) => void (stdout += s) }, err: { write: (s: string) => void (stderr += s) }, color: false, columns: 80 });
+  return { code, stdout, stderr };
+}
+
+export async function okIn(args: string[]): Promise<string> {
+  const r = await inproc(args);
+  if (r.code !== 0) throw new Error(`quiver ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}

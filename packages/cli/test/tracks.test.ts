@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session } from "@quiver/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorOf, jsonLines, ok, quiver, tempDir } from "./helpers.js";
+import { errorOf, inproc, jsonLines, ok, okIn, quiver, tempDir } from "./helpers.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -39,15 +39,15 @@ describe("tracks", () => {
     expect(ok(["tracks", "ls", `duckdb:${join(tmp.dir, "tracks.db")}`, "lab/exp"])).toMatch(/^temp\s+2\s+2024-05-01 12:00:00\.000/m);
   });
 
-  it("read prints points by time, with start/end/limit/reverse", () => {
+  it("read prints points by time, with start/end/limit/reverse", async () => {
     const all = jsonLines(ok(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--json", "--limit", "1000"]));
     expect(all).toHaveLength(50);
     expect(all[3]).toEqual({ index: 3, _ts: T0 + 0.3, x: 3, y: 9, label: "odd" });
-    const win = jsonLines(ok(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--json", "--start", String(T0 + 1), "--end", "2024-05-01T12:00:02Z"]));
+    const win = jsonLines(await okIn(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--json", "--start", String(T0 + 1), "--end", "2024-05-01T12:00:02Z"]));
     expect(win.map((p) => p.index)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
-    const rev = jsonLines(ok(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--json", "--reverse", "--limit", "2"]));
+    const rev = jsonLines(await okIn(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--json", "--reverse", "--limit", "2"]));
     expect(rev.map((p) => p.index)).toEqual([49, 48]);
-    const byIndex = jsonLines(ok(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--json", "--index", "48"]));
+    const byIndex = jsonLines(await okIn(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--json", "--index", "48"]));
     expect(byIndex.map((p) => p.x)).toEqual([48, 49]);
     const people = ok(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--limit", "2"]).trimEnd().split("\n");
     expect(people[0]).toMatch(/^index\s+time\s+x\s+y\s+label$/);
@@ -65,18 +65,18 @@ describe("tracks", () => {
     expect(readFileSync(svg, "utf8").match(/<polyline /g)).toHaveLength(1);
   });
 
-  it("names what exists when a session or track is missing", () => {
+  it("names what exists when a session or track is missing", async () => {
     const s = quiver(["tracks", "read", ROOT, "robot/run-9", "robot/pose"]);
     expect(errorOf(s)).toEqual({ code: "NOT_FOUND", message: expect.stringContaining("sessions: robot/run-1, robot/run-2") });
-    const t = quiver(["tracks", "read", ROOT, "robot/run-1", "robot/speed"]);
+    const t = await inproc(["tracks", "read", ROOT, "robot/run-1", "robot/speed"]);
     expect(errorOf(t)).toEqual({ code: "NOT_FOUND", message: expect.stringContaining("tracks: battery, robot/pose") });
-    const root = quiver(["tracks", "ls", join(tmp.dir, "nowhere")]);
+    const root = await inproc(["tracks", "ls", join(tmp.dir, "nowhere")]);
     expect(errorOf(root).code).toBe("NOT_FOUND");
-    const ts = quiver(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--start", "yesterday-ish"]);
+    const ts = await inproc(["tracks", "read", ROOT, "robot/run-1", "robot/pose", "--start", "yesterday-ish"]);
     expect(errorOf(ts).code).toBe("INVALID_TIMESTAMP");
     const usage = quiver(["tracks", "read", ROOT]);
     expect(usage.code).toBe(2);
-    const escape = quiver(["tracks", "read", ROOT, "../..", "x"]);
+    const escape = await inproc(["tracks", "read", ROOT, "../..", "x"]);
     expect(escape.code).toBe(1);
     expect(["INVALID_NAME", "NOT_FOUND"]).toContain(errorOf(escape).code);
   });
