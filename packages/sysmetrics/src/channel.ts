@@ -4,7 +4,7 @@
  * holds the process open); between uses it sleeps, so a track() call pays no thread start-up.
  */
 import { Worker } from "node:worker_threads";
-import { ACC_SLOTS, CTL_ACTIVE, CTL_READY, CTL_SEQ, CTL_SLOTS, CTL_WRITTEN, REC, RING_SIZE, type WorkerConfig } from "./layout.js";
+import { ACC_SLOTS, CTL_ACTIVE, CTL_BOOT_MS, CTL_READY, CTL_SEQ, CTL_SLOTS, CTL_WRITTEN, REC, RING_SIZE, type WorkerConfig } from "./layout.js";
 import { findOnPath } from "./readings.js";
 
 export class Channel {
@@ -60,6 +60,11 @@ export class Channel {
   /** Whether the worker is up (it takes some tens of ms to start the first time). */
   get ready(): boolean {
     return Atomics.load(this.ctl, CTL_READY) === 1 && !this.failed;
+  }
+
+  /** How long the worker took to start, in ms (undefined until it has). */
+  get startupMs(): number | undefined {
+    return this.ready ? Atomics.load(this.ctl, CTL_BOOT_MS) : undefined;
   }
 
   acquire(): void {

@@ -17,7 +17,9 @@ export const CTL_ACTIVE = 0;
 export const CTL_SEQ = 1;
 export const CTL_WRITTEN = 2;
 export const CTL_READY = 3;
-export const CTL_SLOTS = 4;
+/** Milliseconds from the request for a worker to its first instruction (start-up cost). */
+export const CTL_BOOT_MS = 4;
+export const CTL_SLOTS = 5;
 
 /** acc: sums at [0, NF), counts at [NF, 2NF), latest values at [2NF, 3NF), ticks at 3NF. */
 export const ACC_SUM = 0;

@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { workerData } from "node:worker_threads";
-import { ACC_COUNT, ACC_LAST, ACC_SUM, ACC_TICKS, CTL_ACTIVE, CTL_READY, CTL_SEQ, CTL_WRITTEN, F, NF, REC, RING_SIZE, type WorkerConfig } from "./layout.js";
+import { ACC_COUNT, ACC_LAST, ACC_SUM, ACC_TICKS, CTL_ACTIVE, CTL_BOOT_MS, CTL_READY, CTL_SEQ, CTL_WRITTEN, F, NF, REC, RING_SIZE, type WorkerConfig } from "./layout.js";
 import { cpuPercent, cpuTimes, diskPercent, type GpuReading, MB, memoryPercent, NVIDIA_SMI_ARGS, netCounters, parseNvidiaSmi, processMemoryPercent } from "./readings.js";
 
 const cfg = workerData as WorkerConfig;
@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   // A pending Atomics.waitAsync does not keep an event loop alive: hold the worker's open
   // (the parent unref()s the worker, so this never holds the process).
   setInterval(() => undefined, 2 ** 30);
+  Atomics.store(ctl, CTL_BOOT_MS, Math.round(performance.timeOrigin + performance.now() - cfg.requested));
   Atomics.store(ctl, CTL_READY, 1);
   for (;;) {
     if (Atomics.load(ctl, CTL_ACTIVE) <= 0) {
