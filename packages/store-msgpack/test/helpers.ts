@@ -75,3 +75,16 @@ export function listTree(dir: string): string[] {
   if (fs.existsSync(dir)) walk(dir, "");
   return out.sort();
 }
+
+/** Python: how many objects a msgpack file holds and how many rows they make (columnar maps count their length). */
+export function pythonSummary(file: string): { objects: number; rows: number } {
+  return python(`
+import json, msgpack
+objects = rows = 0
+for o in msgpack.Unpacker(open(${JSON.stringify(file)}, 'rb'), raw=False):
+    objects += 1
+    v = o.get("_ts")
+    rows += len(v) if isinstance(v, list) else 1
+print(json.dumps({"objects": objects, "rows": rows}))
+`) as { objects: number; rows: number };
+}
