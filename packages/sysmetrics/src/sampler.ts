@@ -2,8 +2,8 @@
 import { QuiverError } from "@quiver/core";
 import { type Channel, channelFor } from "./channel.js";
 import { type AppendTarget, type Recording, recordTo } from "./record.js";
-import { ACC_COUNT, ACC_SLOTS, ACC_SUM, ACC_TICKS, F, REC, RING_SIZE } from "./layout.js";
-import { type CpuTimes, cpuPercent, cpuTimes, diskPercent, MB, memoryPercent, type NetCounters, netCounters, processMemoryPercent } from "./readings.js";
+import { ACC_COUNT, ACC_SLOTS, ACC_SUM, ACC_TICKS, F, type Field, REC, RING_SIZE } from "./layout.js";
+import { type CpuTimes, cpuPercent, cpuTimes, diskPercent, findOnPath, MB, memoryPercent, type NetCounters, netCounters, processMemoryPercent } from "./readings.js";
 
 export interface SystemSamplerOptions {
   /** Milliseconds between readings while started (default 100). */
@@ -44,6 +44,13 @@ function checkOptions(o: SystemSamplerOptions): Required<SystemSamplerOptions> {
     throw new QuiverError("INVALID_PATH", `cannot measure disk usage at ${JSON.stringify(path)} (${(err as Error).message}); pass an existing folder as { path }`, { cause: err });
   }
   return { interval, path, network: o.network === true, system: o.system !== false, gpu: o.gpu !== false };
+}
+
+let nvidiaSmiOnPath: { path: string | undefined; found: boolean } | undefined;
+function hasNvidiaSmi(): boolean {
+  const path = process.env.PATH;
+  if (nvidiaSmiOnPath?.path !== path) nvidiaSmiOnPath = { path, found: findOnPath("nvidia-smi") !== undefined };
+  return nvidiaSmiOnPath!.found;
 }
 
 // A sampler dropped while started must not keep the shared worker sampling forever.
@@ -91,7 +98,7 @@ export class SystemSampler {
 
   /** The shared worker that samples at this interval (started on first use). */
   private worker(): Channel | undefined {
-    if (!this.system && !this.gpu) return undefined;
+    if (!this.system && !(this.gpu && hasNvidiaSmi())) return undefined;
     return (this.channel ??= channelFor(this.interval, this.path, this.gpu));
   }
 
@@ -158,7 +165,8 @@ export class SystemSampler {
     if (this.system) {
       // cpu from the kernel's counters at both ends: the exact average over the interval.
       const cpu = cpuTimes();
-      const c = cpuPercent(w.cpu, cpu) ?? avg(F.cpu) ?? cpuPercent(this.prevCpu, cpu) ?? this.lastCpu;
+      // Shorter than a kernel clock tick (10 ms): the worker's latest reading of the load, if recent.
+      const c = cpuPercent(w.cpu, cpu) ?? avg(F.cpu) ?? (ch && latest(ch, "cpu", Math.max(1000, 2 * this.interval))) ?? cpuPercent(this.prevCpu, cpu) ?? this.lastCpu;
       out.cpu = round6(c);
       if (this.prevCpu.total === 0) this.prevCpu = cpu;
       // Shorter than one interval (no worker reading inside it): one reading now.
@@ -185,14 +193,17 @@ function netDelta(a: NetCounters, b: NetCounters): Metrics {
   return { bytes_sent: Math.max(0, b.sent - a.sent) / MB, bytes_recv: Math.max(0, b.recv - a.recv) / MB };
 }
 
-/** The newest worker reading's GPU fields, if it is at most maxAge ms old. */
-function latestGpu(ch: Channel, maxAge: number): Metrics {
+/** A field of the worker's newest reading, if that reading is at most maxAge ms old. */
+function latest(ch: Channel, field: Field, maxAge: number): number | undefined {
   const n = ch.written;
-  if (n === 0) return {};
+  if (n === 0) return undefined;
   const base = ((n - 1) % RING_SIZE) * REC;
-  const ts = ch.ring[base]!;
-  const g = ch.ring[base + 1 + F.gpu_percent]!;
-  const m = ch.ring[base + 1 + F.gpu_memory_percent]!;
-  if (Number.isNaN(g) || Number.isNaN(m) || performance.timeOrigin + performance.now() - ts > maxAge) return {};
-  return { gpu_percent: round6(g), gpu_memory_percent: round6(m) };
+  const v = ch.ring[base + 1 + F[field]]!;
+  return Number.isNaN(v) || performance.timeOrigin + performance.now() - ch.ring[base]! > maxAge ? undefined : v;
+}
+
+function latestGpu(ch: Channel, maxAge: number): Metrics {
+  const g = latest(ch, "gpu_percent", maxAge);
+  const m = latest(ch, "gpu_memory_percent", maxAge);
+  return g === undefined || m === undefined ? {} : { gpu_percent: round6(g), gpu_memory_percent: round6(m) };
 }
