@@ -1,7 +1,7 @@
 /** msgpack records → Arrow batches in the table's schema (decoded by msgpackr). */
 import { type Data, type DataType, Field, Int64, makeData, RecordBatch, Schema, Struct, Type } from "apache-arrow";
 import { Unpackr } from "msgpackr";
-import { buildData, isTensorType, mergeSchemas, type Row, rowsToBatch } from "@quiver/core";
+import { buildData, isTensorType, mergeSchemas, QuiverError, type Row, rowsToBatch } from "@quiver/core";
 
 /** Plain msgpack maps as JS objects; 64-bit ints as numbers when safe. */
 export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "auto" as "number" });
@@ -9,8 +9,15 @@ export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int
 /** The decoded records of one index block. */
 export type Segment = { kind: 0; rows: Row[]; n: number } | { kind: 1; cols: Record<string, unknown[]>; n: number };
 
+/** A decoded msgpack map (msgpackr gives plain objects; garbage bytes decode to other things). */
 export function isPlainMap(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v) && !(v instanceof Date);
+  if (v === null || typeof v !== "object") return false;
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+function corrupt(what: string): QuiverError {
+  return new QuiverError("IO", `corrupt data: ${what}; the file was changed by something other than Quiver`);
 }
 
 function listDepth(t: DataType | undefined): number {
@@ -66,18 +73,31 @@ function k0IsTs(rec: Record<string, unknown>): boolean {
   return Array.isArray(rec._ts);
 }
 
-export function decodeSegment(buf: Buffer, kind: 0 | 1): Segment {
-  if (kind === 1) {
-    const cols = unpackr.unpack(buf) as Record<string, unknown[]>;
-    let n = 0;
-    for (const k in cols) {
-      n = (cols[k] as unknown[]).length;
-      break;
+/** Decodes one index block; throws IO when its bytes are not what the index says. */
+export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number): Segment {
+  let seg: Segment;
+  try {
+    if (kind === 1) {
+      const cols = unpackr.unpack(buf) as Record<string, unknown[]>;
+      if (!isPlainMap(cols)) throw corrupt("a columnar record is not a map");
+      let n = -1;
+      for (const k in cols) {
+        const c = cols[k];
+        if (!Array.isArray(c) || (n >= 0 && c.length !== n)) throw corrupt(`column ${JSON.stringify(k)} of a columnar record is not an array of the record's length`);
+        n = c.length;
+      }
+      seg = { kind: 1, cols, n: Math.max(0, n) };
+    } else {
+      const rows = buf.length ? (unpackr.unpackMultiple(buf) as Row[]) : [];
+      for (const r of rows) if (!isPlainMap(r)) throw corrupt("a record is not a map");
+      seg = { kind: 0, rows, n: rows.length };
     }
-    return { kind: 1, cols, n };
+  } catch (err) {
+    if (err instanceof QuiverError) throw err;
+    throw corrupt((err as Error).message);
   }
-  const rows = buf.length ? (unpackr.unpackMultiple(buf) as Row[]) : [];
-  return { kind: 0, rows, n: rows.length };
+  if (rowsExpected !== undefined && seg.n !== rowsExpected) throw corrupt(`a block holds ${seg.n} rows where the index says ${rowsExpected}`);
+  return seg;
 }
 
 export function segmentFromRecords(records: unknown[], kind: 0 | 1): Segment {

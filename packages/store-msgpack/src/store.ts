@@ -614,10 +614,18 @@ export class MsgpackStore implements Store {
       this.cache.set(key, hit);
       return hit;
     }
-    const seg = decodeSegment(readAt(fd, e.offset, e.length), e.kind);
+    const seg = this.decodeAt(st, readAt(fd, e.offset, e.length), e);
     this.cache.set(key, seg);
     if (this.cache.size > CACHE_SEGMENTS) this.cache.delete(this.cache.keys().next().value!);
     return seg;
+  }
+
+  private decodeAt(st: TableState, buf: Buffer, e: Entry): Segment {
+    try {
+      return decodeSegment(buf, e.kind, e.rows);
+    } catch (err) {
+      throw new QuiverError("IO", `${st.dataPath}, bytes ${e.offset}-${e.offset + e.length}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Opens data.msgpack for reading, checking it is the file the entries describe. */
@@ -668,7 +676,7 @@ export class MsgpackStore implements Store {
         const buf = readAt(fd, base, last.offset + last.length - base);
         for (let q = a; q < b; q++) {
           const e = slab[q]!;
-          segs.push(decodeSegment(buf.subarray(e.offset - base, e.offset - base + e.length), e.kind));
+          segs.push(this.decodeAt(st, buf.subarray(e.offset - base, e.offset - base + e.length), e));
         }
         a = b;
       }
@@ -965,7 +973,7 @@ export class MsgpackStore implements Store {
       let changed = 0;
       try {
         for (const e of st.entries) {
-          const b = segmentsToBatch([decodeSegment(readAt(fd, e.offset, e.length), e.kind)], st.schema ?? schema);
+          const b = segmentsToBatch([this.decodeAt(st, readAt(fd, e.offset, e.length), e)], st.schema ?? schema);
           const mask = where ? evaluate(where, b) : undefined;
           let hits = b.numRows;
           if (mask) {
