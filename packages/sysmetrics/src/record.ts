@@ -82,16 +82,29 @@ export function recordTo(track: AppendTarget, options: RecordOptions = {}): Reco
     }
   };
 
-  const timer = setInterval(drain, Math.min(1000, Math.max(20, sampler.interval)));
+  let failure: unknown;
+  const end = (): void => {
+    stopped = true;
+    clearInterval(timer);
+    ch.release();
+  };
+  // A track that refuses points (e.g. its session was closed) ends the recording; stop() reports it.
+  const timer = setInterval(() => {
+    try {
+      drain();
+    } catch (err) {
+      failure = err;
+      end();
+    }
+  }, Math.min(1000, Math.max(20, sampler.interval)));
   timer.unref();
 
   const stop = async (): Promise<number> => {
     if (!stopped) {
-      stopped = true;
-      clearInterval(timer);
-      ch.release();
+      end();
       if (!ch.failed) drain();
     }
+    if (failure !== undefined) throw failure;
     await track.flush?.();
     return points;
   };

@@ -68,6 +68,15 @@ describe("recordTo", () => {
     await session.close();
   });
 
+  it("a track that stops accepting points ends the recording; stop() reports why", async () => {
+    const session = await Session.open({ prefix: "exp/sys3", store: "memory:" });
+    const rec = recordTo(session.track("a"), { interval: 20 });
+    for (let i = 0; i < 300 && rec.points < 2; i++) await sleep(10);
+    await session.close();
+    await sleep(200); // the drain timer meets a closed session: no uncaught error
+    await expect(rec.stop()).rejects.toMatchObject({ code: "CLOSED" });
+  });
+
   it("rejects what is not a track", () => {
     expect(() => recordTo({} as never)).toThrow(expect.objectContaining({ code: "INVALID_VALUE" }));
     expect(() => recordTo({ append() {} }, { interval: 0 })).toThrow(expect.objectContaining({ code: "INVALID_VALUE" }));
