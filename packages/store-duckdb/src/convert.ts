@@ -30,6 +30,10 @@ import { arrowTypeOf, duckTypeOf, fixedWidthCtor } from "./types.js";
 
 type FixedCtor = NonNullable<ReturnType<typeof fixedWidthCtor>>;
 
+/** Rows per output batch; readers are sized for it so they rarely grow. */
+const BATCH_ROWS = 65536;
+const CAPACITY = BATCH_ROWS + VECTOR_SIZE;
+
 interface ColumnReader {
   /** Appends `n` rows of a chunk's column. */
   add(chunk: DuckDBDataChunk, column: number, n: number): void;
@@ -39,7 +43,7 @@ interface ColumnReader {
 
 /** Validity bits gathered across chunks, in Arrow's bitmap layout. */
 class Bits {
-  bytes = new Uint8Array(1024);
+  bytes = new Uint8Array(CAPACITY >> 3);
   nulls = 0;
   length = 0;
   addValidity(raw: Uint8Array | null, n: number): void {
@@ -92,7 +96,7 @@ class Bits {
   }
   take(): { bitmap: Uint8Array | undefined; nulls: number } {
     const out = { bitmap: this.nulls ? this.bytes.slice(0, (this.length + 7) >> 3) : undefined, nulls: this.nulls };
-    this.bytes = new Uint8Array(1024);
+    this.bytes = new Uint8Array(CAPACITY >> 3);
     this.nulls = 0;
     this.length = 0;
     return out;
@@ -113,7 +117,7 @@ class FixedReader implements ColumnReader {
     private readonly Ctor: FixedCtor,
   ) {
     this.width = (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-    this.buf = new Uint8Array(this.width * VECTOR_SIZE * 4);
+    this.buf = new Uint8Array(this.width * CAPACITY);
   }
   add(chunk: DuckDBDataChunk, column: number, n: number): void {
     const raw = B.data_chunk_get_vector(chunk.chunk, column);
@@ -131,14 +135,14 @@ class FixedReader implements ColumnReader {
     const n = this.rows;
     const values = new this.Ctor(this.buf.buffer as ArrayBuffer, 0, n);
     const { bitmap, nulls } = this.bits.take();
-    this.buf = new Uint8Array(this.width * VECTOR_SIZE * 4);
+    this.buf = new Uint8Array(this.width * CAPACITY);
     this.rows = 0;
     return makeData({ type: this.type, length: n, nullCount: nulls, nullBitmap: bitmap, data: values } as never);
   }
 }
 
 class BoolReader implements ColumnReader {
-  private vals = new Uint8Array(VECTOR_SIZE);
+  private vals = new Uint8Array(CAPACITY);
   private rows = 0;
   private readonly bits = new Bits();
   constructor(private readonly type: DataType) {}
@@ -165,8 +169,8 @@ class BoolReader implements ColumnReader {
 
 /** VARCHAR and BLOB: duckdb_string_t is 16 bytes, inlined up to 12 bytes, else a pointer. */
 class BytesReader implements ColumnReader {
-  private offsets = new Int32Array(VECTOR_SIZE + 1);
-  private bytes = new Uint8Array(VECTOR_SIZE * 16);
+  private offsets = new Int32Array(CAPACITY + 1);
+  private bytes = new Uint8Array(CAPACITY * 16);
   private rows = 0;
   private readonly bits = new Bits();
   constructor(private readonly type: DataType) {}
@@ -234,7 +238,7 @@ class BytesReader implements ColumnReader {
     const values = this.bytes.slice(0, offsets[n]);
     const { bitmap, nulls } = this.bits.take();
     this.rows = 0;
-    this.offsets = new Int32Array(VECTOR_SIZE + 1);
+    this.offsets = new Int32Array(CAPACITY + 1);
     return makeData({ type: this.type, length: n, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, data: values } as never);
   }
 }
@@ -297,7 +301,7 @@ export function resultShape(result: DuckDBResult, known?: Schema, nullColumns?: 
 }
 
 /** Reads a whole result as Arrow batches of about `batchRows` rows. */
-export async function readBatches(result: DuckDBResult, shape: ResultShape, batchRows = 65536): Promise<RecordBatch[]> {
+export async function readBatches(result: DuckDBResult, shape: ResultShape, batchRows = BATCH_ROWS): Promise<RecordBatch[]> {
   const { duckTypes, schema } = shape;
   const readers = schema.fields.map((f, i) => (f.type.typeId === Type.Null ? undefined : readerFor(duckTypes[i]!, f.type)));
   const out: RecordBatch[] = [];
@@ -307,9 +311,14 @@ export async function readBatches(result: DuckDBResult, shape: ResultShape, batc
     out.push(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: rows, nullCount: 0, children })));
     rows = 0;
   };
+  // Fetch the next chunk while this one is converted: DuckDB works on its threads meanwhile.
+  let next = result.fetchChunk();
+  next.catch(() => undefined); // a failure surfaces at the await below
   for (;;) {
-    const chunk = await result.fetchChunk();
+    const chunk = await next;
     if (!chunk || chunk.rowCount === 0) break;
+    next = result.fetchChunk();
+    next.catch(() => undefined);
     const n = chunk.rowCount;
     for (let c = 0; c < readers.length; c++) readers[c]?.add(chunk, c, n);
     rows += n;
