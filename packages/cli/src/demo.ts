@@ -181,6 +181,8 @@ quiver("tracks", "read", rel(TRACKS), "robot/run-1", "robot/pose", "--limit", "5
 say(`The camera file: names, shapes and dtypes, then a summary of three frames:`);
 quiver("h5", "ls", rel(H5));
 quiver("h5", "show", rel(H5), "camera", "--slice", "0:3");
+say(`And one frame drawn in the terminal:`);
+quiver("h5", "show", rel(H5), "camera", "--slice", "10", "--image");
 quiver("plot", RUNS, "accuracy", "--x", "epoch", "--by", "lr", "--out", join(rel(DIR), "accuracy.svg"));
 
 const secs = ((Date.now() - t0) / 1000).toFixed(1);

@@ -29,6 +29,7 @@ describe("demo", () => {
     expect(out).toContain("5 of 200 points");
     expect(out).toMatch(/^camera\s+float32\s+\(20, 64, 64\)\s+20$/m);
     expect(out).toMatch(/^\s+0\s+64×64\s/m);
+    expect(out).toMatch(/\[10\] 64×64\n[\s\S]*@/);
     expect(out).toContain("Done in ");
     expect(existsSync(join(dir, "runs.db"))).toBe(true);
     expect(readFileSync(join(dir, "accuracy.svg"), "utf8")).toContain("<polyline");

@@ -51,6 +51,16 @@ describe("h5", () => {
     expect(data[0]).toBe(3);
   });
 
+  it("show --image draws a frame", async () => {
+    const pic = (await okIn(["h5", "show", FILE, "image", "--slice", "2", "--image"])).split("\n");
+    expect(pic[0]).toBe("[2] 64×64");
+    expect(pic.slice(1, 33).every((l) => l.length <= 64)).toBe(true);
+    // values rise with the flat index (k / 4096 within a frame): dark on top, bright at the bottom
+    expect(pic[1]).toBe("");
+    expect(pic[32]).toBe("@".repeat(64));
+    expect(errorOf(await inproc(["h5", "show", FILE, "number", "--image"])).code).toBe("INVALID_VALUE");
+  });
+
   it("errors name the problem", async () => {
     expect(errorOf(quiver(["h5", "show", FILE, "nope"]))).toEqual({ code: "NOT_FOUND", message: expect.stringContaining("datasets: image, number") });
     expect(errorOf(await inproc(["h5", "ls", join(tmp.dir, "missing.h5")])).code).toBe("NOT_FOUND");

@@ -4,6 +4,7 @@ import { QuiverError, type Row } from "@quiver/core";
 import { bool, parseCommand, str, usageError } from "../args.js";
 import type { Command, CommandGroup } from "../context.js";
 import { printRows } from "../output.js";
+import { renderImage } from "../picture.js";
 import { requirePackage } from "../stores.js";
 
 /** What the CLI uses of @quiver/store-h5 (declared here so the CLI builds and loads without it). */
@@ -115,9 +116,13 @@ const showCmd: Command = {
   spec: {
     usage: "h5 show FILE NAME [--slice a:b] [--json]",
     summary: "Prints entries of one dataset without loading the rest: values of scalar streams, shape/min/max/mean of array streams (full arrays with --json).",
-    options: { slice: { type: "string" }, json: { type: "boolean" } },
-    optionHelp: { slice: "entries to show, Python-style: 10:20, :5, -3: (default 0:10)", json: "one JSON object per entry: {index, value}" },
-    details: "Examples:\n  quiver h5 show logging_data.h5 number --slice 0:5\n  quiver h5 show logging_data.h5 image --slice -1: --json",
+    options: { slice: { type: "string" }, json: { type: "boolean" }, image: { type: "boolean", short: "i" } },
+    optionHelp: {
+      slice: "entries to show, Python-style: 10:20, :5, -3: (default 0:10)",
+      json: "one JSON object per entry: {index, value}",
+      image: "draw 2-D entries (e.g. 64×64 frames) as pictures in the terminal",
+    },
+    details: "Examples:\n  quiver h5 show logging_data.h5 number --slice 0:5\n  quiver h5 show logging_data.h5 image --slice -1: --image\n  quiver h5 show logging_data.h5 image --slice -1: --json",
   },
   async run(argv, ctx) {
     const p = parseCommand(argv, this.spec);
@@ -131,7 +136,16 @@ const showCmd: Command = {
         printRows(ctx.out, vals.map((v, i) => ({ index: a + i, value: v })), { json: true });
         return;
       }
-      printRows(ctx.out, vals.map((v, i) => ({ index: a + i, ...summary(v, d.shape.slice(1)) })));
+      const frameShape = d.shape.slice(1);
+      if (bool(p, "image")) {
+        if (frameShape.length !== 2) throw new QuiverError("INVALID_VALUE", `--image draws 2-D entries; ${name} entries have shape (${frameShape.join(", ")})`);
+        vals.forEach((v, i) => {
+          const data = (v && typeof v === "object" && "data" in v ? (v as { data: ArrayLike<number> }).data : v) as ArrayLike<number>;
+          ctx.out.write(`[${a + i}] ${frameShape.join("×")}\n` + renderImage(data, frameShape[0]!, frameShape[1]!, { color: ctx.color, maxWidth: Math.min(96, ctx.columns - 2) }));
+        });
+        return;
+      }
+      printRows(ctx.out, vals.map((v, i) => ({ index: a + i, ...summary(v, frameShape) })));
       ctx.out.write(`entries ${a}..${b} of ${d.length} (${d.dtype}, shape (${d.shape.join(", ")}))\n`);
     });
   },
