@@ -19,6 +19,11 @@ export class BlobStore {
     return join(this.dir, hash.slice(0, 2), hash);
   }
 
+  /** Whether `hash` names a stored blob. */
+  has(hash: string): boolean {
+    return HEX64.test(hash) && existsSync(join(this.dir, hash.slice(0, 2), hash));
+  }
+
   /** Stores the bytes (if not already there) and returns their hash. */
   put(bytes: Uint8Array): string {
     const h = BlobStore.hash(bytes);

@@ -128,6 +128,8 @@ function parseCell(s: string, t: FieldType): unknown {
       return isNaN(d.getTime()) ? undefined : d;
     }
     case "blob":
+      // A 64-hex cell is a blob hash (what toCSV writes); other hex is the bytes themselves.
+      if (/^[0-9a-f]{64}$/.test(s)) return s;
       return /^([0-9a-fA-F]{2})*$/.test(s) ? Uint8Array.from(Buffer.from(s, "hex")) : undefined;
     default:
       return s;

@@ -118,6 +118,8 @@ function tables(id: string) {
   return { events: `datasource/${id}/events`, fields: `datasource/${id}/fields`, commits: `datasource/${id}/commits`, current: `datasource/${id}/current` };
 }
 
+const writeLocks = new WeakMap<Store, Map<string, Promise<void>>>();
+
 function pathIndex(names: readonly string[], pc: string | number | undefined): number {
   const pi = typeof pc === "number" ? pc : names.indexOf(pc ?? names[0]!);
   if (!Number.isInteger(pi) || pi < 0 || pi >= names.length) {
@@ -272,6 +274,18 @@ export class Datasource extends View implements ViewSource {
   /** @internal Validates and writes one change as one batch: all of it or nothing. */
   async commit(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
     this.check();
+    // One commit at a time per datasource in this process: each takes the next _seq range.
+    let locks = writeLocks.get(this.store);
+    if (!locks) writeLocks.set(this.store, (locks = new Map()));
+    const prev = locks.get(this.id) ?? Promise.resolve();
+    const run = prev.then(() => this.commitNow(change, declared));
+    const tail = run.then(() => undefined, () => undefined);
+    locks.set(this.id, tail);
+    void tail.then(() => locks.get(this.id) === tail && locks.delete(this.id));
+    return run;
+  }
+
+  private async commitNow(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
     const n = change.paths.length;
     if (n === 0) return 0;
     const types = await this.typeMap();

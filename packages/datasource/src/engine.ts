@@ -199,31 +199,64 @@ export class SqlEngine implements Engine {
   }
 
   /** Brings the materialised current table up to date with the events. */
-  private async refresh(fields: readonly FieldInfo[], present: ReadonlySet<string>): Promise<void> {
+  /**
+   * What the current state is read from, brought up to date with the events. While every path
+   * has been written once and nothing was cleared (the common "upload datapoints" history), the
+   * events table itself is the state ("events" mode: nothing to materialise). After the first
+   * update of an existing path, clear or delete, the state is materialised in `current` and
+   * refreshed incrementally ("table" mode).
+   */
+  private async refresh(fields: readonly FieldInfo[], present: ReadonlySet<string>): Promise<string> {
     const key = JSON.stringify(fields.map((f) => [f.name, f.type]));
     const total = Number((await this.sql(`SELECT count(*)::BIGINT AS n FROM ${this.ev}`)).get(0)!.n);
-    let done = -1;
+    let done = 0;
     let builtKey = "";
+    let mode = "events";
     try {
-      const m = await this.sql(`SELECT seq::BIGINT AS seq, fields FROM ${this.meta}`);
+      const m = await this.sql(`SELECT seq::BIGINT AS seq, fields, mode FROM ${this.meta}`);
       if (m.numRows) {
         done = Number(m.get(0)!.seq);
         builtKey = String(m.get(0)!.fields);
+        mode = String(m.get(0)!.mode);
       }
     } catch {
-      /* no state table yet */
+      /* no state yet: nothing checked, events mode */
     }
-    if (done === total && builtKey === key) return;
-    const keyLit = `'${key.replace(/'/g, "''")}'`;
-    if (builtKey === key && done >= 0 && done < total) {
-      // Incremental: recompute only the paths touched since the last refresh.
+    const eventsView = (): string => {
+      const cols = fields.map((f) => (present.has(f.name) ? Q(f.name) : `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`));
+      const any = fields.filter((f) => present.has(f.name)).map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") || "FALSE";
+      return `(SELECT path${cols.map((x) => `, ${x}`).join("")} FROM ${this.ev} WHERE ${any})`;
+    };
+    const save = (m: string): Promise<Table> =>
+      this.sql(`CREATE OR REPLACE TABLE ${this.meta} AS SELECT ${total}::BIGINT AS seq, '${key.replace(/'/g, "''")}' AS fields, '${m}' AS mode`);
+    if (mode === "events") {
+      if (done < total) {
+        // Still simple? New events must touch distinct paths, never seen before, clearing nothing.
+        const c = (
+          await this.sql(
+            `SELECT (count(*) - count(DISTINCT path))::BIGINT AS dup, count(_unset)::BIGINT AS cleared, ` +
+              (done > 0 ? `(SELECT count(*) FROM ${this.ev} e SEMI JOIN (SELECT path FROM ${this.ev} WHERE _seq < ${done}) p ON e.path = p.path WHERE e._seq >= ${done})::BIGINT` : "0::BIGINT") +
+              ` AS overlap FROM ${this.ev} WHERE _seq >= ${done}`,
+          )
+        ).get(0)!;
+        if (Number(c.dup) + Number(c.cleared) + Number(c.overlap) === 0) {
+          await save("events");
+          return eventsView();
+        }
+        mode = "rebuild";
+      } else return eventsView();
+    }
+    if (mode === "table" && done === total && builtKey === key) return this.cur;
+    if (mode === "table" && builtKey === key && done < total) {
+      // Recompute only the paths touched since the last refresh.
       const touched = `path IN (SELECT path FROM ${this.ev} WHERE _seq >= ${done})`;
       await this.sql(`DELETE FROM ${this.cur} WHERE ${touched}`);
       await this.sql(`INSERT INTO ${this.cur} ${this.stateSql(fields, present, touched)}`);
     } else {
       await this.sql(`CREATE OR REPLACE TABLE ${this.cur} AS ${this.stateSql(fields, present, "")}`);
     }
-    await this.sql(`CREATE OR REPLACE TABLE ${this.meta} AS SELECT ${total}::BIGINT AS seq, ${keyLit} AS fields`);
+    await save("table");
+    return this.cur;
   }
 
   async run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table> {
@@ -236,8 +269,7 @@ export class SqlEngine implements Engine {
       const bound = `_seq < (SELECT coalesce(max(seq1), 0) FROM ${this.commits} WHERE ts <= TIMESTAMP '${ts}')`;
       from = `(${this.stateSql(fields, present, bound)})`;
     } else {
-      await this.refresh(fields, present);
-      from = this.cur;
+      from = await this.refresh(fields, present);
     }
     const cols = schema.fields.map((f) => Q(f.name)).join(", ");
     const order = [...(spec.orderBy ?? []), { column: "path", direction: "asc" as const }]

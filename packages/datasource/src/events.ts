@@ -102,7 +102,8 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
       else if (v === null) {
         out[i] = null;
         (cleared[i] ??= []).push(name);
-      } else out[i] = checkValue(v, t, name, change.source ? `${where}row ${i + 1}: ` : "");
+      } else if (t === "blob" && typeof v === "string" && blobs.has(v)) out[i] = v; // the hash of a stored blob (e.g. a re-uploaded export)
+      else out[i] = checkValue(v, t, name, change.source ? `${where}row ${i + 1}: ` : "");
     }
     cols.push([name, t, out]);
   }
@@ -110,7 +111,7 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
   // commit leaves at most unreferenced files).
   for (const [, t, out] of cols) {
     if (t !== "blob" || isData(out)) continue;
-    for (let i = 0; i < n; i++) if (out[i] != null) out[i] = blobs.put(out[i] as Uint8Array);
+    for (let i = 0; i < n; i++) if (out[i] instanceof Uint8Array) out[i] = blobs.put(out[i] as Uint8Array);
   }
   const seq = new Array<number>(n);
   for (let i = 0; i < n; i++) seq[i] = seq0 + i;

@@ -322,6 +322,27 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
     await expect((async () => { for await (const _ of it) void _; })()).rejects.toThrow(/labels\/l.txt/);
   });
 
+  it("serialises concurrent writes: each commit gets its own range, later calls win", async () => {
+    const ds = await open();
+    await Promise.all(Array.from({ length: 12 }, (_, i) => ds.updateMetadata(`p${String(i).padStart(2, "0")}`, { v: i })));
+    await Promise.all([ds.updateMetadata("p00", { v: 100 }), ds.updateMetadata("p00", { v: 200 }), ds.deleteMetadata("p01", "v")]);
+    const rows = (await ds.all()).rows;
+    expect(rows.length).toBe(11);
+    expect(rows[0]).toEqual({ path: "p00", v: 200 });
+    expect((await ds.versions()).length).toBe(15);
+  });
+
+  it("accepts the hash of a stored blob, so an exported table re-uploads", async () => {
+    const ds = await open();
+    await ds.updateMetadata("a", { thumb: new Uint8Array([1, 2, 3]), n: 1 });
+    const csv = await (await ds.all()).toCSV(path.join(dir, "export.csv"));
+    await ds.deleteDatapoints("a");
+    await ds.uploadMetadata(csv);
+    const [dp] = [...(await ds.all())];
+    expect(await dp!.getBlob("thumb")).toEqual(new Uint8Array([1, 2, 3]));
+    await expectCode(ds.updateMetadata("b", { thumb: "f".repeat(64) }), "SCHEMA_MISMATCH", /"thumb" is blob/);
+  });
+
   it("saves datasets and gives back the same view", async () => {
     const ds = await open();
     await ds.uploadMetadata([{ path: "a", e: 1 }, { path: "b", e: 7 }, { path: "c", e: 9 }]);
