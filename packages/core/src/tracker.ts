@@ -158,8 +158,12 @@ async function loadSampler(options: TrackerOptions): Promise<(() => MetricsSampl
   if (!create) {
     throw new QuiverError("PACKAGE_NOT_INSTALLED", "systemMetrics/networkMetrics need @quiver/sysmetrics; install it with `pnpm add @quiver/sysmetrics`");
   }
-  const interval = (options.measurementInterval ?? 0.1) * 1000;
-  return () => create({ interval, network: options.networkMetrics === true, system: options.systemMetrics !== false });
+  const seconds = options.measurementInterval ?? 0.1;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new QuiverError("INVALID_VALUE", `measurementInterval must be a positive number of seconds, got ${describeValue(seconds)}`);
+  }
+  // networkMetrics alone logs only the network fields, as xetrack's log_network_params does.
+  return () => create({ interval: seconds * 1000, network: options.networkMetrics === true, system: options.systemMetrics === true });
 }
 
 export class Tracker implements AsyncDisposable {
