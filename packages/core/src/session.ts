@@ -8,14 +8,14 @@
  */
 import { Field, Float64, Schema, type Table } from "apache-arrow";
 import { type Data, makeData, RecordBatch, Struct } from "apache-arrow";
-import { BIGINT_META, buildData, inferColumnType, mergeSchemas, normalizeRow, type Row, rowsToBatch } from "./arrow.js";
+import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues } from "./arrow.js";
 import { type BufferOptions, PointBuffer, PointColumns } from "./buffer.js";
 import { QuiverError, describeValue } from "./errors.js";
 import { validateName } from "./names.js";
 import { and, field, type QueryNode } from "./query.js";
 import { resolveStore } from "./registry.js";
 import { readRows, readTable } from "./scan.js";
-import type { Store, StoreOpenOptions } from "./store.js";
+import type { ScanOptions, Store, StoreOpenOptions } from "./store.js";
 import { ColumnTypes } from "./tracker.js";
 
 export const MAX_READ_LIMIT = 10_000;
@@ -200,13 +200,20 @@ export class Track {
     return this.schema !== undefined;
   }
 
-  private toPoints(rows: Row[]): TrackPoint[] {
-    return rows.map((r) => {
-      const index = Number(r[INDEX]);
-      delete r[INDEX];
-      return { index, data: r as Row & { _ts: number } };
-    });
+  /** Points of a scan with the INDEX column: its value becomes `index`, the rest `data` (nulls left out). */
+  private async points(options: ScanOptions): Promise<TrackPoint[]> {
+    const out: TrackPoint[] = [];
+    for await (const b of this.session.store.scan(this.table, options)) {
+      const k = b.schema.fields.findIndex((f) => f.name === INDEX);
+      const idx = vectorToValues(b.getChildAt(k)!);
+      const fields = b.schema.fields.filter((_, i) => i !== k);
+      const rest = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: b.numRows, nullCount: 0, children: b.data.children.filter((_, i) => i !== k) }));
+      const rows = batchToRows(rest, { omitNulls: true });
+      for (let i = 0; i < rows.length; i++) out.push({ index: Number(idx[i]), data: rows[i] as Row & { _ts: number } });
+    }
+    return out;
   }
+
 
   /** Points by index (storage order). */
   async read(opts: { startIndex?: number; limit?: number } = {}): Promise<TrackReadResult> {
@@ -216,8 +223,7 @@ export class Track {
     if (!(await this.exists())) return { data: [], total: 0, startIndex: start, endIndex: start, hasMore: false };
     const store = this.session.store;
     const total = await store.count(this.table);
-    const rows = await readRows(store, this.table, { offset: start, limit, rowIndex: INDEX }, true);
-    const data = this.toPoints(rows);
+    const data = await this.points({ offset: start, limit, rowIndex: INDEX });
     const end = data.length ? data[data.length - 1]!.index + 1 : start;
     return { data, total, startIndex: start, endIndex: end, hasMore: end < total };
   }
@@ -235,8 +241,7 @@ export class Track {
     const store = this.session.store;
     const total = await store.count(this.table, where);
     const dir = opts.reverse ? "desc" : "asc";
-    const rows = await readRows(store, this.table, { where, orderBy: [{ column: "_ts", direction: dir }, { column: INDEX, direction: dir }], limit, rowIndex: INDEX }, true);
-    const data = this.toPoints(rows);
+    const data = await this.points({ where, orderBy: [{ column: "_ts", direction: dir }, { column: INDEX, direction: dir }], limit, rowIndex: INDEX });
     const idx = data.map((d) => d.index);
     return {
       data,
