@@ -73,6 +73,162 @@ function k0IsTs(rec: Record<string, unknown>): boolean {
   return Array.isArray(rec._ts);
 }
 
+const TWO32 = 4294967296;
+
+/**
+ * Fast path for blocks of row records holding only scalars (the usual track point): decodes
+ * straight into one array per column — no object per row, numbers stay unboxed. Returns
+ * undefined for anything else (lists, maps, binary, extensions, bad bytes): msgpackr decodes it.
+ */
+export function decodeScalarRows(buf: Buffer): { cols: Record<string, unknown[]>; n: number } | undefined {
+  const cols: Record<string, unknown[]> = Object.create(null) as Record<string, unknown[]>;
+  const keyStart: number[] = [];
+  const keyLen: number[] = [];
+  const keyCol: unknown[][] = [];
+  const len = buf.length;
+  let p = 0;
+  let n = 0;
+  while (p < len) {
+    const h = buf[p++]!;
+    let m: number;
+    if (h >= 0x80 && h <= 0x8f) m = h & 0x0f;
+    else if (h === 0xde && p + 2 <= len) {
+      m = buf.readUInt16BE(p);
+      p += 2;
+    } else return undefined;
+    for (let j = 0; j < m; j++) {
+      if (p >= len) return undefined;
+      // key: a string, usually the same bytes as the previous record's j-th key
+      const kh = buf[p]!;
+      let ks: number;
+      let kl: number;
+      if (kh >= 0xa0 && kh <= 0xbf) {
+        kl = kh & 0x1f;
+        ks = p + 1;
+      } else if (kh === 0xd9 && p + 1 < len) {
+        kl = buf[p + 1]!;
+        ks = p + 2;
+      } else return undefined;
+      if (ks + kl > len) return undefined;
+      let col: unknown[] | undefined;
+      if (j < keyCol.length && keyLen[j] === kl) {
+        const o = keyStart[j]!;
+        let same = true;
+        for (let q = 0; q < kl; q++) {
+          if (buf[o + q] !== buf[ks + q]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) col = keyCol[j];
+      }
+      if (!col) {
+        const name = buf.toString("utf8", ks, ks + kl);
+        col = cols[name];
+        if (!col) cols[name] = col = new Array(n);
+        keyStart[j] = ks;
+        keyLen[j] = kl;
+        keyCol[j] = col;
+      }
+      p = ks + kl;
+      if (p >= len) return undefined;
+      const b = buf[p++]!;
+      let v: unknown;
+      if (b <= 0x7f) v = b;
+      else if (b >= 0xe0) v = b - 256;
+      else if (b >= 0xa0 && b <= 0xbf) {
+        const l = b & 0x1f;
+        if (p + l > len) return undefined;
+        v = buf.toString("utf8", p, p + l);
+        p += l;
+      } else {
+        switch (b) {
+          case 0xcb:
+            if (p + 8 > len) return undefined;
+            v = buf.readDoubleBE(p);
+            p += 8;
+            break;
+          case 0xca:
+            if (p + 4 > len) return undefined;
+            v = buf.readFloatBE(p);
+            p += 4;
+            break;
+          case 0xc0:
+            v = null;
+            break;
+          case 0xc2:
+            v = false;
+            break;
+          case 0xc3:
+            v = true;
+            break;
+          case 0xcc:
+            if (p + 1 > len) return undefined;
+            v = buf[p++];
+            break;
+          case 0xcd:
+            if (p + 2 > len) return undefined;
+            v = buf.readUInt16BE(p);
+            p += 2;
+            break;
+          case 0xce:
+            if (p + 4 > len) return undefined;
+            v = buf.readUInt32BE(p);
+            p += 4;
+            break;
+          case 0xd0:
+            if (p + 1 > len) return undefined;
+            v = buf.readInt8(p);
+            p += 1;
+            break;
+          case 0xd1:
+            if (p + 2 > len) return undefined;
+            v = buf.readInt16BE(p);
+            p += 2;
+            break;
+          case 0xd2:
+            if (p + 4 > len) return undefined;
+            v = buf.readInt32BE(p);
+            p += 4;
+            break;
+          case 0xcf:
+          case 0xd3: {
+            if (p + 8 > len) return undefined;
+            const hi = b === 0xcf ? buf.readUInt32BE(p) : buf.readInt32BE(p);
+            if (hi >= -2097152 && hi < 2097152) v = hi * TWO32 + buf.readUInt32BE(p + 4);
+            else v = b === 0xcf ? buf.readBigUInt64BE(p) : buf.readBigInt64BE(p);
+            p += 8;
+            break;
+          }
+          case 0xd9: {
+            if (p + 1 > len) return undefined;
+            const l = buf[p++]!;
+            if (p + l > len) return undefined;
+            v = buf.toString("utf8", p, p + l);
+            p += l;
+            break;
+          }
+          case 0xda: {
+            if (p + 2 > len) return undefined;
+            const l = buf.readUInt16BE(p);
+            p += 2;
+            if (p + l > len) return undefined;
+            v = buf.toString("utf8", p, p + l);
+            p += l;
+            break;
+          }
+          default:
+            return undefined;
+        }
+      }
+      col[n] = v;
+    }
+    n++;
+  }
+  for (const k in cols) if (cols[k]!.length < n) cols[k]!.length = n;
+  return { cols, n };
+}
+
 /** Decodes one index block; throws IO when its bytes are not what the index says. */
 export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number): Segment {
   let seg: Segment;
@@ -88,6 +244,8 @@ export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number): 
       }
       seg = { kind: 1, cols, n: Math.max(0, n) };
     } else {
+      const fast = decodeScalarRows(buf);
+      if (fast) return check({ kind: 1, cols: fast.cols, n: fast.n }, rowsExpected);
       const rows = buf.length ? (unpackr.unpackMultiple(buf) as Row[]) : [];
       for (const r of rows) if (!isPlainMap(r)) throw corrupt("a record is not a map");
       seg = { kind: 0, rows, n: rows.length };
@@ -96,6 +254,10 @@ export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number): 
     if (err instanceof QuiverError) throw err;
     throw corrupt((err as Error).message);
   }
+  return check(seg, rowsExpected);
+}
+
+function check(seg: Segment, rowsExpected: number | undefined): Segment {
   if (rowsExpected !== undefined && seg.n !== rowsExpected) throw corrupt(`a block holds ${seg.n} rows where the index says ${rowsExpected}`);
   return seg;
 }
@@ -113,9 +275,14 @@ export function segmentFromRecords(records: unknown[], kind: 0 | 1): Segment {
   return { kind: 0, rows: records as Row[], n: records.length };
 }
 
-/** `_ts` of row i of a segment (undefined when missing). */
-export function tsOf(seg: Segment, i: number): unknown {
-  return seg.kind === 0 ? seg.rows[i]!._ts : seg.cols._ts?.[i];
+const NONE: unknown[] = [];
+
+/** One column of a segment, indexable by row (missing → undefined). */
+export function columnValues(seg: Segment, name: string): ArrayLike<unknown> {
+  if (seg.kind === 1) return seg.cols[name] ?? NONE;
+  const out = new Array<unknown>(seg.n);
+  for (let i = 0; i < seg.n; i++) out[i] = seg.rows[i]![name];
+  return out;
 }
 
 /** Values of one column over whole segments, in order. */

@@ -52,7 +52,7 @@ import {
   validateName,
   type AppendOptions,
 } from "@quiver/core";
-import { batchOf, decodeSegment, inferSchema, isColumnar, isPlainMap, type Segment, segmentFromRecords, segmentsToBatch, tsOf, unpackr, withIndexField } from "./decode.js";
+import { batchOf, decodeSegment, inferSchema, isColumnar, isPlainMap, type Segment, segmentFromRecords, segmentsToBatch, columnValues, unpackr, withIndexField } from "./decode.js";
 import { ByteWriter, type EncodedBlock, encodeColumns, encodeRows } from "./encode.js";
 import { decodeEntries, decodeHeader, encodeEntries, encodeHeader, ENTRY, type Entry, HEADER, newGeneration } from "./index-file.js";
 import { lock, tryLock, unlock } from "./lock.js";
@@ -829,9 +829,10 @@ export class MsgpackStore implements Store {
     else cands.sort((a, b) => a.minTs - b.minTs || a.firstRow - b.firstRow);
     const offset = options.offset ?? 0;
     const need = options.limit === undefined ? Infinity : offset + options.limit;
+    const segs: Segment[] = [];
     const pTs: number[] = [];
     const pRow: number[] = [];
-    const pSeg: Segment[] = [];
+    const pSeg: number[] = [];
     const pI: number[] = [];
     for (const e of cands) {
       if (pTs.length >= need) {
@@ -840,12 +841,15 @@ export class MsgpackStore implements Store {
         if (desc ? e.maxTs < kth : e.minTs > kth) break;
       }
       const seg = this.segment(st, fd, e);
+      const id = segs.push(seg) - 1;
+      const tsA = columnValues(seg, "_ts");
+      const inside = ivs && !within(e.minTs, e.maxTs, ivs) ? ivs : undefined;
       for (let i = 0; i < seg.n; i++) {
-        const ts = tsNumber(tsOf(seg, i));
-        if (ts === undefined || (ivs && !inIntervals(ts, ivs))) continue;
+        const ts = tsNumber(tsA[i]);
+        if (ts === undefined || (inside && !inIntervals(ts, inside))) continue;
         pTs.push(ts);
         pRow.push(e.firstRow + i);
-        pSeg.push(seg);
+        pSeg.push(id);
         pI.push(i);
       }
     }
@@ -867,11 +871,11 @@ export class MsgpackStore implements Store {
     const names = options.columns ?? schema.fields.map((f) => f.name);
     const fields = names.map((n) => schema.fields.find((f) => f.name === n)!);
     const datas = fields.map((f) => {
+      const bySeg = segs.map((seg) => columnValues(seg, f.name));
       const vals = new Array<unknown>(take.length);
       for (let k = 0; k < take.length; k++) {
         const p = take[k]!;
-        const seg = pSeg[p]!;
-        vals[k] = seg.kind === 0 ? seg.rows[pI[p]!]![f.name] : seg.cols[f.name]?.[pI[p]!];
+        vals[k] = bySeg[pSeg[p]!]![pI[p]!];
       }
       return buildData(f.type, vals, f.name);
     });
@@ -907,9 +911,9 @@ export class MsgpackStore implements Store {
             n += e.tsCount; // every numeric _ts of the block is inside: no need to decode it
             continue;
           }
-          const seg = this.segment(st, fd, e);
-          for (let i = 0; i < seg.n; i++) {
-            const ts = tsNumber(tsOf(seg, i));
+          const tsA = columnValues(this.segment(st, fd, e), "_ts");
+          for (let i = 0; i < tsA.length; i++) {
+            const ts = tsNumber(tsA[i]);
             if (ts !== undefined && inIntervals(ts, ivs)) n++;
           }
         }
