@@ -6,7 +6,7 @@
  *   node packages/cli/dist/demo.js [--dir DIR]
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -70,6 +70,7 @@ function rng(seed: number): () => number {
 const t0 = Date.now();
 rmSync(DIR, { recursive: true, force: true });
 mkdirSync(DIR, { recursive: true });
+writeFileSync(join(DIR, ".gitignore"), "# written by the quiver demo\n*\n"); // keep the demo's files out of git
 const RUNS = `duckdb:${join(DIR, "runs.db")}`;
 const TRACKS = join(DIR, "tracks");
 const H5 = join(DIR, "camera.h5");
@@ -173,8 +174,10 @@ quiver("head", RUNS, "--n", "4", "--columns", "epoch,loss,accuracy,lr,track_id")
 say(`A chart of the loss in the terminal, one line per learning rate (--out loss.png writes an image):`);
 quiver("plot", RUNS, "loss", "--x", "epoch", "--by", "lr", "--height", "12");
 say(`Which epochs were best, and what the tracked function measured:`);
-quiver("stats", RUNS, "top", "accuracy", "--n", "3", "--json");
+quiver("stats", RUNS, "top", "accuracy", "--n", "3", "--columns", "accuracy,epoch,loss,lr");
 quiver("head", RUNS, "--table", "calls", "--columns", "name,args,time,checksum,cpu,memory_percent");
+say(`Scripts get JSON lines instead of tables:`);
+quiver("tail", RUNS, "--n", "1", "--json", "--columns", "epoch,loss,accuracy,lr");
 say(`The robot's tracks, and its first poses read by time:`);
 quiver("tracks", "ls", rel(TRACKS), "robot/run-1");
 quiver("tracks", "read", rel(TRACKS), "robot/run-1", "robot/pose", "--limit", "5");

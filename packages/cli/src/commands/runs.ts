@@ -273,8 +273,8 @@ const statsCmd: Command = {
     usage: "stats [URI] describe [COL...] | top COL | bottom COL [--n N] [--track-id ID] [--json]",
     short: "Summary statistics of columns; the rows with the largest/smallest values",
     summary: "Summary statistics: `describe` (count, mean, std, quartiles; distinct values for text), `top`/`bottom` (the rows with the largest/smallest COL).",
-    options: { ...STORE_OPT, n: { type: "string", short: "n" }, "track-id": { type: "string" }, where: { type: "string", short: "w" }, json: { type: "boolean" } },
-    optionHelp: { ...STORE_HELP, n: "rows for top/bottom (default 5)" },
+    options: { ...STORE_OPT, n: { type: "string", short: "n" }, "track-id": { type: "string" }, where: { type: "string", short: "w" }, columns: { type: "string", short: "c" }, json: { type: "boolean" } },
+    optionHelp: { ...STORE_HELP, n: "rows for top/bottom (default 5)", columns: "columns to show for top/bottom (default: COL, then all)" },
     details: "Examples:\n  quiver stats describe loss accuracy\n  quiver stats top accuracy --n 3",
   },
   async run(argv, ctx) {
@@ -309,7 +309,8 @@ const statsCmd: Command = {
         orderBy: [{ column: col, direction: sub === "top" ? "desc" : "asc" }],
         limit: int(p, "n", 5),
       });
-      const cols = [col, ...schema.fields.map((f) => f.name).filter((n) => n !== col)];
+      const picked = str(p, "columns")?.split(",").map((c) => c.trim()).filter(Boolean);
+      const cols = picked?.length ? picked : [col, ...schema.fields.map((f) => f.name).filter((n) => n !== col)];
       printRows(ctx.out, rows, { json: bool(p, "json"), columns: cols });
     });
   },
