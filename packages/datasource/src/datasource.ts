@@ -324,48 +324,52 @@ export class Datasource extends View implements ViewSource {
    */
   async uploadMetadata(input: Table | readonly Row[] | string, options: UploadOptions = {}): Promise<number> {
     this.check();
-    const types = await this.typeMap();
-    let data: Columns;
-    let source: string | undefined;
-    /** Arrow columns that can be written as they are (index → Data). */
-    const direct = new Map<number, Data>();
     if (typeof input === "string") {
-      source = input;
       const lower = input.toLowerCase();
-      if (lower.endsWith(".parquet") || lower.endsWith(".pq")) data = await readParquet(resolve(input));
-      else if (lower.endsWith(".csv")) data = await readCsv(resolve(input), types);
-      else throw new QuiverError("INVALID_VALUE", `uploadMetadata reads .parquet and .csv files; got ${JSON.stringify(input)}`);
-    } else if (isArrowTable(input)) {
-      const fs = input.schema.fields;
-      const pi = pathIndex(fs.map((f) => f.name), options.pathColumn);
-      data = { names: fs.map((f) => f.name), types: [], columns: [] };
-      fs.forEach((f, i) => {
-        const col = input.getChildAt(i)!;
-        if (i === pi) {
-          data.types.push("string");
-          data.columns.push(vectorToValues(col, f));
-          if (col.data.length === 1 && f.type.typeId === Type.Utf8) direct.set(i, col.data[0]!);
-          return;
-        }
-        const t = typeOfArrow(f.type, f.name);
-        data.types.push(t);
-        const existing = types.get(f.name);
-        if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
-          direct.set(i, col.data[0]!);
-          data.columns.push([]);
-        } else data.columns.push(vectorToValues(col, f));
-      });
-    } else if (Array.isArray(input)) {
+      if (lower.endsWith(".parquet") || lower.endsWith(".pq")) return this.uploadArrow(await readParquet(resolve(input)), options, input);
+      if (lower.endsWith(".csv")) return this.uploadColumns(await readCsv(resolve(input), await this.typeMap()), new Map(), options, input);
+      throw new QuiverError("INVALID_VALUE", `uploadMetadata reads .parquet and .csv files; got ${JSON.stringify(input)}`);
+    }
+    if (isArrowTable(input)) return this.uploadArrow(input, options);
+    if (Array.isArray(input)) {
       const names: string[] = [];
       const seen = new Set<string>();
       for (const r of input) {
         if (r === null || typeof r !== "object" || Array.isArray(r)) throw new QuiverError("INVALID_VALUE", `uploadMetadata rows must be plain objects, got ${describeValue(r)}`);
         for (const k in r) if (!seen.has(k)) (seen.add(k), names.push(k));
       }
-      data = { names, types: [], columns: names.map((k) => input.map((r) => (r as Row)[k] ?? null)) };
-    } else {
-      throw new QuiverError("INVALID_VALUE", `uploadMetadata takes an Arrow Table, an array of rows, or a .parquet/.csv file path; got ${describeValue(input)}`);
+      return this.uploadColumns({ names, types: [], columns: names.map((k) => input.map((r) => (r as Row)[k] ?? null)) }, new Map(), options);
     }
+    throw new QuiverError("INVALID_VALUE", `uploadMetadata takes an Arrow Table, an array of rows, or a .parquet/.csv file path; got ${describeValue(input)}`);
+  }
+
+  /** Arrow columns already of their field's type are written as they are (no per-value work). */
+  private async uploadArrow(input: Table, options: UploadOptions, source?: string): Promise<number> {
+    const types = await this.typeMap();
+    const fs = input.schema.fields;
+    const pi = pathIndex(fs.map((f) => f.name), options.pathColumn);
+    const data: Columns = { names: fs.map((f) => f.name), types: [], columns: [] };
+    const direct = new Map<number, Data>();
+    fs.forEach((f, i) => {
+      const col = input.getChildAt(i)!;
+      if (i === pi) {
+        data.types.push("string");
+        data.columns.push(vectorToValues(col, f));
+        if (col.data.length === 1 && f.type.typeId === Type.Utf8) direct.set(i, col.data[0]!);
+        return;
+      }
+      const t = typeOfArrow(f.type, f.name);
+      data.types.push(t);
+      const existing = types.get(f.name);
+      if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
+        direct.set(i, col.data[0]!);
+        data.columns.push([]);
+      } else data.columns.push(vectorToValues(col, f));
+    });
+    return this.uploadColumns(data, direct, { pathColumn: pi }, source);
+  }
+
+  private async uploadColumns(data: Columns, direct: ReadonlyMap<number, Data>, options: UploadOptions, source?: string): Promise<number> {
     const pi = pathIndex(data.names, options.pathColumn);
     const rawPaths = data.columns[pi]!;
     const paths = new Array<string>(rawPaths.length);

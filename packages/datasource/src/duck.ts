@@ -16,7 +16,9 @@ import {
   TIMESTAMP,
   VARCHAR,
 } from "@duckdb/node-api";
-import { QuiverError } from "@quiver/core";
+import type { Table } from "apache-arrow";
+import { QuiverError, type Store, openStore } from "@quiver/core";
+import "@quiver/store-duckdb";
 import type { FieldType } from "./types.js";
 
 /** Column-major data: names, field types and one JS array per column. */
@@ -82,7 +84,8 @@ function readAs(typeId: DuckDBTypeId, col: string): { type: FieldType; expr: str
     case DuckDBTypeId.FLOAT:
     case DuckDBTypeId.DOUBLE:
     case DuckDBTypeId.DECIMAL:
-      return { type: typeId === DuckDBTypeId.FLOAT || typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.DECIMAL ? "float" : "int", expr: `CAST(${q} AS ${typeId === DuckDBTypeId.UBIGINT || typeId === DuckDBTypeId.HUGEINT || typeId === DuckDBTypeId.UHUGEINT ? "HUGEINT" : "DOUBLE"})` };
+      // 128-bit and unsigned 64-bit integers do not fit an int field: read as float.
+      return { type: "float", expr: `CAST(${q} AS DOUBLE)` };
     case DuckDBTypeId.VARCHAR:
     case DuckDBTypeId.ENUM:
     case DuckDBTypeId.UUID:
@@ -104,42 +107,37 @@ function readAs(typeId: DuckDBTypeId, col: string): { type: FieldType; expr: str
   }
 }
 
-function toJsValue(v: unknown): unknown {
-  if (typeof v === "bigint") return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
-  return v;
-}
+let reader: Promise<Store> | undefined;
 
-/** Reads a Parquet file into columns; errors name the file. */
-export function readParquet(file: string): Promise<Columns> {
-  return serial(async (c) => {
-    const src = `read_parquet(${quoteString(file)})`;
-    let names: string[];
-    let types: DuckDBType[];
-    try {
+/**
+ * Reads a Parquet file as an Arrow table with canonical column types (int64, float64, bool,
+ * utf8, timestamp µs, binary), through an in-memory `duckdb:` store: its DuckDB → Arrow
+ * conversion is ~7× faster than node-api's getColumnsJS. Errors name the file.
+ */
+export async function readParquet(file: string): Promise<Table> {
+  reader ??= openStore("duckdb::memory:");
+  const store = await reader;
+  const src = `read_parquet(${quoteString(file)})`;
+  let names: string[];
+  let types: DuckDBType[];
+  try {
+    ({ names, types } = await serial(async (c) => {
       const d = await c.runAndReadAll(`SELECT * FROM ${src} LIMIT 0`);
-      names = d.columnNames();
-      types = d.columnTypes();
-    } catch (err) {
-      throw new QuiverError("INVALID_VALUE", `${file}: not a readable Parquet file (row unknown: the file's footer or schema is damaged): ${(err as Error).message}`, { cause: err });
-    }
-    const plan = names.map((n, i) => {
-      const r = readAs(types[i]!.typeId, n);
-      if (!r) throw new QuiverError("INVALID_VALUE", `${file}: column ${JSON.stringify(n)} has type ${types[i]!.toString()}; metadata columns must be int, float, bool, string, timestamp or binary`);
-      return r;
-    });
-    let columns: unknown[][];
-    try {
-      const r = await c.runAndReadAll(`SELECT ${plan.map((p, i) => `${p.expr} AS ${quoteIdent(names[i]!)}`).join(", ") || "*"} FROM ${src}`);
-      columns = r.getColumnsJS() as unknown[][];
-    } catch (err) {
-      throw new QuiverError("INVALID_VALUE", `${file}: cannot read Parquet data (a row group is damaged; rows before it were not imported): ${(err as Error).message}`, { cause: err });
-    }
-    for (let i = 0; i < columns.length; i++) {
-      const col = columns[i]!;
-      if (plan[i]!.type === "int" || plan[i]!.type === "float") for (let r = 0; r < col.length; r++) col[r] = toJsValue(col[r]);
-    }
-    return { names, types: plan.map((p) => p.type), columns };
+      return { names: d.columnNames(), types: d.columnTypes() };
+    }));
+  } catch (err) {
+    throw new QuiverError("INVALID_VALUE", `${file}: not a readable Parquet file (row unknown: the file's footer or schema is damaged): ${(err as Error).message}`, { cause: err });
+  }
+  const plan = names.map((n, i) => {
+    const r = readAs(types[i]!.typeId, n);
+    if (!r) throw new QuiverError("INVALID_VALUE", `${file}: column ${JSON.stringify(n)} has type ${types[i]!.toString()}; metadata columns must be int, float, bool, string, timestamp or binary`);
+    return r;
   });
+  try {
+    return await store.sql!(`SELECT ${plan.map((p, i) => `${p.expr} AS ${quoteIdent(names[i]!)}`).join(", ")} FROM ${src}`);
+  } catch (err) {
+    throw new QuiverError("INVALID_VALUE", `${file}: cannot read Parquet data (a row group is damaged; nothing was imported): ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Writes columns to a Parquet or CSV file through DuckDB's COPY. */

@@ -187,7 +187,10 @@ export class SqlEngine implements Engine {
       if (!present.has(f.name)) return `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`;
       const c = Q(f.name);
       const key = f.name.replace(/'/g, "''");
-      return `arg_max_null(${c}, _seq) FILTER (WHERE ${c} IS NOT NULL OR (_unset IS NOT NULL AND (starts_with(_unset, chr(31) || '*' || chr(31)) OR contains(_unset, chr(31) || '${key}' || chr(31))))) AS ${c}`;
+      const touched = present.has("_unset")
+        ? `${c} IS NOT NULL OR (_unset IS NOT NULL AND (starts_with(_unset, chr(31) || '*' || chr(31)) OR contains(_unset, chr(31) || '${key}' || chr(31))))`
+        : `${c} IS NOT NULL`;
+      return `arg_max_null(${c}, _seq) FILTER (WHERE ${touched}) AS ${c}`;
     });
     const any = fields.length ? fields.map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") : "FALSE";
     return `SELECT * FROM (SELECT path${aggs.map((a) => `, ${a}`).join("")} FROM ${this.ev}${filter ? ` WHERE ${filter}` : ""} GROUP BY path) WHERE ${any}`;
@@ -234,7 +237,7 @@ export class SqlEngine implements Engine {
         // Still simple? New events must touch distinct paths, never seen before, clearing nothing.
         const c = (
           await this.sql(
-            `SELECT (count(*) - count(DISTINCT path))::BIGINT AS dup, count(_unset)::BIGINT AS cleared, ` +
+            `SELECT (count(*) - count(DISTINCT path))::BIGINT AS dup, ${present.has("_unset") ? "count(_unset)" : "0"}::BIGINT AS cleared, ` +
               (done > 0 ? `(SELECT count(*) FROM ${this.ev} e SEMI JOIN (SELECT path FROM ${this.ev} WHERE _seq < ${done}) p ON e.path = p.path WHERE e._seq >= ${done})::BIGINT` : "0::BIGINT") +
               ` AS overlap FROM ${this.ev} WHERE _seq >= ${done}`,
           )

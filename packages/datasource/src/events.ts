@@ -121,12 +121,14 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
     const del = deleted?.[i] === true;
     unset[i] = c && c.length ? (del ? DELETED.slice(0, -1) : "") + SEP + [...new Set(c)].join(SEP) + SEP : del ? DELETED : null;
   }
-  const fields: Field[] = [new Field("path", new Utf8(), true), new Field("_seq", new Int64(), true), new Field("_unset", new Utf8(), true)];
-  const datas: Data[] = [
-    change.pathData ?? buildData(fields[0]!.type, change.paths, "path"),
-    buildData(fields[1]!.type, seq, "_seq"),
-    buildData(fields[2]!.type, unset, "_unset"),
-  ];
+  const fields: Field[] = [new Field("path", new Utf8(), true), new Field("_seq", new Int64(), true)];
+  const datas: Data[] = [change.pathData ?? buildData(fields[0]!.type, change.paths, "path"), buildData(fields[1]!.type, seq, "_seq")];
+  // `_unset` only when this change clears something: a batch without it reads as null (schema
+  // evolution), and plain uploads write one column less.
+  if (unset.some((u) => u !== null)) {
+    fields.push(new Field("_unset", new Utf8(), true));
+    datas.push(buildData(fields[2]!.type, unset, "_unset"));
+  }
   for (const [name, t, out] of cols) {
     const f = new Field(name, arrowType(t), true);
     fields.push(f);
@@ -176,7 +178,7 @@ export async function foldEvents(store: Store, table: string, fieldNames: readon
       if (s < last) sorted = false;
       last = s;
     }
-    evs.push({ seq, path: col("path")!, unset: col("_unset")!, vals: fieldNames.map((f) => (present.has(f) ? col(f) : undefined)) });
+    evs.push({ seq, path: col("path")!, unset: col("_unset") ?? new Array(seq.length).fill(null), vals: fieldNames.map((f) => (present.has(f) ? col(f) : undefined)) });
   }
   let order: [number, number][] | undefined;
   if (!sorted) {
