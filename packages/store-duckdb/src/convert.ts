@@ -394,6 +394,7 @@ function writeStrings(raw: RawVector, data: Data, start: number, n: number): voi
   const offs = data.valueOffsets as Int32Array;
   const bytes = data.values as Uint8Array;
   const validity = chunkValidity(data, start, n);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let structs: Uint8Array | undefined; // inline structs, filled lazily
   let dupOf: Int32Array | undefined; // row → row whose struct it copies (+1), 0 = none
   let refRow = -1;
@@ -415,12 +416,14 @@ function writeStrings(raw: RawVector, data: Data, start: number, n: number): voi
     }
     if (len === refLen) {
       let same = true;
-      for (let k = 0; k < len; k++) {
-        if (bytes[a + k] !== bytes[refStart + k]) {
+      let k = 0;
+      for (; k + 4 <= len; k += 4) {
+        if (dv.getUint32(a + k) !== dv.getUint32(refStart + k)) {
           same = false;
           break;
         }
       }
+      for (; same && k < len; k++) if (bytes[a + k] !== bytes[refStart + k]) same = false;
       if (same) {
         dupOf ??= new Int32Array(n);
         dupOf[i] = refRow + 1;

@@ -14,7 +14,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBAppender, DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { QuiverError } from "@quiver/core";
 
 export type LockMode = "shared" | "exclusive";
@@ -131,13 +131,38 @@ export class DbFile {
 
   /** Commits the open append transaction, if any. */
   async commitPending(): Promise<void> {
+    this.closeAppenders();
     if (!this.inTx || !this.conn) return;
     this.inTx = false;
     await this.conn.run("COMMIT");
   }
 
+  private readonly appenders = new Map<string, DuckDBAppender>();
+
+  /** An appender on `table` kept open for the append transaction (creating one is an async round trip). */
+  async appender(conn: DuckDBConnection, table: string): Promise<DuckDBAppender> {
+    let a = this.appenders.get(table);
+    if (!a) {
+      a = await conn.createAppender(table);
+      this.appenders.set(table, a);
+    }
+    return a;
+  }
+
+  private closeAppenders(): void {
+    for (const a of this.appenders.values()) {
+      try {
+        a.closeSync();
+      } catch {
+        /* flushed after every append already */
+      }
+    }
+    this.appenders.clear();
+  }
+
   /** Rolls the open append transaction back after a failure inside it. */
   async abortPending(): Promise<void> {
+    this.closeAppenders();
     if (!this.inTx || !this.conn) return;
     this.inTx = false;
     await this.conn.run("ROLLBACK").catch(() => undefined);
@@ -252,6 +277,7 @@ export class DbFile {
     try {
       await this.commitPending();
     } finally {
+      this.closeAppenders();
       this.inTx = false;
       this.conn = undefined;
       this.instance = undefined;

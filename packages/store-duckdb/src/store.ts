@@ -214,7 +214,9 @@ export class DuckDBStore implements Store {
         if (!chunks.length) return;
         await this.file.beginPending(conn);
         try {
-          await this.appendChunks(conn, table, chunks);
+          const appender = await this.file.appender(conn, table);
+          for (const chunk of chunks) appender.appendDataChunk(chunk);
+          appender.flushSync();
         } catch (err) {
           await this.file.abortPending();
           throw new QuiverError("IO", `appending to ${table} failed and the rows appended since the last commit were rolled back: ${(err as Error).message}`, { cause: err });
