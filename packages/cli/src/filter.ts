@@ -6,7 +6,7 @@
  *
  * Comparisons = == != <> > >= < <=, contains, startswith, endswith, [not] in (...),
  * is [not] null; combinators and/or/not with parentheses (not > and > or); values are numbers,
- * 'single' or "double" quoted strings, true/false. Field names are words (letters, digits, _ . /)
+ * 'single' or "double" quoted strings, true/false, date('2024-05-01T12:00:00Z'). Field names are words (letters, digits, _ . /)
  * or `backquoted`. Keywords are case-insensitive. Errors say which column is wrong.
  */
 import { QuiverError, field, and, or, not, type Primitive, type Query } from "@quiver/core";
@@ -206,6 +206,18 @@ class Parser {
     if (t.kind === "string" || t.kind === "number") {
       this.take();
       return t.value as Primitive;
+    }
+    if (this.isKw("date") && this.toks[this.i + 1]?.kind === "lparen") {
+      this.take();
+      this.take();
+      const arg = this.peek();
+      if (arg.kind !== "string") throw this.fail(`date(...) takes a quoted ISO date such as date('2024-05-01T12:00:00Z'), got ${this.describe(arg)}`);
+      const d = new Date(String(arg.value));
+      if (Number.isNaN(d.getTime())) throw this.fail(`${arg.text} is not a date; write ISO dates such as '2024-05-01' or '2024-05-01T12:00:00Z'`);
+      this.take();
+      if (this.peek().kind !== "rparen") throw this.fail(`expected ")" after the date, got ${this.describe(this.peek())}`);
+      this.take();
+      return d;
     }
     if (this.isKw("true") || this.isKw("false")) {
       this.take();

@@ -6,6 +6,6 @@ export { chartToSvg, chartToPng, encodePng, Raster, crc32 } from "./image.js";
 export { renderTable, printRows, formatCell, jsonValue } from "./output.js";
 export { Progress } from "./progress.js";
 export { renderImage } from "./picture.js";
-export { parseValue, describe } from "./commands/runs.js";
+export { parseValue, describe as describeColumn } from "./commands/runs.js";
 export { parseSlice } from "./commands/h5.js";
 export type { Context } from "./context.js";

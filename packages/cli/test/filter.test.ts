@@ -75,6 +75,16 @@ describe("filter language", () => {
     expect(parseFilter("n = 12345678901234567890").node).toEqual({ op: "eq", field: "n", value: 12345678901234567890n });
   });
 
+  it("reads date literals for timestamp columns", () => {
+    expect(parseFilter("timestamp >= date('2024-05-01T12:00:00Z')").node).toEqual({ op: "ge", field: "timestamp", value: new Date("2024-05-01T12:00:00Z") });
+    const mask = evaluate(parseFilter("t < date('2024-05-02') and t >= DATE(\"2024-05-01\")").node, rowsToBatch([{ t: new Date("2024-04-30") }, { t: new Date("2024-05-01T06:00:00Z") }, { t: new Date("2024-05-03") }]));
+    expect([...mask]).toEqual([0, 1, 0]);
+    expect(parseFilter("date = 3").node).toEqual({ op: "eq", field: "date", value: 3 }); // still a field name
+    expect(errorAt("t > date('yesterday')").column).toBe(10);
+    expect(errorAt("t > date(5)").column).toBe(10);
+    expect(errorAt("t > date('2024-05-01'").column).toBe(22);
+  });
+
   it("points at the column of a syntax error with a caret", () => {
     const e = errorAt("episode > 5 and has_baby_yoda = ");
     expect(e.column).toBe(33);

@@ -1,6 +1,8 @@
 /** `quiver h5` against a real HDF5 file written by H5Logger and checked with h5ls. */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import "@quiver/store-duckdb";
+import { Tracker } from "@quiver/core";
 import { H5Logger } from "@quiver/store-h5";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorOf, inproc, jsonLines, ok, okIn, quiver, tempDir } from "./helpers.js";
@@ -59,6 +61,19 @@ describe("h5", () => {
     expect(pic[1]).toBe("");
     expect(pic[32]).toBe("@".repeat(64));
     expect(errorOf(await inproc(["h5", "show", FILE, "number", "--image"])).code).toBe("INVALID_VALUE");
+  });
+
+  it("run commands read Tracker tables in an h5: store too", async () => {
+    const uri = `h5:${join(tmp.dir, "runs.h5")}`;
+    const t = await Tracker.open(uri, { params: { model: "mlp" } });
+    for (let epoch = 1; epoch <= 5; epoch++) await t.log({ epoch, loss: 1 / epoch });
+    await t.close();
+    const rows = jsonLines(ok(["tail", uri, "--n", "2", "--json"]));
+    expect(rows.map((r) => [r.epoch, r.loss, r.model, r.track_id])).toEqual([[4, 0.25, "mlp", t.trackId], [5, 0.2, "mlp", t.trackId]]);
+    const sql = await inproc(["sql", uri, "SELECT 1"]);
+    expect(errorOf(sql).code).toBe("UNSUPPORTED");
+    const dst = `duckdb:${join(tmp.dir, "from-h5.db")}`;
+    expect(await okIn(["copy", uri, dst])).toBe(`copied 5 new rows from ${uri} to ${dst} (0 already there)\n`);
   });
 
   it("errors name the problem", async () => {

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 as zlibCrc32, inflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { chartToPng, chartToSvg, crc32, describe as describeColumn, parseSlice, parseValue, renderTable, terminalChart } from "../dist/index.js";
+import { chartToPng, chartToSvg, crc32, describeColumn, parseSlice, parseValue, renderTable, terminalChart } from "../dist/index.js";
 import { tempDir } from "./helpers.js";
 
 const tmp = tempDir();

@@ -50,6 +50,9 @@ for (const scheme of ["duckdb", "msgpack"] as const) {
       expect(run2).toEqual([{ epoch: 10, lr: 0.01 }]);
       const filtered = jsonLines(await okIn(["head", fx.uri, "--n", "100", "--json", "--where", "model = 'cnn' and epoch >= 9"]));
       expect(filtered.map((r) => r.epoch)).toEqual([9, 10]);
+      const recent = jsonLines(await okIn(["head", fx.uri, "--n", "100", "--json", "--where", "timestamp >= date('2020-01-01') and timestamp < date('2999-01-01')"]));
+      expect(recent).toHaveLength(30);
+      expect(jsonLines(await okIn(["head", fx.uri, "--json", "--where", "timestamp < date('2020-01-01')"]))).toEqual([]);
     });
 
     it("reads the store from QUIVER_STORE and --store", () => {

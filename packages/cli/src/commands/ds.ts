@@ -149,7 +149,8 @@ const queryCmd: Command = {
   lists         label in ('cat', 'dog')   episode not in (1, 2)
   missing       score is null   score is not null
   logic         and, or, not, parentheses: not (a = 1 or b = 2) and c > 3
-  values        numbers, 'single' or "double" quoted strings, true, false
+  values        numbers, 'single' or "double" quoted strings, true, false,
+                date('2024-05-01') / date('2024-05-01T12:00:00Z')
   field names   words (letters, digits, _ . /) or \`back quoted\`
 
 Example:
