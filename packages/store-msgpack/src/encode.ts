@@ -10,11 +10,16 @@ import { type Data, type DataType, type Float, type Int, type RecordBatch, type 
 import { buildData, dataToValues, QuiverError } from "@quiver/core";
 
 const TWO32 = 4294967296;
+const SPILL_BYTES = 1 << 20;
 
 /** A growable byte buffer with msgpack primitives. */
 export class ByteWriter {
   buf: Buffer;
   pos = 0;
+  /** Bytes already handed to `spill` (positions of blocks are base + pos). */
+  base = 0;
+  /** Called between blocks once `pos` passes SPILL_BYTES: writes the bytes out so the buffer stays small. */
+  spill: ((bytes: Buffer) => void) | undefined;
   constructor(size = 1 << 16) {
     this.buf = Buffer.allocUnsafe(size);
   }
@@ -28,6 +33,20 @@ export class ByteWriter {
 
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos);
+  }
+
+  /** Hands the buffered bytes to `spill` when there are enough of them. */
+  maybeSpill(): void {
+    if (this.spill && this.pos >= SPILL_BYTES) {
+      this.spill(this.buf.subarray(0, this.pos));
+      this.base += this.pos;
+      this.pos = 0;
+    }
+  }
+
+  /** Absolute position: bytes spilled plus bytes buffered. */
+  get at(): number {
+    return this.base + this.pos;
   }
 
   nil(): void {
@@ -475,7 +494,8 @@ export function encodeRows(batch: RecordBatch, w: ByteWriter, blockRows: number)
   const nc = cols.length;
   for (let from = 0; from < n; from += blockRows) {
     const to = Math.min(n, from + blockRows);
-    const start = w.pos;
+    w.maybeSpill();
+    const start = w.at;
     for (let i = from; i < to; i++) {
       if (dense) {
         w.mapHeader(nc);
@@ -496,7 +516,7 @@ export function encodeRows(batch: RecordBatch, w: ByteWriter, blockRows: number)
         }
       }
     }
-    blocks.push({ start, end: w.pos, rows: to - from, kind: 0, ...statsOf(ts, from, to) });
+    blocks.push({ start, end: w.at, rows: to - from, kind: 0, ...statsOf(ts, from, to) });
   }
   return blocks;
 }
@@ -505,7 +525,7 @@ export function encodeRows(batch: RecordBatch, w: ByteWriter, blockRows: number)
 export function encodeColumns(batch: RecordBatch, w: ByteWriter): EncodedBlock {
   const cols = columnsOf(batch, w);
   const n = batch.numRows;
-  const start = w.pos;
+  const start = w.at;
   w.mapHeader(cols.length);
   for (const col of cols) {
     w.raw(col.key);
@@ -513,5 +533,5 @@ export function encodeColumns(batch: RecordBatch, w: ByteWriter): EncodedBlock {
     if (!col.valid) for (let i = 0; i < n; i++) col.enc(i);
     else for (let i = 0; i < n; i++) col.valid(i) ? col.enc(i) : w.nil();
   }
-  return { start, end: w.pos, rows: n, kind: 1, ...statsOf(tsAccessor(batch), 0, n) };
+  return { start, end: w.at, rows: n, kind: 1, ...statsOf(tsAccessor(batch), 0, n) };
 }

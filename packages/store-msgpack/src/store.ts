@@ -13,6 +13,7 @@ import {
   closeSync,
   type BigIntStats,
   fdatasyncSync,
+  ftruncateSync,
   fstatSync,
   fsyncSync,
   mkdirSync,
@@ -575,6 +576,10 @@ export class MsgpackStore implements Store {
   }
 
   private appendIndex(st: TableState, entries: Entry[]): void {
+    if (st.indexFd !== undefined && st.indexChecked !== st.indexBytes && fstatSync(st.indexFd, { bigint: true }).ino !== st.indexIno) {
+      closeSync(st.indexFd); // another process rewrote the index since we last held the lock
+      st.indexFd = undefined;
+    }
     if (st.indexFd === undefined) {
       const fd = openSync(st.indexPath, "r+");
       const s = fstatSync(fd, { bigint: true });
@@ -701,13 +706,29 @@ export class MsgpackStore implements Store {
     if (await this.hold(st)) this.refresh(st, true);
     try {
       const schema = mergeSchemas(st.schema, batch.schema); // SCHEMA_MISMATCH before any byte is written
-      const w = this.writer;
-      w.pos = 0;
-      let blocks: EncodedBlock[] = [];
-      if (batch.numRows > 0) blocks = options.layout === "columns" ? [encodeColumns(batch, w)] : encodeRows(batch, w, this.blockRows);
       if (schema !== st.schema || !st.hasSchemaFile) this.writeSchema(st, schema);
       this.openForAppend(st);
-      if (w.pos > 0) writeAll(st.writeFd!, w.buf, 0, w.pos);
+      const fd = st.writeFd!;
+      const w = this.writer;
+      w.pos = 0;
+      w.base = 0;
+      // Big batches go out in ~1 MiB writes; readers see none of it before the index entries.
+      w.spill = (bytes) => writeAll(fd, bytes);
+      let blocks: EncodedBlock[] = [];
+      try {
+        if (batch.numRows > 0) blocks = options.layout === "columns" ? [encodeColumns(batch, w)] : encodeRows(batch, w, this.blockRows);
+        if (w.pos > 0) writeAll(fd, w.buf, 0, w.pos);
+      } catch (err) {
+        try {
+          ftruncateSync(fd, st.end); // no half-written append stays behind
+        } catch {
+          /* the next writer's recovery cuts it */
+        }
+        throw err;
+      } finally {
+        w.spill = undefined;
+      }
+      const written = w.at;
       const entries: Entry[] = [];
       let rows = st.rows;
       for (const b of blocks) {
@@ -716,7 +737,7 @@ export class MsgpackStore implements Store {
       }
       if (entries.length) this.appendIndex(st, entries);
       st.entries.push(...entries);
-      st.end += w.pos;
+      st.end += written;
       st.dataSize = st.end;
       st.rows = rows;
       st.dirty = true;
@@ -830,44 +851,61 @@ export class MsgpackStore implements Store {
     const offset = options.offset ?? 0;
     const need = options.limit === undefined ? Infinity : offset + options.limit;
     const segs: Segment[] = [];
-    const pTs: number[] = [];
-    const pRow: number[] = [];
-    const pSeg: number[] = [];
-    const pI: number[] = [];
+    let cap = 0;
+    for (const e of cands) cap += e.rows;
+    const pTs = new Float64Array(cap);
+    const pRow = new Float64Array(cap);
+    const pSeg = new Uint32Array(cap);
+    const pI = new Uint32Array(cap);
+    let c = 0;
     for (const e of cands) {
-      if (pTs.length >= need) {
-        const sorted = Float64Array.from(pTs).sort();
-        const kth = desc ? sorted[sorted.length - need]! : sorted[need - 1]!;
+      if (c >= need) {
+        const sorted = pTs.slice(0, c).sort();
+        const kth = desc ? sorted[c - need]! : sorted[need - 1]!;
         if (desc ? e.maxTs < kth : e.minTs > kth) break;
       }
       const seg = this.segment(st, fd, e);
       const id = segs.push(seg) - 1;
       const tsA = columnValues(seg, "_ts");
       const inside = ivs && !within(e.minTs, e.maxTs, ivs) ? ivs : undefined;
-      for (let i = 0; i < seg.n; i++) {
-        const ts = tsNumber(tsA[i]);
-        if (ts === undefined || (inside && !inIntervals(ts, inside))) continue;
-        pTs.push(ts);
-        pRow.push(e.firstRow + i);
-        pSeg.push(id);
-        pI.push(i);
+      const n = seg.n;
+      // Newest first when descending: rows of a block come out in the order they will be returned.
+      for (let k = 0; k < n; k++) {
+        const i = desc ? n - 1 - k : k;
+        const raw = tsA[i];
+        const ts = typeof raw === "number" ? raw : tsNumber(raw);
+        if (ts === undefined || ts !== ts || (inside && !inIntervals(ts, inside))) continue;
+        pTs[c] = ts;
+        pRow[c] = e.firstRow + i;
+        pSeg[c] = id;
+        pI[c] = i;
+        c++;
       }
     }
-    const c = pTs.length;
-    let order: ArrayLike<number> = Uint32Array.from({ length: c }, (_, i) => i);
-    const cmp = (a: number, b: number) => {
-      const d = pTs[a]! - pTs[b]!;
-      if (d !== 0) return desc ? -d : d;
-      const r = pRow[a]! - pRow[b]!;
-      return tieDesc ? -r : r;
-    };
-    let sorted = true;
-    for (let i = 1; i < c && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
-    if (!sorted) order = Array.from(order).sort(cmp);
+    // Usually the blocks do not overlap and the picks are already in order: no sort.
+    const sign = desc ? -1 : 1;
+    const tieSign = tieDesc ? -1 : 1;
+    let inOrder = true;
+    for (let i = 1; i < c; i++) {
+      const d = (pTs[i]! - pTs[i - 1]!) * sign;
+      if (d > 0) continue;
+      if (d < 0 || (pRow[i]! - pRow[i - 1]!) * tieSign < 0) {
+        inOrder = false;
+        break;
+      }
+    }
+    let order: ArrayLike<number>;
+    if (inOrder) order = { length: c } as ArrayLike<number>;
+    else {
+      const idx = Array.from({ length: c }, (_, i) => i);
+      idx.sort((a, b) => (pTs[a]! - pTs[b]!) * sign || (pRow[a]! - pRow[b]!) * tieSign);
+      order = idx;
+    }
     const from = Math.min(offset, c);
     const to = Math.min(c, from + (options.limit ?? Infinity));
     if (to <= from) return null;
-    const take = Array.prototype.slice.call(order, from, to) as number[];
+    const take = new Uint32Array(to - from);
+    for (let k = 0; k < take.length; k++) take[k] = inOrder ? from + k : order[from + k]!;
     const names = options.columns ?? schema.fields.map((f) => f.name);
     const fields = names.map((n) => schema.fields.find((f) => f.name === n)!);
     const datas = fields.map((f) => {
@@ -883,7 +921,7 @@ export class MsgpackStore implements Store {
     const ri = options.rowIndex;
     if (ri && !names.includes(ri)) {
       out = withIndexField(out, ri);
-      datas.push(buildData(new Int64(), take.map((p) => pRow[p]!)));
+      datas.push(buildData(new Int64(), Array.from(take, (p) => pRow[p]!)));
     }
     return batchOf(out, datas, take.length);
   }
