@@ -73,6 +73,23 @@ describe("duckdb: layout", () => {
     expect(await raw(file, (q) => q("SELECT x FROM t ORDER BY rowid"))).toEqual([[1], [2], [2.5]]);
   });
 
+  it("updating a list or tensor column keeps insertion order and row indexes", async () => {
+    const s = await openStore(`duckdb:${tmpDb()}`);
+    await s.append("t", rowsToBatch([0, 1, 2, 3, 4].map((i) => ({ i, v: [i], m: { data: new Float32Array([i]), shape: [1] } }))));
+    expect(await s.update("t", field("i").eq(1).or(field("i").eq(3)).node, { v: [9, 9], m: { data: new Float32Array([7, 7]), shape: [2] } })).toBe(2);
+    expect(await s.update("t", field("i").eq(0).node, { flag: true })).toBe(1);
+    const rows: unknown[] = [];
+    for await (const b of s.scan("t", { rowIndex: "idx", columns: ["i", "v"] })) rows.push(...b.toArray().map((r) => r.toJSON()));
+    expect(rows.map((r) => { const o = r as { i: bigint; idx: bigint; v: { toArray(): Float64Array } }; return [Number(o.i), Number(o.idx), Array.from(o.v.toArray())]; })).toEqual([
+      [0, 0, [0]],
+      [1, 1, [9, 9]],
+      [2, 2, [2]],
+      [3, 3, [9, 9]],
+      [4, 4, [4]],
+    ]);
+    await s.close();
+  });
+
   it("names differing only in case are rejected (DuckDB identifiers are case-insensitive)", async () => {
     const s = await openStore(`duckdb:${tmpDb()}`);
     await s.append("t", rowsToBatch([{ Loss: 1 }]));
