@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { importOptional, openStore, parseStoreUri, QuiverError, type Store } from "@quiver/core";
+import { storeUri } from "./args.js";
 
 /** Store packages the CLI depends on; imported on demand from the CLI's own folder. */
 const BUNDLED = new Set(["duckdb", "msgpack", "h5"]);
@@ -73,7 +74,7 @@ export async function requirePackage<T>(pkg: string, why: string): Promise<T> {
   return mod as T;
 }
 
-/** A ROOT argument: a store URI as is, else a folder of the msgpack store. */
+/** A ROOT argument: a store URI as is, a .db/.h5 file by its extension, else a msgpack folder. */
 export function rootUri(root: string): string {
-  return /^[A-Za-z][A-Za-z0-9+.-]+:/.test(root) ? root : `msgpack:${root}`;
+  return storeUri(root);
 }

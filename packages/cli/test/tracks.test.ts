@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 
 describe("tracks", () => {
-  it("ls lists sessions, then the tracks of one", () => {
+  it("ls lists sessions, then the tracks of one", async () => {
     expect(jsonLines(ok(["tracks", "ls", ROOT, "--json"]))).toEqual([
       { session: "robot/run-1", tracks: 2 },
       { session: "robot/run-2", tracks: 1 },
@@ -37,6 +37,7 @@ describe("tracks", () => {
       { track: "robot/pose", points: 50, first: "2024-05-01T12:00:00.000Z", last: "2024-05-01T12:00:04.900Z", fields: "x,y,label" },
     ]);
     expect(ok(["tracks", "ls", `duckdb:${join(tmp.dir, "tracks.db")}`, "lab/exp"])).toMatch(/^temp\s+2\s+2024-05-01 12:00:00\.000/m);
+    expect(await okIn(["tracks", "ls", join(tmp.dir, "tracks.db")])).toMatch(/^lab\/exp\s+1$/m); // a bare .db path
   });
 
   it("read prints points by time, with start/end/limit/reverse", async () => {

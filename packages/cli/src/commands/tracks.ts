@@ -7,7 +7,7 @@ import { emitChart } from "../plot.js";
 import { openExisting, rootUri } from "../stores.js";
 import { chartSize, PLOT_HELP, PLOT_OPTIONS } from "./runs.js";
 
-const ROOT_NOTE = "ROOT is the folder given to Session.open({ root }) (read with msgpack:) or any store URI, e.g. duckdb:runs.db.";
+const ROOT_NOTE = "ROOT is the folder given to Session.open({ root }) (read with msgpack:), a .db or .h5 file, or any store URI, e.g. duckdb:runs.db.";
 const MARK = "/tracks/";
 
 async function withRoot<T>(root: string, fn: (store: Store) => Promise<T>): Promise<T> {
