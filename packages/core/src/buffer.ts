@@ -122,6 +122,47 @@ export class PointColumns {
     return k === keys.length;
   }
 
+  /**
+   * Adds `row` in one pass if it has the previous point's shape (see sameShape), taking its
+   * `_ts` from `resolveTs(row._ts)` once the shape is confirmed; returns false (nothing added,
+   * resolveTs not called) otherwise. An error from resolveTs leaves the staging unchanged.
+   */
+  addIfSameShape(row: Row, resolveTs: (raw: unknown) => number): boolean {
+    const n = this.ts.length;
+    if (n === 0) return false;
+    const keys = this.lastKeys;
+    const cols = this.lastCols;
+    let k = 0;
+    let ok = true;
+    for (const key in row) {
+      if (key === "_ts") continue;
+      if (keys[k] !== key) {
+        ok = false;
+        break;
+      }
+      const col = cols[k]!;
+      const v = row[key];
+      const t = typeof v;
+      if ((t !== "number" && t !== "string" && t !== "boolean") || typeof col[n - 1] !== t) {
+        ok = false;
+        break;
+      }
+      col[n] = v;
+      k++;
+    }
+    if (ok && k === keys.length) {
+      try {
+        this.ts.push(resolveTs(row._ts));
+        return true;
+      } catch (err) {
+        for (let j = 0; j < k; j++) cols[j]!.length = n;
+        throw err;
+      }
+    }
+    for (let j = 0; j < k; j++) cols[j]!.length = n;
+    return false;
+  }
+
   /** Adds one point: its `_ts` and its fields (a `_ts` key among them is ignored). */
   add(ts: number, row: Row): void {
     const n = this.ts.length;

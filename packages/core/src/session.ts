@@ -125,6 +125,7 @@ function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
 
 export class Track {
   private readonly buffer: PointBuffer;
+  private readonly resolveTs = (raw: unknown): number => this.session.nextTs(raw);
   private schema: Schema | undefined;
   private types: ColumnTypes | undefined;
   readonly table: string;
@@ -154,10 +155,7 @@ export class Track {
    */
   private point(fields: Row, into: PointColumns): void {
     if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new QuiverError("INVALID_VALUE", `append expects an object of fields, got ${describeValue(fields)}`);
-    if (into.sameShape(fields)) {
-      into.add(this.session.nextTs(fields._ts), fields);
-      return;
-    }
+    if (into.addIfSameShape(fields, this.resolveTs)) return;
     const row = normalizeRow(fields);
     const ts = this.session.nextTs(row._ts);
     // Same check as on { _ts: ts, ...row }: a `_ts` that got here is a number either way.
