@@ -343,7 +343,12 @@ export function encoder(data0: Data, w: ByteWriter): Enc {
         if (it.isSigned) {
           return (i) => {
             const hi = i32[2 * i + 1]!;
-            if (hi >= -2097152 && hi < 2097152) w.int(hi * TWO32 + u32[2 * i]!);
+            const lo = u32[2 * i]!;
+            if (hi === 0 && lo < 128) {
+              // positive fixint: the common small counter (step, epoch)
+              w.ensure(1);
+              w.buf[w.pos++] = lo;
+            } else if (hi >= -2097152 && hi < 2097152) w.int(hi * TWO32 + lo);
             else w.bigint(big[i]!);
           };
         }

@@ -173,7 +173,7 @@ export class MsgpackStore implements Store {
   private readonly lockTimeout: number;
   private readonly blockRows: number;
   /** Write locks we keep for a few ms after a write, so a burst of appends pays for one lock. */
-  private readonly leases = new Map<string, { since: number; timer: ReturnType<typeof setTimeout> }>();
+  private readonly leases = new Map<string, { since: number; used: number; timer: ReturnType<typeof setTimeout> }>();
   private readonly durable: boolean;
 
   constructor(
@@ -250,8 +250,9 @@ export class MsgpackStore implements Store {
   private async hold(st: TableState): Promise<boolean> {
     const lease = this.leases.get(st.lockPath);
     if (lease) {
-      if (Date.now() - lease.since < LEASE_MAX_MS) {
-        lease.timer.refresh();
+      const now = Date.now();
+      if (now - lease.since < LEASE_MAX_MS) {
+        lease.used = now; // the idle timer re-arms itself until LEASE_IDLE_MS pass unused
         return false;
       }
       this.release(st);
@@ -260,9 +261,19 @@ export class MsgpackStore implements Store {
     mkdirSync(st.dir, { recursive: true });
     await lock(st.lockPath, this.lockTimeout, `table ${JSON.stringify(st.name)}`);
     this.ensureOpen();
-    const timer = setTimeout(() => this.release(st), LEASE_IDLE_MS);
-    timer.unref?.();
-    this.leases.set(st.lockPath, { since: Date.now(), timer });
+    const now = Date.now();
+    const entry = { since: now, used: now, timer: undefined as unknown as ReturnType<typeof setTimeout> };
+    const check = () => {
+      const idle = Date.now() - entry.used;
+      if (idle >= LEASE_IDLE_MS) this.release(st);
+      else {
+        entry.timer = setTimeout(check, LEASE_IDLE_MS - idle + 1);
+        entry.timer.unref?.();
+      }
+    };
+    entry.timer = setTimeout(check, LEASE_IDLE_MS);
+    entry.timer.unref?.();
+    this.leases.set(st.lockPath, entry);
     st.indexChecked = -1;
     return true;
   }
