@@ -118,6 +118,13 @@ function tables(id: string) {
   return { events: `datasource/${id}/events`, fields: `datasource/${id}/fields`, commits: `datasource/${id}/commits`, current: `datasource/${id}/current` };
 }
 
+/** Distinct paths and nothing cleared or deleted: lets the SQL engine skip its checks. */
+function isFresh(change: ChangeSet): boolean {
+  if (change.deleted?.some((d) => d) || change.unset?.some((u) => u?.length)) return false;
+  for (const values of change.fields.values()) if (Array.isArray(values) && values.includes(null)) return false;
+  return new Set(change.paths).size === change.paths.length;
+}
+
 const writeLocks = new WeakMap<Store, Map<string, Promise<void>>>();
 
 function pathIndex(names: readonly string[], pc: string | number | undefined): number {
@@ -293,7 +300,7 @@ export class Datasource extends View implements ViewSource {
     const { batch, newFields } = prepare(change, types, declared, this.blobs, seq0);
     if (newFields.length) await appendRows(this.store, this.t.fields, newFields.map(([field, type]) => ({ field, type })));
     await this.store.append(this.t.events, batch, { layout: "columns" });
-    await appendRows(this.store, this.t.commits, [{ seq0, seq1: seq0 + n, ts: commitTime() }]);
+    await appendRows(this.store, this.t.commits, [{ seq0, seq1: seq0 + n, ts: commitTime(), fresh: isFresh(change) }]);
     this.engine.invalidate();
     return n;
   }

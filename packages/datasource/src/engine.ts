@@ -235,13 +235,19 @@ export class SqlEngine implements Engine {
     if (mode === "events") {
       if (done < total) {
         // Still simple? New events must touch distinct paths, never seen before, clearing nothing.
-        const c = (
-          await this.sql(
-            `SELECT (count(*) - count(DISTINCT path))::BIGINT AS dup, ${present.has("_unset") ? "count(_unset)" : "0"}::BIGINT AS cleared, ` +
-              (done > 0 ? `(SELECT count(*) FROM ${this.ev} e SEMI JOIN (SELECT path FROM ${this.ev} WHERE _seq < ${done}) p ON e.path = p.path WHERE e._seq >= ${done})::BIGINT` : "0::BIGINT") +
-              ` AS overlap FROM ${this.ev} WHERE _seq >= ${done}`,
-          )
-        ).get(0)!;
+        // A single new commit marked `fresh` (distinct paths, nothing cleared: checked in JS at
+        // commit time) only needs the overlap check, and none at all on an empty log.
+        const commits = await this.sql(`SELECT fresh FROM ${this.commits} WHERE seq0 >= ${done}`).catch(() => undefined);
+        const oneFresh = commits?.numRows === 1 && commits.get(0)!.fresh === true;
+        const parts = oneFresh
+          ? ["0::BIGINT AS dup", "0::BIGINT AS cleared"]
+          : ["(count(*) - count(DISTINCT path))::BIGINT AS dup", `${present.has("_unset") ? "count(_unset)" : "0"}::BIGINT AS cleared`];
+        parts.push(
+          done > 0
+            ? `(SELECT count(*) FROM ${this.ev} e SEMI JOIN (SELECT path FROM ${this.ev} WHERE _seq < ${done}) p ON e.path = p.path WHERE e._seq >= ${done})::BIGINT AS overlap`
+            : "0::BIGINT AS overlap",
+        );
+        const c = oneFresh && done === 0 ? { dup: 0, cleared: 0, overlap: 0 } : (await this.sql(`SELECT ${parts.join(", ")} FROM ${this.ev} WHERE _seq >= ${done}`)).get(0)!;
         if (Number(c.dup) + Number(c.cleared) + Number(c.overlap) === 0) {
           await save("events");
           return eventsView();
