@@ -1,6 +1,7 @@
 /** URI scheme → store plugin, with lazy import of `@quiver/store-<scheme>`. */
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { realpathSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { QuiverError } from "./errors.js";
 import { memoryPlugin } from "./memory.js";
@@ -38,9 +39,24 @@ function isNotFound(err: unknown, pkg: string): boolean {
   return (e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND") && String(e.message).includes(pkg);
 }
 
+/** Folders an app's packages may be resolved from: its working directory and its entry script's folder. */
+function appFolders(): string[] {
+  const out = [process.cwd()];
+  const entry = process.argv[1];
+  if (entry) {
+    try {
+      out.push(dirname(realpathSync(entry)));
+    } catch {
+      out.push(dirname(entry));
+    }
+  }
+  return [...new Set(out)];
+}
+
 /**
- * Imports an optional package: first as core sees it, then from the app's working directory
- * (so a store installed by the app is found even when core lives elsewhere).
+ * Imports an optional package: first as core sees it, then from the app (its working directory,
+ * then its entry script's folder), so a store installed by the app is found even when core
+ * lives elsewhere (a pnpm store, a monorepo package).
  */
 export async function importOptional(pkg: string): Promise<Record<string, unknown> | undefined> {
   try {
@@ -48,13 +64,17 @@ export async function importOptional(pkg: string): Promise<Record<string, unknow
   } catch (err) {
     if (!isNotFound(err, pkg)) throw err;
   }
-  try {
-    const req = createRequire(join(process.cwd(), "noop.js"));
-    return (await import(pathToFileURL(req.resolve(pkg)).href)) as Record<string, unknown>;
-  } catch (err) {
-    if (!isNotFound(err, pkg)) throw err;
-    return undefined;
+  for (const dir of appFolders()) {
+    let resolved: string;
+    try {
+      resolved = createRequire(join(dir, "noop.js")).resolve(pkg);
+    } catch (err) {
+      if (isNotFound(err, pkg)) continue;
+      throw err;
+    }
+    return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
   }
+  return undefined;
 }
 
 async function pluginFor(scheme: string): Promise<StorePlugin> {

@@ -86,9 +86,20 @@ describe("store registry", () => {
       `import { MemoryStore } from "@quiver/core";\nexport default { scheme: "fake", open: async (loc) => new MemoryStore("fake-" + loc) };\n`);
     writeFileSync(join(app, "main.mjs"),
       `import { openStore } from ${JSON.stringify(join(core, "dist/index.js"))};\nconst s = await openStore("fake:abc");\nconsole.log(s.uri);\n`);
-    const r = spawnSync(process.execPath, ["main.mjs"], { cwd: app, encoding: "utf8" });
+    const env = { ...process.env, NODE_PATH: "" }; // pnpm/vitest set NODE_PATH to their own store
+    const r = spawnSync(process.execPath, ["main.mjs"], { cwd: app, encoding: "utf8", env });
     expect(r.stderr).toBe("");
     expect(r.stdout.trim()).toBe("memory:fake-abc");
+    // Started from elsewhere: found next to the entry script.
+    const elsewhere = mkdtempSync(join(tmpdir(), "quiver-cwd-"));
+    const r2 = spawnSync(process.execPath, [join(app, "main.mjs")], { cwd: elsewhere, encoding: "utf8", env });
+    expect(r2.stderr).toBe("");
+    expect(r2.stdout.trim()).toBe("memory:fake-abc");
+    // Not installed anywhere: STORE_NOT_INSTALLED naming the package.
+    writeFileSync(join(app, "missing.mjs"), `import { openStore } from ${JSON.stringify(join(core, "dist/index.js"))};\ntry { await openStore("ghost:x"); } catch (e) { console.log(e.code, e.message); }\n`);
+    const r3 = spawnSync(process.execPath, ["missing.mjs"], { cwd: app, encoding: "utf8", env });
+    expect(r3.stdout).toContain("STORE_NOT_INSTALLED");
+    expect(r3.stdout).toContain("@quiver/store-ghost");
   });
 });
 
