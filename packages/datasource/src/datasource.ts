@@ -122,7 +122,13 @@ function tables(id: string) {
 function isFresh(change: ChangeSet): boolean {
   if (change.deleted?.some((d) => d) || change.unset?.some((u) => u?.length)) return false;
   for (const values of change.fields.values()) if (Array.isArray(values) && values.includes(null)) return false;
-  return new Set(change.paths).size === change.paths.length;
+  const ps = change.paths;
+  // Strictly increasing paths are distinct (scans and most generated tables are sorted): a cheap
+  // pass. Small unsorted batches use a Set; large unsorted ones are left to the SQL check.
+  let sorted = true;
+  for (let i = 1; i < ps.length && sorted; i++) sorted = ps[i - 1]! < ps[i]!;
+  if (sorted) return true;
+  return ps.length <= 50_000 && new Set(ps).size === ps.length;
 }
 
 const writeLocks = new WeakMap<Store, Map<string, Promise<void>>>();
