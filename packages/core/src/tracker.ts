@@ -104,6 +104,19 @@ export class ColumnTypes {
   learn(schema: Schema): void {
     for (const f of schema.fields) if (f.type.typeId !== Type.Null) this.classes.set(f.name, { cls: classOfType(f.type), type: typeName(f.type) });
   }
+  /**
+   * check() for the keys of a logged row that reach storage as given: keys in `skip` (params,
+   * which setParams already checked) and the stamped timestamp/track_id are overwritten.
+   */
+  checkLogged(row: Row, skip: ReadonlySet<string>): void {
+    for (const k in row) {
+      const v = row[k];
+      if (v == null || k === "timestamp" || k === "track_id" || skip.has(k)) continue;
+      const cls = classOfValue(v);
+      const seen = this.classes.get(k);
+      if (seen === undefined || seen.cls !== cls) this.check({ [k]: v });
+    }
+  }
   /** Throws SCHEMA_MISMATCH for a value whose kind differs from its column's. */
   check(row: Row): void {
     for (const k in row) {
@@ -120,6 +133,17 @@ export class ColumnTypes {
       }
     }
   }
+}
+
+/** A row object whose values are all primitives (normalizeRow would return it unchanged). */
+function isFlatPrimitiveRow(row: unknown): row is Row {
+  if (row === null || typeof row !== "object" || Array.isArray(row)) return false;
+  for (const k in row as Row) {
+    const v = (row as Row)[k];
+    const t = typeof v;
+    if ((t === "object" && v !== null) || t === "function" || t === "symbol") return false;
+  }
+  return true;
 }
 
 function isPlainObject(v: unknown): v is Row {
@@ -172,6 +196,10 @@ export class Tracker implements AsyncDisposable {
   /** The last stored row, or undefined. */
   last: Row | undefined;
   private _params: Row;
+  /** Keys of _params (they overwrite logged keys of the same name). */
+  private readonly paramKeys = new Set<string>();
+  /** Whether timestamp/track_id passed the column-type check once (their kinds never change). */
+  private stampChecked = false;
   private schema: Schema | undefined;
   private readonly types: ColumnTypes;
   private readonly buffer: WriteBuffer;
@@ -187,6 +215,7 @@ export class Tracker implements AsyncDisposable {
     this.trackId = options.trackId ?? randomUUID();
     this.table = options.table ?? "events";
     this._params = normalizeRow({ ...(options.params ?? {}) });
+    for (const k in this._params) this.paramKeys.add(k);
     this.schema = schema;
     this.types = new ColumnTypes(schema);
     this.buffer = new WriteBuffer((rows) => this.write(rows), options);
@@ -228,6 +257,7 @@ export class Tracker implements AsyncDisposable {
     const p = normalizeRow({ ...params });
     this.types.check(p);
     Object.assign(this._params, p);
+    for (const k in p) this.paramKeys.add(k);
   }
 
   private ensureOpen(): void {
@@ -241,7 +271,8 @@ export class Tracker implements AsyncDisposable {
   }
 
   private stamp(row: Row): Row {
-    const data = normalizeRow(row);
+    // Rows of primitives (the common case) skip normalizeRow's flatten/validate pass.
+    const data = isFlatPrimitiveRow(row) ? row : normalizeRow(row);
     // Plain copy loops: measured ~4x faster than object spread of two dynamic objects on the log() hot path.
     const full: Row = {};
     for (const k in data) full[k] = data[k];
@@ -249,7 +280,13 @@ export class Tracker implements AsyncDisposable {
     for (const k in params) full[k] = params[k];
     full.timestamp = new Date();
     full.track_id = this.trackId;
-    this.types.check(full);
+    // Same outcome as check(full): params were checked by open/setParams, and the stamped
+    // timestamp/track_id only need checking once.
+    if (!this.stampChecked) {
+      this.types.check({ timestamp: full.timestamp, track_id: full.track_id });
+      this.stampChecked = true;
+    }
+    this.types.checkLogged(data, this.paramKeys);
     return full;
   }
 
