@@ -1,10 +1,11 @@
 /**
  * Where a root's metadata lives. Layout inside the store (table names):
- *   datasources                 registry rows {name, id, path, _deleted, _ts}; the last row per name wins
- *   datasets                    saved queries {name, source, spec, _deleted, _ts}; the last row per name wins
- *   datasource/<id>/fields      field types {field, type, _ts}, one row per field, appended on first sight
+ *   datasources                 registry rows {name, id, path, created, _deleted}; the last row per name wins
+ *   datasets                    saved queries {name, source, spec, _deleted}; the last row per name wins
+ *   datasource/<id>/fields      field types {field, type}, one row per field, appended on first sight
  *   datasource/<id>/events      append-only metadata events (see events.ts)
- *   datasource/<id>/current     DuckDB only: the current state, materialised for SQL pushdown
+ *   datasource/<id>/commits     {seq0, seq1, ts, fresh}, one row per commit
+ *   datasource/<id>/current     DuckDB only: the materialised state (+ current_state), see engine.ts
  * and on disk: <root>/blobs/<2 hex>/<sha256> for blob values.
  */
 import { mkdirSync } from "node:fs";
