@@ -7,7 +7,7 @@
  * equal `_ts` are merged into one entry at flush.
  */
 import { Field, Float64, Schema, type Table } from "apache-arrow";
-import { type Data, makeData, RecordBatch, Struct } from "apache-arrow";
+import { type Data, makeData, RecordBatch, Struct, Type } from "apache-arrow";
 import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues } from "./arrow.js";
 import { type BufferOptions, PointBuffer, PointColumns } from "./buffer.js";
 import { QuiverError, describeValue } from "./errors.js";
@@ -115,7 +115,8 @@ function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
   for (const name of order) {
     const values = cols.get(name)!;
     const existing = schema.fields.find((f) => f.name === name);
-    const { type, bigint } = inferColumnType(values, name, existing?.type);
+    // `_ts` values are finite numbers: into a float column they keep its type (what inference returns).
+    const { type, bigint } = name === "_ts" && existing?.type.typeId === Type.Float ? { type: existing.type, bigint: false } : inferColumnType(values, name, existing?.type);
     const meta = bigint || existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined;
     fields.push(new Field(name, type, true, meta));
     datas.push(buildData(type, values, name));
