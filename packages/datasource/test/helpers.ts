@@ -16,10 +16,11 @@ export function writeFiles(dir: string, files: Record<string, string | Uint8Arra
 }
 
 let n = 0;
-/** The stores every behaviour test runs on: core's memory store and the default DuckDB file. */
+/** The stores every behaviour test runs on: core's memory store, the default DuckDB file, msgpack files. */
 export const STORES: [string, (root: string) => string | undefined][] = [
   ["memory", () => `memory:ds-test-${process.pid}-${++n}`],
   ["duckdb", () => undefined], // default: duckdb:<root>/datasources.db
+  ["msgpack", (root) => `msgpack:${root}/msgpack`], // another conformance-passing store, no SQL
 ];
 
 export async function expectCode(p: Promise<unknown> | (() => unknown), code: string, message?: RegExp): Promise<Error> {
