@@ -197,6 +197,23 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
     expect((await ds.where(field("path").eq("a")).all()).length).toBe(0);
   });
 
+  it("handles quotes, percent signs and unicode in field names, paths and values", async () => {
+    const ds = await open();
+    const f = `it's "odd" %_\\`;
+    await ds.updateMetadata([`a'b".jpg`, "ünï/cødé 1.jpg"], { [f]: "x'y\"%_", n: 1 });
+    await ds.updateMetadata(`a'b".jpg`, { n: 2 }); // an update of an existing path (SQL table mode)
+    await ds.deleteMetadata("ünï/cødé 1.jpg", f);
+    const rows = (await ds.where(ds.field("n").ge(1)).all()).rows;
+    expect(rows).toEqual([
+      { path: `a'b".jpg`, [f]: "x'y\"%_", n: 2 },
+      { path: "ünï/cødé 1.jpg", [f]: null, n: 1 },
+    ]);
+    expect((await ds.where(ds.field(f).startsWith("x'y\"%")).all()).length).toBe(1);
+    expect((await ds.where(ds.field(f).endsWith("_")).all()).length).toBe(1);
+    expect((await ds.where(ds.field(f).contains("%")).all()).length).toBe(1);
+    expect((await ds.where(ds.field("path").eq("ünï/cødé 1.jpg")).all()).length).toBe(1);
+  });
+
   it("answers every query operator, combinators, select, orderBy, limit and head", async () => {
     const ds = await open();
     await ds.uploadMetadata([
