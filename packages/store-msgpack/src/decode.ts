@@ -1,5 +1,5 @@
 /** msgpack records → Arrow batches in the table's schema (decoded by msgpackr). */
-import { type Data, type DataType, Field, Int64, makeData, RecordBatch, Schema, Struct, Type } from "apache-arrow";
+import { type Data, type DataType, type Float, Field, type Float64, Int64, makeData, RecordBatch, Schema, Struct, Type } from "apache-arrow";
 import { Unpackr } from "msgpackr";
 import { buildData, isTensorType, mergeSchemas, QuiverError, type Row, rowsToBatch } from "@quiver/core";
 
@@ -86,6 +86,7 @@ export function decodeScalarRows(buf: Buffer): { cols: Record<string, unknown[]>
   const keyLen: number[] = [];
   const keyCol: unknown[][] = [];
   const len = buf.length;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   let p = 0;
   let n = 0;
   while (p < len) {
@@ -145,7 +146,7 @@ export function decodeScalarRows(buf: Buffer): { cols: Record<string, unknown[]>
         switch (b) {
           case 0xcb:
             if (p + 8 > len) return undefined;
-            v = buf.readDoubleBE(p);
+            v = dv.getFloat64(p);
             p += 8;
             break;
           case 0xca:
@@ -302,6 +303,40 @@ export function columnOf(segs: readonly Segment[], name: string, total: number):
   return out;
 }
 
+function isFloat64(t: DataType): boolean {
+  return t.typeId === Type.Float && (t as Float).precision === 2;
+}
+
+/** A Float64 column straight from the segments (no intermediate array): what buildData would make. */
+function float64Data(type: Float64, segs: readonly Segment[], name: string, n: number): Data {
+  const vals = new Float64Array(n);
+  let bitmap: Uint8Array | undefined;
+  let nulls = 0;
+  let p = 0;
+  const put = (v: unknown) => {
+    if (typeof v === "number") vals[p] = v;
+    else if (v == null) {
+      bitmap ??= new Uint8Array((n + 7) >> 3).fill(0xff);
+      bitmap[p >> 3]! &= ~(1 << (p & 7));
+      nulls++;
+    } else vals[p] = Number(v);
+    p++;
+  };
+  for (const s of segs) {
+    if (s.kind === 0) for (let i = 0; i < s.n; i++) put(s.rows[i]![name]);
+    else {
+      const col = s.cols[name];
+      if (!col) for (let i = 0; i < s.n; i++) put(null);
+      else for (let i = 0; i < s.n; i++) {
+        const v = col[i];
+        if (typeof v === "number") vals[p++] = v;
+        else put(v);
+      }
+    }
+  }
+  return makeData({ type, length: n, nullCount: nulls, nullBitmap: bitmap, data: vals });
+}
+
 export function batchOf(schema: Schema, datas: Data[], n: number): RecordBatch {
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: datas }));
 }
@@ -310,7 +345,7 @@ export function batchOf(schema: Schema, datas: Data[], n: number): RecordBatch {
 export function segmentsToBatch(segs: readonly Segment[], schema: Schema, rowIndex?: { name: string; firstRows: readonly number[] }): RecordBatch {
   let n = 0;
   for (const s of segs) n += s.n;
-  const datas = schema.fields.map((f) => buildData(f.type, columnOf(segs, f.name, n), f.name));
+  const datas = schema.fields.map((f) => (isFloat64(f.type) ? float64Data(f.type as Float64, segs, f.name, n) : buildData(f.type, columnOf(segs, f.name, n), f.name)));
   let s = schema;
   if (rowIndex) {
     const idx = new Array<number>(n);
