@@ -3,7 +3,7 @@
  * for the synchronous critical section of one append/rewrite (never across an await), so other
  * processes wait milliseconds. A lock whose PID is dead (a writer killed with SIGKILL) is broken.
  */
-import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { QuiverError } from "@quiver/core";
 
@@ -86,16 +86,41 @@ export function unlock(path: string): void {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The file waiters touch so a holder keeping the lock across a burst of writes lets them in. */
+export function wantedPath(path: string): string {
+  return `${path}-wanted`;
+}
+
+/** Whether another process is waiting for the lock right now. */
+export function wanted(path: string): boolean {
+  const s = statSync(wantedPath(path), { throwIfNoEntry: false });
+  return s !== undefined && Date.now() - s.mtimeMs < 250;
+}
+
 /** Waits up to `timeout` ms for the lock; LOCKED when a live process keeps it longer. */
 export async function lock(path: string, timeout: number, what: string): Promise<void> {
   const t0 = Date.now();
   let wait = 1;
+  let waited = false;
   while (!tryLock(path)) {
     if (Date.now() - t0 >= timeout) {
       const pid = holder(path);
       throw new QuiverError("LOCKED", `${what} is being written by process ${pid ?? "?"} (lock file ${path}); wait for it to finish, or raise the store's lockTimeout (now ${timeout} ms)`);
     }
+    try {
+      writeFileSync(wantedPath(path), `${process.pid}\n`);
+      waited = true;
+    } catch {
+      /* read-only or gone: the holder's lease still ends when it goes idle */
+    }
     await sleep(wait);
     wait = Math.min(wait * 2, 20);
+  }
+  if (waited) {
+    try {
+      unlinkSync(wantedPath(path));
+    } catch {
+      /* another waiter removed it; it touches it again while it waits */
+    }
   }
 }

@@ -56,7 +56,7 @@ import {
 import { batchOf, decodeSegment, inferSchema, isColumnar, isPlainMap, type Segment, segmentFromRecords, segmentsToBatch, columnValues, unpackr, withIndexField } from "./decode.js";
 import { ByteWriter, type EncodedBlock, encodeColumns, encodeRows } from "./encode.js";
 import { decodeEntries, decodeHeader, encodeEntries, encodeHeader, ENTRY, type Entry, HEADER, newGeneration } from "./index-file.js";
-import { lock, tryLock, unlock } from "./lock.js";
+import { lock, tryLock, unlock, wanted, wantedPath } from "./lock.js";
 import { inIntervals, overlaps, type TsRange, tsRange, within } from "./range.js";
 import { checkSchemaTypes, schemaFromJson, schemaToJson } from "./schema-file.js";
 
@@ -251,12 +251,14 @@ export class MsgpackStore implements Store {
     const lease = this.leases.get(st.lockPath);
     if (lease) {
       const now = Date.now();
-      if (now - lease.since < LEASE_MAX_MS) {
+      if (now - lease.since < LEASE_MAX_MS || !wanted(st.lockPath)) {
+        if (now - lease.since >= LEASE_MAX_MS) lease.since = now; // nobody waits: keep writing
         lease.used = now; // the idle timer re-arms itself until LEASE_IDLE_MS pass unused
         return false;
       }
+      // Someone waits: step aside for longer than their longest poll interval.
       this.release(st);
-      await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, 30));
     }
     mkdirSync(st.dir, { recursive: true });
     await lock(st.lockPath, this.lockTimeout, `table ${JSON.stringify(st.name)}`);
@@ -1123,10 +1125,10 @@ export class MsgpackStore implements Store {
     let existed = false;
     try {
       this.closeFds(st);
-      for (const p of [st.dataPath, st.indexPath, st.schemaPath]) {
+      for (const p of [st.dataPath, st.indexPath, st.schemaPath, wantedPath(st.lockPath)]) {
         try {
           unlinkSync(p);
-          if (p !== st.indexPath) existed = true;
+          if (p === st.dataPath || p === st.schemaPath) existed = true;
         } catch {
           /* not there */
         }
