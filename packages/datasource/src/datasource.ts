@@ -13,6 +13,7 @@ import { QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
 import { type StoreRef, acquireStore, appendRows, readRegistry } from "./storage.js";
 import { type FieldType, arrowType, typeOfArrow } from "./types.js";
+import { withLock } from "./lock.js";
 import { View, type ViewSource, type ViewSpec, specFromJSON, specToJSON } from "./view.js";
 
 export interface DatasourceOptions {
@@ -163,11 +164,16 @@ export class Datasource extends View implements ViewSource {
     this.blobs = new BlobStore(resolve(root, "blobs"));
     this.t = tables(id);
     const s = ref.store;
-    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(s, this.t.events, this.t.current, this.t.commits) : new FoldEngine(s, this.t.events, this.t.commits);
+    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(s, this.t.events, this.t.current, this.t.commits, (fn) => withLock(this.lockFile, fn)) : new FoldEngine(s, this.t.events, this.t.commits);
   }
 
   get store(): Store {
     return this.ref.store;
+  }
+
+  /** Serialises writers of this datasource across processes. */
+  private get lockFile(): string {
+    return resolve(this.root, "locks", `${this.id}.lock`);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -291,7 +297,7 @@ export class Datasource extends View implements ViewSource {
     let locks = writeLocks.get(this.store);
     if (!locks) writeLocks.set(this.store, (locks = new Map()));
     const prev = locks.get(this.id) ?? Promise.resolve();
-    const run = prev.then(() => this.commitNow(change, declared));
+    const run = prev.then(() => withLock(this.lockFile, () => this.commitNow(change, declared)));
     const tail = run.then(() => undefined, () => undefined);
     locks.set(this.id, tail);
     void tail.then(() => locks.get(this.id) === tail && locks.delete(this.id));

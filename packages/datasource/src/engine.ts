@@ -161,6 +161,7 @@ export class SqlEngine implements Engine {
     events: string,
     current: string,
     commits: string,
+    private readonly lock: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
   ) {
     this.commits = Q(commits);
     this.ev = Q(events);
@@ -210,6 +211,13 @@ export class SqlEngine implements Engine {
    * refreshed incrementally ("table" mode).
    */
   private async refresh(fields: readonly FieldInfo[], present: ReadonlySet<string>): Promise<string> {
+    // Up to date (the usual case): no lock. Otherwise rebuild under the datasource's lock, so
+    // that two processes never refresh the materialised state at once.
+    const fast = await this.refreshNow(fields, present, true);
+    return fast ?? this.lock(async () => (await this.refreshNow(fields, present, false))!);
+  }
+
+  private async refreshNow(fields: readonly FieldInfo[], present: ReadonlySet<string>, readOnly: boolean): Promise<string | undefined> {
     const key = JSON.stringify(fields.map((f) => [f.name, f.type]));
     const total = Number((await this.sql(`SELECT count(*)::BIGINT AS n FROM ${this.ev}`)).get(0)!.n);
     let done = 0;
@@ -234,6 +242,7 @@ export class SqlEngine implements Engine {
       this.sql(`CREATE OR REPLACE TABLE ${this.meta} AS SELECT ${total}::BIGINT AS seq, '${key.replace(/'/g, "''")}' AS fields, '${m}' AS mode`);
     if (mode === "events") {
       if (done < total) {
+        if (readOnly) return undefined;
         // Still simple? New events must touch distinct paths, never seen before, clearing nothing.
         // A single new commit marked `fresh` (distinct paths, nothing cleared: checked in JS at
         // commit time) only needs the overlap check, and none at all on an empty log.
@@ -256,6 +265,7 @@ export class SqlEngine implements Engine {
       } else return eventsView();
     }
     if (mode === "table" && done === total && builtKey === key) return this.cur;
+    if (readOnly) return undefined;
     if (mode === "table" && builtKey === key && done < total) {
       // Recompute only the paths touched since the last refresh.
       const touched = `path IN (SELECT path FROM ${this.ev} WHERE _seq >= ${done})`;
