@@ -90,7 +90,7 @@ export class DbFile {
   }
 
   /** Runs `fn` with the connection, alone (operations of this process are serialised). */
-  run<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  run<T>(fn: (conn: DuckDBConnection) => Promise<T>, append = false): Promise<T> {
     const p = this.tail.then(async () => {
       if (this.idleTimer) {
         clearTimeout(this.idleTimer);
@@ -101,6 +101,9 @@ export class DbFile {
         this.failure = undefined;
         throw err;
       }
+      // Anything but an append first commits pending appends: reads then see them on a
+      // fresh snapshot, and writes never share a transaction with unacknowledged rows.
+      if (!append && (this.inTx || this.committing)) await this.commitPending();
       const conn = this.conn ?? (await this.acquire());
       return fn(conn);
     });
@@ -129,12 +132,47 @@ export class DbFile {
     this.txStart = Date.now();
   }
 
-  /** Commits the open append transaction, if any. */
+  /** Commits the open append transaction, if any (after any commit still in flight). */
   async commitPending(): Promise<void> {
+    await this.settle();
     this.closeAppenders();
     if (!this.inTx || !this.conn) return;
     this.inTx = false;
     await this.conn.run("COMMIT");
+  }
+
+  /** A periodic commit in flight on the spare connection, and that connection. */
+  private committing: Promise<void> | undefined;
+  private spare: DuckDBConnection | undefined;
+
+  /**
+   * The periodic commit does not hold up the next append: the committing transaction keeps
+   * its connection while appends continue in a new transaction on a second connection.
+   * Commits stay in order (each waits for the previous), and so does the table's row order.
+   */
+  private async commitInBackground(): Promise<void> {
+    await this.settle();
+    if (!this.inTx || !this.conn || !this.instance) return;
+    this.closeAppenders();
+    const committing = this.conn;
+    this.inTx = false;
+    this.conn = this.spare ?? (await this.instance.connect());
+    this.spare = committing;
+    const p = committing.run("COMMIT").then(() => undefined);
+    p.catch(() => undefined); // raised by settle()
+    this.committing = p;
+  }
+
+  /** Waits for the commit in flight, raising its failure. */
+  private async settle(): Promise<void> {
+    const p = this.committing;
+    if (!p) return;
+    this.committing = undefined;
+    try {
+      await p;
+    } catch (err) {
+      throw new QuiverError("IO", `committing appended rows to ${this.location} failed, they were rolled back: ${(err as Error)?.message ?? err}`, { cause: err });
+    }
   }
 
   private readonly appenders = new Map<string, DuckDBAppender>();
@@ -162,6 +200,7 @@ export class DbFile {
 
   /** Rolls the open append transaction back after a failure inside it. */
   async abortPending(): Promise<void> {
+    await this.settle().catch(() => undefined);
     this.closeAppenders();
     if (!this.inTx || !this.conn) return;
     this.inTx = false;
@@ -234,7 +273,7 @@ export class DbFile {
   private async afterOp(): Promise<void> {
     if (!this.conn) return;
     const now = Date.now();
-    if (this.inTx && now - this.txStart >= this.options.commitInterval) await this.commitPending();
+    if (this.inTx && now - this.txStart >= this.options.commitInterval) await this.commitInBackground();
     if (!this.exclusive && now - this.heldSince >= this.options.maxHold && this.othersWaiting()) {
       await this.release();
       // Step back so a waiting process gets its turn before we come back.
@@ -272,19 +311,22 @@ export class DbFile {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
     }
-    const conn = this.conn;
-    const inst = this.instance;
     try {
       await this.commitPending();
     } finally {
+      const conn = this.conn;
+      const spare = this.spare;
+      const inst = this.instance;
       this.closeAppenders();
       this.inTx = false;
       this.conn = undefined;
+      this.spare = undefined;
       this.instance = undefined;
       this.generation++;
       this.tables.clear();
       try {
         conn?.closeSync();
+        spare?.closeSync();
       } finally {
         inst?.closeSync();
       }

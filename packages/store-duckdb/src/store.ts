@@ -85,9 +85,9 @@ export class DuckDBStore implements Store {
   }
 
   /** Runs `fn` in a session on the file (holding its lock). */
-  session<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  session<T>(fn: (conn: DuckDBConnection) => Promise<T>, append = false): Promise<T> {
     this.check();
-    return this.file.run(fn);
+    return this.file.run(fn, append);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ export class DuckDBStore implements Store {
         return info;
       });
       this.file.tables.set(table, info);
-    });
+    }, true);
   }
 
   private async appendChunks(conn: DuckDBConnection, table: string, chunks: Iterable<DuckDBDataChunk>): Promise<void> {

@@ -90,6 +90,24 @@ describe("duckdb: layout", () => {
     await s.close();
   });
 
+  it("appends committed in the background (second connection) keep their order", async () => {
+    const file = tmpDb();
+    const s = await openStore(`duckdb:${file}?commitInterval=0&mode=exclusive`);
+    for (let k = 0; k < 40; k++) await s.append("t", rowsToBatch(Array.from({ length: 500 }, (_, j) => ({ i: k * 500 + j }))));
+    const seen: number[] = [];
+    for await (const b of s.scan("t", { rowIndex: "idx" })) {
+      const i = vectorToValues(b.getChild("i")!);
+      const idx = vectorToValues(b.getChild("idx")!);
+      i.forEach((v, r) => {
+        expect(idx[r]).toBe(v);
+        seen.push(v as number);
+      });
+    }
+    expect(seen).toEqual(Array.from({ length: 20_000 }, (_, j) => j));
+    await s.close();
+    expect(await raw(file, (q) => q("SELECT count(*), min(i), max(i) FROM t"))).toEqual([[20000n, 0n, 19999n]]);
+  });
+
   it("names differing only in case are rejected (DuckDB identifiers are case-insensitive)", async () => {
     const s = await openStore(`duckdb:${tmpDb()}`);
     await s.append("t", rowsToBatch([{ Loss: 1 }]));
