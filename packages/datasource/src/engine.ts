@@ -14,6 +14,7 @@ import {
   type Store,
   buildData,
   evaluate,
+  queryFields,
   sameType,
   sortIndices,
   vectorToValues,
@@ -129,16 +130,23 @@ export class FoldEngine implements Engine {
   async run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table> {
     const state = await this.state(fields, spec.asOf);
     const n = state.paths.length;
-    const full = resultSchema(fields);
-    const all = batchOf(full, [state.paths, ...fields.map((f) => state.columns.get(f.name)!)], n);
-    const mask = spec.where ? evaluate(spec.where, all) : undefined;
-    const order = sortIndices(all, [...(spec.orderBy ?? []), { column: "path", direction: "asc" }]);
-    const picked: number[] = [];
-    const limit = spec.limit ?? Infinity;
-    for (let k = 0; k < order.length && picked.length < limit; k++) {
-      const i = order[k]!;
-      if (!mask || mask[i]) picked.push(i);
-    }
+    const column = (name: string): unknown[] => (name === "path" ? state.paths : state.columns.get(name)!);
+    // Build Arrow only for the columns the query and the sort read, and sort only the matches.
+    const sub = (names: readonly string[], rows?: readonly number[]): RecordBatch => {
+      const schema = resultSchema(fields.filter((f) => names.includes(f.name)));
+      return batchOf(schema, schema.fields.map((f) => (rows ? rows.map((i) => column(f.name)[i]) : column(f.name))), rows ? rows.length : n);
+    };
+    let candidates: number[];
+    if (spec.where) {
+      const mask = evaluate(spec.where, sub([...queryFields(spec.where)]));
+      candidates = [];
+      for (let i = 0; i < n; i++) if (mask[i]) candidates.push(i);
+    } else candidates = Array.from({ length: n }, (_, i) => i);
+    const keys = [...(spec.orderBy ?? []), { column: "path", direction: "asc" as const }];
+    const order = sortIndices(sub(keys.map((k) => k.column), candidates), keys);
+    const limit = Math.min(spec.limit ?? Infinity, order.length);
+    const picked = new Array<number>(limit);
+    for (let k = 0; k < limit; k++) picked[k] = candidates[order[k]!]!;
     const schema = resultSchema(fields, spec.select);
     const cols = schema.fields.map((f) => {
       const src = f.name === "path" ? state.paths : state.columns.get(f.name)!;
