@@ -394,6 +394,7 @@ function writeStrings(raw: RawVector, data: Data, start: number, n: number): voi
   const offs = data.valueOffsets as Int32Array;
   const bytes = data.values as Uint8Array;
   const validity = chunkValidity(data, start, n);
+  if (!validity && n > 1 && writeConstant(raw, offs, bytes, data.offset + start, n)) return;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let structs: Uint8Array | undefined; // inline structs, filled lazily
   let dupOf: Int32Array | undefined; // row → row whose struct it copies (+1), 0 = none
@@ -445,6 +446,26 @@ function writeStrings(raw: RawVector, data: Data, start: number, n: number): voi
     B.copy_data_to_vector(raw, 0, cur.buffer as ArrayBuffer, cur.byteOffset, n * 16);
   }
   writeValidity(raw, validity);
+}
+
+/**
+ * A chunk whose values are all the same string (track_id, params): one memcmp of the bytes
+ * against themselves shifted by one value proves it; then one assign and copies of its struct.
+ */
+function writeConstant(raw: RawVector, offs: Int32Array, bytes: Uint8Array, r0: number, n: number): boolean {
+  const a0 = offs[r0]!;
+  const len = offs[r0 + 1]! - a0;
+  if (len <= 12) return false; // inline path is already cheap
+  for (let i = 1; i <= n; i++) if (offs[r0 + i]! - a0 !== i * len) return false;
+  const total = n * len;
+  const x = Buffer.from(bytes.buffer, bytes.byteOffset + a0, total - len);
+  const y = Buffer.from(bytes.buffer, bytes.byteOffset + a0 + len, total - len);
+  if (!x.equals(y)) return false;
+  B.vector_assign_string_element_len(raw, 0, bytes.subarray(a0, a0 + len));
+  const structs = B.vector_get_data(raw, n * 16);
+  for (let i = 1; i < n; i++) structs.copyWithin(i * 16, 0, 16);
+  B.copy_data_to_vector(raw, 0, structs.buffer as ArrayBuffer, structs.byteOffset, n * 16);
+  return true;
 }
 
 function writeColumn(chunk: DuckDBDataChunk, c: number, data: Data, duck: DuckDBType, field: Field, start: number, n: number, values: () => unknown[]): void {

@@ -90,6 +90,21 @@ describe("duckdb: layout", () => {
     await s.close();
   });
 
+  it("string columns: constant long values, same-length distinct values, one odd value out", async () => {
+    const s = await openStore(`duckdb:${tmpDb()}`);
+    const same = "0123456789abcdef-constant-value";
+    const rows = Array.from({ length: 6000 }, (_, i) => ({
+      c: same,
+      d: `distinct-value-${String(i).padStart(6, "0")}`,
+      o: i === 4097 ? same.toUpperCase() : same,
+    }));
+    await s.append("t", rowsToBatch(rows));
+    const got: Record<string, unknown>[] = [];
+    for await (const b of s.scan("t")) got.push(...b.toArray().map((r) => r.toJSON()));
+    expect(got).toEqual(rows);
+    await s.close();
+  });
+
   it("appends committed in the background (second connection) keep their order", async () => {
     const file = tmpDb();
     const s = await openStore(`duckdb:${file}?commitInterval=0&mode=exclusive`);
