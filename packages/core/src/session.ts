@@ -334,7 +334,8 @@ export class Session implements AsyncDisposable {
   readonly params = new Params(this);
   readonly logs = new Logs(this);
   private readonly open = new Map<string, Track>();
-  private lastTs: number | undefined;
+  /** NaN until the first point: a number field V8 updates in place (undefined would box every store). */
+  private lastTs = NaN;
   private closed = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /** @internal */
@@ -373,12 +374,12 @@ export class Session implements AsyncDisposable {
   nextTs(ts: unknown): number {
     if (ts === undefined || ts === null) {
       const now = Date.now() / 1000;
-      const t = this.lastTs !== undefined && now <= this.lastTs ? this.lastTs + 1e-6 : now;
+      const t = now <= this.lastTs ? this.lastTs + 1e-6 : now; // false while lastTs is NaN
       this.lastTs = t;
       return t;
     }
     if (ts === -1) {
-      if (this.lastTs === undefined) return this.nextTs(undefined);
+      if (this.lastTs !== this.lastTs) return this.nextTs(undefined);
       return this.lastTs;
     }
     if (typeof ts !== "number" || !Number.isFinite(ts)) {
