@@ -354,7 +354,7 @@ export class MsgpackStore implements Store {
       return "ok";
     }
     st.dataSize = Number(ds.size);
-    if (!st.usable) return st.dataSize === 0 && st.schema ? "bad" : "bad";
+    if (!st.usable) return "bad";
     if (st.end > st.dataSize) {
       // The index names bytes the data file no longer has (truncated by hand): keep what exists.
       while (st.entries.length && st.entries[st.entries.length - 1]!.offset + st.entries[st.entries.length - 1]!.length > st.dataSize) {
@@ -797,11 +797,10 @@ export class MsgpackStore implements Store {
     }
     const schema = st.schema ?? new Schema([]);
     checkScanOptions(schema, options, table);
-    if (options.limit === 0) return;
-    const entries = st.entries.slice();
-    if (!entries.length) return;
+    if (options.limit === 0 || !st.entries.length) return;
     const fd = this.openData(st);
     if (fd === undefined) return;
+    const entries = st.entries.slice(); // after openData: it may have reloaded the state
     try {
       const timed = this.timeScan(st, fd, entries, schema, options);
       if (timed !== undefined) {
@@ -947,11 +946,11 @@ export class MsgpackStore implements Store {
     if (where) checkQueryFields(where, exists ? st.schema : undefined, table);
     if (!exists) return 0;
     if (!where) return st.rows;
+    const fd = this.openData(st);
+    if (fd === undefined) return 0;
     const schema = st.schema ?? new Schema([]);
     const entries = st.entries.slice();
     const range = this.rangeFor(schema, where);
-    const fd = this.openData(st);
-    if (fd === undefined) return 0;
     try {
       let n = 0;
       if (range?.pure) {
