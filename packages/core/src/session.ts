@@ -207,7 +207,8 @@ export class Track {
       const idx = vectorToValues(b.getChildAt(k)!);
       const fields = b.schema.fields.filter((_, i) => i !== k);
       const rest = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: b.numRows, nullCount: 0, children: b.data.children.filter((_, i) => i !== k) }));
-      const rows = batchToRows(rest, { omitNulls: true });
+      // Without nulls both forms are equal, and the plain one builds rows with fast literal shapes.
+      const rows = batchToRows(rest, { omitNulls: rest.data.children.some((c) => c.nullCount !== 0) });
       for (let i = 0; i < rows.length; i++) out.push({ index: Number(idx[i]), data: rows[i] as Row & { _ts: number } });
     }
     return out;
