@@ -303,7 +303,7 @@ export function columnOf(segs: readonly Segment[], name: string, total: number):
   return out;
 }
 
-function isFloat64(t: DataType): boolean {
+export function isFloat64(t: DataType): boolean {
   return t.typeId === Type.Float && (t as Float).precision === 2;
 }
 

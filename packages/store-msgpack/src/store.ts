@@ -30,7 +30,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join, resolve, sep } from "node:path";
-import { type DataType, Int64, type RecordBatch, Schema, Type } from "apache-arrow";
+import { type DataType, type Float64, Int64, makeData, type RecordBatch, Schema, Type } from "apache-arrow";
 import {
   ALL_KINDS,
   batchToRows,
@@ -53,7 +53,7 @@ import {
   validateName,
   type AppendOptions,
 } from "@quiver/core";
-import { batchOf, decodeSegment, inferSchema, isColumnar, isPlainMap, type Segment, segmentFromRecords, segmentsToBatch, columnValues, unpackr, withIndexField } from "./decode.js";
+import { batchOf, decodeSegment, inferSchema, isColumnar, isPlainMap, type Segment, segmentFromRecords, segmentsToBatch, columnValues, unpackr, withIndexField, isFloat64 } from "./decode.js";
 import { ByteWriter, type EncodedBlock, encodeColumns, encodeRows } from "./encode.js";
 import { decodeEntries, decodeHeader, encodeEntries, encodeHeader, ENTRY, type Entry, HEADER, newGeneration } from "./index-file.js";
 import { lock, tryLock, unlock, wanted, wantedPath } from "./lock.js";
@@ -922,6 +922,23 @@ export class MsgpackStore implements Store {
     const fields = names.map((n) => schema.fields.find((f) => f.name === n)!);
     const datas = fields.map((f) => {
       const bySeg = segs.map((seg) => columnValues(seg, f.name));
+      if (isFloat64(f.type)) {
+        // Straight into the Float64Array buildData would make.
+        const out = new Float64Array(take.length);
+        let bitmap: Uint8Array | undefined;
+        let nulls = 0;
+        for (let k = 0; k < take.length; k++) {
+          const p = take[k]!;
+          const v = bySeg[pSeg[p]!]![pI[p]!];
+          if (typeof v === "number") out[k] = v;
+          else if (v == null) {
+            bitmap ??= new Uint8Array((take.length + 7) >> 3).fill(0xff);
+            bitmap[k >> 3]! &= ~(1 << (k & 7));
+            nulls++;
+          } else out[k] = Number(v);
+        }
+        return makeData({ type: f.type as Float64, length: take.length, nullCount: nulls, nullBitmap: bitmap, data: out });
+      }
       const vals = new Array<unknown>(take.length);
       for (let k = 0; k < take.length; k++) {
         const p = take[k]!;
