@@ -119,6 +119,26 @@ function tables(id: string) {
   return { events: `datasource/${id}/events`, fields: `datasource/${id}/fields`, commits: `datasource/${id}/commits`, current: `datasource/${id}/current` };
 }
 
+/**
+ * Rows → one array per key (missing and null → undefined = untouched). A loop compiled for the
+ * key list reads properties by constant name, which V8 serves from the rows' shared shape:
+ * several times faster than `row[key]` over millions of rows.
+ */
+function rowsToColumns(rows: readonly Row[], names: readonly string[]): unknown[][] {
+  const n = rows.length;
+  const cols = names.map(() => new Array<unknown>(n));
+  if (names.length > 200 || names.some((k) => k === "__proto__")) {
+    names.forEach((k, c) => {
+      for (let i = 0; i < n; i++) cols[c]![i] = rows[i]![k] ?? undefined;
+    });
+    return cols;
+  }
+  const body = names.map((k, c) => `v = r[${JSON.stringify(k)}]; c${c}[i] = v === null ? undefined : v;`).join("\n");
+  const fn = new Function("rows", "cols", `${names.map((_, c) => `const c${c} = cols[${c}];`).join("")} let v; for (let i = 0; i < rows.length; i++) { const r = rows[i];\n${body}\n}`) as (rows: readonly Row[], cols: unknown[][]) => void;
+  fn(rows, cols);
+  return cols;
+}
+
 /** Distinct paths and nothing cleared or deleted: lets the SQL engine skip its checks. */
 function isFresh(change: ChangeSet): boolean {
   if (change.deleted?.some((d) => d) || change.unset?.some((u) => u?.length)) return false;
@@ -357,7 +377,7 @@ export class Datasource extends View implements ViewSource {
         if (r === null || typeof r !== "object" || Array.isArray(r)) throw new QuiverError("INVALID_VALUE", `uploadMetadata rows must be plain objects, got ${describeValue(r)}`);
         for (const k in r) if (!seen.has(k)) (seen.add(k), names.push(k));
       }
-      return this.uploadColumns({ names, types: [], columns: names.map((k) => input.map((r) => (r as Row)[k] ?? null)) }, new Map(), options);
+      return this.uploadColumns({ names, types: [], columns: rowsToColumns(input as readonly Row[], names) }, new Map(), options);
     }
     throw new QuiverError("INVALID_VALUE", `uploadMetadata takes an Arrow Table, an array of rows, or a .parquet/.csv file path; got ${describeValue(input)}`);
   }

@@ -55,6 +55,16 @@ export function commitTime(): Date {
   return new Date(lastCommitMs);
 }
 
+/** Values already in their stored form for each type (anything else goes through checkValue). */
+const FAST: Record<FieldType, (v: unknown) => boolean> = {
+  int: (v) => typeof v === "number" && Number.isSafeInteger(v),
+  float: (v) => typeof v === "number",
+  bool: (v) => typeof v === "boolean",
+  string: (v) => typeof v === "string",
+  datetime: (v) => v instanceof Date && !Number.isNaN(v.getTime()),
+  blob: () => false, // hashed and stored below
+};
+
 function isData(x: unknown): x is Data {
   return !Array.isArray(x);
 }
@@ -86,15 +96,30 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
       t = declared.get(name)!;
       newFields.push([name, t]);
     } else if (t === undefined) {
-      // First sight: infer from this batch (ints with floats make a float field).
-      for (let i = 0; i < n; i++) {
+      // First sight: infer from this batch (ints with floats make a float field). A typed
+      // check of the first value's kind is tried first: one pass in the common case.
+      let first: unknown;
+      for (let i = 0; i < n && first === undefined; i++) if (values[i] != null) first = values[i];
+      if (first === undefined) continue; // only nulls: nothing to clear, no type to fix yet
+      t = typeOfValue(first, name)!;
+      const ok = FAST[t];
+      let uniform = true;
+      for (let i = 0; i < n && uniform; i++) {
         const v = values[i];
-        const k = typeOfValue(v, name);
-        if (k !== undefined) t = mergeInferred(t, k, name, v);
+        if (v != null && !ok(v)) uniform = false;
       }
-      if (t === undefined) continue; // only nulls: nothing to clear, no type to fix yet
-      newFields.push([name, t]);
+      if (!uniform) {
+        t = undefined;
+        for (let i = 0; i < n; i++) {
+          const v = values[i];
+          const k = typeOfValue(v, name);
+          if (k !== undefined) t = mergeInferred(t, k, name, v);
+        }
+      }
+      newFields.push([name, t!]);
     }
+    const ft = t!;
+    const ok = FAST[ft];
     const out = new Array<unknown>(n);
     for (let i = 0; i < n; i++) {
       const v = values[i];
@@ -102,10 +127,11 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
       else if (v === null) {
         out[i] = null;
         (cleared[i] ??= []).push(name);
-      } else if (t === "blob" && typeof v === "string" && blobs.has(v)) out[i] = v; // the hash of a stored blob (e.g. a re-uploaded export)
-      else out[i] = checkValue(v, t, name, change.source ? `${where}row ${i + 1}: ` : "");
+      } else if (ok(v)) out[i] = v;
+      else if (ft === "blob" && typeof v === "string" && blobs.has(v)) out[i] = v; // the hash of a stored blob (e.g. a re-uploaded export)
+      else out[i] = checkValue(v, ft, name, change.source ? `${where}row ${i + 1}: ` : "");
     }
-    cols.push([name, t, out]);
+    cols.push([name, ft, out]);
   }
   // Blobs are written only once the whole batch is valid (content-addressed, so a failed
   // commit leaves at most unreferenced files).
