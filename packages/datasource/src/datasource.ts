@@ -329,10 +329,11 @@ export class Datasource extends View implements ViewSource {
     if (n === 0) return 0;
     const types = await this.typeMap();
     const seq0 = await this.store.count(this.t.events);
+    const fresh = isFresh(change); // before prepare, which rewrites the value arrays in place
     const { batch, newFields } = prepare(change, types, declared, this.blobs, seq0);
     if (newFields.length) await appendRows(this.store, this.t.fields, newFields.map(([field, type]) => ({ field, type })));
     await this.store.append(this.t.events, batch, { layout: "columns" });
-    await appendRows(this.store, this.t.commits, [{ seq0, seq1: seq0 + n, ts: commitTime(), fresh: isFresh(change) }]);
+    await appendRows(this.store, this.t.commits, [{ seq0, seq1: seq0 + n, ts: commitTime(), fresh }]);
     this.engine.invalidate();
     return n;
   }

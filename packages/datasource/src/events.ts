@@ -21,7 +21,8 @@ export const DELETED = `${SEP}*${SEP}`;
 export const INTERNAL = new Set(["path", "_seq", "_unset", "*"]);
 
 /** Column-major pending change. JS values: `undefined` = untouched, `null` = cleared; or Arrow
- * Data already of the field's type (its nulls = untouched), passed through without copying. */
+ * Data already of the field's type (its nulls = untouched), passed through without copying.
+ * The value arrays belong to the change: `prepare` rewrites them in place. */
 export interface ChangeSet {
   paths: string[];
   /** The paths as Arrow Utf8 data when they came that way and are already clean. */
@@ -120,7 +121,7 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
     }
     const ft = t!;
     const ok = FAST[ft];
-    const out = new Array<unknown>(n);
+    const out = values; // change sets hold arrays built for this commit: checked in place
     for (let i = 0; i < n; i++) {
       const v = values[i];
       if (v === undefined) out[i] = null;

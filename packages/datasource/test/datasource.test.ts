@@ -197,6 +197,17 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
     expect((await ds.where(field("path").eq("a")).all()).length).toBe(0);
   });
 
+  it("a path repeated in one upload merges in row order (later rows win)", async () => {
+    const ds = await open();
+    await ds.uploadMetadata([{ path: "b", v: 1 }, { path: "a", v: 1, w: "x" }, { path: "b", v: 2, w: "y" }, { path: "a", v: 3 }]);
+    expect((await ds.all()).rows).toEqual([
+      { path: "a", v: 3, w: "x" },
+      { path: "b", v: 2, w: "y" },
+    ]);
+    await ds.uploadMetadata([{ path: "c", v: 9 }, { path: "a", v: 4 }]); // overlaps an earlier upload
+    expect((await ds.all()).rows.map((r) => r.v)).toEqual([4, 2, 9]);
+  });
+
   it("handles quotes, percent signs and unicode in field names, paths and values", async () => {
     const ds = await open();
     const f = `it's "odd" %_\\`;
