@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Bool, Float64, Int32, Int64, Table, TimestampMicrosecond, Utf8, makeVector, vectorFromArray } from "apache-arrow";
+import { Bool, Float64, Int32, Int64, Table, TimestampMicrosecond, Utf8, makeVector, tableFromArrays } from "apache-arrow";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { buildData } from "@quiver/core";
 import { Datasource } from "../dist/index.js";
@@ -58,6 +58,14 @@ describe.each(STORES)("metadata files on %s", (_label, storeFor) => {
     await expectCode(ds.uploadMetadata(new Table({ file: col(new Utf8(), ["a.jpg"]), ok: col(new Int64(), [1]) })), "SCHEMA_MISMATCH", /"ok" is bool/);
     await expectCode(ds.uploadMetadata(t, { pathColumn: "nope" }), "UNKNOWN_FIELD", /nope/);
     await expectCode(ds.uploadMetadata(t, { pathColumn: 9 }), "UNKNOWN_FIELD");
+  });
+
+  it("uploads a table built with apache-arrow's tableFromArrays (dictionary strings, typed arrays)", async () => {
+    const { ds } = await fresh();
+    const t = tableFromArrays({ path: ["x/1.png", "x/2.png"], label: ["cat", "dog"], score: Float32Array.from([0.5, 0.25]), n: Int32Array.from([1, 2]), ok: [true, false] });
+    await ds.uploadMetadata(t);
+    expect(Object.fromEntries((await ds.fields()).map((f) => [f.name, f.type]))).toEqual({ label: "string", score: "float", n: "int", ok: "bool" });
+    expect((await ds.where(ds.field("label").eq("dog")).all()).rows).toEqual([{ path: "x/2.png", label: "dog", score: 0.25, n: 2, ok: false }]);
   });
 
   it("uploads CSV with typed inference and names file and row on bad input", async () => {
