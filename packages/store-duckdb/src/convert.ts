@@ -193,6 +193,10 @@ class BytesReader implements ColumnReader {
     let runHi = 0;
     let runLen = 0;
     let runPos = 0;
+    let prevLo = -1;
+    let prevHi = -1;
+    let prevLen = -1;
+    let prevPos = 0;
     const flushRun = () => {
       if (runRow < 0) return;
       this.bytes.set(B.get_data_from_pointer(data.buffer as ArrayBuffer, data.byteOffset + runRow * 16 + 8, runLen), runPos);
@@ -215,7 +219,11 @@ class BytesReader implements ColumnReader {
           const lo = dv.getUint32(off + 8, true);
           const hi = dv.getUint32(off + 12, true);
           if (runRow >= 0 && hi === runHi && lo === runLo + runLen) runLen += len;
-          else {
+          else if (lo === prevLo && hi === prevHi && len === prevLen) {
+            // The same heap bytes as the previous string (constant or dictionary vectors).
+            flushRun();
+            this.bytes.copyWithin(pos, prevPos, prevPos + len);
+          } else {
             flushRun();
             runRow = i;
             runLo = lo;
@@ -223,6 +231,12 @@ class BytesReader implements ColumnReader {
             runLen = len;
             runPos = pos;
           }
+        }
+        if (len > 12) {
+          prevLo = dv.getUint32(off + 8, true);
+          prevHi = dv.getUint32(off + 12, true);
+          prevLen = len;
+          prevPos = pos;
         }
         pos += len;
       } else flushRun();

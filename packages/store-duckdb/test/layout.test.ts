@@ -105,6 +105,19 @@ describe("duckdb: layout", () => {
     await s.close();
   });
 
+  it("sql() reads constant and repeated long strings (shared heap pointers)", async () => {
+    const s = await openStore("duckdb::memory:");
+    await s.append("t", rowsToBatch(Array.from({ length: 5000 }, (_, i) => ({ i }))));
+    const tb = await s.sql("SELECT i, 'a constant string longer than twelve' AS c, CASE WHEN i % 3 = 0 THEN 'another long string value here' ELSE 'short' END AS d FROM t ORDER BY i");
+    const rows = tb.toArray().map((r) => r.toJSON() as { i: bigint; c: string; d: string });
+    expect(rows.length).toBe(5000);
+    for (const r of rows) {
+      expect(r.c).toBe("a constant string longer than twelve");
+      expect(r.d).toBe(Number(r.i) % 3 === 0 ? "another long string value here" : "short");
+    }
+    await s.close();
+  });
+
   it("appends committed in the background (second connection) keep their order", async () => {
     const file = tmpDb();
     const s = await openStore(`duckdb:${file}?commitInterval=0&mode=exclusive`);
