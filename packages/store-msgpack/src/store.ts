@@ -918,9 +918,13 @@ export class MsgpackStore implements Store {
     if (to <= from) return null;
     const take = new Uint32Array(to - from);
     for (let k = 0; k < take.length; k++) take[k] = inOrder ? from + k : order[from + k]!;
-    const names = options.columns ?? schema.fields.map((f) => f.name);
-    const fields = names.map((n) => schema.fields.find((f) => f.name === n)!);
+    const ri = options.rowIndex;
+    const names = [...(options.columns ?? schema.fields.map((f) => f.name))];
+    if (ri && !names.includes(ri)) names.push(ri);
+    const indexField = ri ? withIndexField(new Schema([]), ri).fields[0]! : undefined;
+    const fields = names.map((n) => (n === ri ? indexField! : schema.fields.find((f) => f.name === n)!));
     const datas = fields.map((f) => {
+      if (f === indexField) return buildData(new Int64(), Array.from(take, (p) => pRow[p]!));
       const bySeg = segs.map((seg) => columnValues(seg, f.name));
       if (isFloat64(f.type)) {
         // Straight into the Float64Array buildData would make.
@@ -946,13 +950,7 @@ export class MsgpackStore implements Store {
       }
       return buildData(f.type, vals, f.name);
     });
-    let out = new Schema(fields, schema.metadata);
-    const ri = options.rowIndex;
-    if (ri && !names.includes(ri)) {
-      out = withIndexField(out, ri);
-      datas.push(buildData(new Int64(), Array.from(take, (p) => pRow[p]!)));
-    }
-    return batchOf(out, datas, take.length);
+    return batchOf(new Schema(fields, schema.metadata), datas, take.length);
   }
 
   async count(table: string, where?: QueryNode): Promise<number> {

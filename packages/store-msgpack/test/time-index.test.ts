@@ -65,6 +65,9 @@ describe("time index", () => {
         await readRows(mem.store, table, { where, orderBy: [{ column: "_ts", direction: "desc" }], limit: 7, offset: 2, columns: ["v"] }),
       );
     }
+    // The row index may also be asked for among the columns, at any position.
+    const opts = { where: field("_ts").ge(40).node, orderBy: [{ column: "_ts", direction: "desc" as const }, { column: "i", direction: "desc" as const }], rowIndex: "i", columns: ["i", "v"], limit: 9 };
+    expect(await readRows(mp.store, table, opts)).toEqual(await readRows(mem.store, table, opts));
     await mp.close();
     await mem.close();
     await store.close();
