@@ -206,13 +206,16 @@ export class Datasource extends View implements ViewSource {
     const root = resolve(options.root ?? ".quiver");
     const ref = await acquireStore(root, options.store);
     try {
-      const reg = await readRegistry(ref.store, "datasources");
-      const existing = reg.get(name);
-      if (existing) return new Datasource(name, existing.id as string, existing.path as string, root, ref);
-      const id = `ds_${randomBytes(6).toString("hex")}`;
-      const path = resolve(options.path);
-      await appendRows(ref.store, "datasources", [{ name, id, path, created: new Date(), _deleted: false }]);
-      return new Datasource(name, id, path, root, ref);
+      // Under the root's registry lock: two processes creating one name get the same datasource.
+      return await withLock(resolve(root, "locks", "registry.lock"), async () => {
+        const reg = await readRegistry(ref.store, "datasources");
+        const existing = reg.get(name);
+        if (existing) return new Datasource(name, existing.id as string, existing.path as string, root, ref);
+        const id = `ds_${randomBytes(6).toString("hex")}`;
+        const path = resolve(options.path);
+        await appendRows(ref.store, "datasources", [{ name, id, path, created: new Date(), _deleted: false }]);
+        return new Datasource(name, id, path, root, ref);
+      });
     } catch (err) {
       await ref.release();
       throw err;
