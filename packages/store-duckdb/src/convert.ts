@@ -248,11 +248,13 @@ class BytesReader implements ColumnReader {
   }
   take(): Data {
     const n = this.rows;
-    const offsets = this.offsets.slice(0, n + 1);
-    const values = this.bytes.slice(0, offsets[n]);
+    // Hand the buffers over (no copy) and start new ones of the size this batch needed.
+    const offsets = this.offsets.subarray(0, n + 1);
+    const values = this.bytes.subarray(0, offsets[n]);
     const { bitmap, nulls } = this.bits.take();
     this.rows = 0;
     this.offsets = new Int32Array(CAPACITY + 1);
+    this.bytes = new Uint8Array(Math.max(VECTOR_SIZE * 16, this.bytes.length));
     return makeData({ type: this.type, length: n, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, data: values } as never);
   }
 }
