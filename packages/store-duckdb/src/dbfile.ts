@@ -151,6 +151,8 @@ export class DbFile {
    * Commits stay in order (each waits for the previous), and so does the table's row order.
    */
   private async commitInBackground(): Promise<void> {
+    // The previous commit still running (a slow disk): keep appending, try after the next append.
+    if (this.committing && !this.committed) return;
     await this.settle();
     if (!this.inTx || !this.conn || !this.instance) return;
     this.closeAppenders();
@@ -158,10 +160,16 @@ export class DbFile {
     this.inTx = false;
     this.conn = this.spare ?? (await this.instance.connect());
     this.spare = committing;
-    const p = committing.run("COMMIT").then(() => undefined);
-    p.catch(() => undefined); // raised by settle()
+    this.committed = false;
+    const p = committing.run("COMMIT").then(() => {
+      this.committed = true;
+    });
+    p.catch(() => (this.committed = true)); // the failure is raised by settle()
     this.committing = p;
   }
+
+  /** Whether the commit in flight has finished (successfully or not). */
+  private committed = true;
 
   /** Waits for the commit in flight, raising its failure. */
   private async settle(): Promise<void> {
