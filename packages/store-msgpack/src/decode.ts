@@ -337,6 +337,38 @@ function float64Data(type: Float64, segs: readonly Segment[], name: string, n: n
   return makeData({ type, length: n, nullCount: nulls, nullBitmap: bitmap, data: vals });
 }
 
+function isInt64(t: DataType): boolean {
+  return t.typeId === Type.Int && (t as Int64).bitWidth === 64 && (t as Int64).isSigned;
+}
+
+/** A signed int64 column straight from the segments; undefined if a value needs buildData's care. */
+function int64Data(type: Int64, segs: readonly Segment[], name: string, n: number): Data | undefined {
+  const big = new BigInt64Array(n);
+  const lo = new Uint32Array(big.buffer);
+  const hi = new Int32Array(big.buffer);
+  let bitmap: Uint8Array | undefined;
+  let nulls = 0;
+  let p = 0;
+  for (const s of segs) {
+    const col = s.kind === 1 ? s.cols[name] : undefined;
+    for (let i = 0; i < s.n; i++, p++) {
+      const v = s.kind === 1 ? col?.[i] : s.rows[i]![name];
+      if (typeof v === "number") {
+        if (!Number.isSafeInteger(v)) return undefined;
+        const h = Math.floor(v / 4294967296);
+        hi[2 * p + 1] = h;
+        lo[2 * p] = v - h * 4294967296;
+      } else if (v == null) {
+        bitmap ??= new Uint8Array((n + 7) >> 3).fill(0xff);
+        bitmap[p >> 3]! &= ~(1 << (p & 7));
+        nulls++;
+      } else if (typeof v === "bigint" && v >= -(2n ** 63n) && v < 2n ** 63n) big[p] = v;
+      else return undefined;
+    }
+  }
+  return makeData({ type, length: n, nullCount: nulls, nullBitmap: bitmap, data: big });
+}
+
 export function batchOf(schema: Schema, datas: Data[], n: number): RecordBatch {
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: datas }));
 }
@@ -345,7 +377,9 @@ export function batchOf(schema: Schema, datas: Data[], n: number): RecordBatch {
 export function segmentsToBatch(segs: readonly Segment[], schema: Schema, rowIndex?: { name: string; firstRows: readonly number[] }): RecordBatch {
   let n = 0;
   for (const s of segs) n += s.n;
-  const datas = schema.fields.map((f) => (isFloat64(f.type) ? float64Data(f.type as Float64, segs, f.name, n) : buildData(f.type, columnOf(segs, f.name, n), f.name)));
+  const datas = schema.fields.map(
+    (f) => (isFloat64(f.type) ? float64Data(f.type as Float64, segs, f.name, n) : isInt64(f.type) ? int64Data(f.type as Int64, segs, f.name, n) : undefined) ?? buildData(f.type, columnOf(segs, f.name, n), f.name),
+  );
   let s = schema;
   if (rowIndex) {
     const idx = new Array<number>(n);
