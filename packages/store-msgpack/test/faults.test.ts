@@ -208,3 +208,21 @@ describe("bad input", () => {
     await s.close();
   });
 });
+
+describe("one process, two store instances", () => {
+  it("hand the write lock back and forth and see each other's appends", async () => {
+    const root = tmpRoot("inproc");
+    const a = openMsgpackStore(root);
+    const b = openMsgpackStore(root);
+    for (let k = 0; k < 20; k++) {
+      await a.append("t", rowsToBatch([{ _ts: 2 * k, who: "a" }]));
+      await b.append("t", rowsToBatch([{ _ts: 2 * k + 1, who: "b" }]), { layout: "columns" });
+      expect(await a.count("t")).toBe(2 * k + 2);
+    }
+    const rows = await readRows(b, "t", { orderBy: [{ column: "_ts" }] });
+    expect(rows.map((r) => r.who)).toEqual(Array.from({ length: 40 }, (_, i) => (i % 2 ? "b" : "a")));
+    await a.close();
+    await b.close();
+    expect(fs.existsSync(path.join(root, "t", LOCK_FILE))).toBe(false);
+  });
+});
