@@ -57,7 +57,7 @@ let ds;
 const rawDb = await DuckDBInstance.create(path.join(tmp, "raw.db"));
 const raw = await rawDb.connect();
 let rk = 0;
-const [upload, rawUpload] = await rounds(3, [
+const [upload, rawUpload] = await rounds(2, [
   {
     items: N,
     setup: async () => {
@@ -87,7 +87,7 @@ log("upload done");
 // the same data as plain JS rows (type inference and checks per value)
 const rowObjects = Array.from({ length: N }, (_, i) => ({ path: cols.path[i], episode: cols.episode[i], has_baby_yoda: cols.has_baby_yoda[i], score: cols.score[i], label: cols.label[i], frame: cols.frame[i], taken: cols.taken[i] }));
 let rowsDs;
-const [uploadRows] = await rounds(2, [
+const [uploadRows] = await rounds(1, [
   {
     items: N,
     setup: async () => {
@@ -112,7 +112,7 @@ const sql = `SELECT * FROM t1 WHERE episode > 5 OR (episode = 0 AND has_baby_yod
 // the same SQL through @quiver/store-duckdb's sql() on a plain table of the same data: what our
 // layer costs on top of the store's own DuckDB → Arrow conversion
 await ds.store.sql(`CREATE OR REPLACE TABLE flat AS SELECT * FROM "datasource/${ds.id}/events"`);
-const [query, rawQuery, rawNative, storeSql] = await rounds(5, [
+const [query, rawQuery, rawNative, storeSql] = await rounds(3, [
   { items: 1, fn: async () => void (matched = (await ds.where(q).all()).length) },
   { items: 1, fn: async () => void (await raw.runAndReadAll(sql)).getColumnsJS() },
   { items: 1, fn: () => raw.runAndReadAll(sql) },
