@@ -91,11 +91,33 @@ export class WriteBuffer {
  * garbage collector idle. `_ts` first, then columns in order of first appearance — the column
  * order rowsToBatch gives the same points as rows.
  */
+/** What a column's non-null values are so far: -1 none yet, 0 not all numbers, 1 integers, 2 numbers with a non-integer. */
+interface NumberState {
+  s: number;
+}
+
+function noteValue(st: NumberState, v: unknown): void {
+  if (v == null || st.s === 0) return;
+  if (typeof v !== "number") st.s = 0;
+  else if (st.s !== 2 && !Number.isInteger(v)) st.s = 2;
+  else if (st.s === -1) st.s = 1;
+}
+
 export class PointColumns {
   readonly ts: number[] = [];
   readonly cols = new Map<string, unknown[]>();
+  private readonly states = new Map<string, NumberState>();
   private lastKeys: string[] = [];
   private lastCols: unknown[][] = [];
+  private lastStates: NumberState[] = [];
+
+  /**
+   * 1 when every non-null value of the column is an integer number, 2 when they are numbers and
+   * one is not an integer (what type inference would find), else 0 (-1: no value yet).
+   */
+  numberState(name: string): number {
+    return this.states.get(name)?.s ?? 0;
+  }
 
   get length(): number {
     return this.ts.length;
@@ -132,8 +154,11 @@ export class PointColumns {
     if (n === 0) return false;
     const keys = this.lastKeys;
     const cols = this.lastCols;
+    const states = this.lastStates;
     let k = 0;
     let ok = true;
+    let floats = 0; // columns (k < 30) whose state turns from integers to floats with this row
+    let floatsBeyond = false;
     for (const key in row) {
       if (key === "_ts") continue;
       if (keys[k] !== key) {
@@ -147,12 +172,19 @@ export class PointColumns {
         ok = false;
         break;
       }
+      if (t === "number" && states[k]!.s === 1 && !Number.isInteger(v)) {
+        if (k < 30) floats |= 1 << k;
+        else floatsBeyond = true;
+      }
       col[n] = v;
       k++;
     }
     if (ok && k === keys.length) {
       try {
         this.ts.push(resolveTs(row._ts));
+        // Only now that the point is in: widen the states it changed.
+        for (let j = 0; floats !== 0; j++, floats >>>= 1) if (floats & 1) states[j]!.s = 2;
+        if (floatsBeyond) for (let j = 30; j < k; j++) noteValue(states[j]!, cols[j]![n]);
         return true;
       } catch (err) {
         for (let j = 0; j < k; j++) cols[j]!.length = n;
@@ -172,8 +204,10 @@ export class PointColumns {
     let same = true;
     for (const key in row) {
       if (key === "_ts") continue;
+      const v = row[key];
       if (same && keys[k] === key) {
-        this.lastCols[k]![n] = row[key];
+        this.lastCols[k]![n] = v;
+        noteValue(this.lastStates[k]!, v);
         k++;
         continue;
       }
@@ -182,12 +216,15 @@ export class PointColumns {
       if (!col) {
         col = new Array(n);
         this.cols.set(key, col);
+        this.states.set(key, { s: -1 });
       }
-      col[n] = row[key];
+      col[n] = v;
+      noteValue(this.states.get(key)!, v);
     }
     if (!same || k !== keys.length) {
       this.lastKeys = Object.keys(row).filter((x) => x !== "_ts");
       this.lastCols = this.lastKeys.map((x) => this.cols.get(x)!);
+      this.lastStates = this.lastKeys.map((x) => this.states.get(x)!);
     }
   }
 

@@ -7,8 +7,8 @@
  * equal `_ts` are merged into one entry at flush.
  */
 import { Field, Float64, Schema, type Table } from "apache-arrow";
-import { type Data, makeData, RecordBatch, Struct, Type } from "apache-arrow";
-import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues } from "./arrow.js";
+import { type Data, type DataType, Int64, makeData, RecordBatch, Struct, Type } from "apache-arrow";
+import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mergeTypes, normalizeRow, type Row, rowsToBatch, vectorToValues } from "./arrow.js";
 import { type BufferOptions, PointBuffer, PointColumns } from "./buffer.js";
 import { QuiverError, describeValue } from "./errors.js";
 import { validateName } from "./names.js";
@@ -96,6 +96,18 @@ function mergeEqualTs(rows: Row[]): Row[] {
   return merged ? out : rows;
 }
 
+/** inferColumnType's answer for a column of numbers (state 1 integers, 2 with floats); undefined otherwise or on a clash. */
+function numberColumnType(state: number, name: string, existing: DataType | undefined): { type: DataType; bigint: boolean } | undefined {
+  if (state !== 1 && state !== 2) return undefined;
+  const t = state === 1 ? new Int64() : new Float64();
+  if (!existing) return { type: t, bigint: false };
+  try {
+    return { type: mergeTypes(existing, t, name), bigint: false };
+  } catch {
+    return undefined; // inference throws the error naming the value
+  }
+}
+
 /**
  * The batch rowsToBatch(mergeEqualTs(points.rows()), { schema }) gives, built straight from the
  * staged columns when no two points share a `_ts` (the usual case: no row objects at all).
@@ -116,7 +128,8 @@ function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
     const values = cols.get(name)!;
     const existing = schema.fields.find((f) => f.name === name);
     // `_ts` values are finite numbers: into a float column they keep its type (what inference returns).
-    const { type, bigint } = name === "_ts" && existing?.type.typeId === Type.Float ? { type: existing.type, bigint: false } : inferColumnType(values, name, existing?.type);
+    // Columns staged as all numbers get the type inference would give, without another pass.
+    const { type, bigint } = name === "_ts" && existing?.type.typeId === Type.Float ? { type: existing.type, bigint: false } : (numberColumnType(points.numberState(name), name, existing?.type) ?? inferColumnType(values, name, existing?.type));
     const meta = bigint || existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined;
     fields.push(new Field(name, type, true, meta));
     datas.push(buildData(type, values, name));
