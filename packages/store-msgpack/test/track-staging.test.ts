@@ -56,4 +56,21 @@ describe("Track staging over msgpack:", () => {
     expect(after.slice(8)).toEqual([{ _ts: 100, a: 10 }, { _ts: 101, a: 12, b: "w" }]);
     await s.close();
   });
+
+  it("column types follow the points that were kept (a refused point does not widen ints to floats)", async () => {
+    const s = await Session.open({ prefix: "p", root: tmpRoot("types"), flushInterval: 0 });
+    const a = s.track("a");
+    a.append({ n: 1, _ts: 1 }).append({ n: 2, _ts: 2 });
+    expect(code(() => a.append({ n: 2.5, _ts: NaN }))).toBe("INVALID_TIMESTAMP");
+    a.append({ n: 3, _ts: 3 });
+    await a.flush();
+    const b = s.track("b");
+    b.append({ n: 1, _ts: 1 }).append({ n: 2.5, _ts: 2 }).append({ n: null, _ts: 3 });
+    await b.flush();
+    const typeOf = async (t: string) => String((await s.store.schema(`p/tracks/${t}`))!.fields.find((f) => f.name === "n")!.type);
+    expect(await typeOf("a")).toBe("Int64");
+    expect(await typeOf("b")).toBe("Float64");
+    expect((await b.read()).data.map((p) => p.data.n ?? null)).toEqual([1, 2.5, null]);
+    await s.close();
+  });
 });
