@@ -716,8 +716,9 @@ export class MsgpackStore implements Store {
     for (const f of batch.schema.fields) validateColumnName(f.name);
     checkSchemaTypes(batch.schema);
     const st = this.state(name);
-    if (await this.hold(st)) this.refresh(st, true);
+    const fresh = await this.hold(st);
     try {
+      if (fresh) this.refresh(st, true);
       const schema = mergeSchemas(st.schema, batch.schema); // SCHEMA_MISMATCH before any byte is written
       if (schema !== st.schema || !st.hasSchemaFile) this.writeSchema(st, schema);
       this.openForAppend(st);
@@ -756,8 +757,8 @@ export class MsgpackStore implements Store {
       st.dirty = true;
       if (w.buf.length > 16 << 20) this.writer.buf = Buffer.allocUnsafe(1 << 20);
     } catch (err) {
-      // Anything but a rejected batch may have left files half-written: let the next writer repair.
-      if (!(err instanceof QuiverError)) this.release(st);
+      // Release the lock: the next write reloads the table's state (and repairs what needs it).
+      this.release(st);
       throw err;
     }
   }
@@ -1103,7 +1104,7 @@ export class MsgpackStore implements Store {
       this.refresh(st, true);
       return changed;
     } catch (err) {
-      if (!(err instanceof QuiverError)) this.release(st);
+      this.release(st);
       throw err;
     }
   }
