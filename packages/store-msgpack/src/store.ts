@@ -487,7 +487,7 @@ export class MsgpackStore implements Store {
         const cut = from + good;
         if (persist) {
           truncateSync(st.dataPath, cut);
-          this.warn(`${st.dataPath}: cut away a torn last record (${size - cut} bytes at offset ${cut}) left by an interrupted write; ${recs.length} later records and every earlier one are intact`);
+          this.warn(`${st.dataPath}: cut away a torn last record (${size - cut} bytes at offset ${cut}) left by an interrupted write; every record before it is kept (${recs.length} of them were not yet indexed and are indexed now)`);
         }
         st.dataSize = cut;
       }
