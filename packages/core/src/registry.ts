@@ -72,7 +72,11 @@ export async function importOptional(pkg: string): Promise<Record<string, unknow
       if (isNotFound(err, pkg)) continue;
       throw err;
     }
-    return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+    try {
+      return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+    } catch (err) {
+      if (!isNotFound(err, pkg)) throw err;
+    }
   }
   return undefined;
 }
