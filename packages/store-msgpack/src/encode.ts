@@ -470,6 +470,30 @@ export function tsAccessor(batch: RecordBatch): ((i: number) => number | undefin
   return valid ? (i) => (valid(i) ? get(i) : undefined) : get;
 }
 
+/** Stats of a Float64 `_ts` column without nulls (the track case), without a call per value. */
+function statsOfF64(vals: Float64Array, from: number, to: number): TsStats {
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  let tsCount = 0;
+  for (let i = from; i < to; i++) {
+    const v = vals[i]!;
+    if (v !== v) continue;
+    if (v < minTs) minTs = v;
+    if (v > maxTs) maxTs = v;
+    tsCount++;
+  }
+  return { minTs, maxTs, tsCount };
+}
+
+function blockStats(batch: RecordBatch, ts: ((i: number) => number | undefined) | undefined, from: number, to: number): TsStats {
+  const k = batch.schema.fields.findIndex((f) => f.name === "_ts");
+  const d = k >= 0 ? batch.data.children[k]! : undefined;
+  if (d && d.offset === 0 && d.nullCount === 0 && (d.type as DataType).typeId === Type.Float && (d.type as Float).precision === 2 && batch.schema.fields[k]!.metadata.get("quiver:bigint") !== "1") {
+    return statsOfF64(d.values as Float64Array, from, to);
+  }
+  return statsOf(ts, from, to);
+}
+
 export function statsOf(ts: ((i: number) => number | undefined) | undefined, from: number, to: number): TsStats {
   let minTs = Infinity;
   let maxTs = -Infinity;
@@ -532,7 +556,7 @@ export function encodeRows(batch: RecordBatch, w: ByteWriter, blockRows: number)
     const start = w.at;
     if (dense && nc < 16) {
       denseRows(cols, w, from, to);
-      blocks.push({ start, end: w.at, rows: to - from, kind: 0, ...statsOf(ts, from, to) });
+      blocks.push({ start, end: w.at, rows: to - from, kind: 0, ...blockStats(batch, ts, from, to) });
       continue;
     }
     for (let i = from; i < to; i++) {
@@ -555,7 +579,7 @@ export function encodeRows(batch: RecordBatch, w: ByteWriter, blockRows: number)
         }
       }
     }
-    blocks.push({ start, end: w.at, rows: to - from, kind: 0, ...statsOf(ts, from, to) });
+    blocks.push({ start, end: w.at, rows: to - from, kind: 0, ...blockStats(batch, ts, from, to) });
   }
   return blocks;
 }
@@ -635,8 +659,18 @@ export function encodeColumns(batch: RecordBatch, w: ByteWriter): EncodedBlock {
     w.raw(col.key);
     w.arrayHeader(n);
     if (!col.valid && col.f64) w.float64s(col.f64, 0, n);
+    else if (!col.valid && col.i64) {
+      const u = col.i64;
+      for (let i = 0; i < n; i++) {
+        const lo = u[2 * i]!;
+        if (u[2 * i + 1] === 0 && lo < 128) {
+          if (w.pos + 1 > w.buf.length) w.ensure(1);
+          w.buf[w.pos++] = lo;
+        } else col.enc(i);
+      }
+    }
     else if (!col.valid) for (let i = 0; i < n; i++) col.enc(i);
     else for (let i = 0; i < n; i++) col.valid(i) ? col.enc(i) : w.nil();
   }
-  return { start, end: w.at, rows: n, kind: 1, ...statsOf(tsAccessor(batch), 0, n) };
+  return { start, end: w.at, rows: n, kind: 1, ...blockStats(batch, tsAccessor(batch), 0, n) };
 }
