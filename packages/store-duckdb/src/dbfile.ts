@@ -37,9 +37,10 @@ export const DEFAULT_FILE_OPTIONS: FileOptions = { mode: "shared", lockTimeout: 
 const CONFIG: Record<string, string> = {
   autoinstall_known_extensions: "false",
   autoload_known_extensions: "false",
-  // Checkpoint when the file is released or closed, not in the middle of a commit: appends
-  // are then one WAL write each.
-  checkpoint_threshold: "1GB",
+  // Checkpoint when the file is released or closed rather than inside ordinary commits
+  // (the default 16 MB threshold made every few commits a checkpoint); a process that holds
+  // the file for long still checkpoints every 256 MB of WAL.
+  checkpoint_threshold: "256MB",
 };
 
 const files = new Map<string, DbFile>();
