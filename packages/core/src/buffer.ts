@@ -271,8 +271,8 @@ export class PointBuffer {
   }
 
   /** Lets `add` stage one point (it throws to reject it); starts a background write when full. */
-  stage(add: (into: PointColumns) => void): Promise<void> | undefined {
-    add(this.staged);
+  stage(add: (row: Row, into: PointColumns) => void, row: Row): Promise<void> | undefined {
+    add(row, this.staged);
     if (this.staged.length >= this.batchSize) {
       if (!this.inflight) this.background();
       // One shared promise per write in flight: a caller ignoring it (a sync loop) must not pile up reactions.

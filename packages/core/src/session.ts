@@ -140,6 +140,7 @@ function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
 export class Track {
   private readonly buffer: PointBuffer;
   private readonly resolveTs = (raw: unknown): number => this.session.nextTs(raw);
+  private readonly stagePoint = (fields: Row, into: PointColumns): void => this.point(fields, into);
   private schema: Schema | undefined;
   private types: ColumnTypes | undefined;
   readonly table: string;
@@ -181,7 +182,7 @@ export class Track {
   append(fields: Row): this {
     this.session.ensureOpen();
     // The backpressure promise never rejects; a sync caller cannot wait for it anyway.
-    void this.buffer.stage((into) => this.point(fields, into));
+    void this.buffer.stage(this.stagePoint, fields);
     return this;
   }
 
