@@ -420,16 +420,8 @@ export function inferSchema(segs: readonly Segment[], start?: Schema): Schema | 
   for (const s of segs) {
     const rows = segmentRows(s);
     if (!rows.length) continue;
-    const clean = rows.map((r) => {
-      const o: Row = {};
-      for (const k in r) {
-        const v = r[k];
-        // msgpackr hands out Buffer views; the core types them as Uint8Array binary either way
-        o[k] = v;
-      }
-      return o;
-    });
-    schema = mergeSchemas(schema, rowsToBatch(clean, { schema }).schema);
+    // rowsToBatch types the values as the core would (a msgpackr Buffer is a Uint8Array: binary)
+    schema = mergeSchemas(schema, rowsToBatch(rows, { schema }).schema);
   }
   return schema;
 }
