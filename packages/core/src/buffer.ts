@@ -103,6 +103,11 @@ function noteValue(st: NumberState, v: unknown): void {
   else if (st.s === -1) st.s = 1;
 }
 
+function primitiveType(v: unknown): string {
+  const t = typeof v;
+  return t === "number" || t === "string" || t === "boolean" ? t : "";
+}
+
 export class PointColumns {
   readonly ts: number[] = [];
   readonly cols = new Map<string, unknown[]>();
@@ -110,6 +115,8 @@ export class PointColumns {
   private lastKeys: string[] = [];
   private lastCols: unknown[][] = [];
   private lastStates: NumberState[] = [];
+  /** typeof of the last point's value per column of lastKeys, "" when not a number/string/boolean. */
+  private lastTypes: string[] = [];
 
   /**
    * 1 when every non-null value of the column is an integer number, 2 when they are numbers and
@@ -165,13 +172,14 @@ export class PointColumns {
         ok = false;
         break;
       }
-      const col = cols[k]!;
       const v = row[key];
       const t = typeof v;
-      if ((t !== "number" && t !== "string" && t !== "boolean") || typeof col[n - 1] !== t) {
+      // lastTypes[k] is the type of this column's previous value (only number/string/boolean count)
+      if (t !== this.lastTypes[k]) {
         ok = false;
         break;
       }
+      const col = cols[k]!;
       if (t === "number" && states[k]!.s === 1 && !Number.isInteger(v)) {
         if (k < 30) floats |= 1 << k;
         else floatsBeyond = true;
@@ -226,6 +234,7 @@ export class PointColumns {
       this.lastCols = this.lastKeys.map((x) => this.cols.get(x)!);
       this.lastStates = this.lastKeys.map((x) => this.states.get(x)!);
     }
+    this.lastTypes = this.lastKeys.map((x) => primitiveType(row[x]));
   }
 
   /** Point i as the row Track used to buffer: `{ _ts, ...fields }` (fields absent stay absent). */
