@@ -131,28 +131,9 @@ export class PointColumns {
   }
 
   /**
-   * Whether `row` has the previous point's keys, in order, each holding a number, string or
-   * boolean of the same JS type as that column's previous value. Such a row is flat and valid
-   * and has the column classes already checked, so Track can skip re-validating it.
-   */
-  sameShape(row: Row): boolean {
-    const n = this.ts.length;
-    if (n === 0) return false;
-    const keys = this.lastKeys;
-    let k = 0;
-    for (const key in row) {
-      if (key === "_ts") continue;
-      if (keys[k] !== key) return false;
-      const v = row[key];
-      const t = typeof v;
-      if ((t !== "number" && t !== "string" && t !== "boolean") || typeof this.lastCols[k]![n - 1] !== t) return false;
-      k++;
-    }
-    return k === keys.length;
-  }
-
-  /**
-   * Adds `row` in one pass if it has the previous point's shape (see sameShape), taking its
+   * Adds `row` in one pass if it has the previous point's shape — the same keys in the same
+   * order, each a number, string or boolean of the same JS type as before, so it is flat, valid
+   * and type-checked already — taking its
    * `_ts` from `resolveTs(row._ts)` once the shape is confirmed; returns false (nothing added,
    * resolveTs not called) otherwise. An error from resolveTs leaves the staging unchanged.
    */

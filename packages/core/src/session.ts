@@ -228,7 +228,6 @@ export class Track {
     return out;
   }
 
-
   /** Points by index (storage order). */
   async read(opts: { startIndex?: number; limit?: number } = {}): Promise<TrackReadResult> {
     const start = opts.startIndex ?? 0;
