@@ -23,7 +23,7 @@ import {
 import { type Data, type DataType, Field, makeData, RecordBatch, Schema, Struct, Type, type Vector } from "apache-arrow";
 import { buildData, QuiverError, vectorToValues } from "@quiver/core";
 import { B, type RawVector, VECTOR_SIZE } from "./native.js";
-import { arrowTypeOf, duckTypeOf, fixedWidthCtor } from "./types.js";
+import { arrowTypeOf, fixedWidthCtor } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------
 // reading
@@ -548,5 +548,3 @@ export function* batchToChunks(batch: RecordBatch, duckTypes: readonly DuckDBTyp
     yield chunk;
   }
 }
-
-export { duckTypeOf };

@@ -59,8 +59,6 @@ export class DbFile {
   private tail: Promise<unknown> = Promise.resolve();
   private heldSince = 0;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Bumped whenever the file was released: cached schemas may be stale after it. */
-  generation = 0;
   /** Table metadata cache (null: known not to exist); cleared whenever the file is released. */
   readonly tables = new Map<string, import("./store.js").TableInfo | null>();
   readonly waitFile: string | undefined;
@@ -331,7 +329,6 @@ export class DbFile {
       this.conn = undefined;
       this.spare = undefined;
       this.instance = undefined;
-      this.generation++;
       this.tables.clear();
       try {
         conn?.closeSync();
