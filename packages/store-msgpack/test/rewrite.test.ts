@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { field, readRows, Reader, rowsToBatch, Session, Tracker } from "@quiver/core";
 import { DATA_FILE, openMsgpackStore } from "../dist/index.js";
-import { cleanup, pythonObjects, pythonSummary, tmpRoot } from "./helpers.js";
+import { cleanup, exited, pythonObjects, pythonSummary, run, tmpRoot } from "./helpers.js";
 
 afterAll(cleanup);
 
@@ -50,6 +50,29 @@ describe("update and delete rewrite the table", () => {
     );
     await s.close();
   });
+
+  it("a reader in another process always sees a whole table while updates rewrite it", async () => {
+    const root = tmpRoot("rewrite-live");
+    const store = openMsgpackStore(root, { blockRows: 50 });
+    await store.append("t", rowsToBatch(Array.from({ length: 1000 }, (_, i) => ({ _ts: i, v: i }))));
+    await store.append("t", rowsToBatch(Array.from({ length: 500 }, (_, i) => ({ _ts: 1000 + i, v: 1000 + i }))), { layout: "columns" });
+    const stop = path.join(root, "stop");
+    const reader = run("reader.mjs", [root, "t", "1500", stop]);
+    let out = "";
+    reader.stdout!.on("data", (d) => (out += d));
+    await new Promise((r) => setTimeout(r, 300));
+    for (let k = 0; k < 25; k++) {
+      expect(await store.update("t", field("v").lt(700 + k).node, { round: k })).toBe(700 + k);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    fs.writeFileSync(stop, "");
+    expect(await exited(reader)).toBe(0);
+    const summary = JSON.parse(out) as { reads: number; problems: string[] };
+    expect(summary.problems).toEqual([]);
+    expect(summary.reads).toBeGreaterThan(3);
+    expect((await readRows(store, "t", { where: field("round").eq(24).node })).length).toBe(724);
+    await store.close();
+  }, 60_000);
 
   it("a type clash in update is refused before anything is written", async () => {
     const root = tmpRoot("rewrite3");
