@@ -3,7 +3,7 @@
  * for the synchronous critical section of one append/rewrite (never across an await), so other
  * processes wait milliseconds. A lock whose PID is dead (a writer killed with SIGKILL) is broken.
  */
-import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { QuiverError } from "@quiver/core";
 
@@ -22,8 +22,12 @@ function alive(pid: number, path: string): boolean {
   }
 }
 
-/** The holder's PID when the lock is held by a live process, else undefined (and a stale lock is removed). */
-function holder(path: string): number | undefined {
+/**
+ * The holder's PID when the lock is held by a live process, else undefined (and a stale lock is
+ * removed). A lock from another host (a container that is gone, a machine sharing the folder) is
+ * trusted until we have waited FOREIGN_GRACE_MS for it: a live holder yields within its lease.
+ */
+function holder(path: string, waited = 0): number | undefined {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -34,8 +38,9 @@ function holder(path: string): number | undefined {
   const [pidText, host] = text.split("\n");
   const pid = Number(pidText);
   if (Number.isInteger(pid) && pid > 0) {
-    if (host && host !== HOST) return pid; // another machine's lock: we cannot tell, keep it
-    if (alive(pid, path)) return pid;
+    if (host && host !== HOST) {
+      if (waited < FOREIGN_GRACE_MS) return pid;
+    } else if (alive(pid, path)) return pid;
   } else {
     // Created but not yet written (the writer died between open and write): stale after 2 s.
     try {
@@ -44,19 +49,31 @@ function holder(path: string): number | undefined {
       return undefined;
     }
   }
-  // Stale: move it aside atomically so two breakers cannot both delete a fresh lock.
+  // Stale: move it aside (atomic), then check we moved the lock we judged; if another process
+  // took the lock in between, put its lock back (link fails only if yet another one exists).
   const aside = `${path}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     renameSync(path, aside);
+  } catch {
+    return undefined; // someone else broke it first
+  }
+  try {
+    if (readFileSync(aside, "utf8") !== text) linkSync(aside, path);
+  } catch {
+    /* the lock was re-taken meanwhile: leave that one */
+  }
+  try {
     unlinkSync(aside);
   } catch {
-    /* someone else broke it first */
+    /* gone */
   }
   return undefined;
 }
 
+const FOREIGN_GRACE_MS = 3000;
+
 /** Takes the lock if it is free (breaking a dead owner's lock); returns whether we hold it. */
-export function tryLock(path: string): boolean {
+export function tryLock(path: string, waited = 0): boolean {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, "wx");
@@ -69,7 +86,7 @@ export function tryLock(path: string): boolean {
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      if (holder(path) !== undefined) return false;
+      if (holder(path, waited) !== undefined) return false;
     }
   }
   return false;
@@ -102,7 +119,7 @@ export async function lock(path: string, timeout: number, what: string): Promise
   const t0 = Date.now();
   let wait = 1;
   let waited = false;
-  while (!tryLock(path)) {
+  while (!tryLock(path, Date.now() - t0)) {
     if (Date.now() - t0 >= timeout) {
       const pid = holder(path);
       throw new QuiverError("LOCKED", `${what} is being written by process ${pid ?? "?"} (lock file ${path}); wait for it to finish, or raise the store's lockTimeout (now ${timeout} ms)`);

@@ -159,6 +159,21 @@ describe("two processes", () => {
   }, 30_000);
 });
 
+describe("locks from elsewhere", () => {
+  it("a lock left by another host (a container that is gone) is broken after a grace period", async () => {
+    const root = tmpRoot("foreign-lock");
+    const store = openMsgpackStore(root);
+    await store.append("t", rowsToBatch([{ _ts: 1, v: 1 }]));
+    await new Promise((r) => setTimeout(r, 30));
+    fs.writeFileSync(path.join(root, "t", LOCK_FILE), `1\nsome-other-container\n`);
+    const t0 = Date.now();
+    await store.append("t", rowsToBatch([{ _ts: 2, v: 2 }]));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2900);
+    expect(await store.count("t")).toBe(2);
+    await store.close();
+  }, 20_000);
+});
+
 describe("bad input", () => {
   it("track names with .., absolute paths, NUL or reserved names → INVALID_NAME, nothing written outside the root", async () => {
     const parent = tmpRoot("names");
