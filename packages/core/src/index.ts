@@ -11,3 +11,4 @@ export { teeStore } from "./tee.js";
 export { WriteBuffer, type BufferOptions } from "./buffer.js";
 export * from "./tracker.js";
 export * from "./session.js";
+export * from "./schema-json.js";
