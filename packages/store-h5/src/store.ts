@@ -9,12 +9,7 @@ import {
   Bool,
   type DataType,
   Field,
-  Float16,
-  Float32,
   Float64,
-  Int8,
-  Int16,
-  Int32,
   Int64,
   List,
   makeData,
@@ -22,12 +17,7 @@ import {
   RecordBatch,
   Schema,
   Struct,
-  TimestampMicrosecond,
   Type,
-  Uint8,
-  Uint16,
-  Uint32,
-  Uint64,
   Utf8,
 } from "apache-arrow";
 import {
@@ -42,6 +32,7 @@ import {
   isTensorType,
   mergeSchemas,
   normalizeRow,
+  queryFields,
   QuiverError,
   type QueryNode,
   type Row,
@@ -50,7 +41,9 @@ import {
   scanBatches,
   type Store,
   type StoreCapabilities,
-  tensorType,
+  typeFromJSON,
+  type TypeJSON,
+  typeToJSON,
   validateColumnName,
   validateName,
   vectorToValues,
@@ -58,23 +51,16 @@ import {
 import { acquireWriteLock, attrString, type Dataset, type DType, DTYPES, type File, type Group, H5, h5Path, h5ready, type NumericArray, openFile, setAttrString } from "./h5.js";
 
 const TABLE_ATTR = "quiver_table";
+const STORE = "the h5 store";
 const SCAN_ROWS = 65_536;
 const CHUNK = 8192;
-
-/** Serialisable Arrow type (what the schema attribute holds). */
-type TypeJson =
-  | { t: "null" | "bool" | "utf8" | "binary" }
-  | { t: "int"; bits: number; signed: boolean }
-  | { t: "float"; bits: number }
-  | { t: "timestamp"; tz: string | null }
-  | { t: "list" | "tensor"; item: TypeJson };
 
 /** How a column's values sit in datasets. */
 type Encoding = { kind: "numeric"; dtype: DType } | { kind: "bool" } | { kind: "timestamp" } | { kind: "utf8" } | { kind: "binary" } | { kind: "json" } | { kind: "null" };
 
 interface ColumnMeta {
   name: string;
-  type: TypeJson;
+  type: TypeJSON;
   metadata?: Record<string, string>;
   /** Dataset holding values (bytes for variable-length kinds). */
   ds?: string;
@@ -90,73 +76,26 @@ interface TableMeta {
   columns: ColumnMeta[];
 }
 
-function typeToJson(t: DataType): TypeJson {
+function encodingOf(t: DataType): Encoding {
   switch (t.typeId) {
     case Type.Null:
-      return { t: "null" };
+      return { kind: "null" };
     case Type.Bool:
-      return { t: "bool" };
+      return { kind: "bool" };
     case Type.Utf8:
     case Type.LargeUtf8:
-      return { t: "utf8" };
+      return { kind: "utf8" };
     case Type.Binary:
     case Type.LargeBinary:
-      return { t: "binary" };
-    case Type.Int:
-      return { t: "int", bits: (t as Int64).bitWidth, signed: (t as Int64).isSigned };
+      return { kind: "binary" };
+    case Type.Int: {
+      const it = t as Int64;
+      return { kind: "numeric", dtype: `${it.isSigned ? "int" : "uint"}${it.bitWidth}` as DType };
+    }
     case Type.Float:
-      return { t: "float", bits: [16, 32, 64][(t as Float64).precision] ?? 64 };
+      return { kind: "numeric", dtype: (t as Float64).precision === 1 ? "float32" : "float64" };
     case Type.Timestamp:
     case Type.Date:
-      return { t: "timestamp", tz: (t as TimestampMicrosecond).timezone ?? "UTC" };
-    case Type.List:
-      return { t: "list", item: typeToJson(t.children[0]!.type) };
-    case Type.Struct:
-      if (isTensorType(t)) return { t: "tensor", item: typeToJson(t.children[0]!.type.children[0]!.type) };
-  }
-  throw new QuiverError("UNSUPPORTED", `the h5 store cannot hold columns of type ${String(t)}`);
-}
-
-function typeFromJson(j: TypeJson): DataType {
-  switch (j.t) {
-    case "null":
-      return new Null();
-    case "bool":
-      return new Bool();
-    case "utf8":
-      return new Utf8();
-    case "binary":
-      return new Binary();
-    case "int": {
-      const C = j.signed ? { 8: Int8, 16: Int16, 32: Int32, 64: Int64 } : { 8: Uint8, 16: Uint16, 32: Uint32, 64: Uint64 };
-      return new C[j.bits as 8 | 16 | 32 | 64]();
-    }
-    case "float":
-      return j.bits === 32 ? new Float32() : j.bits === 16 ? new Float16() : new Float64();
-    case "timestamp":
-      return new TimestampMicrosecond(j.tz ?? "UTC");
-    case "list":
-      return new List(new Field("item", typeFromJson(j.item), true));
-    case "tensor":
-      return tensorType(typeFromJson(j.item));
-  }
-}
-
-function encodingOf(j: TypeJson): Encoding {
-  switch (j.t) {
-    case "null":
-      return { kind: "null" };
-    case "bool":
-      return { kind: "bool" };
-    case "utf8":
-      return { kind: "utf8" };
-    case "binary":
-      return { kind: "binary" };
-    case "int":
-      return { kind: "numeric", dtype: `${j.signed ? "int" : "uint"}${j.bits}` as DType };
-    case "float":
-      return { kind: "numeric", dtype: j.bits === 32 ? "float32" : "float64" };
-    case "timestamp":
       return { kind: "timestamp" };
     default:
       return { kind: "json" };
@@ -193,14 +132,6 @@ function jsonOf(v: unknown): string {
     if (ArrayBuffer.isView(x)) return Array.from(x as Float64Array, (e) => (typeof e === "bigint" ? Number(e) : e));
     return x;
   });
-}
-
-/** Column names a query reads. */
-function fieldsOf(node: QueryNode, out: string[] = []): string[] {
-  if ("field" in node) out.push(node.field);
-  else if ("args" in node) for (const a of node.args) fieldsOf(a, out);
-  else fieldsOf(node.arg, out);
-  return out;
 }
 
 /** A JSON-decoded list/tensor value back in the JS form buildData expects for `t`. */
@@ -289,7 +220,7 @@ class TableState {
   }
 
   static schemaOf(meta: TableMeta): Schema {
-    return new Schema(meta.columns.map((c) => new Field(c.name, typeFromJson(c.type), true, c.metadata ? new Map(Object.entries(c.metadata)) : undefined)));
+    return new Schema(meta.columns.map((c) => new Field(c.name, typeFromJSON(c.type), true, c.metadata ? new Map(Object.entries(c.metadata)) : undefined)));
   }
 
   ds(name: string): Dataset {
@@ -423,10 +354,10 @@ export class H5Store implements Store {
 
   /** Adds a column (all null for the rows already there). */
   private addColumn(t: TableState, field: Field): ColumnMeta {
-    const type = typeToJson(field.type);
+    const type = typeToJSON(field.type, STORE);
     const c: ColumnMeta = { name: field.name, type };
     if (field.metadata.size) c.metadata = Object.fromEntries(field.metadata);
-    const e = encodingOf(type);
+    const e = encodingOf(field.type);
     const rows = t.meta.rows;
     t.meta.columns.push(c);
     if (e.kind === "null") return c;
@@ -446,7 +377,7 @@ export class H5Store implements Store {
 
   /** Appends values to a column's datasets (values already conformed to its type). */
   private writeColumn(t: TableState, c: ColumnMeta, values: readonly unknown[], before: number): void {
-    const e = encodingOf(c.type);
+    const e = encodingOf(typeFromJSON(c.type));
     const { data, offsets } = encodeColumn(e, values);
     if (data && c.ds) t.append(c.ds, data);
     if (offsets && c.offsets) {
@@ -472,7 +403,7 @@ export class H5Store implements Store {
   /** JS values of rows [start, end) of a column, nulls included. */
   private readColumn(t: TableState, c: ColumnMeta, field: Field, start: number, end: number): unknown[] {
     const n = end - start;
-    const e = encodingOf(c.type);
+    const e = encodingOf(field.type);
     if (e.kind === "null" || !c.ds) return new Array(n).fill(null);
     const out = new Array<unknown>(n);
     if (e.kind === "utf8" || e.kind === "binary" || e.kind === "json") {
@@ -521,7 +452,7 @@ export class H5Store implements Store {
     for (const f of batch.schema.fields) validateColumnName(f.name);
     const existing = this.table(table);
     const schema = mergeSchemas(existing?.schema, batch.schema); // throws before anything is written
-    for (const f of schema.fields) typeToJson(f.type); // UNSUPPORTED types fail before writing too
+    for (const f of schema.fields) typeToJSON(f.type, STORE); // UNSUPPORTED types fail before writing too
     const t = existing ?? this.createTable(table);
     this.evolve(t, schema);
     const conformed = conformBatch(batch, t.schema);
@@ -540,7 +471,7 @@ export class H5Store implements Store {
     let changed = false;
     for (const f of schema.fields) {
       const idx = t.meta.columns.findIndex((c) => c.name === f.name);
-      const type = typeToJson(f.type);
+      const type = typeToJSON(f.type, STORE);
       if (idx < 0) {
         this.addColumn(t, f);
         changed = true;
@@ -578,7 +509,7 @@ export class H5Store implements Store {
     let schema = t.schema;
     if (options.columns) {
       const need = new Set([...options.columns, ...(options.orderBy ?? []).map((o) => o.column)]);
-      if (options.where) for (const f of fieldsOf(options.where)) need.add(f);
+      if (options.where) for (const f of queryFields(options.where)) need.add(f);
       schema = new Schema(t.schema.fields.filter((f) => need.has(f.name)), t.schema.metadata);
     }
     yield* scanBatches(this.batches(t, schema), schema, options, table);
@@ -591,7 +522,7 @@ export class H5Store implements Store {
     if (where) checkQueryFields(where, t?.schema, table);
     if (!t) return 0;
     if (!where) return t.meta.rows;
-    const need = new Set(fieldsOf(where));
+    const need = queryFields(where);
     let n = 0;
     for (const b of this.batches(t, new Schema(t.schema.fields.filter((f) => need.has(f.name))))) for (const m of evaluate(where, b)) n += m;
     return n;
