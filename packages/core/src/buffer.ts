@@ -1,12 +1,10 @@
 /**
- * The write buffer behind Tracker.log and Track.append: rows are kept in memory and written
- * as one batch when the buffer fills, on a background interval, and on flush/close.
+ * The write buffer behind Tracker.log and Track.append: what is logged is staged in memory and
+ * written as one batch when the buffer fills, on a background interval, and on flush/close.
  *
- * A background flush that fails keeps its rows and reports the error (never throws into the
- * caller's loop); the next flush retries them. An explicit flush() rejects with the error.
+ * A background flush that fails keeps what it staged and reports the error (never throws into
+ * the caller's loop); the next flush retries it. An explicit flush() rejects with the error.
  */
-import type { Row } from "./arrow.js";
-
 export interface BufferOptions {
   /** Rows per write (default 10 000). */
   batchSize?: number;
@@ -16,17 +14,27 @@ export interface BufferOptions {
   onError?: (err: unknown) => void;
 }
 
-export class WriteBuffer {
-  rows: Row[] = [];
+/** How a buffer holds what it stages: rows in an array (Tracker) or columns (Track). */
+export interface Staging<S extends { readonly length: number }> {
+  fresh(): S;
+  /** `a` then `b`: a failed write's items go back ahead of what arrived since. */
+  concat(a: S, b: S): S;
+}
+
+export class WriteBuffer<S extends { readonly length: number }> {
+  private staged: S;
   private inflight: Promise<void> | undefined;
+  private waiting: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   readonly batchSize: number;
   private readonly onError: (err: unknown) => void;
 
   constructor(
-    private readonly write: (rows: Row[]) => Promise<void>,
+    private readonly write: (staged: S) => Promise<void>,
+    private readonly staging: Staging<S>,
     options: BufferOptions = {},
   ) {
+    this.staged = staging.fresh();
     this.batchSize = Math.max(1, options.batchSize ?? 10_000);
     this.onError = options.onError ?? ((err) => console.warn(`[quiver] background flush failed, rows kept for the next flush: ${(err as Error)?.message ?? err}`));
     const every = options.flushInterval ?? 1000;
@@ -36,233 +44,13 @@ export class WriteBuffer {
     }
   }
 
-  /** Adds a row; starts a background write when the buffer is full. Returns a promise only when the caller must wait (backpressure). */
-  push(row: Row): Promise<void> | undefined {
-    this.rows.push(row);
-    if (this.rows.length >= this.batchSize) {
-      if (!this.inflight) this.background();
-      else if (this.rows.length >= 4 * this.batchSize) return this.inflight.then(() => undefined, () => undefined);
-    }
-    return undefined;
-  }
-
-  private background(): void {
-    if (this.inflight || this.rows.length === 0) return;
-    this.run().catch(this.onError);
-  }
-
-  private run(): Promise<void> {
-    const rows = this.rows;
-    this.rows = [];
-    const p = this.write(rows).then(
-      () => {
-        this.inflight = undefined;
-      },
-      (err: unknown) => {
-        // Keep what was not acknowledged, ahead of what arrived since.
-        this.rows = rows.concat(this.rows);
-        this.inflight = undefined;
-        throw err;
-      },
-    );
-    this.inflight = p;
-    return p;
-  }
-
-  /** Writes everything buffered; rejects if the store fails (the rows stay buffered). */
-  async flush(): Promise<void> {
-    while (this.inflight) await this.inflight.catch(() => undefined);
-    while (this.rows.length) await this.run();
-  }
-
-  get pending(): number {
-    return this.rows.length;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-}
-
-/**
- * Track points staged column by column: no object per point while buffering (the buffered
- * values sit in plain arrays, unboxed for numbers), which keeps Track.append cheap and the
- * garbage collector idle. `_ts` first, then columns in order of first appearance — the column
- * order rowsToBatch gives the same points as rows.
- */
-/** What a column's non-null values are so far: -1 none yet, 0 not all numbers, 1 integers, 2 numbers with a non-integer. */
-interface NumberState {
-  s: number;
-}
-
-function noteValue(st: NumberState, v: unknown): void {
-  if (v == null || st.s === 0) return;
-  if (typeof v !== "number") st.s = 0;
-  else if (st.s !== 2 && !Number.isInteger(v)) st.s = 2;
-  else if (st.s === -1) st.s = 1;
-}
-
-function primitiveType(v: unknown): string {
-  const t = typeof v;
-  return t === "number" || t === "string" || t === "boolean" ? t : "";
-}
-
-export class PointColumns {
-  readonly ts: number[] = [];
-  readonly cols = new Map<string, unknown[]>();
-  private readonly states = new Map<string, NumberState>();
-  private lastKeys: string[] = [];
-  private lastCols: unknown[][] = [];
-  private lastStates: NumberState[] = [];
-  /** typeof of the last point's value per column of lastKeys, "" when not a number/string/boolean. */
-  private lastTypes: string[] = [];
-
   /**
-   * 1 when every non-null value of the column is an integer number, 2 when they are numbers and
-   * one is not an integer (what type inference would find), else 0 (-1: no value yet).
+   * Stages one item with `add` (which throws to refuse it) and starts a background write when
+   * the buffer is full. Returns a promise only when the caller should wait (backpressure).
+   * `add` is a function taking the item rather than a closure, so the hot path allocates nothing.
    */
-  numberState(name: string): number {
-    return this.states.get(name)?.s ?? 0;
-  }
-
-  get length(): number {
-    return this.ts.length;
-  }
-
-  /**
-   * Adds `row` in one pass if it has the previous point's shape — the same keys in the same
-   * order, each a number, string or boolean of the same JS type as before, so it is flat, valid
-   * and type-checked already — taking its
-   * `_ts` from `resolveTs(row._ts)` once the shape is confirmed; returns false (nothing added,
-   * resolveTs not called) otherwise. An error from resolveTs leaves the staging unchanged.
-   */
-  addIfSameShape(row: Row, resolveTs: (raw: unknown) => number): boolean {
-    const n = this.ts.length;
-    if (n === 0) return false;
-    const keys = this.lastKeys;
-    const cols = this.lastCols;
-    const states = this.lastStates;
-    let k = 0;
-    let ok = true;
-    let floats = 0; // columns (k < 30) whose state turns from integers to floats with this row
-    let floatsBeyond = false;
-    for (const key in row) {
-      if (key === "_ts") continue;
-      if (keys[k] !== key) {
-        ok = false;
-        break;
-      }
-      const v = row[key];
-      const t = typeof v;
-      // lastTypes[k] is the type of this column's previous value (only number/string/boolean count)
-      if (t !== this.lastTypes[k]) {
-        ok = false;
-        break;
-      }
-      const col = cols[k]!;
-      if (t === "number" && states[k]!.s === 1 && !Number.isInteger(v)) {
-        if (k < 30) floats |= 1 << k;
-        else floatsBeyond = true;
-      }
-      col[n] = v;
-      k++;
-    }
-    if (ok && k === keys.length) {
-      try {
-        this.ts.push(resolveTs(row._ts));
-        // Only now that the point is in: widen the states it changed.
-        for (let j = 0; floats !== 0; j++, floats >>>= 1) if (floats & 1) states[j]!.s = 2;
-        if (floatsBeyond) for (let j = 30; j < k; j++) noteValue(states[j]!, cols[j]![n]);
-        return true;
-      } catch (err) {
-        for (let j = 0; j < k; j++) cols[j]!.length = n;
-        throw err;
-      }
-    }
-    for (let j = 0; j < k; j++) cols[j]!.length = n;
-    return false;
-  }
-
-  /** Adds one point: its `_ts` and its fields (a `_ts` key among them is ignored). */
-  add(ts: number, row: Row): void {
-    const n = this.ts.length;
-    this.ts.push(ts);
-    const keys = this.lastKeys;
-    let k = 0;
-    let same = true;
-    for (const key in row) {
-      if (key === "_ts") continue;
-      const v = row[key];
-      if (same && keys[k] === key) {
-        this.lastCols[k]![n] = v;
-        noteValue(this.lastStates[k]!, v);
-        k++;
-        continue;
-      }
-      same = false;
-      let col = this.cols.get(key);
-      if (!col) {
-        col = new Array(n);
-        this.cols.set(key, col);
-        this.states.set(key, { s: -1 });
-      }
-      col[n] = v;
-      noteValue(this.states.get(key)!, v);
-    }
-    if (!same || k !== keys.length) {
-      this.lastKeys = Object.keys(row).filter((x) => x !== "_ts");
-      this.lastCols = this.lastKeys.map((x) => this.cols.get(x)!);
-      this.lastStates = this.lastKeys.map((x) => this.states.get(x)!);
-    }
-    this.lastTypes = this.lastKeys.map((x) => primitiveType(row[x]));
-  }
-
-  /** Point i as the row Track used to buffer: `{ _ts, ...fields }` (fields absent stay absent). */
-  row(i: number): Row {
-    const r: Row = { _ts: this.ts[i] };
-    for (const [key, col] of this.cols) if (i in col) r[key] = col[i];
-    return r;
-  }
-
-  rows(): Row[] {
-    return Array.from({ length: this.ts.length }, (_, i) => this.row(i));
-  }
-
-  /** `_ts` strictly increasing: no two points to merge. */
-  increasing(): boolean {
-    const ts = this.ts;
-    for (let i = 1; i < ts.length; i++) if (!(ts[i]! > ts[i - 1]!)) return false;
-    return true;
-  }
-
-  /** The points of `a` then `b`, as one staging. */
-  static concat(a: PointColumns, b: PointColumns): PointColumns {
-    const out = new PointColumns();
-    for (const p of [a, b]) for (let i = 0; i < p.length; i++) out.add(p.ts[i]!, p.row(i));
-    return out;
-  }
-}
-
-/** WriteBuffer's behaviour (batchSize, backpressure, retry on failure) over PointColumns. */
-export class PointBuffer {
-  private staged = new PointColumns();
-  private inflight: Promise<void> | undefined;
-  private waiting: Promise<void> | undefined;
-  readonly batchSize: number;
-  private readonly onError: (err: unknown) => void;
-
-  constructor(
-    private readonly write: (points: PointColumns) => Promise<void>,
-    options: BufferOptions = {},
-  ) {
-    this.batchSize = Math.max(1, options.batchSize ?? 10_000);
-    this.onError = options.onError ?? ((err) => console.warn(`[quiver] background flush failed, rows kept for the next flush: ${(err as Error)?.message ?? err}`));
-  }
-
-  /** Lets `add` stage one point (it throws to reject it); starts a background write when full. */
-  stage(add: (row: Row, into: PointColumns) => void, row: Row): Promise<void> | undefined {
-    add(row, this.staged);
+  stage<T>(add: (item: T, into: S) => void, item: T): Promise<void> | undefined {
+    add(item, this.staged);
     if (this.staged.length >= this.batchSize) {
       if (!this.inflight) this.background();
       // One shared promise per write in flight: a caller ignoring it (a sync loop) must not pile up reactions.
@@ -277,15 +65,15 @@ export class PointBuffer {
   }
 
   private run(): Promise<void> {
-    const points = this.staged;
-    this.staged = new PointColumns();
-    const p = this.write(points).then(
+    const staged = this.staged;
+    this.staged = this.staging.fresh();
+    const p = this.write(staged).then(
       () => {
         this.inflight = this.waiting = undefined;
       },
       (err: unknown) => {
         // Keep what was not acknowledged, ahead of what arrived since.
-        this.staged = this.staged.length ? PointColumns.concat(points, this.staged) : points;
+        this.staged = this.staged.length ? this.staging.concat(staged, this.staged) : staged;
         this.inflight = this.waiting = undefined;
         throw err;
       },
@@ -295,6 +83,7 @@ export class PointBuffer {
     return p;
   }
 
+  /** Writes everything staged; rejects if the store fails (it stays staged). */
   async flush(): Promise<void> {
     while (this.inflight) await this.inflight.catch(() => undefined);
     while (this.staged.length) await this.run();
@@ -302,5 +91,10 @@ export class PointBuffer {
 
   get pending(): number {
     return this.staged.length;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

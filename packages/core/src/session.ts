@@ -9,7 +9,8 @@
 import { Field, Float64, Schema, type Table } from "apache-arrow";
 import { type Data, type DataType, Int64, makeData, RecordBatch, Struct, Type } from "apache-arrow";
 import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mergeTypes, normalizeRow, type Row, rowsToBatch, vectorToValues } from "./arrow.js";
-import { type BufferOptions, PointBuffer, PointColumns } from "./buffer.js";
+import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
+import { PointColumns } from "./points.js";
 import { QuiverError, describeValue } from "./errors.js";
 import { validateName } from "./names.js";
 import { and, field, type QueryNode } from "./query.js";
@@ -137,8 +138,10 @@ function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
   return new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas }));
 }
 
+const POINTS: Staging<PointColumns> = { fresh: () => new PointColumns(), concat: (a, b) => PointColumns.concat(a, b) };
+
 export class Track {
-  private readonly buffer: PointBuffer;
+  private readonly buffer: WriteBuffer<PointColumns>;
   private readonly resolveTs = (raw: unknown): number => this.session.nextTs(raw);
   private readonly stagePoint = (fields: Row, into: PointColumns): void => this.point(fields, into);
   private schema: Schema | undefined;
@@ -152,7 +155,8 @@ export class Track {
     table?: string,
   ) {
     this.table = table ?? `${session.prefix}/tracks/${validateName(name, "track name")}`;
-    this.buffer = new PointBuffer((points) => this.write(points, "rows"), options);
+    // The session flushes its tracks on its own interval.
+    this.buffer = new WriteBuffer((points) => this.write(points, "rows"), POINTS, { ...options, flushInterval: 0 });
   }
 
   private async write(points: PointColumns, layout: "rows" | "columns"): Promise<void> {

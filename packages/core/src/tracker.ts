@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { DataType, Schema, Table } from "apache-arrow";
 import { Type } from "apache-arrow";
 import { batchToRows, isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, typeName, typeOfValue, vectorToValues } from "./arrow.js";
-import { type BufferOptions, WriteBuffer } from "./buffer.js";
+import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
 import { QuiverError, describeValue } from "./errors.js";
 import { validateName } from "./names.js";
 import { and, field, type QueryLike, type QueryNode, toNode } from "./query.js";
@@ -235,6 +235,9 @@ function compileStamp(keys: string[], paramKeys: readonly string[], classOf: (k:
   return new Function("row", "params", "ts", "id", `${checks.join("\n")}\nreturn { ${props.join(", ")} };`) as CompiledStamp["fn"];
 }
 
+const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b) };
+const pushRow = (row: Row, rows: Row[]): void => void rows.push(row);
+
 export class Tracker implements AsyncDisposable {
   readonly trackId: string;
   readonly table: string;
@@ -252,7 +255,7 @@ export class Tracker implements AsyncDisposable {
   private readonly stamps = new Map<string, CompiledStamp>();
   private schema: Schema | undefined;
   private readonly types: ColumnTypes;
-  private readonly buffer: WriteBuffer;
+  private readonly buffer: WriteBuffer<Row[]>;
   private closed = false;
 
   private constructor(
@@ -268,7 +271,7 @@ export class Tracker implements AsyncDisposable {
     for (const k in this._params) this.paramKeys.add(k);
     this.schema = schema;
     this.types = new ColumnTypes(schema);
-    this.buffer = new WriteBuffer((rows) => this.write(rows), options);
+    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, options);
   }
 
   /** Opens a run on a store (URI, QUIVER_STORE, or "duckdb:quiver.db"). */
@@ -393,7 +396,7 @@ export class Tracker implements AsyncDisposable {
       this.ensureOpen();
       const full = this.stamp(row);
       this.last = full;
-      const wait = this.buffer.push(full);
+      const wait = this.buffer.stage(pushRow, full);
       return wait ? wait.then(() => full) : Promise.resolve(full);
     } catch (err) {
       return Promise.reject(err);
