@@ -118,11 +118,13 @@ export function normalizeRow(row: Row, prefix = "", seen?: object[]): Row {
     throw new QuiverError("INVALID_VALUE", `a row must be a plain object, got ${describeValue(row)}`);
   }
   let flat = prefix === "";
+  let primitive = true;
   for (const k in row) {
     const v = row[k];
     const t = typeof v;
     if (t === "number" || t === "string" || t === "boolean" || v === null || v === undefined || t === "bigint") continue;
     if (t === "function" || t === "symbol") throw invalid(prefix + k, v, `a ${t}`);
+    primitive = false;
     if (t === "object" && !(v instanceof Date) && !ArrayBuffer.isView(v) && !Array.isArray(v) && !isNdArray(v)) {
       if (!isPlainObject(v as object)) throw invalid(prefix + k, v, `an instance of ${(v as object).constructor?.name ?? "a class"}`);
       flat = false;
@@ -130,7 +132,8 @@ export function normalizeRow(row: Row, prefix = "", seen?: object[]): Row {
     }
   }
   if (flat) {
-    for (const k in row) checkDeep(row[k], k, []);
+    // Rows of primitives (the common case) need no deeper look.
+    if (!primitive) for (const k in row) checkDeep(row[k], k, []);
     return row;
   }
   const out: Row = {};
@@ -558,9 +561,9 @@ export interface RowsToBatchOptions {
  */
 export function rowsToBatch(rows: readonly Row[], options: RowsToBatchOptions = {}): RecordBatch {
   const n = rows.length;
-  const cols = new Map<string, unknown[]>();
+  const cols = new Map<string, Gather>();
   let lastKeys: string[] | undefined;
-  let lastArrs: unknown[][] | undefined;
+  let lastCols: Gather[] | undefined;
   for (let i = 0; i < n; i++) {
     let row = rows[i]!;
     if (row === null || typeof row !== "object") throw new QuiverError("INVALID_VALUE", `row ${i} is not an object`);
@@ -571,21 +574,21 @@ export function rowsToBatch(rows: readonly Row[], options: RowsToBatchOptions = 
     for (const key in row) {
       const v = row[key];
       if (same && lastKeys![k] === key) {
-        lastArrs![k]![i] = v;
+        lastCols![k]!.set(i, v);
         k++;
         continue;
       }
       same = false;
-      let arr = cols.get(key);
-      if (!arr) {
-        arr = new Array(n);
-        cols.set(key, arr);
+      let col = cols.get(key);
+      if (!col) {
+        col = new Gather(n);
+        cols.set(key, col);
       }
-      arr[i] = v;
+      col.set(i, v);
     }
     if (!same || k !== lastKeys!.length) {
       lastKeys = Object.keys(row);
-      lastArrs = lastKeys.map((key) => cols.get(key)!);
+      lastCols = lastKeys.map((key) => cols.get(key)!);
     }
   }
   const schema = options.schema;
@@ -593,8 +596,15 @@ export function rowsToBatch(rows: readonly Row[], options: RowsToBatchOptions = 
   const datas: Data[] = [];
   const order = schema ? [...schema.fields.map((f) => f.name).filter((c) => cols.has(c)), ...[...cols.keys()].filter((c) => !schema.fields.some((f) => f.name === c))] : [...cols.keys()];
   for (const name of order) {
-    const values = cols.get(name)!;
+    const col = cols.get(name)!;
     const existing = schema?.fields.find((f) => f.name === name);
+    const fast = col.numericData(name, existing?.type);
+    if (fast) {
+      fields.push(new Field(name, fast.type, true, existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined));
+      datas.push(fast);
+      continue;
+    }
+    const values = col.values();
     const { type, bigint } = inferColumnType(values, name, existing?.type);
     const meta = bigint || existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined;
     fields.push(new Field(name, type, true, meta));
@@ -602,6 +612,92 @@ export function rowsToBatch(rows: readonly Row[], options: RowsToBatchOptions = 
   }
   const s = new Schema(fields);
   return new RecordBatch(s, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas }));
+}
+
+/**
+ * One column's values while rows are gathered. Numbers go straight into a Float64Array (no
+ * JS array, no second pass) until a value of another kind shows up; then the column falls back
+ * to a plain array and the generic inference.
+ */
+class Gather {
+  private num: Float64Array | undefined;
+  /** 1 where a number was stored (rows without the key or with null stay 0). */
+  private present: Uint8Array | undefined;
+  private generic: unknown[] | undefined;
+  private count = 0;
+  private ints = true;
+
+  constructor(private readonly n: number) {}
+
+  set(i: number, v: unknown): void {
+    if (this.generic !== undefined) {
+      this.generic[i] = v;
+      return;
+    }
+    if (typeof v === "number") {
+      if (this.num === undefined) {
+        this.num = new Float64Array(this.n);
+        this.present = new Uint8Array(this.n);
+      }
+      this.num[i] = v;
+      this.present![i] = 1;
+      this.count++;
+      if (this.ints && !Number.isInteger(v)) this.ints = false;
+      return;
+    }
+    if (v == null) return;
+    this.generic = this.values();
+    this.generic[i] = v;
+  }
+
+  /** The values as a plain array (null where a row had none). */
+  values(): unknown[] {
+    if (this.generic) return this.generic;
+    const out = new Array<unknown>(this.n).fill(null);
+    const num = this.num;
+    const present = this.present;
+    if (num && present) for (let i = 0; i < this.n; i++) if (present[i]) out[i] = num[i];
+    return out;
+  }
+
+  /**
+   * Arrow data built straight from the gathered numbers when the column is all numbers (or
+   * null) and the type inference would give Int64 or Float64 (or keep an existing one of those);
+   * undefined otherwise, and the caller takes the generic path.
+   */
+  numericData(name: string, existing: DataType | undefined): Data | undefined {
+    const num = this.num;
+    if (this.generic !== undefined || num === undefined) return undefined;
+    const inferred: DataType = this.ints ? new Int64() : new Float64();
+    let type: DataType;
+    try {
+      type = existing && existing.typeId !== Type.Null ? mergeTypes(existing, inferred, name) : inferred;
+    } catch {
+      return undefined; // the generic path names the offending value
+    }
+    const isF64 = type.typeId === Type.Float && (type as Float64).precision === 2;
+    const isI64 = type.typeId === Type.Int && (type as Int64).bitWidth === 64 && (type as Int64).isSigned;
+    if (!isF64 && !isI64) return undefined;
+    if (isI64) for (let i = 0; i < this.n; i++) if (!Number.isSafeInteger(num[i]!)) return undefined;
+    const nulls = this.n - this.count;
+    let bitmap: Uint8Array | undefined;
+    if (nulls > 0) {
+      bitmap = new Uint8Array((this.n + 7) >> 3);
+      const present = this.present!;
+      for (let i = 0; i < this.n; i++) if (present[i]) bitmap[i >> 3]! |= 1 << (i & 7);
+    }
+    if (isF64) return makeData({ type: type as Float64, length: this.n, nullCount: nulls, nullBitmap: bitmap, data: num });
+    const buf = new ArrayBuffer(this.n * 8);
+    const lo = new Uint32Array(buf);
+    const hi = new Int32Array(buf);
+    for (let i = 0; i < this.n; i++) {
+      const v = num[i]!;
+      const h = Math.floor(v / TWO32);
+      hi[2 * i + 1] = h;
+      lo[2 * i] = v - h * TWO32;
+    }
+    return makeData({ type: type as Int64, length: this.n, nullCount: nulls, nullBitmap: bitmap, data: new BigInt64Array(buf) });
+  }
 }
 
 /** Type of a column of JS values, starting from the existing column type if any. */
