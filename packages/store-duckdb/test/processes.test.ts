@@ -53,10 +53,11 @@ describe("duckdb: many processes on one file", () => {
     const uri = `duckdb:${file}`;
     const stop = file + ".stop";
     const reader = run("reader.mjs", [uri, stop]);
+    await until(() => reader.lines.includes("ready"), 60_000);
     const writers = [0, 1, 2, 3].map((w) => run("writer.mjs", [uri, "50000", `w${w}`]));
     await Promise.all(writers.map((w) => w.out));
     fs.writeFileSync(stop, "");
-    const report = JSON.parse(await reader.out) as { snapshots: number; maxRows: number; bad: unknown[] };
+    const report = JSON.parse((await reader.out).trim().split("\n").pop()!) as { snapshots: number; maxRows: number; bad: unknown[] };
     expect(report.bad).toEqual([]);
     expect(report.snapshots).toBeGreaterThan(0);
     const rows = await rawQuery(file, "SELECT track_id, count(*), count(DISTINCT i), min(i), max(i), count(DISTINCT writer) FROM events GROUP BY track_id ORDER BY track_id");
