@@ -252,8 +252,6 @@ export function typeOfValue(v: unknown, column = "value"): DataType {
   throw invalid(column, v, "unsupported type");
 }
 
-const INT_WIDTH: Record<number, number> = {};
-
 function isNumeric(t: DataType): boolean {
   return t.typeId === Type.Int || t.typeId === Type.Float;
 }
@@ -290,7 +288,6 @@ export function typeName(t: DataType): string {
       return String(t).toLowerCase();
   }
 }
-void INT_WIDTH;
 
 function mismatch(column: string, existing: DataType, incoming: DataType, value?: unknown): QuiverError {
   const val = value === undefined ? "" : ` (value ${describeValue(value)})`;
@@ -336,6 +333,51 @@ export function mergeTypes(a: DataType, b: DataType, column: string, value?: unk
     default:
       return a;
   }
+}
+
+/** The coarse kind of a column or value: what a type check or a query comparison needs to know. */
+export type ValueClass = "num" | "bool" | "str" | "time" | "bin" | "list" | "tensor" | "other";
+
+export function classOfType(t: DataType): ValueClass {
+  switch (t.typeId) {
+    case Type.Int:
+    case Type.Float:
+      return "num";
+    case Type.Bool:
+      return "bool";
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return "str";
+    case Type.Timestamp:
+    case Type.Date:
+      return "time";
+    case Type.Binary:
+    case Type.LargeBinary:
+      return "bin";
+    case Type.List:
+      return "list";
+    case Type.Struct:
+      return "tensor";
+    default:
+      return "other";
+  }
+}
+
+export function classOfValue(v: unknown): ValueClass {
+  switch (typeof v) {
+    case "number":
+    case "bigint":
+      return "num";
+    case "boolean":
+      return "bool";
+    case "string":
+      return "str";
+  }
+  if (v instanceof Date) return "time";
+  if (v instanceof Uint8Array) return "bin";
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return "list";
+  if (isNdArray(v)) return "tensor";
+  return "other";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1104,17 +1146,6 @@ export function concatBatches(batches: readonly RecordBatch[], schema: Schema): 
     return buildData(f.type, all, f.name);
   });
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: total, nullCount: 0, children: datas }));
-}
-
-/** A batch with one more column appended. */
-export function withColumn(batch: RecordBatch, name: string, type: DataType, values: readonly unknown[]): RecordBatch {
-  const fields = [...batch.schema.fields, new Field(name, type, true)];
-  const datas = [...batch.schema.fields.map((_, i) => batch.getChildAt(i)!.data[0]!), buildData(type, values, name)];
-  if (batch.schema.fields.some((_, i) => batch.getChildAt(i)!.data.length !== 1)) {
-    return withColumn(concatBatches([batch], batch.schema), name, type, values);
-  }
-  const schema = new Schema(fields, batch.schema.metadata);
-  return new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children: datas }));
 }
 
 export { Schema, Field, RecordBatch, Table };

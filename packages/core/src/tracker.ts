@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { DataType, Schema, Table } from "apache-arrow";
 import { Type } from "apache-arrow";
-import { batchToRows, isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, typeName, typeOfValue, vectorToValues } from "./arrow.js";
+import { batchToRows, classOfType, classOfValue, isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, typeName, typeOfValue, vectorToValues, type ValueClass } from "./arrow.js";
 import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
 import { QuiverError, describeValue } from "./errors.js";
 import { validateName } from "./names.js";
@@ -51,53 +51,9 @@ export interface WrapOptions {
   raiseOnError?: boolean;
 }
 
-type ColumnClass = "num" | "bool" | "str" | "time" | "bin" | "list" | "tensor" | "other";
-
-function classOfType(t: DataType): ColumnClass {
-  switch (t.typeId) {
-    case Type.Int:
-    case Type.Float:
-      return "num";
-    case Type.Bool:
-      return "bool";
-    case Type.Utf8:
-    case Type.LargeUtf8:
-      return "str";
-    case Type.Timestamp:
-    case Type.Date:
-      return "time";
-    case Type.Binary:
-    case Type.LargeBinary:
-      return "bin";
-    case Type.List:
-      return "list";
-    case Type.Struct:
-      return "tensor";
-    default:
-      return "other";
-  }
-}
-
-function classOfValue(v: unknown): ColumnClass {
-  switch (typeof v) {
-    case "number":
-    case "bigint":
-      return "num";
-    case "boolean":
-      return "bool";
-    case "string":
-      return "str";
-  }
-  if (v instanceof Date) return "time";
-  if (v instanceof Uint8Array) return "bin";
-  if (Array.isArray(v) || ArrayBuffer.isView(v)) return "list";
-  if (isNdArray(v)) return "tensor";
-  return "other";
-}
-
 /** Column classes seen so far: a cheap per-row type check that names the offending value. */
 export class ColumnTypes {
-  private readonly classes = new Map<string, { cls: ColumnClass; type: string }>();
+  private readonly classes = new Map<string, { cls: ValueClass; type: string }>();
   constructor(schema?: Schema) {
     if (schema) this.learn(schema);
   }
@@ -118,7 +74,7 @@ export class ColumnTypes {
     }
   }
   /** The class a column was first seen with, if any. */
-  classOf(name: string): ColumnClass | undefined {
+  classOf(name: string): ValueClass | undefined {
     return this.classes.get(name)?.cls;
   }
   /** Throws SCHEMA_MISMATCH for a value whose kind differs from its column's. */
@@ -206,13 +162,13 @@ interface CompiledStamp {
   fn: ((row: Row, params: Row, ts: Date, id: string) => Row | undefined) | undefined;
 }
 
-const CLASS_TEST: Partial<Record<ColumnClass, string>> = {
+const CLASS_TEST: Partial<Record<ValueClass, string>> = {
   num: `(typeof v === "number" || typeof v === "bigint")`,
   str: `typeof v === "string"`,
   bool: `typeof v === "boolean"`,
 };
 
-function compileStamp(keys: string[], paramKeys: readonly string[], classOf: (k: string) => ColumnClass | undefined): CompiledStamp["fn"] {
+function compileStamp(keys: string[], paramKeys: readonly string[], classOf: (k: string) => ValueClass | undefined): CompiledStamp["fn"] {
   const all = [...keys, ...paramKeys];
   if (all.length > 200 || all.includes("__proto__")) return undefined;
   const params = new Set(paramKeys);

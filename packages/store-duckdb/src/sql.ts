@@ -6,7 +6,7 @@
  */
 import { type DuckDBValue, timestampValue } from "@duckdb/node-api";
 import { type DataType, type Schema, Type } from "apache-arrow";
-import { type Primitive, QuiverError, type QueryNode, checkQueryFields } from "@quiver/core";
+import { checkQueryFields, classOfType, classOfValue, type Primitive, QuiverError, type QueryNode, type ValueClass } from "@quiver/core";
 
 /** A quoted SQL identifier. */
 export function ident(name: string): string {
@@ -26,32 +26,8 @@ export function param(v: Primitive): DuckDBValue {
   return v;
 }
 
-type Kind = "num" | "str" | "bool" | "time" | "other";
-
-function kindOfType(t: DataType | undefined): Kind {
-  switch (t?.typeId) {
-    case Type.Int:
-    case Type.Float:
-      return "num";
-    case Type.Utf8:
-    case Type.LargeUtf8:
-      return "str";
-    case Type.Bool:
-      return "bool";
-    case Type.Timestamp:
-    case Type.Date:
-      return "time";
-    default:
-      return "other";
-  }
-}
-
-function kindOfValue(v: Primitive): Kind {
-  if (typeof v === "number" || typeof v === "bigint") return "num";
-  if (typeof v === "string") return "str";
-  if (typeof v === "boolean") return "bool";
-  return "time";
-}
+/** Comparisons between classes that differ never match (as in core's evaluator): compiled as `never`. */
+const kindOfType = (t: DataType | undefined): ValueClass => (t ? classOfType(t) : "other");
 
 const OPS: Record<string, string> = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" };
 
@@ -87,7 +63,7 @@ export class SqlBuilder {
       case "in": {
         const col = ident(node.field);
         const k = kindOfType(this.typeOf(node.field));
-        const vals = node.values.filter((v) => kindOfValue(v) === k);
+        const vals = node.values.filter((v) => classOfValue(v) === k);
         if (vals.length === 0) return this.never(col);
         return `(${col} IN (${vals.map((v) => this.p(v)).join(", ")}))`;
       }
@@ -95,7 +71,7 @@ export class SqlBuilder {
         const col = ident(node.field);
         const t = this.typeOf(node.field);
         if (kindOfType(t) === "str") return typeof node.value === "string" ? `contains(${col}, ${this.p(node.value)})` : this.never(col);
-        if (t?.typeId === Type.List && kindOfType(t.children[0]!.type as DataType) === kindOfValue(node.value)) {
+        if (t?.typeId === Type.List && kindOfType(t.children[0]!.type as DataType) === classOfValue(node.value)) {
           return `list_contains(${col}, ${this.p(node.value)})`;
         }
         return this.never(col);
@@ -110,7 +86,7 @@ export class SqlBuilder {
         const col = ident(node.field);
         const op = OPS[node.op];
         if (!op) throw new QuiverError("INVALID_QUERY", `unknown query op ${JSON.stringify(node.op)}`);
-        if (kindOfType(this.typeOf(node.field)) !== kindOfValue(node.value)) return this.never(col);
+        if (kindOfType(this.typeOf(node.field)) !== classOfValue(node.value)) return this.never(col);
         return `(${col} ${op} ${this.p(node.value)})`;
       }
     }
