@@ -31,10 +31,7 @@ export function checkScanOptions(schema: Schema | undefined, options: ScanOption
 function select(batch: RecordBatch, columns: readonly string[]): RecordBatch {
   const idx = columns.map((c) => batch.schema.fields.findIndex((f) => f.name === c));
   const fields = idx.map((i) => batch.schema.fields[i]!);
-  const children = idx.map((i) => {
-    const col = batch.getChildAt(i)!;
-    return col.data.length === 1 ? col.data[0]! : buildData(fields[0]!.type, vectorToValues(col));
-  });
+  const children = idx.map((i) => batch.data.children[i]!); // a batch's columns are single Data chunks
   return new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
 }
 
@@ -42,7 +39,7 @@ function addIndex(batch: RecordBatch, name: string, base: number): RecordBatch {
   const vals = new Array<number>(batch.numRows);
   for (let i = 0; i < vals.length; i++) vals[i] = base + i;
   const fields = [...batch.schema.fields, new Field(name, new Int64(), false)];
-  const children = [...batch.schema.fields.map((_, i) => batch.getChildAt(i)!.data[0]!), buildData(new Int64(), vals)];
+  const children = [...batch.data.children, buildData(new Int64(), vals)];
   return new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
 }
 
