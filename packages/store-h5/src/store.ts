@@ -17,7 +17,9 @@ import {
   RecordBatch,
   Schema,
   Struct,
+  TimestampMicrosecond,
   Type,
+  Uint64,
   Utf8,
 } from "apache-arrow";
 import {
@@ -106,23 +108,7 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringif
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const TWO32 = 4294967296;
 
-function toBigInt64(values: readonly unknown[], unsigned: boolean): NumericArray {
-  const out = unsigned ? new BigUint64Array(values.length) : new BigInt64Array(values.length);
-  const lo = new Uint32Array(out.buffer);
-  const hi = new Int32Array(out.buffer);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v == null) continue;
-    if (typeof v === "number" && Number.isSafeInteger(v)) {
-      const h = Math.floor(v / TWO32);
-      hi[2 * i + 1] = h;
-      lo[2 * i] = v - h * TWO32;
-    } else out[i] = BigInt(typeof v === "number" ? Math.trunc(v) : (v as bigint));
-  }
-  return out;
-}
 
 /** JSON that keeps typed arrays as arrays, bigints as numbers-or-strings and Dates as ms. */
 function jsonOf(v: unknown): string {
@@ -165,7 +151,7 @@ function encodeColumn(e: Encoding, values: readonly unknown[]): { data?: Numeric
       return {};
     case "numeric": {
       const info = DTYPES[e.dtype];
-      if (info.big) return { data: toBigInt64(values, e.dtype === "uint64") };
+      if (info.big) return { data: buildData(e.dtype === "uint64" ? new Uint64() : new Int64(), values).values as NumericArray };
       const a = new info.ctor(values.length) as Float64Array;
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
@@ -179,8 +165,7 @@ function encodeColumn(e: Encoding, values: readonly unknown[]): { data?: Numeric
       return { data: a };
     }
     case "timestamp": {
-      const us = values.map((v) => (v == null ? null : (v instanceof Date ? v.getTime() : Number(v)) * 1000));
-      return { data: toBigInt64(us, false) };
+      return { data: buildData(new TimestampMicrosecond("UTC"), values).values as NumericArray }; // int64 µs
     }
     default: {
       const parts: Uint8Array[] = [];
