@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type MetricsSampler, Session, Tracker } from "@quiver/core";
+import { Session, Tracker } from "@quiver/core";
 import { loadStoreFor, requirePackage } from "./stores.js";
 
 const { values } = parseArgs({ options: { dir: { type: "string" }, help: { type: "boolean", short: "h" } } });
@@ -108,16 +108,8 @@ await step("tracked function", async () => {
     for (let i = 0; i < n; i++) acc = (acc + Math.sqrt(i) * Math.sin(i)) % 1e9;
     return { checksum: Math.round(acc) };
   }
-  let tracker: Tracker;
-  try {
-    tracker = await Tracker.open(RUNS, { table: "calls", systemMetrics: true, measurementInterval: 0.02 });
-  } catch (err) {
-    // core resolves @quiver/sysmetrics from its own folder or the working directory; when the
-    // demo runs from elsewhere, hand the Tracker the sampler from the CLI's dependency instead.
-    if ((err as { code?: string }).code !== "PACKAGE_NOT_INSTALLED") throw err;
-    const { createSampler } = await requirePackage<{ createSampler(o: { interval: number; network: boolean; system: boolean }): MetricsSampler }>("@quiver/sysmetrics", "system metrics");
-    tracker = await Tracker.open(RUNS, { table: "calls", sampler: () => createSampler({ interval: 20, network: false, system: true }) });
-  }
+  // Core finds @quiver/sysmetrics next to the running script (the CLI depends on it).
+  const tracker = await Tracker.open(RUNS, { table: "calls", systemMetrics: true, measurementInterval: 0.02 });
   for (const n of [200_000, 400_000, 800_000]) tracker.track(preprocess, n);
   await tracker.close();
   const sys = await import("@quiver/sysmetrics" as string).catch(() => undefined);

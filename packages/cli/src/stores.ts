@@ -16,9 +16,9 @@ function isModuleNotFound(err: unknown, pkg: string): boolean {
 }
 
 /**
- * Registers the store package for a URI's scheme by importing it from here: core's lazy import
- * looks next to core and in the working directory, where a globally installed or workspace
- * CLI's own dependencies are not.
+ * Registers the store package for a URI's scheme by importing it from here. Core's lazy import
+ * also finds it next to the `quiver` entry script; this covers callers that embed `main()` in
+ * another process (the tests, other tools), whose entry script is not the CLI's.
  */
 export async function loadStoreFor(uri: string): Promise<void> {
   const { scheme } = parseStoreUri(uri);
