@@ -10,5 +10,8 @@ export * from "./registry.js";
 export { teeStore } from "./tee.js";
 export { WriteBuffer, type BufferOptions } from "./buffer.js";
 export * from "./tracker.js";
+export * from "./reader.js";
+export * from "./copy.js";
+export { ColumnTypes } from "./column-types.js";
 export * from "./session.js";
 export * from "./schema-json.js";

@@ -17,7 +17,7 @@ import { and, field, type QueryNode } from "./query.js";
 import { resolveStore } from "./registry.js";
 import { readRows, readTable } from "./scan.js";
 import type { ScanOptions, Store, StoreOpenOptions } from "./store.js";
-import { ColumnTypes } from "./tracker.js";
+import { ColumnTypes } from "./column-types.js";
 
 export const MAX_READ_LIMIT = 10_000;
 const TS_SCHEMA = new Schema([new Field("_ts", new Float64(), true)]);

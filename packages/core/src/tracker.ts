@@ -1,15 +1,15 @@
-/** Tracker, Reader and copy: xetrack's runs of logged rows, over any Store. */
+/** Tracker: xetrack's runs of logged rows, over any Store. Reader and copy sit beside it. */
 import { randomUUID } from "node:crypto";
-import type { DataType, Schema, Table } from "apache-arrow";
-import { Type } from "apache-arrow";
-import { batchToRows, classOfType, classOfValue, isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, typeName, typeOfValue, vectorToValues, type ValueClass } from "./arrow.js";
-import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
+import type { Schema, Table } from "apache-arrow";
+import { isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues, type ValueClass } from "./arrow.js";
 import { QuiverError, describeValue } from "./errors.js";
 import { validateName } from "./names.js";
 import { and, field, type QueryLike, type QueryNode, toNode } from "./query.js";
 import { importOptional, resolveStore } from "./registry.js";
 import { readRows, readTable } from "./scan.js";
-import type { ScanOptions, Store, StoreOpenOptions } from "./store.js";
+import type { Store, StoreOpenOptions } from "./store.js";
+import { ColumnTypes } from "./column-types.js";
+import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
 
 /** Measures the machine while a tracked function runs (implemented by @quiver/sysmetrics). */
 export interface MetricsSampler {
@@ -51,51 +51,6 @@ export interface WrapOptions {
   raiseOnError?: boolean;
 }
 
-/** Column classes seen so far: a cheap per-row type check that names the offending value. */
-export class ColumnTypes {
-  private readonly classes = new Map<string, { cls: ValueClass; type: string }>();
-  constructor(schema?: Schema) {
-    if (schema) this.learn(schema);
-  }
-  learn(schema: Schema): void {
-    for (const f of schema.fields) if (f.type.typeId !== Type.Null) this.classes.set(f.name, { cls: classOfType(f.type), type: typeName(f.type) });
-  }
-  /**
-   * check() for the keys of a logged row that reach storage as given: keys in `skip` (params,
-   * which setParams already checked) and the stamped timestamp/track_id are overwritten.
-   */
-  checkLogged(row: Row, skip: ReadonlySet<string>): void {
-    for (const k in row) {
-      const v = row[k];
-      if (v == null || k === "timestamp" || k === "track_id" || skip.has(k)) continue;
-      const cls = classOfValue(v);
-      const seen = this.classes.get(k);
-      if (seen === undefined || seen.cls !== cls) this.check({ [k]: v });
-    }
-  }
-  /** The class a column was first seen with, if any. */
-  classOf(name: string): ValueClass | undefined {
-    return this.classes.get(name)?.cls;
-  }
-  /** Throws SCHEMA_MISMATCH for a value whose kind differs from its column's. */
-  check(row: Row): void {
-    for (const k in row) {
-      const v = row[k];
-      if (v == null) continue;
-      const cls = classOfValue(v);
-      const seen = this.classes.get(k);
-      if (!seen) this.classes.set(k, { cls, type: typeName(typeOfValue(v, k)) });
-      else if (seen.cls !== cls) {
-        throw new QuiverError(
-          "SCHEMA_MISMATCH",
-          `column ${JSON.stringify(k)} holds ${seen.type} but got ${typeName(typeOfValue(v, k))} (value ${describeValue(v)}); log it under another column name or convert it to ${seen.type}`,
-        );
-      }
-    }
-  }
-}
-
-/** A row object whose values are all primitives (normalizeRow would return it unchanged). */
 function isFlatPrimitiveRow(row: unknown): row is Row {
   if (row === null || typeof row !== "object" || Array.isArray(row)) return false;
   for (const k in row as Row) {
@@ -525,172 +480,5 @@ export class Tracker implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-}
-
-export interface RunInfo {
-  track_id: string;
-  rows: number;
-  first: Date | null;
-  last: Date | null;
-}
-
-/** Reads all runs of a table, also while other processes write. */
-export class Reader implements AsyncDisposable {
-  private constructor(
-    readonly store: Store,
-    private readonly owned: boolean,
-    readonly table: string,
-  ) {}
-
-  static async open(target?: string | Store, options: { table?: string; storeOptions?: StoreOpenOptions } = {}): Promise<Reader> {
-    const table = validateName(options.table ?? "events", "table name");
-    const { store, owned } = await resolveStore(target, options.storeOptions);
-    return new Reader(store, owned, table);
-  }
-
-  private async window(opts: { trackId?: string; head?: number; tail?: number }): Promise<ScanOptions> {
-    const where = opts.trackId !== undefined ? field("track_id").eq(opts.trackId).node : undefined;
-    if (opts.head !== undefined) return { where, limit: opts.head };
-    if (opts.tail !== undefined) {
-      const total = await this.store.count(this.table, where);
-      return { where, offset: Math.max(0, total - opts.tail), limit: opts.tail };
-    }
-    return { where };
-  }
-
-  async toTable(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Table> {
-    return readTable(this.store, this.table, await this.window(opts));
-  }
-
-  async toRows(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Row[]> {
-    return readRows(this.store, this.table, await this.window(opts));
-  }
-
-  async count(where?: QueryLike): Promise<number> {
-    return this.store.count(this.table, where ? toNode(where) : undefined);
-  }
-
-  /** Runs in order of first appearance, with row counts and first/last timestamps. */
-  async runs(): Promise<RunInfo[]> {
-    const schema = await this.store.schema(this.table);
-    if (!schema) return [];
-    const hasTs = schema.fields.some((f) => f.name === "timestamp");
-    const runs = new Map<string, RunInfo>();
-    for await (const b of this.store.scan(this.table, { columns: hasTs ? ["track_id", "timestamp"] : ["track_id"] })) {
-      const ids = vectorToValues(b.getChildAt(0)!);
-      const ts = hasTs ? vectorToValues(b.getChildAt(1)!) : [];
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i] as string | null;
-        if (id == null) continue;
-        const t = (ts[i] as Date | null | undefined) ?? null;
-        let r = runs.get(id);
-        if (!r) runs.set(id, (r = { track_id: id, rows: 0, first: t, last: t }));
-        r.rows++;
-        if (t && (!r.first || t < r.first)) r.first = t;
-        if (t && (!r.last || t > r.last)) r.last = t;
-      }
-    }
-    return [...runs.values()];
-  }
-
-  async where(query: QueryLike): Promise<Table> {
-    return readTable(this.store, this.table, { where: toNode(query) });
-  }
-
-  async sql(text: string, params?: readonly unknown[]): Promise<Table> {
-    if (!this.store.sql) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores have no SQL; use duckdb: or filter with where(query)`);
-    return this.store.sql(text, params);
-  }
-
-  /** Deletes every row of a run; returns rows deleted. */
-  async deleteRun(trackId: string): Promise<number> {
-    if (!this.store.capabilities.delete) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores cannot delete rows`);
-    if (!(await this.store.schema(this.table))) return 0;
-    return this.store.delete(this.table, field("track_id").eq(trackId).node);
-  }
-
-  /** Sets a column on every row of a run; returns rows changed. */
-  async setValue(key: string, value: unknown, opts: { trackId: string }): Promise<number> {
-    if (!this.store.capabilities.update) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores cannot update rows`);
-    if (!opts || typeof opts.trackId !== "string") throw new QuiverError("INVALID_VALUE", "setValue needs { trackId }");
-    const schema = await this.store.schema(this.table);
-    if (!schema) return 0;
-    const values = normalizeRow({ [key]: value });
-    new ColumnTypes(schema).check(values);
-    return this.store.update(this.table, field("track_id").eq(opts.trackId).node, values);
-  }
-
-  async close(): Promise<void> {
-    if (this.owned) await this.store.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-}
-
-function rowKey(row: Row, columns: readonly string[]): string {
-  return JSON.stringify(columns.map((c) => row[c] ?? null), (_k, v: unknown) =>
-    typeof v === "bigint" ? `${v}n` : ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v,
-  );
-}
-
-export interface CopyOptions {
-  source: string | Store;
-  target: string | Store;
-  table?: string;
-  /** Called after each written batch with rows added so far. */
-  onProgress?: (added: number) => void;
-}
-
-/**
- * Merges the rows of one store's table into another's (any schemes). Rows already present in
- * the target (same values in every source column) are skipped, so copying again adds 0.
- */
-export async function copy(options: CopyOptions): Promise<number> {
-  const table = validateName(options.table ?? "events", "table name");
-  const src = await resolveStore(options.source);
-  try {
-    const dst = await resolveStore(options.target);
-    try {
-      const schema = await src.store.schema(table);
-      if (!schema) return 0;
-      const columns = schema.fields.map((f) => f.name);
-      const have = new Map<string, number>();
-      if (await dst.store.schema(table)) {
-        const dschema = (await dst.store.schema(table))!;
-        const shared = columns.filter((c) => dschema.fields.some((f) => f.name === c));
-        for await (const b of dst.store.scan(table, { columns: shared })) {
-          for (const r of batchToRows(b)) {
-            const k = rowKey(r, columns);
-            have.set(k, (have.get(k) ?? 0) + 1);
-          }
-        }
-      }
-      let added = 0;
-      let targetSchema = await dst.store.schema(table);
-      for await (const b of src.store.scan(table)) {
-        const fresh: Row[] = [];
-        for (const r of batchToRows(b)) {
-          const k = rowKey(r, columns);
-          const n = have.get(k) ?? 0;
-          if (n > 0) have.set(k, n - 1);
-          else fresh.push(r);
-        }
-        if (!fresh.length) continue;
-        const batch = rowsToBatch(fresh, { schema: targetSchema ? mergeSchemas(targetSchema, schema) : schema });
-        await dst.store.append(table, batch);
-        targetSchema = mergeSchemas(targetSchema, batch.schema);
-        added += fresh.length;
-        options.onProgress?.(added);
-      }
-      await dst.store.flush();
-      return added;
-    } finally {
-      if (dst.owned) await dst.store.close();
-    }
-  } finally {
-    if (src.owned) await src.store.close();
   }
 }
