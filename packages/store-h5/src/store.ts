@@ -5,22 +5,17 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import {
-  Binary,
-  Bool,
   type DataType,
   Field,
   Float64,
   Int64,
-  List,
   makeData,
-  Null,
   RecordBatch,
   Schema,
   Struct,
   TimestampMicrosecond,
   Type,
   Uint64,
-  Utf8,
 } from "apache-arrow";
 import {
   ALL_KINDS,
