@@ -62,6 +62,9 @@ export interface Store {
    * Appends a batch to a table, creating it or evolving its schema (new columns are added,
    * old rows read them as null; an integer column receiving floats becomes float). A value of
    * an incompatible type throws SCHEMA_MISMATCH and nothing of the batch is written.
+   * Resolves only once the batch is committed (a reader, or a reopen after a crash, sees it);
+   * an I/O failure (disk full, read-only, …) rejects with QuiverError("IO") naming the file,
+   * keeps what was stored before intact, and leaves the store usable for a retry.
    */
   append(table: string, batch: RecordBatch, options?: AppendOptions): Promise<void>;
   /** Batches of the table, each with the table's current schema (or the projected columns). */
@@ -79,9 +82,20 @@ export interface Store {
   drop(table: string): Promise<boolean>;
   /** Runs SQL (stores with `capabilities.sql`). */
   sql?(text: string, params?: readonly unknown[]): Promise<Table>;
-  /** Makes everything appended so far durable. */
+  /**
+   * Makes everything appended so far durable. Resolves only once it is; an I/O failure rejects
+   * with QuiverError("IO") naming the file (cause kept), and a later call retries.
+   */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional, used only at process exit (`process.exit()`, an uncaught exception), where no
+   * promise can settle: lets go of every file handle and lock at once, synchronously, so that
+   * another process can open the same location and write what was still buffered. Must not
+   * throw and must be idempotent; the store is closed afterwards. Stores that hold nothing
+   * between calls need not implement it.
+   */
+  closeSync?(): void;
 }
 
 export interface StoreOpenOptions {
