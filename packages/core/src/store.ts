@@ -99,6 +99,13 @@ export interface Store {
 }
 
 export interface StoreOpenOptions {
+  /**
+   * Open only to read (Reader, copy's source, the CLI's read commands): the store never creates,
+   * truncates, rewrites or locks anything, fails with NOT_FOUND when the location does not
+   * exist, and refuses writes with UNSUPPORTED. A torn tail left by a crashed writer is skipped,
+   * not repaired (repair is a writer's job, under its lock).
+   */
+  readOnly?: boolean;
   [key: string]: unknown;
 }
 
