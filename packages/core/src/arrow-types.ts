@@ -54,11 +54,19 @@ export function isTensorType(t: DataType): boolean {
   return d!.name === "data" && s!.name === "shape" && d!.type.typeId === Type.List && s!.type.typeId === Type.List;
 }
 
+/**
+ * Whether a JS number is stored as Int64: a safe integer (|x| ≤ 2^53−1, where every integer is
+ * exact) other than -0. Any other number — 1e19, 2**64, -0, NaN — is Float64, which holds it exactly.
+ */
+export function isInt64Number(v: number): boolean {
+  return Number.isSafeInteger(v) && (v !== 0 || 1 / v > 0);
+}
+
 /** Arrow type for a single non-null value. */
 export function typeOfValue(v: unknown, column = "value"): DataType {
   switch (typeof v) {
     case "number":
-      return Number.isInteger(v) ? new Int64() : new Float64();
+      return isInt64Number(v) ? new Int64() : new Float64();
     case "bigint":
       return new Int64();
     case "boolean":
@@ -74,7 +82,7 @@ export function typeOfValue(v: unknown, column = "value"): DataType {
     for (const e of v) {
       if (e === null || e === undefined) continue;
       const et = typeof e === "number" ? new Float64() : typeOfValue(e, column);
-      elem = elem.typeId === Type.Null ? et : mergeTypes(elem, et, column, e);
+      elem = elem.typeId === Type.Null ? et : mergeTypes(elem, et, column, e, true);
     }
     return listOf(elem); // List<Null> for [] until other rows tell the element type
   }
@@ -127,19 +135,45 @@ export function mismatch(column: string, existing: DataType, incoming: DataType,
   );
 }
 
+/** The narrowest numeric type holding every value of both (undefined when none does exactly). */
+function mergeNumeric(a: DataType, b: DataType): DataType | undefined {
+  if (a.typeId === Type.Float && b.typeId === Type.Float) return (a as Float64).precision >= (b as Float64).precision ? a : b;
+  if (a.typeId === Type.Float || b.typeId === Type.Float) {
+    const f = (a.typeId === Type.Float ? a : b) as Float64;
+    const i = (a.typeId === Type.Float ? b : a) as Int64;
+    // Int64 → Float64 is the rule for JS numbers (their Int64 columns hold safe integers only);
+    // a float32 column keeps its type only for ints it holds exactly.
+    if (f.precision === 2) return f;
+    return f.precision === 1 && i.bitWidth <= 16 ? f : new Float64();
+  }
+  const ai = a as Int64;
+  const bi = b as Int64;
+  if (ai.isSigned === bi.isSigned) return ai.bitWidth >= bi.bitWidth ? a : b;
+  const [s, u] = ai.isSigned ? [ai, bi] : [bi, ai];
+  const ub = u.bitWidth as number;
+  if ((s.bitWidth as number) > ub) return s;
+  if (ub < 64) return ub === 32 ? new Int64() : ub === 16 ? new Int32() : new Int16();
+  return undefined; // uint64 with signed values: no integer type holds both
+}
+
 /**
  * The type a column has after values of type `b` are added to a column of type `a`.
- * Integers widen to floats (lossless below 2^53); anything else must match.
+ * Scalar numbers widen (int64 → float64: a JS number cannot tell 1.0 from 1, and int64 columns of
+ * numbers hold safe integers only); anything else must match. Inside lists and tensors the element
+ * type must match exactly (only never-seen elements, List<Null>, take any type), so a typed array
+ * comes back as the same typed array.
  */
-export function mergeTypes(a: DataType, b: DataType, column: string, value?: unknown): DataType {
+export function mergeTypes(a: DataType, b: DataType, column: string, value?: unknown, inner = false): DataType {
   if (a.typeId === Type.Null) return b;
   if (b.typeId === Type.Null) return a;
   if (isNumeric(a) && isNumeric(b)) {
-    if (a.typeId === Type.Float) return a; // integers and floats go into a float column
-    if (b.typeId === Type.Float) return new Float64();
-    const ai = a as Int64;
-    const bi = b as Int64;
-    return ai.bitWidth >= bi.bitWidth ? a : b;
+    if (inner) {
+      if (sameType(a, b)) return a;
+      throw mismatch(column, a, b, value);
+    }
+    const t = mergeNumeric(a, b);
+    if (t === undefined) throw mismatch(column, a, b, value);
+    return t;
   }
   if (a.typeId === Type.LargeUtf8 && b.typeId === Type.Utf8) return a;
   if (a.typeId === Type.LargeBinary && b.typeId === Type.Binary) return a;
@@ -147,14 +181,15 @@ export function mergeTypes(a: DataType, b: DataType, column: string, value?: unk
   if (a.typeId !== b.typeId) throw mismatch(column, a, b, value);
   switch (a.typeId) {
     case Type.List: {
-      const e = mergeTypes(a.children[0]!.type, b.children[0]!.type, column, value);
-      return e === a.children[0]!.type ? a : listOf(e);
+      const ea = a.children[0]!.type as DataType;
+      const e = mergeTypes(ea, b.children[0]!.type, column, value, true);
+      return e === ea ? a : listOf(e);
     }
     case Type.Struct: {
       if (isTensorType(a) && isTensorType(b)) {
         const ea = a.children[0]!.type.children[0]!.type as DataType;
         const eb = b.children[0]!.type.children[0]!.type as DataType;
-        const e = mergeTypes(ea, eb, column, value);
+        const e = mergeTypes(ea, eb, column, value, true);
         return e === ea ? a : tensorType(e);
       }
       if (isTensorType(a) !== isTensorType(b)) throw mismatch(column, a, b, value);

@@ -21,9 +21,10 @@ import {
   Utf8,
   vectorFromArray,
 } from "apache-arrow";
-import { QuiverError } from "./errors.js";
-import { BIGINT_META, invalid, normalizeRow, type NdArray, type Row, type TypedArray } from "./values.js";
-import { TWO32, isTensorType, typeOfValue, mismatch, mergeTypes, typedCtorFor, settleLists } from "./arrow-types.js";
+import { QuiverError, describeValue } from "./errors.js";
+import { BIGINT_META, INT64_MAX, INT64_MIN, invalid, isWellFormed, normalizeRow, type NdArray, type Row, scalarError, type TypedArray } from "./values.js";
+import { TWO32, isInt64Number, isTensorType, typeName, typeOfValue, mismatch, mergeTypes, typedCtorFor, settleLists } from "./arrow-types.js";
+import { checkNewColumns } from "./names.js";
 
 function validity(values: readonly unknown[], n: number): { bitmap: Uint8Array | undefined; nulls: number } {
   let nulls = 0;
@@ -48,7 +49,13 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
       const arr = (type as Float64).precision === 1 ? new Float32Array(n) : new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (v != null) arr[i] = typeof v === "number" ? v : Number(v);
+        if (v == null) continue;
+        if (typeof v === "number") arr[i] = v;
+        else {
+          arr[i] = Number(v);
+          // A float column holds a bigint or an integer only when it keeps its exact value.
+          if ((typeof v === "bigint" && BigInt(arr[i]!) !== v) || typeof v === "string") throw mismatch(column, type, typeOfValue(v, column), v);
+        }
       }
       return makeData({ ...base, type: type as Float64, data: arr });
     }
@@ -64,17 +71,14 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
           const v = values[i];
           if (v == null) continue;
           if (typeof v === "number") {
-            if (!Number.isSafeInteger(v)) {
-              if (!Number.isFinite(v)) throw mismatch(column, type, new Float64(), v);
-              big[i] = BigInt(Math.trunc(v));
-              continue;
-            }
+            // Only safe integers: a larger number is not an exact integer (1e19 would wrap).
+            if (!Number.isSafeInteger(v)) throw mismatch(column, type, new Float64(), v);
             const h = Math.floor(v / TWO32);
             hi[2 * i + 1] = h;
             lo[2 * i] = v - h * TWO32;
           } else if (typeof v === "bigint") {
-            if (it.isSigned ? v < -(2n ** 63n) || v >= 2n ** 63n : v < 0n || v >= 2n ** 64n) {
-              throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(column)}: ${v}n does not fit in 64 bits`);
+            if (it.isSigned ? v < INT64_MIN || v > INT64_MAX : v < 0n || v >= 2n ** 64n) {
+              throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(column)}: ${v}n does not fit in ${it.isSigned ? "int64" : "uint64"}; store it as a string or as a float`);
             }
             big[i] = v;
           } else if (typeof v === "boolean") {
@@ -89,7 +93,10 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
       const arr = new Ctor(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (v != null) arr[i] = Number(v);
+        if (v == null) continue;
+        const x = Number(v);
+        arr[i] = x;
+        if (arr[i] !== x) throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(column)}: ${describeValue(v)} does not fit in ${it.isSigned ? "int" : "uint"}${it.bitWidth}`);
       }
       return makeData({ ...base, type: it as unknown as Int32, data: arr as Int32Array });
     }
@@ -121,6 +128,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
           prev = v;
           prevStart = pos;
           const s = typeof v === "string" ? v : String(v);
+          if (!isWellFormed(s)) throw scalarError(column, s)!;
           const need = pos + s.length * 3;
           if (need > buf.length) {
             const nb = new Uint8Array(Math.max(need, buf.length * 2));
@@ -157,8 +165,14 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (v == null) continue;
-        const x = Math.round((v instanceof Date ? v.getTime() : Number(v)) * scale);
-        if (!Number.isSafeInteger(x)) throw invalid(column, v, "a time outside the representable range");
+        const ms = v instanceof Date ? v.getTime() : Number(v);
+        const x = Math.round(ms * scale);
+        if (!Number.isSafeInteger(x)) {
+          // Beyond ±2^53 µs (years before 1685 or after 2255): exact in bigint arithmetic.
+          if (!Number.isSafeInteger(ms) || scale < 1) throw invalid(column, v, "a time outside the representable range");
+          new BigInt64Array(buf, i * 8, 1)[0] = BigInt(ms) * BigInt(scale);
+          continue;
+        }
         const h = Math.floor(x / TWO32);
         hi[2 * i + 1] = h;
         lo[2 * i] = x - h * TWO32;
@@ -260,19 +274,22 @@ export function rowsToBatch(rows: readonly Row[], options: RowsToBatchOptions = 
   const schema = options.schema;
   const fields: Field[] = [];
   const datas: Data[] = [];
-  const order = schema ? [...schema.fields.map((f) => f.name).filter((c) => cols.has(c)), ...[...cols.keys()].filter((c) => !schema.fields.some((f) => f.name === c))] : [...cols.keys()];
+  const added = schema ? [...cols.keys()].filter((c) => !schema.fields.some((f) => f.name === c)) : [...cols.keys()];
+  checkNewColumns(added, schema?.fields.map((f) => f.name));
+  const order = schema ? [...schema.fields.map((f) => f.name).filter((c) => cols.has(c)), ...added] : added;
   for (const name of order) {
     const col = cols.get(name)!;
     const existing = schema?.fields.find((f) => f.name === name);
-    const fast = col.numericData(name, existing?.type);
+    const existingBigint = existing !== undefined && isBigintField(existing);
+    const fast = col.numericData(name, existing?.type, existingBigint);
     if (fast) {
-      fields.push(new Field(name, fast.type, true, existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined));
+      fields.push(new Field(name, fast.type, true));
       datas.push(fast);
       continue;
     }
     const values = col.values();
-    const { type, bigint } = inferColumnType(values, name, existing?.type);
-    const meta = bigint || existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined;
+    const { type, bigint } = inferColumnType(values, name, existing?.type, existingBigint);
+    const meta = bigint || existingBigint ? new Map([[BIGINT_META, "1"]]) : undefined;
     fields.push(new Field(name, type, true, meta));
     datas.push(buildData(type, values, name));
   }
@@ -308,7 +325,7 @@ class Gather {
       this.num[i] = v;
       this.present![i] = 1;
       this.count++;
-      if (this.ints && !Number.isInteger(v)) this.ints = false;
+      if (this.ints && !isInt64Number(v)) this.ints = false;
       return;
     }
     if (v == null) return;
@@ -331,9 +348,9 @@ class Gather {
    * null) and the type inference would give Int64 or Float64 (or keep an existing one of those);
    * undefined otherwise, and the caller takes the generic path.
    */
-  numericData(name: string, existing: DataType | undefined): Data | undefined {
+  numericData(name: string, existing: DataType | undefined, existingBigint: boolean): Data | undefined {
     const num = this.num;
-    if (this.generic !== undefined || num === undefined) return undefined;
+    if (this.generic !== undefined || num === undefined || existingBigint) return undefined;
     const inferred: DataType = this.ints ? new Int64() : new Float64();
     let type: DataType;
     try {
@@ -344,7 +361,7 @@ class Gather {
     const isF64 = type.typeId === Type.Float && (type as Float64).precision === 2;
     const isI64 = type.typeId === Type.Int && (type as Int64).bitWidth === 64 && (type as Int64).isSigned;
     if (!isF64 && !isI64) return undefined;
-    if (isI64) for (let i = 0; i < this.n; i++) if (!Number.isSafeInteger(num[i]!)) return undefined;
+    if (isI64 && !this.ints) return undefined;
     const nulls = this.n - this.count;
     let bitmap: Uint8Array | undefined;
     if (nulls > 0) {
@@ -366,8 +383,25 @@ class Gather {
   }
 }
 
-/** Type of a column of JS values, starting from the existing column type if any. */
-export function inferColumnType(values: readonly unknown[], name: string, existing?: DataType): { type: DataType; bigint: boolean } {
+/** An Int64 column of bigints (read back as bigint): what the "quiver:bigint" field tag says. */
+export function isBigintField(f: Field): boolean {
+  return f.type.typeId === Type.Int && f.metadata.get(BIGINT_META) === "1";
+}
+
+/** A column holds bigints or numbers, never both: one kind would come back as the other. */
+function bigintClash(name: string, columnIsBigint: boolean, v: unknown): QuiverError {
+  const got = typeof v === "bigint" ? `bigint ${v}n` : `${typeName(typeOfValue(v, name))} ${describeValue(v)}`;
+  return new QuiverError(
+    "SCHEMA_MISMATCH",
+    `column ${JSON.stringify(name)} holds ${columnIsBigint ? "bigints" : "numbers"} but got ${got}; a column keeps bigints or numbers, not both (one would come back as the other) — ${columnIsBigint ? "log BigInt(x)" : "log Number(x) if it is within ±2^53, else use another column name"}`,
+  );
+}
+
+/**
+ * Type of a column of JS values, starting from the existing column type if any (`existingBigint`:
+ * that column is tagged "quiver:bigint").
+ */
+export function inferColumnType(values: readonly unknown[], name: string, existing?: DataType, existingBigint = false): { type: DataType; bigint: boolean } {
   // Fast scalar scan: classify by typeof without allocating types per value.
   let kind = K.Null;
   let complex: DataType | undefined;
@@ -379,7 +413,7 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
     let k: K;
     switch (typeof v) {
       case "number":
-        k = kind === K.Float || !Number.isInteger(v) ? K.Float : K.Int;
+        k = kind === K.Float || !isInt64Number(v) ? K.Float : K.Int;
         break;
       case "string":
         k = K.Str;
@@ -404,9 +438,11 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
       kind = k;
       firstOf = v;
     } else if (k !== kind) {
-      const numeric = (x: K) => x === K.Int || x === K.Float || x === K.BigInt;
-      if (numeric(k) && numeric(kind)) kind = k === K.Float || kind === K.Float ? K.Float : K.BigInt;
-      else throw mismatch(name, typeOfValue(firstOf, name), typeOfValue(v, name), v);
+      if ((k === K.Int && kind === K.Float) || (k === K.Float && kind === K.Int)) kind = K.Float;
+      else if (k === K.BigInt || kind === K.BigInt) {
+        if (k === K.Int || k === K.Float || kind === K.Int || kind === K.Float) throw bigintClash(name, kind === K.BigInt, v);
+        throw mismatch(name, typeOfValue(firstOf, name), typeOfValue(v, name), v);
+      } else throw mismatch(name, typeOfValue(firstOf, name), typeOfValue(v, name), v);
     }
   }
   let t: DataType;
@@ -438,6 +474,13 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
   }
   if (!existing) return { type: settleLists(t), bigint };
   if (t.typeId === Type.Null) return { type: existing, bigint: false };
+  if (existing.typeId === Type.Int || existing.typeId === Type.Float) {
+    // A stored bigint column takes only bigints; a stored column of numbers takes no bigints.
+    const numbers = kind === K.Int || kind === K.Float;
+    if ((existingBigint && numbers) || (!existingBigint && kind === K.BigInt)) {
+      throw bigintClash(name, existingBigint, values.find((v) => v != null && typeof v === (existingBigint ? "number" : "bigint")));
+    }
+  }
   try {
     return { type: settleLists(mergeTypes(existing, t, name)), bigint: false };
   } catch (err) {

@@ -23,10 +23,46 @@ export function validateName(name: unknown, what = "name"): string {
   return name;
 }
 
-/** Column names: any non-empty string without NUL, at most 255 characters. */
+/** Column names: any non-empty, well-formed string without NUL, at most 255 characters. */
 export function validateColumnName(name: string): string {
-  if (name.length === 0 || name.length > 255 || name.includes("\u0000")) {
-    throw new QuiverError("INVALID_NAME", `column name ${JSON.stringify(name)} must be 1-255 characters without NUL`);
+  if (typeof name !== "string" || name.length === 0 || name.length > 255 || name.includes("\u0000") || !(name as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+    const shown = typeof name === "string" ? JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name) : String(name);
+    throw new QuiverError(
+      "INVALID_NAME",
+      `column name ${shown}${typeof name === "string" && name.length > 255 ? ` (${name.length} characters)` : ""} must be 1-255 characters without NUL or lone surrogates; rename the key`,
+    );
   }
   return name;
+}
+
+/**
+ * The form under which SQL stores compare identifiers: DuckDB and PostgreSQL fold ASCII case,
+ * so "Loss" and "loss" would be one column there. Quiver makes it one rule for every store.
+ */
+export function columnNameKey(name: string): string {
+  return /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : name;
+}
+
+export function caseClash(name: string, other: string): QuiverError {
+  return new QuiverError(
+    "INVALID_NAME",
+    `column name ${JSON.stringify(name)} differs from column ${JSON.stringify(other)} only in case; SQL stores (DuckDB, PostgreSQL) treat them as one column, so Quiver refuses it on every store — use ${JSON.stringify(other)} or another name`,
+  );
+}
+
+/**
+ * Validates columns a batch adds to a table: each name valid, none equal to another (new or
+ * existing) up to case. Existing names are not checked against each other.
+ */
+export function checkNewColumns(added: readonly string[], existing: readonly string[] = []): void {
+  if (added.length === 0) return;
+  const keys = new Map<string, string>();
+  for (const e of existing) keys.set(columnNameKey(e), e);
+  for (const a of added) {
+    validateColumnName(a);
+    const k = columnNameKey(a);
+    const other = keys.get(k);
+    if (other !== undefined && other !== a) throw caseClash(a, other);
+    keys.set(k, a);
+  }
 }

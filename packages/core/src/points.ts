@@ -5,8 +5,13 @@
  * order rowsToBatch gives the same points as rows.
  */
 import type { Row } from "./arrow.js";
+import { isInt64Number } from "./arrow-types.js";
+import { isWellFormed } from "./values.js";
 
-/** What a column's non-null values are so far: -1 none yet, 0 not all numbers, 1 integers, 2 numbers with a non-integer. */
+/**
+ * What a column's non-null values are so far: -1 none yet, 0 not all numbers, 1 Int64 numbers
+ * (safe integers, no -0), 2 numbers with another one (a fraction, -0, NaN, beyond ±2^53).
+ */
 interface NumberState {
   s: number;
 }
@@ -14,7 +19,7 @@ interface NumberState {
 function noteValue(st: NumberState, v: unknown): void {
   if (v == null || st.s === 0) return;
   if (typeof v !== "number") st.s = 0;
-  else if (st.s !== 2 && !Number.isInteger(v)) st.s = 2;
+  else if (st.s !== 2 && !isInt64Number(v)) st.s = 2;
   else if (st.s === -1) st.s = 1;
 }
 
@@ -34,8 +39,8 @@ export class PointColumns {
   private lastTypes: string[] = [];
 
   /**
-   * 1 when every non-null value of the column is an integer number, 2 when they are numbers and
-   * one is not an integer (what type inference would find), else 0 (-1: no value yet).
+   * 1 when every non-null value of the column is an Int64 number (isInt64Number), 2 when they are
+   * numbers and one is not (what type inference would find), else 0 (-1: no value yet).
    */
   numberState(name: string): number {
     return this.states.get(name)?.s ?? 0;
@@ -75,8 +80,13 @@ export class PointColumns {
         ok = false;
         break;
       }
+      // A string with a lone surrogate takes the generic path, which refuses it.
+      if (t === "string" && !isWellFormed(v as string)) {
+        ok = false;
+        break;
+      }
       const col = cols[k]!;
-      if (t === "number" && states[k]!.s === 1 && !Number.isInteger(v)) {
+      if (t === "number" && states[k]!.s === 1 && !isInt64Number(v as number)) {
         if (k < 30) floats |= 1 << k;
         else floatsBeyond = true;
       }

@@ -98,9 +98,17 @@ export function dataToValues(data: Data, asBigint = false): unknown[] {
       const unit = (t as TimestampMicrosecond).unit;
       const div = unit === TimeUnit.SECOND ? 0.001 : unit === TimeUnit.MILLISECOND ? 1 : unit === TimeUnit.MICROSECOND ? 1000 : 1e6;
       const raw = dataToValues(makeData({ type: new Int64(), length: n, nullCount: data.nullCount, nullBitmap: data.nullBitmap, offset: data.offset, data: data.values as BigInt64Array }));
+      const bdiv = BigInt(Math.max(1, div));
       for (let i = 0; i < n; i++) {
         const r = raw[i];
-        out[i] = r == null ? null : new Date(Math.floor(Number(r) / div));
+        if (r == null) out[i] = null;
+        else if (typeof r === "number") out[i] = new Date(Math.floor(r / div));
+        else {
+          // Beyond ±2^53 µs (before 1685, after 2255): exact floor division in bigint.
+          let q = (r as bigint) / bdiv;
+          if ((r as bigint) % bdiv < 0n) q -= 1n;
+          out[i] = new Date(div < 1 ? Number(r) * 1000 : Number(q));
+        }
       }
       return out;
     }
