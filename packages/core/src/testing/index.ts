@@ -10,13 +10,17 @@ import { type ConformanceTarget, type TestApi } from "./harness.js";
 import { sessionTests } from "./session-tests.js";
 import { storeTests } from "./store-tests.js";
 import { trackerTests } from "./tracker-tests.js";
+import { valuesTests } from "./values-tests.js";
 
 export { type ConformanceTarget, type TestApi, plain, rejectsWith, rowsOf, withStore } from "./harness.js";
 export { queryRows } from "./store-tests.js";
+export { type ExitTarget, exitTests } from "./exit-tests.js";
 
 /** Registers the whole suite: store behaviour, then Tracker and Session/Track over the store. */
 export function runStoreConformance(test: TestApi, target: ConformanceTarget): void {
   test.describe(`${target.name}: Store conformance`, () => storeTests(test, target));
   test.describe(`${target.name}: Tracker over the store`, () => trackerTests(test, target));
   test.describe(`${target.name}: Session/Track over the store`, () => sessionTests(test, target));
+  // Property-based (fast-check, an optional peer dependency): values round-trip exactly or are refused.
+  test.describe(`${target.name}: values round-trip exactly or are refused`, () => valuesTests(test, target));
 }
