@@ -2,16 +2,29 @@
  * The write buffer behind Tracker.log and Track.append: what is logged is staged in memory and
  * written as one batch when the buffer fills, on a background interval, and on flush/close.
  *
- * A background flush that fails keeps what it staged and reports the error (never throws into
- * the caller's loop); the next flush retries it. An explicit flush() rejects with the error.
+ * Promises kept here, whatever the store does:
+ * - A write the store did not acknowledge keeps its rows staged, ahead of what arrived since;
+ *   the next flush retries them. A background failure is reported to `onError`, never thrown.
+ * - Rows the store refuses as values (SCHEMA_MISMATCH, INVALID_VALUE, …: retrying can never
+ *   help) are isolated by halving the batch, so every good row around them is written; the
+ *   refused ones are dropped and reported (by the explicit flush that met them, else onError).
+ * - While the store keeps failing, at most `maxPending` rows are held; past that, staging more
+ *   throws QuiverError("IO") instead of growing without bound or dropping silently.
  */
+import { asStoreError, isRefusal, QuiverError } from "./errors.js";
+
 export interface BufferOptions {
   /** Rows per write (default 10 000). */
   batchSize?: number;
   /** Background flush period in ms (default 1000; 0 disables it). */
   flushInterval?: number;
-  /** Called with errors of background flushes (default: console.warn). */
+  /** Called with errors of background flushes (default: console.warn, once per distinct error). */
   onError?: (err: unknown) => void;
+  /**
+   * Rows kept while the store keeps failing (default 1 000 000, at least 4 × batchSize); past
+   * it, log()/append() refuse with QuiverError("IO") until a write succeeds.
+   */
+  maxPending?: number;
 }
 
 /** How a buffer holds what it stages: rows in an array (Tracker) or columns (Track). */
@@ -19,6 +32,35 @@ export interface Staging<S extends { readonly length: number }> {
   fresh(): S;
   /** `a` then `b`: a failed write's items go back ahead of what arrived since. */
   concat(a: S, b: S): S;
+  /** Items [start, end) of `s`, for isolating refused rows. */
+  slice(s: S, start: number, end: number): S;
+}
+
+/** Thrown by a write after isolation: some rows were refused and dropped, the rest are stored. */
+export class RefusedRows extends QuiverError {
+  constructor(
+    readonly refused: number,
+    readonly total: number,
+    readonly first: QuiverError,
+  ) {
+    super(first.code, `${refused} of ${total} buffered rows were refused by the store and dropped (the other ${total - refused} are stored): ${first.message}`, { cause: first });
+  }
+}
+
+/** A failed write: the fault, and what it left unwritten (to stage again). */
+class Unwritten<S> {
+  constructor(
+    readonly error: QuiverError,
+    readonly rest: S,
+  ) {}
+}
+
+let warned = "";
+function defaultOnError(err: unknown): void {
+  const msg = (err as Error)?.message ?? String(err);
+  if (msg === warned) return; // a store that stays down fails every retry the same way
+  warned = msg;
+  console.warn(`[quiver] background flush failed: ${msg}`);
 }
 
 export class WriteBuffer<S extends { readonly length: number }> {
@@ -26,17 +68,31 @@ export class WriteBuffer<S extends { readonly length: number }> {
   private inflight: Promise<void> | undefined;
   private waiting: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The last write's fault while the store fails; cleared by a successful write. */
+  private failure: QuiverError | undefined;
   readonly batchSize: number;
+  readonly maxPending: number;
   private readonly onError: (err: unknown) => void;
 
   constructor(
     private readonly write: (staged: S) => Promise<void>,
     private readonly staging: Staging<S>,
     options: BufferOptions = {},
+    /** Names the target in I/O errors, e.g. `duckdb:runs.db table "events"`. */
+    private readonly target = "the store",
   ) {
     this.staged = staging.fresh();
     this.batchSize = Math.max(1, options.batchSize ?? 10_000);
-    this.onError = options.onError ?? ((err) => console.warn(`[quiver] background flush failed, rows kept for the next flush: ${(err as Error)?.message ?? err}`));
+    this.maxPending = Math.max(4 * this.batchSize, options.maxPending ?? 1_000_000);
+    const onError = options.onError ?? defaultOnError;
+    // A user's handler that throws must not turn a reported fault into a crash.
+    this.onError = (err) => {
+      try {
+        onError(err);
+      } catch {
+        /* reported as well as we can */
+      }
+    };
     const every = options.flushInterval ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => this.background(), every);
@@ -50,9 +106,15 @@ export class WriteBuffer<S extends { readonly length: number }> {
    * `add` is a function taking the item rather than a closure, so the hot path allocates nothing.
    */
   stage<T>(add: (item: T, into: S) => void, item: T): Promise<void> | undefined {
+    if (this.failure !== undefined && this.staged.length >= this.maxPending) {
+      throw new QuiverError("IO", `${this.staged.length} rows are buffered for ${this.target}, which keeps failing (${this.failure.message}); nothing is dropped, but no more rows are taken until a flush succeeds`, { cause: this.failure });
+    }
     add(item, this.staged);
     if (this.staged.length >= this.batchSize) {
-      if (!this.inflight) this.background();
+      // While the store fails, retries wait for the interval (or an explicit flush) instead of hammering it.
+      if (!this.inflight) {
+        if (this.failure === undefined) this.background();
+      }
       // One shared promise per write in flight: a caller ignoring it (a sync loop) must not pile up reactions.
       else if (this.staged.length >= 4 * this.batchSize) return (this.waiting ??= this.inflight.then(() => undefined, () => undefined));
     }
@@ -64,18 +126,64 @@ export class WriteBuffer<S extends { readonly length: number }> {
     this.run().catch(this.onError);
   }
 
+  /**
+   * Writes `staged`; when the store refuses values, halves the failing range until each refused
+   * row stands alone, so the good ones are written in order. Resolves with the refused count
+   * and first refusal; rejects with Unwritten (the fault and the rows not yet written).
+   */
+  private async writeIsolating(staged: S): Promise<{ refused: number; first?: QuiverError }> {
+    try {
+      await this.write(staged);
+      return { refused: 0 };
+    } catch (err) {
+      if (!isRefusal(err)) throw new Unwritten(this.fault(err), staged);
+      if (staged.length <= 1) return { refused: staged.length, first: err as QuiverError };
+    }
+    const ranges: [number, number][] = [[0, staged.length >> 1], [staged.length >> 1, staged.length]];
+    let refused = 0;
+    let first: QuiverError | undefined;
+    while (ranges.length) {
+      const [a, b] = ranges.shift()!;
+      try {
+        await this.write(this.staging.slice(staged, a, b));
+      } catch (err) {
+        if (!isRefusal(err)) {
+          if (refused > 0) this.onError(new RefusedRows(refused, a, first!));
+          throw new Unwritten(this.fault(err), this.staging.slice(staged, a, staged.length));
+        }
+        if (b - a === 1) {
+          refused++;
+          first ??= err as QuiverError;
+        } else {
+          const m = (a + b) >> 1;
+          ranges.unshift([a, m], [m, b]);
+        }
+      }
+    }
+    return { refused, first };
+  }
+
+  private fault(err: unknown): QuiverError {
+    return asStoreError(err, `writing to ${this.target}`, "the rows stay buffered and the next flush() retries them once the fault (disk full, read-only, unreachable) is fixed");
+  }
+
   private run(): Promise<void> {
     const staged = this.staged;
     this.staged = this.staging.fresh();
-    const p = this.write(staged).then(
-      () => {
+    const p = this.writeIsolating(staged).then(
+      ({ refused, first }) => {
         this.inflight = this.waiting = undefined;
+        this.failure = undefined;
+        if (refused > 0) throw new RefusedRows(refused, staged.length, first!);
       },
       (err: unknown) => {
-        // Keep what was not acknowledged, ahead of what arrived since.
-        this.staged = this.staged.length ? this.staging.concat(staged, this.staged) : staged;
         this.inflight = this.waiting = undefined;
-        throw err;
+        if (!(err instanceof Unwritten)) throw err;
+        // Keep what was not acknowledged, ahead of what arrived since.
+        const rest = err.rest as S;
+        this.staged = this.staged.length ? this.staging.concat(rest, this.staged) : rest;
+        this.failure = err.error;
+        throw err.error;
       },
     );
     this.inflight = p;
@@ -83,14 +191,39 @@ export class WriteBuffer<S extends { readonly length: number }> {
     return p;
   }
 
-  /** Writes everything staged; rejects if the store fails (it stays staged). */
+  /**
+   * Writes everything staged. Rejects with the store's fault (QuiverError "IO" for I/O) while it
+   * lasts — the rows stay staged — or, once all good rows are written, with RefusedRows if the
+   * store refused some.
+   */
   async flush(): Promise<void> {
     while (this.inflight) await this.inflight.catch(() => undefined);
-    while (this.staged.length) await this.run();
+    let refused: RefusedRows | undefined;
+    while (this.staged.length) {
+      try {
+        await this.run();
+      } catch (err) {
+        if (!(err instanceof RefusedRows)) throw err;
+        refused ??= err;
+      }
+    }
+    if (refused) throw refused;
+  }
+
+  /** Takes everything staged, synchronously (process exit: another process writes it). */
+  takeAll(): S {
+    const s = this.staged;
+    this.staged = this.staging.fresh();
+    return s;
   }
 
   get pending(): number {
     return this.staged.length;
+  }
+
+  /** The fault of the last write while the store keeps failing, if any. */
+  get lastFailure(): QuiverError | undefined {
+    return this.failure;
   }
 
   stop(): void {

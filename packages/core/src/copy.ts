@@ -24,7 +24,8 @@ export interface CopyOptions {
  */
 export async function copy(options: CopyOptions): Promise<number> {
   const table = validateName(options.table ?? "events", "table name");
-  const src = await resolveStore(options.source);
+  // The source is only read: a missing one is NOT_FOUND, never created.
+  const src = await resolveStore(options.source, { readOnly: true });
   try {
     const dst = await resolveStore(options.target);
     try {

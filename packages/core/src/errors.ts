@@ -42,3 +42,22 @@ export function describeValue(value: unknown): string {
   if (value !== null && typeof value === "object") return `object{${Object.keys(value).slice(0, 5).join(", ")}}`;
   return String(value);
 }
+
+/** Codes of a value the store refused: rewriting the same rows can never succeed. */
+const REFUSALS: ReadonlySet<QuiverErrorCode> = new Set(["SCHEMA_MISMATCH", "INVALID_VALUE", "INVALID_NAME", "SHAPE_MISMATCH", "INVALID_TIMESTAMP"]);
+
+/** Whether `err` refuses the data itself (retrying cannot help) rather than reporting a fault. */
+export function isRefusal(err: unknown): boolean {
+  return err instanceof QuiverError && REFUSALS.has(err.code);
+}
+
+/**
+ * A store failure as a QuiverError: Quiver errors pass through; anything else (ENOSPC, EROFS, a
+ * driver's own error) becomes IO, naming what was being done, with the cause kept.
+ */
+export function asStoreError(err: unknown, doing: string, then = "fix the fault (disk full, read-only, unreachable) and retry"): QuiverError {
+  if (err instanceof QuiverError) return err;
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const why = [typeof e?.code === "string" ? e.code : undefined, typeof e?.message === "string" ? e.message : String(err)].filter(Boolean).join(": ");
+  return new QuiverError("IO", `${doing} failed (${why}); ${then}`, { cause: err });
+}

@@ -9,7 +9,7 @@ import { checkQueryFields, evaluate } from "./evaluate.js";
 import { validateColumnName, validateName } from "./names.js";
 import type { QueryNode } from "./query.js";
 import { scanBatches } from "./scan.js";
-import { ALL_KINDS, type ScanOptions, type Store, type StoreCapabilities, type StorePlugin } from "./store.js";
+import { ALL_KINDS, type ScanOptions, type Store, type StoreCapabilities, type StoreOpenOptions, type StorePlugin } from "./store.js";
 
 interface MemTable {
   schema: Schema;
@@ -33,7 +33,10 @@ export class MemoryStore implements Store {
   private closed = false;
   private readonly tablesMap: Map<string, MemTable>;
 
-  constructor(readonly name = "") {
+  constructor(
+    readonly name = "",
+    private readonly readOnly = false,
+  ) {
     if (name) {
       let t = shared.get(name);
       if (!t) shared.set(name, (t = new Map()));
@@ -49,8 +52,13 @@ export class MemoryStore implements Store {
     if (this.closed) throw new QuiverError("CLOSED", `${this.uri} is closed; open it again with openStore("${this.uri}")`);
   }
 
-  async append(table: string, batch: RecordBatch): Promise<void> {
+  private writable(): void {
     this.open();
+    if (this.readOnly) throw new QuiverError("UNSUPPORTED", `${this.uri} was opened read-only; open it without readOnly to write`);
+  }
+
+  async append(table: string, batch: RecordBatch): Promise<void> {
+    this.writable();
     validateName(table, "table name");
     for (const f of batch.schema.fields) validateColumnName(f.name);
     const t = this.tablesMap.get(table);
@@ -99,7 +107,7 @@ export class MemoryStore implements Store {
   }
 
   async update(table: string, where: QueryNode | undefined, values: Row): Promise<number> {
-    this.open();
+    this.writable();
     validateName(table, "table name");
     const t = this.tablesMap.get(table);
     if (where) checkQueryFields(where, t?.schema, table);
@@ -132,7 +140,7 @@ export class MemoryStore implements Store {
   }
 
   async delete(table: string, where: QueryNode | undefined): Promise<number> {
-    this.open();
+    this.writable();
     validateName(table, "table name");
     const t = this.tablesMap.get(table);
     if (where) checkQueryFields(where, t?.schema, table);
@@ -158,7 +166,7 @@ export class MemoryStore implements Store {
   }
 
   async drop(table: string): Promise<boolean> {
-    this.open();
+    this.writable();
     validateName(table, "table name");
     return this.tablesMap.delete(table);
   }
@@ -174,7 +182,12 @@ export class MemoryStore implements Store {
 
 export const memoryPlugin: StorePlugin = {
   scheme: "memory",
-  async open(location: string) {
+  async open(location: string, options?: StoreOpenOptions) {
+    if (options?.readOnly === true) {
+      // Read-only opens nothing new: a fresh `memory:` or an unknown name has nothing to read.
+      if (!location || !shared.has(location)) throw new QuiverError("NOT_FOUND", `memory:${location} does not exist in this process; nothing to read`);
+      return new MemoryStore(location, true);
+    }
     return new MemoryStore(location);
   },
 };

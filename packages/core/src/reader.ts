@@ -1,11 +1,11 @@
 /** Reader: all runs of a table, read while other processes write. */
-import type { Table } from "apache-arrow";
-import { normalizeRow, type Row, vectorToValues } from "./arrow.js";
+import { makeData, RecordBatch, Schema, Struct, Table } from "apache-arrow";
+import { concatBatches, normalizeRow, type Row, takeRows, vectorToValues } from "./arrow.js";
 import { QuiverError } from "./errors.js";
 import { validateName } from "./names.js";
 import { field, type QueryLike, toNode } from "./query.js";
-import { resolveStore } from "./registry.js";
-import { readRows, readTable } from "./scan.js";
+import { openStore, resolveStore } from "./registry.js";
+import { newestFirst, oldestFirst, readRows, readTable } from "./scan.js";
 import type { ScanOptions, Store, StoreOpenOptions } from "./store.js";
 import { ColumnTypes } from "./column-types.js";
 
@@ -16,36 +16,71 @@ export interface RunInfo {
   last: Date | null;
 }
 
-/** Reads all runs of a table, also while other processes write. */
+/**
+ * Reads all runs of a table, also while other processes write. A store opened from a URI is
+ * opened read-only (nothing is created or written; a missing location is NOT_FOUND); the two
+ * writing methods, deleteRun and setValue, reopen it for writing when first called.
+ */
 export class Reader implements AsyncDisposable {
   private constructor(
-    readonly store: Store,
+    private current: Store,
     private readonly owned: boolean,
     readonly table: string,
+    /** Opens the location for writing; undefined once done, or when the store is the caller's. */
+    private reopen: (() => Promise<Store>) | undefined,
   ) {}
+
+  get store(): Store {
+    return this.current;
+  }
 
   static async open(target?: string | Store, options: { table?: string; storeOptions?: StoreOpenOptions } = {}): Promise<Reader> {
     const table = validateName(options.table ?? "events", "table name");
-    const { store, owned } = await resolveStore(target, options.storeOptions);
-    return new Reader(store, owned, table);
+    const { store, owned } = await resolveStore(target, { ...options.storeOptions, readOnly: true });
+    const writable = owned && options.storeOptions?.readOnly !== true ? () => openStore(store.uri, options.storeOptions) : undefined;
+    return new Reader(store, owned, table, writable);
+  }
+
+  /** The store, reopened for writing if it was opened read-only by this reader. */
+  private async forWriting(): Promise<Store> {
+    const reopen = this.reopen;
+    if (reopen) {
+      this.reopen = undefined;
+      await this.current.close();
+      this.current = await reopen();
+    }
+    return this.current;
   }
 
   private async window(opts: { trackId?: string; head?: number; tail?: number }): Promise<ScanOptions> {
     const where = opts.trackId !== undefined ? field("track_id").eq(opts.trackId).node : undefined;
     if (opts.head !== undefined) return { where, limit: opts.head };
     if (opts.tail !== undefined) {
+      const newest = newestFirst(await this.store.schema(this.table), opts.tail);
+      if (newest) return { where, ...newest };
       const total = await this.store.count(this.table, where);
       return { where, offset: Math.max(0, total - opts.tail), limit: opts.tail };
     }
     return { where };
   }
 
+  /** Rows (all, or one run's), or the first `head` / newest `tail` of them by timestamp. */
   async toTable(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Table> {
-    return readTable(this.store, this.table, await this.window(opts));
+    const w = await this.window(opts);
+    const t = await readTable(this.store, this.table, w);
+    if (!w.rowIndex || t.numRows === 0) return t;
+    // Newest first with the index column: reverse it and drop the column.
+    const one = concatBatches(t.batches, t.schema);
+    const keep = one.schema.fields.map((f, i) => [f, i] as const).filter(([f]) => f.name !== w.rowIndex);
+    const fields = keep.map(([f]) => f);
+    const pruned = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: one.numRows, nullCount: 0, children: keep.map(([, i]) => one.data.children[i]!) }));
+    return new Table([takeRows(pruned, Array.from({ length: pruned.numRows }, (_, i) => pruned.numRows - 1 - i))]);
   }
 
   async toRows(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Row[]> {
-    return readRows(this.store, this.table, await this.window(opts));
+    const w = await this.window(opts);
+    const rows = await readRows(this.store, this.table, w);
+    return w.rowIndex ? oldestFirst(rows) : rows;
   }
 
   async count(where?: QueryLike): Promise<number> {
@@ -88,7 +123,8 @@ export class Reader implements AsyncDisposable {
   async deleteRun(trackId: string): Promise<number> {
     if (!this.store.capabilities.delete) throw new QuiverError("UNSUPPORTED", `${this.store.scheme}: stores cannot delete rows`);
     if (!(await this.store.schema(this.table))) return 0;
-    return this.store.delete(this.table, field("track_id").eq(trackId).node);
+    const store = await this.forWriting();
+    return store.delete(this.table, field("track_id").eq(trackId).node);
   }
 
   /** Sets a column on every row of a run; returns rows changed. */
@@ -99,7 +135,8 @@ export class Reader implements AsyncDisposable {
     if (!schema) return 0;
     const values = normalizeRow({ [key]: value });
     new ColumnTypes(schema).check(values);
-    return this.store.update(this.table, field("track_id").eq(opts.trackId).node, values);
+    const store = await this.forWriting();
+    return store.update(this.table, field("track_id").eq(opts.trackId).node, values);
   }
 
   async close(): Promise<void> {

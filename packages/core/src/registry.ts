@@ -42,8 +42,9 @@ function isNotFound(err: unknown, pkg: string): boolean {
 /** Folders an app's packages may be resolved from: its working directory and its entry script's folder. */
 function appFolders(): string[] {
   const out = [process.cwd()];
-  const entry = process.argv[1];
-  if (entry) {
+  // The exit writer runs as its own script: it resolves stores as the app that spawned it would.
+  for (const entry of [process.env.QUIVER_APP_ENTRY, process.argv[1]]) {
+    if (!entry) continue;
     try {
       out.push(dirname(realpathSync(entry)));
     } catch {

@@ -152,3 +152,17 @@ export async function readRows(store: Store, table: string, options: ScanOptions
   for await (const b of store.scan(table, options)) for (const r of batchToRows(b, { omitNulls })) out.push(r);
   return out;
 }
+
+const NEWEST_INDEX = "__quiver_index";
+
+/** ScanOptions for the newest `n` rows by `timestamp` (insertion order breaks ties), when there is one. */
+export function newestFirst(schema: Schema | undefined, n: number): { orderBy: { column: string; direction: "desc" }[]; limit: number; rowIndex: string } | undefined {
+  if (!schema?.fields.some((f) => f.name === "timestamp")) return undefined;
+  return { orderBy: [{ column: "timestamp", direction: "desc" }, { column: NEWEST_INDEX, direction: "desc" }], limit: n, rowIndex: NEWEST_INDEX };
+}
+
+/** Rows of a newestFirst scan, oldest first and without the index column. */
+export function oldestFirst(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  for (const r of rows) delete r[NEWEST_INDEX];
+  return rows.reverse();
+}

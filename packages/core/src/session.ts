@@ -9,9 +9,11 @@
 import { Field, Float64, Schema, type Table } from "apache-arrow";
 import { type Data, type DataType, Int64, makeData, RecordBatch, Struct, Type } from "apache-arrow";
 import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mergeTypes, normalizeRow, type Row, rowsToBatch, vectorToValues } from "./arrow.js";
-import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
+import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "./buffer.js";
+import { type ExitBatch, onProcessExit } from "./exit.js";
+import { SessionParams } from "./session-params.js";
 import { PointColumns } from "./points.js";
-import { QuiverError, describeValue } from "./errors.js";
+import { asStoreError, QuiverError, describeValue, isRefusal } from "./errors.js";
 import { validateName } from "./names.js";
 import { and, field, type QueryNode } from "./query.js";
 import { resolveStore } from "./registry.js";
@@ -138,7 +140,13 @@ function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
   return new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas }));
 }
 
-const POINTS: Staging<PointColumns> = { fresh: () => new PointColumns(), concat: (a, b) => PointColumns.concat(a, b) };
+function slicePoints(s: PointColumns, start: number, end: number): PointColumns {
+  const out = new PointColumns();
+  for (let i = start; i < end; i++) out.add(s.ts[i]!, s.row(i));
+  return out;
+}
+
+const POINTS: Staging<PointColumns> = { fresh: () => new PointColumns(), concat: (a, b) => PointColumns.concat(a, b), slice: slicePoints };
 
 export class Track {
   private readonly buffer: WriteBuffer<PointColumns>;
@@ -155,17 +163,54 @@ export class Track {
     table?: string,
   ) {
     this.table = table ?? `${session.prefix}/tracks/${validateName(name, "track name")}`;
+    // Values are checked against what is stored already, so a bad one is refused at append().
+    this.schema = session.storedSchema(this.table);
+    if (this.schema) this.types = new ColumnTypes(this.schema);
     // The session flushes its tracks on its own interval.
-    this.buffer = new WriteBuffer((points) => this.write(points, "rows"), POINTS, { ...options, flushInterval: 0 });
+    this.buffer = new WriteBuffer((points) => this.write(points, "rows"), POINTS, { ...options, flushInterval: 0 }, `${session.store.uri} track ${JSON.stringify(this.table)}`);
   }
 
   private async write(points: PointColumns, layout: "rows" | "columns"): Promise<void> {
     const store = this.session.store;
-    if (!this.schema) this.schema = await store.schema(this.table);
-    // `_ts` is always float64, even when the first timestamps happen to be whole seconds.
-    const batch = pointsToBatch(points, this.schema ?? TS_SCHEMA);
-    await store.append(this.table, batch, { layout });
-    this.schema = mergeSchemas(this.schema, batch.schema);
+    try {
+      if (!this.schema) this.schema = await store.schema(this.table);
+      // `_ts` is always float64, even when the first timestamps happen to be whole seconds.
+      const batch = pointsToBatch(points, this.schema ?? TS_SCHEMA);
+      await store.append(this.table, batch, { layout });
+      this.schema = mergeSchemas(this.schema, batch.schema);
+    } catch (err) {
+      // Another writer may have set a column's type meanwhile: learn it (see Tracker.write).
+      if (isRefusal(err)) {
+        const stored = await store.schema(this.table).catch(() => undefined);
+        if (stored) {
+          this.schema = stored;
+          (this.types ??= new ColumnTypes()).learn(stored);
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** @internal At exit: the staged points as a batch for the exit writer. */
+  takeSync(): ExitBatch[] {
+    const points = this.buffer.takeAll();
+    if (points.length === 0) return [];
+    const at = { store: this.session.store, storeOptions: this.session.storeOptions, table: this.table, layout: "rows" as const };
+    try {
+      return [{ ...at, batch: pointsToBatch(points, this.schema ?? TS_SCHEMA) }];
+    } catch {
+      const good: Row[] = [];
+      for (let i = 0; i < points.length; i++) {
+        const one = slicePoints(points, i, i + 1);
+        try {
+          pointsToBatch(one, this.schema ?? TS_SCHEMA);
+          good.push(one.row(0));
+        } catch (err) {
+          process.stderr.write(`[quiver] a point of ${this.table} refused at exit: ${(err as Error).message}\n`);
+        }
+      }
+      return good.length ? [{ ...at, batch: rowsToBatch(mergeEqualTs(good), { schema: this.schema ?? TS_SCHEMA }) }] : [];
+    }
   }
 
   /**
@@ -198,7 +243,11 @@ export class Track {
     for (const r of rows) this.point(r, pts);
     if (!pts.length) return { count: 0 };
     await this.buffer.flush();
-    await this.write(pts, "columns");
+    try {
+      await this.write(pts, "columns");
+    } catch (err) {
+      throw asStoreError(err, `writing ${pts.length} points to ${this.session.store.uri} track ${JSON.stringify(this.table)}`, "nothing of the batch was stored; call appendBatch again once the fault is fixed");
+    }
     return { count: pts.length };
   }
 
@@ -289,35 +338,6 @@ export class Track {
   }
 }
 
-class Params {
-  private cache: Row | undefined;
-  constructor(private readonly session: Session) {}
-  private get table(): string {
-    return `${this.session.prefix}/params`;
-  }
-  /** Merges values into the session's params (nested keys flattened with "."). */
-  async set(values: Row): Promise<Row> {
-    this.session.ensureOpen();
-    const flat = normalizeRow({ ...values });
-    const current = await this.get();
-    const schema = await this.session.store.schema(this.table);
-    await this.session.store.append(this.table, rowsToBatch([{ ...flat, _ts: Date.now() / 1000 }], { schema }));
-    this.cache = { ...current, ...flat };
-    return { ...this.cache };
-  }
-  async get(): Promise<Row> {
-    this.session.ensureOpen();
-    if (this.cache) return { ...this.cache };
-    const out: Row = {};
-    for (const r of await readRows(this.session.store, this.table, {}, true)) {
-      delete r._ts;
-      Object.assign(out, r);
-    }
-    this.cache = out;
-    return { ...out };
-  }
-}
-
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 class Logs {
@@ -349,7 +369,7 @@ class Tracks {
 
 export class Session implements AsyncDisposable {
   readonly tracks = new Tracks(this);
-  readonly params = new Params(this);
+  readonly params: SessionParams;
   readonly logs = new Logs(this);
   private readonly open = new Map<string, Track>();
   /** NaN until the first point: a number field V8 updates in place (undefined would box every store). */
@@ -358,14 +378,27 @@ export class Session implements AsyncDisposable {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** @internal */
   readonly logTrack: Track;
+  private readonly unhook: () => void;
 
   private constructor(
     readonly prefix: string,
     readonly store: Store,
     private readonly owned: boolean,
     private readonly options: SessionOptions,
+    /** Schemas of the session's tables when it opened. */
+    private readonly schemas: ReadonlyMap<string, Schema>,
   ) {
     this.logTrack = new Track(this, "logs", options, `${prefix}/logs`);
+    this.params = new SessionParams(() => this.store, `${prefix}/params`, () => this.ensureOpen(), options);
+    const self = this;
+    // Points appended by a script that ends without close() are written all the same.
+    this.unhook = onProcessExit({
+      get pending() {
+        return self.pending;
+      },
+      flush: () => self.flush(),
+      takeSync: () => self.takeSync(),
+    });
     const every = options.flushInterval ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => {
@@ -380,7 +413,51 @@ export class Session implements AsyncDisposable {
     const prefix = validateName(options.prefix, "session prefix");
     const target = options.store ?? `msgpack:${options.root ?? ".quiver"}`;
     const { store, owned } = await resolveStore(target, options.storeOptions);
-    return new Session(prefix, store, owned, options);
+    try {
+      const schemas = new Map<string, Schema>();
+      for (const t of await store.tables()) {
+        if (!t.startsWith(`${prefix}/`)) continue;
+        const s = await store.schema(t);
+        if (s) schemas.set(t, s);
+      }
+      const session = new Session(prefix, store, owned, options, schemas);
+      await session.params.load();
+      return session;
+    } catch (err) {
+      if (owned) await store.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** @internal The schema a table had when the session opened. */
+  storedSchema(table: string): Schema | undefined {
+    return this.schemas.get(table);
+  }
+
+  /** @internal */
+  get storeOptions(): StoreOpenOptions | undefined {
+    return this.options.storeOptions;
+  }
+
+  private get pending(): number {
+    let n = this.params.pending;
+    for (const t of [...this.open.values(), this.logTrack]) n += t.pending;
+    return n;
+  }
+
+  private takeSync(): ExitBatch[] {
+    if (this.timer) clearInterval(this.timer);
+    const out: ExitBatch[] = [];
+    for (const t of [...this.open.values(), this.logTrack]) out.push(...t.takeSync());
+    const params = this.params.takeRows();
+    if (params.length) {
+      try {
+        out.push({ store: this.store, storeOptions: this.options.storeOptions, table: this.params.table, batch: rowsToBatch(params) });
+      } catch (err) {
+        process.stderr.write(`[quiver] params of ${this.prefix} refused at exit: ${(err as Error).message}\n`);
+      }
+    }
+    return out;
   }
 
   /** @internal */
@@ -428,29 +505,41 @@ export class Session implements AsyncDisposable {
     this.logTrack.append(row);
   }
 
-  /** Writes every buffered point of every track. */
+  /**
+   * Writes every buffered point of every track, and the params. Rejects with a store fault
+   * (points kept for the next flush) before a refusal (those points were dropped, the rest written).
+   */
   async flush(): Promise<void> {
-    const errors: unknown[] = [];
-    for (const t of [...this.open.values(), this.logTrack]) {
+    let fault: unknown;
+    let refused: unknown;
+    for (const t of [...this.open.values(), this.logTrack, this.params]) {
       try {
         await t.flush();
       } catch (err) {
-        errors.push(err);
+        if (err instanceof RefusedRows) refused ??= err;
+        else fault ??= err;
       }
     }
-    if (errors.length) throw errors[0];
+    if (fault) throw fault;
     await this.store.flush();
+    if (refused) throw refused;
   }
 
+  /** Flushes and closes; while the store fails it rejects and stays open (see Tracker.close). */
   async close(): Promise<void> {
     if (this.closed) return;
+    let refused: unknown;
     try {
       await this.flush();
-    } finally {
-      if (this.timer) clearInterval(this.timer);
-      this.closed = true;
-      if (this.owned) await this.store.close();
+    } catch (err) {
+      if (!(err instanceof RefusedRows)) throw err;
+      refused = err;
     }
+    if (this.timer) clearInterval(this.timer);
+    this.unhook();
+    this.closed = true;
+    if (this.owned) await this.store.close();
+    if (refused) throw refused;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -2,14 +2,15 @@
 import { randomUUID } from "node:crypto";
 import type { Schema, Table } from "apache-arrow";
 import { isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues, type ValueClass } from "./arrow.js";
-import { QuiverError, describeValue } from "./errors.js";
+import { asStoreError, QuiverError, describeValue, isRefusal } from "./errors.js";
 import { validateName } from "./names.js";
 import { and, field, type QueryLike, type QueryNode, toNode } from "./query.js";
 import { importOptional, resolveStore } from "./registry.js";
-import { readRows, readTable } from "./scan.js";
+import { newestFirst, oldestFirst, readRows, readTable } from "./scan.js";
 import type { Store, StoreOpenOptions } from "./store.js";
 import { ColumnTypes } from "./column-types.js";
-import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
+import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "./buffer.js";
+import { type ExitBatch, onProcessExit } from "./exit.js";
 
 /** Measures the machine while a tracked function runs (implemented by @quiver/sysmetrics). */
 export interface MetricsSampler {
@@ -118,8 +119,9 @@ interface CompiledStamp {
 }
 
 const CLASS_TEST: Partial<Record<ValueClass, string>> = {
-  num: `(typeof v === "number" || typeof v === "bigint")`,
-  str: `typeof v === "string"`,
+  num: `typeof v === "number"`,
+  // Lone surrogates cannot round-trip through UTF-8: the generic path refuses them.
+  str: `(typeof v === "string" && v.isWellFormed())`,
   bool: `typeof v === "boolean"`,
 };
 
@@ -146,7 +148,7 @@ function compileStamp(keys: string[], paramKeys: readonly string[], classOf: (k:
   return new Function("row", "params", "ts", "id", `${checks.join("\n")}\nreturn { ${props.join(", ")} };`) as CompiledStamp["fn"];
 }
 
-const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b) };
+const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), slice: (s, a, b) => s.slice(a, b) };
 const pushRow = (row: Row, rows: Row[]): void => void rows.push(row);
 
 export class Tracker implements AsyncDisposable {
@@ -168,6 +170,7 @@ export class Tracker implements AsyncDisposable {
   private readonly types: ColumnTypes;
   private readonly buffer: WriteBuffer<Row[]>;
   private closed = false;
+  private readonly unhook: () => void;
 
   private constructor(
     readonly store: Store,
@@ -182,7 +185,39 @@ export class Tracker implements AsyncDisposable {
     for (const k in this._params) this.paramKeys.add(k);
     this.schema = schema;
     this.types = new ColumnTypes(schema);
-    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, options);
+    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, options, `${store.uri} table ${JSON.stringify(this.table)}`);
+    // Rows logged by a script that ends without close() are written all the same.
+    const buffer = this.buffer;
+    this.unhook = onProcessExit({
+      get pending() {
+        return buffer.pending;
+      },
+      flush: () => buffer.flush(),
+      takeSync: () => this.takeSync(),
+    });
+  }
+
+  /** At process exit: the staged rows as batches (a row the batch cannot hold is reported, not kept). */
+  private takeSync(): ExitBatch[] {
+    this.buffer.stop();
+    const rows = this.buffer.takeAll();
+    if (rows.length === 0) return [];
+    const at = { store: this.store, storeOptions: this.options.storeOptions, table: this.table, layout: "rows" as const };
+    try {
+      return [{ ...at, batch: rowsToBatch(rows, { schema: this.schema, normalized: true }) }];
+    } catch {
+      // Same rule as a refused write: every good row is kept; the bad ones are named on stderr.
+      const good: Row[] = [];
+      for (const r of rows) {
+        try {
+          rowsToBatch([r], { schema: this.schema, normalized: true });
+          good.push(r);
+        } catch (err) {
+          process.stderr.write(`[quiver] a row of ${this.table} refused at exit: ${(err as Error).message}\n`);
+        }
+      }
+      return good.length ? [{ ...at, batch: rowsToBatch(good, { schema: this.schema, normalized: true }) }] : [];
+    }
   }
 
   /** Opens a run on a store (URI, QUIVER_STORE, or "duckdb:quiver.db"). */
@@ -230,9 +265,24 @@ export class Tracker implements AsyncDisposable {
   }
 
   private async write(rows: Row[]): Promise<void> {
-    const batch = rowsToBatch(rows, { schema: this.schema, normalized: true });
-    await this.store.append(this.table, batch, { layout: "rows" });
-    this.schema = mergeSchemas(this.schema, batch.schema);
+    try {
+      const batch = rowsToBatch(rows, { schema: this.schema, normalized: true });
+      await this.store.append(this.table, batch, { layout: "rows" });
+      this.schema = mergeSchemas(this.schema, batch.schema);
+    } catch (err) {
+      // Another writer may have set a column's type meanwhile: learn the stored schema, so the
+      // buffer's isolation retries against it and later rows are refused at log().
+      if (isRefusal(err)) {
+        const stored = await this.store.schema(this.table).catch(() => undefined);
+        if (stored) {
+          this.schema = stored;
+          this.types.learn(stored);
+          this.fast = undefined;
+          this.stamps.clear();
+        }
+      }
+      throw err;
+    }
   }
 
   private stamp(row: Row): Row {
@@ -321,7 +371,11 @@ export class Tracker implements AsyncDisposable {
     const full = rows.map((r) => this.stamp(r));
     if (full.length === 0) return 0;
     await this.buffer.flush();
-    await this.write(full);
+    try {
+      await this.write(full);
+    } catch (err) {
+      throw asStoreError(err, `writing ${full.length} rows to ${this.store.uri} table ${JSON.stringify(this.table)}`, "nothing of the batch was stored; call logBatch again once the fault is fixed");
+    }
     this.last = full[full.length - 1];
     return full.length;
   }
@@ -437,8 +491,11 @@ export class Tracker implements AsyncDisposable {
     return readRows(this.store, this.table, { where: this.scope(), limit: n });
   }
 
+  /** The newest n rows of this run by timestamp, oldest first. */
   async tail(n = 5): Promise<Row[]> {
     if (!(await this.ready())) return [];
+    const newest = newestFirst(await this.store.schema(this.table), n);
+    if (newest) return oldestFirst(await readRows(this.store, this.table, { where: this.scope(), ...newest }));
     const total = await this.store.count(this.table, this.scope());
     return readRows(this.store, this.table, { where: this.scope(), offset: Math.max(0, total - n), limit: n });
   }
@@ -466,16 +523,26 @@ export class Tracker implements AsyncDisposable {
     await this.store.flush();
   }
 
+  /**
+   * Flushes and closes. While the store fails, rejects with its fault and stays open, rows kept,
+   * so close() can be called again (and the exit hook still writes them). Rows the store refused
+   * do not keep it open: it closes, then rejects naming them.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    let refused: RefusedRows | undefined;
     try {
       await this.buffer.flush();
-      await this.store.flush();
-    } finally {
-      this.buffer.stop();
-      this.closed = true;
-      if (this.owned) await this.store.close();
+    } catch (err) {
+      if (!(err instanceof RefusedRows)) throw err;
+      refused = err;
     }
+    await this.store.flush();
+    this.buffer.stop();
+    this.unhook();
+    this.closed = true;
+    if (this.owned) await this.store.close();
+    if (refused) throw refused;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,13 @@
+// Exit durability over real child processes: every ending of a script that forgot close().
+import { fileURLToPath } from "node:url";
+import { describe, it } from "vitest";
+import { openStore } from "@quiver/core";
+import { exitTests } from "@quiver/core/testing";
+import "../dist/index.js";
+
+exitTests({ describe, it }, {
+  name: "duckdb",
+  packages: { "@quiver/store-duckdb": fileURLToPath(new URL("..", import.meta.url)) },
+  uri: (dir) => `duckdb:${dir}.db`,
+  open: (uri) => openStore(uri),
+});
