@@ -11,6 +11,7 @@ import { sessionTests } from "./session-tests.js";
 import { storeTests } from "./store-tests.js";
 import { trackerTests } from "./tracker-tests.js";
 import { valuesTests } from "./values-tests.js";
+import { namesTests } from "./names-tests.js";
 
 export { type ConformanceTarget, type TestApi, plain, rejectsWith, rowsOf, withStore } from "./harness.js";
 export { queryRows } from "./store-tests.js";
@@ -23,4 +24,5 @@ export function runStoreConformance(test: TestApi, target: ConformanceTarget): v
   test.describe(`${target.name}: Session/Track over the store`, () => sessionTests(test, target));
   // Property-based (fast-check, an optional peer dependency): values round-trip exactly or are refused.
   test.describe(`${target.name}: values round-trip exactly or are refused`, () => valuesTests(test, target));
+  test.describe(`${target.name}: names are refused or kept exactly`, () => namesTests(test, target));
 }
