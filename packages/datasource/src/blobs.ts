@@ -1,9 +1,10 @@
 /** Content-addressed blob files: `<root>/blobs/<first 2 hex>/<sha256>`; each content stored once. */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { QuiverError } from "@quiver/core";
+import { fsOp, ioError } from "./storage.js";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -27,22 +28,43 @@ export class BlobStore {
   /** Stores the bytes (if not already there) and returns their hash. */
   put(bytes: Uint8Array): string {
     const h = BlobStore.hash(bytes);
+    this.putNew(h, bytes);
+    return h;
+  }
+
+  /**
+   * Stores bytes under their (already computed) hash; returns whether the file was created now
+   * (a failed commit removes those). I/O errors are QuiverError("IO") naming the file.
+   */
+  putNew(h: string, bytes: Uint8Array): boolean {
     const file = this.pathOf(h);
-    if (existsSync(file)) return h;
-    mkdirSync(join(this.dir, h.slice(0, 2)), { recursive: true });
+    if (existsSync(file)) return false;
+    const dir = join(this.dir, h.slice(0, 2));
+    fsOp("cannot create the blob folder", dir, () => mkdirSync(dir, { recursive: true }));
     // Write then rename: a reader never sees a half-written blob.
     const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
-    return h;
+    try {
+      writeFileSync(tmp, bytes);
+      renameSync(tmp, file);
+    } catch (err) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* never created */
+      }
+      throw fsOp("cannot write the blob", file, () => {
+        throw err;
+      });
+    }
+    return true;
   }
 
   async get(hash: string): Promise<Uint8Array> {
     try {
       return new Uint8Array(await readFile(this.pathOf(hash)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new QuiverError("NOT_FOUND", `blob ${hash} is missing from ${this.dir}`, { cause: err });
-      throw err;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new QuiverError("NOT_FOUND", `blob ${hash} is missing from ${this.dir}; it was deleted from the root: re-upload the value`, { cause: err });
+      throw ioError(err, `cannot read the blob`);
     }
   }
 }

@@ -7,11 +7,12 @@ import { BlobStore } from "./blobs.js";
 import { readCsv } from "./csv.js";
 import { type Columns, readParquet } from "./duck.js";
 import { type Engine, type FieldInfo, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
-import { type ChangeSet, commitTime, prepare, validateFieldName } from "./events.js";
+import { type ChangeSet, validateFieldName } from "./events.js";
+import { EventLog } from "./log.js";
 import { normalizePath, normalizePaths } from "./paths.js";
 import { QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
-import { type StoreRef, acquireStore, appendRows, readRegistry } from "./storage.js";
+import { type StoreRef, acquireStore, appendRows, readRegistry, rootExists } from "./storage.js";
 import { type FieldType, arrowType, typeOfArrow } from "./types.js";
 import { withLock } from "./lock.js";
 import { View, type ViewSource, type ViewSpec, specFromJSON, specToJSON } from "./view.js";
@@ -30,6 +31,12 @@ export interface OpenOptions {
   name: string;
   root?: string;
   store?: string | Store;
+  /**
+   * Open only to read: the store is opened with `readOnly` and nothing under the root is ever
+   * created or written (writes are UNSUPPORTED; queries compute a stale state instead of
+   * materialising it). A missing root is NOT_FOUND.
+   */
+  readOnly?: boolean;
 }
 
 export interface UploadOptions {
@@ -115,10 +122,6 @@ export class MetadataContext {
   }
 }
 
-function tables(id: string) {
-  return { events: `datasource/${id}/events`, fields: `datasource/${id}/fields`, commits: `datasource/${id}/commits`, current: `datasource/${id}/current` };
-}
-
 /**
  * Rows → one array per key (missing and null → undefined = untouched). A loop compiled for the
  * key list reads properties by constant name, which V8 serves from the rows' shared shape:
@@ -169,7 +172,7 @@ function isArrowTable(x: unknown): x is Table {
 export class Datasource extends View implements ViewSource {
   private readonly blobs: BlobStore;
   private readonly engine: Engine;
-  private readonly t: ReturnType<typeof tables>;
+  private readonly log: EventLog;
   private closed = false;
 
   private constructor(
@@ -179,12 +182,13 @@ export class Datasource extends View implements ViewSource {
     readonly path: string,
     readonly root: string,
     private readonly ref: StoreRef,
+    private readonly readOnly = false,
   ) {
     super(undefined);
     this.blobs = new BlobStore(resolve(root, "blobs"));
-    this.t = tables(id);
     const s = ref.store;
-    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(s, this.t.events, this.t.current, this.t.commits, (fn) => withLock(this.lockFile, fn)) : new FoldEngine(s, this.t.events, this.t.commits);
+    this.log = new EventLog(s, id);
+    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(this.log, readOnly, (fn) => withLock(this.lockFile, fn)) : new FoldEngine(this.log);
   }
 
   get store(): Store {
@@ -226,12 +230,17 @@ export class Datasource extends View implements ViewSource {
   static async get(options: OpenOptions): Promise<Datasource> {
     const name = validateName(options?.name, "datasource name");
     const root = resolve(options.root ?? ".quiver");
-    const ref = await acquireStore(root, options.store);
+    const missing = `no datasource ${JSON.stringify(name)} in ${root}`;
+    const create = "Create it with Datasource.getOrCreate({ name, path })";
+    // Nothing there: say so without creating the root or an empty database in it.
+    if (!rootExists(root, options.store)) throw new QuiverError("NOT_FOUND", `${missing} (no datasources there); ${create}`);
+    const ro = options.readOnly === true;
+    const ref = await acquireStore(root, options.store, ro);
     try {
       const reg = await readRegistry(ref.store, "datasources");
       const e = reg.get(name);
-      if (!e) throw new QuiverError("NOT_FOUND", `no datasource ${JSON.stringify(name)} in ${root}; existing: ${[...reg.keys()].join(", ") || "(none)"}. Create it with Datasource.getOrCreate({ name, path })`);
-      return new Datasource(name, e.id as string, e.path as string, root, ref);
+      if (!e) throw new QuiverError("NOT_FOUND", `${missing}; existing: ${[...reg.keys()].join(", ") || "(none)"}. ${create}`);
+      return new Datasource(name, e.id as string, e.path as string, root, ref, ro);
     } catch (err) {
       await ref.release();
       throw err;
@@ -239,14 +248,15 @@ export class Datasource extends View implements ViewSource {
   }
 
   /** Every datasource under root (each must be closed, or let the process end). */
-  static async list(options: { root?: string; store?: string | Store } = {}): Promise<Datasource[]> {
+  static async list(options: { root?: string; store?: string | Store; readOnly?: boolean } = {}): Promise<Datasource[]> {
     const root = resolve(options.root ?? ".quiver");
-    const ref = await acquireStore(root, options.store);
+    if (!rootExists(root, options.store)) return [];
+    const ref = await acquireStore(root, options.store, options.readOnly === true);
     try {
       const reg = await readRegistry(ref.store, "datasources");
       const out: Datasource[] = [];
       for (const e of [...reg.values()].sort((a, b) => String(a.name).localeCompare(String(b.name)))) {
-        out.push(await Datasource.get({ name: e.name as string, root, store: options.store }));
+        out.push(await Datasource.get({ name: e.name as string, root, store: options.store, readOnly: options.readOnly }));
       }
       return out;
     } finally {
@@ -256,7 +266,7 @@ export class Datasource extends View implements ViewSource {
 
   /** Deletes the datasource's metadata, history and saved datasets. The files are never touched. */
   async deleteSource(): Promise<void> {
-    this.check();
+    this.check(true);
     const s = this.store;
     await appendRows(s, "datasources", [{ name: this.name, id: this.id, path: this.path, created: new Date(), _deleted: true }]);
     const sets = await readRegistry(s, "datasets");
@@ -264,9 +274,7 @@ export class Datasource extends View implements ViewSource {
     await appendRows(s, "datasets", mine.map((d) => ({ name: d.name, source: d.source, spec: d.spec, _deleted: true })));
     if (s.capabilities.delete) {
       await this.engine.drop();
-      await s.drop(this.t.events);
-      await s.drop(this.t.fields);
-      await s.drop(this.t.commits);
+      await this.log.drop();
     }
     await this.close();
   }
@@ -280,8 +288,9 @@ export class Datasource extends View implements ViewSource {
     await this.close();
   }
 
-  private check(): void {
+  private check(write = false): void {
     if (this.closed) throw new QuiverError("CLOSED", `datasource ${this.name} is closed; open it again with Datasource.get({ name })`);
+    if (write && this.readOnly) throw new QuiverError("UNSUPPORTED", `datasource ${this.name} was opened with readOnly: true; open it without readOnly to change it`);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -290,24 +299,11 @@ export class Datasource extends View implements ViewSource {
   /** Metadata fields and their types, in order of first sight. */
   async fields(): Promise<FieldInfo[]> {
     this.check();
-    const out: FieldInfo[] = [];
-    const seen = new Set<string>();
-    if (!(await this.store.schema(this.t.fields))) return out;
-    for await (const b of this.store.scan(this.t.fields)) {
-      const names = vectorToValues(b.getChild("field")!) as string[];
-      const types = vectorToValues(b.getChild("type")!) as FieldType[];
-      names.forEach((n, i) => {
-        if (!seen.has(n)) {
-          seen.add(n);
-          out.push({ name: n, type: types[i]! });
-        }
-      });
-    }
-    return out;
+    return (await this.log.state()).fields.map((f) => ({ name: f.name, type: f.type }));
   }
 
   private async typeMap(): Promise<Map<string, FieldType>> {
-    return new Map((await this.fields()).map((f) => [f.name, f.type]));
+    return new Map((await this.log.state()).fields.map((f) => [f.name, f.type]));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -315,7 +311,7 @@ export class Datasource extends View implements ViewSource {
 
   /** @internal Validates and writes one change as one batch: all of it or nothing. */
   async commit(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
-    this.check();
+    this.check(true);
     // One commit at a time per datasource in this process: each takes the next _seq range.
     let locks = writeLocks.get(this.store);
     if (!locks) writeLocks.set(this.store, (locks = new Map()));
@@ -328,15 +324,9 @@ export class Datasource extends View implements ViewSource {
   }
 
   private async commitNow(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
-    const n = change.paths.length;
-    if (n === 0) return 0;
-    const types = await this.typeMap();
-    const seq0 = await this.store.count(this.t.events);
+    if (change.paths.length === 0) return 0;
     const fresh = isFresh(change); // before prepare, which rewrites the value arrays in place
-    const { batch, newFields } = prepare(change, types, declared, this.blobs, seq0);
-    if (newFields.length) await appendRows(this.store, this.t.fields, newFields.map(([field, type]) => ({ field, type })));
-    await this.store.append(this.t.events, batch, { layout: "columns" });
-    await appendRows(this.store, this.t.commits, [{ seq0, seq1: seq0 + n, ts: commitTime(), fresh }]);
+    const n = await this.log.commit(change, declared, this.blobs, fresh);
     this.engine.invalidate();
     return n;
   }
@@ -366,7 +356,7 @@ export class Datasource extends View implements ViewSource {
    * leave the field untouched. Returns the number of rows written.
    */
   async uploadMetadata(input: Table | readonly Row[] | string, options: UploadOptions = {}): Promise<number> {
-    this.check();
+    this.check(true);
     if (typeof input === "string") {
       const lower = input.toLowerCase();
       if (lower.endsWith(".parquet") || lower.endsWith(".pq")) return this.uploadArrow(await readParquet(resolve(input)), options, input);
@@ -449,7 +439,7 @@ export class Datasource extends View implements ViewSource {
    * files lose them (a removed file without other metadata is no longer a datapoint).
    */
   async scan(options: ScanOptions = {}): Promise<ScanReport> {
-    this.check();
+    this.check(true);
     const types = await this.typeMap();
     let known = new Map<string, [number, number]>();
     if (types.has("size") && types.has("mtime")) {
@@ -475,15 +465,16 @@ export class Datasource extends View implements ViewSource {
   /** @internal Runs a view. */
   async run(spec: ViewSpec): Promise<QueryResult> {
     this.check();
-    const fields = await this.fields();
+    const st = await this.log.state();
+    const fields = st.fields;
     checkSpec(spec, fields, this.name);
-    const table = await this.engine.run(spec, fields);
+    const table = await this.engine.run(spec, st);
     return new QueryResult(table, { sourcePath: this.path, root: this.root, name: this.name, blobs: this.blobs, types: new Map(fields.map((f) => [f.name, f.type])) });
   }
 
   /** @internal */
   override async saveDataset(name: string, spec: ViewSpec = this.spec): Promise<void> {
-    this.check();
+    this.check(true);
     validateName(name, "dataset name");
     if (spec.where || spec.select || spec.orderBy) checkSpec(spec, await this.fields(), this.name);
     await appendRows(this.store, "datasets", [{ name, source: this.name, spec: JSON.stringify(specToJSON(spec)), _deleted: false }]);
@@ -493,8 +484,8 @@ export class Datasource extends View implements ViewSource {
   async versions(): Promise<Date[]> {
     this.check();
     const out: number[] = [];
-    if (!(await this.store.schema(this.t.commits))) return [];
-    for await (const b of this.store.scan(this.t.commits, { columns: ["ts"] })) for (const d of vectorToValues(b.getChild("ts")!) as Date[]) out.push(d.getTime());
+    if (!(await this.store.schema(this.log.commitsTable))) return [];
+    for await (const b of this.store.scan(this.log.commitsTable, { columns: ["ts"] })) for (const d of vectorToValues(b.getChild("ts")!) as Date[]) out.push(d.getTime());
     return out.sort((a, b) => a - b).map((t) => new Date(t));
   }
 }
@@ -512,12 +503,14 @@ export class Dataset extends View {
   static async get(options: OpenOptions): Promise<Dataset> {
     const name = validateName(options?.name, "dataset name");
     const root = resolve(options.root ?? ".quiver");
-    const ref = await acquireStore(root, options.store);
+    const missing = `no dataset ${JSON.stringify(name)} in ${root}; save one with ds.where(...).saveDataset(name)`;
+    if (!rootExists(root, options.store)) throw new QuiverError("NOT_FOUND", missing);
+    const ref = await acquireStore(root, options.store, options.readOnly === true);
     try {
       const reg = await readRegistry(ref.store, "datasets");
       const e = reg.get(name);
-      if (!e) throw new QuiverError("NOT_FOUND", `no dataset ${JSON.stringify(name)} in ${root}; save one with ds.where(...).saveDataset(name)`);
-      const ds = await Datasource.get({ name: e.source as string, root, store: options.store });
+      if (!e) throw new QuiverError("NOT_FOUND", missing);
+      const ds = await Datasource.get({ name: e.source as string, root, store: options.store, readOnly: options.readOnly });
       return new Dataset(name, ds, specFromJSON(JSON.parse(e.spec as string)));
     } finally {
       await ref.release();
@@ -525,9 +518,10 @@ export class Dataset extends View {
   }
 
   /** Every saved dataset under root: name → datasource name. */
-  static async list(options: { root?: string; store?: string | Store } = {}): Promise<{ name: string; source: string }[]> {
+  static async list(options: { root?: string; store?: string | Store; readOnly?: boolean } = {}): Promise<{ name: string; source: string }[]> {
     const root = resolve(options.root ?? ".quiver");
-    const ref = await acquireStore(root, options.store);
+    if (!rootExists(root, options.store)) return [];
+    const ref = await acquireStore(root, options.store, options.readOnly === true);
     try {
       const reg = await readRegistry(ref.store, "datasets");
       return [...reg.values()].map((e) => ({ name: e.name as string, source: e.source as string })).sort((a, b) => a.name.localeCompare(b.name));

@@ -20,7 +20,8 @@ import {
   vectorToValues,
 } from "@quiver/core";
 import { quoteIdent } from "./duck.js";
-import { foldEvents, seqBound } from "./events.js";
+import { type FieldRec, type State, foldEvents, seqBound } from "./events.js";
+import type { EventLog, LogState } from "./log.js";
 import { compileWhere } from "./sqlgen.js";
 import { type FieldType, arrowType } from "./types.js";
 import type { ViewSpec } from "./view.js";
@@ -96,19 +97,15 @@ function batchOf(schema: Schema, columns: unknown[][], n: number): RecordBatch {
 }
 
 export interface Engine {
-  run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table>;
-  /** Called after a commit wrote events from `seq0` on. */
+  run(spec: ViewSpec, state: LogState): Promise<Table>;
+  /** Called after a commit. */
   invalidate(): void;
   drop(): Promise<void>;
 }
 
 export class FoldEngine implements Engine {
-  private cache?: { count: number; key: string; state: Awaited<ReturnType<typeof foldEvents>> };
-  constructor(
-    private readonly store: Store,
-    private readonly events: string,
-    private readonly commits: string,
-  ) {}
+  private cache?: { bound: number; key: string; state: State };
+  constructor(private readonly log: EventLog) {}
 
   invalidate(): void {
     this.cache = undefined;
@@ -116,19 +113,19 @@ export class FoldEngine implements Engine {
 
   async drop(): Promise<void> {}
 
-  private async state(fields: readonly FieldInfo[], asOf?: Date) {
-    const names = fields.map((f) => f.name);
-    if (asOf) return foldEvents(this.store, this.events, names, await seqBound(this.store, this.commits, asOf));
-    const count = await this.store.count(this.events);
-    const key = names.join("\u0000");
-    if (this.cache && this.cache.count === count && this.cache.key === key) return this.cache.state;
-    const state = await foldEvents(this.store, this.events, names);
-    this.cache = { count, key, state };
+  private async state(st: LogState, asOf?: Date): Promise<State> {
+    const tables = this.log.shardTables(st.fields);
+    if (asOf) return foldEvents(this.log.store, tables, st.fields, Math.min(st.bound, await seqBound(this.log.store, this.log.commitsTable, asOf)));
+    const key = st.fields.map((f) => f.name).join("\u0000");
+    if (this.cache && this.cache.bound === st.bound && this.cache.key === key) return this.cache.state;
+    const state = await foldEvents(this.log.store, tables, st.fields, st.bound);
+    this.cache = { bound: st.bound, key, state };
     return state;
   }
 
-  async run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table> {
-    const state = await this.state(fields, spec.asOf);
+  async run(spec: ViewSpec, st: LogState): Promise<Table> {
+    const fields = st.fields;
+    const state = await this.state(st, spec.asOf);
     const n = state.paths.length;
     const column = (name: string): unknown[] => (name === "path" ? state.paths : state.columns.get(name)!);
     // Build Arrow only for the columns the query and the sort read, and sort only the matches.
@@ -160,27 +157,22 @@ const Q = quoteIdent;
 
 /** DuckDB pushdown: the store's tables are SQL tables named by their quoted Quiver names. */
 export class SqlEngine implements Engine {
-  private readonly ev: string;
   private readonly cur: string;
   private readonly meta: string;
   private readonly commits: string;
   constructor(
-    private readonly store: Store,
-    events: string,
-    current: string,
-    commits: string,
+    private readonly log: EventLog,
+    /** Read-only: never materialise (the state is computed in the query instead). */
+    private readonly readOnly: boolean,
     private readonly lock: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
   ) {
-    this.commits = Q(commits);
-    this.ev = Q(events);
-    this.cur = Q(current);
-    this.meta = Q(`${current}_state`);
-    this.eventsName = events;
+    this.commits = Q(log.commitsTable);
+    this.cur = Q(log.currentTable);
+    this.meta = Q(`${log.currentTable}_state`);
   }
-  private readonly eventsName: string;
 
   private sql(text: string): Promise<Table> {
-    return this.store.sql!(text);
+    return this.log.store.sql!(text);
   }
 
   invalidate(): void {}
@@ -190,61 +182,88 @@ export class SqlEngine implements Engine {
     await this.sql(`DROP TABLE IF EXISTS ${this.meta}`);
   }
 
-  /** SELECT producing the state (path + fields) from the events, optionally up to a time / for some paths. */
-  private stateSql(fields: readonly FieldInfo[], present: ReadonlySet<string>, filter: string): string {
-    const aggs = fields.map((f) => {
-      if (!present.has(f.name)) return `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`;
-      const c = Q(f.name);
-      const key = f.name.replace(/'/g, "''");
-      const touched = present.has("_unset")
-        ? `${c} IS NOT NULL OR (_unset IS NOT NULL AND (starts_with(_unset, chr(31) || '*' || chr(31)) OR contains(_unset, chr(31) || '${key}' || chr(31))))`
-        : `${c} IS NOT NULL`;
-      return `arg_max_null(${c}, _seq) FILTER (WHERE ${touched}) AS ${c}`;
+  /** Columns present in each shard's events table (an empty set when it does not exist yet). */
+  private async present(st: LogState): Promise<Set<string>[]> {
+    const out: Set<string>[] = [];
+    for (const t of this.log.shardTables(st.fields)) out.push(new Set((await this.log.store.schema(t))?.fields.map((f) => f.name) ?? []));
+    return out;
+  }
+
+  /**
+   * SELECT producing the state (path + fields) from the events below `bound`, optionally only
+   * for some paths. Each shard is aggregated on its own (with shard 0's clears and deletions)
+   * and the shards are joined on path.
+   */
+  private stateSql(fields: readonly FieldRec[], present: readonly Set<string>[], bound: string, paths = ""): string {
+    const ev0 = Q(this.log.shardTable(0));
+    const hasUnset = present[0]!.has("_unset");
+    const filter = `_seq < ${bound}${paths ? ` AND ${paths}` : ""}`;
+    const parts: string[] = [];
+    present.forEach((cols, sh) => {
+      const mine = fields.filter((f) => f.shard === sh);
+      if (!cols.has("_seq") || (sh > 0 && mine.length === 0)) return;
+      const aggs = mine.map((f) => {
+        if (!cols.has(f.name)) return `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`;
+        const c = Q(f.name);
+        const key = f.name.replace(/'/g, "''");
+        const touched = hasUnset
+          ? `${c} IS NOT NULL OR (_unset IS NOT NULL AND (starts_with(_unset, chr(31) || '*' || chr(31)) OR contains(_unset, chr(31) || '${key}' || chr(31))))`
+          : `${c} IS NOT NULL`;
+        return `arg_max_null(${c}, _seq) FILTER (WHERE ${touched}) AS ${c}`;
+      });
+      const table = Q(this.log.shardTable(sh));
+      const src =
+        sh === 0 || !hasUnset
+          ? `${table} WHERE ${filter}`
+          : `(SELECT path, _seq, CAST(NULL AS VARCHAR) AS _unset, ${mine.filter((f) => cols.has(f.name)).map((f) => Q(f.name)).join(", ")} FROM ${table} WHERE ${filter} UNION ALL BY NAME SELECT path, _seq, _unset FROM ${ev0} WHERE _unset IS NOT NULL AND ${filter})`;
+      parts.push(`(SELECT path${aggs.map((x) => `, ${x}`).join("")} FROM ${src} GROUP BY path)`);
     });
     const any = fields.length ? fields.map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") : "FALSE";
-    return `SELECT * FROM (SELECT path${aggs.map((a) => `, ${a}`).join("")} FROM ${this.ev}${filter ? ` WHERE ${filter}` : ""} GROUP BY path) WHERE ${any}`;
+    if (parts.length === 0) return `SELECT path FROM (SELECT CAST(NULL AS VARCHAR) AS path) WHERE FALSE`;
+    const joined = parts.length === 1 ? parts[0]! : parts.map((p, i) => (i === 0 ? `${p} AS s0` : `FULL OUTER JOIN ${p} AS s${i} USING (path)`)).join(" ");
+    return `SELECT * FROM (SELECT * FROM ${joined}) WHERE ${any}`;
   }
 
-  private async presentColumns(): Promise<Set<string>> {
-    const s = await this.store.schema(this.eventsName);
-    return new Set(s?.fields.map((f) => f.name) ?? []);
-  }
-
-  /** Brings the materialised current table up to date with the events. */
   /**
-   * What the current state is read from, brought up to date with the events. While every path
-   * has been written once and nothing was cleared (the common "upload datapoints" history), the
-   * events table itself is the state ("events" mode: nothing to materialise). After the first
-   * update of an existing path, clear or delete, the state is materialised in `current` and
-   * refreshed incrementally ("table" mode).
+   * What the current state is read from, brought up to date with the events. While there is one
+   * shard and every path has been written once and nothing was cleared (the common "upload
+   * datapoints" history), the events table itself is the state ("events" mode: nothing to
+   * materialise). Otherwise the state is materialised in `current` and refreshed incrementally
+   * ("table" mode). Read-only, a stale `current` is replaced by the state query itself.
    */
-  private async refresh(fields: readonly FieldInfo[], present: ReadonlySet<string>): Promise<string> {
+  private async refresh(st: LogState, present: readonly Set<string>[]): Promise<string> {
     // Up to date (the usual case): no lock. Otherwise rebuild under the datasource's lock, so
     // that two processes never refresh the materialised state at once.
-    const fast = await this.refreshNow(fields, present, true);
-    return fast ?? this.lock(async () => (await this.refreshNow(fields, present, false))!);
+    const fast = await this.refreshNow(st, present, true);
+    if (fast !== undefined) return fast;
+    if (this.readOnly) return `(${this.stateSql(st.fields, present, String(st.bound))})`;
+    return this.lock(async () => (await this.refreshNow(st, present, false))!);
   }
 
-  private async refreshNow(fields: readonly FieldInfo[], present: ReadonlySet<string>, readOnly: boolean): Promise<string | undefined> {
-    const key = JSON.stringify(fields.map((f) => [f.name, f.type]));
-    const total = Number((await this.sql(`SELECT count(*)::BIGINT AS n FROM ${this.ev}`)).get(0)!.n);
+  private async refreshNow(st: LogState, present: readonly Set<string>[], readOnly: boolean): Promise<string | undefined> {
+    const fields = st.fields;
+    const key = JSON.stringify(fields.map((f) => [f.name, f.type, f.shard]));
+    const total = st.bound;
+    const ev = Q(this.log.shardTable(0));
     let done = 0;
     let builtKey = "";
-    let mode = "events";
+    let mode = fields.some((f) => f.shard > 0) ? "rebuild" : "events";
     try {
       const m = await this.sql(`SELECT seq::BIGINT AS seq, fields, mode FROM ${this.meta}`);
       if (m.numRows) {
         done = Number(m.get(0)!.seq);
         builtKey = String(m.get(0)!.fields);
-        mode = String(m.get(0)!.mode);
+        const saved = String(m.get(0)!.mode);
+        if (mode === "events" || saved === "table") mode = saved;
       }
     } catch {
-      /* no state yet: nothing checked, events mode */
+      /* no state yet: nothing checked */
     }
     const eventsView = (): string => {
-      const cols = fields.map((f) => (present.has(f.name) ? Q(f.name) : `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`));
-      const any = fields.filter((f) => present.has(f.name)).map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") || "FALSE";
-      return `(SELECT path${cols.map((x) => `, ${x}`).join("")} FROM ${this.ev} WHERE ${any})`;
+      const p = present[0]!;
+      const cols = fields.map((f) => (p.has(f.name) ? Q(f.name) : `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`));
+      const any = fields.filter((f) => p.has(f.name)).map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") || "FALSE";
+      return `(SELECT path${cols.map((x) => `, ${x}`).join("")} FROM ${ev} WHERE _seq < ${total} AND (${any}))`;
     };
     const save = (m: string): Promise<Table> =>
       this.sql(`CREATE OR REPLACE TABLE ${this.meta} AS SELECT ${total}::BIGINT AS seq, '${key.replace(/'/g, "''")}' AS fields, '${m}' AS mode`);
@@ -258,13 +277,13 @@ export class SqlEngine implements Engine {
         const oneFresh = commits?.numRows === 1 && commits.get(0)!.fresh === true;
         const parts = oneFresh
           ? ["0::BIGINT AS dup", "0::BIGINT AS cleared"]
-          : ["(count(*) - count(DISTINCT path))::BIGINT AS dup", `${present.has("_unset") ? "count(_unset)" : "0"}::BIGINT AS cleared`];
+          : ["(count(*) - count(DISTINCT path))::BIGINT AS dup", `${present[0]!.has("_unset") ? "count(_unset)" : "0"}::BIGINT AS cleared`];
         parts.push(
           done > 0
-            ? `(SELECT count(*) FROM ${this.ev} e SEMI JOIN (SELECT path FROM ${this.ev} WHERE _seq < ${done}) p ON e.path = p.path WHERE e._seq >= ${done})::BIGINT AS overlap`
+            ? `(SELECT count(*) FROM ${ev} e SEMI JOIN (SELECT path FROM ${ev} WHERE _seq < ${done}) p ON e.path = p.path WHERE e._seq >= ${done} AND e._seq < ${total})::BIGINT AS overlap`
             : "0::BIGINT AS overlap",
         );
-        const c = oneFresh && done === 0 ? { dup: 0, cleared: 0, overlap: 0 } : (await this.sql(`SELECT ${parts.join(", ")} FROM ${this.ev} WHERE _seq >= ${done}`)).get(0)!;
+        const c = oneFresh && done === 0 ? { dup: 0, cleared: 0, overlap: 0 } : (await this.sql(`SELECT ${parts.join(", ")} FROM ${ev} WHERE _seq >= ${done} AND _seq < ${total}`)).get(0)!;
         if (Number(c.dup) + Number(c.cleared) + Number(c.overlap) === 0) {
           await save("events");
           return eventsView();
@@ -276,27 +295,32 @@ export class SqlEngine implements Engine {
     if (readOnly) return undefined;
     if (mode === "table" && builtKey === key && done < total) {
       // Recompute only the paths touched since the last refresh.
-      const touched = `path IN (SELECT path FROM ${this.ev} WHERE _seq >= ${done})`;
+      const since = present
+        .map((cols, sh) => (cols.has("_seq") ? `SELECT path FROM ${Q(this.log.shardTable(sh))} WHERE _seq >= ${done} AND _seq < ${total}` : ""))
+        .filter(Boolean)
+        .join(" UNION ");
+      const touched = `path IN (${since})`;
       await this.sql(`DELETE FROM ${this.cur} WHERE ${touched}`);
-      await this.sql(`INSERT INTO ${this.cur} ${this.stateSql(fields, present, touched)}`);
+      await this.sql(`INSERT INTO ${this.cur} ${this.stateSql(fields, present, String(total), touched)}`);
     } else {
-      await this.sql(`CREATE OR REPLACE TABLE ${this.cur} AS ${this.stateSql(fields, present, "")}`);
+      await this.sql(`CREATE OR REPLACE TABLE ${this.cur} AS ${this.stateSql(fields, present, String(total))}`);
     }
     await save("table");
     return this.cur;
   }
 
-  async run(spec: ViewSpec, fields: readonly FieldInfo[]): Promise<Table> {
+  async run(spec: ViewSpec, st: LogState): Promise<Table> {
+    const fields = st.fields;
     const schema = resultSchema(fields, spec.select);
     let from: string;
-    const present = await this.presentColumns();
-    if (!present.has("_seq")) return new Table(schema); // nothing written yet
+    const present = await this.present(st);
+    if (!present[0]!.has("_seq") || st.bound === 0) return new Table(schema); // nothing written yet
     if (spec.asOf) {
       const ts = spec.asOf.toISOString().replace("T", " ").replace("Z", "");
-      const bound = `_seq < (SELECT coalesce(max(seq1), 0) FROM ${this.commits} WHERE ts <= TIMESTAMP '${ts}')`;
+      const bound = `LEAST(${st.bound}, (SELECT coalesce(max(seq1), 0) FROM ${this.commits} WHERE ts <= TIMESTAMP '${ts}'))`;
       from = `(${this.stateSql(fields, present, bound)})`;
     } else {
-      from = await this.refresh(fields, present);
+      from = await this.refresh(st, present);
     }
     const cols = schema.fields.map((f) => Q(f.name)).join(", ");
     const order = [...(spec.orderBy ?? []), { column: "path", direction: "asc" as const }]

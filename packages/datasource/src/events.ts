@@ -10,11 +10,11 @@
  * cleared it, or deleted the datapoint); a path is a datapoint while any field has a value.
  * Nothing is ever rewritten, so `asOf(T)` is `_seq < seq1 of the last commit at or before T`.
  */
-import { Field, RecordBatch, Schema, Struct, makeData, type Data } from "apache-arrow";
+import { Field, RecordBatch, Schema, Struct, makeData, makeVector, type Data } from "apache-arrow";
 import { Int64, Utf8 } from "apache-arrow";
 import { QuiverError, type Store, buildData, sameType, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
-import { type FieldType, arrowType, checkValue, mergeInferred, typeOfValue } from "./types.js";
+import { type FieldType, arrowType, checkValue, mergeInferred, typeOfValue, wellFormed } from "./types.js";
 
 export const SEP = "\u001f";
 export const DELETED = `${SEP}*${SEP}`;
@@ -36,16 +36,73 @@ export interface ChangeSet {
 }
 
 export function validateFieldName(name: string): string {
-  if (typeof name !== "string" || name.length === 0 || name.length > 255 || /[\u0000-\u001f]/.test(name)) {
-    throw new QuiverError("INVALID_NAME", `metadata field name ${JSON.stringify(name)} must be 1-255 characters without control characters`);
+  if (typeof name !== "string" || name.length === 0 || name.length > 255 || /[\u0000-\u001f]/.test(name) || !wellFormed(name)) {
+    throw new QuiverError("INVALID_NAME", `metadata field name ${JSON.stringify(name)} must be 1-255 characters without control characters or lone surrogates`);
   }
   if (INTERNAL.has(name)) throw new QuiverError("INVALID_NAME", `metadata field name ${JSON.stringify(name)} is reserved; choose another name`);
   return name;
 }
 
+/** A field as the log knows it: its type and the events table ("shard") holding its column. */
+export interface FieldRec {
+  name: string;
+  type: FieldType;
+  shard: number;
+}
+
+/**
+ * Fields per events table. A table holding every field made each commit cost O(all fields)
+ * (a store writes, and a scan pads, every column of every row): 1,000 one-field updates took
+ * 21 s. Past this width new fields go to the next table, so a commit costs O(its own tables).
+ */
+export const SHARD_WIDTH = 64;
+
 export interface Prepared {
-  batch: RecordBatch;
-  newFields: [string, FieldType][];
+  /** One batch per events table the commit writes (shard 0 always, with every path). */
+  batches: Map<number, RecordBatch>;
+  newFields: FieldRec[];
+  /** Blob contents by hash, to be stored before the events are appended. */
+  blobs: Map<string, Uint8Array>;
+}
+
+/** The fields known so far, indexed by name, by lower-cased name and by shard fill (kept across commits). */
+export class FieldIndex {
+  readonly list: FieldRec[] = [];
+  readonly byName = new Map<string, FieldRec>();
+  private readonly lower = new Map<string, string>();
+  private lastShard = 0;
+  private lastWidth = 0;
+
+  add(f: FieldRec): void {
+    if (this.byName.has(f.name)) return;
+    this.list.push(f);
+    this.byName.set(f.name, f);
+    if (!this.lower.has(f.name.toLowerCase())) this.lower.set(f.name.toLowerCase(), f.name);
+    if (f.shard > this.lastShard) (this.lastShard = f.shard), (this.lastWidth = 0);
+    if (f.shard === this.lastShard) this.lastWidth++;
+  }
+
+  /** Shards for new fields: the last shard until it is SHARD_WIDTH wide, then a new one. */
+  shardPlanner(): () => number {
+    let last = this.lastShard;
+    let used = this.lastWidth;
+    return () => {
+      if (used >= SHARD_WIDTH) (last++, (used = 0));
+      used++;
+      return last;
+    };
+  }
+
+  /** A known field whose name differs from `name` only in case. */
+  caseTwin(name: string): string | undefined {
+    const other = this.lower.get(name.toLowerCase());
+    return other !== undefined && other !== name ? other : undefined;
+  }
+}
+
+/** A new field whose name differs only in case from another: DuckDB's columns are case-insensitive. */
+function caseError(name: string, other: string): QuiverError {
+  return new QuiverError("INVALID_NAME", `metadata field ${JSON.stringify(name)} differs only in case from the field ${JSON.stringify(other)}; nothing of this batch was written. Use the same spelling or another name`);
 }
 
 let lastCommitMs = 0;
@@ -61,7 +118,7 @@ const FAST: Record<FieldType, (v: unknown) => boolean> = {
   int: (v) => typeof v === "number" && Number.isSafeInteger(v),
   float: (v) => typeof v === "number",
   bool: (v) => typeof v === "boolean",
-  string: (v) => typeof v === "string",
+  string: (v) => typeof v === "string" && wellFormed(v),
   datetime: (v) => v instanceof Date && !Number.isNaN(v.getTime()),
   blob: () => false, // hashed and stored below
 };
@@ -74,28 +131,36 @@ function isData(x: unknown): x is Data {
  * Validates a change against the field types (inferring new ones), stores blobs, and builds the
  * events batch. Throws before anything is written.
  */
-export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>, declared: ReadonlyMap<string, FieldType> | undefined, blobs: BlobStore, seq0: number): Prepared {
+export function prepare(change: ChangeSet, known: FieldIndex, declared: ReadonlyMap<string, FieldType> | undefined, blobs: BlobStore, seq0: number): Prepared {
   const n = change.paths.length;
   const where = change.source ? `${change.source}: ` : "";
-  const newFields: [string, FieldType][] = [];
+  const newFields: FieldRec[] = [];
+  const nextShard = known.shardPlanner();
+  const lower = new Map<string, string>();
+  const addField = (name: string, type: FieldType): void => {
+    const twin = known.caseTwin(name) ?? lower.get(name.toLowerCase());
+    if (twin !== undefined) throw caseError(name, twin);
+    lower.set(name.toLowerCase(), name);
+    newFields.push({ name, type, shard: nextShard() });
+  };
   const cols: [string, FieldType, unknown[] | Data][] = [];
   const cleared: (string[] | undefined)[] = change.unset ? change.unset.slice() : new Array(n);
   const deleted = change.deleted;
   for (const [name, values] of change.fields) {
     validateFieldName(name);
-    let t = types.get(name);
+    let t = known.byName.get(name)?.type;
     if (isData(values)) {
       // Arrow data of the field's type: checked by type once, not per value.
       t ??= declared?.get(name);
       if (t === undefined) throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(name)} has no type`);
       if (!sameType(values.type, arrowType(t))) throw new QuiverError("SCHEMA_MISMATCH", `${where}field ${JSON.stringify(name)} is ${t} but the column is ${String(values.type)}`);
-      if (!types.has(name)) newFields.push([name, t]);
+      if (!known.byName.has(name)) addField(name, t);
       cols.push([name, t, values]);
       continue;
     }
     if (t === undefined && declared?.has(name) && values.some((v) => v != null)) {
       t = declared.get(name)!;
-      newFields.push([name, t]);
+      addField(name, t);
     } else if (t === undefined) {
       // First sight: infer from this batch (ints with floats make a float field). A typed
       // check of the first value's kind is tried first: one pass in the common case.
@@ -117,7 +182,7 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
           if (k !== undefined) t = mergeInferred(t, k, name, v);
         }
       }
-      newFields.push([name, t!]);
+      addField(name, t!);
     }
     const ft = t!;
     const ok = FAST[ft];
@@ -134,11 +199,17 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
     }
     cols.push([name, ft, out]);
   }
-  // Blobs are written only once the whole batch is valid (content-addressed, so a failed
-  // commit leaves at most unreferenced files).
+  // Blobs are hashed here and written by the commit, once everything else is known to be valid.
+  const pendingBlobs = new Map<string, Uint8Array>();
   for (const [, t, out] of cols) {
     if (t !== "blob" || isData(out)) continue;
-    for (let i = 0; i < n; i++) if (out[i] instanceof Uint8Array) out[i] = blobs.put(out[i] as Uint8Array);
+    for (let i = 0; i < n; i++) {
+      const b = out[i];
+      if (!(b instanceof Uint8Array)) continue;
+      const h = BlobStore.hash(b);
+      pendingBlobs.set(h, b);
+      out[i] = h;
+    }
   }
   const seq = new Array<number>(n);
   for (let i = 0; i < n; i++) seq[i] = seq0 + i;
@@ -148,21 +219,59 @@ export function prepare(change: ChangeSet, types: ReadonlyMap<string, FieldType>
     const del = deleted?.[i] === true;
     unset[i] = c && c.length ? (del ? DELETED.slice(0, -1) : "") + SEP + [...new Set(c)].join(SEP) + SEP : del ? DELETED : null;
   }
+  const shardOf = new Map<string, number>();
+  for (const f of newFields) shardOf.set(f.name, f.shard);
+  const byShard = new Map<number, [string, FieldType, unknown[] | Data][]>([[0, []]]);
+  for (const c of cols) {
+    const sh = known.byName.get(c[0])?.shard ?? shardOf.get(c[0]) ?? 0;
+    let l = byShard.get(sh);
+    if (!l) byShard.set(sh, (l = []));
+    l.push(c);
+  }
+  const batches = new Map<number, RecordBatch>();
+  for (const [sh, list] of byShard) {
+    // Shard 0 holds every path of the commit (and what it cleared); the others only the rows
+    // that set one of their fields.
+    const rows = sh === 0 ? undefined : rowsWithValues(list, n);
+    if (rows && rows.length === 0) continue;
+    batches.set(sh, buildBatch(change, list, seq, sh === 0 ? unset : undefined, rows));
+  }
+  return { batches, newFields, blobs: pendingBlobs };
+}
+
+function rowsWithValues(list: readonly [string, FieldType, unknown[] | Data][], n: number): number[] | undefined {
+  const has = new Uint8Array(n);
+  for (const [, , out] of list) {
+    if (isData(out)) {
+      const v = makeVector(out);
+      for (let i = 0; i < n; i++) if (v.isValid(i)) has[i] = 1;
+    } else for (let i = 0; i < n; i++) if (out[i] !== null) has[i] = 1;
+  }
+  const rows: number[] = [];
+  for (let i = 0; i < n; i++) if (has[i]) rows.push(i);
+  return rows.length === n ? undefined : rows;
+}
+
+/** One events batch: path, _seq, _unset (when given and not all null), then the fields; `rows` picks a subset. */
+function buildBatch(change: ChangeSet, list: readonly [string, FieldType, unknown[] | Data][], seq: number[], unset: (string | null)[] | undefined, rows: number[] | undefined): RecordBatch {
+  const pick = <T>(a: readonly T[]): T[] => (rows ? rows.map((i) => a[i]!) : (a as T[]));
+  const n = rows ? rows.length : seq.length;
   const fields: Field[] = [new Field("path", new Utf8(), true), new Field("_seq", new Int64(), true)];
-  const datas: Data[] = [change.pathData ?? buildData(fields[0]!.type, change.paths, "path"), buildData(fields[1]!.type, seq, "_seq")];
+  const datas: Data[] = [change.pathData && !rows ? change.pathData : buildData(fields[0]!.type, pick(change.paths), "path"), buildData(fields[1]!.type, pick(seq), "_seq")];
   // `_unset` only when this change clears something: a batch without it reads as null (schema
   // evolution), and plain uploads write one column less.
-  if (unset.some((u) => u !== null)) {
+  if (unset && unset.some((u) => u !== null)) {
     fields.push(new Field("_unset", new Utf8(), true));
-    datas.push(buildData(fields[2]!.type, unset, "_unset"));
+    datas.push(buildData(fields[2]!.type, pick(unset), "_unset"));
   }
-  for (const [name, t, out] of cols) {
+  for (const [name, t, out] of list) {
     const f = new Field(name, arrowType(t), true);
     fields.push(f);
-    datas.push(isData(out) ? out : buildData(f.type, out, name));
+    if (isData(out)) datas.push(rows ? buildData(f.type, pick(vectorToValues(makeVector(out), f)), name) : out);
+    else datas.push(buildData(f.type, pick(out), name));
   }
   const schema = new Schema(fields);
-  return { batch: new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas })), newFields };
+  return new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas }));
 }
 
 /** The first seq not visible at `asOf` (events of later commits are ignored). */
@@ -181,40 +290,55 @@ export interface State {
   columns: Map<string, unknown[]>;
 }
 
-export async function foldEvents(store: Store, table: string, fieldNames: readonly string[], bound?: number): Promise<State> {
+/**
+ * Folds the events of every shard with `_seq < bound` (the committed ones) into the state. Rows
+ * of one change share their `_seq`; shard 0's (which carry what the change cleared) go first.
+ */
+export async function foldEvents(store: Store, tables: readonly string[], fields: readonly FieldRec[], bound: number): Promise<State> {
   const index = new Map<string, number>();
   const paths: string[] = [];
+  const fieldNames = fields.map((f) => f.name);
   const columns = new Map<string, unknown[]>(fieldNames.map((f) => [f, []]));
-  const schema = await store.schema(table);
-  if (!schema) return { paths, columns };
-  const present = new Set(schema.fields.map((f) => f.name));
-  const where = bound !== undefined ? { op: "lt" as const, field: "_seq", value: bound } : undefined;
-  // Events come in insertion order, which is _seq order for a single writer; sort if not.
-  const batches: RecordBatch[] = [];
-  for await (const b of store.scan(table, { where })) batches.push(b);
-  const evs: { seq: number[]; path: unknown[]; unset: unknown[]; vals: (unknown[] | undefined)[] }[] = [];
+  const slot = new Map<string, number>(fieldNames.map((f, k) => [f, k]));
+  const where = { op: "lt" as const, field: "_seq", value: bound };
+  type Ev = { seq: number[]; path: unknown[]; unset: unknown[] | undefined; vals: [number, unknown[]][] };
+  const evs: Ev[] = [];
   let sorted = true;
   let last = -Infinity;
-  for (const b of batches) {
-    const col = (name: string): unknown[] | undefined => {
-      const i = b.schema.fields.findIndex((f) => f.name === name);
-      return i < 0 ? undefined : vectorToValues(b.getChildAt(i)!, b.schema.fields[i]);
-    };
-    const seq = col("_seq") as number[];
-    for (const s of seq) {
-      if (s < last) sorted = false;
-      last = s;
+  for (let sh = 0; sh < tables.length; sh++) {
+    const schema = await store.schema(tables[sh]!);
+    if (!schema) continue;
+    const mine = fields.filter((f) => f.shard === sh && schema.fields.some((x) => x.name === f.name));
+    for await (const b of store.scan(tables[sh]!, { where })) {
+      const col = (name: string): unknown[] | undefined => {
+        const i = b.schema.fields.findIndex((f) => f.name === name);
+        if (i < 0) return undefined;
+        const v = b.getChildAt(i)!;
+        return v.nullCount === v.length ? undefined : vectorToValues(v, b.schema.fields[i]);
+      };
+      const seq = col("_seq") as number[] | undefined;
+      if (!seq) continue;
+      for (const s of seq) {
+        if (s < last) sorted = false;
+        last = s;
+      }
+      const vals: [number, unknown[]][] = [];
+      for (const f of mine) {
+        const v = col(f.name);
+        if (v) vals.push([slot.get(f.name)!, v]);
+      }
+      evs.push({ seq, path: col("path")!, unset: sh === 0 ? col("_unset") : undefined, vals });
     }
-    evs.push({ seq, path: col("path")!, unset: col("_unset") ?? new Array(seq.length).fill(null), vals: fieldNames.map((f) => (present.has(f) ? col(f) : undefined)) });
   }
   let order: [number, number][] | undefined;
   if (!sorted) {
+    // Stable: equal seqs keep shard order (shard 0, with its clears, first).
     order = [];
     evs.forEach((e, bi) => e.seq.forEach((_, r) => order!.push([bi, r])));
     order.sort((a, b) => evs[a[0]]!.seq[a[1]]! - evs[b[0]]!.seq[b[1]]!);
   }
   const arrs = fieldNames.map((f) => columns.get(f)!);
-  const apply = (e: (typeof evs)[number], r: number): void => {
+  const apply = (e: Ev, r: number): void => {
     const p = e.path[r] as string;
     let idx = index.get(p);
     if (idx === undefined) {
@@ -223,14 +347,14 @@ export async function foldEvents(store: Store, table: string, fieldNames: readon
       paths.push(p);
       for (const a of arrs) a.push(null);
     }
-    const u = e.unset[r] as string | null;
+    const u = e.unset?.[r] as string | null | undefined;
     if (u && u.startsWith(DELETED)) for (const a of arrs) a[idx] = null;
     if (u) for (const name of u.slice(1, -1).split(SEP)) {
-      const k = fieldNames.indexOf(name);
-      if (k >= 0) arrs[k]![idx] = null;
+      const k = slot.get(name);
+      if (k !== undefined) arrs[k]![idx] = null;
     }
-    for (let k = 0; k < arrs.length; k++) {
-      const v = e.vals[k]?.[r];
+    for (const [k, vs] of e.vals) {
+      const v = vs[r];
       if (v !== null && v !== undefined) arrs[k]![idx] = v;
     }
   };

@@ -8,9 +8,9 @@
  *   datasource/<id>/current     DuckDB only: the materialised state (+ current_state), see engine.ts
  * and on disk: <root>/blobs/<2 hex>/<sha256> for blob values.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Store, batchToRows, openStore, rowsToBatch } from "@quiver/core";
+import { QuiverError, type Store, batchToRows, isQuiverError, openStore, rowsToBatch } from "@quiver/core";
 
 export interface StoreRef {
   store: Store;
@@ -23,28 +23,92 @@ export function defaultStoreUri(root: string): string {
   return `duckdb:${join(resolve(root), "datasources.db")}`;
 }
 
-/** Opens (or shares) the store for a root: one open store per URI in the process. */
-export async function acquireStore(root: string, store?: string | Store): Promise<StoreRef> {
-  mkdirSync(resolve(root), { recursive: true });
+/** What to do about an I/O error code. */
+export function ioAdvice(code: string | undefined): string {
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return "free disk space and retry";
+    case "EROFS":
+      return "the file system is read-only: remount it read-write and retry";
+    case "EACCES":
+    case "EPERM":
+      return "check the permissions and retry";
+    case "ENOENT":
+      return "the file or folder is missing: check the path";
+    default:
+      return "check the disk and retry";
+  }
+}
+
+/**
+ * A raw I/O error (errno from fs, a store's own error) as QuiverError("IO") saying what failed,
+ * on which file, and what to do; QuiverErrors pass through unchanged.
+ */
+export function ioError(err: unknown, what: string): QuiverError {
+  if (isQuiverError(err)) return err;
+  const e = err as NodeJS.ErrnoException;
+  const file = e?.path ? ` ${e.path}` : "";
+  return new QuiverError("IO", `${what}${file}: ${e?.message ?? String(err)}; ${ioAdvice(e?.code)}`, { cause: err });
+}
+
+/** Runs a synchronous file operation, turning its errno into QuiverError("IO") naming the file. */
+export function fsOp<T>(what: string, file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isQuiverError(err)) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new QuiverError("IO", `${what} ${file}: ${e?.code ?? e?.message ?? String(err)}; ${ioAdvice(e?.code)}`, { cause: err });
+  }
+}
+
+/**
+ * Whether the root has anything to read: for the default store, its DuckDB file. Reading a root
+ * that does not exist must not create it (nor an empty database in it).
+ */
+export function rootExists(root: string, store?: string | Store): boolean {
+  if (store !== undefined && typeof store !== "string") return true;
+  const uri = store ?? process.env.QUIVER_DATASOURCE_STORE;
+  if (uri !== undefined) return true; // another store: it says NOT_FOUND itself when opened read-only
+  return existsSync(join(resolve(root), "datasources.db"));
+}
+
+/**
+ * Opens (or shares) the store for a root: one open store per URI (and mode) in the process.
+ * `readOnly` opens it to read only: nothing is created, not even the root folder.
+ */
+export async function acquireStore(root: string, store?: string | Store, readOnly = false): Promise<StoreRef> {
   if (store !== undefined && typeof store !== "string") return { store, release: async () => {} };
   const uri = store ?? process.env.QUIVER_DATASOURCE_STORE ?? defaultStoreUri(root);
-  let entry = cache.get(uri);
+  if (!readOnly) fsOp("cannot create the datasource root", resolve(root), () => mkdirSync(resolve(root), { recursive: true }));
+  const key = `${readOnly ? "ro" : "rw"}\u0000${uri}`;
+  let entry = cache.get(key);
   if (!entry) {
-    entry = { store: openStore(uri), refs: 0 };
-    cache.set(uri, entry);
-    entry.store.catch(() => cache.delete(uri));
+    const opened = openStore(uri, readOnly ? { readOnly: true } : undefined).catch((err: unknown) => {
+      throw ioError(err, `cannot open the datasource store ${uri}`);
+    });
+    entry = { store: opened, refs: 0 };
+    cache.set(key, entry);
+    entry.store.catch(() => cache.delete(key));
   }
   entry.refs++;
-  const s = await entry.store;
+  let s: Store;
+  try {
+    s = await entry.store;
+  } catch (err) {
+    entry.refs--;
+    throw err;
+  }
   let released = false;
   return {
     store: s,
     release: async () => {
       if (released) return;
       released = true;
-      const e = cache.get(uri);
+      const e = cache.get(key);
       if (!e || --e.refs > 0) return;
-      cache.delete(uri);
+      cache.delete(key);
       await s.close();
     },
   };

@@ -25,19 +25,25 @@ export function arrowType(t: FieldType): DataType {
   }
 }
 
+/** No lone surrogates (Arrow's UTF-8 encoding would turn them into U+FFFD). */
+export function wellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
 /** Field type of one JS value; undefined for null/undefined. */
 export function typeOfValue(v: unknown, field: string): FieldType | undefined {
   switch (typeof v) {
     case "undefined":
       return undefined;
     case "number":
-      if (!Number.isFinite(v)) return "float";
-      return Number.isInteger(v) ? "int" : "float";
+      // Only safe integers make an int: 1e19 or 2**64 as int64 would wrap (core's rule too).
+      return Number.isSafeInteger(v) ? "int" : "float";
     case "bigint":
       return "int";
     case "boolean":
       return "bool";
     case "string":
+      if (!wellFormed(v)) throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(field)}: the string has a lone surrogate (it would be stored as U+FFFD); fix the text or store it as a blob`);
       return "string";
   }
   if (v === null) return undefined;
@@ -94,10 +100,16 @@ export function mismatch(field: string, has: FieldType, got: FieldType, value: u
   );
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 /** Checks a non-null value against the field's type; returns the value to store. */
 export function checkValue(v: unknown, t: FieldType, field: string, where = ""): unknown {
   const got = typeOfValue(v, field);
   if (got === undefined) return null;
+  if (got === "int" && typeof v === "bigint" && (v < INT64_MIN || v > INT64_MAX)) {
+    throw new QuiverError("INVALID_VALUE", `${where}field ${JSON.stringify(field)}: ${v} does not fit an int64; nothing of this batch was written. Store it as a float or a string`);
+  }
   if (got === t) return got === "int" && typeof v === "bigint" && v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
   if (t === "float" && got === "int") return Number(v);
   throw mismatch(field, t, got, v, where);
