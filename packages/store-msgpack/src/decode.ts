@@ -1,19 +1,38 @@
 /** msgpack records → Arrow batches in the table's schema (decoded by msgpackr). */
-import { type Data, type DataType, type Float, Field, type Float64, Int64, makeData, RecordBatch, Schema, Struct, Type } from "apache-arrow";
-import { Unpackr } from "msgpackr";
+import { Binary, type Data, type DataType, type Float, Field, type Float64, Int64, makeData, RecordBatch, Schema, Struct, Type } from "apache-arrow";
 import { buildData, isTensorType, mergeSchemas, QuiverError, type Row, rowsToBatch } from "@quiver/core";
+import { columnsNeedCare, isPlainMap, isSeparator, MSGPACK_META, NL, rowNeedsCare, unpackr, walkColumns, walkRow } from "./records.js";
 
-/** Plain msgpack maps as JS objects; 64-bit ints as numbers when safe. */
-export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "auto" as "number" });
+export { isPlainMap, unpackr };
 
-/** The decoded records of one index block. */
-export type Segment = { kind: 0; rows: Row[]; n: number } | { kind: 1; cols: Record<string, unknown[]>; n: number };
+/**
+ * The decoded records of one index block. `raw` names columns that turned out to hold values
+ * only their msgpack bytes can keep (lists of maps…), found while decoding without a schema.
+ */
+export type Segment = ({ kind: 0; rows: Row[]; n: number } | { kind: 1; cols: Record<string, unknown[]>; n: number }) & { raw?: Set<string> };
 
-/** A decoded msgpack map (msgpackr gives plain objects; garbage bytes decode to other things). */
-export function isPlainMap(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object") return false;
-  const p = Object.getPrototypeOf(v);
-  return p === Object.prototype || p === null;
+const NO_RAW: ReadonlySet<string> = new Set();
+const rawCache = new WeakMap<Schema, { set: ReadonlySet<string>; key: string }>();
+
+/** Columns of the schema that hold msgpack-encoded values (binary + `quiver:msgpack`). */
+export function rawColumns(schema: Schema | undefined): ReadonlySet<string> {
+  return rawInfo(schema).set;
+}
+
+/** A short key of rawColumns (cache keys of decoded blocks). */
+export function rawKey(schema: Schema | undefined): string {
+  return rawInfo(schema).key;
+}
+
+function rawInfo(schema: Schema | undefined): { set: ReadonlySet<string>; key: string } {
+  if (!schema) return { set: NO_RAW, key: "" };
+  let r = rawCache.get(schema);
+  if (!r) {
+    const names = schema.fields.filter((f) => f.metadata.get(MSGPACK_META) === "1").map((f) => f.name);
+    r = names.length ? { set: new Set(names), key: names.join("\u0000") } : { set: NO_RAW, key: "" };
+    rawCache.set(schema, r);
+  }
+  return r;
 }
 
 function corrupt(what: string): QuiverError {
@@ -91,6 +110,7 @@ export function decodeScalarRows(buf: Buffer): { cols: Record<string, unknown[]>
   let n = 0;
   while (p < len) {
     const h = buf[p++]!;
+    if (h === NL) continue; // msgpack-lines separator
     let m: number;
     if (h >= 0x80 && h <= 0x8f) m = h & 0x0f;
     else if (h === 0xde && p + 2 <= len) {
@@ -230,12 +250,24 @@ export function decodeScalarRows(buf: Buffer): { cols: Record<string, unknown[]>
   return { cols, n };
 }
 
-/** Decodes one index block; throws IO when its bytes are not what the index says. */
-export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number): Segment {
+/**
+ * Decodes one index block; throws IO when its bytes are not what the index says. `raw`: the
+ * table's msgpack-valued columns (their values come back as the bytes they are stored as).
+ */
+export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number, raw: ReadonlySet<string> = NO_RAW): Segment {
   let seg: Segment;
   try {
     if (kind === 1) {
-      const cols = unpackr.unpack(buf) as Record<string, unknown[]>;
+      let cols: Record<string, unknown[]> | undefined;
+      let at = 0;
+      if (buf.length)
+        unpackr.unpackMultiple(buf, (value: unknown, start = 0, end = 0) => {
+          if (isSeparator(buf, start, end)) return true;
+          if (cols !== undefined) throw corrupt("a columnar block holds more than one record");
+          cols = value as Record<string, unknown[]>;
+          at = start;
+          return true;
+        });
       if (!isPlainMap(cols)) throw corrupt("a columnar record is not a map");
       let n = -1;
       for (const k in cols) {
@@ -243,13 +275,29 @@ export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number): 
         if (!Array.isArray(c) || (n >= 0 && c.length !== n)) throw corrupt(`column ${JSON.stringify(k)} of a columnar record is not an array of the record's length`);
         n = c.length;
       }
-      seg = { kind: 1, cols, n: Math.max(0, n) };
+      n = Math.max(0, n);
+      if (columnsNeedCare(cols, raw)) {
+        const found = new Set<string>();
+        seg = { kind: 1, cols: walkColumns(buf, at, n, raw, found), n };
+        if (found.size) seg.raw = found;
+      } else seg = { kind: 1, cols, n };
     } else {
-      const fast = decodeScalarRows(buf);
-      if (fast) return check({ kind: 1, cols: fast.cols, n: fast.n }, rowsExpected);
-      const rows = buf.length ? (unpackr.unpackMultiple(buf) as Row[]) : [];
-      for (const r of rows) if (!isPlainMap(r)) throw corrupt("a record is not a map");
+      if (!raw.size) {
+        const fast = decodeScalarRows(buf);
+        if (fast) return check({ kind: 1, cols: fast.cols, n: fast.n }, rowsExpected);
+      }
+      const rows: Row[] = [];
+      let found: Set<string> | undefined;
+      if (buf.length)
+        unpackr.unpackMultiple(buf, (value: unknown, start = 0, end = 0) => {
+          if (isSeparator(buf, start, end)) return true;
+          if (!isPlainMap(value)) throw corrupt("a record is not a map");
+          if (rowNeedsCare(value, raw)) rows.push(walkRow(buf, start, raw, (found ??= new Set())));
+          else rows.push(value);
+          return true;
+        });
       seg = { kind: 0, rows, n: rows.length };
+      if (found?.size) seg.raw = found;
     }
   } catch (err) {
     if (err instanceof QuiverError) throw err;
@@ -261,19 +309,6 @@ export function decodeSegment(buf: Buffer, kind: 0 | 1, rowsExpected?: number): 
 function check(seg: Segment, rowsExpected: number | undefined): Segment {
   if (rowsExpected !== undefined && seg.n !== rowsExpected) throw corrupt(`a block holds ${seg.n} rows where the index says ${rowsExpected}`);
   return seg;
-}
-
-export function segmentFromRecords(records: unknown[], kind: 0 | 1): Segment {
-  if (kind === 1) {
-    const cols = records[0] as Record<string, unknown[]>;
-    let n = 0;
-    for (const k in cols) {
-      n = (cols[k] as unknown[]).length;
-      break;
-    }
-    return { kind: 1, cols, n };
-  }
-  return { kind: 0, rows: records as Row[], n: records.length };
 }
 
 const NONE: unknown[] = [];
@@ -414,7 +449,11 @@ export function segmentRows(seg: Segment): Row[] {
   return out;
 }
 
-/** A schema for records written without a sidecar (e.g. by dreamlake itself). */
+/**
+ * A schema for records written without a sidecar (e.g. by dreamlake itself), merged into
+ * `start`. Columns whose values only their msgpack bytes keep (see records.ts) are binary with
+ * `quiver:msgpack` metadata; the caller decodes the blocks again with those columns as raw.
+ */
 export function inferSchema(segs: readonly Segment[], start?: Schema): Schema | undefined {
   let schema = start;
   for (const s of segs) {
@@ -424,4 +463,22 @@ export function inferSchema(segs: readonly Segment[], start?: Schema): Schema | 
     schema = mergeSchemas(schema, rowsToBatch(rows, { schema }).schema);
   }
   return schema;
+}
+
+/** Columns found holding msgpack-only values in any of the segments. */
+export function rawFound(segs: readonly Segment[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of segs) if (s.raw) for (const k of s.raw) out.add(k);
+  return out;
+}
+
+/** `schema` with the given columns as msgpack-valued binary columns (added when missing). */
+export function withRawColumns(schema: Schema | undefined, names: ReadonlySet<string>): Schema {
+  const fields = (schema?.fields ?? []).map((f) => (names.has(f.name) ? rawField(f.name) : f));
+  for (const n of names) if (!fields.some((f) => f.name === n)) fields.push(rawField(n));
+  return new Schema(fields, schema?.metadata);
+}
+
+function rawField(name: string): Field {
+  return new Field(name, new Binary(), true, new Map([[MSGPACK_META, "1"]]));
 }

@@ -45,6 +45,7 @@ describe("the msgpack encoder", () => {
 import json, msgpack
 out = []
 for o in msgpack.Unpacker(open(${JSON.stringify(path.join(root, "t", DATA_FILE))}, 'rb'), raw=False):
+    if o == 10: continue  # msgpack-lines separator
     cols = o if isinstance(o.get("_ts"), list) else {k: [v] for k, v in o.items()}
     n = len(cols["_ts"])
     for i in range(n):

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,7 +24,10 @@ export function python(code: string): unknown {
   return JSON.parse(out);
 }
 
-/** Python: every object of a msgpack file, exactly as the seed reads it. */
+/**
+ * Python: every record of a msgpack-lines file, read as the seed reads it (msgpack.Unpacker),
+ * skipping the integer 10 each record's "\n" separator decodes to, as dreamlake's reader does.
+ */
 export function pythonObjects(file: string): unknown[] {
   return python(`
 import json, msgpack, datetime
@@ -34,7 +38,7 @@ def conv(o):
     if isinstance(o, list): return [conv(v) for v in o]
     if isinstance(o, float): return {"float": o}
     return o
-print(json.dumps([conv(o) for o in msgpack.Unpacker(open(${JSON.stringify(file)}, 'rb'), raw=False)]))
+print(json.dumps([conv(o) for o in msgpack.Unpacker(open(${JSON.stringify(file)}, 'rb'), raw=False) if o != 10]))
 `) as unknown[];
 }
 
@@ -82,9 +86,28 @@ export function pythonSummary(file: string): { objects: number; rows: number } {
 import json, msgpack
 objects = rows = 0
 for o in msgpack.Unpacker(open(${JSON.stringify(file)}, 'rb'), raw=False):
+    if o == 10: continue  # the newline after each record
     objects += 1
     v = o.get("_ts")
     rows += len(v) if isinstance(v, list) else 1
 print(json.dumps({"objects": objects, "rows": rows}))
 `) as { objects: number; rows: number };
+}
+
+/** The PID of a process that has exited (for stale lock files). */
+export async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await exited(child);
+  return child.pid!;
+}
+
+/** Writes the lock file a Quiver writer killed while appending to `dataFile` at `offset` leaves behind. */
+export function staleWriterLock(lockFile: string, pid: number, dataFile: string, offset: number): void {
+  const ino = fs.statSync(dataFile, { bigint: true }).ino;
+  fs.writeFileSync(lockFile, `${pid}\n${os.hostname()}\n${`w ${ino} ${offset}`.padEnd(47)}\n`);
+}
+
+/** Every file under a folder with a hash of its bytes, to prove that reading changed nothing. */
+export function snapshot(dir: string): Record<string, string> {
+  return Object.fromEntries(listTree(dir).map((f) => [f, createHash("sha256").update(fs.readFileSync(path.join(dir, f))).digest("hex")]));
 }

@@ -1,0 +1,130 @@
+/**
+ * update/delete: the table is rewritten block by block under the lock. Untouched blocks are
+ * copied byte for byte, changed blocks re-encoded with their layout; new files are written aside
+ * (fsynced when the store is durable) and renamed over the old ones, data then index.
+ */
+import { closeSync, fstatSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { type RecordBatch, Schema } from "apache-arrow";
+import { checkQueryFields, evaluate, mergeSchemas, type QueryNode } from "@quiver/core";
+import { decodeAt, openData } from "./blocks.js";
+import { rawColumns, segmentsToBatch } from "./decode.js";
+import { ByteWriter, checkRawValues, encodeColumns, encodeRows } from "./encode.js";
+import { encodeEntries, encodeHeader, type Entry, newGeneration } from "./index-file.js";
+import type { Leases } from "./lease.js";
+import { refresh } from "./load.js";
+import { checkSchemaTypes } from "./schema-file.js";
+import { replaceFile, writeSchema } from "./sidecars.js";
+import { type Ctx, ioError, readAt, resetIndex, type TableState, writeAll } from "./state.js";
+
+export type Change = (batch: RecordBatch, mask: Uint8Array | undefined, schema: Schema) => RecordBatch | undefined;
+
+function closeFds(st: TableState): void {
+  if (st.writeFd !== undefined) closeSync(st.writeFd);
+  if (st.indexFd !== undefined) closeSync(st.indexFd);
+  st.writeFd = st.indexFd = undefined;
+  st.writeIno = undefined;
+}
+
+export { closeFds };
+
+/** Rewrites a table; `change` returns a block's new batch, or undefined to keep its bytes. Returns rows changed. */
+export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: QueryNode | undefined, change: Change): Promise<number> {
+  const table = st.name;
+  const exists = refresh(ctx, st);
+  if (where) checkQueryFields(where, exists ? st.schema : undefined, table);
+  if (!exists) return 0;
+  await leases.hold(st);
+  const tmpData = `${st.dataPath}.tmp-${process.pid}`;
+  const tmpIndex = `${st.indexPath}.tmp-${process.pid}`;
+  try {
+    if (!refresh(ctx, st, true)) return 0;
+    let schema = st.schema ?? new Schema([]);
+    if (where) checkQueryFields(where, schema, table);
+    const fd = openData(ctx, st);
+    if (fd === undefined) return 0;
+    type Part = { entry: Entry; raw?: Buffer; batch?: RecordBatch };
+    const parts: Part[] = [];
+    let changed = 0;
+    try {
+      for (const e of st.entries) {
+        const bytes = readAt(fd, e.offset, e.length);
+        const b = segmentsToBatch([decodeAt(st, bytes, e)], st.schema ?? schema);
+        const mask = where ? evaluate(where, b) : undefined;
+        let hits = b.numRows;
+        if (mask) {
+          hits = 0;
+          for (const m of mask) hits += m;
+        }
+        const next = hits ? change(b, mask, schema) : undefined;
+        if (!next) {
+          parts.push({ entry: e, raw: bytes });
+          continue;
+        }
+        changed += hits;
+        schema = mergeSchemas(schema, next.schema); // SCHEMA_MISMATCH before anything is written
+        parts.push({ entry: e, batch: next });
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (!changed) return 0;
+    checkSchemaTypes(schema);
+    const raw = rawColumns(schema);
+    for (const p of parts) if (p.batch) checkRawValues(p.batch, raw);
+    const w = new ByteWriter(1 << 16);
+    const entries: Entry[] = [];
+    let rows = 0;
+    for (const p of parts) {
+      if (p.raw) {
+        const start = w.pos;
+        w.raw(p.raw);
+        entries.push({ ...p.entry, offset: start, firstRow: rows });
+        rows += p.entry.rows;
+        continue;
+      }
+      if (!p.batch!.numRows) continue;
+      const blocks = p.entry.kind === 1 ? [encodeColumns(p.batch!, w, raw)] : encodeRows(p.batch!, w, ctx.blockRows, raw);
+      for (const b of blocks) {
+        entries.push({ minTs: b.minTs, maxTs: b.maxTs, offset: b.start, length: b.end - b.start, firstRow: rows, rows: b.rows, tsCount: b.tsCount, kind: b.kind });
+        rows += b.rows;
+      }
+    }
+    let ino: bigint;
+    try {
+      const dfd = openSync(tmpData, "w");
+      try {
+        writeAll(dfd, w.buf, 0, w.pos);
+        if (ctx.durable) fsyncSync(dfd);
+        ino = fstatSync(dfd, { bigint: true }).ino;
+      } finally {
+        closeSync(dfd);
+      }
+    } catch (err) {
+      throw ioError("cannot write the rewritten data", tmpData, err);
+    }
+    const generation = newGeneration();
+    replaceFile(tmpIndex, Buffer.concat([encodeHeader({ dataIno: ino, generation }), encodeEntries(entries)]), "rewritten time index");
+    if (schema !== st.schema) writeSchema(st, schema);
+    closeFds(st);
+    try {
+      renameSync(tmpData, st.dataPath);
+      renameSync(tmpIndex, st.indexPath);
+    } catch (err) {
+      throw ioError("cannot put the rewritten table in place at", st.dataPath, err);
+    }
+    resetIndex(st);
+    st.dataIno = undefined;
+    refresh(ctx, st, true);
+    return changed;
+  } catch (err) {
+    for (const t of [tmpData, tmpIndex]) {
+      try {
+        unlinkSync(t);
+      } catch {
+        /* not there */
+      }
+    }
+    leases.release(st);
+    throw err;
+  }
+}
