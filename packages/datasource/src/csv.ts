@@ -5,6 +5,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { QuiverError } from "@quiver/core";
 import type { Columns } from "./duck.js";
+import { ioError } from "./storage.js";
 import type { FieldType } from "./types.js";
 
 interface Parsed {
@@ -113,8 +114,14 @@ const DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\
 
 function parseCell(s: string, t: FieldType): unknown {
   switch (t) {
-    case "int":
-      return INT.test(s) ? Number(s) : undefined;
+    case "int": {
+      if (!INT.test(s)) return undefined;
+      const v = Number(s);
+      if (Number.isSafeInteger(v)) return v;
+      // Beyond 2^53 a number would round: exact as a bigint while it fits int64, else refused.
+      const b = BigInt(s);
+      return b >= -(2n ** 63n) && b < 2n ** 63n ? b : undefined;
+    }
     case "float":
       if (!FLOAT.test(s)) return undefined;
       return /^[+-]?inf/i.test(s) ? (s.startsWith("-") ? -Infinity : Infinity) : /nan/i.test(s) ? NaN : Number(s);
@@ -143,7 +150,8 @@ function infer(values: string[], isQuoted: (r: number) => boolean): FieldType {
     if (s === "" && !isQuoted(r)) continue;
     if (isQuoted(r) && s === "") return "string";
     let k: FieldType;
-    if (INT.test(s)) k = "int";
+    // Digits beyond 2^53 infer a float (as a first value in core): int64 only when safe.
+    if (INT.test(s)) k = Number.isSafeInteger(Number(s)) ? "int" : "float";
     else if (FLOAT.test(s)) k = "float";
     else if (BOOL.test(s)) k = "bool";
     else if (DATE.test(s) && parseCell(s, "datetime") !== undefined) k = "datetime";
@@ -165,7 +173,9 @@ export async function readCsv(file: string, known: ReadonlyMap<string, FieldType
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new QuiverError("NOT_FOUND", `cannot read CSV ${file}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new QuiverError("NOT_FOUND", `CSV file ${file} does not exist; check the path`, { cause: err });
+    throw ioError(err, "cannot read the CSV file");
   }
   const { header, rows, lines, quoted } = parse(text, file);
   const width = header.length;
@@ -223,5 +233,9 @@ export async function writeCsv(file: string, data: Columns): Promise<void> {
     for (let c = 0; c < data.columns.length; c++) line += (c ? "," : "") + cellText(data.columns[c]![r]);
     parts.push(line);
   }
-  await writeFile(file, parts.join("\n") + "\n");
+  try {
+    await writeFile(file, parts.join("\n") + "\n");
+  } catch (err) {
+    throw ioError(err, "cannot write the CSV file");
+  }
 }

@@ -6,6 +6,7 @@ import { QuiverError, type Row, batchToRows, buildData, vectorToValues } from "@
 import { type BlobStore, mapLimit } from "./blobs.js";
 import { type Columns, writeColumns } from "./duck.js";
 import { writeCsv } from "./csv.js";
+import { ioError } from "./storage.js";
 import { type FieldType, typeOfArrow } from "./types.js";
 
 export interface ResultContext {
@@ -36,7 +37,7 @@ async function readDatapointFile(ctx: ResultContext, path: string): Promise<Uint
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       throw new QuiverError("NOT_FOUND", `file ${JSON.stringify(path)} of datasource ${ctx.name} is not in ${ctx.sourcePath}; run ds.scan() to refresh the index`, { cause: err });
     }
-    throw err;
+    throw ioError(err, `cannot read the file of datapoint ${JSON.stringify(path)}`);
   }
 }
 
@@ -163,13 +164,17 @@ export class QueryResult implements Iterable<Datapoint> {
     let copied = 0;
     await mapLimit(this.paths, options.concurrency ?? 16, async (p) => {
       const dst = join(targetDir, ...p.split("/"));
-      await mkdir(dirname(dst), { recursive: true });
+      await mkdir(dirname(dst), { recursive: true }).catch((err: unknown) => {
+        throw ioError(err, "cannot create the download folder");
+      });
       try {
         await copyFile(fileOf(this.ctx, p), dst);
         copied++;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") missing.push(p);
-        else throw err;
+        const e = err as NodeJS.ErrnoException;
+        // A vanished source is reported; a failing target (disk full, read-only) is an error.
+        if (e.code === "ENOENT" && e.path === fileOf(this.ctx, p)) missing.push(p);
+        else throw ioError(err, `cannot copy ${JSON.stringify(p)} to ${dst}:`);
       }
     });
     missing.sort();
@@ -229,14 +234,22 @@ export class QueryResult implements Iterable<Datapoint> {
   /** Writes the result (path and metadata; blobs as hashes) as Parquet via DuckDB. */
   async toParquet(file: string): Promise<string> {
     const abs = resolve(file);
-    await mkdir(dirname(abs), { recursive: true });
-    await writeColumns(abs, "parquet", this.columns());
+    await mkdir(dirname(abs), { recursive: true }).catch((err: unknown) => {
+      throw ioError(err, "cannot create the folder of");
+    });
+    try {
+      await writeColumns(abs, "parquet", this.columns());
+    } catch (err) {
+      throw new QuiverError("IO", `cannot write the Parquet file ${abs}: ${(err as Error).message}; check the disk space and permissions and retry`, { cause: err });
+    }
     return abs;
   }
 
   async toCSV(file: string): Promise<string> {
     const abs = isAbsolute(file) ? file : resolve(file);
-    await mkdir(dirname(abs), { recursive: true });
+    await mkdir(dirname(abs), { recursive: true }).catch((err: unknown) => {
+      throw ioError(err, "cannot create the folder of");
+    });
     await writeCsv(abs, this.columns());
     return abs;
   }

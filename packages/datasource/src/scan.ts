@@ -4,6 +4,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import { QuiverError } from "@quiver/core";
 import type { ChangeSet } from "./events.js";
+import { ioError } from "./storage.js";
 
 export interface ScanProgress {
   phase: "list" | "stat" | "write" | "done";
@@ -46,7 +47,9 @@ export async function scanFolder(
   const skip = rootRel && !rootRel.startsWith("..") && !resolve(rootRel).startsWith(rootRel) ? rootRel.split(sep).join("/") : undefined;
 
   progress?.({ phase: "list", done: 0, total: 0 });
-  const entries: Dirent[] = await readdir(abs, { withFileTypes: true, recursive: true });
+  const entries: Dirent[] = await readdir(abs, { withFileTypes: true, recursive: true }).catch((err: unknown) => {
+    throw ioError(err, "cannot list the datasource folder");
+  });
   const files: string[] = [];
   for (const e of entries) {
     if (e.isDirectory()) continue;
