@@ -1,10 +1,11 @@
 /** h5wasm loading, file paths and element types shared by the logger and the store. */
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
 import { extname, resolve } from "node:path";
-import h5wasm from "h5wasm/node";
+import h5wasm, { Module } from "h5wasm/node";
 import type { Dataset as DatasetClass, File as FileClass, Group as GroupClass } from "h5wasm/node";
 import type { Dataset, File, Group } from "h5wasm/node";
 import { QuiverError } from "@quiver/core";
+import { FileGuard, ioAdvice, ioReason } from "./guard.js";
 
 export type { Dataset, File, Group };
 /** The classes we test with instanceof and construct. */
@@ -107,18 +108,34 @@ export function h5Path(path: unknown): string {
 
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/**
- * The superblock's file-consistency flags (HDF5 1.10+ format): non-zero while a writer has the file
- * open, and left set when a SWMR writer dies. Undefined for older formats or non-HDF5 files.
- */
-export function consistencyFlags(path: string): number | undefined {
+interface Superblock {
+  version: number;
+  /** File-consistency flags (superblock v2+; HDF5 enforces them from v3 on). */
+  flags: number;
+  /** End-of-file address the superblock records (bytes the file must have). */
+  eof?: number;
+  /** Root group object header address (v2+). */
+  root?: number;
+  size: number;
+}
+
+/** The superblock's version, flags and recorded length, or undefined for a non-HDF5 file. */
+function superblock(path: string): Superblock | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");
-    const buf = Buffer.alloc(16);
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(64);
     for (const base of [0, 512, 1024, 2048, 4096]) {
-      if (readSync(fd, buf, 0, 16, base) < 16) return undefined;
-      if (SIGNATURE.every((b, i) => buf[i] === b)) return buf[8]! >= 2 ? buf[11]! : undefined;
+      if (readSync(fd, buf, 0, 64, base) < 16) return undefined;
+      if (!SIGNATURE.every((b, i) => buf[i] === b)) continue;
+      const version = buf[8]!;
+      if (version >= 2) {
+        const eof = buf.length >= 36 ? Number(buf.readBigUInt64LE(28)) : undefined;
+        return { version, flags: buf[11]!, eof: eof === undefined ? undefined : base + eof, root: Number(buf.readBigUInt64LE(36)), size };
+      }
+      const at = version === 1 ? 28 : 24; // v0/v1: base, free-space, end-of-file, driver addresses
+      return { version, flags: 0, eof: base + Number(buf.readBigUInt64LE(at + 16)), size };
     }
     return undefined;
   } catch {
@@ -126,6 +143,38 @@ export function consistencyFlags(path: string): number | undefined {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * The superblock's "open for writing" flags where HDF5 enforces them (the 1.10 format of our
+ * concurrentReaders files): left set when such a writer dies. Undefined for other files.
+ */
+export function consistencyFlags(path: string): number | undefined {
+  const sb = superblock(path);
+  return sb && sb.version >= 3 ? sb.flags : undefined;
+}
+
+/** Why an existing file cannot be opened as HDF5, when the bytes tell; undefined otherwise. */
+export function diagnose(path: string): string | undefined {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return undefined;
+  }
+  if (size === 0) return `${path} is empty (0 bytes): it holds no data. Delete it and open again`;
+  const sb = superblock(path);
+  if (!sb) return `${path} is not an HDF5 file (no HDF5 signature at its start); choose another path, or move that file away`;
+  if (sb.eof !== undefined && sb.eof > size) {
+    const empty = sb.root !== undefined && sb.root >= size;
+    return (
+      `${path} is cut short: its superblock records ${sb.eof} bytes but the file has ${size}. ` +
+      (empty
+        ? "Only the superblock was ever written, so it holds no data: its writer ended before its first flush (Quiver's h5 store and H5Logger up to 0.1 left such 48-byte files). No HDF5 tool can open it and h5clear cannot repair it; delete it and open again"
+        : "Its writer was interrupted while growing it (killed mid-flush, or the disk filled up outside Quiver). No HDF5 tool can open it and h5clear cannot repair it; restore it from a copy, or delete it")
+    );
+  }
+  return undefined;
 }
 
 /** Opens a file, turning h5wasm's failures (a negative file id, or a throw) into QuiverError. */
@@ -138,6 +187,8 @@ export function openFile(path: string, mode: "r" | "a" | "w" | "Sr", libver?: "v
     err = e;
   }
   if (!existsSync(path) && (mode === "r" || mode === "Sr")) throw new QuiverError("NOT_FOUND", `no HDF5 file at ${path}`, { cause: err });
+  const why = existsSync(path) ? diagnose(path) : undefined;
+  if (why) throw new QuiverError("IO", why, { cause: err });
   const flags = existsSync(path) ? consistencyFlags(path) : undefined;
   if (flags) {
     throw new QuiverError(
@@ -146,7 +197,55 @@ export function openFile(path: string, mode: "r" | "a" | "w" | "Sr", libver?: "v
       { cause: err },
     );
   }
+  // HDF5 only says it failed; the OS says why (read-only disk, permissions).
+  if (mode === "a" || mode === "w") {
+    try {
+      closeSync(openSync(path, mode === "w" ? "w" : "r+"));
+    } catch (e) {
+      throw new QuiverError("IO", `cannot open ${path} for writing: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
+    }
+  }
   throw new QuiverError("IO", `cannot open ${path} as HDF5 (mode ${mode})${err ? `: ${String((err as Error).message ?? err).slice(0, 300)}` : ""}`, { cause: err });
+}
+
+/**
+ * Creates a new, valid HDF5 file at `path` (replacing one there): written and flushed under a
+ * temporary name, then renamed. HDF5 writes a new file's root group only at its first flush, so a
+ * process ending between create and flush used to leave a 48-byte file no tool opens; now the path
+ * holds either nothing or a complete empty file, however the process ends.
+ */
+export function createFile(path: string, libver?: "v110"): void {
+  const tmp = `${path}.${process.pid}.new`;
+  let f: File | undefined;
+  const { guard, detach } = FileGuard.attach(tmp, { suspend: () => void f?.close(), resume: () => undefined });
+  try {
+    closeSync(openSync(tmp, "w")); // the OS's reason when the folder is not writable
+    guard.run("cannot create", () => {
+      f = openFile(tmp, "w", libver);
+      if (h5flush(f) < 0) throw new QuiverError("IO", `cannot create ${path}: HDF5 could not write it`);
+    });
+    const c = f!.close();
+    f = undefined;
+    if (c < 0) throw new QuiverError("IO", `cannot create ${path}: HDF5 could not close it`);
+    guard.sync("cannot create");
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      f?.close();
+    } catch {
+      /* already failing */
+    }
+    rmSync(tmp, { force: true });
+    if (e instanceof QuiverError) throw e;
+    throw new QuiverError("IO", `cannot create ${path}: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
+  } finally {
+    detach();
+  }
+}
+
+/** H5Fflush's status (h5wasm's File.flush() drops it): negative when HDF5 could not write. */
+export function h5flush(f: File): number {
+  return (Module as unknown as { flush(id: bigint): number }).flush(f.file_id);
 }
 
 /** Every dataset under a group, as "/"-joined names relative to the root. */
@@ -171,69 +270,4 @@ export function attrString(obj: Dataset | Group, name: string): string | undefin
 export function setAttrString(obj: Dataset | Group, name: string, value: string): void {
   if (obj.attrs[name]) obj.delete_attribute(name);
   obj.create_attribute(name, value);
-}
-
-const held = new Map<string, number>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * An advisory writer lock, `<file>.lock` holding the writer's pid. HDF5 would use flock, but
- * h5wasm's emscripten file system has none, so two processes could otherwise both write (and
- * corrupt) one file. A lock left by a dead process is taken over. Returns the release function.
- */
-export function acquireWriteLock(path: string): () => void {
-  const lock = `${path}.lock`;
-  const mine = held.get(lock);
-  if (mine !== undefined) {
-    held.set(lock, mine + 1);
-    return once(() => release(lock));
-  }
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: "wx" });
-      held.set(lock, 1);
-      return once(() => release(lock));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new QuiverError("IO", `cannot create ${lock}: ${(e as Error).message}`, { cause: e });
-      const pid = Number(readFileSafe(lock));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new QuiverError("LOCKED", `${path} is being written by process ${pid} (HDF5 files have one writer); close it there first, or read it with H5Logger.read (the writer needs concurrentReaders: true)`);
-      }
-      rmSync(lock, { force: true }); // stale: its writer is gone
-    }
-  }
-  throw new QuiverError("LOCKED", `${path}: could not take the writer lock ${lock}`);
-}
-
-function readFileSafe(p: string): string {
-  try {
-    return readFileSync(p, "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-
-function release(lock: string): void {
-  const n = held.get(lock) ?? 0;
-  if (n > 1) return void held.set(lock, n - 1);
-  held.delete(lock);
-  rmSync(lock, { force: true });
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (!done) {
-      done = true;
-      fn();
-    }
-  };
 }

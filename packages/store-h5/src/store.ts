@@ -1,32 +1,19 @@
 /**
- * The `h5:` store: tables as HDF5 groups, columns as 1-D extensible datasets (layout in README).
- * Single writer: the file stays open (read-write) while the store is open.
+ * The `h5:` store: tables as HDF5 groups, columns as 1-D extensible datasets (layout in README,
+ * table.ts). Single writer: the file stays open (read-write) while the store is open. Every write
+ * is one guarded transaction ending in H5Fflush (handle.ts): committed whole, or rolled back and
+ * rejected with QuiverError("IO").
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import {
-  type DataType,
-  Field,
-  Float64,
-  Int64,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  TimestampMicrosecond,
-  Type,
-  Uint64,
-} from "apache-arrow";
+import { type RecordBatch, Schema } from "apache-arrow";
 import {
   ALL_KINDS,
-  BIGINT_META,
   batchToRows,
-  buildData,
   checkQueryFields,
   checkScanOptions,
   conformBatch,
   evaluate,
-  isTensorType,
   mergeSchemas,
   normalizeRow,
   queryFields,
@@ -38,229 +25,22 @@ import {
   scanBatches,
   type Store,
   type StoreCapabilities,
-  typeFromJSON,
-  type TypeJSON,
+  type StoreOpenOptions,
   typeToJSON,
   validateColumnName,
   validateName,
   vectorToValues,
 } from "@quiver/core";
-import { acquireWriteLock, attrString, type Dataset, type DType, DTYPES, type File, type Group, H5, h5Path, h5ready, type NumericArray, openFile, setAttrString } from "./h5.js";
+import { ioAdvice, ioReason } from "./guard.js";
+import { attrString, createFile, type Group, H5, h5Path, h5ready } from "./h5.js";
+import { H5Handle } from "./handle.js";
+import { acquireWriteLock } from "./lock.js";
+import { type Encoded, encodeValues, STORE, TABLE_ATTR, type TableMeta, TableState } from "./table.js";
 
-const TABLE_ATTR = "quiver_table";
-const STORE = "the h5 store";
-const SCAN_ROWS = 65_536;
-const CHUNK = 8192;
-
-/** How a column's values sit in datasets. */
-type Encoding = { kind: "numeric"; dtype: DType } | { kind: "bool" } | { kind: "timestamp" } | { kind: "utf8" } | { kind: "binary" } | { kind: "json" } | { kind: "null" };
-
-interface ColumnMeta {
-  name: string;
-  type: TypeJSON;
-  metadata?: Record<string, string>;
-  /** Dataset holding values (bytes for variable-length kinds). */
-  ds?: string;
-  /** Dataset of end offsets (int64) into `ds`, for variable-length kinds. */
-  offsets?: string;
-  /** Dataset of validity flags (uint8, 1 = value, 0 = null); absent while the column has no nulls. */
-  valid?: string;
-}
-
-interface TableMeta {
-  version: 1;
-  rows: number;
-  columns: ColumnMeta[];
-}
-
-function encodingOf(t: DataType): Encoding {
-  switch (t.typeId) {
-    case Type.Null:
-      return { kind: "null" };
-    case Type.Bool:
-      return { kind: "bool" };
-    case Type.Utf8:
-    case Type.LargeUtf8:
-      return { kind: "utf8" };
-    case Type.Binary:
-    case Type.LargeBinary:
-      return { kind: "binary" };
-    case Type.Int: {
-      const it = t as Int64;
-      return { kind: "numeric", dtype: `${it.isSigned ? "int" : "uint"}${it.bitWidth}` as DType };
-    }
-    case Type.Float:
-      return { kind: "numeric", dtype: (t as Float64).precision === 1 ? "float32" : "float64" };
-    case Type.Timestamp:
-    case Type.Date:
-      return { kind: "timestamp" };
-    default:
-      return { kind: "json" };
-  }
-}
-
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-
-/** JSON that keeps typed arrays as arrays, bigints as numbers-or-strings and Dates as ms. */
-function jsonOf(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (typeof x === "bigint") return Number.isSafeInteger(Number(x)) ? Number(x) : x.toString();
-    if (typeof x === "number" && !Number.isFinite(x)) return String(x); // JSON would make NaN null
-    if (ArrayBuffer.isView(x)) return Array.from(x as Float64Array, (e) => (typeof e === "bigint" ? Number(e) : e));
-    return x;
-  });
-}
-
-/** A JSON-decoded list/tensor value back in the JS form buildData expects for `t`. */
-function revive(t: DataType, v: unknown): unknown {
-  if (v == null) return null;
-  switch (t.typeId) {
-    case Type.Timestamp:
-    case Type.Date:
-      return new Date(typeof v === "string" ? Date.parse(v) : (v as number));
-    case Type.Int:
-      return (t as Int64).bitWidth === 64 ? BigInt(v as number | string) : v;
-    case Type.Float:
-      return typeof v === "string" ? Number(v) : v;
-    case Type.List: {
-      const item = t.children[0]!.type;
-      return (v as unknown[]).map((x) => revive(item, x));
-    }
-    case Type.Struct:
-      if (isTensorType(t)) {
-        const o = v as { data: unknown[]; shape: number[] };
-        return { data: revive(t.children[0]!.type, o.data), shape: o.shape };
-      }
-  }
-  return v;
-}
-
-/** Values of one column → typed arrays for its datasets. */
-function encodeColumn(e: Encoding, values: readonly unknown[]): { data?: NumericArray; offsets?: BigInt64Array } {
-  switch (e.kind) {
-    case "null":
-      return {};
-    case "numeric": {
-      const info = DTYPES[e.dtype];
-      if (info.big) return { data: buildData(e.dtype === "uint64" ? new Uint64() : new Int64(), values).values as NumericArray };
-      const a = new info.ctor(values.length) as Float64Array;
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (v != null) a[i] = typeof v === "number" ? v : Number(v);
-      }
-      return { data: a };
-    }
-    case "bool": {
-      const a = new Uint8Array(values.length);
-      for (let i = 0; i < values.length; i++) a[i] = values[i] ? 1 : 0;
-      return { data: a };
-    }
-    case "timestamp": {
-      return { data: buildData(new TimestampMicrosecond("UTC"), values).values as NumericArray }; // int64 µs
-    }
-    default: {
-      const parts: Uint8Array[] = [];
-      const offsets = new BigInt64Array(values.length);
-      let total = 0;
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (v != null) {
-          const b = e.kind === "binary" ? (v as Uint8Array) : enc.encode(e.kind === "utf8" ? String(v) : jsonOf(v));
-          parts.push(b);
-          total += b.length;
-        }
-        offsets[i] = BigInt(total);
-      }
-      const data = new Uint8Array(total);
-      let at = 0;
-      for (const p of parts) {
-        data.set(p, at);
-        at += p.length;
-      }
-      return { data, offsets };
-    }
-  }
-}
-
-/** A table's group, its metadata, and dataset handles. */
-class TableState {
-  private readonly handles = new Map<string, Dataset>();
-  schema: Schema;
-
-  constructor(
-    readonly name: string,
-    readonly group: Group,
-    public meta: TableMeta,
-  ) {
-    this.schema = TableState.schemaOf(meta);
-  }
-
-  static schemaOf(meta: TableMeta): Schema {
-    return new Schema(meta.columns.map((c) => new Field(c.name, typeFromJSON(c.type), true, c.metadata ? new Map(Object.entries(c.metadata)) : undefined)));
-  }
-
-  ds(name: string): Dataset {
-    let d = this.handles.get(name);
-    if (!d) {
-      const o = this.group.get(name);
-      if (!(o instanceof H5.Dataset)) throw new QuiverError("IO", `table ${this.name}: dataset ${name} is missing from the file`);
-      d = o;
-      this.handles.set(name, d);
-    }
-    return d;
-  }
-
-  length(name: string): number {
-    return Number(this.ds(name).shape?.[0] ?? 0);
-  }
-
-  /** A dataset name not used in the group (column names are escaped: "/" is not allowed in links). */
-  allocate(base: string): string {
-    const taken = new Set(this.group.keys());
-    for (const c of this.meta.columns) for (const n of [c.ds, c.offsets, c.valid]) if (n) taken.add(n);
-    let name = base.replace(/%/g, "%25").replace(/\//g, "%2F");
-    if (name === ".") name = "%2E";
-    if (!taken.has(name)) return name;
-    for (let i = 2; ; i++) if (!taken.has(`${name}~${i}`)) return `${name}~${i}`;
-  }
-
-  create(name: string, dtype: DType, rows: number): void {
-    const info = DTYPES[dtype];
-    this.group.create_dataset({
-      name,
-      data: new info.ctor(0) as unknown as Float64Array,
-      shape: [0],
-      maxshape: [null],
-      chunks: [CHUNK],
-      dtype: info.h5,
-    });
-    if (rows > 0) this.ds(name).resize([rows]);
-  }
-
-  append(name: string, data: NumericArray): void {
-    if (data.length === 0) return;
-    const d = this.ds(name);
-    const at = Number(d.shape?.[0] ?? 0);
-    d.resize([at + data.length]);
-    d.write_slice([[at, at + data.length]], data);
-  }
-
-  read(name: string, start: number, end: number): NumericArray {
-    if (end <= start) return new Uint8Array(0);
-    return this.ds(name).slice([[start, end]]) as unknown as NumericArray;
-  }
-
-  truncate(name: string | undefined): void {
-    if (name) this.ds(name).resize([0]);
-  }
-
-  save(): void {
-    setAttrString(this.group, TABLE_ATTR, JSON.stringify(this.meta));
-  }
+/** Options of `openStore("h5:…", options)`. */
+export interface H5StoreOptions extends StoreOpenOptions {
+  /** Only read: never creates, locks or writes the file; NOT_FOUND when it is missing; writes fail with UNSUPPORTED. */
+  readOnly?: boolean;
 }
 
 export class H5Store implements Store {
@@ -276,25 +56,38 @@ export class H5Store implements Store {
     persistent: true,
     kinds: ALL_KINDS,
   };
-  private readonly file: File;
   private closed = false;
+  /** Bumped when a rollback reopened the file: h5wasm objects from before hold a dead file id. */
+  private generation = 0;
 
   private constructor(
     readonly path: string,
-    file: File,
+    private readonly h: H5Handle,
     private readonly unlock: () => void,
+    readonly readOnly: boolean,
   ) {
-    this.file = file;
     this.uri = `h5:${path}`;
+    h.onReopen = () => void this.generation++;
   }
 
-  static async open(location: string): Promise<H5Store> {
+  static async open(location: string, options: H5StoreOptions = {}): Promise<H5Store> {
     const path = h5Path(location);
     await h5ready();
-    mkdirSync(dirname(path), { recursive: true });
+    if (options.readOnly === true) {
+      // Reading creates, locks and repairs nothing.
+      if (!existsSync(path)) throw new QuiverError("NOT_FOUND", `no HDF5 file at ${path}; nothing to read (open it without readOnly to create it)`);
+      return new H5Store(path, H5Handle.open(path, "r"), () => undefined, true);
+    }
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (e) {
+      throw new QuiverError("IO", `cannot create the folder of ${path}: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
+    }
     const unlock = acquireWriteLock(path);
     try {
-      return new H5Store(path, openFile(path, existsSync(path) ? "a" : "w"), unlock);
+      // A new file is valid from the start (created under a temporary name, then renamed).
+      if (!existsSync(path)) createFile(path);
+      return new H5Store(path, H5Handle.open(path, "a"), unlock, false);
     } catch (err) {
       unlock();
       throw err;
@@ -305,175 +98,76 @@ export class H5Store implements Store {
     if (this.closed) throw new QuiverError("CLOSED", `${this.uri} is closed; open it again with openStore("${this.uri}")`);
   }
 
+  private writable(what: string): void {
+    this.check();
+    if (this.readOnly) throw new QuiverError("UNSUPPORTED", `${this.uri} was opened with readOnly: true, so it cannot ${what}; open it without readOnly to write`);
+  }
+
   /**
    * The table as the file has it now. Not cached across calls: another store (or Reader) open on
    * the same file in this process may have appended, and h5wasm Dataset objects cache their shape.
    */
   private table(name: string): TableState | undefined {
-    const g = this.file.get(name);
+    const g = this.h.file.get(name);
     if (!(g instanceof H5.Group)) return undefined;
     const raw = attrString(g, TABLE_ATTR);
     return raw ? new TableState(name, g, JSON.parse(raw) as TableMeta) : undefined;
   }
 
   private createTable(name: string): TableState {
+    const file = this.h.file;
     let cur = "";
     for (const seg of name.split("/")) {
       cur = cur ? `${cur}/${seg}` : seg;
-      const o = this.file.get(cur);
-      if (!o) this.file.create_group(cur);
+      const o = file.get(cur);
+      if (!o) file.create_group(cur);
       else if (!(o instanceof H5.Group)) {
         throw new QuiverError("INVALID_NAME", `table ${JSON.stringify(name)} needs an HDF5 group at /${cur}, where a column dataset of another table is; choose another table name`);
       }
     }
-    const g = this.file.get(name) as Group;
+    const g = file.get(name) as Group;
     const t = new TableState(name, g, { version: 1, rows: 0, columns: [] });
     t.save();
     return t;
   }
 
-  /** Adds a column (all null for the rows already there). */
-  private addColumn(t: TableState, field: Field): ColumnMeta {
-    const type = typeToJSON(field.type, STORE);
-    const c: ColumnMeta = { name: field.name, type };
-    if (field.metadata.size) c.metadata = Object.fromEntries(field.metadata);
-    const e = encodingOf(field.type);
-    const rows = t.meta.rows;
-    t.meta.columns.push(c);
-    if (e.kind === "null") return c;
-    c.ds = t.allocate(field.name);
-    const dtype: DType = e.kind === "numeric" ? e.dtype : e.kind === "timestamp" ? "int64" : "uint8";
-    t.create(c.ds, dtype, e.kind === "numeric" || e.kind === "bool" || e.kind === "timestamp" ? rows : 0);
-    if (e.kind === "utf8" || e.kind === "binary" || e.kind === "json") {
-      c.offsets = t.allocate(`${field.name}.offsets`);
-      t.create(c.offsets, "int64", rows);
-    }
-    if (rows > 0) {
-      c.valid = t.allocate(`${field.name}.valid`);
-      t.create(c.valid, "uint8", rows); // fill value 0: null
-    }
-    return c;
-  }
-
-  /** Appends values to a column's datasets (values already conformed to its type). */
-  private writeColumn(t: TableState, c: ColumnMeta, values: readonly unknown[], before: number): void {
-    const e = encodingOf(typeFromJSON(c.type));
-    const { data, offsets } = encodeColumn(e, values);
-    if (data && c.ds) t.append(c.ds, data);
-    if (offsets && c.offsets) {
-      const base = before > 0 ? (t.read(c.offsets, before - 1, before) as BigInt64Array)[0]! : 0n;
-      if (base !== 0n) for (let i = 0; i < offsets.length; i++) offsets[i]! += base;
-      t.append(c.offsets, offsets);
-    }
-    let nulls = false;
-    for (let i = 0; i < values.length; i++) if (values[i] == null) nulls = true;
-    if (e.kind === "null") return;
-    if (nulls && !c.valid) {
-      c.valid = t.allocate(`${c.name}.valid`);
-      t.create(c.valid, "uint8", 0);
-      if (before > 0) t.append(c.valid, new Uint8Array(before).fill(1));
-    }
-    if (c.valid) {
-      const v = new Uint8Array(values.length);
-      for (let i = 0; i < values.length; i++) v[i] = values[i] == null ? 0 : 1;
-      t.append(c.valid, v);
-    }
-  }
-
-  /** JS values of rows [start, end) of a column, nulls included. */
-  private readColumn(t: TableState, c: ColumnMeta, field: Field, start: number, end: number): unknown[] {
-    const n = end - start;
-    const e = encodingOf(field.type);
-    if (e.kind === "null" || !c.ds) return new Array(n).fill(null);
-    const out = new Array<unknown>(n);
-    if (e.kind === "utf8" || e.kind === "binary" || e.kind === "json") {
-      const ends = t.read(c.offsets!, start, end) as BigInt64Array;
-      const first = start > 0 ? Number((t.read(c.offsets!, start - 1, start) as BigInt64Array)[0]) : 0;
-      const last = n > 0 ? Number(ends[n - 1]) : first;
-      const bytes = t.read(c.ds, first, last) as Uint8Array;
-      let prev = first;
-      for (let i = 0; i < n; i++) {
-        const to = Number(ends[i]);
-        const b = bytes.subarray(prev - first, to - first);
-        out[i] = e.kind === "binary" ? b.slice() : e.kind === "utf8" ? dec.decode(b) : to > prev ? revive(field.type, JSON.parse(dec.decode(b))) : null;
-        prev = to;
-      }
-    } else {
-      const raw = t.read(c.ds, start, end);
-      const asBig = field.metadata.get(BIGINT_META) !== undefined;
-      for (let i = 0; i < n; i++) {
-        const v = raw[i]!;
-        if (e.kind === "bool") out[i] = v !== 0;
-        else if (e.kind === "timestamp") out[i] = new Date(Number(v) / 1000);
-        else out[i] = typeof v === "bigint" && !asBig ? Number(v) : v;
-      }
-    }
-    if (c.valid) {
-      const valid = t.read(c.valid, start, end) as Uint8Array;
-      for (let i = 0; i < n; i++) if (!valid[i]) out[i] = null;
-    }
-    return out;
-  }
-
-  /** Batches of the columns in `schema` (the table's, or a projection of it), read block by block. */
+  /** Batches of `schema`'s columns, block by block; survives a rollback reopening the file meanwhile. */
   private *batches(t: TableState, schema: Schema = t.schema): Generator<RecordBatch> {
     const rows = t.meta.rows;
-    const cols = schema.fields.map((f) => t.meta.columns.find((c) => c.name === f.name)!);
-    for (let s = 0; s < rows; s += SCAN_ROWS) {
-      const e = Math.min(rows, s + SCAN_ROWS);
-      const datas = schema.fields.map((f, i) => buildData(f.type, this.readColumn(t, cols[i]!, f, s, e), f.name));
-      yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: e - s, nullCount: 0, children: datas }));
+    let gen = this.generation;
+    for (let s = 0; s < rows; s += TableState.SCAN_ROWS) {
+      if (gen !== this.generation) {
+        const again = this.table(t.name);
+        if (!again) throw new QuiverError("NOT_FOUND", `table ${t.name} of ${this.uri} is gone since this scan began`);
+        t = again;
+        gen = this.generation;
+      }
+      yield t.block(schema, s, Math.min(rows, s + TableState.SCAN_ROWS));
     }
   }
 
   async append(table: string, batch: RecordBatch): Promise<void> {
-    this.check();
+    this.writable("append");
     validateName(table, "table name");
     for (const f of batch.schema.fields) validateColumnName(f.name);
     const existing = this.table(table);
-    const schema = mergeSchemas(existing?.schema, batch.schema); // throws before anything is written
-    for (const f of schema.fields) typeToJSON(f.type, STORE); // UNSUPPORTED types fail before writing too
-    const t = existing ?? this.createTable(table);
-    this.evolve(t, schema);
-    const conformed = conformBatch(batch, t.schema);
-    const before = t.meta.rows;
+    // Everything that can refuse the batch runs before the file is touched.
+    const schema = mergeSchemas(existing?.schema, batch.schema);
+    for (const f of schema.fields) typeToJSON(f.type, STORE);
+    const conformed = conformBatch(batch, schema);
     const n = conformed.numRows;
-    if (n > 0) {
-      t.schema.fields.forEach((f, i) => this.writeColumn(t, t.meta.columns[i]!, vectorToValues(conformed.getChildAt(i)!, f), before));
-      t.meta.rows = before + n;
-    }
-    t.save();
-    this.file.flush();
-  }
-
-  /** Brings the stored columns to `schema`: adds new ones, rewrites widened ones. */
-  private evolve(t: TableState, schema: Schema): void {
-    let changed = false;
-    for (const f of schema.fields) {
-      const idx = t.meta.columns.findIndex((c) => c.name === f.name);
-      const type = typeToJSON(f.type, STORE);
-      if (idx < 0) {
-        this.addColumn(t, f);
-        changed = true;
-        continue;
+    const encoded = new Map<string, Encoded>();
+    if (n > 0) schema.fields.forEach((f, i) => encoded.set(f.name, encodeValues(f.type, vectorToValues(conformed.getChildAt(i)!, f))));
+    this.h.write(`cannot append ${n} rows to table ${table} in`, () => {
+      const t = this.table(table) ?? this.createTable(table);
+      t.evolve(schema);
+      const before = t.meta.rows;
+      if (n > 0) {
+        for (const c of t.meta.columns) t.writeEncoded(c, encoded.get(c.name)!, before);
+        t.meta.rows = before + n;
       }
-      const c = t.meta.columns[idx]!;
-      if (sameJson(c.type, type)) continue;
-      // Widened (int → float, null → a type): read the old values, write them in the new encoding.
-      const oldField = t.schema.fields[idx]!;
-      const values = this.readColumn(t, c, oldField, 0, t.meta.rows);
-      for (const n of [c.ds, c.offsets, c.valid]) t.truncate(n);
-      const rows = t.meta.rows;
-      t.meta.columns.splice(idx, 1);
-      t.meta.rows = 0;
-      const nc = this.addColumn(t, f);
-      t.meta.columns.pop();
-      t.meta.columns.splice(idx, 0, nc);
-      if (rows > 0) this.writeColumn(t, nc, values, 0);
-      t.meta.rows = rows;
-      changed = true;
-    }
-    if (changed) t.schema = TableState.schemaOf(t.meta);
+      t.save();
+    });
   }
 
   async *scan(table: string, options: ScanOptions = {}): AsyncGenerator<RecordBatch> {
@@ -526,27 +220,31 @@ export class H5Store implements Store {
         walk(child, name + "/");
       }
     };
-    walk(this.file, "");
+    walk(this.h.file, "");
     return out.sort();
   }
 
   /** Replaces a table's rows (update/delete): builds the new batch first, so a bad value changes nothing. */
-  private rewrite(t: TableState, rows: Row[], schema: Schema): void {
+  private rewrite(name: string, rows: Row[], schema: Schema, what: string): void {
     const batch = rowsToBatch(rows, { schema });
-    const merged = mergeSchemas(t.schema, batch.schema);
-    // Empty every dataset and write again from row 0: the datasets (and their names) are reused.
-    for (const c of t.meta.columns) for (const n of [c.ds, c.offsets, c.valid]) t.truncate(n);
-    t.meta.rows = 0;
-    this.evolve(t, merged);
-    const conformed = conformBatch(batch, t.schema);
-    t.schema.fields.forEach((f, i) => this.writeColumn(t, t.meta.columns[i]!, vectorToValues(conformed.getChildAt(i)!, f), 0));
-    t.meta.rows = conformed.numRows;
-    t.save();
-    this.file.flush();
+    const merged = mergeSchemas(schema, batch.schema);
+    const conformed = conformBatch(batch, merged);
+    const encoded = new Map<string, Encoded>();
+    merged.fields.forEach((f, i) => encoded.set(f.name, encodeValues(f.type, vectorToValues(conformed.getChildAt(i)!, f))));
+    this.h.write(`cannot ${what} rows of table ${name} in`, () => {
+      const t = this.table(name)!;
+      // Empty every dataset and write again from row 0: the datasets (and their names) are reused.
+      for (const c of t.meta.columns) for (const n of [c.ds, c.offsets, c.valid]) t.truncate(n);
+      t.meta.rows = 0;
+      t.evolve(merged);
+      for (const c of t.meta.columns) t.writeEncoded(c, encoded.get(c.name)!, 0);
+      t.meta.rows = conformed.numRows;
+      t.save();
+    });
   }
 
   async update(table: string, where: QueryNode | undefined, values: Row): Promise<number> {
-    this.check();
+    this.writable("update rows");
     validateName(table, "table name");
     const t = this.table(table);
     if (where) checkQueryFields(where, t?.schema, table);
@@ -564,12 +262,12 @@ export class H5Store implements Store {
         rows.push(r);
       });
     }
-    if (changed) this.rewrite(t, rows, t.schema);
+    if (changed) this.rewrite(table, rows, t.schema, "update");
     return changed;
   }
 
   async delete(table: string, where: QueryNode | undefined): Promise<number> {
-    this.check();
+    this.writable("delete rows");
     validateName(table, "table name");
     const t = this.table(table);
     if (where) checkQueryFields(where, t?.schema, table);
@@ -583,35 +281,54 @@ export class H5Store implements Store {
         else keep.push(r);
       });
     }
-    if (removed) this.rewrite(t, keep, t.schema);
+    if (removed) this.rewrite(table, keep, t.schema, "delete");
     return removed;
   }
 
   async drop(table: string): Promise<boolean> {
-    this.check();
+    this.writable("drop tables");
     validateName(table, "table name");
-    const t = this.table(table);
-    if (!t) return false;
-    // h5wasm cannot unlink objects: empty the datasets and forget the table.
-    for (const c of t.meta.columns) for (const n of [c.ds, c.offsets, c.valid]) t.truncate(n);
-    t.group.delete_attribute(TABLE_ATTR);
-    this.file.flush();
+    if (!this.table(table)) return false;
+    this.h.write(`cannot drop table ${table} in`, () => {
+      // h5wasm cannot unlink objects: empty the datasets and forget the table.
+      const t = this.table(table)!;
+      for (const c of t.meta.columns) for (const n of [c.ds, c.offsets, c.valid]) t.truncate(n);
+      t.group.delete_attribute(TABLE_ATTR);
+    });
     return true;
   }
 
+  /** Everything appended is already in the file (each append ends in H5Fflush); this makes it durable (fsync). */
   async flush(): Promise<void> {
     this.check();
-    this.file.flush();
+    if (this.readOnly) return;
+    this.h.write("cannot flush", () => undefined);
+    this.h.sync("cannot flush");
   }
 
+  /** Flushes, then closes. When the flush fails the store stays open, so close() can be retried. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
-    try {
-      this.file.close();
-    } finally {
-      this.unlock();
+    if (!this.readOnly) await this.flush();
+    this.release();
+  }
+
+  /** At process exit: flushes what it can, closes the file and drops the lock, synchronously; never throws. */
+  closeSync(): void {
+    if (this.closed) return;
+    if (!this.readOnly) {
+      try {
+        this.h.write("cannot flush at exit", () => undefined);
+      } catch {
+        /* every append was committed when it resolved; nothing else is pending */
+      }
     }
+    this.release();
+  }
+
+  private release(): void {
+    this.closed = true;
+    this.h.close();
+    this.unlock();
   }
 }
-

@@ -18,7 +18,13 @@ runStoreConformance({ describe, it, beforeAll, afterAll } as Parameters<typeof r
     where.set(store, file);
     return store;
   },
-  reopen: async (closed) => openStore(`h5:${where.get(closed)}`),
+  reopen: async (closed) => {
+    // Each reopened store must map to its file too: properties reopen again and again.
+    const file = where.get(closed)!;
+    const store = await openStore(`h5:${file}`);
+    where.set(store, file);
+    return store;
+  },
 });
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -52,7 +52,7 @@ describe("h5: store layout", () => {
     const row = {
       strs: ["a", "b"], bools: [true, false], odd: [NaN, -Infinity, 1], f32: new Float32Array([Infinity, 0.5]), ints: new Int32Array([1, -2]), big: new BigInt64Array([5n, 2n ** 62n]),
       dates: [new Date(1000)], t: { data: new Int16Array([1, 2, 3, 4]), shape: [2, 2] }, f: { data: [0.5, 1.5], shape: [2] },
-      u8: new Uint8Array([1, 2]), nested: { a: 1, b: "x" }, bl: [5n, 2n ** 62n], when: new Date(Date.UTC(2020, 1, 2, 3, 4, 5, 6)),
+      u8: new Uint8Array([1, 2]), nested: { a: 1, b: "x" }, bl: new BigUint64Array([5n, 2n ** 64n - 1n]), neg0: [-0, 0, -0.5], bins: [new Uint8Array(0), new Uint8Array([7])], when: new Date(Date.UTC(2020, 1, 2, 3, 4, 5, 6)),
     };
     const rows = async (store: Store) => {
       await store.append("l", rowsToBatch([row, { strs: null, u8: null }, row]));
@@ -64,7 +64,14 @@ describe("h5: store layout", () => {
     const got = await rows(h5);
     await h5.close();
     expect(plain(got)).toEqual(plain(await rows(await openStore("memory:"))));
-    expect((got[0] as Record<string, unknown>).big).toEqual(new BigInt64Array([5n, 2n ** 62n]));
+    const first = got[0] as Record<string, unknown>;
+    expect(first.big).toEqual(new BigInt64Array([5n, 2n ** 62n]));
+    // Exact: -0 stays -0, an empty binary stays empty (not null), 2^64−1 stays a uint64.
+    expect(Object.is((first.neg0 as number[])[0], -0)).toBe(true);
+    expect(Object.is((first.neg0 as number[])[1], 0)).toBe(true);
+    expect(first.bins).toEqual([new Uint8Array(0), new Uint8Array([7])]);
+    expect(first.bl).toEqual(new BigUint64Array([5n, 2n ** 64n - 1n]));
+    expect(py("import h5py,sys\nprint(h5py.File(sys.argv[1],'r')['l'].attrs['quiver_table'][:9])", path.join(dir, "lists.h5")).trim()).toBe('{"version');
   });
 
   it("carries a Session's tracks and a Tracker's events", async () => {

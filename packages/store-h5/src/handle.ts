@@ -1,0 +1,94 @@
+/** One h5wasm File of this package, kept honest by the file's guard (see guard.ts). */
+import { QuiverError } from "@quiver/core";
+import { FileGuard, type Holder } from "./guard.js";
+import { type File, h5flush, openFile } from "./h5.js";
+
+export type OpenMode = "r" | "a" | "Sr";
+
+export class H5Handle implements Holder {
+  private f: File | undefined;
+  private readonly guard: FileGuard;
+  private readonly detach: () => void;
+  private released = false;
+  /** Called with the new File after a rollback reopened it (dataset handles and SWMR need redoing). */
+  onReopen: ((file: File) => void) | undefined;
+
+  private constructor(
+    readonly path: string,
+    readonly mode: OpenMode,
+    private readonly libver: "v110" | undefined,
+  ) {
+    const { guard, detach } = FileGuard.attach(path, this);
+    this.guard = guard;
+    this.detach = detach;
+  }
+
+  /** Opens `path`; a writer's open is itself guarded (HDF5 marks the superblock when it opens to write). */
+  static open(path: string, mode: OpenMode, libver?: "v110"): H5Handle {
+    const h = new H5Handle(path, mode, libver);
+    try {
+      h.f = mode === "a" ? h.guard.run("cannot open", () => openFile(path, mode, libver)) : openFile(path, mode, libver);
+    } catch (err) {
+      h.detach();
+      throw err;
+    }
+    return h;
+  }
+
+  /** The open File; after a rollback that could not reopen it (a read-only disk), opens it now. */
+  get file(): File {
+    if (this.released) throw new QuiverError("CLOSED", `${this.path} is closed`);
+    if (!this.f) {
+      this.f = this.mode === "a" ? this.guard.run("cannot reopen", () => openFile(this.path, this.mode, this.libver)) : openFile(this.path, this.mode, this.libver);
+      this.onReopen?.(this.f);
+    }
+    return this.f;
+  }
+
+  /**
+   * Runs h5wasm writes as one transaction ending in H5Fflush: either all of it is in the file (and
+   * visible to readers and to a reopen after a crash) or none of it, and an I/O failure throws
+   * QuiverError("IO") with the file as it was.
+   */
+  write<T>(what: string, fn: (file: File) => T): T {
+    return this.guard.run(what, () => {
+      const file = this.file;
+      const out = fn(file);
+      if (h5flush(file) < 0) throw new QuiverError("IO", `${what} ${this.path}: HDF5 could not flush the file`);
+      return out;
+    });
+  }
+
+  /** Makes what was committed durable (fsync). */
+  sync(what: string): void {
+    this.guard.sync(what);
+  }
+
+  suspend(): void {
+    const f = this.f;
+    this.f = undefined;
+    f?.close();
+  }
+
+  resume(): void {
+    if (this.released) return;
+    this.f = openFile(this.path, this.mode, this.libver);
+    this.onReopen?.(this.f);
+  }
+
+  /** Closes the file (everything was committed by `write`); never throws. Idempotent. */
+  close(): void {
+    if (this.released) return;
+    this.released = true;
+    const f = this.f;
+    this.f = undefined;
+    try {
+      if (f && this.mode === "a") this.guard.run("cannot close", () => f.close());
+      else f?.close();
+    } catch {
+      /* committed data is in the file already; a failed close only leaves HDF5's open mark */
+    } finally {
+      this.detach();
+    }
+  }
+}
