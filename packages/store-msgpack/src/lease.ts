@@ -4,7 +4,8 @@
  * one lock while others still get their turn. A lease is pinned while a failed append's bytes
  * could not be cut back (nobody may build on them until they are).
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { QuiverError } from "@quiver/core";
 import { lock, unlock, wanted } from "./lock.js";
 import { ioError, type TableState } from "./state.js";
@@ -17,6 +18,25 @@ interface Lease {
   used: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   pinned: boolean;
+}
+
+/**
+ * Creates a folder and its missing parents one by one (a recursive mkdirSync reports ENOENT on
+ * a read-only file system; level by level gives the real error).
+ */
+function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError("cannot create the table folder", d, err);
+    }
+  }
 }
 
 export class Leases {
@@ -44,11 +64,7 @@ export class Leases {
       this.release(st);
       await new Promise((r) => setTimeout(r, 30));
     }
-    try {
-      mkdirSync(st.dir, { recursive: true });
-    } catch (err) {
-      throw ioError("cannot create the table folder", st.dir, err);
-    }
+    mkdirs(st.dir);
     try {
       await lock(st.lockPath, this.lockTimeout, `table ${JSON.stringify(st.name)}`);
     } catch (err) {
