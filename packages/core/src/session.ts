@@ -12,6 +12,7 @@ import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mer
 import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "./buffer.js";
 import { type ExitBatch, onProcessExit } from "./exit.js";
 import { SessionParams } from "./session-params.js";
+import { isBigintField } from "./build.js";
 import { PointColumns } from "./points.js";
 import { asStoreError, QuiverError, describeValue, isRefusal } from "./errors.js";
 import { validateName } from "./names.js";
@@ -132,7 +133,11 @@ function pointsToBatch(points: PointColumns, schema: Schema): RecordBatch {
     const existing = schema.fields.find((f) => f.name === name);
     // `_ts` values are finite numbers: into a float column they keep its type (what inference returns).
     // Columns staged as all numbers get the type inference would give, without another pass.
-    const { type, bigint } = name === "_ts" && existing?.type.typeId === Type.Float ? { type: existing.type, bigint: false } : (numberColumnType(points.numberState(name), name, existing?.type) ?? inferColumnType(values, name, existing?.type));
+    const existingBigint = existing !== undefined && isBigintField(existing);
+    const { type, bigint } =
+      name === "_ts" && existing?.type.typeId === Type.Float
+        ? { type: existing.type, bigint: false }
+        : ((existingBigint ? undefined : numberColumnType(points.numberState(name), name, existing?.type)) ?? inferColumnType(values, name, existing?.type, existingBigint));
     const meta = bigint || existing?.metadata.get(BIGINT_META) ? new Map([[BIGINT_META, "1"]]) : undefined;
     fields.push(new Field(name, type, true, meta));
     datas.push(buildData(type, values, name));
@@ -153,7 +158,7 @@ export class Track {
   private readonly resolveTs = (raw: unknown): number => this.session.nextTs(raw);
   private readonly stagePoint = (fields: Row, into: PointColumns): void => this.point(fields, into);
   private schema: Schema | undefined;
-  private types: ColumnTypes | undefined;
+  private readonly types: ColumnTypes;
   readonly table: string;
 
   constructor(
@@ -165,7 +170,7 @@ export class Track {
     this.table = table ?? `${session.prefix}/tracks/${validateName(name, "track name")}`;
     // Values are checked against what is stored already, so a bad one is refused at append().
     this.schema = session.storedSchema(this.table);
-    if (this.schema) this.types = new ColumnTypes(this.schema);
+    this.types = new ColumnTypes(this.schema ?? TS_SCHEMA);
     // The session flushes its tracks on its own interval.
     this.buffer = new WriteBuffer((points) => this.write(points, "rows"), POINTS, { ...options, flushInterval: 0 }, `${session.store.uri} track ${JSON.stringify(this.table)}`);
   }
@@ -178,13 +183,14 @@ export class Track {
       const batch = pointsToBatch(points, this.schema ?? TS_SCHEMA);
       await store.append(this.table, batch, { layout });
       this.schema = mergeSchemas(this.schema, batch.schema);
+      this.types.learn(this.schema);
     } catch (err) {
       // Another writer may have set a column's type meanwhile: learn it (see Tracker.write).
       if (isRefusal(err)) {
         const stored = await store.schema(this.table).catch(() => undefined);
         if (stored) {
           this.schema = stored;
-          (this.types ??= new ColumnTypes()).learn(stored);
+          this.types.learn(stored);
         }
       }
       throw err;
@@ -223,7 +229,7 @@ export class Track {
     const row = normalizeRow(fields);
     const ts = this.session.nextTs(row._ts);
     // Same check as on { _ts: ts, ...row }: a `_ts` that got here is a number either way.
-    (this.types ??= new ColumnTypes()).check(row);
+    this.types.check(row);
     into.add(ts, row);
   }
 

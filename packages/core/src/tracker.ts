@@ -269,6 +269,8 @@ export class Tracker implements AsyncDisposable {
       const batch = rowsToBatch(rows, { schema: this.schema, normalized: true });
       await this.store.append(this.table, batch, { layout: "rows" });
       this.schema = mergeSchemas(this.schema, batch.schema);
+      // What the store now holds (say, list<float64> from empty lists) refuses clashes at log().
+      this.types.learn(this.schema);
     } catch (err) {
       // Another writer may have set a column's type meanwhile: learn the stored schema, so the
       // buffer's isolation retries against it and later rows are refused at log().
