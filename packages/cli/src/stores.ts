@@ -32,25 +32,26 @@ export async function loadStoreFor(uri: string): Promise<void> {
 }
 
 /** openStore after loading the CLI's store package for the scheme. */
-export async function openAny(uri: string): Promise<Store> {
+export async function openAny(uri: string, readOnly = false): Promise<Store> {
   await loadStoreFor(uri);
-  return openStore(uri);
+  return openStore(uri, readOnly ? { readOnly: true } : undefined);
 }
 
 /** Location-backed schemes whose location is a file or folder that must exist before reading. */
 const FILE_SCHEMES = new Set(["duckdb", "msgpack", "h5"]);
 
 /**
- * Opens a store for reading: a missing file is NOT_FOUND (opening it would create an empty
- * store and silently show nothing).
+ * Opens an existing store: a missing file is NOT_FOUND (opening it would create an empty
+ * store and silently show nothing). `readOnly` (every command that only reads) opens it with
+ * the stores' `readOnly`, so that nothing is created, locked or repaired.
  */
-export async function openExisting(uri: string): Promise<Store> {
+export async function openExisting(uri: string, readOnly = false): Promise<Store> {
   const { scheme, location } = parseStoreUri(uri);
   const path = location.replace(/\?[^/]*$/, ""); // "runs.db?mode=exclusive"
   if (FILE_SCHEMES.has(scheme) && path !== "" && !path.startsWith(":memory:") && !existsSync(path)) {
     throw new QuiverError("NOT_FOUND", `${uri}: no such ${scheme === "msgpack" ? "folder" : "file"}; check the path, or set --store / QUIVER_STORE`);
   }
-  return openAny(uri);
+  return openAny(uri, readOnly);
 }
 
 /** Throws NOT_FOUND naming the tables there are when `table` does not exist. */

@@ -231,7 +231,7 @@ export class Datasource extends View implements ViewSource {
     const name = validateName(options?.name, "datasource name");
     const root = resolve(options.root ?? ".quiver");
     const missing = `no datasource ${JSON.stringify(name)} in ${root}`;
-    const create = "Create it with Datasource.getOrCreate({ name, path })";
+    const create = "create it with Datasource.getOrCreate({ name, path }) (or `quiver ds scan NAME --path DIR`)";
     // Nothing there: say so without creating the root or an empty database in it.
     if (!rootExists(root, options.store)) throw new QuiverError("NOT_FOUND", `${missing} (no datasources there); ${create}`);
     const ro = options.readOnly === true;
@@ -239,7 +239,7 @@ export class Datasource extends View implements ViewSource {
     try {
       const reg = await readRegistry(ref.store, "datasources");
       const e = reg.get(name);
-      if (!e) throw new QuiverError("NOT_FOUND", `${missing}; existing: ${[...reg.keys()].join(", ") || "(none)"}. ${create}`);
+      if (!e) throw new QuiverError("NOT_FOUND", `${missing}; existing: ${[...reg.keys()].join(", ") || "(none)"}; ${create}`);
       return new Datasource(name, e.id as string, e.path as string, root, ref, ro);
     } catch (err) {
       await ref.release();

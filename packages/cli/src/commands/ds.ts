@@ -1,5 +1,7 @@
 /** `quiver ds ls|scan|query|export|upload`: datasources (files + metadata) of @quiver/datasource. */
-import { type Query, type Row, type Table } from "@quiver/core";
+import { existsSync, statSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { type Query, QuiverError, type Row, type Table } from "@quiver/core";
 import { bool, int, type OptionSpec, parseCommand, str, usageError } from "../args.js";
 import type { Command, CommandGroup } from "../context.js";
 import { parseFilter } from "../filter.js";
@@ -38,8 +40,8 @@ interface DatasourceLike extends ViewLike {
 interface DatasourceModule {
   Datasource: {
     getOrCreate(o: { name: string; path: string; root?: string; store?: string }): Promise<DatasourceLike>;
-    get(o: { name: string; root?: string; store?: string }): Promise<DatasourceLike>;
-    list(o: { root?: string; store?: string }): Promise<unknown[]>;
+    get(o: { name: string; root?: string; store?: string; readOnly?: boolean }): Promise<DatasourceLike>;
+    list(o: { root?: string; store?: string; readOnly?: boolean }): Promise<unknown[]>;
   };
 }
 
@@ -64,9 +66,10 @@ async function closeIfPossible(x: unknown): Promise<void> {
   if (typeof c === "function") await c.call(x);
 }
 
-async function getSource(p: ReturnType<typeof parseCommand>, name: string): Promise<DatasourceLike> {
+/** An existing datasource; `readOnly` for commands that only read (nothing under the root is created or written). */
+async function getSource(p: ReturnType<typeof parseCommand>, name: string, readOnly: boolean): Promise<DatasourceLike> {
   const { Datasource } = await dsModule();
-  return Datasource.get({ name, ...where(p) });
+  return Datasource.get({ name, ...where(p), readOnly });
 }
 
 /** The whole datasource, or the datapoints matching a filter. */
@@ -85,7 +88,12 @@ const lsCmd: Command = {
     const p = parseCommand(argv, this.spec);
     if (p.positionals.length) throw usageError(this.spec, "ds ls takes no arguments");
     const { Datasource } = await dsModule();
-    const list = (await Datasource.list(where(p))) as (DatasourceLike | string)[];
+    const o = where(p);
+    const root = o.root ?? ".quiver";
+    if (o.store === undefined && !existsSync(root)) {
+      throw new QuiverError("NOT_FOUND", `no datasource root ${resolvePath(root)}; give the right --root, or create a datasource with \`quiver ds scan NAME --path DIR\``);
+    }
+    const list = (await Datasource.list({ ...o, readOnly: true })) as (DatasourceLike | string)[];
     const rows: Row[] = [];
     for (const x of list) {
       if (typeof x === "string") {
@@ -117,6 +125,12 @@ const scanCmd: Command = {
     const name = p.positionals[0]!;
     const { Datasource } = await dsModule();
     const path = str(p, "path");
+    // A folder that is not there fails before anything is created (no root, no datasource).
+    if (path !== undefined) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st) throw new QuiverError("NOT_FOUND", `--path ${path}: no such folder; create it or fix the path (nothing was created)`);
+      if (!st.isDirectory()) throw new QuiverError("INVALID_PATH", `--path ${path} is not a folder; give the folder holding the files`);
+    }
     const ds = path ? await Datasource.getOrCreate({ name, path, ...where(p) }) : await Datasource.get({ name, ...where(p) });
     try {
       const res = await withSpinner("scanning", (bar) =>
@@ -161,7 +175,7 @@ Example:
     if (p.positionals.length !== 2) throw usageError(this.spec, "expected NAME and a FILTER in quotes");
     const [name, filter] = p.positionals as [string, string];
     const q = parseFilter(filter); // syntax errors before any I/O
-    const ds = await getSource(p, name);
+    const ds = await getSource(p, name, true);
     try {
       let view = ds.where(q);
       const sel = str(p, "select")?.split(",").map((s) => s.trim()).filter(Boolean);
@@ -195,7 +209,7 @@ const exportCmd: Command = {
     if (!parquet === !csv) throw usageError(this.spec, "give exactly one of --parquet FILE or --csv FILE");
     const filter = str(p, "where");
     if (filter) parseFilter(filter);
-    const ds = await getSource(p, p.positionals[0]!);
+    const ds = await getSource(p, p.positionals[0]!, true);
     try {
       const result = await withSpinner("exporting", async (bar) => {
         const r = await allOf(ds, filter).all();
@@ -227,7 +241,7 @@ const uploadCmd: Command = {
     const p = parseCommand(argv, this.spec);
     if (p.positionals.length !== 2) throw usageError(this.spec, "expected NAME FILE");
     const [name, file] = p.positionals as [string, string];
-    const ds = await getSource(p, name);
+    const ds = await getSource(p, name, false);
     try {
       const pc = str(p, "path-column");
       const res = await withSpinner("uploading", () => ds.uploadMetadata(file, pc ? { pathColumn: pc } : undefined), "rows");

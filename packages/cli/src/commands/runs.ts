@@ -18,11 +18,14 @@ const STORE_HELP = {
 };
 const URI_NOTE = "URI is a store such as duckdb:runs.db, msgpack:./.quiver or h5:log.h5 (a bare path is read by its extension).";
 
-/** Opens the store and table named by the command line (closing the store on error). */
-async function withRuns<T>(uri: string | undefined, table: string, fn: (store: Store, reader: Reader) => Promise<T>, mustExist = true): Promise<T> {
-  const store = await openExisting(storeUri(uri));
+/**
+ * Opens the store and table named by the command line (closing the store on error); read-only
+ * unless the command writes (`delete`, `set`), so that reading never creates or changes a file.
+ */
+async function withRuns<T>(uri: string | undefined, table: string, fn: (store: Store, reader: Reader) => Promise<T>, mode: "read" | "write" = "read"): Promise<T> {
+  const store = await openExisting(storeUri(uri), mode === "read");
   try {
-    if (mustExist) await requireTable(store, table);
+    await requireTable(store, table);
     const reader = await Reader.open(store, { table });
     return await fn(store, reader);
   } finally {
@@ -159,7 +162,7 @@ const copyCmd: Command = {
     const [src, dst] = p.positionals.map((u) => storeUri(u)) as [string, string];
     if (src === dst) throw new QuiverError("INVALID_VALUE", "source and target are the same store");
     const table = str(p, "table") ?? "events";
-    const source = await openExisting(src);
+    const source = await openExisting(src, true);
     try {
       await requireTable(source, table);
       const total = await source.count(table);
@@ -197,7 +200,7 @@ const deleteCmd: Command = {
       if (n === 0) throw new QuiverError("NOT_FOUND", `no run ${JSON.stringify(args[0])} in ${store.uri}; list runs with \`quiver ls\``);
       await store.flush();
       ctx.out.write(`deleted ${n} row${n === 1 ? "" : "s"} of run ${args[0]}\n`);
-    });
+    }, "write");
   },
 };
 
@@ -233,7 +236,7 @@ const setCmd: Command = {
       if (n === 0) throw new QuiverError("NOT_FOUND", `no run ${JSON.stringify(trackId)} in ${store.uri}; list runs with \`quiver ls\``);
       await store.flush();
       ctx.out.write(`set ${args[0]} = ${formatCell(value)} on ${n} row${n === 1 ? "" : "s"} of run ${trackId}\n`);
-    });
+    }, "write");
   },
 };
 

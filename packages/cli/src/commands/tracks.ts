@@ -11,7 +11,7 @@ const ROOT_NOTE = "ROOT is the folder given to Session.open({ root }) (read with
 const MARK = "/tracks/";
 
 async function withRoot<T>(root: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openExisting(rootUri(root));
+  const store = await openExisting(rootUri(root), true);
   try {
     return await fn(store);
   } finally {
