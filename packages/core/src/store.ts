@@ -24,7 +24,12 @@ export interface StoreCapabilities {
   persistent: boolean;
   /** Value kinds the store can hold. */
   kinds: readonly ValueKind[];
+  /** The SQL dialect `sql()` speaks, when `sql` is true ("duckdb", "postgres", "sqlite", …). */
+  dialect?: SqlDialect;
 }
+
+/** Names of SQL dialects; a store may name another. */
+export type SqlDialect = "duckdb" | "postgres" | "sqlite" | (string & {});
 
 export interface OrderBy {
   column: string;
@@ -45,6 +50,34 @@ export interface ScanOptions {
    * insertion order, counted before filtering. Used by tracks for their `index`.
    */
   rowIndex?: string;
+}
+
+/**
+ * A time window of a table: rows with `start ≤ column < end`, ordered by that column (newest
+ * first with `reverse`), ties in insertion order (reversed too). Exactly what a scan with that
+ * where, `orderBy: [column, rowIndex]`, offset and limit returns; with neither bound, rows with
+ * a null time come last.
+ */
+export interface TimeRange {
+  /** The time column, "_ts" unless given (float seconds in tracks; a timestamp column works too). */
+  column?: string;
+  start?: number | Date;
+  end?: number | Date;
+  reverse?: boolean;
+  offset?: number;
+  limit?: number;
+  /** Only these columns, in this order. */
+  columns?: readonly string[];
+  /** Add each row's insertion position under this name (as ScanOptions.rowIndex). */
+  rowIndex?: string;
+}
+
+/** One run of a table (rows sharing a `track_id`): its row count and first/last `timestamp`. */
+export interface RunSummary {
+  track_id: string;
+  rows: number;
+  first: Date | null;
+  last: Date | null;
 }
 
 export interface AppendOptions {
@@ -80,8 +113,16 @@ export interface Store {
   delete(table: string, where: QueryNode | undefined): Promise<number>;
   /** Removes a table; returns whether it existed. */
   drop(table: string): Promise<boolean>;
-  /** Runs SQL (stores with `capabilities.sql`). */
+  /** Runs SQL (stores with `capabilities.sql`, in `capabilities.dialect`). */
   sql?(text: string, params?: readonly unknown[]): Promise<Table>;
+  /**
+   * Optional: a time window (see TimeRange), through the store's time index when it has one
+   * (`capabilities.timeIndex`). Stores made with defineStore always have it (falling back to a
+   * scan); for any store, `readTimeRange(store, table, range)` from the store kit works.
+   */
+  readByTime?(table: string, range: TimeRange): AsyncIterable<RecordBatch>;
+  /** Optional: the table's runs in order of first appearance (what Reader.runs lists). */
+  runs?(table: string): Promise<RunSummary[]>;
   /**
    * Makes everything appended so far durable. Resolves only once it is; an I/O failure rejects
    * with QuiverError("IO") naming the file (cause kept), and a later call retries.
