@@ -72,6 +72,18 @@ function install(): void {
 /** HDF5's error stack text printed while a guarded call runs: kept out of the user's stderr. */
 let capture: string[] | undefined;
 
+/** Runs `fn` with HDF5's stderr diagnostics dropped: for calls whose failure we explain ourselves (opening). */
+export function silenced<T>(fn: () => T): T {
+  install();
+  const outer = capture;
+  capture = [];
+  try {
+    return fn();
+  } finally {
+    capture = outer;
+  }
+}
+
 export function ioReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const code = e?.code;
@@ -152,12 +164,14 @@ export class FileGuard {
     const outer = capture;
     const diag: string[] = [];
     capture = diag;
+    let failed = false;
     let out: T;
     try {
       out = fn();
       if (this.fault) throw this.fault;
     } catch (err) {
       const fault = this.fault;
+      failed = fault !== undefined;
       this.rollback();
       if (fault) throw new QuiverError("IO", `${what} ${this.path}: ${ioReason(fault)}; ${ioAdvice(fault)} (the file keeps everything committed before)`, { cause: fault });
       throw err;
@@ -165,7 +179,7 @@ export class FileGuard {
       this.depth--;
       capture = outer;
       // Diagnostics that did not come with a failed write are real surprises: let them through.
-      if (!this.fault && diag.length && !this.broken) process.stderr.write(diag.join(""));
+      if (!failed && !this.fault && diag.length && !this.broken) process.stderr.write(diag.join(""));
       this.fault = undefined;
     }
     this.commit();
@@ -192,7 +206,6 @@ export class FileGuard {
 
   /** Back to the last commit: close every handle discarding writes, restore, reopen. */
   private rollback(): void {
-    if (process.env.H5DEBUG) console.error("ROLLBACK", this.path, this.fault, new Error().stack);
     const holders = [...this.holders];
     this.discarding = true;
     try {
@@ -216,6 +229,7 @@ export class FileGuard {
     }
     this.restore();
     this.undo = [];
+    this.fault = undefined; // reopening writes (HDF5 marks the superblock): it must not meet the old fault
     for (const h of holders) {
       try {
         h.resume();

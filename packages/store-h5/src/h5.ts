@@ -5,7 +5,7 @@ import h5wasm, { Module } from "h5wasm/node";
 import type { Dataset as DatasetClass, File as FileClass, Group as GroupClass } from "h5wasm/node";
 import type { Dataset, File, Group } from "h5wasm/node";
 import { QuiverError } from "@quiver/core";
-import { FileGuard, ioAdvice, ioReason } from "./guard.js";
+import { FileGuard, ioAdvice, ioReason, silenced } from "./guard.js";
 
 export type { Dataset, File, Group };
 /** The classes we test with instanceof and construct. */
@@ -181,7 +181,8 @@ export function diagnose(path: string): string | undefined {
 export function openFile(path: string, mode: "r" | "a" | "w" | "Sr", libver?: "v110"): File {
   let err: unknown;
   try {
-    const f = new h5wasm.File(path, mode, libver ? { libver: [libver, libver] } : {});
+    // A failed open prints HDF5's error stack; the error we throw says what happened instead.
+    const f = silenced(() => new h5wasm.File(path, mode, libver ? { libver: [libver, libver] } : {}));
     if (f.file_id >= 0n) return f;
   } catch (e) {
     err = e;

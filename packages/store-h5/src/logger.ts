@@ -284,7 +284,7 @@ export class H5Logger {
         throw new QuiverError(
           "IO",
           `H5Logger for ${this.path} holds ${(this.bufferBytes / 2 ** 20).toFixed(1)} MiB of values it could not write, its maxBufferBytes cap: ${err.message}. This value was not taken; everything logged before stays buffered until a write succeeds (flush() retries)`,
-          { cause: err },
+          { cause: err.cause ?? err },
         );
       }
       if (s.n < s.capacityRows) return;
