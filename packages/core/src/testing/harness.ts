@@ -9,6 +9,9 @@ import type { ScanOptions, Store } from "../store.js";
 export interface TestApi {
   describe(name: string, fn: () => void): void;
   it(name: string, fn: () => Promise<void> | void, timeout?: number): void;
+  /** Optional hooks (a store's own setup and teardown around the suite, e.g. a server or a tmpfs). */
+  beforeAll?(fn: () => Promise<void> | void, timeout?: number): void;
+  afterAll?(fn: () => Promise<void> | void, timeout?: number): void;
 }
 
 export interface ConformanceTarget {
