@@ -82,10 +82,18 @@ export class FieldIndex {
     if (f.shard === this.lastShard) this.lastWidth++;
   }
 
-  /** Shards for new fields: the last shard until it is SHARD_WIDTH wide, then a new one. */
-  shardPlanner(): () => number {
-    let last = this.lastShard;
-    let used = this.lastWidth;
+  /** The shard new fields go to first. */
+  get last(): number {
+    return this.lastShard;
+  }
+
+  /**
+   * Shards for new fields: the last shard until it is SHARD_WIDTH wide, then a new one; or from
+   * `start` on (a shard with no columns yet).
+   */
+  shardPlanner(start?: number): () => number {
+    let last = start ?? this.lastShard;
+    let used = start === undefined ? this.lastWidth : 0;
     return () => {
       if (used >= SHARD_WIDTH) (last++, (used = 0));
       used++;
@@ -131,11 +139,11 @@ function isData(x: unknown): x is Data {
  * Validates a change against the field types (inferring new ones), stores blobs, and builds the
  * events batch. Throws before anything is written.
  */
-export function prepare(change: ChangeSet, known: FieldIndex, declared: ReadonlyMap<string, FieldType> | undefined, blobs: BlobStore, seq0: number): Prepared {
+export function prepare(change: ChangeSet, known: FieldIndex, declared: ReadonlyMap<string, FieldType> | undefined, blobs: BlobStore, seq0: number, startShard?: number): Prepared {
   const n = change.paths.length;
   const where = change.source ? `${change.source}: ` : "";
   const newFields: FieldRec[] = [];
-  const nextShard = known.shardPlanner();
+  const nextShard = known.shardPlanner(startShard);
   const lower = new Map<string, string>();
   const addField = (name: string, type: FieldType): void => {
     const twin = known.caseTwin(name) ?? lower.get(name.toLowerCase());

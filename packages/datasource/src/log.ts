@@ -86,6 +86,24 @@ export class EventLog {
     return this.cached;
   }
 
+  /**
+   * Where the change's new fields must start instead of the last shard: after every existing
+   * events table, when one of them still has a column of that name (up to case) that no committed
+   * field owns, left by a commit that failed after the store added the column. Appending there
+   * could meet that column's old type.
+   */
+  private async freshShard(change: ChangeSet, st: LogState): Promise<number | undefined> {
+    const names: string[] = [];
+    for (const k of change.fields.keys()) if (!st.index.byName.has(k)) names.push(k.toLowerCase());
+    if (names.length === 0) return undefined;
+    const orphans = new Set<string>();
+    let sh = st.index.last;
+    for (let schema = await this.store.schema(this.shardTable(sh)); schema; schema = await this.store.schema(this.shardTable(++sh))) {
+      for (const f of schema.fields) if (!st.index.byName.has(f.name) && f.name !== "path" && f.name !== "_seq" && f.name !== "_unset") orphans.add(f.name.toLowerCase());
+    }
+    return names.some((n) => orphans.has(n)) ? sh : undefined;
+  }
+
   /** Deletes what failed or crashed commits left at `_seq >= bound`. */
   private async cleanup(bound: number, shards: number): Promise<void> {
     const s = this.store;
@@ -107,7 +125,7 @@ export class EventLog {
     const s = this.store;
     const st = await this.state();
     const seq0 = st.bound;
-    const prepared = prepare(change, st.index, declared, blobs, seq0);
+    const prepared = prepare(change, st.index, declared, blobs, seq0, await this.freshShard(change, st));
     const maxShard = Math.max(st.fields.at(-1)?.shard ?? 0, prepared.newFields.at(-1)?.shard ?? 0);
     const shard0 = this.shardTable(0);
     // Leftovers of a commit that crashed or could not roll back: shard 0 holds every path of
