@@ -280,14 +280,11 @@ export class DefinedStore implements Store {
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
-      this.closing = (async () => {
-        try {
-          await this.driver.close();
-        } catch (err) {
-          this.closing = undefined;
-          throw this.fault(err, "closing");
-        }
-      })();
+      const closing = this.call("closing", undefined, () => this.driver.close());
+      this.closing = closing;
+      closing.catch(() => {
+        if (this.closing === closing) this.closing = undefined;
+      });
     }
     return this.closing;
   }
