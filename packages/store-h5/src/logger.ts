@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { describeValue, QuiverError, validateName } from "@quiver/core";
+import { describeValue, onProcessExit, QuiverError, validateName } from "@quiver/core";
 import { ioAdvice, ioReason } from "./guard.js";
 import { attrString, createFile, type Dataset, type DType, DTYPES, dtypeOfMetadata, type File, H5, h5Path, h5ready, parseDType, walkDatasets } from "./h5.js";
 import { H5Handle } from "./handle.js";
@@ -53,22 +53,28 @@ const INT64_MAX = 2n ** 63n - 1n;
 /** Live loggers, written at process exit. */
 const live = new Set<H5Logger>();
 let hooked = false;
+/**
+ * Exit durability. Core's exit hook (onProcessExit, one per logger) flushes at the normal end and on
+ * signals, and calls takeSync at `exit` (process.exit, an uncaught exception), where we write and
+ * close synchronously; our own `exit` listener does the same should core's not run. On SIGINT/
+ * SIGTERM/SIGHUP with no handler of the app's, we also close every logger before core re-raises the
+ * signal: a process dying of a signal runs no `exit` listeners, and an unclosed SWMR file keeps
+ * its "open for writing" mark. With an app handler we only flush (core does) and stay usable.
+ */
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
   process.on("exit", () => {
     for (const l of [...live]) l.exitClose();
   });
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    // Only when nobody else handles the signal: flush, then die of it as Node would have.
-    if (process.listenerCount(sig) > 0) continue;
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const handler = () => {
+      // Ours and core's are two; any other listener is the app's, which decides what happens next.
+      if (process.listenerCount(sig) > 2) return;
       for (const l of [...live]) l.exitClose();
       process.removeListener(sig, handler);
-      // Handlers added since then decide what happens; otherwise die of the signal as Node would.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
     };
-    process.on(sig, handler);
+    process.prependListener(sig, handler);
   }
 }
 
@@ -93,6 +99,8 @@ export class H5Logger {
   private backoff = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly reported = new Set<string>();
+  /** Unregisters from core's exit hook. */
+  private unhook: (() => void) | undefined;
 
   private constructor(path: string, h: H5Handle, options: H5LoggerOptions, private readonly unlock: () => void) {
     this.path = path;
@@ -147,6 +155,16 @@ export class H5Logger {
       throw err;
     }
     live.add(logger);
+    logger.unhook = onProcessExit({
+      get pending() {
+        return logger.pending;
+      },
+      flush: () => logger.flush(),
+      takeSync: () => {
+        logger.exitClose();
+        return [];
+      },
+    });
     hookExit();
     return logger;
   }
@@ -463,6 +481,7 @@ export class H5Logger {
     if (this.timer) clearInterval(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     live.delete(this);
+    this.unhook?.();
     this.h.close();
     this.unlock();
   }
