@@ -1,0 +1,313 @@
+/**
+ * The `postgres:` store driver (wrapped by core's defineStore): one PostgreSQL table per Quiver
+ * table in the store's schema, appends as binary COPY inside one transaction, queries pushed
+ * down as parameterised SQL, reads decoded straight into Arrow.
+ */
+import type { Writable } from "node:stream";
+import type { RecordBatch, Schema, Table } from "apache-arrow";
+import { ALL_KINDS, QuiverError, type QueryNode, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core";
+import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
+import { checkScanOptions, dropColumn, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
+import type { TransactionSql } from "postgres";
+import { catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, POS, type TableInfo } from "./catalog.js";
+import type { Pool } from "./connection.js";
+import { encodeCopy } from "./encode.js";
+import { encodeJson } from "./json.js";
+import { valueText } from "./literal.js";
+import { readRows, runSql, type Column } from "./read.js";
+import { compileWhere, ident, SqlBuilder } from "./sql.js";
+import { sqlTypeOf } from "./types.js";
+import type { Target } from "./url.js";
+
+/** Rows fetched per round trip (and per RecordBatch) on reads. */
+const CHUNK = 65536;
+
+export class PostgresDriver implements StoreDriver {
+  readonly scheme = "postgres";
+  readonly capabilities: DriverCapabilities = { persistent: true, concurrentWriters: true, kinds: ALL_KINDS };
+  readonly sql: SqlEngine;
+  /** The schema, quoted. */
+  private readonly S: string;
+  private readonly cache = new Map<string, TableInfo>();
+
+  constructor(
+    readonly uri: string,
+    private readonly target: Target,
+    private readonly pool: Pool,
+  ) {
+    this.S = ident(target.schema);
+    this.sql = { dialect: "postgres", run: (text, params) => this.runSql(text, params) };
+  }
+
+  /** Creates the schema and catalog unless they exist (under a lock: racing first writers are safe). */
+  async bootstrap(): Promise<void> {
+    await this.pool.op(`opening schema ${this.target.schema}`, async () => {
+      const [r] = await this.pool.sql.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok`, [
+        `${this.S}._quiver_columns`,
+        `${this.S}._quiver_utf8_array(text[])`,
+      ]);
+      if (r!.ok) return;
+      await this.pool.sql.begin(async (tx) => {
+        await tx.unsafe(`SELECT pg_advisory_xact_lock(${LOCK_KEY}, hashtext($1))`, [`schema:${this.target.schema}`]);
+        for (const stmt of catalogDDL(this.S)) await tx.unsafe(stmt);
+      });
+    });
+  }
+
+  /** For read-only opens: NOT_FOUND unless the schema holds a Quiver catalog. */
+  async requireCatalog(): Promise<void> {
+    const [r] = await this.pool.op(`opening schema ${this.target.schema}`, () =>
+      this.pool.sql.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${this.S}._quiver_tables`]),
+    );
+    if (!r!.ok) {
+      throw new QuiverError("NOT_FOUND", `schema ${JSON.stringify(this.target.schema)} of database ${JSON.stringify(this.target.database)} on ${this.target.where} holds no Quiver store; check ?schema= in the URL, or write to it first`);
+    }
+  }
+
+  /** The table's catalog entry, current (one round trip when the cache is). */
+  private async info(table: string): Promise<TableInfo | undefined> {
+    const cached = this.cache.get(table);
+    const rows = await this.pool.sql.unsafe<{ version: string }[]>(`SELECT version FROM ${this.S}._quiver_tables WHERE name = $1`, [table]);
+    if (rows.length === 0) {
+      this.cache.delete(table);
+      return undefined;
+    }
+    if (cached && cached.version === Number(rows[0]!.version)) return cached;
+    const info = await loadTable(this.pool.sql, this.S, table);
+    if (info) this.cache.set(table, info);
+    else this.cache.delete(table);
+    return info;
+  }
+
+  /** Locks the table's catalog row for this transaction and hands out `n` positions. */
+  private async lockRow(tx: TransactionSql, table: string, n: number): Promise<{ start: number; version: number } | undefined> {
+    const r = await tx.unsafe<{ start: string; version: string }[]>(`UPDATE ${this.S}._quiver_tables SET rows = rows + $2 WHERE name = $1 RETURNING rows - $2 AS start, version`, [table, n]);
+    return r.length ? { start: Number(r[0]!.start), version: Number(r[0]!.version) } : undefined;
+  }
+
+  /** A transaction holding the table's catalog row, with its current info; creates the table when `create`. */
+  private async locked<T>(tx: TransactionSql, table: string, n: number, create: boolean, fn: (info: TableInfo, start: number) => Promise<T>): Promise<T | undefined> {
+    let r = await this.lockRow(tx, table, n);
+    if (!r) {
+      if (!create) return undefined;
+      await createTable(tx, this.S, this.target.schema, table);
+      r = (await this.lockRow(tx, table, n))!;
+    }
+    let info = this.cache.get(table);
+    if (!info || info.version !== r.version) info = (await loadTable(tx, this.S, table))!;
+    return fn(info, r.start);
+  }
+
+  private commit(table: string, info: TableInfo | undefined): void {
+    if (info) this.cache.set(table, info);
+    else this.cache.delete(table);
+  }
+
+  async append(table: string, batch: RecordBatch): Promise<void> {
+    const n = batch.numRows;
+    const nul = columnsWithNul(batch);
+    let after: TableInfo | undefined;
+    try {
+      after = await this.pool.op(`appending to ${table}`, () =>
+        this.pool.sql.begin((tx) =>
+          this.locked(tx, table, n, true, async (info, start) => {
+            const next = await evolve(tx, this.S, info, batch.schema, nul);
+            if (n > 0) await this.copyIn(tx, next, batch, start);
+            return next;
+          }),
+        ),
+      );
+    } catch (err) {
+      this.cache.delete(table); // whatever was learnt in the rolled-back transaction is void
+      throw err;
+    }
+    this.commit(table, after);
+  }
+
+  private async copyIn(tx: TransactionSql, info: TableInfo, batch: RecordBatch, start: number): Promise<void> {
+    const cols = batch.schema.fields.map((f, index) => {
+      const c = info.byName.get(f.name)!;
+      return { index, storage: c.storage, type: c.type, ident: c.ident };
+    });
+    const buf = encodeCopy(batch, cols, start);
+    const list = [POS, ...cols.map((c) => c.ident)].map(ident).join(", ");
+    const stream = (await tx.unsafe(`COPY ${this.S}.${ident(info.ident)} (${list}) FROM STDIN (FORMAT binary)`).writable()) as Writable & { _final(cb: () => void): void };
+    // The driver reports a COPY the server rejects after the data only to the next statement
+    // (and never calls back): so a statement follows once the data is sent, and whichever
+    // settles first tells.
+    let probe: Promise<unknown> | undefined;
+    const sent = new Promise<void>((resolve) => {
+      const final = stream._final.bind(stream);
+      stream._final = (cb) => {
+        final(cb);
+        probe = tx.unsafe("SELECT 1");
+        resolve();
+      };
+    });
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on("error", reject);
+      stream.end(buf, () => resolve());
+    });
+    await Promise.race([done, sent.then(() => probe!.then(() => done))]);
+  }
+
+  async read(table: string): Promise<Batches> {
+    return this.scan(table, {});
+  }
+
+  async schema(table: string): Promise<Schema | undefined> {
+    return (await this.pool.op(`reading the schema of ${table}`, () => this.info(table)))?.schema;
+  }
+
+  async tables(): Promise<readonly string[]> {
+    const rows = await this.pool.op("listing tables", () => this.pool.sql.unsafe<{ name: string }[]>(`SELECT name FROM ${this.S}._quiver_tables`));
+    return rows.map((r) => r.name);
+  }
+
+  async drop(table: string): Promise<boolean> {
+    return this.pool.op(`dropping ${table}`, async () => {
+      const dropped = await this.pool.sql.begin(async (tx) => {
+        const info = await this.locked(tx, table, 0, false, async (i) => i);
+        if (!info) return false;
+        await tx.unsafe(`DROP TABLE ${this.S}.${ident(info.ident)}`);
+        await tx.unsafe(`DELETE FROM ${this.S}._quiver_tables WHERE name = $1`, [table]);
+        return true;
+      });
+      this.cache.delete(table);
+      return dropped;
+    });
+  }
+
+  /** Appends resolve once committed: there is nothing left to flush. */
+  flush(): void {}
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /**
+   * Process exit: destroys the sockets at once, so the server ends the sessions (an append in
+   * flight rolls back and its row lock goes) before the exit writer connects. Nothing else is
+   * held: every acknowledged append is already committed.
+   */
+  closeSync(): void {
+    this.pool.destroy();
+  }
+
+  // ---- accelerators --------------------------------------------------------------------------
+
+  /** The SELECT answering `options` over `info`, with its parameters and output columns. */
+  private select(info: TableInfo, options: ScanOptions): { text: string; params: (string | null)[]; columns: Column[] } {
+    const idx = options.rowIndex;
+    const names = [...(options.columns ?? info.columns.map((c) => c.name))];
+    if (idx && !names.includes(idx)) names.push(idx);
+    const b = new SqlBuilder(info.byName);
+    const columns: Column[] = names.map((n) => (n === idx ? { name: n, rowIndex: true } : { name: n, col: info.byName.get(n)! }));
+    const list = columns.map((c) => (c.rowIndex ? `${ident(POS)} AS ${ident(c.name)}` : ident(c.col!.ident))).join(", ") || "NULL";
+    let text = `SELECT ${list} FROM ${this.S}.${ident(info.ident)}${compileWhere(options.where, b)}`;
+    const keys = (options.orderBy ?? []).map((o) => (o.column === idx ? `${ident(POS)} ${o.direction === "desc" ? "DESC" : "ASC"}` : b.orderKey(o.column, o.direction === "desc")));
+    text += ` ORDER BY ${[...keys, ident(POS)].join(", ")}`;
+    if (options.limit !== undefined) text += ` LIMIT ${b.param(String(options.limit), "int8")}`;
+    if (options.offset) text += ` OFFSET ${b.param(String(options.offset), "int8")}`;
+    return { text, params: b.params, columns };
+  }
+
+  async scan(table: string, options: ScanOptions): Promise<Batches> {
+    const info = await this.pool.op(`reading ${table}`, () => this.info(table));
+    if (!info) return [];
+    checkScanOptions(info.schema, options, table);
+    if (options.limit === 0) return [];
+    const q = this.select(info, options);
+    return readRows(this.pool, `reading ${table}`, q.text, q.params, q.columns, CHUNK);
+  }
+
+  async count(table: string, where: QueryNode | undefined): Promise<number> {
+    return this.pool.op(`counting rows of ${table}`, async () => {
+      const info = await this.info(table);
+      if (!info) return 0;
+      const b = new SqlBuilder(info.byName);
+      const w = compileWhere(where, b);
+      const [r] = await this.pool.sql.unsafe<{ n: string }[]>(`SELECT count(*) AS n FROM ${this.S}.${ident(info.ident)}${w}`, b.params);
+      return Number(r!.n);
+    });
+  }
+
+  /** A time window through the `_ts` index (an ordinary scan with a where, pushed down). */
+  async readByTime(table: string, range: TimeRange & { column: string }): Promise<Batches | undefined> {
+    const { options, strip } = timeRangeScan(range);
+    const batches = (await this.scan(table, options)) as AsyncIterable<RecordBatch>;
+    if (!strip) return batches;
+    return (async function* () {
+      for await (const b of batches) yield dropColumn(b, strip);
+    })();
+  }
+
+  /** Runs in one GROUP BY (Reader.runs, `quiver ls`), first-seen order. */
+  async runs(table: string, schema: Schema): Promise<RunSummary[] | undefined> {
+    const info = await this.pool.op(`reading the runs of ${table}`, () => this.info(table));
+    if (!info?.byName.has("track_id")) return undefined;
+    const id = info.byName.get("track_id")!;
+    if (id.storage.kind !== "scalar" || id.storage.elem !== "text") return undefined;
+    const ts = info.byName.get("timestamp");
+    const hasTs = ts?.storage.kind === "scalar" && ts.storage.elem === "timestamptz" && schema.fields.some((f) => f.name === "timestamp");
+    const t = hasTs ? ident(ts!.ident) : "NULL::timestamptz";
+    const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
+    const rows = await this.pool.op(`reading the runs of ${table}`, () =>
+      this.pool.sql.unsafe<{ id: string; n: string; first: number | null; last: number | null }[]>(
+        `SELECT ${ident(id.ident)} AS id, count(*) AS n, ${ms(`min(${t})`)} AS first, ${ms(`max(${t})`)} AS last FROM ${this.S}.${ident(info.ident)} WHERE ${ident(id.ident)} IS NOT NULL GROUP BY 1 ORDER BY min(${ident(POS)})`,
+      ),
+    );
+    return rows.map((r) => ({ track_id: r.id, rows: Number(r.n), first: r.first === null ? null : new Date(Math.round(r.first)), last: r.last === null ? null : new Date(Math.round(r.last)) }));
+  }
+
+  async rewrite(table: string, where: QueryNode | undefined, change: RewriteChange): Promise<number> {
+    const nul = change.op === "update" ? columnsWithNul(change.values) : new Set<string>();
+    let after: TableInfo | undefined;
+    const n = await this.pool.op(`${change.op === "update" ? "updating" : "deleting"} rows of ${table}`, () =>
+      this.pool.sql.begin(async (tx) => {
+        const r = await this.locked(tx, table, 0, false, async (info) => {
+          if (change.op === "delete") {
+            const b = new SqlBuilder(info.byName);
+            const T = `${this.S}.${ident(info.ident)}`;
+            const res = await tx.unsafe(`DELETE FROM ${T}${compileWhere(where, b)}`, b.params);
+            if (res.count > 0) await this.renumber(tx, info);
+            return { info, n: res.count };
+          }
+          const next = await evolve(tx, this.S, info, change.values.schema, nul);
+          const b = new SqlBuilder(next.byName);
+          const w = compileWhere(where, b);
+          const sets = change.values.schema.fields.map((f, i) => {
+            const c = next.byName.get(f.name)!;
+            const v = vectorToValues(change.values.getChildAt(i)!, f)[0];
+            const text = valueText(v, c.storage, (x) => encodeJson(x, c.type));
+            return `${ident(c.ident)} = ${b.param(text, sqlTypeOf(c.storage))}`;
+          });
+          const res = await tx.unsafe(`UPDATE ${this.S}.${ident(next.ident)} SET ${sets.join(", ")}${w}`, b.params);
+          return { info: next, n: res.count };
+        });
+        after = r?.info;
+        return r?.n ?? 0;
+      }),
+    );
+    this.commit(table, after);
+    return n;
+  }
+
+  /** After a delete: positions dense again (0…n-1 in the same order), and the row counter. */
+  private async renumber(tx: TransactionSql, info: TableInfo): Promise<void> {
+    const T = `${this.S}.${ident(info.ident)}`;
+    const P = ident(POS);
+    // Through negative positions: the primary key is checked row by row.
+    await tx.unsafe(`UPDATE ${T} AS t SET ${P} = -1 - r.n FROM (SELECT ${P} AS old, row_number() OVER (ORDER BY ${P}) - 1 AS n FROM ${T}) AS r WHERE t.${P} = r.old AND t.${P} <> r.n`);
+    await tx.unsafe(`UPDATE ${T} SET ${P} = -1 - ${P} WHERE ${P} < 0`);
+    await tx.unsafe(`UPDATE ${this.S}._quiver_tables SET rows = (SELECT count(*) FROM ${T}) WHERE name = $1`, [info.name]);
+  }
+
+  private async runSql(text: string, params: readonly unknown[]): Promise<Table> {
+    try {
+      return await this.pool.op("sql()", () => runSql(this.pool, text, params));
+    } finally {
+      this.cache.clear(); // the statement may have changed any table
+    }
+  }
+}
