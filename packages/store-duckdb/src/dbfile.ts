@@ -1,21 +1,28 @@
 /**
  * One DuckDB database file as seen by this process, shared by every Store opened on it.
  *
- * DuckDB lets ONE process open a file (readers included). In "shared" mode a process holds
- * the file only while it works: operations run in short sessions; the instance stays open
- * while operations keep coming (so one busy process is not slowed down) and is closed after
- * `linger` ms of idleness, or after `maxHold` ms when another process has signalled that it
- * waits (by touching `<file>.quiver-wait`). A process that finds the file locked retries
- * with jittered backoff and raises LOCKED only after `lockTimeout` ms, naming the holder.
+ * DuckDB lets ONE process open a file for writing (readers included, unless every process
+ * opens it read-only). In "shared" mode a process holds the file only while it works:
+ * operations run in short sessions; the instance stays open while operations keep coming (so
+ * one busy process is not slowed down) and is closed after `linger` ms of idleness, or after
+ * `maxHold` ms when another process has signalled that it waits (by touching
+ * `<file>.quiver-wait`). A process that finds the file locked retries with jittered backoff
+ * and raises LOCKED only after `lockTimeout` ms, naming the holder.
  *
  * In "exclusive" mode the file is opened once and held until the last store closes.
  * Within one process every store on a path shares one instance (DuckDB must not open a
  * file twice in a process), and operations are serialised.
+ *
+ * Appends are group-committed: appends queued behind each other share one transaction, which
+ * is committed as soon as no further append waits; each append resolves only once the commit
+ * of its transaction succeeded, and rejects when it failed (DuckDB then rolled it back).
  */
 import fs from "node:fs";
 import path from "node:path";
-import { type DuckDBAppender, DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { QuiverError } from "@quiver/core";
+import { committedDespite, ioError, isFatal, messageOf, openError } from "./errors.js";
+import { B } from "./native.js";
 
 export type LockMode = "shared" | "exclusive";
 
@@ -27,7 +34,7 @@ export interface FileOptions {
   linger: number;
   /** ms a shared session may last while another process waits (default 200). */
   maxHold: number;
-  /** ms an append transaction stays open before it is committed (default 500). */
+  /** Longest ms a group of appends that keep arriving waits for its commit (default 500). */
   commitInterval: number;
 }
 
@@ -48,20 +55,42 @@ const files = new Map<string, DbFile>();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function isLockError(err: unknown): boolean {
-  const m = String((err as Error)?.message ?? err);
-  return /Could not set lock on file|Conflicting lock is held|database is locked/i.test(m);
+  return /Could not set lock on file|Conflicting lock is held|database is locked/i.test(messageOf(err));
+}
+
+/** What an operation is: appends join the open transaction; everything else commits it first. */
+export type OpKind = "append" | "flush" | "other";
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
 }
 
 export class DbFile {
   private instance: DuckDBInstance | undefined;
   private conn: DuckDBConnection | undefined;
+  /** Whether the open instance is read-only (no store on the file writes). */
+  private openReadOnly = false;
   private refs = 0;
+  /** Stores on the file that may write; with none the file is opened read-only. */
+  private writers = 0;
   private tail: Promise<unknown> = Promise.resolve();
   private heldSince = 0;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Appends queued behind the running operation (they join the open transaction). */
+  private queuedAppends = 0;
+  /** The open append transaction: since when, and the appends waiting for its commit. */
+  private inTx = false;
+  private txStart = 0;
+  private group: Waiter[] = [];
+  /** A COMMIT is running natively (closeSync must let it finish rather than interrupt it). */
+  private committing = false;
+  /** DuckDB invalidated the instance (a FATAL error): it is reopened by the next operation. */
+  private broken = false;
   /** Table metadata cache (null: known not to exist); cleared whenever the file is released. */
   readonly tables = new Map<string, import("./store.js").TableInfo | null>();
   readonly waitFile: string | undefined;
+  private key = "";
 
   private constructor(
     readonly location: string,
@@ -70,7 +99,7 @@ export class DbFile {
     this.waitFile = location === ":memory:" ? undefined : `${location}.quiver-wait`;
   }
 
-  static get(location: string, options: FileOptions): DbFile {
+  static get(location: string, options: FileOptions, readOnly = false): DbFile {
     const key = location === ":memory:" ? `:memory:#${Math.random()}` : path.resolve(location);
     let f = files.get(key);
     if (!f) {
@@ -79,51 +108,50 @@ export class DbFile {
       f.key = key;
     }
     f.refs++;
+    if (!readOnly) f.writers++;
     return f;
   }
-
-  private key = "";
 
   get exclusive(): boolean {
     return this.options.mode === "exclusive";
   }
 
   /** Runs `fn` with the connection, alone (operations of this process are serialised). */
-  run<T>(fn: (conn: DuckDBConnection) => Promise<T>, append = false): Promise<T> {
+  run<T>(fn: (conn: DuckDBConnection) => Promise<T>, kind: OpKind = "other"): Promise<T> {
+    if (kind === "append") this.queuedAppends++;
     const p = this.tail.then(async () => {
+      if (kind === "append") this.queuedAppends--;
       if (this.idleTimer) {
         clearTimeout(this.idleTimer);
         this.idleTimer = undefined;
       }
-      if (this.failure) {
-        const err = this.failure;
-        this.failure = undefined;
+      // Anything but an append first commits the appends before it (their own callers get a
+      // failure): reads then see them on a fresh snapshot, and writes never share their
+      // transaction. flush() commits itself, to report the failure.
+      if (kind === "other" && this.inTx) await this.commitGroup().catch(() => undefined);
+      const conn = await this.connection();
+      try {
+        return await fn(conn);
+      } catch (err) {
+        if (isFatal(err)) this.broken = true;
         throw err;
       }
-      // Anything but an append first commits pending appends: reads then see them on a
-      // fresh snapshot, and writes never share a transaction with unacknowledged rows.
-      if (!append && (this.inTx || this.committing)) await this.commitPending();
-      const conn = this.conn ?? (await this.acquire());
-      return fn(conn);
     });
-    // Housekeeping (periodic commit, release) runs after the caller got its result, so a
-    // commit overlaps with the caller preparing its next batch; the next operation waits.
-    const after = () =>
-      this.afterOp().catch((err: unknown) => {
-        this.failure = new QuiverError("IO", `committing appended rows to ${this.location} failed: ${(err as Error)?.message ?? err}`, { cause: err });
-      });
+    // Housekeeping (group commit, release) runs after the caller got its result; the next operation waits.
+    const after = () => this.afterOp().catch(() => undefined);
     this.tail = p.then(after, after);
     return p;
   }
 
-  /** An error of background housekeeping, raised by the next operation. */
-  private failure: QuiverError | undefined;
+  /** The open connection; opens the file (again) when needed. */
+  private async connection(): Promise<DuckDBConnection> {
+    const wantReadOnly = this.writers === 0 && this.location !== ":memory:";
+    if (this.conn && (this.broken || this.openReadOnly !== wantReadOnly)) await this.release(!this.broken);
+    this.broken = false;
+    return this.conn ?? (await this.acquire(wantReadOnly));
+  }
 
-  /**
-   * Appends go into one open transaction that is committed every `commitInterval` ms, when
-   * the file goes idle, on flush() and before the file is released: a commit (WAL fsync) per
-   * 10k-row batch would cost more than the append itself.
-   */
+  /** Starts the append transaction unless one is open. */
   async beginPending(conn: DuckDBConnection): Promise<void> {
     if (this.inTx) return;
     await conn.run("BEGIN TRANSACTION");
@@ -131,55 +159,63 @@ export class DbFile {
     this.txStart = Date.now();
   }
 
-  /** Commits the open append transaction, if any (after any commit still in flight). */
-  async commitPending(): Promise<void> {
-    await this.settle();
-    this.closeAppenders();
-    if (!this.inTx || !this.conn) return;
-    this.inTx = false;
-    await this.conn.run("COMMIT");
+  /** A promise of the open transaction's commit, for an append that wrote into it. */
+  joinGroup(): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => this.group.push({ resolve, reject }));
+    p.catch(() => undefined); // the caller awaits it after its session returned
+    return p;
   }
-
-  /** A periodic commit in flight on the spare connection, and that connection. */
-  private committing: Promise<void> | undefined;
-  private spare: DuckDBConnection | undefined;
 
   /**
-   * The periodic commit does not hold up the next append: the committing transaction keeps
-   * its connection while appends continue in a new transaction on a second connection.
-   * Commits stay in order (each waits for the previous), and so does the table's row order.
+   * Commits `conn`'s transaction. A COMMIT that DuckDB reports failed although it is durable
+   * (a failed autocheckpoint) counts as committed; the instance is reopened by the next operation.
    */
-  private async commitInBackground(): Promise<void> {
-    // The previous commit still running (a slow disk): keep appending, try after the next append.
-    if (this.committing && !this.committed) return;
-    await this.settle();
-    if (!this.inTx || !this.conn || !this.instance) return;
-    this.closeAppenders();
-    const committing = this.conn;
-    this.inTx = false;
-    this.conn = this.spare ?? (await this.instance.connect());
-    this.spare = committing;
-    this.committed = false;
-    const p = committing.run("COMMIT").then(() => {
-      this.committed = true;
-    });
-    p.catch(() => (this.committed = true)); // the failure is raised by settle()
-    this.committing = p;
+  async commit(conn: DuckDBConnection): Promise<void> {
+    this.committing = true;
+    try {
+      await conn.run("COMMIT");
+    } catch (err) {
+      if (isFatal(err)) this.broken = true;
+      if (committedDespite(err)) return;
+      await conn.run("ROLLBACK").catch(() => undefined); // DuckDB has usually rolled back already
+      throw err;
+    } finally {
+      this.committing = false;
+    }
   }
 
-  /** Whether the commit in flight has finished (successfully or not). */
-  private committed = true;
-
-  /** Waits for the commit in flight, raising its failure. */
-  private async settle(): Promise<void> {
-    const p = this.committing;
-    if (!p) return;
-    this.committing = undefined;
+  /** Commits the open append transaction; its appends resolve, or reject with the failure. */
+  async commitGroup(): Promise<void> {
+    this.closeAppenders();
+    if (!this.inTx) return;
+    const waiters = this.group;
+    this.group = [];
+    this.inTx = false;
     try {
-      await p;
+      if (!this.conn) throw new Error("the connection was closed");
+      await this.commit(this.conn);
     } catch (err) {
-      throw new QuiverError("IO", `committing appended rows to ${this.location} failed, they were rolled back: ${(err as Error)?.message ?? err}`, { cause: err });
+      const e = ioError("committing appended rows to", this.location, err);
+      for (const w of waiters) w.reject(e);
+      throw e;
     }
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Rolls the open append transaction back after a failure inside it; its appends reject with `err`. */
+  async abortPending(err: unknown): Promise<void> {
+    this.closeAppenders();
+    const waiters = this.group;
+    this.group = [];
+    for (const w of waiters) w.reject(err);
+    if (!this.inTx || !this.conn) return;
+    this.inTx = false;
+    await this.conn.run("ROLLBACK").catch(() => undefined);
+  }
+
+  /** Commits pending appends (for operations that write outside the group, e.g. export). */
+  async commitPending(): Promise<void> {
+    if (this.inTx) await this.commitGroup();
   }
 
   private readonly appenders = new Map<string, DuckDBAppender>();
@@ -205,26 +241,15 @@ export class DbFile {
     this.appenders.clear();
   }
 
-  /** Rolls the open append transaction back after a failure inside it. */
-  async abortPending(): Promise<void> {
-    await this.settle().catch(() => undefined);
-    this.closeAppenders();
-    if (!this.inTx || !this.conn) return;
-    this.inTx = false;
-    await this.conn.run("ROLLBACK").catch(() => undefined);
-  }
-
-  private inTx = false;
-  private txStart = 0;
-
   /** Opens the file, waiting for other processes up to lockTimeout. */
-  private async acquire(): Promise<DuckDBConnection> {
+  private async acquire(readOnly: boolean): Promise<DuckDBConnection> {
     const start = Date.now();
     let delay = 2;
     let lastErr: unknown;
+    const config = readOnly ? { ...CONFIG, access_mode: "READ_ONLY" } : CONFIG;
     for (;;) {
       try {
-        const inst = await DuckDBInstance.create(this.location, CONFIG);
+        const inst = await DuckDBInstance.create(this.location, config);
         try {
           this.conn = await inst.connect();
         } catch (err) {
@@ -232,15 +257,16 @@ export class DbFile {
           throw err;
         }
         this.instance = inst;
+        this.openReadOnly = readOnly;
         this.heldSince = Date.now();
         return this.conn;
       } catch (err) {
-        if (!isLockError(err)) throw wrapOpenError(err, this.location);
+        if (!isLockError(err)) throw openError(err, this.location, readOnly);
         lastErr = err;
       }
       const waited = Date.now() - start;
       if (waited >= this.options.lockTimeout) {
-        const holder = /Conflicting lock is held in ([^\n.]*(?:\(PID \d+\))?)/.exec(String((lastErr as Error)?.message))?.[1];
+        const holder = /Conflicting lock is held in ([^\n.]*(?:\(PID \d+\))?)/.exec(messageOf(lastErr))?.[1];
         throw new QuiverError(
           "LOCKED",
           `${this.location} is locked by ${holder ?? "another process"} and stayed locked for ${waited} ms (lockTimeout ${this.options.lockTimeout} ms); ` +
@@ -248,20 +274,21 @@ export class DbFile {
           { cause: lastErr },
         );
       }
-      this.signalWaiting();
+      this.signalWaiting(readOnly);
       await sleep(Math.min(delay, this.options.lockTimeout - waited) * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 40);
     }
   }
 
-  private signalWaiting(): void {
+  /** Touches the wait file (a reader only touches one that exists: reading never creates files). */
+  private signalWaiting(readOnly: boolean): void {
     if (!this.waitFile) return;
     try {
       const now = new Date();
       try {
         fs.utimesSync(this.waitFile, now, now);
       } catch {
-        fs.writeFileSync(this.waitFile, "");
+        if (!readOnly) fs.writeFileSync(this.waitFile, "");
       }
     } catch {
       /* a read-only directory: waiters just poll */
@@ -280,62 +307,66 @@ export class DbFile {
   private async afterOp(): Promise<void> {
     if (!this.conn) return;
     const now = Date.now();
-    if (this.inTx && now - this.txStart >= this.options.commitInterval) await this.commitInBackground();
+    // Group commit: once no append is queued behind (or the group is old), commit.
+    if (this.inTx && (this.queuedAppends === 0 || now - this.txStart >= this.options.commitInterval)) await this.commitGroup().catch(() => undefined);
     if (!this.exclusive && now - this.heldSince >= this.options.maxHold && this.othersWaiting()) {
       await this.release();
       // Step back so a waiting process gets its turn before we come back.
       this.tail = this.tail.then(() => sleep(5 + Math.random() * 20));
       return;
     }
-    if (this.exclusive && !this.inTx) return;
-    this.armIdle(now);
+    if (!this.exclusive) this.armIdle(now);
   }
 
   /**
-   * While idle: exclusive mode commits after `linger` ms; shared mode commits and lets the
-   * file go after `linger` ms, or as soon as another process signals that it waits. The
-   * timer is not unref'd, so a process that ends without close() still commits.
+   * While idle, shared mode lets the file go after `linger` ms, or as soon as another process
+   * signals that it waits. The timer is not unref'd: a process that ends without close()
+   * still checkpoints and lets go.
    */
   private armIdle(since: number): void {
-    const poll = this.exclusive ? this.options.linger : Math.min(this.options.linger, 20);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       this.tail = this.tail.then(async () => {
         if (this.idleTimer || !this.conn) return;
-        try {
-          if (this.exclusive) await this.commitPending();
-          else if (Date.now() - since >= this.options.linger || this.othersWaiting()) await this.release();
-          else this.armIdle(since);
-        } catch (err) {
-          console.warn(`[quiver] duckdb: committing ${this.location} failed: ${(err as Error)?.message ?? err}`);
-        }
+        if (Date.now() - since >= this.options.linger || this.othersWaiting()) await this.release().catch(() => undefined);
+        else this.armIdle(since);
       });
-    }, poll);
+    }, Math.min(this.options.linger, 20));
   }
 
-  private async release(): Promise<void> {
+  /**
+   * Lets the file go: commits pending appends (their callers get a failure), then closes.
+   * Closing checkpoints the WAL into the file; a checkpoint that fails (disk full) leaves the
+   * WAL in place, and the next open replays it, so committed rows are never lost.
+   */
+  private async release(commit = true): Promise<void> {
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
     }
+    if (commit) await this.commitGroup().catch(() => undefined);
+    else await this.abortPending(ioError("committing appended rows to", this.location, new Error("DuckDB invalidated the open database")));
+    this.closeNow();
+  }
+
+  /** Closes the connection and instance synchronously (nothing may be running on them). */
+  private closeNow(): void {
+    const conn = this.conn;
+    const inst = this.instance;
+    this.closeAppenders();
+    this.inTx = false;
+    this.conn = undefined;
+    this.instance = undefined;
+    this.tables.clear();
     try {
-      await this.commitPending();
-    } finally {
-      const conn = this.conn;
-      const spare = this.spare;
-      const inst = this.instance;
-      this.closeAppenders();
-      this.inTx = false;
-      this.conn = undefined;
-      this.spare = undefined;
-      this.instance = undefined;
-      this.tables.clear();
-      try {
-        conn?.closeSync();
-        spare?.closeSync();
-      } finally {
-        inst?.closeSync();
-      }
+      conn?.closeSync();
+    } catch {
+      /* closing an invalidated connection */
+    }
+    try {
+      inst?.closeSync();
+    } catch {
+      /* likewise */
     }
   }
 
@@ -344,22 +375,45 @@ export class DbFile {
     await this.run(async () => undefined);
   }
 
-  /** Drops one reference; the last one closes the instance. */
-  async unref(): Promise<void> {
-    if (--this.refs > 0) return;
+  /** Drops one reference; the last one closes the instance, the last writer's reopens it read-only. */
+  async unref(readOnly = false): Promise<void> {
+    if (!readOnly) this.writers--;
+    if (--this.refs > 0) {
+      if (!readOnly && this.writers === 0) await this.run(async () => undefined); // reopens read-only
+      return;
+    }
     files.delete(this.key);
     await this.tail;
     await this.release();
   }
-}
 
-function wrapOpenError(err: unknown, location: string): QuiverError {
-  const msg = String((err as Error)?.message ?? err);
-  if (/not a valid DuckDB database|database file .* is not|Corrupt|invalid/i.test(msg)) {
-    return new QuiverError("IO", `${location} cannot be opened as a DuckDB database: ${msg}`, { cause: err });
+  /**
+   * For process exit: lets go of the file synchronously. A statement still running natively is
+   * joined first (closing under it hangs the process at exit): a COMMIT is let finish, anything
+   * else is interrupted. Appends not yet committed are rolled back (their callers were not
+   * told they were stored). Never throws.
+   */
+  closeSync(readOnly = false): void {
+    if (!readOnly) this.writers--;
+    if (--this.refs <= 0) files.delete(this.key);
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    const conn = this.conn;
+    if (conn) {
+      const raw = (conn as unknown as { connection: object }).connection;
+      try {
+        if (!this.committing) conn.interrupt();
+        // Takes the connection's context lock, i.e. waits until the running statement ends.
+        B.get_table_names(raw, "SELECT 1", false);
+      } catch {
+        /* interrupted or invalidated: the statement has ended either way */
+      }
+    }
+    const closed = new QuiverError("CLOSED", `${this.location} was closed (closeSync) before these appended rows were committed; they were not stored`);
+    for (const w of this.group) w.reject(closed);
+    this.group = [];
+    this.closeNow();
   }
-  if (/No such file or directory|Cannot open file/i.test(msg)) {
-    return new QuiverError("INVALID_PATH", `${location} cannot be created or opened: ${msg}; check that its directory exists and is writable`, { cause: err });
-  }
-  return new QuiverError("IO", `${location}: ${msg}`, { cause: err });
 }

@@ -1,6 +1,7 @@
 /** Export through DuckDB's own COPY: Parquet and CSV files that DuckDB (and others) read back. */
 import path from "node:path";
 import { QuiverError, type Store, validateName } from "@quiver/core";
+import { ioError, messageOf } from "./errors.js";
 import { DuckDBStore } from "./store.js";
 import { ident, literal } from "./sql.js";
 import { sqlParam } from "./store.js";
@@ -30,7 +31,6 @@ async function copyTo(store: Store, source: ExportSource, file: string, format: 
   }
   // COPY cannot be prepared: the query runs first into a temp table (with parameters), then is copied.
   return store.session(async (conn) => {
-    await store.commitPending();
     const tmp = ident("__quiver_export");
     try {
       const prep = await conn.prepare(select);
@@ -41,11 +41,16 @@ async function copyTo(store: Store, source: ExportSource, file: string, format: 
       const r = await conn.run(`COPY (SELECT * FROM temp.main.${tmp}) TO ${literal(target)} (${format})`);
       return r.rowsChanged;
     } catch (err) {
-      throw new QuiverError("INVALID_QUERY", `export to ${target} failed: ${(err as Error).message}`, { cause: err });
+      if (err instanceof QuiverError) throw err;
+      const msg = messageOf(err);
+      if (/Parser Error|Binder Error|Catalog Error|Conversion Error|Invalid Input|Not implemented/.test(msg)) {
+        throw new QuiverError("INVALID_QUERY", `export to ${target} failed: ${msg}`, { cause: err });
+      }
+      throw ioError(`exporting to ${target} from`, store.location, err);
     } finally {
       await conn.run(`DROP TABLE IF EXISTS temp.main.${tmp}`).catch(() => undefined);
     }
-  });
+  }, `exporting to ${target} from`);
 }
 
 /** Writes a table or query result to a Parquet file; returns rows written. */

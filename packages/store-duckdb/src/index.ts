@@ -5,7 +5,9 @@
  *   duckdb:runs.db?mode=exclusive       held by this process until closed (fastest)
  *   duckdb:runs.db?lockTimeout=5000     wait at most 5 s for other processes
  *   duckdb::memory:                     an in-memory database
+ *   duckdb:runs.db?readOnly=true        read only: never creates or writes the file
  */
+import fs from "node:fs";
 import { QuiverError, registerStore, type StoreOpenOptions, type StorePlugin } from "@quiver/core";
 import { DbFile, DEFAULT_FILE_OPTIONS, type FileOptions, type LockMode } from "./dbfile.js";
 import { DuckDBStore } from "./store.js";
@@ -31,7 +33,7 @@ function num(name: string, v: unknown): number | undefined {
 }
 
 /** Splits "path?key=value&…" and merges it with the options object (the object wins). */
-export function parseLocation(location: string, options: DuckDBStoreOptions = {}): { path: string; file: FileOptions } {
+export function parseLocation(location: string, options: DuckDBStoreOptions = {}): { path: string; file: FileOptions; readOnly: boolean } {
   let path = location;
   const q: Record<string, string> = {};
   const at = location.lastIndexOf("?");
@@ -40,13 +42,20 @@ export function parseLocation(location: string, options: DuckDBStoreOptions = {}
     for (const [k, v] of new URLSearchParams(location.slice(at + 1))) q[k] = v;
   }
   for (const k of Object.keys(q)) {
-    if (!["mode", "lockTimeout", "linger", "maxHold", "commitInterval"].includes(k)) throw new QuiverError("INVALID_URI", `duckdb: unknown option ${JSON.stringify(k)}; use mode, lockTimeout, linger, maxHold or commitInterval`);
+    if (!["mode", "lockTimeout", "linger", "maxHold", "commitInterval", "readOnly"].includes(k)) {
+      throw new QuiverError("INVALID_URI", `duckdb: unknown option ${JSON.stringify(k)}; use mode, lockTimeout, linger, maxHold, commitInterval or readOnly`);
+    }
   }
   if (!path) throw new QuiverError("INVALID_URI", `duckdb: needs a file path or :memory:, e.g. "duckdb:runs.db" or "duckdb::memory:"`);
   const mode = options.mode ?? q.mode ?? DEFAULT_FILE_OPTIONS.mode;
   if (mode !== "shared" && mode !== "exclusive") throw new QuiverError("INVALID_URI", `duckdb: mode must be "shared" or "exclusive", got ${JSON.stringify(mode)}`);
+  const ro = options.readOnly ?? q.readOnly ?? false;
+  if (ro !== true && ro !== false && ro !== "true" && ro !== "false" && ro !== "1" && ro !== "0") {
+    throw new QuiverError("INVALID_URI", `duckdb: readOnly must be true or false, got ${JSON.stringify(ro)}`);
+  }
   return {
     path,
+    readOnly: ro === true || ro === "true" || ro === "1",
     file: {
       mode,
       lockTimeout: num("lockTimeout", options.lockTimeout ?? q.lockTimeout) ?? DEFAULT_FILE_OPTIONS.lockTimeout,
@@ -59,9 +68,14 @@ export function parseLocation(location: string, options: DuckDBStoreOptions = {}
 
 /** Opens a DuckDB store at a file path or ":memory:". */
 export async function openDuckDB(location: string, options: DuckDBStoreOptions = {}): Promise<DuckDBStore> {
-  const { path, file } = parseLocation(location, options);
-  const f = DbFile.get(path, file);
-  const store = new DuckDBStore(`duckdb:${location}`, f);
+  const { path, file, readOnly } = parseLocation(location, options);
+  if (readOnly) {
+    if (path === ":memory:") throw new QuiverError("UNSUPPORTED", `duckdb: an in-memory database cannot be opened with { readOnly: true }: there is nothing to read`);
+    // Checked here, before DuckDB: reading never creates the file.
+    if (!fs.existsSync(path)) throw new QuiverError("NOT_FOUND", `${path} does not exist; a store opened with { readOnly: true } never creates it — check the path`);
+  }
+  const f = DbFile.get(path, file, readOnly);
+  const store = new DuckDBStore(`duckdb:${location}`, f, readOnly);
   try {
     await f.warm(); // fail now on a bad path, a corrupt file or a lock held too long
   } catch (err) {

@@ -18,6 +18,8 @@ export interface Bindings {
   get_data_from_pointer(buffer: ArrayBuffer, pointerOffset: number, byteCount: number): Uint8Array;
   copy_data_to_vector(vector: RawVector, targetOffset: number, source: ArrayBuffer, sourceOffset: number, byteCount: number): void;
   copy_data_to_vector_validity(vector: RawVector, targetOffset: number, source: ArrayBuffer, sourceOffset: number, byteCount: number): void;
+  /** Synchronous, and takes the connection's context lock: used to wait for a running statement. */
+  get_table_names(connection: object, query: string, qualified: boolean): unknown;
 }
 
 const api = createRequire(import.meta.url).resolve("@duckdb/node-api");

@@ -21,7 +21,8 @@ import {
   vectorToValues,
 } from "@quiver/core";
 import { batchToChunks, readBatches, resultShape, toDuckValue } from "./convert.js";
-import { DbFile, type FileOptions } from "./dbfile.js";
+import { DbFile, type FileOptions, type OpKind } from "./dbfile.js";
+import { ioError, messageOf } from "./errors.js";
 import { compileWhere, ident, literal, param, SqlBuilder } from "./sql.js";
 import { arrowTypeOf, duckTypeOf, NULL_COMMENT } from "./types.js";
 
@@ -33,13 +34,29 @@ export interface TableInfo {
 }
 
 const ROW_INDEX = "__quiver_idx";
-const ROW_ID = "__quiver_rid";
 const REWRITE = "__quiver_rewrite";
 
-function sqlError(err: unknown, what: string): unknown {
+/** Statement types sql() runs on a read-only store (SELECT, EXPLAIN). */
+const READ_STATEMENTS = new Set([1, 4]);
+
+function sqlError(err: unknown, location: string): unknown {
   if (err instanceof QuiverError) return err;
-  const msg = String((err as Error)?.message ?? err);
-  return new QuiverError(/Parser Error|Binder Error|Catalog Error|Conversion Error|Invalid Input/.test(msg) ? "INVALID_QUERY" : "IO", `${what}: ${msg}`, { cause: err });
+  const msg = messageOf(err);
+  if (/Parser Error|Binder Error|Catalog Error|Conversion Error|Invalid Input|Not implemented/.test(msg)) return new QuiverError("INVALID_QUERY", `sql(): ${msg}`, { cause: err });
+  return ioError("sql() on", location, err);
+}
+
+/** A user column named rowid (any case) hides DuckDB's rowid pseudo-column. */
+function hidesRowid(schema: Schema): boolean {
+  return schema.fields.some((f) => f.name.toLowerCase() === "rowid");
+}
+
+/** `base`, or `base` with a suffix, so that it names no column of `schema` (case-insensitively, as DuckDB compares). */
+function freeName(schema: Schema, base: string): string {
+  const taken = new Set(schema.fields.map((f) => f.name.toLowerCase()));
+  let name = base;
+  for (let i = 1; taken.has(name.toLowerCase()); i++) name = `${base}_${i}`;
+  return name;
 }
 
 /** Whether UPDATE on this column type is a delete + insert in DuckDB (moves the row to the end). */
@@ -57,6 +74,8 @@ export class DuckDBStore implements Store {
   constructor(
     readonly uri: string,
     private readonly file: DbFile,
+    /** Opened with { readOnly: true }: writes are refused and the file is opened read-only. */
+    readonly readOnly = false,
   ) {
     this.capabilities = {
       sql: true,
@@ -79,15 +98,25 @@ export class DuckDBStore implements Store {
     if (this.closed) throw new QuiverError("CLOSED", `${this.uri} is closed; open it again with openStore("${this.uri}")`);
   }
 
+  private checkWritable(what: string): void {
+    this.check();
+    if (this.readOnly) throw new QuiverError("UNSUPPORTED", `${what}: ${this.uri} was opened with { readOnly: true }; open it without readOnly to write`);
+  }
+
   /** Commits pending appends (call inside a session). */
   commitPending(): Promise<void> {
     return this.file.commitPending();
   }
 
-  /** Runs `fn` in a session on the file (holding its lock). */
-  session<T>(fn: (conn: DuckDBConnection) => Promise<T>, append = false): Promise<T> {
+  /**
+   * Runs `fn` in a session on the file (holding its lock). Errors other than QuiverErrors
+   * become QuiverError("IO") saying `what` failed on which file and what to do.
+   */
+  session<T>(fn: (conn: DuckDBConnection) => Promise<T>, what = "reading", kind: OpKind = "other"): Promise<T> {
     this.check();
-    return this.file.run(fn, append);
+    return this.file.run(fn, kind).catch((err: unknown) => {
+      throw ioError(what, this.file.location, err);
+    });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -123,54 +152,61 @@ export class DuckDBStore implements Store {
   }
 
   /**
-   * Creates the table or evolves it to hold `incoming` (new columns added; int → float and
-   * untyped → typed columns re-typed). Runs inside the caller's transaction.
+   * What creating the table or evolving it to hold `incoming` takes (new columns added; int →
+   * float and untyped → typed columns re-typed): the table's new info and the DDL statements.
+   * Everything that can refuse the batch (names, types) throws here, before any change.
    */
-  private async evolve(conn: DuckDBConnection, table: string, info: TableInfo | undefined, incoming: Schema): Promise<TableInfo> {
+  private planEvolve(table: string, info: TableInfo | undefined, incoming: Schema): { info: TableInfo; statements: string[] } {
     for (const f of incoming.fields) validateColumnName(f.name);
     const lower = new Map<string, string>();
     for (const f of [...(info?.schema.fields ?? []), ...incoming.fields]) {
       const k = f.name.toLowerCase();
       const seen = lower.get(k);
       if (seen !== undefined && seen !== f.name) {
-        throw new QuiverError("INVALID_NAME", `column ${JSON.stringify(f.name)} differs from column ${JSON.stringify(seen)} of ${table} only in case; DuckDB column names are case-insensitive, log it under another name`);
+        throw new QuiverError(
+          "INVALID_NAME",
+          `column ${JSON.stringify(f.name)} differs from column ${JSON.stringify(seen)} of ${table} only in case; DuckDB column names are case-insensitive, log it as ${JSON.stringify(seen)} or under another name`,
+        );
       }
       lower.set(k, f.name);
     }
     const merged = mergeSchemas(info?.schema, incoming); // SCHEMA_MISMATCH before any change
-    if (info && merged === info.schema) return info;
+    if (info && merged === info.schema) return { info, statements: [] };
     const t = ident(table);
-    const comment = async (f: Field) => {
-      const c = f.type.typeId === Type.Null ? NULL_COMMENT : f.metadata.get(BIGINT_META) === "1" ? BIGINT_META : undefined;
-      await conn.run(`COMMENT ON COLUMN ${t}.${ident(f.name)} IS ${c ? literal(c) : "NULL"}`);
+    const tag = (f: Field) => (f.type.typeId === Type.Null ? NULL_COMMENT : f.metadata.get(BIGINT_META) === "1" ? BIGINT_META : undefined);
+    const comment = (f: Field) => {
+      const c = tag(f);
+      return `COMMENT ON COLUMN ${t}.${ident(f.name)} IS ${c ? literal(c) : "NULL"}`;
     };
+    // Plan every statement first: a type DuckDB cannot store refuses the batch before any change.
     const duckTypes: DuckDBType[] = [];
+    const statements: string[] = [];
     if (!info) {
       const cols = merged.fields.map((f) => {
         const d = duckTypeOf(f.type, f.name);
         duckTypes.push(d);
         return `${ident(f.name)} ${d.toString()}`;
       });
-      await conn.run(`CREATE TABLE ${t} (${cols.join(", ")})`);
-      for (const f of merged.fields) if (f.type.typeId === Type.Null || f.metadata.get(BIGINT_META) === "1") await comment(f);
+      statements.push(`CREATE TABLE ${t} (${cols.join(", ")})`);
+      for (const f of merged.fields) if (tag(f)) statements.push(comment(f));
     } else {
       for (const f of merged.fields) {
         const i = info.schema.fields.findIndex((x) => x.name === f.name);
         if (i < 0) {
           const d = duckTypeOf(f.type, f.name);
           duckTypes.push(d);
-          await conn.run(`ALTER TABLE ${t} ADD COLUMN ${ident(f.name)} ${d.toString()}`);
-          if (f.type.typeId === Type.Null || f.metadata.get(BIGINT_META) === "1") await comment(f);
+          statements.push(`ALTER TABLE ${t} ADD COLUMN ${ident(f.name)} ${d.toString()}`);
+          if (tag(f)) statements.push(comment(f));
           continue;
         }
         const old = info.schema.fields[i]!;
         if (old.type !== f.type) {
           const d = duckTypeOf(f.type, f.name);
           duckTypes.push(d);
-          await conn.run(`ALTER TABLE ${t} ALTER COLUMN ${ident(f.name)} SET DATA TYPE ${d.toString()}`);
-          if (old.type.typeId === Type.Null) await comment(f);
+          statements.push(`ALTER TABLE ${t} ALTER COLUMN ${ident(f.name)} SET DATA TYPE ${d.toString()}`);
+          if (old.type.typeId === Type.Null) statements.push(comment(f));
         } else duckTypes.push(info.duckTypes[i]!);
-        if (old.metadata.get(BIGINT_META) !== f.metadata.get(BIGINT_META) && f.type.typeId !== Type.Null && old.type.typeId !== Type.Null) await comment(f);
+        if (old.metadata.get(BIGINT_META) !== f.metadata.get(BIGINT_META) && f.type.typeId !== Type.Null && old.type.typeId !== Type.Null) statements.push(comment(f));
       }
     }
     // Field metadata: keep the bigint tag of the incoming or existing column.
@@ -178,22 +214,19 @@ export class DuckDBStore implements Store {
       const big = f.metadata.get(BIGINT_META) === "1" || info?.schema.fields.find((x) => x.name === f.name)?.metadata.get(BIGINT_META) === "1";
       return big && f.type.typeId === Type.Int ? new Field(f.name, f.type, true, new Map([[BIGINT_META, "1"]])) : new Field(f.name, f.type, true);
     });
-    return { name: table, schema: new Schema(fields), duckTypes };
+    return { info: { name: table, schema: new Schema(fields), duckTypes }, statements };
   }
 
+  /** Runs `fn` in one transaction: all of it is committed, or nothing (the table cache is dropped). */
   private async transaction<T>(conn: DuckDBConnection, table: string, fn: () => Promise<T>): Promise<T> {
     await conn.run("BEGIN TRANSACTION");
     try {
       const out = await fn();
-      await conn.run("COMMIT");
+      await this.file.commit(conn);
       return out;
     } catch (err) {
       this.file.tables.delete(table);
-      try {
-        await conn.run("ROLLBACK");
-      } catch {
-        /* already rolled back by DuckDB */
-      }
+      await conn.run("ROLLBACK").catch(() => undefined); // already rolled back by DuckDB, or by commit()
       throw err;
     }
   }
@@ -201,37 +234,50 @@ export class DuckDBStore implements Store {
   // ------------------------------------------------------------------------------------------
   // Store
 
+  /**
+   * Resolves once the batch is committed. A refused batch (names, types, values) throws before
+   * anything is written; an I/O failure rolls the transaction back and rejects with IO.
+   */
   async append(table: string, batch: RecordBatch): Promise<void> {
+    this.checkWritable("append()");
     validateName(table, "table name");
     for (const f of batch.schema.fields) validateColumnName(f.name);
-    await this.session(async (conn) => {
-      const before = await this.info(conn, table);
-      const same = before !== undefined && mergeSchemas(before.schema, batch.schema) === before.schema;
-      if (same) {
-        // The common case: no schema change. Convert first (bad values throw before DuckDB
-        // is touched), then append inside the open append transaction.
-        const chunks = [...batchToChunks(conformBatch(batch, before.schema), before.duckTypes)];
-        if (!chunks.length) return;
-        await this.file.beginPending(conn);
-        try {
-          const appender = await this.file.appender(conn, table);
-          for (const chunk of chunks) appender.appendDataChunk(chunk);
-          appender.flushSync();
-        } catch (err) {
-          await this.file.abortPending();
-          throw new QuiverError("IO", `appending to ${table} failed and the rows appended since the last commit were rolled back: ${(err as Error).message}`, { cause: err });
+    const what = `appending ${batch.numRows} rows to table ${JSON.stringify(table)} of`;
+    const committed = await this.session(
+      async (conn): Promise<{ done?: Promise<void> }> => {
+        const before = await this.info(conn, table);
+        const plan = this.planEvolve(table, before, batch.schema);
+        // Convert first: a value DuckDB cannot take throws before anything is written.
+        const chunks = batch.numRows > 0 ? [...batchToChunks(conformBatch(batch, plan.info.schema), plan.info.duckTypes)] : [];
+        if (before && plan.info === before) {
+          // The common case, no schema change: into the open append transaction, committed
+          // together with the appends queued behind this one.
+          if (!chunks.length) return {};
+          await this.file.beginPending(conn);
+          try {
+            const appender = await this.file.appender(conn, table);
+            for (const chunk of chunks) appender.appendDataChunk(chunk);
+            appender.flushSync();
+          } catch (err) {
+            const e = ioError(`${what} (the rows of the appends in the same transaction were rolled back too)`, this.file.location, err);
+            await this.file.abortPending(e);
+            throw e;
+          }
+          return { done: this.file.joinGroup() };
         }
-        return;
-      }
-      // Schema change: commit what is pending, then evolve and append in one transaction.
-      await this.file.commitPending();
-      const info = await this.transaction(conn, table, async () => {
-        const info = await this.evolve(conn, table, before, batch.schema);
-        if (batch.numRows > 0) await this.appendChunks(conn, table, [...batchToChunks(conformBatch(batch, info.schema), info.duckTypes)]);
-        return info;
-      });
-      this.file.tables.set(table, info);
-    }, true);
+        // Schema change: commit what is pending, then evolve and append in one transaction.
+        await this.file.commitPending().catch(() => undefined); // a failure goes to those appends
+        await this.transaction(conn, table, async () => {
+          for (const sql of plan.statements) await conn.run(sql);
+          if (chunks.length) await this.appendChunks(conn, table, chunks);
+        });
+        this.file.tables.set(table, plan.info);
+        return {};
+      },
+      what,
+      "append",
+    );
+    await committed.done;
   }
 
   private async appendChunks(conn: DuckDBConnection, table: string, chunks: Iterable<DuckDBDataChunk>): Promise<void> {
@@ -245,6 +291,7 @@ export class DuckDBStore implements Store {
   }
 
   async *scan(table: string, options: ScanOptions = {}): AsyncGenerator<RecordBatch> {
+    this.check();
     validateName(table, "table name");
     const batches = await this.session(async (conn) => {
       const info = await this.info(conn, table);
@@ -257,26 +304,31 @@ export class DuckDBStore implements Store {
       const { sql, params, schema } = this.selectSql(info, options);
       const result = await conn.stream(sql, params as Record<string, DuckDBValue>);
       return readBatches(result, { ...resultShape(result), schema });
-    });
+    }, `reading table ${JSON.stringify(table)} of`);
     yield* batches;
   }
 
+  /**
+   * A scan as SQL. Row indexes are `row_number() OVER ()` of a plain scan: with DuckDB's
+   * preserve_insertion_order that streaming window runs in table order (and costs a fifth of
+   * `OVER (ORDER BY rowid)`); it also works when a user column named `rowid` hides DuckDB's
+   * pseudo-column, which `orderBy` otherwise uses to break ties in insertion order.
+   */
   private selectSql(info: TableInfo, options: ScanOptions): { sql: string; params: Record<string, DuckDBValue>; schema: Schema } {
     const idx = options.rowIndex;
     const outCols = [...(options.columns ?? info.schema.fields.map((f) => f.name))];
     if (idx && !outCols.includes(idx)) outCols.push(idx);
     const fields = outCols.map((c) => (c === idx ? new Field(c, arrowTypeOf({ typeId: DuckDBTypeId.BIGINT } as DuckDBType), false) : info.schema.fields.find((f) => f.name === c)!));
-    const select = outCols.map((c) => (c === idx ? `${ident(ROW_INDEX)} AS ${ident(c)}` : ident(c))).join(", ");
-    const from = idx
-      ? `(SELECT *, rowid AS ${ident(ROW_ID)}, row_number() OVER (ORDER BY rowid) - 1 AS ${ident(ROW_INDEX)} FROM ${ident(info.name)}) AS q`
-      : ident(info.name);
+    const numbered = idx !== undefined || (hidesRowid(info.schema) && !!options.orderBy?.length);
+    const rowIndex = ident(freeName(info.schema, ROW_INDEX));
+    const select = outCols.map((c) => (c === idx ? `${rowIndex} AS ${ident(c)}` : ident(c))).join(", ");
+    const from = numbered ? `(SELECT *, row_number() OVER () - 1 AS ${rowIndex} FROM ${ident(info.name)}) AS q` : ident(info.name);
     const w = compileWhere(options.where, info.schema, info.name, new SqlBuilder(info.schema));
     let sql = `SELECT ${select} FROM ${from}${w.sql}`;
-    const rid = idx ? ident(ROW_ID) : "rowid";
     if (options.orderBy?.length) {
-      const keys = options.orderBy.map((o) => `${o.column === idx ? ident(ROW_INDEX) : ident(o.column)} ${o.direction === "desc" ? "DESC" : "ASC"} NULLS LAST`);
-      sql += ` ORDER BY ${keys.join(", ")}, ${rid}`;
-    } else if (idx) sql += ` ORDER BY ${rid}`;
+      const keys = options.orderBy.map((o) => `${o.column === idx ? rowIndex : ident(o.column)} ${o.direction === "desc" ? "DESC" : "ASC"} NULLS LAST`);
+      sql += ` ORDER BY ${keys.join(", ")}, ${numbered ? rowIndex : "rowid"}`;
+    }
     // Without ORDER BY, DuckDB (preserve_insertion_order) returns rows in table order.
     if (options.limit !== undefined) sql += ` LIMIT ${options.limit}`;
     if (options.offset) sql += ` OFFSET ${options.offset}`;
@@ -292,27 +344,28 @@ export class DuckDBStore implements Store {
       const w = compileWhere(where, info.schema, table);
       const r = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w.sql}`, toNamed(w.params));
       return Number(r.getRows()[0]![0]);
-    });
+    }, `counting rows of table ${JSON.stringify(table)} of`);
   }
 
   async schema(table: string): Promise<Schema | undefined> {
     validateName(table, "table name");
-    return this.session(async (conn) => (await this.info(conn, table))?.schema);
+    return this.session(async (conn) => (await this.info(conn, table))?.schema, `reading the schema of table ${JSON.stringify(table)} of`);
   }
 
   async tables(): Promise<string[]> {
     return this.session(async (conn) => {
       const r = await conn.runAndReadAll("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary");
       return (r.getRows() as [string][]).map((x) => x[0]).sort();
-    });
+    }, "listing the tables of");
   }
 
+  /** Adding the columns and setting them is one transaction: a refused or failed update changes nothing. */
   async update(table: string, where: QueryNode | undefined, values: Row): Promise<number> {
+    this.checkWritable("update()");
     validateName(table, "table name");
     const set = normalizeRow(values);
     for (const k of Object.keys(set)) validateColumnName(k);
     return this.session(async (conn) => {
-      await this.file.commitPending();
       const before = await this.info(conn, table);
       if (where) checkQueryFields(where, before?.schema, table);
       if (!before) return 0;
@@ -322,80 +375,84 @@ export class DuckDBStore implements Store {
         const r = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w0.sql}`, toNamed(w0.params));
         return Number(r.getRows()[0]![0]);
       }
+      // Everything that can refuse the update runs before the transaction starts.
       const vb = rowsToBatch([Object.fromEntries(names.map((k) => [k, set[k]]))], { schema: before.schema });
+      const { info, statements } = this.planEvolve(table, before, vb.schema);
+      const w = compileWhere(where, info.schema, table, new SqlBuilder(info.schema));
+      const assigns: { col: string; slot: string }[] = [];
+      const types: Record<string, DuckDBType> = {};
+      const params = toNamed(w.params);
+      let moves = false;
+      vb.schema.fields.forEach((f, c) => {
+        const i = info.schema.fields.findIndex((x) => x.name === f.name);
+        const duck = info.duckTypes[i]!;
+        const value = vectorToValues(vb.getChildAt(c)!, f)[0];
+        const slot = `v${c}`;
+        if (value != null) {
+          params[slot] = toDuckValue(castValue(value, info.schema.fields[i]!.type), duck);
+          types[slot] = duck;
+        }
+        assigns.push({ col: ident(f.name), slot });
+        if (updateMovesRows(duck)) moves = true;
+      });
+      const typed = (a: { slot: string; col: string }) => (types[a.slot] ? `CAST($${a.slot} AS ${types[a.slot]!.toString()})` : "NULL");
       const changed = await this.transaction(conn, table, async () => {
-        const info = await this.evolve(conn, table, before, vb.schema);
-        this.file.tables.set(table, info);
-        const b = new SqlBuilder(info.schema);
-        const w = compileWhere(where, info.schema, table, b);
-        const assigns: { col: string; slot: string }[] = [];
-        const types: Record<string, DuckDBType> = {};
-        const params = toNamed(w.params);
-        let moves = false;
-        vb.schema.fields.forEach((f, c) => {
-          const i = info.schema.fields.findIndex((x) => x.name === f.name);
-          const duck = info.duckTypes[i]!;
-          const target = info.schema.fields[i]!;
-          const value = vectorToValues(vb.getChildAt(c)!, f)[0];
-          const slot = `v${c}`;
-          if (value != null) {
-            params[slot] = toDuckValue(castValue(value, target.type), duck);
-            types[slot] = duck;
-          }
-          assigns.push({ col: ident(f.name), slot });
-          if (updateMovesRows(duck)) moves = true;
-        });
-        const typed = (a: { slot: string; col: string }) => (types[a.slot] ? `CAST($${a.slot} AS ${types[a.slot]!.toString()})` : "NULL");
+        for (const sql of statements) await conn.run(sql);
         if (!moves) {
           const r = await conn.run(`UPDATE ${ident(table)} SET ${assigns.map((a) => `${a.col} = ${typed(a)}`).join(", ")}${w.sql}`, params, types);
           return r.rowsChanged;
         }
         // UPDATE of list columns is a delete + insert in DuckDB, which would move the rows to
-        // the end: rewrite the table in order instead.
+        // the end: rewrite the table in order instead (a user column named rowid hides the
+        // pseudo-column; a plain scan is in table order too).
         const cond = w.sql ? `COALESCE(${w.sql.slice(" WHERE ".length)}, FALSE)` : "TRUE";
         const n = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w.sql}`, toNamed(w.params));
         const tmp = `temp.main.${ident(REWRITE)}`;
         await conn.run(`CREATE OR REPLACE TEMP TABLE ${ident(REWRITE)} AS SELECT * FROM ${ident(table)} LIMIT 0`);
         const repl = assigns.map((a) => `CASE WHEN ${cond} THEN ${typed(a)} ELSE ${a.col} END AS ${a.col}`).join(", ");
-        await conn.run(`INSERT INTO ${tmp} SELECT * REPLACE (${repl}) FROM ${ident(table)} ORDER BY rowid`, params, types);
+        const order = hidesRowid(info.schema) ? "" : " ORDER BY rowid";
+        await conn.run(`INSERT INTO ${tmp} SELECT * REPLACE (${repl}) FROM ${ident(table)}${order}`, params, types);
         await conn.run(`DELETE FROM ${ident(table)}`);
         await conn.run(`INSERT INTO ${ident(table)} SELECT * FROM ${tmp}`);
         await conn.run(`DROP TABLE ${tmp}`);
         return Number(n.getRows()[0]![0]);
       });
+      this.file.tables.set(table, info);
       return changed;
-    });
+    }, `updating table ${JSON.stringify(table)} of`);
   }
 
   async delete(table: string, where: QueryNode | undefined): Promise<number> {
+    this.checkWritable("delete()");
     validateName(table, "table name");
     return this.session(async (conn) => {
-      await this.file.commitPending();
       const info = await this.info(conn, table);
       if (where) checkQueryFields(where, info?.schema, table);
       if (!info) return 0;
       const w = compileWhere(where, info.schema, table);
       const r = await conn.run(`DELETE FROM ${ident(table)}${w.sql}`, toNamed(w.params));
       return r.rowsChanged;
-    });
+    }, `deleting rows of table ${JSON.stringify(table)} of`);
   }
 
   async drop(table: string): Promise<boolean> {
+    this.checkWritable("drop()");
     validateName(table, "table name");
     return this.session(async (conn) => {
-      await this.file.commitPending();
       const info = await this.info(conn, table);
       if (!info) return false;
       await conn.run(`DROP TABLE ${ident(table)}`);
       this.file.tables.set(table, null);
       return true;
-    });
+    }, `dropping table ${JSON.stringify(table)} of`);
   }
 
+  /** Any SQL; a read-only store runs only SELECT and EXPLAIN statements. */
   async sql(text: string, params: readonly unknown[] = []): Promise<Table> {
+    this.check();
     if (typeof text !== "string" || !text.trim()) throw new QuiverError("INVALID_QUERY", "sql() needs a SQL string");
     return this.session(async (conn) => {
-      await this.file.commitPending();
+      if (this.readOnly) await this.checkReadOnlySql(conn, text);
       this.file.tables.clear(); // the statement may change any table
       let batches: RecordBatch[];
       let schema: Schema;
@@ -405,21 +462,52 @@ export class DuckDBStore implements Store {
         schema = shape.schema;
         batches = await readBatches(result, shape);
       } catch (err) {
-        throw sqlError(err, "sql()");
+        throw sqlError(err, this.file.location);
       }
       return batches.length ? new Table(batches) : new Table(schema);
-    });
+    }, "sql() on");
   }
 
-  /** Commits pending appends: once this returns they are in the WAL and survive a crash. */
+  private async checkReadOnlySql(conn: DuckDBConnection, text: string): Promise<void> {
+    let types: number[];
+    try {
+      const st = await conn.extractStatements(text);
+      types = [];
+      for (let i = 0; i < st.count; i++) {
+        const p = await st.prepare(i);
+        types.push(p.statementType as number);
+        p.destroySync();
+      }
+    } catch (err) {
+      throw sqlError(err, this.file.location);
+    }
+    if (types.some((t) => !READ_STATEMENTS.has(t))) {
+      throw new QuiverError("UNSUPPORTED", `sql(): ${this.uri} was opened with { readOnly: true }, so only SELECT and EXPLAIN statements run; open it without readOnly to change it`);
+    }
+  }
+
+  /** Commits pending appends: once this resolves they are in the WAL and survive a crash. */
   async flush(): Promise<void> {
-    await this.session(() => this.file.commitPending());
+    this.check();
+    if (this.readOnly) return;
+    await this.session(() => this.file.commitPending(), "committing appended rows to", "flush");
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.file.unref();
+    await this.file.unref(this.readOnly);
+  }
+
+  /** For process exit: lets go of the file and its lock synchronously (see DbFile.closeSync). */
+  closeSync(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.file.closeSync(this.readOnly);
+    } catch {
+      /* never throws */
+    }
   }
 }
 

@@ -52,6 +52,7 @@ describe("duckdb: many processes on one file", () => {
     const file = tmpDb();
     const uri = `duckdb:${file}`;
     const stop = file + ".stop";
+    await (await openStore(uri)).close(); // the Reader opens read-only: the file must exist
     const reader = run("reader.mjs", [uri, stop]);
     await until(() => reader.lines.includes("ready"), 60_000);
     const writers = [0, 1, 2, 3].map((w) => run("writer.mjs", [uri, "50000", `w${w}`]));
