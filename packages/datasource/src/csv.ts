@@ -175,7 +175,7 @@ export async function readCsv(file: string, known: ReadonlyMap<string, FieldType
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new QuiverError("NOT_FOUND", `CSV file ${file} does not exist; check the path`, { cause: err });
-    throw ioError(err, "cannot read the CSV file");
+    throw ioError(err, "cannot read the CSV file", file);
   }
   const { header, rows, lines, quoted } = parse(text, file);
   const width = header.length;
@@ -236,6 +236,6 @@ export async function writeCsv(file: string, data: Columns): Promise<void> {
   try {
     await writeFile(file, parts.join("\n") + "\n");
   } catch (err) {
-    throw ioError(err, "cannot write the CSV file");
+    throw ioError(err, "cannot write the CSV file", file);
   }
 }

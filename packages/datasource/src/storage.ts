@@ -45,10 +45,11 @@ export function ioAdvice(code: string | undefined): string {
  * A raw I/O error (errno from fs, a store's own error) as QuiverError("IO") saying what failed,
  * on which file, and what to do; QuiverErrors pass through unchanged.
  */
-export function ioError(err: unknown, what: string): QuiverError {
+export function ioError(err: unknown, what: string, path?: string): QuiverError {
   if (isQuiverError(err)) return err;
   const e = err as NodeJS.ErrnoException;
-  const file = e?.path ? ` ${e.path}` : "";
+  const where = e?.path ?? path;
+  const file = where ? ` ${where}` : "";
   return new QuiverError("IO", `${what}${file}: ${e?.message ?? String(err)}; ${ioAdvice(e?.code)}`, { cause: err });
 }
 
