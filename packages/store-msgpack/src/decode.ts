@@ -313,11 +313,19 @@ function check(seg: Segment, rowsExpected: number | undefined): Segment {
 
 const NONE: unknown[] = [];
 
+/**
+ * A record's own value for a column: msgpackr's maps are plain objects, so a column named
+ * "constructor" or "toString" that a record lacks must not read Object.prototype's.
+ */
+function own(o: Record<string, unknown>, k: string): unknown {
+  return Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
 /** One column of a segment, indexable by row (missing → undefined). */
 export function columnValues(seg: Segment, name: string): ArrayLike<unknown> {
-  if (seg.kind === 1) return seg.cols[name] ?? NONE;
+  if (seg.kind === 1) return (own(seg.cols, name) as unknown[] | undefined) ?? NONE;
   const out = new Array<unknown>(seg.n);
-  for (let i = 0; i < seg.n; i++) out[i] = seg.rows[i]![name];
+  for (let i = 0; i < seg.n; i++) out[i] = own(seg.rows[i]!, name);
   return out;
 }
 
@@ -328,9 +336,9 @@ export function columnOf(segs: readonly Segment[], name: string, total: number):
   for (const s of segs) {
     if (s.kind === 0) {
       const rows = s.rows;
-      for (let i = 0; i < s.n; i++) out[p++] = rows[i]![name];
+      for (let i = 0; i < s.n; i++) out[p++] = own(rows[i]!, name);
     } else {
-      const col = s.cols[name];
+      const col = own(s.cols, name) as unknown[] | undefined;
       if (col) for (let i = 0; i < s.n; i++) out[p++] = col[i];
       else for (let i = 0; i < s.n; i++) out[p++] = null;
     }
@@ -358,9 +366,9 @@ function float64Data(type: Float64, segs: readonly Segment[], name: string, n: n
     p++;
   };
   for (const s of segs) {
-    if (s.kind === 0) for (let i = 0; i < s.n; i++) put(s.rows[i]![name]);
+    if (s.kind === 0) for (let i = 0; i < s.n; i++) put(own(s.rows[i]!, name));
     else {
-      const col = s.cols[name];
+      const col = own(s.cols, name) as unknown[] | undefined;
       if (!col) for (let i = 0; i < s.n; i++) put(null);
       else for (let i = 0; i < s.n; i++) {
         const v = col[i];
@@ -385,9 +393,9 @@ function int64Data(type: Int64, segs: readonly Segment[], name: string, n: numbe
   let nulls = 0;
   let p = 0;
   for (const s of segs) {
-    const col = s.kind === 1 ? s.cols[name] : undefined;
+    const col = s.kind === 1 ? (own(s.cols, name) as unknown[] | undefined) : undefined;
     for (let i = 0; i < s.n; i++, p++) {
-      const v = s.kind === 1 ? col?.[i] : s.rows[i]![name];
+      const v = s.kind === 1 ? col?.[i] : own(s.rows[i]!, name);
       if (typeof v === "number") {
         if (!Number.isSafeInteger(v)) return undefined;
         const h = Math.floor(v / 4294967296);
@@ -439,7 +447,7 @@ export function segmentRows(seg: Segment): Row[] {
   const keys = Object.keys(seg.cols);
   const out: Row[] = [];
   for (let i = 0; i < seg.n; i++) {
-    const r: Row = {};
+    const r = Object.create(null) as Row; // a column may be named "__proto__"
     for (const k of keys) {
       const v = seg.cols[k]![i];
       if (v != null) r[k] = v;

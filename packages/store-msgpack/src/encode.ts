@@ -88,14 +88,23 @@ export function encoder(data0: Data, w: ByteWriter): Enc {
     }
     case Type.Timestamp: {
       const unit = (t as Timestamp).unit;
-      const toUs = unit === TimeUnit.SECOND ? 1e6 : unit === TimeUnit.MILLISECOND ? 1e3 : unit === TimeUnit.MICROSECOND ? 1 : 1e-3;
       const big = data.values as unknown as BigInt64Array;
       const u32 = new Uint32Array(big.buffer, big.byteOffset, big.length * 2);
       const i32 = new Int32Array(big.buffer, big.byteOffset, big.length * 2);
+      const per = unit === TimeUnit.SECOND ? 1n : unit === TimeUnit.MILLISECOND ? 1000n : unit === TimeUnit.MICROSECOND ? 1_000_000n : 1_000_000_000n;
+      const nsPer = 1_000_000_000n / per;
       return (i) => {
         const hi = i32[2 * i + 1]!;
-        const raw = hi >= -2097152 && hi < 2097152 ? hi * TWO32 + u32[2 * i]! : Number(big[i]!);
-        w.timestampMicros(raw * toUs);
+        if (unit === TimeUnit.MICROSECOND && hi >= -2097152 && hi < 2097152) return w.timestampMicros(hi * TWO32 + u32[2 * i]!);
+        // Exact, whatever the magnitude: seconds and nanoseconds in integer arithmetic.
+        const v = big[i]!;
+        let sec = v / per;
+        let rem = v % per;
+        if (rem < 0n) {
+          sec -= 1n;
+          rem += per;
+        }
+        w.timestamp(sec, Number(rem * nsPer));
       };
     }
     case Type.List: {

@@ -207,6 +207,9 @@ export function untypable(v: unknown): boolean {
   return false;
 }
 
+/** msgpackr renames a "__proto__" key to this: such records are rebuilt from their bytes. */
+const RENAMED = "__proto_";
+
 /** A value that must go through `walkRow`: a nested map, or an untypable list. */
 function needsCare(v: unknown): boolean {
   return (isPlainMap(v) && !isNdArray(v)) || untypable(v);
@@ -214,14 +217,14 @@ function needsCare(v: unknown): boolean {
 
 /** Whether a decoded row record needs flattening or raw columns. */
 export function rowNeedsCare(rec: Record<string, unknown>, raw: ReadonlySet<string>): boolean {
-  if (raw.size) return true;
+  if (raw.size || Object.hasOwn(rec, RENAMED)) return true;
   for (const k in rec) if (needsCare(rec[k])) return true;
   return false;
 }
 
 /** Whether a decoded columnar record needs flattening or raw columns. */
 export function columnsNeedCare(rec: Record<string, unknown>, raw: ReadonlySet<string>): boolean {
-  if (raw.size) return true;
+  if (raw.size || Object.hasOwn(rec, RENAMED)) return true;
   for (const k in rec) {
     const c = rec[k];
     if (Array.isArray(c)) for (const v of c) if (needsCare(v)) return true;
@@ -285,7 +288,7 @@ function walkMap(buf: Uint8Array, p: number, prefix: string, out: Row, raw: Read
 
 /** One row record at `p` as a flat row (see putValue). */
 export function walkRow(buf: Uint8Array, p: number, raw: ReadonlySet<string>, rawOut: Set<string>): Row {
-  const out: Row = {};
+  const out = Object.create(null) as Row; // keys exactly as stored, "__proto__" included
   walkMap(buf, p, "", out, raw, rawOut);
   return out;
 }
@@ -295,9 +298,9 @@ export function walkRow(buf: Uint8Array, p: number, raw: ReadonlySet<string>, ra
  * becomes one column per key ("col.key"), untypable elements their msgpack bytes.
  */
 export function walkColumns(buf: Uint8Array, p: number, n: number, raw: ReadonlySet<string>, rawOut: Set<string>): Record<string, unknown[]> {
-  const cols: Record<string, unknown[]> = {};
+  const cols = Object.create(null) as Record<string, unknown[]>;
   let [m, q] = mapHeader(buf, p);
-  const row: Row = {};
+  const row = Object.create(null) as Row;
   for (let j = 0; j < m; j++) {
     const ke = skipValue(buf, q);
     const key = readKey(buf, q, ke);

@@ -108,7 +108,11 @@ export class MsgpackStore implements Store {
       if (seg === DATA_FILE || seg.startsWith(".quiver")) {
         throw new QuiverError("INVALID_NAME", `table name ${JSON.stringify(table)} uses the reserved file name ${JSON.stringify(seg)}; pick another name segment`);
       }
+      // Each segment is a folder name: file systems allow 255 bytes.
+      if (Buffer.byteLength(seg) > 255) throw new QuiverError("INVALID_NAME", `table name ${JSON.stringify(table.slice(0, 40) + "…")} has a segment of ${Buffer.byteLength(seg)} bytes; a folder name holds at most 255 (split it with "/" or shorten it)`);
     }
+    // The longest file the table uses (a temp index) must fit in a path (4096 bytes).
+    if (Buffer.byteLength(join(this.root, table)) + 40 > 4095) throw new QuiverError("INVALID_NAME", `table name ${JSON.stringify(table.slice(0, 40) + "…")} makes paths longer than the file system allows; shorten it`);
     return table;
   }
 

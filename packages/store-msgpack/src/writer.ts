@@ -242,25 +242,30 @@ export class ByteWriter {
     this.pos += n;
   }
 
-  /** msgpack timestamp extension (type -1) from microseconds since the epoch. */
+  /** msgpack timestamp extension (type -1) from microseconds since the epoch (|us| < 2^53). */
   timestampMicros(us: number): void {
     const sec = Math.floor(us / 1e6);
-    const nsec = Math.round((us - sec * 1e6) * 1000);
+    this.timestamp(sec, Math.round((us - sec * 1e6) * 1000));
+  }
+
+  /** msgpack timestamp extension (type -1): whole seconds (a bigint when beyond 2^53) + nanoseconds. */
+  timestamp(sec: number | bigint, nsec: number): void {
     this.ensure(15);
     const b = this.buf;
     let p = this.pos;
-    if (sec >= 0 && sec < 17179869184) {
-      if (nsec === 0 && sec < TWO32) {
+    const s = typeof sec === "bigint" && sec >= -9007199254740991n && sec <= 9007199254740991n ? Number(sec) : sec;
+    if (typeof s === "number" && s >= 0 && s < 17179869184) {
+      if (nsec === 0 && s < TWO32) {
         b[p++] = 0xd6;
         b[p++] = 0xff;
-        b.writeUInt32BE(sec, p);
+        b.writeUInt32BE(s, p);
         p += 4;
       } else {
         b[p++] = 0xd7;
         b[p++] = 0xff;
-        const hi = Math.floor(sec / TWO32);
+        const hi = Math.floor(s / TWO32);
         b.writeUInt32BE(((nsec * 4) + hi) >>> 0, p);
-        b.writeUInt32BE(sec - hi * TWO32, p + 4);
+        b.writeUInt32BE(s - hi * TWO32, p + 4);
         p += 8;
       }
     } else {
@@ -268,7 +273,7 @@ export class ByteWriter {
       b[p++] = 12;
       b[p++] = 0xff;
       b.writeUInt32BE(nsec, p);
-      b.writeBigInt64BE(BigInt(sec), p + 4);
+      b.writeBigInt64BE(BigInt(s), p + 4);
       p += 12;
     }
     this.pos = p;
@@ -287,7 +292,11 @@ export class ByteWriter {
       case "string":
         return this.str(v);
     }
-    if (v instanceof Date) return this.timestampMicros(v.getTime() * 1000);
+    if (v instanceof Date) {
+      const ms = v.getTime();
+      const sec = Math.floor(ms / 1000);
+      return this.timestamp(sec, (ms - sec * 1000) * 1e6);
+    }
     if (v instanceof Uint8Array) return this.bin(v);
     if (ArrayBuffer.isView(v) || Array.isArray(v)) {
       const a = v as ArrayLike<unknown>;
