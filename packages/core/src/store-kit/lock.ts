@@ -4,10 +4,11 @@
  * killed with SIGKILL — is taken over; the taker learns what the dead holder had written
  * (`inherited`), so a store can tell its own torn writes from foreign bytes.
  *
- * Taking over is race-free between processes: the stale file is renamed aside (atomic), and if
- * what was moved is not the lock that was judged stale — another process broke it and took the
- * lock in between — it is linked back. A folder that cannot hold the lock file (read-only, no
- * permission, full) is QuiverError("IO") at once: no retry loop, no blaming a lock.
+ * Taking over is race-free between processes: a stale lock is removed only under a second
+ * lock (`.break`), after judging it again, so no process can remove a lock another has just
+ * taken (the race msgpack's "put back if re-taken meanwhile" fix closed, closed for good). A
+ * folder that cannot hold the lock file (read-only, no permission, full) is QuiverError("IO")
+ * at once: no retry loop, no blaming a lock.
  */
 import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
@@ -51,8 +52,6 @@ export interface LockHolder {
 
 /** Locks this process holds right now (another store instance of ours must wait for them). */
 const held = new Map<string, FileLock>();
-/** Text of dead holders' locks we broke, by path: the next lock we take there inherits it. */
-const broken = new Map<string, string>();
 
 function ioError(err: unknown, doing: string, path: string): QuiverError {
   const e = err as NodeJS.ErrnoException;
@@ -90,50 +89,98 @@ function readLock(path: string): string | undefined {
   }
 }
 
-/** Whether the lock file was created just now and not yet written (its writer is still at it). */
-function freshlyCreated(path: string): boolean {
+/** Milliseconds since the file was last written (Infinity when it is gone). */
+function age(path: string): number {
+  const s = statSync(path, { throwIfNoEntry: false });
+  return s ? Date.now() - s.mtimeMs : Infinity;
+}
+
+/** O_CREAT|O_EXCL: the descriptor, or undefined when the file exists. Other faults are IO. */
+function create(path: string): number | undefined {
   try {
-    return Date.now() - statSync(path).mtimeMs < UNWRITTEN_GRACE_MS;
-  } catch {
-    return false;
+    return openSync(path, "wx");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+    throw ioError(err, "creating the", path);
   }
 }
 
 /**
- * The live holder of the lock at `path`, or undefined when it is free — a stale lock (dead
- * PID on this host, or another host's past `foreignGrace` of waiting) is removed on the way.
+ * The live holder named by a lock's text, or undefined when the lock is stale: its PID is dead
+ * (on this host), it is another host's and we have waited `foreignGrace` for it, or it was
+ * created but never written (its writer died between open and write).
  */
-function liveHolder(path: string, waited: number, foreignGrace: number): LockHolder | undefined {
-  const text = readLock(path);
-  if (text === undefined) return undefined;
+function judge(path: string, text: string, waited: number, foreignGrace: number): LockHolder | undefined {
   const h = parse(text);
-  if (h) {
-    if (h.host && h.host !== HOST) {
-      if (waited < foreignGrace) return h;
-    } else if (h.pid === process.pid ? held.has(path) : pidAlive(h.pid)) return h; // our PID but not held: a previous process's leftover
-  } else if (freshlyCreated(path)) return { pid: -1, host: HOST };
-  // Stale: move it aside, then check we moved the lock we judged; if another process took the
-  // lock in between, put its lock back (the link fails only if yet another one exists).
-  const aside = `${path}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    renameSync(path, aside);
-  } catch {
-    return undefined; // someone else broke it first
+  if (!h) return age(path) < UNWRITTEN_GRACE_MS ? { pid: -1, host: HOST } : undefined;
+  if (h.host && h.host !== HOST) return waited < foreignGrace ? h : undefined;
+  if (h.pid === process.pid) return held.has(path) ? h : undefined; // our PID but not held: a previous process's leftover
+  return pidAlive(h.pid) ? h : undefined;
+}
+
+/**
+ * Breaking a stale lock is serialized by a second, short-lived lock file (`.break`): under it
+ * the lock is judged again and removed only if it is still the same stale one, then taken at
+ * once. So a process can never remove a lock that another has just taken. Returns the new
+ * lock's descriptor, or undefined when another process is breaking it or won the lock.
+ */
+function breakAndTake(path: string, text: string, waited: number, foreignGrace: number): number | undefined {
+  const breaker = `${path}.break`;
+  const bfd = create(breaker);
+  if (bfd === undefined) {
+    clearStaleBreaker(breaker);
+    return undefined;
   }
-  let ours = false;
   try {
-    ours = readFileSync(aside, "utf8") === text;
-    if (!ours) linkSync(aside, path);
-  } catch {
-    /* the lock was re-taken meanwhile: leave that one */
+    writeSync(bfd, `${process.pid}\n${HOST}\n`);
+    const now = readLock(path);
+    if (now === undefined) return create(path);
+    if (now !== text || judge(path, now, waited, foreignGrace) !== undefined) return undefined;
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, "removing the stale", path);
+    }
+    return create(path);
+  } catch (err) {
+    throw err instanceof QuiverError ? err : ioError(err, "writing the", breaker);
+  } finally {
+    closeSync(bfd);
+    try {
+      unlinkSync(breaker);
+    } catch {
+      /* gone */
+    }
   }
-  if (ours) broken.set(path, text);
+}
+
+/**
+ * A breaker is held for microseconds; one older than that whose PID is dead, or any older than
+ * UNWRITTEN_GRACE_MS, was left by a process that died while breaking. It is moved aside
+ * (atomic) and put back if what moved is not the one judged — another process replaced it.
+ */
+function clearStaleBreaker(breaker: string): void {
+  const text = readLock(breaker);
+  if (text === undefined) return;
+  const h = parse(text);
+  const dead = h !== undefined && (!h.host || h.host === HOST) && h.pid !== process.pid && !pidAlive(h.pid);
+  if (!dead && age(breaker) < UNWRITTEN_GRACE_MS) return;
+  const aside = `${breaker}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    renameSync(breaker, aside);
+  } catch {
+    return; // someone else cleared it first
+  }
+  try {
+    if (readFileSync(aside, "utf8") !== text) linkSync(aside, breaker);
+  } catch {
+    /* re-taken meanwhile: leave that one */
+  }
   try {
     unlinkSync(aside);
   } catch {
     /* gone */
   }
-  return undefined;
 }
 
 /**
@@ -141,64 +188,64 @@ function liveHolder(path: string, waited: number, foreignGrace: number): LockHol
  * (or another store instance in this one) holds it. File-system faults throw QuiverError("IO").
  */
 export function tryLock(path: string, options: Pick<LockOptions, "extra" | "foreignGrace"> & { waited?: number } = {}): FileLock | undefined {
+  const waited = options.waited ?? 0;
+  const grace = options.foreignGrace ?? 3000;
   for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
+    const fd = create(path);
+    if (fd !== undefined) return own(path, fd, undefined, options.extra);
+    const text = readLock(path);
+    if (text === undefined) continue; // released meanwhile
+    if (judge(path, text, waited, grace) !== undefined) return undefined;
+    const taken = breakAndTake(path, text, waited, grace);
+    if (taken !== undefined) return own(path, taken, text, options.extra);
+  }
+  return undefined;
+}
+
+/** Writes our PID, host and `extra` into a lock file we created, and registers it as held. */
+function own(path: string, fd: number, inherited: string | undefined, extra = ""): FileLock {
+  const head = `${process.pid}\n${HOST}\n`;
+  let ino: number;
+  try {
+    writeSync(fd, head + extra);
+    ino = fstatSync(fd).ino;
+  } catch (err) {
+    closeSync(fd);
     try {
-      fd = openSync(path, "wx");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(err, "creating the", path);
-      if (liveHolder(path, options.waited ?? 0, options.foreignGrace ?? 3000) !== undefined) return undefined;
-      continue;
+      unlinkSync(path);
+    } catch {
+      /* gone */
     }
-    const inherited = broken.get(path);
-    broken.delete(path);
-    const head = `${process.pid}\n${HOST}\n`;
-    try {
-      writeSync(fd, head + (options.extra ?? ""));
-    } catch (err) {
-      closeSync(fd);
+    throw ioError(err, "writing the", path);
+  }
+  let released = false;
+  const lock: FileLock = {
+    path,
+    fd,
+    extraOffset: Buffer.byteLength(head),
+    inherited,
+    owned: () => !released && statSync(path, { throwIfNoEntry: false })?.ino === ino,
+    wanted: () => age(wantedPath(path)) < 250,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (held.get(path) === lock) held.delete(path);
+      try {
+        closeSync(fd);
+      } catch {
+        /* closed */
+      }
+      // Only our own file: if it was replaced, the other one stays.
+      if (statSync(path, { throwIfNoEntry: false })?.ino !== ino) return;
       try {
         unlinkSync(path);
       } catch {
-        /* gone */
+        /* already gone */
       }
-      if (inherited !== undefined) broken.set(path, inherited);
-      throw ioError(err, "writing the", path);
-    }
-    const ino = fstatSync(fd).ino;
-    let released = false;
-    const lock: FileLock = {
-      path,
-      fd,
-      extraOffset: Buffer.byteLength(head),
-      inherited,
-      owned: () => !released && statSync(path, { throwIfNoEntry: false })?.ino === ino,
-      wanted: () => {
-        const s = statSync(wantedPath(path), { throwIfNoEntry: false });
-        return s !== undefined && Date.now() - s.mtimeMs < 250;
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        if (held.get(path) === lock) held.delete(path);
-        try {
-          closeSync(fd);
-        } catch {
-          /* closed */
-        }
-        // Only our own file: after a takeover by someone else, theirs stays.
-        if (statSync(path, { throwIfNoEntry: false })?.ino !== ino) return;
-        try {
-          unlinkSync(path);
-        } catch {
-          /* already gone */
-        }
-      },
-    };
-    held.set(path, lock);
-    return lock;
-  }
-  return undefined;
+    },
+  };
+  held.set(path, lock);
+  return lock;
 }
 
 /** The file waiters touch so that a holder keeping the lock across a burst of writes lets them in. */
@@ -264,11 +311,7 @@ export function lockHolder(path: string): LockHolder | undefined {
   } catch {
     return undefined;
   }
-  const h = parse(text);
-  if (!h) return freshlyCreated(path) ? { pid: -1, host: HOST } : undefined;
-  if (h.host && h.host !== HOST) return h;
-  if (h.pid === process.pid) return undefined; // not held by us: a previous process's leftover
-  return pidAlive(h.pid) ? h : undefined;
+  return judge(path, text, 0, Infinity);
 }
 
 /** Whether a write may be in flight under the lock (see lockHolder). */
