@@ -5,6 +5,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Bool, Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector } from "apache-arrow";
 import { DuckDBDataChunk, DuckDBInstance, JSToDuckDBValueConverter, BIGINT, BOOLEAN, DOUBLE, TIMESTAMP, VARCHAR } from "@duckdb/node-api";
 import { buildData, vectorToValues } from "@quiver/core";
@@ -195,6 +197,8 @@ results.push({ case: `Parquet import ${PQ_ROWS / 1000}k rows × 7 cols`, unit: "
 
 console.log(`\nmachine: ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; first query after the upload (checks the log is still one-write-per-path): ${firstQueryMs.toFixed(0)} ms`);
 const ok = printComparisons("@quiver/datasource", results);
+// Cost in fields (each in its own process): see bench/fields.mjs.
+if (process.env.FIELDS !== "0") spawnSync(process.execPath, [fileURLToPath(new URL("./fields.mjs", import.meta.url))], { stdio: "inherit" });
 raw.closeSync();
 rawDb.closeSync();
 fs.rmSync(tmp, { recursive: true, force: true });

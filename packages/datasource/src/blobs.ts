@@ -1,6 +1,6 @@
 /** Content-addressed blob files: `<root>/blobs/<first 2 hex>/<sha256>`; each content stored once. */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { QuiverError } from "@quiver/core";
@@ -38,7 +38,17 @@ export class BlobStore {
    */
   putNew(h: string, bytes: Uint8Array): boolean {
     const file = this.pathOf(h);
-    if (existsSync(file)) return false;
+    if (existsSync(file)) {
+      // Tell a commit of another datasource of this root that created it and is failing right
+      // now not to remove it (see removeIfUntouched).
+      try {
+        const now = new Date();
+        utimesSync(file, now, now);
+      } catch {
+        /* read-only: nobody is writing then */
+      }
+      return false;
+    }
     const dir = join(this.dir, h.slice(0, 2));
     fsOp("cannot create the blob folder", dir, () => mkdirSync(dir, { recursive: true }));
     // Write then rename: a reader never sees a half-written blob.
@@ -57,6 +67,24 @@ export class BlobStore {
       });
     }
     return true;
+  }
+
+  /** The modification time of a blob file (to tell later whether another commit touched it). */
+  mtimeOf(h: string): number {
+    try {
+      return statSync(this.pathOf(h)).mtimeMs;
+    } catch {
+      return -1;
+    }
+  }
+
+  /** Removes a blob a failed commit created, unless another commit re-stored it since (`mtime`). */
+  removeIfUntouched(h: string, mtime: number): void {
+    try {
+      if (statSync(this.pathOf(h)).mtimeMs === mtime) unlinkSync(this.pathOf(h));
+    } catch {
+      /* gone already */
+    }
   }
 
   async get(hash: string): Promise<Uint8Array> {

@@ -11,7 +11,6 @@
  * commit before it writes. (Datasources written before this kept fields in the `fields` table;
  * it is still read, first.)
  */
-import { unlinkSync } from "node:fs";
 import { type Store, vectorToValues } from "@quiver/core";
 import type { BlobStore } from "./blobs.js";
 import { type ChangeSet, FieldIndex, type FieldRec, commitTime, prepare } from "./events.js";
@@ -131,10 +130,10 @@ export class EventLog {
     // Leftovers of a commit that crashed or could not roll back: shard 0 holds every path of
     // every commit, so more rows than `bound` means some.
     if ((await s.schema(shard0)) && (await s.count(shard0)) > seq0) await this.cleanup(seq0, maxShard);
-    const createdBlobs: string[] = [];
+    const createdBlobs: [string, number][] = [];
     let wrote = false;
     try {
-      for (const [h, bytes] of prepared.blobs) if (blobs.putNew(h, bytes)) createdBlobs.push(h);
+      for (const [h, bytes] of prepared.blobs) if (blobs.putNew(h, bytes)) createdBlobs.push([h, blobs.mtimeOf(h)]);
       for (const sh of [...prepared.batches.keys()].sort((a, b) => a - b)) {
         wrote = true;
         await s.append(this.shardTable(sh), prepared.batches.get(sh)!, { layout: "columns" });
@@ -144,13 +143,7 @@ export class EventLog {
       await appendRows(s, this.commitsTable, [row]);
     } catch (err) {
       if (wrote) await this.cleanup(seq0, maxShard).catch(() => undefined); // else the next commit does
-      for (const h of createdBlobs) {
-        try {
-          unlinkSync(blobs.pathOf(h));
-        } catch {
-          /* gone already */
-        }
-      }
+      for (const [h, mtime] of createdBlobs) blobs.removeIfUntouched(h, mtime);
       this.cached = undefined;
       throw ioError(err, `writing metadata of datasource ${this.id} to ${s.uri}`);
     }
