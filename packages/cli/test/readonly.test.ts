@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join, relative } from "node:path";
 import { Session, Tracker } from "@quiver/core";
 import { Datasource } from "@quiver/datasource";
+import { H5Logger } from "@quiver/store-h5";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorOf, quiver, tempDir } from "./helpers.js";
 
@@ -84,6 +85,9 @@ describe("read-only commands on existing data change no byte", () => {
     const session = await Session.open({ prefix: "robot/run-1", root: join(cwd, ".quiver") });
     await session.track("pose").appendBatch([{ _ts: T0, x: 1 }, { _ts: T0 + 1, x: 2 }]);
     await session.close();
+    const logger = await H5Logger.open(join(cwd, "log.h5"), { replaceIfExists: true });
+    for (let i = 0; i < 5; i++) logger.log("number", i);
+    await logger.close();
     for (const uri of [`duckdb:${join(cwd, "runs.db")}`, `msgpack:${join(cwd, "runs")}`]) {
       const t = await Tracker.open(uri);
       await t.log({ epoch: 1, loss: 0.5 });
@@ -98,6 +102,14 @@ describe("read-only commands on existing data change no byte", () => {
     const q = unchanged(cwd, ["ds", "query", "images", "episode > 1", "--root", ".ds", "--json"]);
     expect(q.code, q.stderr).toBe(0);
     expect(JSON.parse(q.stdout.trim())).toMatchObject({ path: "images/005.jpg", episode: 6 });
+    const out = tempDir(); // the export's own file goes elsewhere: the datasource's folder stays as it was
+    try {
+      const e = unchanged(cwd, ["ds", "export", "images", "--csv", join(out.dir, "x.csv"), "--root", ".ds"]);
+      expect(e.code, e.stderr).toBe(0);
+      expect(readFileSync(join(out.dir, "x.csv"), "utf8")).toContain("images/005.jpg");
+    } finally {
+      out.cleanup();
+    }
     notFound(unchanged(cwd, ["ds", "query", "other", "episode > 1", "--root", ".ds"]), /no datasource "other".*existing: images/);
     notFound(unchanged(cwd, ["ds", "scan", "other", "--path", "nope", "--root", ".ds"]), /no such folder/);
   });
@@ -120,5 +132,12 @@ describe("read-only commands on existing data change no byte", () => {
       notFound(unchanged(cwd, ["head", uri, "--table", "nope"]), /no table "nope"/);
     }
     expect(statSync(join(cwd, "runs.db")).isFile()).toBe(true);
+  });
+
+  it("h5 ls and show of an H5Logger file, and of a missing dataset or file", () => {
+    expect(unchanged(cwd, ["h5", "ls", "log.h5"]).code).toBe(0);
+    expect(unchanged(cwd, ["h5", "show", "log.h5", "number"]).code).toBe(0);
+    notFound(unchanged(cwd, ["h5", "show", "log.h5", "nope"]), /no dataset "nope"/);
+    notFound(unchanged(cwd, ["h5", "ls", "missing.h5"]), /no such file/);
   });
 });
