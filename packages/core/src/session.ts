@@ -273,9 +273,9 @@ export class Track {
   }
 
   /** Points of a scan with the INDEX column: its value becomes `index`, the rest `data` (nulls left out). */
-  private async points(options: ScanOptions): Promise<TrackPoint[]> {
+  private async points(options: ScanOptions, batches: AsyncIterable<RecordBatch> = this.session.store.scan(this.table, options)): Promise<TrackPoint[]> {
     const out: TrackPoint[] = [];
-    for await (const b of this.session.store.scan(this.table, options)) {
+    for await (const b of batches) {
       const k = b.schema.fields.findIndex((f) => f.name === INDEX);
       const idx = vectorToValues(b.getChildAt(k)!);
       const fields = b.schema.fields.filter((_, i) => i !== k);
@@ -313,7 +313,10 @@ export class Track {
     const store = this.session.store;
     const total = await store.count(this.table, where);
     const dir = opts.reverse ? "desc" : "asc";
-    const data = await this.points({ where, orderBy: [{ column: "_ts", direction: dir }, { column: INDEX, direction: dir }], limit, rowIndex: INDEX });
+    const scan: ScanOptions = { where, orderBy: [{ column: "_ts", direction: dir }, { column: INDEX, direction: dir }], limit, rowIndex: INDEX };
+    // A store with a time index serves the window from it; others answer the equivalent scan.
+    const windowed = store.readByTime?.(this.table, { start: startTime, end: endTime, reverse: opts.reverse === true, limit, rowIndex: INDEX });
+    const data = await this.points(scan, windowed);
     const idx = data.map((d) => d.index);
     return {
       data,
