@@ -41,6 +41,8 @@ import { type Encoded, encodeValues, STORE, TABLE_ATTR, type TableMeta, TableSta
 export interface H5StoreOptions extends StoreOpenOptions {
   /** Only read: never creates, locks or writes the file; NOT_FOUND when it is missing; writes fail with UNSUPPORTED. */
   readOnly?: boolean;
+  /** flush() and close() fsync the file, so what they acknowledged survives a power cut (default true). */
+  fsync?: boolean;
 }
 
 export class H5Store implements Store {
@@ -65,6 +67,7 @@ export class H5Store implements Store {
     private readonly h: H5Handle,
     private readonly unlock: () => void,
     readonly readOnly: boolean,
+    private readonly durable = true,
   ) {
     this.uri = `h5:${path}`;
     h.onReopen = () => void this.generation++;
@@ -87,7 +90,7 @@ export class H5Store implements Store {
     try {
       // A new file is valid from the start (created under a temporary name, then renamed).
       if (!existsSync(path)) createFile(path);
-      return new H5Store(path, H5Handle.open(path, "a"), unlock, false);
+      return new H5Store(path, H5Handle.open(path, "a"), unlock, false, options.fsync !== false);
     } catch (err) {
       unlock();
       throw err;
@@ -303,7 +306,7 @@ export class H5Store implements Store {
     this.check();
     if (this.readOnly) return;
     this.h.write("cannot flush", () => undefined);
-    this.h.sync("cannot flush");
+    if (this.durable) this.h.sync("cannot flush");
   }
 
   /** Flushes, then closes. When the flush fails the store stays open, so close() can be retried. */
