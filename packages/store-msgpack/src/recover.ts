@@ -8,8 +8,8 @@
  */
 import { closeSync, ftruncateSync, openSync } from "node:fs";
 import { type Schema, Schema as ArrowSchema } from "apache-arrow";
-import { QuiverError } from "@quiver/core";
-import { columnValues, decodeSegment, inferSchema, isColumnar, rawColumns, rawFound, type Segment, withRawColumns } from "./decode.js";
+import { mergeSchemas, QuiverError, rowsToBatch } from "@quiver/core";
+import { columnValues, decodeSegment, inferSchema, isColumnar, rawColumns, rawFound, type Segment, segmentRows, withRawColumns } from "./decode.js";
 import { type Entry, newGeneration } from "./index-file.js";
 import { inheritedIntent } from "./lock.js";
 import { frameRecords, unpackr } from "./records.js";
@@ -99,6 +99,26 @@ function blocksOf(ctx: Ctx, buf: Buffer, base: number, schema: Schema | undefine
   return out;
 }
 
+/** Columns whose values cannot share one type across the segments. */
+function clashing(segs: readonly Segment[], schema: Schema | undefined): string[] {
+  const names = new Set<string>();
+  for (const s of segs) for (const r of segmentRows(s)) for (const k in r) names.add(k);
+  const out: string[] = [];
+  for (const k of names) {
+    if (schema?.fields.some((f) => f.name === k)) continue;
+    try {
+      let t: Schema | undefined;
+      for (const s of segs) {
+        const rows = segmentRows(s).map((r) => ({ [k]: r[k] }));
+        if (rows.length) t = mergeSchemas(t, rowsToBatch(rows, { schema: t }).schema);
+      }
+    } catch {
+      out.push(k);
+    }
+  }
+  return out;
+}
+
 export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
   const fresh = !st.usable;
   if (fresh) {
@@ -133,18 +153,25 @@ export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
   let old: Segment[] = [];
   if (!schema && st.entries.length) old = decodeBlocks(st, st.entries, raw); // a sidecar went missing
   const found = rawFound([...old, ...segs]);
-  for (const k of raw) found.delete(k);
-  if (found.size) {
-    // Lists of maps and the like: those columns hold msgpack bytes; decode again with them raw.
-    schema = withRawColumns(schema, new Set([...raw, ...found]));
-    raw = rawColumns(schema);
-    if (st.entries.length) old = decodeBlocks(st, st.entries, raw);
-    segs = decodeBlocks(st, added, raw, tail);
-  }
-  try {
-    schema = inferSchema([...old, ...segs], schema) ?? new ArrowSchema([]);
-  } catch (err) {
-    throw new QuiverError("IO", `${st.dataPath}: records written after the last indexed one do not fit the table's schema (${(err as Error).message}); they were written by another program`, { cause: err });
+  for (let round = 0; ; round++) {
+    for (const k of raw) found.delete(k);
+    if (found.size) {
+      // Lists of maps and the like: those columns hold msgpack bytes; decode again with them raw.
+      schema = withRawColumns(schema, new Set([...raw, ...found]));
+      raw = rawColumns(schema);
+      if (st.entries.length) old = decodeBlocks(st, st.entries, raw);
+      segs = decodeBlocks(st, added, raw, tail);
+    }
+    try {
+      schema = inferSchema([...old, ...segs], schema) ?? new ArrowSchema([]);
+      break;
+    } catch (err) {
+      // Another writer put values of different kinds in one column (a number, then a string):
+      // such columns keep their values as msgpack bytes too. Columns the sidecar types stay.
+      const clash = round < 2 && !st.hasSchemaFile ? clashing([...old, ...segs], schema) : [];
+      if (!clash.length) throw new QuiverError("IO", `${st.dataPath}: records written after the last indexed one do not fit the table's schema (${(err as Error).message}); they were written by another program`, { cause: err });
+      for (const k of clash) found.add(k);
+    }
   }
   let rows = st.rows;
   let end = st.end;

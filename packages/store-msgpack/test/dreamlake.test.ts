@@ -118,4 +118,17 @@ print(json.dumps(list(msgpack.Unpacker(open(${JSON.stringify(path.join(root, "mi
     expect(raw).toEqual([{ _ts: 1, v: 10 }, 10, { _ts: 2, v: 10 }, 10, { _ts: [3], v: [10] }, 10]);
     expect(fs.readFileSync(path.join(root, "mine", DATA_FILE)).at(-1)).toBe(0x0a);
   });
+
+  it("a column whose kind changes between dreamlake records keeps every value as msgpack bytes instead of making the track unreadable", async () => {
+    const root = tmpRoot("dl-clash");
+    const file = path.join(root, "t", DATA_FILE);
+    dreamlakeWrite(file, `[{"_ts": 1.0, "v": 0.5, "ok": 1}, {"_ts": 2.0, "v": "n/a", "ok": 2}, {"_ts": 3.0, "v": [1, 2], "ok": 3}]`);
+    const before = snapshot(root);
+    const store = openMsgpackStore(root);
+    const rows = await (await import("@quiver/core")).readRows(store, "t");
+    const unpack = new Unpackr({ useRecords: false, mapsAsObjects: true });
+    expect(rows.map((r) => [r.ok, unpack.unpack(r.v as Uint8Array)])).toEqual([[1, 0.5], [2, "n/a"], [3, [1, 2]]]);
+    expect(snapshot(root)).toEqual(before);
+    await store.close();
+  });
 });
