@@ -17,7 +17,8 @@ import {
 import { BIGINT_META, type Row, type TypedArray } from "./values.js";
 import { TWO32, isTensorType, typedCtorFor } from "./arrow-types.js";
 
-const utf8d = new TextDecoder();
+// ignoreBOM: a string that starts with U+FEFF keeps it (the default decoder strips it).
+const utf8d = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function isValidAt(data: Data, i: number): boolean {
   if (data.nullCount === 0 || !data.nullBitmap || data.nullBitmap.length === 0) return true;

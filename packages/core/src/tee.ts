@@ -110,6 +110,9 @@ export function teeStore(...stores: Store[]): Store {
     },
   };
   if (first.sql) tee.sql = first.sql.bind(first);
+  // Reads go to the primary, through its time index and run summaries when it has them.
+  if (first.readByTime) tee.readByTime = first.readByTime.bind(first);
+  if (first.runs) tee.runs = first.runs.bind(first);
   storeMembers.set(tee, stores);
   return tee;
 }

@@ -187,14 +187,17 @@ export function tableArb(fc: Fc, kinds: readonly ValueKind[], maxRows = 6): FC.A
 const UNTYPED_WHEN_EMPTY = new Set(["list:string", "list:bool", "list:date", "list:binary", "list:nested"]);
 
 /**
- * Whether some list column of these rows has only empty lists: stored alone, such a column is
- * settled to list<float64>, so a later batch of strings (say) is refused — store them in one batch.
+ * Whether some list column of these rows has only empty lists (or lists of nulls): stored alone,
+ * such a column is settled to list<float64>, so a later batch of strings (say) is refused — store
+ * them in one batch.
  */
 export function settlesEmptyLists(rows: readonly Row[], columns: readonly ColumnSpec[]): boolean {
   return columns.some((c) => {
     if (!UNTYPED_WHEN_EMPTY.has(c.sort)) return false;
     const vals = rows.map((r) => r[c.name]).filter((v) => v != null) as unknown[][];
-    return vals.length > 0 && vals.every((v) => v.length === 0 || (c.sort === "list:nested" && v.every((e) => (e as unknown[]).length === 0)));
+    // Lists of nothing but nulls say no more about the element type than empty ones.
+    const untyped = (e: unknown): boolean => e === null || (c.sort === "list:nested" && Array.isArray(e) && e.every((x) => x === null));
+    return vals.length > 0 && vals.every((v) => v.every(untyped));
   });
 }
 
@@ -218,7 +221,7 @@ export function expected(v: unknown): unknown {
 /** The row a store gives back for a logged row of `columns` (absent → null). */
 export function expectedRow(row: Row, columns: readonly ColumnSpec[]): Row {
   const out: Row = { i: row.i };
-  for (const c of columns) out[c.name] = c.name in row ? expected(row[c.name]) : null;
+  for (const c of columns) out[c.name] = Object.hasOwn(row, c.name) ? expected(row[c.name]) : null;
   return out;
 }
 
