@@ -3,6 +3,14 @@ import { QuiverError } from "@quiver/core";
 import { FileGuard, type Holder } from "./guard.js";
 import { type File, h5flush, openFile } from "./h5.js";
 
+function silentOpen(path: string): File | undefined {
+  try {
+    return openFile(path, "r");
+  } catch {
+    return undefined;
+  }
+}
+
 export type OpenMode = "r" | "a" | "Sr";
 
 export class H5Handle implements Holder {
@@ -10,8 +18,10 @@ export class H5Handle implements Holder {
   private readonly guard: FileGuard;
   private readonly detach: () => void;
   private released = false;
+  /** A writer's file reopened read-only, because opening it to write failed (a read-only disk): reads go on. */
+  private fallback = false;
   /** Called with the new File after a rollback reopened it (dataset handles and SWMR need redoing). */
-  onReopen: ((file: File) => void) | undefined;
+  onReopen: ((file: File, writable: boolean) => void) | undefined;
 
   private constructor(
     readonly path: string,
@@ -35,12 +45,25 @@ export class H5Handle implements Holder {
     return h;
   }
 
-  /** The open File; after a rollback that could not reopen it (a read-only disk), opens it now. */
+  /**
+   * The open File. After a rollback that could not reopen it (the file was made read-only), it is
+   * opened now: to write when possible, else read-only so that reads (and log() of new names) go on.
+   */
   get file(): File {
     if (this.released) throw new QuiverError("CLOSED", `${this.path} is closed`);
     if (!this.f) {
-      this.f = this.mode === "a" ? this.guard.run("cannot reopen", () => openFile(this.path, this.mode, this.libver)) : openFile(this.path, this.mode, this.libver);
-      this.onReopen?.(this.f);
+      if (this.mode !== "a") this.f = openFile(this.path, this.mode, this.libver);
+      else {
+        try {
+          this.f = this.guard.run("cannot reopen", () => openFile(this.path, "a", this.libver));
+          this.fallback = false;
+        } catch (err) {
+          this.f = silentOpen(this.path);
+          if (!this.f) throw err;
+          this.fallback = true;
+        }
+      }
+      this.onReopen?.(this.f, this.mode === "a" && !this.fallback);
     }
     return this.f;
   }
@@ -52,11 +75,26 @@ export class H5Handle implements Holder {
    */
   write<T>(what: string, fn: (file: File) => T): T {
     return this.guard.run(what, () => {
-      const file = this.file;
+      const file = this.writer();
       const out = fn(file);
       if (h5flush(file) < 0) throw new QuiverError("IO", `${what} ${this.path}: HDF5 could not flush the file`);
       return out;
     });
+  }
+
+  /** The File opened to write (inside a transaction): a read-only fallback is dropped and the file opened again. */
+  private writer(): File {
+    if (this.mode !== "a") throw new QuiverError("UNSUPPORTED", `${this.path} is open to read only`);
+    if (this.fallback) {
+      // HDF5 will not open a file to write while this process has it open to read.
+      this.suspend();
+      this.fallback = false;
+    }
+    if (!this.f) {
+      this.f = openFile(this.path, "a", this.libver);
+      this.onReopen?.(this.f, true);
+    }
+    return this.f;
   }
 
   /** Makes what was committed durable (fsync). */
@@ -73,7 +111,7 @@ export class H5Handle implements Holder {
   resume(): void {
     if (this.released) return;
     this.f = openFile(this.path, this.mode, this.libver);
-    this.onReopen?.(this.f);
+    this.onReopen?.(this.f, this.mode === "a");
   }
 
   /** Closes the file (everything was committed by `write`); never throws. Idempotent. */
@@ -82,12 +120,22 @@ export class H5Handle implements Holder {
     this.released = true;
     const f = this.f;
     this.f = undefined;
+    let closed = false;
     try {
-      if (f && this.mode === "a") this.guard.run("cannot close", () => f.close());
-      else f?.close();
+      if (f && this.mode === "a" && !this.fallback) {
+        this.guard.run("cannot close", () => {
+          closed = true;
+          f.close();
+        });
+      }
     } catch {
       /* committed data is in the file already; a failed close only leaves HDF5's open mark */
     } finally {
+      try {
+        if (f && !closed) f.close();
+      } catch {
+        /* as above */
+      }
       this.detach();
     }
   }

@@ -123,7 +123,7 @@ export class H5Logger {
     this.durable = options.fsync !== false;
     this.flushEvery = options.flushEvery;
     this.onError = options.onError;
-    h.onReopen = (file) => this.reopened(file);
+    h.onReopen = (file, writable) => this.reopened(file, writable);
     const interval = options.flushInterval ?? 1000;
     if (interval > 0) {
       this.timer = setInterval(() => this.background(), interval);
@@ -397,9 +397,9 @@ export class H5Logger {
   }
 
   /** A rollback reopened the file: dataset handles and lengths as committed, SWMR again if it was on. */
-  private reopened(file: File): void {
+  private reopened(file: File, writable: boolean): void {
     for (const s of this.streams.values()) s.rebind(file);
-    if (this.swmr && file.start_swmr_write() < 0) this.swmr = false;
+    if (this.swmr && writable && file.start_swmr_write() < 0) this.swmr = false;
   }
 
   /** Records a failed write, tells onError (background writes) and schedules a retry. */

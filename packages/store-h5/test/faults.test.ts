@@ -279,6 +279,8 @@ describe.skipIf(!canChattr)(`a file made read-only while open${canChattr ? "" : 
       expect(errors.length).toBeGreaterThan(0);
       expectIO(errors[0], p, "EPERM");
       expectIO(await l.flush().catch((e: unknown) => e), p, "EPERM");
+      l.log("w", 7); // a new name while the file cannot be written: taken, written later
+      expect(l.keys()).toEqual(["v", "w"]);
       expectIO(await l.close().catch((e: unknown) => e), p, "EPERM"); // stays open: close can be retried
       expect(pyStream(p, 1000)).toBe("ok 1000");
     } finally {
@@ -287,6 +289,7 @@ describe.skipIf(!canChattr)(`a file made read-only while open${canChattr ? "" : 
     for (let k = 3000; k < 3500; k++) l.log("v", k);
     await l.close();
     expect(pyStream(p, 3500)).toBe("ok 3500");
+    expect(py("import h5py,sys\nprint(list(h5py.File(sys.argv[1],'r')['w'][:]))", p).trim()).toBe("[7.0]");
   }, 60_000);
 });
 
