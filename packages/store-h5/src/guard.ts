@@ -294,38 +294,48 @@ function clearWriteFlags(path: string): void {
 /** Bob Jenkins' lookup3 hashlittle, as HDF5's H5_checksum_lookup3 (initval 0). */
 export function lookup3(k: Uint8Array): number {
   const rot = (x: number, n: number) => ((x << n) | (x >>> (32 - n))) >>> 0;
+  // [a, b, c] as one state: each step is `x -= z; x ^= rot(z, r); z += y` over a rotation of the three.
+  const s = new Uint32Array(3);
+  const step = (x: number, y: number, z: number, r: number) => {
+    s[x] = s[x]! - s[z]!;
+    s[x] = s[x]! ^ rot(s[z]!, r);
+    s[z] = s[z]! + s[y]!;
+  };
+  const fin = (x: number, y: number, r: number) => {
+    s[x] = s[x]! ^ s[y]!;
+    s[x] = s[x]! - rot(s[y]!, r);
+  };
+  const word = (b: Uint8Array, i: number) => (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
   let len = k.length;
-  let a = (0xdeadbeef + len) >>> 0;
-  let b = a;
-  let c = a;
+  s.fill((0xdeadbeef + len) >>> 0);
   let o = 0;
-  const w = (i: number) => (k[i]! | (k[i + 1]! << 8) | (k[i + 2]! << 16) | (k[i + 3]! << 24)) >>> 0;
   while (len > 12) {
-    a = (a + w(o)) >>> 0;
-    b = (b + w(o + 4)) >>> 0;
-    c = (c + w(o + 8)) >>> 0;
-    a = (a - c) >>> 0; a = (a ^ rot(c, 4)) >>> 0; c = (c + b) >>> 0;
-    b = (b - a) >>> 0; b = (b ^ rot(a, 6)) >>> 0; a = (a + c) >>> 0;
-    c = (c - b) >>> 0; c = (c ^ rot(b, 8)) >>> 0; b = (b + a) >>> 0;
-    a = (a - c) >>> 0; a = (a ^ rot(c, 16)) >>> 0; c = (c + b) >>> 0;
-    b = (b - a) >>> 0; b = (b ^ rot(a, 19)) >>> 0; a = (a + c) >>> 0;
-    c = (c - b) >>> 0; c = (c ^ rot(b, 4)) >>> 0; b = (b + a) >>> 0;
+    s[0] = s[0]! + word(k, o);
+    s[1] = s[1]! + word(k, o + 4);
+    s[2] = s[2]! + word(k, o + 8);
+    // mix(a, b, c)
+    step(0, 1, 2, 4);
+    step(1, 2, 0, 6);
+    step(2, 0, 1, 8);
+    step(0, 1, 2, 16);
+    step(1, 2, 0, 19);
+    step(2, 0, 1, 4);
     len -= 12;
     o += 12;
   }
-  if (len === 0) return c;
-  const t = new Uint8Array(12);
-  t.set(k.subarray(o, o + len));
-  const tw = (i: number) => (t[i]! | (t[i + 1]! << 8) | (t[i + 2]! << 16) | (t[i + 3]! << 24)) >>> 0;
-  a = (a + tw(0)) >>> 0;
-  b = (b + tw(4)) >>> 0;
-  c = (c + tw(8)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 14)) >>> 0;
-  a = (a ^ c) >>> 0; a = (a - rot(c, 11)) >>> 0;
-  b = (b ^ a) >>> 0; b = (b - rot(a, 25)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 16)) >>> 0;
-  a = (a ^ c) >>> 0; a = (a - rot(c, 4)) >>> 0;
-  b = (b ^ a) >>> 0; b = (b - rot(a, 14)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 24)) >>> 0;
-  return c;
+  if (len === 0) return s[2]!;
+  const tail = new Uint8Array(12); // the last 1–12 bytes, zero-padded (what the C switch adds)
+  tail.set(k.subarray(o, o + len));
+  s[0] = s[0]! + word(tail, 0);
+  s[1] = s[1]! + word(tail, 4);
+  s[2] = s[2]! + word(tail, 8);
+  // final(a, b, c)
+  fin(2, 1, 14);
+  fin(0, 2, 11);
+  fin(1, 0, 25);
+  fin(2, 1, 16);
+  fin(0, 2, 4);
+  fin(1, 0, 14);
+  fin(2, 1, 24);
+  return s[2]!;
 }

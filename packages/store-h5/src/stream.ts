@@ -111,16 +111,17 @@ export class Stream {
 
 /** Integers a dataset of `dtype` takes from JS numbers without wrapping or rounding. */
 function numberRange(dtype: DType): [number, number] {
-  switch (dtype) {
-    case "int8": return [-128, 127];
-    case "int16": return [-32768, 32767];
-    case "int32": return [-(2 ** 31), 2 ** 31 - 1];
-    case "uint8": case "bool": return [0, 255];
-    case "uint16": return [0, 65535];
-    case "uint32": return [0, 2 ** 32 - 1];
-    case "uint64": return [0, Number.MAX_SAFE_INTEGER];
-    default: return [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
-  }
+  const ranges: Partial<Record<DType, [number, number]>> = {
+    int8: [-128, 127],
+    int16: [-32768, 32767],
+    int32: [-(2 ** 31), 2 ** 31 - 1],
+    uint8: [0, 255],
+    bool: [0, 255],
+    uint16: [0, 65535],
+    uint32: [0, 2 ** 32 - 1],
+    uint64: [0, Number.MAX_SAFE_INTEGER],
+  };
+  return ranges[dtype] ?? [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
 }
 
 const TWO32 = 4294967296;
