@@ -72,6 +72,7 @@ export function encodingOf(t: DataType): Encoding {
 
 export const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -340,7 +341,8 @@ export class TableState {
         const v = raw[i]!;
         if (e.kind === "bool") out[i] = v !== 0;
         else if (e.kind === "timestamp") out[i] = new Date(Number(v) / 1000);
-        else out[i] = typeof v === "bigint" && !asBig ? Number(v) : v;
+        // A 64-bit column of numbers holds safe integers; anything else stays a bigint rather than round.
+        else out[i] = typeof v === "bigint" && !asBig && v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
       }
     }
     if (c.valid) {

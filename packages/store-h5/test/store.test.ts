@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { batchToRows, isQuiverError, openStore, rowsToBatch, Session, type Store, Tracker } from "@quiver/core";
+import { Field, makeData, RecordBatch, Schema, Struct, Uint64 } from "apache-arrow";
+import { BIGINT_META, batchToRows, isQuiverError, openStore, rowsToBatch, Session, type Store, Tracker } from "@quiver/core";
 import { plain } from "@quiver/core/testing";
 import plugin, { H5Logger } from "../dist/index.js";
 import { py, tmpDir, tool } from "./helpers.js";
@@ -72,6 +73,20 @@ describe("h5: store layout", () => {
     expect(first.bins).toEqual([new Uint8Array(0), new Uint8Array([7])]);
     expect(first.bl).toEqual(new BigUint64Array([5n, 2n ** 64n - 1n]));
     expect(py("import h5py,sys\nprint(h5py.File(sys.argv[1],'r')['l'].attrs['quiver_table'][:9])", path.join(dir, "lists.h5")).trim()).toBe('{"version');
+  });
+
+  it("stores a uint64 column as uint64: 2^64−1 comes back exactly and h5py reads it", async () => {
+    const p = path.join(dir, "u64.h5");
+    const f = new Field("u", new Uint64(), true, new Map([[BIGINT_META, "1"]]));
+    const data = makeData({ type: new Uint64(), length: 2, nullCount: 0, data: new BigUint64Array([2n ** 64n - 1n, 5n]) });
+    const batch = new RecordBatch(new Schema([f]), makeData({ type: new Struct([f]), length: 2, nullCount: 0, children: [data] }));
+    const store = await openStore(`h5:${p}`);
+    await store.append("t", batch);
+    const out: unknown[] = [];
+    for await (const b of store.scan("t")) out.push(...batchToRows(b));
+    await store.close();
+    expect(out).toEqual([{ u: 2n ** 64n - 1n }, { u: 5n }]);
+    expect(py("import h5py,sys\nd=h5py.File(sys.argv[1],'r')['t/u']\nprint(d.dtype, int(d[0]))", p).trim()).toBe(`uint64 ${2n ** 64n - 1n}`);
   });
 
   it("carries a Session's tracks and a Tracker's events", async () => {
