@@ -23,8 +23,10 @@ export interface LogState {
   index: FieldIndex;
   /** The first `_seq` not committed: readers see events below it. */
   bound: number;
-  /** Rows of `commits` (what the cache is keyed by). */
+  /** Rows of `commits`. */
   commits: number;
+  /** Rows of `events` (shard 0): `bound` when nothing is left over from a failed commit. */
+  rows: number;
 }
 
 export class EventLog {
@@ -53,12 +55,20 @@ export class EventLog {
     return Array.from({ length: max + 1 }, (_, s) => this.shardTable(s));
   }
 
-  /** Committed fields and bound; re-read only when the number of commits changed. */
+  /**
+   * Committed fields and bound. Cached: every commit adds rows to `events`, so while it holds
+   * `bound` rows nothing changed (one count, the usual case); with leftovers, while neither it
+   * nor `commits` changed.
+   */
   async state(): Promise<LogState> {
     const s = this.store;
+    const shard0 = this.shardTable(0);
+    const rows = (await s.schema(shard0)) ? await s.count(shard0) : 0;
+    const c = this.cached;
+    if (c && rows === c.bound && rows === c.rows) return c;
     const cs = await s.schema(this.commitsTable);
     const commits = cs ? await s.count(this.commitsTable) : 0;
-    if (this.cached && this.cached.commits === commits) return this.cached;
+    if (c && rows === c.rows && commits === c.commits) return c;
     const index = new FieldIndex();
     const add = (name: string, type: FieldType, shard: number): void => index.add({ name, type, shard });
     if (await s.schema(this.fieldsTable)) {
@@ -81,7 +91,7 @@ export class EventLog {
         });
       }
     }
-    this.cached = { fields: index.list, index, bound, commits };
+    this.cached = { fields: index.list, index, bound, commits, rows };
     return this.cached;
   }
 
@@ -126,10 +136,12 @@ export class EventLog {
     const seq0 = st.bound;
     const prepared = prepare(change, st.index, declared, blobs, seq0, await this.freshShard(change, st));
     const maxShard = Math.max(st.fields.at(-1)?.shard ?? 0, prepared.newFields.at(-1)?.shard ?? 0);
-    const shard0 = this.shardTable(0);
     // Leftovers of a commit that crashed or could not roll back: shard 0 holds every path of
     // every commit, so more rows than `bound` means some.
-    if ((await s.schema(shard0)) && (await s.count(shard0)) > seq0) await this.cleanup(seq0, maxShard);
+    if (st.rows > seq0) {
+      await this.cleanup(seq0, maxShard);
+      st.rows = seq0;
+    }
     const createdBlobs: [string, number][] = [];
     let wrote = false;
     try {
@@ -148,7 +160,7 @@ export class EventLog {
       throw ioError(err, `writing metadata of datasource ${this.id} to ${s.uri}`);
     }
     for (const f of prepared.newFields) st.index.add(f);
-    this.cached = { fields: st.index.list, index: st.index, bound: seq0 + n, commits: st.commits + 1 };
+    this.cached = { fields: st.index.list, index: st.index, bound: seq0 + n, commits: st.commits + 1, rows: seq0 + n };
     return n;
   }
 
