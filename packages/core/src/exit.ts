@@ -45,6 +45,8 @@ export interface ExitParticipant {
    * when it can do so synchronously, and returns nothing). Called at most once, at exit.
    */
   takeSync(): ExitBatch[];
+  /** Optional: lets go of files and locks synchronously (after takeSync, as the process ends). */
+  release?(): void;
 }
 
 const live = new Set<ExitParticipant>();
@@ -102,6 +104,9 @@ function onSignal(sig: NodeJS.Signals): void {
     for (let round = 0; round < 5 && [...live].some((p) => p.pending > 0 && !gaveUp.has(p)); round++) await flushAll(true);
     signalled.delete(sig);
     if (own) return;
+    // Dying of a signal runs no `exit` handlers: hand over what is left and close files and
+    // locks now, so no lock file or half-open HDF5 file outlives the process.
+    onExit();
     process.removeListener(sig, onSignal);
     // Handlers added since then decide; otherwise die of the signal as Node would.
     if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
@@ -138,16 +143,23 @@ export interface ExitManifest {
 
 function onExit(): void {
   const batches: ExitBatch[] = [];
-  for (const p of live) {
+  const all = [...live];
+  live.clear();
+  for (const p of all) {
     try {
       batches.push(...p.takeSync());
     } catch (err) {
       report(`could not take buffered rows at exit: ${(err as Error)?.message ?? err}`);
     }
   }
-  live.clear();
-  if (batches.length === 0) return;
-  writeAtExit(batches);
+  if (batches.length > 0) writeAtExit(batches);
+  for (const p of all) {
+    try {
+      p.release?.();
+    } catch {
+      /* release must not throw; the OS closes what is left */
+    }
+  }
 }
 
 /** Hands `batches` to a child process that reopens their stores and appends them (sync). */

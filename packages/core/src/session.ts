@@ -407,6 +407,7 @@ export class Session implements AsyncDisposable {
       },
       flush: () => self.flush(),
       takeSync: () => self.takeSync(),
+      release: () => self.store.closeSync?.(),
     });
     const every = options.flushInterval ?? 1000;
     if (every > 0) {

@@ -194,6 +194,7 @@ export class Tracker implements AsyncDisposable {
       },
       flush: () => buffer.flush(),
       takeSync: () => this.takeSync(),
+      release: () => this.store.closeSync?.(),
     });
   }
 
