@@ -8,15 +8,15 @@
  * and table with the cause kept.
  */
 import type { RecordBatch, Schema, Table } from "apache-arrow";
-import { conformBatch, mergeSchemas, projectSchema } from "../arrow.js";
-import { rowsToBatch } from "../build.js";
+import { conformBatch, mergeSchemas, projectSchema } from "../arrow/batches.js";
+import { rowsToBatch } from "../arrow/build.js";
 import { asStoreError, describeValue, QuiverError } from "../errors.js";
-import { checkQueryFields, evaluate } from "../evaluate.js";
+import { checkQueryFields, evaluate } from "../query/evaluate.js";
 import { validateColumnName, validateName } from "../names.js";
-import { type QueryNode, queryFields } from "../query.js";
-import { checkScanOptions, scanBatches } from "../scan.js";
-import type { AppendOptions, RunSummary, ScanOptions, Store, StoreCapabilities, StoreOpenOptions, StorePlugin, TimeRange } from "../store.js";
-import { normalizeRow, type Row } from "../values.js";
+import { type QueryNode, queryFields } from "../query/query.js";
+import { checkScanOptions, scanBatches } from "../store/scan.js";
+import type { AppendOptions, RunSummary, ScanOptions, Store, StoreCapabilities, StoreOpenOptions, StorePlugin, TimeRange } from "../store/contract.js";
+import { normalizeRow, type Row } from "../arrow/values.js";
 import { type Batches, DRIVER_DEFAULTS, type MaybePromise, type RewriteChange, type StoreDriver } from "./driver.js";
 import { summarizeRuns } from "./runs.js";
 import { checkTimeRange, dropColumn, timeRangeScan } from "./time.js";

@@ -7,9 +7,9 @@
  * Any method may return a plain value instead of a promise.
  */
 import type { RecordBatch, Schema, Table } from "apache-arrow";
-import type { Row } from "../values.js";
-import type { QueryNode } from "../query.js";
-import { type AppendOptions, ALL_KINDS, type RunSummary, type ScanOptions, type SqlDialect, type StoreCapabilities, type TimeRange } from "../store.js";
+import type { Row } from "../arrow/values.js";
+import type { QueryNode } from "../query/query.js";
+import { type AppendOptions, ALL_KINDS, type RunSummary, type ScanOptions, type SqlDialect, type StoreCapabilities, type TimeRange } from "../store/contract.js";
 
 export type MaybePromise<T> = T | Promise<T>;
 

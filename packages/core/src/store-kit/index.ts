@@ -13,14 +13,14 @@ export { listRuns, summarizeRuns } from "./runs.js";
 export { acquireLock, type FileLock, type LockHolder, lockBusy, lockHolder, type LockOptions, tryLock, wantedPath, withLock } from "./lock.js";
 
 // The pieces stores share, re-exported so a store imports its kit from one place.
-export { checkScanOptions, scanBatches, sortIndices } from "../scan.js";
-export { checkQueryFields, evaluate } from "../evaluate.js";
-export { queryFields, type QueryNode } from "../query.js";
-export { batchesToTable, concatBatches, conformBatch, mergeSchemas, projectSchema, takeRows } from "../arrow.js";
-export { buildData, rowsToBatch } from "../build.js";
-export { batchToRows, vectorToValues } from "../read.js";
-export { BIGINT_META, normalizeRow, type Row } from "../values.js";
-export { fieldFromJSON, type FieldJSON, fieldToJSON, typeFromJSON, type TypeJSON, typeToJSON } from "../schema-json.js";
+export { checkScanOptions, scanBatches, sortIndices } from "../store/scan.js";
+export { checkQueryFields, evaluate } from "../query/evaluate.js";
+export { queryFields, type QueryNode } from "../query/query.js";
+export { batchesToTable, concatBatches, conformBatch, mergeSchemas, projectSchema, takeRows } from "../arrow/batches.js";
+export { buildData, rowsToBatch } from "../arrow/build.js";
+export { batchToRows, vectorToValues } from "../arrow/decode.js";
+export { BIGINT_META, normalizeRow, type Row } from "../arrow/values.js";
+export { fieldFromJSON, type FieldJSON, fieldToJSON, typeFromJSON, type TypeJSON, typeToJSON } from "../arrow/schema-json.js";
 export { checkNewColumns, columnNameKey, validateColumnName, validateName } from "../names.js";
 export { asStoreError, isQuiverError, isRefusal, QuiverError, type QuiverErrorCode } from "../errors.js";
 export {
@@ -36,4 +36,4 @@ export {
   type StorePlugin,
   type TimeRange,
   type ValueKind,
-} from "../store.js";
+} from "../store/contract.js";

@@ -3,11 +3,11 @@
  * table): batches no row of which matches are kept as they are; the others are rebuilt.
  */
 import type { RecordBatch, Schema } from "apache-arrow";
-import { mergeSchemas, takeRows } from "../arrow.js";
-import { rowsToBatch } from "../build.js";
-import { evaluate } from "../evaluate.js";
-import type { QueryNode } from "../query.js";
-import { batchToRows } from "../read.js";
+import { mergeSchemas, takeRows } from "../arrow/batches.js";
+import { rowsToBatch } from "../arrow/build.js";
+import { evaluate } from "../query/evaluate.js";
+import type { QueryNode } from "../query/query.js";
+import { batchToRows } from "../arrow/decode.js";
 import type { RewriteChange } from "./driver.js";
 
 export interface Rewritten {

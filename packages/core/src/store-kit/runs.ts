@@ -1,7 +1,7 @@
 /** Run summaries (Reader.runs): from a store that keeps them, else by scanning two columns. */
 import type { RecordBatch } from "apache-arrow";
-import { vectorToValues } from "../read.js";
-import type { RunSummary, Store } from "../store.js";
+import { vectorToValues } from "../arrow/decode.js";
+import type { RunSummary, Store } from "../store/contract.js";
 
 /** Runs (rows sharing a `track_id`) in order of first appearance, from batches of `track_id` and optionally `timestamp`. */
 export async function summarizeRuns(batches: AsyncIterable<RecordBatch>, hasTimestamp: boolean): Promise<RunSummary[]> {

@@ -4,8 +4,8 @@
  */
 import { makeData, RecordBatch, Schema, Struct } from "apache-arrow";
 import { describeValue, QuiverError } from "../errors.js";
-import { and, field, type QueryNode } from "../query.js";
-import type { ScanOptions, Store, TimeRange } from "../store.js";
+import { and, field, type QueryNode } from "../query/query.js";
+import type { ScanOptions, Store, TimeRange } from "../store/contract.js";
 
 /** The rowIndex a window orders ties by when the caller asked for none (removed from results). */
 const TIE_INDEX = "__quiver_time_index";

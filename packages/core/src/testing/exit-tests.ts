@@ -12,8 +12,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Store } from "../store.js";
-import { Session } from "../session.js";
+import type { Store } from "../store/contract.js";
+import { Session } from "../series/session.js";
 import { assert, rowsOf, type TestApi } from "./harness.js";
 
 export interface ExitTarget {

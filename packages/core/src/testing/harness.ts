@@ -1,9 +1,9 @@
 /** The injected test runner and small assertion helpers shared by the conformance groups. */
 import assert from "node:assert/strict";
 import type { RecordBatch } from "apache-arrow";
-import { batchToRows, type Row } from "../arrow.js";
+import { batchToRows, type Row } from "../arrow/batches.js";
 import { QuiverError, type QuiverErrorCode } from "../errors.js";
-import type { ScanOptions, Store } from "../store.js";
+import type { ScanOptions, Store } from "../store/contract.js";
 
 /** The parts of a test runner the suite needs (vitest, jest, mocha and node:test all fit). */
 export interface TestApi {

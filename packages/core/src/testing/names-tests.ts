@@ -4,7 +4,7 @@
  * are drawn to hit what stores map names to: path segments, SQL identifiers, quotes, `%`, `;`,
  * unicode, case-only differences and long names.
  */
-import { rowsToBatch } from "../arrow.js";
+import { rowsToBatch } from "../arrow/batches.js";
 import { QuiverError } from "../errors.js";
 import { validateName } from "../names.js";
 import { assert, type ConformanceTarget, rowsOf, type TestApi, withStore } from "./harness.js";

@@ -1,5 +1,5 @@
 /** Session/Track behaviours (API.md, dreamlake's tracks) run over the store under test. */
-import { Session } from "../session.js";
+import { Session } from "../series/session.js";
 import { assert, type ConformanceTarget, plain, rejectsWith, type TestApi, withStore } from "./harness.js";
 
 const open = (store: Session["store"], prefix = "project/exp") => Session.open({ prefix, store, flushInterval: 0 });

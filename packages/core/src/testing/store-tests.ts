@@ -1,7 +1,7 @@
 /** Store-level conformance: what every Store plugin must do, or declare it cannot. */
-import { rowsToBatch, type Row } from "../arrow.js";
-import { and, field, not, or, type QueryNode } from "../query.js";
-import type { Store } from "../store.js";
+import { rowsToBatch, type Row } from "../arrow/batches.js";
+import { and, field, not, or, type QueryNode } from "../query/query.js";
+import type { Store } from "../store/contract.js";
 import { assert, type ConformanceTarget, plain, rejectsWith, rowsOf, type TestApi, withStore } from "./harness.js";
 
 const T0 = Date.UTC(2024, 0, 1);

@@ -1,9 +1,9 @@
 /** Tracker, Reader and copy behaviours (API.md) run over the store under test. */
-import { vectorToValues } from "../arrow.js";
-import { field } from "../query.js";
-import { copy } from "../copy.js";
-import { Reader } from "../reader.js";
-import { Tracker } from "../tracker.js";
+import { vectorToValues } from "../arrow/batches.js";
+import { field } from "../query/query.js";
+import { copy } from "../runs/copy.js";
+import { Reader } from "../runs/reader.js";
+import { Tracker } from "../runs/tracker.js";
 import { assert, type ConformanceTarget, rejectsWith, type TestApi, withStore } from "./harness.js";
 
 export function trackerTests(t: TestApi, target: ConformanceTarget): void {

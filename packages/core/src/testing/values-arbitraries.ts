@@ -5,9 +5,9 @@
  */
 import type * as FC from "fast-check";
 import { columnNameKey, validateColumnName } from "../names.js";
-import type { Row } from "../arrow.js";
-import type { ValueKind } from "../store.js";
-import { DATE_MAX_MS, DATE_MIN_MS, INT64_MAX, INT64_MIN } from "../values.js";
+import type { Row } from "../arrow/batches.js";
+import type { ValueKind } from "../store/contract.js";
+import { DATE_MAX_MS, DATE_MIN_MS, INT64_MAX, INT64_MIN } from "../arrow/values.js";
 
 export type Fc = typeof FC;
 

@@ -6,11 +6,11 @@
  * Runs are few (QUIVER_FC_RUNS, default 40) so a slow store stays quick; the seed is fixed
  * (QUIVER_FC_SEED overrides it) and printed with any failure, with the shrunk counterexample.
  */
-import { rowsToBatch, type Row } from "../arrow.js";
+import { rowsToBatch, type Row } from "../arrow/batches.js";
 import { QuiverError } from "../errors.js";
-import { Session } from "../session.js";
-import type { Store } from "../store.js";
-import { Tracker } from "../tracker.js";
+import { Session } from "../series/session.js";
+import type { Store } from "../store/contract.js";
+import { Tracker } from "../runs/tracker.js";
 import { assert, type ConformanceTarget, plain, rowsOf, type TestApi } from "./harness.js";
 import { badCases, expected, expectedRow, type Fc, loadFastCheck, prelude, settlesEmptyLists, tableArb, type TableCase } from "./values-arbitraries.js";
 

@@ -10,11 +10,11 @@
  * writes), which turns into the front-ends' own bounded buffering.
  */
 import type { RecordBatch } from "apache-arrow";
-import type { Row } from "./arrow.js";
-import { asStoreError, QuiverError } from "./errors.js";
-import { onProcessExit, storeMembers } from "./exit.js";
-import type { QueryNode } from "./query.js";
-import type { AppendOptions, ScanOptions, Store } from "./store.js";
+import type { Row } from "../arrow/batches.js";
+import { asStoreError, QuiverError } from "../errors.js";
+import { onProcessExit, storeMembers } from "../write/exit.js";
+import type { QueryNode } from "../query/query.js";
+import type { AppendOptions, ScanOptions, Store } from "./contract.js";
 
 const MAX_BACKLOG = 1000;
 

@@ -1,4 +1,4 @@
-import { QuiverError, describeValue } from "./errors.js";
+import { QuiverError, describeValue } from "../errors.js";
 
 /** Values a Query may compare against. */
 export type Primitive = number | bigint | string | boolean | Date;

@@ -5,12 +5,12 @@
  * time windows) apply to it as to any store.
  */
 import type { RecordBatch, Schema } from "apache-arrow";
-import { mergeSchemas } from "./arrow.js";
-import { QuiverError } from "./errors.js";
-import type { StoreOpenOptions, StorePlugin } from "./store.js";
-import { DefinedStore } from "./store-kit/define.js";
-import type { StoreDriver } from "./store-kit/driver.js";
-import { rewriteBatches } from "./store-kit/rewrite.js";
+import { mergeSchemas } from "../arrow/batches.js";
+import { QuiverError } from "../errors.js";
+import type { StoreOpenOptions, StorePlugin } from "./contract.js";
+import { DefinedStore } from "../store-kit/define.js";
+import type { StoreDriver } from "../store-kit/driver.js";
+import { rewriteBatches } from "../store-kit/rewrite.js";
 
 interface MemTable {
   schema: Schema;

@@ -3,10 +3,10 @@
  * the core evaluator, so every store answers ScanOptions the same way.
  */
 import { Field, Int64, makeData, RecordBatch, Schema, Struct, Table } from "apache-arrow";
-import { batchToRows, buildData, concatBatches, conformBatch, projectSchema, takeRows, vectorToValues } from "./arrow.js";
-import { QuiverError } from "./errors.js";
-import { checkQueryFields, evaluate } from "./evaluate.js";
-import type { OrderBy, ScanOptions, Store } from "./store.js";
+import { batchToRows, buildData, concatBatches, conformBatch, projectSchema, takeRows, vectorToValues } from "../arrow/batches.js";
+import { QuiverError } from "../errors.js";
+import { checkQueryFields, evaluate } from "../query/evaluate.js";
+import type { OrderBy, ScanOptions, Store } from "./contract.js";
 
 /** Throws on ScanOptions that name unknown columns or carry bad numbers. */
 export function checkScanOptions(schema: Schema | undefined, options: ScanOptions, table: string): void {

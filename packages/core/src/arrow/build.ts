@@ -21,10 +21,10 @@ import {
   Utf8,
   vectorFromArray,
 } from "apache-arrow";
-import { QuiverError, describeValue } from "./errors.js";
+import { QuiverError, describeValue } from "../errors.js";
 import { BIGINT_META, INT64_MAX, INT64_MIN, invalid, isWellFormed, normalizeRow, type NdArray, type Row, scalarError, type TypedArray } from "./values.js";
-import { TWO32, isInt64Number, isTensorType, typeName, typeOfValue, mismatch, mergeTypes, typedCtorFor, settleLists } from "./arrow-types.js";
-import { checkNewColumns } from "./names.js";
+import { TWO32, isInt64Number, isTensorType, typeName, typeOfValue, mismatch, mergeTypes, typedCtorFor, settleLists } from "./types.js";
+import { checkNewColumns } from "../names.js";
 
 function validity(values: readonly unknown[], n: number): { bitmap: Uint8Array | undefined; nulls: number } {
   let nulls = 0;

@@ -7,12 +7,12 @@
  *
  * Tables written before this layout hold one column per key; their rows are still read.
  */
-import { rowsToBatch, type Row } from "./arrow.js";
-import { type BufferOptions, type Staging, WriteBuffer } from "./buffer.js";
-import { describeValue, QuiverError } from "./errors.js";
-import { isPlainObject } from "./values.js";
-import { readRows } from "./scan.js";
-import type { Store } from "./store.js";
+import { rowsToBatch, type Row } from "../arrow/batches.js";
+import { type BufferOptions, type Staging, WriteBuffer } from "../write/buffer.js";
+import { describeValue, QuiverError } from "../errors.js";
+import { isPlainObject } from "../arrow/values.js";
+import { readRows } from "../store/scan.js";
+import type { Store } from "../store/contract.js";
 
 const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), slice: (s, a, b) => s.slice(a, b) };
 const push = (row: Row, rows: Row[]): void => void rows.push(row);

@@ -15,7 +15,7 @@ import {
   type Vector,
 } from "apache-arrow";
 import { BIGINT_META, type Row, type TypedArray } from "./values.js";
-import { TWO32, isTensorType, typedCtorFor } from "./arrow-types.js";
+import { TWO32, isTensorType, typedCtorFor } from "./types.js";
 
 // ignoreBOM: a string that starts with U+FEFF keeps it (the default decoder strips it).
 const utf8d = new TextDecoder("utf-8", { ignoreBOM: true });

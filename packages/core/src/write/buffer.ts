@@ -11,7 +11,7 @@
  * - While the store keeps failing, at most `maxPending` rows are held; past that, staging more
  *   throws QuiverError("IO") instead of growing without bound or dropping silently.
  */
-import { asStoreError, isRefusal, QuiverError } from "./errors.js";
+import { asStoreError, isRefusal, QuiverError } from "../errors.js";
 
 export interface BufferOptions {
   /** Rows per write (default 10 000). */

@@ -1,8 +1,8 @@
 /** copy: merge the runs of one store's table into another's, idempotently. */
-import { batchToRows, mergeSchemas, type Row, rowsToBatch } from "./arrow.js";
-import { validateName } from "./names.js";
-import { resolveStore } from "./registry.js";
-import type { Store } from "./store.js";
+import { batchToRows, mergeSchemas, type Row, rowsToBatch } from "../arrow/batches.js";
+import { validateName } from "../names.js";
+import { resolveStore } from "../store/registry.js";
+import type { Store } from "../store/contract.js";
 
 function rowKey(row: Row, columns: readonly string[]): string {
   return JSON.stringify(columns.map((c) => row[c] ?? null), (_k, v: unknown) =>

@@ -1,5 +1,5 @@
 /** The JS values Quiver stores: their types, validation, and flattening of nested objects. */
-import { QuiverError, describeValue } from "./errors.js";
+import { QuiverError, describeValue } from "../errors.js";
 
 /** A value Quiver can store. */
 export type Value =

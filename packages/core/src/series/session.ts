@@ -8,19 +8,19 @@
  */
 import { Field, Float64, Schema, type Table } from "apache-arrow";
 import { type Data, type DataType, Int64, makeData, RecordBatch, Struct, Type } from "apache-arrow";
-import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mergeTypes, normalizeRow, type Row, rowsToBatch, vectorToValues } from "./arrow.js";
-import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "./buffer.js";
-import { type ExitBatch, onProcessExit } from "./exit.js";
-import { SessionParams } from "./session-params.js";
-import { isBigintField } from "./build.js";
+import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mergeTypes, normalizeRow, type Row, rowsToBatch, vectorToValues } from "../arrow/batches.js";
+import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
+import { type ExitBatch, onProcessExit } from "../write/exit.js";
+import { SessionParams } from "./params.js";
+import { isBigintField } from "../arrow/build.js";
 import { PointColumns } from "./points.js";
-import { asStoreError, QuiverError, describeValue, isRefusal } from "./errors.js";
-import { validateName } from "./names.js";
-import { and, field, type QueryNode } from "./query.js";
-import { resolveStore } from "./registry.js";
-import { readRows, readTable } from "./scan.js";
-import type { ScanOptions, Store, StoreOpenOptions } from "./store.js";
-import { ColumnTypes } from "./column-types.js";
+import { asStoreError, QuiverError, describeValue, isRefusal } from "../errors.js";
+import { validateName } from "../names.js";
+import { and, field, type QueryNode } from "../query/query.js";
+import { resolveStore } from "../store/registry.js";
+import { readRows, readTable } from "../store/scan.js";
+import type { ScanOptions, Store, StoreOpenOptions } from "../store/contract.js";
+import { ColumnTypes } from "../arrow/column-types.js";
 
 export const MAX_READ_LIMIT = 10_000;
 const TS_SCHEMA = new Schema([new Field("_ts", new Float64(), true)]);

@@ -1,16 +1,16 @@
 /** Tracker: xetrack's runs of logged rows, over any Store. Reader and copy sit beside it. */
 import { randomUUID } from "node:crypto";
 import type { Schema, Table } from "apache-arrow";
-import { isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues, type ValueClass } from "./arrow.js";
-import { asStoreError, QuiverError, describeValue, isRefusal } from "./errors.js";
-import { validateName } from "./names.js";
-import { and, field, type QueryLike, type QueryNode, toNode } from "./query.js";
-import { importOptional, resolveStore } from "./registry.js";
-import { newestFirst, oldestFirst, readRows, readTable } from "./scan.js";
-import type { Store, StoreOpenOptions } from "./store.js";
-import { ColumnTypes } from "./column-types.js";
-import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "./buffer.js";
-import { type ExitBatch, onProcessExit } from "./exit.js";
+import { isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues, type ValueClass } from "../arrow/batches.js";
+import { asStoreError, QuiverError, describeValue, isRefusal } from "../errors.js";
+import { validateName } from "../names.js";
+import { and, field, type QueryLike, type QueryNode, toNode } from "../query/query.js";
+import { importOptional, resolveStore } from "../store/registry.js";
+import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
+import type { Store, StoreOpenOptions } from "../store/contract.js";
+import { ColumnTypes } from "../arrow/column-types.js";
+import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
+import { type ExitBatch, onProcessExit } from "../write/exit.js";
 
 /** Measures the machine while a tracked function runs (implemented by @quiver/sysmetrics). */
 export interface MetricsSampler {

@@ -7,7 +7,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tableFromIPC } from "apache-arrow";
 import type { ExitManifest } from "./exit.js";
-import { openStore } from "./registry.js";
+import { openStore } from "../store/registry.js";
 
 async function main(path: string): Promise<number> {
   const manifest = JSON.parse(readFileSync(path, "utf8")) as ExitManifest;

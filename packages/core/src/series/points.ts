@@ -4,9 +4,9 @@
  * garbage collector idle. `_ts` first, then columns in order of first appearance — the column
  * order rowsToBatch gives the same points as rows.
  */
-import type { Row } from "./arrow.js";
-import { isInt64Number } from "./arrow-types.js";
-import { isWellFormed } from "./values.js";
+import type { Row } from "../arrow/batches.js";
+import { isInt64Number } from "../arrow/types.js";
+import { isWellFormed } from "../arrow/values.js";
 
 /**
  * What a column's non-null values are so far: -1 none yet, 0 not all numbers, 1 Int64 numbers

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RecordBatch, Table, tableToIPC } from "apache-arrow";
-import type { AppendOptions, Store, StoreOpenOptions } from "./store.js";
+import type { AppendOptions, Store, StoreOpenOptions } from "../store/contract.js";
 
 /** What a front-end hands over at exit: a batch for a table of a store. */
 export interface ExitBatch {

@@ -30,8 +30,8 @@ import {
   Uint64,
   Utf8,
 } from "apache-arrow";
-import { isTensorType, tensorType } from "./arrow.js";
-import { QuiverError } from "./errors.js";
+import { isTensorType, tensorType } from "./batches.js";
+import { QuiverError } from "../errors.js";
 
 export type TypeJSON = string | { struct: FieldJSON[] };
 export interface FieldJSON {

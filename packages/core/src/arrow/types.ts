@@ -21,7 +21,7 @@ import {
   Uint64,
   Utf8,
 } from "apache-arrow";
-import { QuiverError, describeValue } from "./errors.js";
+import { QuiverError, describeValue } from "../errors.js";
 import { invalid, isNdArray, type TypedArray } from "./values.js";
 
 export const TWO32 = 4294967296;

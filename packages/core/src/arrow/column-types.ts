@@ -1,9 +1,9 @@
 /** Column kinds and names seen so far, so a bad value or name is refused when it is logged, naming it. */
 import { type DataType, type Schema, Type } from "apache-arrow";
-import { classOfType, classOfValue, mergeTypes, type Row, typeName, typeOfValue, type ValueClass } from "./arrow.js";
+import { classOfType, classOfValue, mergeTypes, type Row, typeName, typeOfValue, type ValueClass } from "./batches.js";
 import { isBigintField } from "./build.js";
-import { QuiverError, describeValue } from "./errors.js";
-import { caseClash, columnNameKey, validateColumnName } from "./names.js";
+import { QuiverError, describeValue } from "../errors.js";
+import { caseClash, columnNameKey, validateColumnName } from "../names.js";
 import { isWellFormed, scalarError } from "./values.js";
 
 interface Seen {

@@ -20,15 +20,15 @@ import {
   Struct,
   Table,
 } from "apache-arrow";
-import { QuiverError } from "./errors.js";
-import { mergeTypes, sameType } from "./arrow-types.js";
+import { QuiverError } from "../errors.js";
+import { mergeTypes, sameType } from "./types.js";
 import { buildData } from "./build.js";
-import { vectorToValues } from "./read.js";
+import { vectorToValues } from "./decode.js";
 
 export { type Value, type TypedArray, type NdArray, type Row, BIGINT_META, isNdArray, normalizeRow } from "./values.js";
-export { tensorType, isTensorType, typeOfValue, typeName, mergeTypes, sameType, type ValueClass, classOfType, classOfValue } from "./arrow-types.js";
+export { tensorType, isTensorType, typeOfValue, typeName, mergeTypes, sameType, type ValueClass, classOfType, classOfValue } from "./types.js";
 export { buildData, type RowsToBatchOptions, rowsToBatch, inferColumnType } from "./build.js";
-export { dataToValues, vectorToValues, type ToRowsOptions, batchToRows } from "./read.js";
+export { dataToValues, vectorToValues, type ToRowsOptions, batchToRows } from "./decode.js";
 
 // ---------------------------------------------------------------------------------------------
 // schemas and batches

@@ -1,7 +1,7 @@
 /** The one Query evaluator on Arrow batches, with SQL's three-valued logic (null ≠ false). */
 import { type Field, type RecordBatch, type Schema } from "apache-arrow";
-import { vectorToValues } from "./arrow.js";
-import { QuiverError } from "./errors.js";
+import { vectorToValues } from "../arrow/batches.js";
+import { QuiverError } from "../errors.js";
 import { type Primitive, type QueryNode, queryFields } from "./query.js";
 
 const F = 0;

@@ -1,13 +1,13 @@
 /** Reader: all runs of a table, read while other processes write. */
 import { makeData, RecordBatch, Schema, Struct, Table } from "apache-arrow";
-import { concatBatches, normalizeRow, type Row, takeRows, vectorToValues } from "./arrow.js";
-import { QuiverError } from "./errors.js";
-import { validateName } from "./names.js";
-import { field, type QueryLike, toNode } from "./query.js";
-import { openStore, resolveStore } from "./registry.js";
-import { newestFirst, oldestFirst, readRows, readTable } from "./scan.js";
-import type { ScanOptions, Store, StoreOpenOptions } from "./store.js";
-import { ColumnTypes } from "./column-types.js";
+import { concatBatches, normalizeRow, type Row, takeRows, vectorToValues } from "../arrow/batches.js";
+import { QuiverError } from "../errors.js";
+import { validateName } from "../names.js";
+import { field, type QueryLike, toNode } from "../query/query.js";
+import { openStore, resolveStore } from "../store/registry.js";
+import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
+import type { ScanOptions, Store, StoreOpenOptions } from "../store/contract.js";
+import { ColumnTypes } from "../arrow/column-types.js";
 
 export interface RunInfo {
   track_id: string;

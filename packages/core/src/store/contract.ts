@@ -1,7 +1,7 @@
 /** The Store interface: the whole contract between front-ends and storage plugins. */
 import type { RecordBatch, Schema, Table } from "apache-arrow";
-import type { Row } from "./arrow.js";
-import type { QueryNode } from "./query.js";
+import type { Row } from "../arrow/batches.js";
+import type { QueryNode } from "../query/query.js";
 
 /** Value kinds a store may hold; a store lists the ones it supports in `capabilities.kinds`. */
 export type ValueKind = "int" | "float" | "bigint" | "bool" | "string" | "timestamp" | "binary" | "list" | "tensor";

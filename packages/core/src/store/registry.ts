@@ -3,9 +3,9 @@ import { createRequire } from "node:module";
 import { realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { QuiverError } from "./errors.js";
+import { QuiverError } from "../errors.js";
 import { memoryPlugin } from "./memory.js";
-import type { Store, StoreOpenOptions, StorePlugin } from "./store.js";
+import type { Store, StoreOpenOptions, StorePlugin } from "./contract.js";
 
 const plugins = new Map<string, StorePlugin>([["memory", memoryPlugin]]);
 
