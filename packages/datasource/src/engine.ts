@@ -192,7 +192,7 @@ export class SqlEngine implements Engine {
   /**
    * SELECT producing the state (path + fields) from the events below `bound`, optionally only
    * for some paths. Each shard is aggregated on its own (with shard 0's clears and deletions)
-   * and the shards are joined on path.
+   * and the shards' states are combined per path.
    */
   private stateSql(fields: readonly FieldRec[], present: readonly Set<string>[], bound: string, paths = ""): string {
     const ev0 = Q(this.log.shardTable(0));
@@ -220,8 +220,14 @@ export class SqlEngine implements Engine {
     });
     const any = fields.length ? fields.map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") : "FALSE";
     if (parts.length === 0) return `SELECT path FROM (SELECT CAST(NULL AS VARCHAR) AS path) WHERE FALSE`;
-    const joined = parts.length === 1 ? parts[0]! : parts.map((p, i) => (i === 0 ? `${p} AS s0` : `FULL OUTER JOIN ${p} AS s${i} USING (path)`)).join(" ");
-    return `SELECT * FROM (SELECT * FROM ${joined}) WHERE ${any}`;
+    // Shards hold disjoint fields, so each column has at most one value per path across the
+    // shards' states: stacking them and taking max() per column joins them (a chain of FULL
+    // JOINs took 29 s for 79 shards in DuckDB, this 2 s).
+    const joined =
+      parts.length === 1
+        ? parts[0]!
+        : `(SELECT path${fields.map((f) => `, max(${Q(f.name)}) AS ${Q(f.name)}`).join("")} FROM (${parts.map((p) => `SELECT * FROM ${p}`).join(" UNION ALL BY NAME ")}) GROUP BY path)`;
+    return `SELECT * FROM ${joined} WHERE ${any}`;
   }
 
   /**
