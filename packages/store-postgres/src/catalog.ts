@@ -147,13 +147,14 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
   for (const f of merged.fields) {
     const old = info.byName.get(f.name);
     const inc = incoming.fields.find((x) => x.name === f.name);
-    const bigint = old?.bigint ?? inc?.metadata.get(BIGINT_META) === "1";
+    // A column that held only nulls takes the bigint tag of its first values.
+    const bigint = old?.bigint || ((!old || old.type.typeId === Type.Null) && inc?.metadata.get(BIGINT_META) === "1" && f.type.typeId === Type.Int);
     const bytes = (old?.bytes ?? false) || (nul.has(f.name) && isStringy(f.type));
     const storage = storageOf(f.type, bytes);
     if (!old) {
       const id = identFor(f.name, (x) => taken.has(x) || x === POS);
       taken.add(id);
-      const col: ColInfo = { name: f.name, ident: id, type: f.type, bigint: bigint && f.type.typeId === Type.Int, bytes, storage };
+      const col: ColInfo = { name: f.name, ident: id, type: f.type, bigint, bytes, storage };
       await tx.unsafe(`ALTER TABLE ${T} ADD COLUMN ${ident(id)} ${sqlTypeOf(storage)}`);
       await tx.unsafe(`INSERT INTO ${S}._quiver_columns (tbl, name, ident, ord, type, "bigint", bytes) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
         info.name,
@@ -169,7 +170,7 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
       columns.push(col);
       continue;
     }
-    if (old.type === f.type && old.bytes === bytes) {
+    if (old.type === f.type && old.bytes === bytes && old.bigint === bigint) {
       columns.push(old);
       continue;
     }
@@ -177,8 +178,8 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
       const id = ident(old.ident);
       await tx.unsafe(`ALTER TABLE ${T} ALTER COLUMN ${id} TYPE ${sqlTypeOf(storage)} USING ${convert(id, old.storage, storage, S)}`);
     }
-    await tx.unsafe(`UPDATE ${S}._quiver_columns SET type = $3, bytes = $4 WHERE tbl = $1 AND name = $2`, [info.name, f.name, JSON.stringify(typeToJSON(f.type, "postgres")), bytes]);
-    columns.push({ ...old, type: f.type, bytes, storage });
+    await tx.unsafe(`UPDATE ${S}._quiver_columns SET type = $3, bytes = $4, "bigint" = $5 WHERE tbl = $1 AND name = $2`, [info.name, f.name, JSON.stringify(typeToJSON(f.type, "postgres")), bytes, bigint]);
+    columns.push({ ...old, type: f.type, bytes, storage, bigint });
   }
   const v = await tx.unsafe<{ version: string }[]>(`UPDATE ${S}._quiver_tables SET version = version + 1 WHERE name = $1 RETURNING version`, [info.name]);
   return makeInfo(info.name, info.ident, Number(v[0]!.version), columns);

@@ -3,7 +3,7 @@
  * NaN and ±Infinity survive; int64 as 8 bytes) and the fastest way in: no text formatting or
  * parsing on either side.
  */
-import { type DataType, type Field, type RecordBatch, type TimestampMicrosecond, TimeUnit, Type, type Vector } from "apache-arrow";
+import { type Data, type DataType, type Field, type RecordBatch, type TimestampMicrosecond, TimeUnit, Type, type Vector } from "apache-arrow";
 import { QuiverError, vectorToValues } from "@quiver/core";
 import { encodeJson } from "./json.js";
 import { type Elem, OID, type Storage } from "./types.js";
@@ -137,7 +137,11 @@ function scalar(out: Out, e: Elem, v: unknown): void {
       out.buf[out.pos++] = v ? 1 : 0;
       return;
     case "text":
-      out.text(v as string);
+      if (typeof v === "string") out.text(v);
+      else {
+        out.i32((v as Uint8Array).byteLength);
+        out.bytes(v as Uint8Array);
+      }
       return;
     case "bytea": {
       if (typeof v === "string") {
@@ -219,10 +223,33 @@ export interface CopyColumn {
   type: DataType;
 }
 
-/** The values of a batch column as the encoder takes them. */
+/** The UTF-8 bytes of each string of a Utf8 Data (views, no decoding: every byte kept, a BOM too). */
+function utf8Views(d: Data): (Uint8Array | null)[] {
+  const offs = d.valueOffsets as Int32Array;
+  const bytes = d.values as Uint8Array;
+  const out = new Array<Uint8Array | null>(d.length);
+  for (let i = 0; i < d.length; i++) out[i] = d.getValid(i) ? bytes.subarray(offs[d.offset + i]!, offs[d.offset + i + 1]!) : null;
+  return out;
+}
+
+function isUtf8(t: DataType): boolean {
+  return t.typeId === Type.Utf8;
+}
+
+/** The values of a batch column as the encoder takes them: strings as their bytes, times in µs. */
 function columnValues(batch: RecordBatch, c: CopyColumn, field: Field): unknown[] {
   const vec = batch.getChildAt(c.index)!;
   if (c.storage.kind === "scalar" && c.storage.elem === "timestamptz" && field.type.typeId === Type.Timestamp) return timestampMicros(vec);
+  if (c.storage.kind === "scalar" && isUtf8(field.type)) return vec.data.flatMap(utf8Views);
+  if (c.storage.kind === "array" && field.type.typeId === Type.List && isUtf8(field.type.children[0]!.type)) {
+    const out: unknown[] = [];
+    for (const d of vec.data) {
+      const offs = d.valueOffsets as Int32Array;
+      const child = utf8Views(d.children[0]!);
+      for (let i = 0; i < d.length; i++) out.push(d.getValid(i) ? child.slice(offs[d.offset + i]!, offs[d.offset + i + 1]!) : null);
+    }
+    return out;
+  }
   return vectorToValues(vec, field);
 }
 
