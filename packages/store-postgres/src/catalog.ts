@@ -40,6 +40,8 @@ type Q = Sql | TransactionSql;
 export const LOCK_KEY = 0x51564552;
 export const POS = "_quiver_pos";
 const MAX_IDENT = 63;
+/** PostgreSQL's system columns: a key of that name gets another identifier. */
+const SYSTEM_COLUMNS = new Set(["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid", "oid"]);
 
 export function makeInfo(name: string, identName: string, version: number, columns: ColInfo[]): TableInfo {
   const fields = columns.map((c) => new Field(c.name, c.type, true, c.bigint ? new Map([[BIGINT_META, "1"]]) : undefined));
@@ -152,7 +154,7 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
     const bytes = (old?.bytes ?? false) || (nul.has(f.name) && isStringy(f.type));
     const storage = storageOf(f.type, bytes);
     if (!old) {
-      const id = identFor(f.name, (x) => taken.has(x) || x === POS);
+      const id = identFor(f.name, (x) => taken.has(x) || x === POS || SYSTEM_COLUMNS.has(x));
       taken.add(id);
       const col: ColInfo = { name: f.name, ident: id, type: f.type, bigint, bytes, storage };
       await tx.unsafe(`ALTER TABLE ${T} ADD COLUMN ${ident(id)} ${sqlTypeOf(storage)}`);
