@@ -4,8 +4,8 @@
  * records nobody indexed (indexed in memory); only a writer, under its lock, persists anything.
  */
 import { closeSync, fstatSync, openSync, readFileSync, type BigIntStats } from "node:fs";
+import { lockBusy } from "@quiver/core/store-kit";
 import { decodeEntries, decodeHeader, ENTRY, HEADER } from "./index-file.js";
-import { lockBusy } from "./lock.js";
 import { recover } from "./recover.js";
 import { schemaFromJson } from "./schema-file.js";
 import { type Ctx, dropMemory, idOf, io, ioError, type LoadStatus, readAt, resetIndex, sleepSync, statBig, type TableState } from "./state.js";

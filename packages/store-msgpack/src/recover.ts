@@ -11,7 +11,6 @@ import { type Schema, Schema as ArrowSchema } from "apache-arrow";
 import { mergeSchemas, QuiverError, rowsToBatch } from "@quiver/core";
 import { columnValues, decodeSegment, inferSchema, isColumnar, rawColumns, rawFound, type Segment, segmentRows, withRawColumns } from "./decode.js";
 import { type Entry, newGeneration } from "./index-file.js";
-import { inheritedIntent } from "./lock.js";
 import { frameRecords, unpackr } from "./records.js";
 import { appendIndex, writeIndexFile, writeSchema } from "./sidecars.js";
 import { type Ctx, ioError, readAt, resetIndex, statBig, type TableState, tsNumber } from "./state.js";
@@ -133,7 +132,7 @@ export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
   const cut = from + framed.good;
 
   if (framed.tail !== "none" && persist) {
-    const intent = inheritedIntent(st.lockPath);
+    const intent = st.inherited;
     const ours = framed.tail === "torn" && intent !== undefined && intent.ino === st.dataIno && intent.offset >= from && cut >= intent.offset;
     if (!ours) {
       const what = framed.tail === "torn" ? "an incomplete record" : "bytes that are not msgpack records";

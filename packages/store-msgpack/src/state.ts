@@ -13,6 +13,7 @@ import { type DataType, type Schema, Type } from "apache-arrow";
 import { QuiverError } from "@quiver/core";
 import type { Segment } from "./decode.js";
 import type { Entry } from "./index-file.js";
+import type { Intent } from "./intent.js";
 
 export const DATA_FILE = "data.msgpack";
 export const SCHEMA_FILE = ".quiver-schema.json";
@@ -66,6 +67,8 @@ export interface TableState {
   /** indexBytes when the index file's size was last verified under our lock. */
   indexChecked: number;
   dirty: boolean;
+  /** The write intent of a dead writer whose lock we took over, until recovery has dealt with it. */
+  inherited: Intent | undefined;
 }
 
 export type LoadStatus = "missing" | "ok" | "tail" | "bad";
@@ -111,6 +114,7 @@ export function newState(root: string, name: string): TableState {
     indexFd: undefined,
     indexChecked: -1,
     dirty: false,
+    inherited: undefined,
   };
 }
 

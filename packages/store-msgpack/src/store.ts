@@ -30,12 +30,12 @@ import {
   validateColumnName,
   validateName,
 } from "@quiver/core";
+import { wantedPath } from "@quiver/core/store-kit";
 import { batches, openData, rangeFor, segment } from "./blocks.js";
 import { columnValues, rawColumns, type Segment, withIndexField } from "./decode.js";
 import { ByteWriter, checkRawValues, type EncodedBlock, encodeColumns, encodeRows } from "./encode.js";
 import type { Entry } from "./index-file.js";
 import { Leases } from "./lease.js";
-import { wantedPath, writeIntent } from "./lock.js";
 import { refresh } from "./load.js";
 import { inIntervals, overlaps, within } from "./range.js";
 import { recover } from "./recover.js";
@@ -145,11 +145,7 @@ export class MsgpackStore implements Store {
       checkRawValues(batch, rawColumns(schema));
       this.openForAppend(st);
       const fd = st.writeFd!;
-      try {
-        writeIntent(st.lockPath, st.dataIno!, st.end);
-      } catch (err) {
-        throw ioError("cannot record the write in the lock file", st.lockPath, err);
-      }
+      this.leases.writeIntent(st, st.dataIno!, st.end);
       start = st.end;
       const w = this.writer;
       w.pos = 0;
