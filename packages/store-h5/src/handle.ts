@@ -1,7 +1,44 @@
-/** One h5wasm File of this package, kept honest by the file's guard (see guard.ts). */
+/** One h5wasm File of this package, kept honest by the file's guard (see guard.ts), and the writer lock. */
+import { hostname } from "node:os";
 import { QuiverError } from "@quiver/core";
+import { type FileLock, lockHolder, tryLock } from "@quiver/core/store-kit";
 import { FileGuard, type Holder } from "./guard.js";
 import { type File, h5flush, openFile } from "./h5.js";
+
+/** Writer locks this process holds, by lock file, with how many opens share each. */
+const writers = new Map<string, { lock: FileLock; users: number }>();
+
+/**
+ * The advisory writer lock of an HDF5 file: `<file>.lock`, the kit's lock file (PID and host; a
+ * dead writer's lock is taken over, race-free). HDF5 would use flock, but h5wasm's emscripten file
+ * system has none, so two processes could otherwise both write (and corrupt) one file. A live
+ * holder elsewhere is LOCKED at once: an HDF5 writer keeps its file until it closes, so waiting
+ * would not help. Opens in this process share the lock. Returns the release function
+ * (idempotent, never throws).
+ */
+export function writerLock(path: string): () => void {
+  const file = `${path}.lock`;
+  let w = writers.get(file);
+  if (w) w.users++;
+  else {
+    const lock = tryLock(file); // a folder that cannot hold it is QuiverError("IO") naming it
+    if (!lock) {
+      const h = lockHolder(file);
+      const who = h && h.pid > 0 ? `process ${h.pid}${h.host && h.host !== hostname() ? ` on ${h.host}` : ""}` : "another process";
+      throw new QuiverError("LOCKED", `${path} is being written by ${who} (HDF5 files have one writer; lock file ${file}); close it there first, or read it with H5Logger.read (the writer needs concurrentReaders: true)`);
+    }
+    writers.set(file, (w = { lock, users: 1 }));
+  }
+  const entry = w;
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    if (--entry.users > 0) return;
+    if (writers.get(file) === entry) writers.delete(file);
+    entry.lock.release();
+  };
+}
 
 function silentOpen(path: string): File | undefined {
   try {

@@ -13,8 +13,7 @@ import { dirname } from "node:path";
 import { describeValue, onProcessExit, QuiverError, validateName } from "@quiver/core";
 import { ioAdvice, ioReason } from "./guard.js";
 import { attrString, createFile, type Dataset, type DType, DTYPES, dtypeOfMetadata, type File, H5, h5Path, h5ready, parseDType, walkDatasets } from "./h5.js";
-import { H5Handle } from "./handle.js";
-import { acquireWriteLock } from "./lock.js";
+import { H5Handle, writerLock } from "./handle.js";
 import { H5Reader } from "./reader.js";
 import { createDataset, Stream } from "./stream.js";
 import { checkSpec, type DatasetSpec, KIND_ATTR, type Kind, type LogValue, type Parsed, parseValue, product, shapeStr, TARGET_BLOCK_BYTES } from "./values.js";
@@ -142,7 +141,7 @@ export class H5Logger {
       throw new QuiverError("IO", `cannot create the folder of ${file}: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
     }
     const libver = options.concurrentReaders ? "v110" : undefined;
-    const unlock = acquireWriteLock(file);
+    const unlock = writerLock(file);
     let h: H5Handle | undefined;
     let logger: H5Logger;
     try {

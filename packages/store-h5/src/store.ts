@@ -33,8 +33,7 @@ import {
 } from "@quiver/core";
 import { ioAdvice, ioReason } from "./guard.js";
 import { attrString, createFile, type Group, H5, h5Path, h5ready } from "./h5.js";
-import { H5Handle } from "./handle.js";
-import { acquireWriteLock } from "./lock.js";
+import { H5Handle, writerLock } from "./handle.js";
 import { type Encoded, encodeValues, STORE, TABLE_ATTR, type TableMeta, TableState } from "./table.js";
 
 /** Options of `openStore("h5:…", options)`. */
@@ -86,7 +85,7 @@ export class H5Store implements Store {
     } catch (e) {
       throw new QuiverError("IO", `cannot create the folder of ${path}: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
     }
-    const unlock = acquireWriteLock(path);
+    const unlock = writerLock(path);
     try {
       // A new file is valid from the start (created under a temporary name, then renamed).
       if (!existsSync(path)) createFile(path);

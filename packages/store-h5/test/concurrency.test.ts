@@ -78,6 +78,44 @@ describe("H5Logger across processes", () => {
     }
   }, 30_000);
 
+  // The lock before the kit's let two of them win in about 1 round in 5 (both removed the stale lock).
+  it("a dead writer's lock is taken over by exactly one of 6 processes racing for it, every round", async () => {
+    const p = path.join(dir, "race.h5");
+    const dead = (await run(node, ["-e", "console.log(process.pid)"]).done).out.trim();
+    fs.writeFileSync(`${p}.lock`, `${dead}\n`); // a SIGKILLed writer's lock (the old format: its PID only)
+    for (let round = 0; round < 8; round++) {
+      const go = path.join(dir, `race-go-${round}`);
+      let ready = 0;
+      let started!: () => void;
+      const allReady = new Promise<void>((r) => (started = r));
+      const kids = Array.from({ length: 6 }, (_, k) =>
+        run(node, [path.join(fixtures, "take-over.mjs"), p, go, k % 2 ? "logger" : "store"], {
+          onLine: (l) => {
+            if (l === "ready" && ++ready === 6) started();
+          },
+        }),
+      );
+      await allReady;
+      fs.writeFileSync(go, String(Date.now() + 300));
+      // Losers exit; the winner holds the file until it is SIGKILLed, leaving a stale lock for the next round.
+      const outcome = await Promise.all(kids.map((k) => new Promise<string>((r) => {
+        k.child.stdout.on("data", (d: Buffer) => {
+          const m = /\b(got|locked)\b/.exec(String(d));
+          if (m) r(m[1]!);
+        });
+        void k.done.then((res) => r(`exit ${res.code}: ${res.err}`));
+      })));
+      expect(outcome.sort(), `round ${round}`).toEqual(["got", "locked", "locked", "locked", "locked", "locked"]);
+      for (const k of kids) k.child.kill("SIGKILL");
+      await Promise.all(kids.map((k) => k.done));
+    }
+    expect(fs.existsSync(`${p}.lock`)).toBe(true); // the last winner was killed too: its lock is taken over here
+    const store = await openStore(`h5:${p}`);
+    await store.close();
+    expect(fs.existsSync(`${p}.lock`)).toBe(false);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith("race.h5.")).sort()).toEqual([]); // no .break or temp files left
+  }, 120_000);
+
   it("h5py (swmr=True) and H5Logger.read in other processes see the data grow, correct across many chunks", async () => {
     const p = path.join(dir, "swmr.h5");
     // 1200 values in blocks of 20 every 40 ms: ~2.4 s, 19 chunks of 64 rows.
