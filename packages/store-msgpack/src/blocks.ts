@@ -1,12 +1,12 @@
-/** Reading index blocks of data.msgpack: decoding (LRU-cached), opening the file, batches. */
-import { closeSync, fstatSync, openSync } from "node:fs";
+/** Reading index blocks of data.msgpack (through a Readable): decoding (LRU-cached), opening the file, batches. */
 import type { RecordBatch, Schema } from "apache-arrow";
 import { type QueryNode, QuiverError } from "@quiver/core";
 import { decodeSegment, rawColumns, rawKey, type Segment, segmentsToBatch } from "./decode.js";
+import { DataFile, type Readable } from "./files.js";
 import type { Entry } from "./index-file.js";
 import { refresh } from "./load.js";
 import { type TsRange, tsRange } from "./range.js";
-import { type Ctx, ioError, isNumericTs, readAt, type TableState } from "./state.js";
+import { type Ctx, isNumericTs, type TableState } from "./state.js";
 
 const SLAB_ROWS = 65536;
 const CACHE_SEGMENTS = 96;
@@ -23,16 +23,8 @@ export function decodeAt(st: TableState, buf: Buffer, e: Entry): Segment {
   }
 }
 
-function read(st: TableState, fd: number, offset: number, length: number): Buffer {
-  try {
-    return readAt(fd, offset, length);
-  } catch (err) {
-    throw ioError("cannot read", st.dataPath, err);
-  }
-}
-
 /** One block's records, decoded (LRU-cached: count() then scan() of a window share them). */
-export function segment(ctx: Ctx, st: TableState, fd: number, e: Entry): Segment {
+export function segment(ctx: Ctx, st: TableState, data: Readable, e: Entry): Segment {
   const key = cacheKey(st, e);
   const hit = ctx.cache.get(key);
   if (hit) {
@@ -40,42 +32,26 @@ export function segment(ctx: Ctx, st: TableState, fd: number, e: Entry): Segment
     ctx.cache.set(key, hit);
     return hit;
   }
-  const seg = decodeAt(st, read(st, fd, e.offset, e.length), e);
+  const seg = decodeAt(st, data.read(e.offset, e.length), e);
   ctx.cache.set(key, seg);
   if (ctx.cache.size > CACHE_SEGMENTS) ctx.cache.delete(ctx.cache.keys().next().value!);
   return seg;
 }
 
-/** Opens data.msgpack for reading, checking it is the file the entries describe. */
-export function openData(ctx: Ctx, st: TableState): number | undefined {
+/** Opens data.msgpack for reading, checking it is the file the entries describe (close it after). */
+export function openData(ctx: Ctx, st: TableState): DataFile | undefined {
   for (let attempt = 0; attempt < 5; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(st.dataPath, "r");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw ioError("cannot open", st.dataPath, err);
-    }
-    if (fstatSync(fd, { bigint: true }).ino === st.dataIno) return fd;
-    closeSync(fd);
+    const file = DataFile.open(st.dataPath, "r", true);
+    if (!file) return undefined;
+    if (file.ino === st.dataIno) return file;
+    file.close();
     refresh(ctx, st);
   }
   throw new QuiverError("IO", `${st.dataPath} keeps changing under the reader; try again`);
 }
 
-export function readSegments(ctx: Ctx, st: TableState, entries: readonly Entry[]): Segment[] {
-  if (!entries.length) return [];
-  const fd = openData(ctx, st);
-  if (fd === undefined) return [];
-  try {
-    return entries.map((e) => segment(ctx, st, fd, e));
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Batches of the given entries (file order), in slabs of about SLAB_ROWS rows. */
-export function* batches(st: TableState, fd: number, entries: readonly Entry[], schema: Schema, rowIndex?: string): Generator<RecordBatch> {
+export function* batches(st: TableState, data: Readable, entries: readonly Entry[], schema: Schema, rowIndex?: string): Generator<RecordBatch> {
   let k = 0;
   while (k < entries.length) {
     let rows = 0;
@@ -91,7 +67,7 @@ export function* batches(st: TableState, fd: number, entries: readonly Entry[], 
       while (b < slab.length && slab[b]!.offset === slab[b - 1]!.offset + slab[b - 1]!.length) b++;
       const base = slab[a]!.offset;
       const last = slab[b - 1]!;
-      const buf = read(st, fd, base, last.offset + last.length - base);
+      const buf = data.read(base, last.offset + last.length - base);
       for (let q = a; q < b; q++) {
         const e = slab[q]!;
         segs.push(decodeAt(st, buf.subarray(e.offset - base, e.offset - base + e.length), e));

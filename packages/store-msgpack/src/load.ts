@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, type BigIntStats } from "node:fs";
 import { lockBusy } from "@quiver/core/store-kit";
+import { withFile } from "./files.js";
 import { decodeEntries, decodeHeader, ENTRY, HEADER } from "./index-file.js";
 import { recover } from "./recover.js";
 import { schemaFromJson } from "./schema-file.js";
@@ -127,11 +128,11 @@ export function refresh(ctx: Ctx, st: TableState, locked = false): boolean {
     if (status === "missing") return false;
     if (status === "ok") {
       // A data file nobody indexed yet (empty, or every record indexed in memory): give it its sidecars.
-      if (locked && st.dataIno !== undefined && (st.indexId === undefined || !st.hasSchemaFile)) recover(ctx, st, true);
+      if (locked && st.dataIno !== undefined && (st.indexId === undefined || !st.hasSchemaFile)) recoverFile(ctx, st, true, 4);
       return true;
     }
     if (locked) {
-      recover(ctx, st, true);
+      recoverFile(ctx, st, true, 4);
       return true;
     }
     if (status === "bad" && attempt < 4) {
@@ -139,7 +140,15 @@ export function refresh(ctx: Ctx, st: TableState, locked = false): boolean {
       continue;
     }
     if (status === "tail" && lockBusy(st.lockPath)) return true;
-    recover(ctx, st, false);
-    return true;
+    if (recoverFile(ctx, st, false, attempt)) return true;
   }
+}
+
+/** Recovers the tail of data.msgpack (see recover); false when the file was replaced since load() looked. */
+function recoverFile(ctx: Ctx, st: TableState, locked: boolean, attempt: number): boolean {
+  return withFile(st.dataPath, locked ? "r+" : "r", (file) => {
+    if (file.ino !== st.dataIno && attempt < 4) return false; // a rewrite renamed a new file in: look again
+    recover(ctx, st, file, locked ? file : undefined);
+    return true;
+  });
 }

@@ -5,15 +5,16 @@
  * schema. A reader keeps the result in memory. A writer, under the lock, persists it — and cuts
  * a torn last record only when its lock inherited the intent of a dead Quiver writer that was
  * writing exactly there; bytes it cannot prove are its own are never cut (the append is refused).
+ * The data file is seen only through a Readable (and, for the writer, a Writable to cut).
  */
-import { closeSync, ftruncateSync, openSync } from "node:fs";
 import { type Schema, Schema as ArrowSchema } from "apache-arrow";
 import { mergeSchemas, QuiverError, rowsToBatch } from "@quiver/core";
 import { columnValues, decodeSegment, inferSchema, isColumnar, rawColumns, rawFound, type Segment, segmentRows, withRawColumns } from "./decode.js";
+import type { Readable, Writable } from "./files.js";
 import { type Entry, newGeneration } from "./index-file.js";
 import { frameRecords, unpackr } from "./records.js";
 import { appendIndex, writeIndexFile, writeSchema } from "./sidecars.js";
-import { type Ctx, ioError, readAt, resetIndex, statBig, type TableState, tsNumber } from "./state.js";
+import { type Ctx, ioError, resetIndex, statBig, type TableState, tsNumber } from "./state.js";
 
 function entryFor(start: number, end: number, kind: 0 | 1, rows: number, ts: ArrayLike<unknown>): Entry {
   let minTs = Infinity;
@@ -29,41 +30,16 @@ function entryFor(start: number, end: number, kind: 0 | 1, rows: number, ts: Arr
   return { minTs, maxTs, offset: start, length: end - start, firstRow: 0, rows, tsCount, kind };
 }
 
-function readData(st: TableState, from: number, to: number): Buffer {
-  try {
-    const fd = openSync(st.dataPath, "r");
+/** Decodes the blocks of the data file, with `raw` columns (those at or after `tail.base` from `tail.buf`). */
+function decodeBlocks(data: Readable, blocks: readonly Entry[], raw: ReadonlySet<string>, tail?: { buf: Buffer; base: number }): Segment[] {
+  return blocks.map((e) => {
+    const bytes = tail && e.offset >= tail.base ? tail.buf.subarray(e.offset - tail.base, e.offset - tail.base + e.length) : data.read(e.offset, e.length);
     try {
-      return readAt(fd, from, to - from);
-    } finally {
-      closeSync(fd);
+      return decodeSegment(bytes, e.kind, e.rows, raw);
+    } catch (err) {
+      throw new QuiverError("IO", `${data.path}, bytes ${e.offset}-${e.offset + e.length}: ${(err as Error).message}`, { cause: err });
     }
-  } catch (err) {
-    throw ioError("cannot read", st.dataPath, err);
-  }
-}
-
-/** Decodes blocks given as [offset, length, kind, rows] of the data file, with `raw` columns. */
-function decodeBlocks(st: TableState, blocks: readonly Entry[], raw: ReadonlySet<string>, tail?: { buf: Buffer; base: number }): Segment[] {
-  let fd: number | undefined;
-  try {
-    return blocks.map((e) => {
-      let bytes: Buffer;
-      if (tail && e.offset >= tail.base) bytes = tail.buf.subarray(e.offset - tail.base, e.offset - tail.base + e.length);
-      else {
-        fd ??= openSync(st.dataPath, "r");
-        bytes = readAt(fd, e.offset, e.length);
-      }
-      try {
-        return decodeSegment(bytes, e.kind, e.rows, raw);
-      } catch (err) {
-        throw new QuiverError("IO", `${st.dataPath}, bytes ${e.offset}-${e.offset + e.length}: ${(err as Error).message}`, { cause: err });
-      }
-    });
-  } catch (err) {
-    throw ioError("cannot read", st.dataPath, err);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  });
 }
 
 /** Index blocks for the framed records of `buf` (at file offset `base`): runs of rows, one per columnar record. */
@@ -118,7 +94,13 @@ function clashing(segs: readonly Segment[], schema: Schema | undefined): string[
   return out;
 }
 
-export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
+/**
+ * Indexes the records of `data` after the last index entry (`st.dataSize` bytes in all). With a
+ * `writer` (the lock holder's handle on the same file) the result is persisted and a torn tail
+ * proven ours is cut; without one nothing is written anywhere.
+ */
+export function recover(ctx: Ctx, st: TableState, data: Readable, writer?: Writable): void {
+  const persist = writer !== undefined;
   const fresh = !st.usable;
   if (fresh) {
     const ino = st.dataIno;
@@ -127,7 +109,7 @@ export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
   }
   const size = st.dataSize;
   const from = st.end;
-  const buf = size > from ? readData(st, from, size) : Buffer.alloc(0);
+  const buf = size > from ? data.read(from, size - from) : Buffer.alloc(0);
   const framed = frameRecords(buf);
   const cut = from + framed.good;
 
@@ -148,9 +130,9 @@ export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
   const added = blocksOf(ctx, buf.subarray(0, framed.good), from, schema);
   const tail = { buf, base: from };
   let raw = rawColumns(schema);
-  let segs = decodeBlocks(st, added, raw, tail);
+  let segs = decodeBlocks(data, added, raw, tail);
   let old: Segment[] = [];
-  if (!schema && st.entries.length) old = decodeBlocks(st, st.entries, raw); // a sidecar went missing
+  if (!schema && st.entries.length) old = decodeBlocks(data, st.entries, raw); // a sidecar went missing
   const found = rawFound([...old, ...segs]);
   for (let round = 0; ; round++) {
     for (const k of raw) found.delete(k);
@@ -158,8 +140,8 @@ export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
       // Lists of maps and the like: those columns hold msgpack bytes; decode again with them raw.
       schema = withRawColumns(schema, new Set([...raw, ...found]));
       raw = rawColumns(schema);
-      if (st.entries.length) old = decodeBlocks(st, st.entries, raw);
-      segs = decodeBlocks(st, added, raw, tail);
+      if (st.entries.length) old = decodeBlocks(data, st.entries, raw);
+      segs = decodeBlocks(data, added, raw, tail);
     }
     try {
       schema = inferSchema([...old, ...segs], schema) ?? new ArrowSchema([]);
@@ -198,12 +180,7 @@ export function recover(ctx: Ctx, st: TableState, persist: boolean): void {
   if (cut < size) {
     // Proven a torn write of a crashed Quiver writer (checked above): cut it, under our lock.
     try {
-      const fd = openSync(st.dataPath, "r+");
-      try {
-        ftruncateSync(fd, cut);
-      } finally {
-        closeSync(fd);
-      }
+      writer.truncate(cut);
     } catch (err) {
       throw ioError("cannot cut the torn record at the end of", st.dataPath, err);
     }

@@ -3,26 +3,27 @@
  * copied byte for byte, changed blocks re-encoded with their layout; new files are written aside
  * (fsynced when the store is durable) and renamed over the old ones, data then index.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, renameSync, unlinkSync } from "node:fs";
 import { type RecordBatch, Schema } from "apache-arrow";
 import { checkQueryFields, evaluate, mergeSchemas, type QueryNode } from "@quiver/core";
 import { decodeAt, openData } from "./blocks.js";
 import { rawColumns, segmentsToBatch } from "./decode.js";
 import { ByteWriter, checkRawValues, encodeColumns, encodeRows } from "./encode.js";
+import { DataFile } from "./files.js";
 import { encodeEntries, encodeHeader, type Entry, newGeneration } from "./index-file.js";
 import type { Leases } from "./lease.js";
 import { refresh } from "./load.js";
 import { checkSchemaTypes } from "./schema-file.js";
 import { replaceFile, writeSchema } from "./sidecars.js";
-import { type Ctx, ioError, readAt, resetIndex, type TableState, writeAll } from "./state.js";
+import { type Ctx, ioError, resetIndex, type TableState } from "./state.js";
 
 export type Change = (batch: RecordBatch, mask: Uint8Array | undefined, schema: Schema) => RecordBatch | undefined;
 
 function closeFds(st: TableState): void {
-  if (st.writeFd !== undefined) closeSync(st.writeFd);
+  st.appender?.close();
+  st.appender = undefined;
   if (st.indexFd !== undefined) closeSync(st.indexFd);
-  st.writeFd = st.indexFd = undefined;
-  st.writeIno = undefined;
+  st.indexFd = undefined;
 }
 
 export { closeFds };
@@ -40,14 +41,14 @@ export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: Q
     if (!refresh(ctx, st, true)) return 0;
     let schema = st.schema ?? new Schema([]);
     if (where) checkQueryFields(where, schema, table);
-    const fd = openData(ctx, st);
-    if (fd === undefined) return 0;
+    const data = openData(ctx, st);
+    if (!data) return 0;
     type Part = { entry: Entry; raw?: Buffer; batch?: RecordBatch };
     const parts: Part[] = [];
     let changed = 0;
     try {
       for (const e of st.entries) {
-        const bytes = readAt(fd, e.offset, e.length);
+        const bytes = data.read(e.offset, e.length);
         const b = segmentsToBatch([decodeAt(st, bytes, e)], st.schema ?? schema);
         const mask = where ? evaluate(where, b) : undefined;
         let hits = b.numRows;
@@ -65,7 +66,7 @@ export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: Q
         parts.push({ entry: e, batch: next });
       }
     } finally {
-      closeSync(fd);
+      data.close();
     }
     if (!changed) return 0;
     checkSchemaTypes(schema);
@@ -89,19 +90,16 @@ export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: Q
         rows += b.rows;
       }
     }
-    let ino: bigint;
+    const out = DataFile.open(tmpData, "w")!;
     try {
-      const dfd = openSync(tmpData, "w");
-      try {
-        writeAll(dfd, w.buf, 0, w.pos);
-        if (ctx.durable) fsyncSync(dfd);
-        ino = fstatSync(dfd, { bigint: true }).ino;
-      } finally {
-        closeSync(dfd);
-      }
+      out.append(w.buf, 0, w.pos);
+      if (ctx.durable) out.sync();
     } catch (err) {
       throw ioError("cannot write the rewritten data", tmpData, err);
+    } finally {
+      out.close();
     }
+    const ino = out.ino;
     const generation = newGeneration();
     replaceFile(tmpIndex, Buffer.concat([encodeHeader({ dataIno: ino, generation }), encodeEntries(entries)]), "rewritten time index");
     if (schema !== st.schema) writeSchema(st, schema);

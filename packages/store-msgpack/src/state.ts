@@ -7,11 +7,12 @@
  *   <root>/<table path>/.quiver-index        time index: one 64-byte entry per block of records
  *   <root>/<table path>/.quiver-lock         write lock (exists only while a process is writing)
  */
-import { type BigIntStats, readSync, statSync, writeSync } from "node:fs";
+import { type BigIntStats, readSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
 import { type DataType, type Schema, Type } from "apache-arrow";
 import { QuiverError } from "@quiver/core";
 import type { Segment } from "./decode.js";
+import type { DataFile } from "./files.js";
 import type { Entry } from "./index-file.js";
 import type { Intent } from "./intent.js";
 
@@ -61,8 +62,8 @@ export interface TableState {
   memFrom: number | undefined;
   /** A failed append whose bytes could not be cut back: cut data.msgpack to this length before writing again. */
   cutTo: number | undefined;
-  writeFd: number | undefined;
-  writeIno: bigint | undefined;
+  /** data.msgpack opened to append, while we may write (its inode tells whether it is still the table's file). */
+  appender: DataFile | undefined;
   indexFd: number | undefined;
   /** indexBytes when the index file's size was last verified under our lock. */
   indexChecked: number;
@@ -109,8 +110,7 @@ export function newState(root: string, name: string): TableState {
     usable: false,
     memFrom: undefined,
     cutTo: undefined,
-    writeFd: undefined,
-    writeIno: undefined,
+    appender: undefined,
     indexFd: undefined,
     indexChecked: -1,
     dirty: false,
@@ -195,11 +195,6 @@ export function statBig(path: string): BigIntStats | undefined {
 
 export function idOf(s: BigIntStats): string {
   return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-}
-
-export function writeAll(fd: number, buf: Uint8Array, from = 0, to = buf.length): void {
-  let off = from;
-  while (off < to) off += writeSync(fd, buf, off, to - off);
 }
 
 export function readAt(fd: number, offset: number, length: number): Buffer {

@@ -6,7 +6,7 @@
  * All file I/O is synchronous: a write's critical section (lock → data → schema → index) never
  * yields to the event loop, and small reads are cheaper without the promise machinery.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { fdatasyncSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { type RecordBatch, Schema } from "apache-arrow";
 import {
@@ -34,6 +34,7 @@ import { wantedPath } from "@quiver/core/store-kit";
 import { batches, openData, rangeFor, segment } from "./blocks.js";
 import { columnValues, rawColumns, type Segment, withIndexField } from "./decode.js";
 import { ByteWriter, checkRawValues, type EncodedBlock, encodeColumns, encodeRows } from "./encode.js";
+import { DataFile } from "./files.js";
 import type { Entry } from "./index-file.js";
 import { Leases } from "./lease.js";
 import { refresh } from "./load.js";
@@ -42,7 +43,7 @@ import { recover } from "./recover.js";
 import { closeFds, rewrite, type Change } from "./rewrite.js";
 import { checkSchemaTypes, schemaToJson } from "./schema-file.js";
 import { appendIndex, replaceFile, writeIndexFile, writeSchema } from "./sidecars.js";
-import { type Ctx, DATA_FILE, ioError, type MsgpackStoreOptions, newState, SCHEMA_FILE, statBig, type TableState, tsNumber, writeAll } from "./state.js";
+import { type Ctx, DATA_FILE, ioError, type MsgpackStoreOptions, newState, SCHEMA_FILE, statBig, type TableState, tsNumber } from "./state.js";
 import { timeScan } from "./time-scan.js";
 
 export { DATA_FILE, INDEX_FILE, LOCK_FILE, type MsgpackStoreOptions, SCHEMA_FILE } from "./state.js";
@@ -143,20 +144,19 @@ export class MsgpackStore implements Store {
       if (fresh) refresh(this.ctx, st, true);
       const schema = mergeSchemas(st.schema, batch.schema); // SCHEMA_MISMATCH before any byte is written
       checkRawValues(batch, rawColumns(schema));
-      this.openForAppend(st);
-      const fd = st.writeFd!;
+      const file = this.openForAppend(st);
       this.leases.writeIntent(st, st.dataIno!, st.end);
       start = st.end;
       const w = this.writer;
       w.pos = 0;
       w.base = 0;
       // Big batches go out in ~1 MiB writes; readers see none of it before the index entries.
-      w.spill = (bytes) => writeAll(fd, bytes);
+      w.spill = (bytes) => file.append(bytes);
       let blocks: EncodedBlock[] = [];
       const raw = rawColumns(schema);
       try {
         if (batch.numRows > 0) blocks = options.layout === "columns" ? [encodeColumns(batch, w, raw)] : encodeRows(batch, w, this.ctx.blockRows, raw);
-        if (w.pos > 0) writeAll(fd, w.buf, 0, w.pos);
+        if (w.pos > 0) file.append(w.buf, 0, w.pos);
       } catch (err) {
         throw ioError(`cannot append ${batch.numRows} rows to`, st.dataPath, err);
       } finally {
@@ -215,45 +215,39 @@ export class MsgpackStore implements Store {
   }
 
   private cutBack(st: TableState, length: number): void {
-    const fd = st.writeFd ?? openSync(st.dataPath, "r+");
+    const file = st.appender ?? DataFile.open(st.dataPath, "r+")!;
     try {
-      if (Number(fstatSync(fd).size) > length) ftruncateSync(fd, length);
+      if (file.size() > length) file.truncate(length);
     } catch (err) {
       throw ioError("cannot cut a failed append off", st.dataPath, err);
     } finally {
-      if (fd !== st.writeFd) closeSync(fd);
+      if (file !== st.appender) file.close();
     }
     st.cutTo = undefined;
     this.leases.pin(st, false);
   }
 
   /** Makes sure data.msgpack is open for appending and the index names it. */
-  private openForAppend(st: TableState): void {
-    if (st.writeFd !== undefined) {
-      if (st.writeIno === st.dataIno) return; // we hold the lock: nobody replaced the file
+  private openForAppend(st: TableState): DataFile {
+    if (st.appender) {
+      if (st.appender.ino === st.dataIno) return st.appender; // we hold the lock: nobody replaced the file
       closeFds(st);
     }
-    let fd: number;
-    try {
-      fd = openSync(st.dataPath, "a");
-    } catch (err) {
-      throw ioError("cannot open for appending", st.dataPath, err);
-    }
-    const s = fstatSync(fd, { bigint: true });
-    st.writeFd = fd;
-    st.writeIno = s.ino;
-    if (st.dataIno !== s.ino || !statBig(st.indexPath)) {
+    const file = DataFile.open(st.dataPath, "a+")!;
+    st.appender = file;
+    if (st.dataIno !== file.ino || !statBig(st.indexPath)) {
       // A new data file: start its index.
-      st.dataIno = s.ino;
+      st.dataIno = file.ino;
       st.entries = [];
       st.end = 0;
       st.rows = 0;
       st.usable = true;
       st.memFrom = undefined;
-      st.dataSize = Number(s.size);
-      if (st.dataSize > 0) recover(this.ctx, st, true);
+      st.dataSize = file.size();
+      if (st.dataSize > 0) recover(this.ctx, st, file, file);
       else writeIndexFile(st);
     }
+    return file;
   }
 
   async *scan(table: string, options: ScanOptions = {}): AsyncGenerator<RecordBatch> {
@@ -267,11 +261,11 @@ export class MsgpackStore implements Store {
     const schema = st.schema ?? new Schema([]);
     checkScanOptions(schema, options, table);
     if (options.limit === 0 || !st.entries.length) return;
-    const fd = openData(this.ctx, st);
-    if (fd === undefined) return;
+    const data = openData(this.ctx, st);
+    if (!data) return;
     const entries = st.entries.slice(); // after openData: it may have reloaded the state
     try {
-      const timed = timeScan(this.ctx, st, fd, entries, schema, options);
+      const timed = timeScan(this.ctx, st, data, entries, schema, options);
       if (timed !== undefined) {
         if (timed) yield timed;
         return;
@@ -295,14 +289,14 @@ export class MsgpackStore implements Store {
       }
       const ri = options.rowIndex;
       if (simple && !options.columns && !ri && offset === 0 && options.limit === undefined) {
-        yield* batches(st, fd, cands, schema);
+        yield* batches(st, data, cands, schema);
         return;
       }
       const s2 = ri ? withIndexField(schema, ri) : schema;
       const cols = options.columns && ri && !options.columns.includes(ri) ? [...options.columns, ri] : options.columns;
-      yield* scanBatches(batches(st, fd, cands, schema, ri), s2, { where: options.where, columns: cols, orderBy: options.orderBy, offset, limit: options.limit }, table);
+      yield* scanBatches(batches(st, data, cands, schema, ri), s2, { where: options.where, columns: cols, orderBy: options.orderBy, offset, limit: options.limit }, table);
     } finally {
-      closeSync(fd);
+      data.close();
     }
   }
 
@@ -314,8 +308,8 @@ export class MsgpackStore implements Store {
     if (where) checkQueryFields(where, exists ? st.schema : undefined, table);
     if (!exists) return 0;
     if (!where) return st.rows;
-    const fd = openData(this.ctx, st);
-    if (fd === undefined) return 0;
+    const data = openData(this.ctx, st);
+    if (!data) return 0;
     const schema = st.schema ?? new Schema([]);
     const entries = st.entries.slice();
     const range = rangeFor(schema, where);
@@ -329,7 +323,7 @@ export class MsgpackStore implements Store {
             n += e.tsCount; // every numeric _ts of the block is inside: no need to decode it
             continue;
           }
-          const tsA = columnValues(segment(this.ctx, st, fd, e), "_ts");
+          const tsA = columnValues(segment(this.ctx, st, data, e), "_ts");
           for (let i = 0; i < tsA.length; i++) {
             const ts = tsNumber(tsA[i]);
             if (ts !== undefined && inIntervals(ts, ivs)) n++;
@@ -338,10 +332,10 @@ export class MsgpackStore implements Store {
         return n;
       }
       const cands = range ? entries.filter((e) => overlaps(e.minTs, e.maxTs, range.intervals)) : entries;
-      for (const b of batches(st, fd, cands, schema)) for (const m of evaluate(where, b)) n += m;
+      for (const b of batches(st, data, cands, schema)) for (const m of evaluate(where, b)) n += m;
       return n;
     } finally {
-      closeSync(fd);
+      data.close();
     }
   }
 
@@ -441,9 +435,9 @@ export class MsgpackStore implements Store {
     for (const st of this.tableStates.values()) {
       if (!st.dirty) continue;
       if (this.ctx.durable) {
-        if (st.writeFd !== undefined) {
+        if (st.appender) {
           try {
-            fdatasyncSync(st.writeFd);
+            st.appender.sync();
           } catch (err) {
             throw ioError("cannot make durable (fdatasync)", st.dataPath, err);
           }

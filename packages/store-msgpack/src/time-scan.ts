@@ -6,6 +6,7 @@ import { type Float64, Int64, makeData, type RecordBatch, Schema } from "apache-
 import { buildData, type ScanOptions } from "@quiver/core";
 import { segment } from "./blocks.js";
 import { batchOf, columnValues, isFloat64, type Segment, withIndexField } from "./decode.js";
+import type { Readable } from "./files.js";
 import type { Entry } from "./index-file.js";
 import { inIntervals, overlaps, type TsRange, tsRange, within } from "./range.js";
 import { type Ctx, isNumericTs, type TableState, tsNumber } from "./state.js";
@@ -15,7 +16,7 @@ import { type Ctx, isNumericTs, type TableState, tsNumber } from "./state.js";
  * order and the walk stops once `offset + limit` rows are certain. Returns undefined when the
  * scan does not have that shape (the general path handles it), null for no rows.
  */
-export function timeScan(ctx: Ctx, st: TableState, fd: number, entries: Entry[], schema: Schema, options: ScanOptions): RecordBatch | null | undefined {
+export function timeScan(ctx: Ctx, st: TableState, data: Readable, entries: Entry[], schema: Schema, options: ScanOptions): RecordBatch | null | undefined {
   const ob = options.orderBy;
   if (!ob?.length || ob[0]!.column !== "_ts" || ob.length > 2 || !isNumericTs(schema)) return undefined;
   const desc = ob[0]!.direction === "desc";
@@ -49,7 +50,7 @@ export function timeScan(ctx: Ctx, st: TableState, fd: number, entries: Entry[],
       const kth = desc ? sorted[c - need]! : sorted[need - 1]!;
       if (desc ? e.maxTs < kth : e.minTs > kth) break;
     }
-    const seg = segment(ctx, st, fd, e);
+    const seg = segment(ctx, st, data, e);
     const id = segs.push(seg) - 1;
     const tsA = columnValues(seg, "_ts");
     const inside = ivs && !within(e.minTs, e.maxTs, ivs) ? ivs : undefined;
