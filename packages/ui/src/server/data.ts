@@ -1,0 +1,184 @@
+/**
+ * What the dashboard reads from a store, with caches keyed on the table's row count (a change
+ * means new rows): the runs summary, sorted and filtered pages of it, and decimated series.
+ * Reads only: the store is opened read-only by the caller.
+ */
+import { isQuiverError, QuiverError, type Schema, type Store } from "@quiver/core";
+import { parseFilter } from "./filter.js";
+import { scalarColumns } from "./columns.js";
+import { cut, type RawSeries, readRaw } from "./scan.js";
+import { sqlSeries } from "./sql.js";
+import { computeSummary, hasDuckSql, orderColumn, type Summary } from "./summary.js";
+import { fieldsOf, matches } from "../shared/evaluate.js";
+import type { Cell, Meta, SeriesRequest, SeriesResponse, SummaryPage } from "../shared/protocol.js";
+
+export interface PageRequest {
+  table: string;
+  filter?: string;
+  sort?: string;
+  desc?: boolean;
+  offset?: number;
+  limit?: number;
+}
+
+function cmp(a: Cell, b: Cell): number {
+  if (a === b) return 0;
+  if (a === null) return 1; // nulls last, both ways (flipped back below)
+  if (b === null) return -1;
+  if (typeof a === typeof b) return (a as number | string) < (b as number | string) ? -1 : 1;
+  return typeof a < typeof b ? -1 : 1;
+}
+
+export class RunsData {
+  private summaries = new Map<string, { rows: number; at: number; value: Promise<Summary> }>();
+  private orders = new Map<string, Int32Array>();
+  private raw = new Map<string, { rows: number; value: Map<string, RawSeries> }>();
+  private counts = new Map<string, { at: number; value: Promise<number> }>();
+  readonly engine: "sql" | "scan";
+
+  constructor(
+    readonly store: Store,
+    /** How long a row count is trusted before asking the store again (ms). */
+    private readonly countTtl = 150,
+  ) {
+    this.engine = hasDuckSql(store) ? "sql" : "scan";
+  }
+
+  /** Tables holding runs (with a track_id column), else every table. */
+  async tables(): Promise<string[]> {
+    return this.store.tables();
+  }
+
+  async defaultTable(): Promise<string> {
+    const tables = await this.tables();
+    if (tables.includes("events")) return "events";
+    for (const t of tables) if ((await this.store.schema(t))?.fields.some((f) => f.name === "track_id")) return t;
+    if (!tables.length) throw new QuiverError("NOT_FOUND", `${this.store.uri} has no tables yet; log runs into it with Tracker.open("${this.store.uri}")`);
+    return tables[0]!;
+  }
+
+  async schema(table: string): Promise<Schema> {
+    const s = await this.store.schema(table);
+    if (!s) throw new QuiverError("NOT_FOUND", `${this.store.uri} has no table ${JSON.stringify(table)}; tables: ${(await this.tables()).join(", ") || "(none)"}`);
+    return s;
+  }
+
+  /** The table's row count, cached for a moment (live polling and every request ask it). */
+  rows(table: string, fresh = false): Promise<number> {
+    const c = this.counts.get(table);
+    if (!fresh && c && Date.now() - c.at < this.countTtl) return c.value;
+    const value = this.store.count(table);
+    this.counts.set(table, { at: Date.now(), value });
+    value.catch(() => this.counts.delete(table));
+    return value;
+  }
+
+  async summary(table: string): Promise<Summary> {
+    const rows = await this.rows(table);
+    const c = this.summaries.get(table);
+    if (c && c.rows === rows) return c.value;
+    const value = this.schema(table).then((s) => computeSummary(this.store, table, s));
+    this.summaries.set(table, { rows, at: Date.now(), value });
+    for (const k of this.orders.keys()) if (k.startsWith(`${table}\u0000`)) this.orders.delete(k);
+    value.catch(() => this.summaries.delete(table));
+    return value;
+  }
+
+  async meta(table?: string): Promise<Meta> {
+    const t = table ?? (await this.defaultTable());
+    const schema = await this.schema(t);
+    const [summary, tables, rows] = await Promise.all([this.summary(t), this.tables(), this.rows(t)]);
+    const xColumns = scalarColumns(schema)
+      .filter((c) => c.kind === "number" && c.name !== "track_id")
+      .map((c) => c.name);
+    return { uri: this.store.uri, tables, table: t, columns: summary.columns, hasRuns: schema.fields.some((f) => f.name === "track_id"), xColumns, rows, engine: this.engine };
+  }
+
+  /** A window of the runs table, filtered with the CLI's filter language and sorted. */
+  async page(req: PageRequest): Promise<SummaryPage> {
+    const s = await this.summary(req.table);
+    const order = this.order(s, req);
+    const offset = Math.max(0, Math.floor(req.offset ?? 0));
+    const limit = Math.min(2000, Math.max(0, Math.floor(req.limit ?? 200)));
+    const ids: string[] = [];
+    const rows: Cell[][] = [];
+    for (let i = offset; i < Math.min(order.length, offset + limit); i++) {
+      ids.push(s.ids[order[i]!]!);
+      rows.push(s.cells[order[i]!]!);
+    }
+    return { columns: s.sumCols, total: s.ids.length, matched: order.length, offset, ids, rows };
+  }
+
+  private order(s: Summary, req: PageRequest): Int32Array {
+    const key = `${req.table}\u0000${req.filter ?? ""}\u0000${req.sort ?? ""}\u0000${req.desc ? 1 : 0}`;
+    const cached = this.orders.get(key);
+    if (cached) return cached;
+    let idx = Array.from(s.ids, (_, i) => i);
+    if (req.filter?.trim()) {
+      const node = parseFilter(req.filter).node;
+      const unknown = [...fieldsOf(node)].filter((f) => f !== "track_id" && !s.byKey.has(f));
+      if (unknown.length) {
+        throw new QuiverError("UNKNOWN_FIELD", `no column ${unknown.map((u) => JSON.stringify(u)).join(", ")} in the runs table; filter on params, metrics (last value; name:min, name:max), rows, started, duration or track_id`);
+      }
+      const timeKeys = new Set(s.sumCols.filter((c) => c.kind === "time").map((c) => c.key));
+      idx = idx.filter((r) => matches(node, (f) => (f === "track_id" ? s.ids[r]! : s.cells[r]![s.byKey.get(f)!]), (f) => timeKeys.has(f)));
+    }
+    if (req.sort) {
+      const c = s.byKey.get(req.sort);
+      if (c === undefined && req.sort !== "track_id") throw new QuiverError("UNKNOWN_FIELD", `cannot sort by ${JSON.stringify(req.sort)}: no such column in the runs table`);
+      const get = (r: number): Cell => (c === undefined ? s.ids[r]! : s.cells[r]![c]!);
+      const dir = req.desc ? -1 : 1;
+      idx.sort((a, b) => {
+        const va = get(a);
+        const vb = get(b);
+        if (va === null || vb === null) return va === vb ? a - b : va === null ? 1 : -1;
+        return cmp(va, vb) * dir || a - b;
+      });
+    }
+    const out = Int32Array.from(idx);
+    this.orders.set(key, out);
+    if (this.orders.size > 64) this.orders.delete(this.orders.keys().next().value!);
+    return out;
+  }
+
+  /** Decimated series of the selected runs for one metric. */
+  async series(req: SeriesRequest): Promise<SeriesResponse> {
+    const t0 = performance.now();
+    const schema = await this.schema(req.table);
+    const names = new Set(schema.fields.map((f) => f.name));
+    for (const c of [req.y, ...(req.group ? [req.group] : [])]) {
+      if (!names.has(c)) throw new QuiverError("UNKNOWN_FIELD", `${this.store.uri} table ${JSON.stringify(req.table)} has no column ${JSON.stringify(c)}`);
+    }
+    if (!["step", "relative", "wall"].includes(req.x) && !names.has(req.x)) throw new QuiverError("UNKNOWN_FIELD", `x axis ${JSON.stringify(req.x)}: no such column; use step, relative, wall or a numeric column`);
+    if ((req.x === "relative" || req.x === "wall") && !names.has("timestamp")) throw new QuiverError("UNKNOWN_FIELD", `x axis ${req.x} needs a timestamp column, which ${JSON.stringify(req.table)} has not`);
+    const width = Math.min(8192, Math.max(1, Math.floor(req.width || 1000)));
+    let result: { x0: number; x1: number; series: Map<string, Omit<SeriesResponse["series"][number], "key">> };
+    if (req.runs.length === 0) return { x0: req.x0 ?? 0, x1: req.x1 ?? 1, series: [], ms: 0 };
+    if (this.engine === "sql") {
+      try {
+        result = await sqlSeries(this.store, { ...req, width, schema, order: orderColumn(schema) });
+      } catch (err) {
+        if (isQuiverError(err, "INVALID_QUERY")) throw new QuiverError("INVALID_QUERY", `cannot chart ${JSON.stringify(req.y)} against ${JSON.stringify(req.x)}: ${err.message}`, { cause: err });
+        throw err;
+      }
+    } else {
+      const raw = await this.rawSeries(req, schema);
+      result = cut(raw, req.x0, req.x1, width, !!req.group);
+    }
+    const keys = req.group ? [...result.series.keys()] : req.runs.filter((r) => result.series.has(r));
+    const series = keys.map((k) => ({ key: k, ...result.series.get(k)! }));
+    return { x0: result.x0, x1: result.x1, series, ms: performance.now() - t0 };
+  }
+
+  private async rawSeries(req: SeriesRequest, schema: Schema): Promise<Map<string, RawSeries>> {
+    const rows = await this.rows(req.table);
+    const key = JSON.stringify([req.table, req.y, req.x, req.group ?? "", [...req.runs].sort()]);
+    const c = this.raw.get(key);
+    if (c && c.rows === rows) return c.value;
+    const start = req.x === "relative" ? (await this.summary(req.table)).start : new Map<string, number>();
+    const value = await readRaw(this.store, { ...req, schema, start });
+    this.raw.set(key, { rows, value });
+    if (this.raw.size > 16) this.raw.delete(this.raw.keys().next().value!);
+    return value;
+  }
+}
