@@ -1,5 +1,5 @@
 // Bundles the page (src/page/main.ts, uPlot and its CSS included) into one offline file,
-// dist/page.js. Core's filter parser is bundled from core's build alone (query + errors), not
+// dist/page.js. Core's filter parser is bundled from its own module (with query and errors), not
 // core's entry point, which would drag Arrow and the store registry into the browser.
 import { build } from "esbuild";
 import { existsSync, statSync } from "node:fs";
@@ -14,16 +14,15 @@ const root = join(here, "..");
 const require = createRequire(join(root, "package.json"));
 const coreDist = dirname(require.resolve("@quiver/core"));
 const pick = (...c) => c.map((p) => join(coreDist, p)).find((p) => existsSync(p));
-const queryJs = pick("query/query.js", "query.js");
-const errorsJs = pick("errors.js");
-if (!queryJs || !errorsJs) throw new Error(`@quiver/core's build has no query/errors modules under ${coreDist}; build core first`);
+const filterJs = pick("query/filter.js");
+if (!filterJs) throw new Error(`@quiver/core's build has no query/filter.js under ${coreDist}; build core first`);
 
 const coreShim = {
   name: "core-shim",
   setup(b) {
     b.onResolve({ filter: /^@quiver\/core$/ }, () => ({ path: "core-shim", namespace: "quiver" }));
     b.onLoad({ filter: /.*/, namespace: "quiver" }, () => ({
-      contents: `export { QuiverError } from ${JSON.stringify(errorsJs)};\nexport { field, and, or, not } from ${JSON.stringify(queryJs)};\n`,
+      contents: `export { parseFilter } from ${JSON.stringify(filterJs)};\n`,
       resolveDir: coreDist,
       loader: "js",
     }));

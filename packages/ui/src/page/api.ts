@@ -2,7 +2,7 @@
  * Where the page gets its data: the server's JSON API, or the data embedded in an exported
  * report (no server: sorting, filtering and zoom run on the embedded, decimated copy).
  */
-import { parseFilter } from "../server/filter.js";
+import { parseFilter } from "@quiver/core";
 import { decimate, groupBins } from "../shared/decimate.js";
 import { fieldsOf, matches } from "../shared/evaluate.js";
 import type { Cell, Meta, SeriesRequest, SeriesResponse, SummaryPage } from "../shared/protocol.js";

@@ -3,8 +3,7 @@
  * means new rows): the runs summary, sorted and filtered pages of it, and decimated series.
  * Reads only: the store is opened read-only by the caller.
  */
-import { isQuiverError, QuiverError, type Schema, type Store } from "@quiver/core";
-import { parseFilter } from "./filter.js";
+import { isQuiverError, parseFilter, QuiverError, type Schema, type Store } from "@quiver/core";
 import { scalarColumns } from "./columns.js";
 import { cut, type RawSeries, readRaw } from "./scan.js";
 import { sqlSeries } from "./sql.js";
