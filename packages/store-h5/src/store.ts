@@ -1,36 +1,28 @@
 /**
- * The `h5:` store: tables as HDF5 groups, columns as 1-D extensible datasets (layout in README,
+ * The `h5:` store: a driver on core's store kit, so names, CLOSED, read-only refusals, query
+ * rules, scans, counts with a `where` and time windows are core's (defineStore); this file keeps
+ * what is HDF5's. Tables are HDF5 groups, columns 1-D extensible datasets (layout in README,
  * table.ts). Single writer: the file stays open (read-write) while the store is open. Every write
  * is one guarded transaction ending in H5Fflush (handle.ts): committed whole, or rolled back and
  * rejected with QuiverError("IO").
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { type RecordBatch, Schema } from "apache-arrow";
+import type { RecordBatch, Schema } from "apache-arrow";
+import { ALL_KINDS, QuiverError, type StoreOpenOptions } from "@quiver/core";
 import {
-  ALL_KINDS,
-  batchToRows,
-  checkQueryFields,
-  checkScanOptions,
   conformBatch,
-  evaluate,
+  DefinedStore,
+  type DriverCapabilities,
   mergeSchemas,
-  normalizeRow,
-  queryFields,
-  QuiverError,
+  projectSchema,
   type QueryNode,
-  type Row,
-  rowsToBatch,
-  type ScanOptions,
-  scanBatches,
-  type Store,
-  type StoreCapabilities,
-  type StoreOpenOptions,
+  type RewriteChange,
+  rewriteBatches,
+  type StoreDriver,
   typeToJSON,
-  validateColumnName,
-  validateName,
   vectorToValues,
-} from "@quiver/core";
+} from "@quiver/core/store-kit";
 import { ioAdvice, ioReason } from "./guard.js";
 import { attrString, createFile, type Group, H5, h5Path, h5ready } from "./h5.js";
 import { H5Handle, writerLock } from "./handle.js";
@@ -44,65 +36,36 @@ export interface H5StoreOptions extends StoreOpenOptions {
   fsync?: boolean;
 }
 
-export class H5Store implements Store {
+/** Every column of `batches` (conformed to `schema`) encoded for its datasets, in row order. */
+function encodeBatches(schema: Schema, batches: readonly RecordBatch[]): { rows: number; encoded: Map<string, Encoded> } {
+  const conformed = batches.map((b) => conformBatch(b, schema));
+  const rows = conformed.reduce((n, b) => n + b.numRows, 0);
+  const encoded = new Map<string, Encoded>();
+  if (rows === 0) return { rows, encoded };
+  schema.fields.forEach((f, i) => {
+    const values = conformed.length === 1 ? vectorToValues(conformed[0]!.getChildAt(i)!, f) : conformed.flatMap((b) => vectorToValues(b.getChildAt(i)!, f));
+    encoded.set(f.name, encodeValues(f.type, values));
+  });
+  return { rows, encoded };
+}
+
+/** What the h5 store does itself: the file, its tables and the accelerators HDF5 gives cheaply. */
+export class H5Driver implements StoreDriver {
   readonly scheme = "h5";
   readonly uri: string;
-  readonly capabilities: StoreCapabilities = {
-    sql: false,
-    update: true,
-    delete: true,
-    pushdown: false,
-    timeIndex: false,
-    concurrentWriters: false,
-    persistent: true,
-    kinds: ALL_KINDS,
-  };
-  private closed = false;
+  readonly capabilities: DriverCapabilities = { persistent: true, concurrentWriters: false, kinds: ALL_KINDS };
   /** Bumped when a rollback reopened the file: h5wasm objects from before hold a dead file id. */
   private generation = 0;
 
-  private constructor(
+  constructor(
     readonly path: string,
     private readonly h: H5Handle,
     private readonly unlock: () => void,
-    readonly readOnly: boolean,
-    private readonly durable = true,
+    private readonly readOnly: boolean,
+    private readonly durable: boolean,
   ) {
     this.uri = `h5:${path}`;
     h.onReopen = () => void this.generation++;
-  }
-
-  static async open(location: string, options: H5StoreOptions = {}): Promise<H5Store> {
-    const path = h5Path(location);
-    await h5ready();
-    if (options.readOnly === true) {
-      // Reading creates, locks and repairs nothing.
-      if (!existsSync(path)) throw new QuiverError("NOT_FOUND", `no HDF5 file at ${path}; nothing to read (open it without readOnly to create it)`);
-      return new H5Store(path, H5Handle.open(path, "r"), () => undefined, true);
-    }
-    try {
-      mkdirSync(dirname(path), { recursive: true });
-    } catch (e) {
-      throw new QuiverError("IO", `cannot create the folder of ${path}: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
-    }
-    const unlock = writerLock(path);
-    try {
-      // A new file is valid from the start (created under a temporary name, then renamed).
-      if (!existsSync(path)) createFile(path);
-      return new H5Store(path, H5Handle.open(path, "a"), unlock, false, options.fsync !== false);
-    } catch (err) {
-      unlock();
-      throw err;
-    }
-  }
-
-  private check(): void {
-    if (this.closed) throw new QuiverError("CLOSED", `${this.uri} is closed; open it again with openStore("${this.uri}")`);
-  }
-
-  private writable(what: string): void {
-    this.check();
-    if (this.readOnly) throw new QuiverError("UNSUPPORTED", `${this.uri} was opened with readOnly: true, so it cannot ${what}; open it without readOnly to write`);
   }
 
   /**
@@ -148,18 +111,12 @@ export class H5Store implements Store {
     }
   }
 
-  async append(table: string, batch: RecordBatch): Promise<void> {
-    this.writable("append");
-    validateName(table, "table name");
-    for (const f of batch.schema.fields) validateColumnName(f.name);
+  append(table: string, batch: RecordBatch): void {
     const existing = this.table(table);
     // Everything that can refuse the batch runs before the file is touched.
     const schema = mergeSchemas(existing?.schema, batch.schema);
     for (const f of schema.fields) typeToJSON(f.type, STORE);
-    const conformed = conformBatch(batch, schema);
-    const n = conformed.numRows;
-    const encoded = new Map<string, Encoded>();
-    if (n > 0) schema.fields.forEach((f, i) => encoded.set(f.name, encodeValues(f.type, vectorToValues(conformed.getChildAt(i)!, f))));
+    const { rows: n, encoded } = encodeBatches(schema, [batch]);
     this.h.write(`cannot append ${n} rows to table ${table} in`, () => {
       const t = this.table(table) ?? this.createTable(table);
       t.evolve(schema);
@@ -172,46 +129,22 @@ export class H5Store implements Store {
     });
   }
 
-  async *scan(table: string, options: ScanOptions = {}): AsyncGenerator<RecordBatch> {
-    this.check();
-    validateName(table, "table name");
+  /** 64k-row blocks read from the datasets of only the columns asked for. */
+  *read(table: string, columns: readonly string[] | undefined): Generator<RecordBatch> {
     const t = this.table(table);
-    if (!t) {
-      if (options.where) checkQueryFields(options.where, undefined, table);
-      return;
-    }
-    checkScanOptions(t.schema, options, table);
-    // Read only the columns the scan needs (projection, filter and sort keys).
-    let schema = t.schema;
-    if (options.columns) {
-      const need = new Set([...options.columns, ...(options.orderBy ?? []).map((o) => o.column)]);
-      if (options.where) for (const f of queryFields(options.where)) need.add(f);
-      schema = new Schema(t.schema.fields.filter((f) => need.has(f.name)), t.schema.metadata);
-    }
-    yield* scanBatches(this.batches(t, schema), schema, options, table);
+    if (t) yield* this.batches(t, columns ? projectSchema(t.schema, columns, table) : t.schema);
   }
 
-  async count(table: string, where?: QueryNode): Promise<number> {
-    this.check();
-    validateName(table, "table name");
-    const t = this.table(table);
-    if (where) checkQueryFields(where, t?.schema, table);
-    if (!t) return 0;
-    if (!where) return t.meta.rows;
-    const need = queryFields(where);
-    let n = 0;
-    for (const b of this.batches(t, new Schema(t.schema.fields.filter((f) => need.has(f.name))))) for (const m of evaluate(where, b)) n += m;
-    return n;
+  /** The row count is in the table's attribute; a `where` is counted by core over `read`. */
+  count(table: string, where: QueryNode | undefined): number | undefined {
+    return where ? undefined : (this.table(table)?.meta.rows ?? 0);
   }
 
-  async schema(table: string): Promise<Schema | undefined> {
-    this.check();
-    validateName(table, "table name");
+  schema(table: string): Schema | undefined {
     return this.table(table)?.schema;
   }
 
-  async tables(): Promise<string[]> {
-    this.check();
+  tables(): string[] {
     const out: string[] = [];
     const walk = (g: Group, prefix: string) => {
       for (const k of g.keys()) {
@@ -223,73 +156,32 @@ export class H5Store implements Store {
       }
     };
     walk(this.h.file, "");
-    return out.sort();
+    return out;
   }
 
-  /** Replaces a table's rows (update/delete): builds the new batch first, so a bad value changes nothing. */
-  private rewrite(name: string, rows: Row[], schema: Schema, what: string): void {
-    const batch = rowsToBatch(rows, { schema });
-    const merged = mergeSchemas(schema, batch.schema);
-    const conformed = conformBatch(batch, merged);
-    const encoded = new Map<string, Encoded>();
-    merged.fields.forEach((f, i) => encoded.set(f.name, encodeValues(f.type, vectorToValues(conformed.getChildAt(i)!, f))));
-    this.h.write(`cannot ${what} rows of table ${name} in`, () => {
-      const t = this.table(name)!;
-      // Empty every dataset and write again from row 0: the datasets (and their names) are reused.
+  /**
+   * Update/delete: the table's rows are rebuilt first (so a bad value changes nothing), then every
+   * dataset is emptied and written again from row 0 in one transaction: as before or as after.
+   */
+  rewrite(table: string, where: QueryNode | undefined, change: RewriteChange): number {
+    const t = this.table(table);
+    if (!t) return 0;
+    const r = rewriteBatches([...this.batches(t)], t.schema, where, change);
+    if (r.changed === 0) return 0;
+    const { rows, encoded } = encodeBatches(r.schema, r.batches);
+    this.h.write(`cannot ${change.op} rows of table ${table} in`, () => {
+      const t = this.table(table)!;
       for (const c of t.meta.columns) for (const n of [c.ds, c.offsets, c.valid]) t.truncate(n);
       t.meta.rows = 0;
-      t.evolve(merged);
-      for (const c of t.meta.columns) t.writeEncoded(c, encoded.get(c.name)!, 0);
-      t.meta.rows = conformed.numRows;
+      t.evolve(r.schema); // the datasets (and their names) are reused
+      if (rows > 0) for (const c of t.meta.columns) t.writeEncoded(c, encoded.get(c.name)!, 0);
+      t.meta.rows = rows;
       t.save();
     });
+    return r.changed;
   }
 
-  async update(table: string, where: QueryNode | undefined, values: Row): Promise<number> {
-    this.writable("update rows");
-    validateName(table, "table name");
-    const t = this.table(table);
-    if (where) checkQueryFields(where, t?.schema, table);
-    if (!t) return 0;
-    const set = normalizeRow(values);
-    const rows: Row[] = [];
-    let changed = 0;
-    for (const b of this.batches(t)) {
-      const mask = where ? evaluate(where, b) : undefined;
-      batchToRows(b).forEach((r, i) => {
-        if (!mask || mask[i]) {
-          Object.assign(r, set);
-          changed++;
-        }
-        rows.push(r);
-      });
-    }
-    if (changed) this.rewrite(table, rows, t.schema, "update");
-    return changed;
-  }
-
-  async delete(table: string, where: QueryNode | undefined): Promise<number> {
-    this.writable("delete rows");
-    validateName(table, "table name");
-    const t = this.table(table);
-    if (where) checkQueryFields(where, t?.schema, table);
-    if (!t) return 0;
-    const keep: Row[] = [];
-    let removed = 0;
-    for (const b of this.batches(t)) {
-      const mask = where ? evaluate(where, b) : undefined;
-      batchToRows(b).forEach((r, i) => {
-        if (!mask || mask[i]) removed++;
-        else keep.push(r);
-      });
-    }
-    if (removed) this.rewrite(table, keep, t.schema, "delete");
-    return removed;
-  }
-
-  async drop(table: string): Promise<boolean> {
-    this.writable("drop tables");
-    validateName(table, "table name");
+  drop(table: string): boolean {
     if (!this.table(table)) return false;
     this.h.write(`cannot drop table ${table} in`, () => {
       // h5wasm cannot unlink objects: empty the datasets and forget the table.
@@ -301,23 +193,19 @@ export class H5Store implements Store {
   }
 
   /** Everything appended is already in the file (each append ends in H5Fflush); this makes it durable (fsync). */
-  async flush(): Promise<void> {
-    this.check();
-    if (this.readOnly) return;
+  flush(): void {
     this.h.write("cannot flush", () => undefined);
     if (this.durable) this.h.sync("cannot flush");
   }
 
-  /** Flushes, then closes. When the flush fails the store stays open, so close() can be retried. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    if (!this.readOnly) await this.flush();
+  /** Flushes, then closes. When the flush fails the file and lock stay held, so close() can be retried. */
+  close(): void {
+    if (!this.readOnly) this.flush();
     this.release();
   }
 
   /** At process exit: flushes what it can, closes the file and drops the lock, synchronously; never throws. */
   closeSync(): void {
-    if (this.closed) return;
     if (!this.readOnly) {
       try {
         this.h.write("cannot flush at exit", () => undefined);
@@ -329,8 +217,43 @@ export class H5Store implements Store {
   }
 
   private release(): void {
-    this.closed = true;
     this.h.close();
     this.unlock();
+  }
+}
+
+/** The `h5:` store (what `openStore("h5:…")` returns): core's rule book over an H5Driver. */
+export class H5Store extends DefinedStore {
+  /** The HDF5 file. */
+  readonly path: string;
+  declare readonly readOnly: boolean;
+
+  private constructor(driver: H5Driver, readOnly: boolean) {
+    super(driver, { readOnly });
+    this.path = driver.path;
+  }
+
+  static async open(location: string, options: H5StoreOptions = {}): Promise<H5Store> {
+    const path = h5Path(location);
+    await h5ready();
+    if (options.readOnly === true) {
+      // Reading creates, locks and repairs nothing.
+      if (!existsSync(path)) throw new QuiverError("NOT_FOUND", `no HDF5 file at ${path}; nothing to read (open it without readOnly to create it)`);
+      return new H5Store(new H5Driver(path, H5Handle.open(path, "r"), () => undefined, true, false), true);
+    }
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (e) {
+      throw new QuiverError("IO", `cannot create the folder of ${path}: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
+    }
+    const unlock = writerLock(path);
+    try {
+      // A new file is valid from the start (created under a temporary name, then renamed).
+      if (!existsSync(path)) createFile(path);
+      return new H5Store(new H5Driver(path, H5Handle.open(path, "a"), unlock, false, options.fsync !== false), false);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
   }
 }
