@@ -181,12 +181,17 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
     handle(req, res).catch((err) => fail(res, err));
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) => {
-      reject(err.code === "EADDRINUSE" ? new QuiverError("INVALID_VALUE", `port ${options.port ?? 5170} on ${host} is in use; pass --port N (or --port 0 for any free port)`, { cause: err }) : err);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) => {
+        reject(err.code === "EADDRINUSE" ? new QuiverError("INVALID_VALUE", `port ${options.port ?? 5170} on ${host} is in use; pass --port N (or --port 0 for any free port)`, { cause: err }) : err);
+      });
+      server.listen(options.port ?? 5170, host, () => resolve());
     });
-    server.listen(options.port ?? 5170, host, () => resolve());
-  });
+  } catch (err) {
+    if (owned) await store.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   const url = `http://${shown}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ""}`;
