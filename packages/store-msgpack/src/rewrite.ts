@@ -3,9 +3,9 @@
  * copied byte for byte, changed blocks re-encoded with their layout; new files are written aside
  * (fsynced when the store is durable) and renamed over the old ones, data then index.
  */
-import { closeSync, renameSync, unlinkSync } from "node:fs";
+import { renameSync, unlinkSync } from "node:fs";
 import { type RecordBatch, Schema } from "apache-arrow";
-import { checkQueryFields, evaluate, mergeSchemas, type QueryNode } from "@quiver/core";
+import { batchToRows, evaluate, mergeSchemas, type QueryNode, type RewriteChange, rowsToBatch, takeRows } from "@quiver/core/store-kit";
 import { decodeAt, openData } from "./blocks.js";
 import { rawColumns, segmentsToBatch } from "./decode.js";
 import { ByteWriter, checkRawValues, encodeColumns, encodeRows } from "./encode.js";
@@ -15,32 +15,39 @@ import type { Leases } from "./lease.js";
 import { refresh } from "./load.js";
 import { checkSchemaTypes } from "./schema-file.js";
 import { replaceFile, writeSchema } from "./sidecars.js";
-import { type Ctx, ioError, resetIndex, type TableState } from "./state.js";
+import { closeFds, type Ctx, ioError, resetIndex, type TableState } from "./state.js";
 
-export type Change = (batch: RecordBatch, mask: Uint8Array | undefined, schema: Schema) => RecordBatch | undefined;
+/** A block's new batch from its rows (mask: the rows `where` matched; all without one), in the schema so far. */
+type Change = (batch: RecordBatch, mask: Uint8Array | undefined, schema: Schema) => RecordBatch;
 
-function closeFds(st: TableState): void {
-  st.appender?.close();
-  st.appender = undefined;
-  if (st.indexFd !== undefined) closeSync(st.indexFd);
-  st.indexFd = undefined;
+function blockChange(change: RewriteChange): Change {
+  if (change.op === "delete") {
+    return (b, mask) => {
+      if (!mask) return takeRows(b, []);
+      const keep: number[] = [];
+      for (let i = 0; i < mask.length; i++) if (!mask[i]) keep.push(i);
+      return takeRows(b, keep);
+    };
+  }
+  return (b, mask, schema) => {
+    const rows = batchToRows(b);
+    for (let i = 0; i < rows.length; i++) if (!mask || mask[i]) Object.assign(rows[i]!, change.set);
+    return rowsToBatch(rows, { schema });
+  };
 }
 
-export { closeFds };
-
-/** Rewrites a table; `change` returns a block's new batch, or undefined to keep its bytes. Returns rows changed. */
-export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: QueryNode | undefined, change: Change): Promise<number> {
-  const table = st.name;
-  const exists = refresh(ctx, st);
-  if (where) checkQueryFields(where, exists ? st.schema : undefined, table);
-  if (!exists) return 0;
+/**
+ * Updates or deletes the rows `where` matches (core has checked its fields); blocks without a
+ * match keep their bytes. Returns rows changed.
+ */
+export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: QueryNode | undefined, rewriteChange: RewriteChange): Promise<number> {
+  const change = blockChange(rewriteChange);
   await leases.hold(st);
   const tmpData = `${st.dataPath}.tmp-${process.pid}`;
   const tmpIndex = `${st.indexPath}.tmp-${process.pid}`;
   try {
     if (!refresh(ctx, st, true)) return 0;
     let schema = st.schema ?? new Schema([]);
-    if (where) checkQueryFields(where, schema, table);
     const data = openData(ctx, st);
     if (!data) return 0;
     type Part = { entry: Entry; raw?: Buffer; batch?: RecordBatch };

@@ -7,7 +7,7 @@
  *   <root>/<table path>/.quiver-index        time index: one 64-byte entry per block of records
  *   <root>/<table path>/.quiver-lock         write lock (exists only while a process is writing)
  */
-import { type BigIntStats, readSync, statSync } from "node:fs";
+import { type BigIntStats, closeSync, readSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
 import { type DataType, type Schema, Type } from "apache-arrow";
 import { QuiverError } from "@quiver/core";
@@ -79,7 +79,6 @@ export interface Ctx {
   readonly root: string;
   readonly blockRows: number;
   readonly durable: boolean;
-  readonly readOnly: boolean;
   readonly cache: Map<string, Segment>;
   warn(message: string): void;
 }
@@ -128,6 +127,20 @@ export function resetIndex(st: TableState): void {
   st.generation = "";
   st.usable = false;
   st.memFrom = undefined;
+}
+
+/** Closes the table's write handles (data and index); the next write reopens them. */
+export function closeFds(st: TableState): void {
+  st.appender?.close();
+  st.appender = undefined;
+  if (st.indexFd !== undefined) {
+    try {
+      closeSync(st.indexFd);
+    } catch {
+      /* closed */
+    }
+  }
+  st.indexFd = undefined;
 }
 
 /** Forgets what a reader indexed or inferred in memory, back to what the sidecars say. */

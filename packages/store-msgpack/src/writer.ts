@@ -31,6 +31,14 @@ export class ByteWriter {
     this.dv = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
+  /** Lets go of a buffer a huge batch grew (the DataView must follow the buffer). */
+  shrink(size: number): void {
+    if (this.buf.length <= size) return;
+    this.buf = Buffer.allocUnsafeSlow(size);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    this.pos = 0;
+  }
+
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
