@@ -55,34 +55,6 @@ const DEFAULT_MAX_BUFFER = 256 * 2 ** 20;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** Live loggers, written at process exit. */
-const live = new Set<H5Logger>();
-let hooked = false;
-/**
- * Exit durability. Core's exit hook (onProcessExit, one per logger) flushes at the normal end and on
- * signals, and calls takeSync at `exit` (process.exit, an uncaught exception), where we write and
- * close synchronously; our own `exit` listener does the same should core's not run. On SIGINT/
- * SIGTERM/SIGHUP with no handler of the app's, we also close every logger before core re-raises the
- * signal: a process dying of a signal runs no `exit` listeners, and an unclosed SWMR file keeps
- * its "open for writing" mark. With an app handler we only flush (core does) and stay usable.
- */
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on("exit", () => {
-    for (const l of [...live]) l.exitClose();
-  });
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const handler = () => {
-      // Ours and core's are two; any other listener is the app's, which decides what happens next.
-      if (process.listenerCount(sig) > 2) return;
-      for (const l of [...live]) l.exitClose();
-      process.removeListener(sig, handler);
-    };
-    process.prependListener(sig, handler);
-  }
-}
-
 export class H5Logger {
   readonly path: string;
   private readonly h: H5Handle;
@@ -161,7 +133,10 @@ export class H5Logger {
       unlock();
       throw err;
     }
-    live.add(logger);
+    // Core's exit hook flushes at the normal end and on signals; at `exit` (process.exit, an
+    // uncaught exception) and before it re-raises SIGINT/SIGTERM/SIGHUP it calls takeSync, where we
+    // write and close synchronously: a process dying of a signal runs no `exit` listener, and an
+    // unclosed SWMR file would keep its "open for writing" mark.
     logger.unhook = onProcessExit({
       get pending() {
         return logger.pending;
@@ -172,7 +147,6 @@ export class H5Logger {
         return [];
       },
     });
-    hookExit();
     return logger;
   }
 
@@ -487,7 +461,6 @@ export class H5Logger {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    live.delete(this);
     this.unhook?.();
     this.h.close();
     this.unlock();
