@@ -4,7 +4,7 @@
  * DuckDB lets ONE process open a file for writing (readers included, unless every process
  * opens it read-only). In "shared" mode a process holds the file only while it works:
  * operations run in short sessions; the instance stays open while operations keep coming (so
- * one busy process is not slowed down) and is closed after `linger` ms of idleness, or after
+ * one busy process is not slowed down) and closes after `linger` ms of idleness, or after
  * `maxHold` ms when another process has signalled that it waits (by touching
  * `<file>.quiver-wait`). A process that finds the file locked retries with jittered backoff
  * and raises LOCKED only after `lockTimeout` ms, naming the holder.
@@ -30,7 +30,7 @@ export interface FileOptions {
   mode: LockMode;
   /** ms to keep retrying a locked file before LOCKED (default 30 000). */
   lockTimeout: number;
-  /** ms of idleness after which a shared session is closed (default 250; sooner when another process waits). */
+  /** ms of idleness after which a shared session ends (default 250; sooner when another process waits). */
   linger: number;
   /** ms a shared session may last while another process waits (default 200). */
   maxHold: number;
@@ -88,7 +88,7 @@ export class DbFile {
   /** DuckDB invalidated the instance (a FATAL error): it is reopened by the next operation. */
   private broken = false;
   /** Table metadata cache (null: known not to exist); cleared whenever the file is released. */
-  readonly tables = new Map<string, import("./store.js").TableInfo | null>();
+  readonly tables = new Map<string, import("./catalog.js").TableInfo | null>();
   readonly waitFile: string | undefined;
   private key = "";
 

@@ -1,10 +1,9 @@
 /** Export through DuckDB's own COPY: Parquet and CSV files that DuckDB (and others) read back. */
 import path from "node:path";
-import { QuiverError, type Store, validateName } from "@quiver/core";
+import { QuiverError, type Store } from "@quiver/core";
 import { ioError, messageOf } from "./errors.js";
 import { DuckDBStore } from "./store.js";
-import { ident, literal } from "./sql.js";
-import { sqlParam } from "./store.js";
+import { ident, literal, sqlParam } from "./sql.js";
 
 /** A table name, or a SELECT (with `$1`… parameters) whose result is exported. */
 export type ExportSource = string | { table: string } | { sql: string; params?: readonly unknown[] };
@@ -22,7 +21,6 @@ async function copyTo(store: Store, source: ExportSource, file: string, format: 
     else throw new QuiverError("NOT_FOUND", `${store.uri} has no table ${JSON.stringify(source)}; tables: ${tables.join(", ") || "(none)"}`);
   }
   if ("table" in source) {
-    validateName(source.table, "table name");
     if (!(await store.schema(source.table))) throw new QuiverError("NOT_FOUND", `${store.uri} has no table ${JSON.stringify(source.table)}`);
     select = `SELECT * FROM ${ident(source.table)}`;
   } else {

@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import { QuiverError, registerStore, type StoreOpenOptions, type StorePlugin } from "@quiver/core";
 import { DbFile, DEFAULT_FILE_OPTIONS, type FileOptions, type LockMode } from "./dbfile.js";
+import { DuckDBDriver } from "./driver.js";
 import { DuckDBStore } from "./store.js";
 
 export interface DuckDBStoreOptions extends StoreOpenOptions {
@@ -75,7 +76,7 @@ export async function openDuckDB(location: string, options: DuckDBStoreOptions =
     if (!fs.existsSync(path)) throw new QuiverError("NOT_FOUND", `${path} does not exist; a store opened with { readOnly: true } never creates it — check the path`);
   }
   const f = DbFile.get(path, file, readOnly);
-  const store = new DuckDBStore(`duckdb:${location}`, f, readOnly);
+  const store = new DuckDBStore(new DuckDBDriver(`duckdb:${location}`, f, readOnly));
   try {
     await f.warm(); // fail now on a bad path, a corrupt file or a lock held too long
   } catch (err) {

@@ -4,9 +4,11 @@
  * the column (a string against a number column, anything against a list) matches nothing,
  * and a null makes the comparison unknown (SQL three-valued logic).
  */
-import { type DuckDBValue, timestampValue } from "@duckdb/node-api";
+import { type DuckDBType, DuckDBTypeId, type DuckDBValue, timestampValue } from "@duckdb/node-api";
+import { classOfType, classOfValue, type Primitive, type ValueClass } from "@quiver/core";
+import { QuiverError, type QueryNode } from "@quiver/core/store-kit";
 import { type DataType, type Schema, Type } from "apache-arrow";
-import { checkQueryFields, classOfType, classOfValue, type Primitive, QuiverError, type QueryNode, type ValueClass } from "@quiver/core";
+import { toDuckValue } from "./convert.js";
 
 /** A quoted SQL identifier. */
 export function ident(name: string): string {
@@ -93,9 +95,23 @@ export class SqlBuilder {
   }
 }
 
-/** A WHERE clause (or "") and its parameters; UNKNOWN_FIELD for columns the table lacks. */
-export function compileWhere(node: QueryNode | undefined, schema: Schema | undefined, table: string, b = new SqlBuilder(schema)): { sql: string; params: DuckDBValue[] } {
+/** A WHERE clause (or "") and its parameters; core has checked that the query names only the table's columns. */
+export function compileWhere(node: QueryNode | undefined, b: SqlBuilder): { sql: string; params: DuckDBValue[] } {
   if (!node) return { sql: "", params: b.params };
-  checkQueryFields(node, schema, table);
   return { sql: ` WHERE ${b.where(node)}`, params: b.params };
+}
+
+/** Positional parameters as the named `$p1`, `$p2`… the builder writes. */
+export function toNamed(params: readonly DuckDBValue[]): Record<string, DuckDBValue> {
+  const out: Record<string, DuckDBValue> = {};
+  params.forEach((v, i) => (out[`p${i + 1}`] = v));
+  return out;
+}
+
+/** A value of sql() params: primitives as in queries, Uint8Array as BLOB. */
+export function sqlParam(v: unknown): DuckDBValue {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date || typeof v === "number" || typeof v === "bigint" || typeof v === "string" || typeof v === "boolean") return param(v);
+  if (v instanceof Uint8Array) return toDuckValue(v, { typeId: DuckDBTypeId.BLOB } as DuckDBType);
+  throw new QuiverError("INVALID_QUERY", `sql() parameters must be numbers, bigints, strings, booleans, Dates, Uint8Array or null`);
 }

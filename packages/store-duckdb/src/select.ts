@@ -1,0 +1,76 @@
+/**
+ * Reads as SQL: scans (where, columns, orderBy, offset, limit, rowIndex), time windows and run
+ * summaries, each one statement that DuckDB plans with its zone maps and top-N.
+ *
+ * Row indexes are `row_number() OVER () - 1` of a plain scan: with preserve_insertion_order
+ * that streaming window runs in table order (a fifth of the cost of `OVER (ORDER BY rowid)`),
+ * and it works when a user column named `rowid` hides DuckDB's pseudo-column. But a window
+ * counts every row of the table, so where rowid can stand for the index it is used instead:
+ * when the index only breaks ties (rowid orders rows as insertion does), and when the table is
+ * dense — `count(*) = max(rowid) + 1`, i.e. rowids are exactly 0..n-1, no row was deleted —
+ * so that a filter on `_ts` is pushed into the scan and skips row groups.
+ */
+import type { DuckDBConnection, DuckDBType, DuckDBValue } from "@duckdb/node-api";
+import { DuckDBTypeId } from "@duckdb/node-api";
+import type { ScanOptions } from "@quiver/core/store-kit";
+import { Field, type RecordBatch, Schema } from "apache-arrow";
+import { hidesRowid, type TableInfo } from "./catalog.js";
+import { readBatches, resultShape } from "./convert.js";
+import { compileWhere, ident, SqlBuilder, toNamed } from "./sql.js";
+import { arrowTypeOf } from "./types.js";
+
+const ROW_NUMBER = "__quiver_idx";
+const INDEX_TYPE = arrowTypeOf({ typeId: DuckDBTypeId.BIGINT } as DuckDBType);
+
+/** `base`, or `base` with a suffix, so that it names no column of `schema` (case-insensitively, as DuckDB compares). */
+function freeName(schema: Schema, base: string): string {
+  const taken = new Set(schema.fields.map((f) => f.name.toLowerCase()));
+  let name = base;
+  for (let i = 1; taken.has(name.toLowerCase()); i++) name = `${base}_${i}`;
+  return name;
+}
+
+export interface Select {
+  sql: string;
+  params: Record<string, DuckDBValue>;
+  /** The Arrow schema of the result. */
+  schema: Schema;
+}
+
+export interface IndexUse {
+  /** The rowIndex only orders rows (a time window's tie-break): it is left out of the result. */
+  orderOnly?: boolean;
+  /** The table's rowids are exactly 0..n-1 (see isDense): they are the row indexes. */
+  dense?: boolean;
+}
+
+/** A scan (options checked by core) as one SELECT. */
+export function selectSql(info: TableInfo, options: ScanOptions, use: IndexUse = {}): Select {
+  const idx = options.rowIndex;
+  const hidden = hidesRowid(info.schema);
+  const byRowid = idx !== undefined && !hidden && (use.orderOnly === true || use.dense === true);
+  const numbered = (idx !== undefined && !byRowid) || (hidden && !!options.orderBy?.length);
+  const number = ident(freeName(info.schema, ROW_NUMBER));
+  const idxExpr = byRowid ? "rowid" : number;
+  const outCols = (options.columns ?? info.schema.fields.map((f) => f.name)).filter((c) => !(use.orderOnly && c === idx));
+  if (idx && !use.orderOnly && !outCols.includes(idx)) outCols.push(idx);
+  const fields = outCols.map((c) => (c === idx ? new Field(c, INDEX_TYPE, false) : info.schema.fields.find((f) => f.name === c)!));
+  const select = outCols.map((c) => (c === idx ? `${idxExpr} AS ${ident(c)}` : ident(c))).join(", ");
+  const from = numbered ? `(SELECT *, row_number() OVER () - 1 AS ${number} FROM ${ident(info.name)}) AS q` : ident(info.name);
+  const w = compileWhere(options.where, new SqlBuilder(info.schema));
+  let sql = `SELECT ${select} FROM ${from}${w.sql}`;
+  if (options.orderBy?.length) {
+    const keys = options.orderBy.map((o) => `${o.column === idx ? idxExpr : ident(o.column)} ${o.direction === "desc" ? "DESC" : "ASC"} NULLS LAST`);
+    sql += ` ORDER BY ${keys.join(", ")}, ${numbered ? number : "rowid"}`;
+  }
+  // Without ORDER BY, DuckDB (preserve_insertion_order) returns rows in table order.
+  if (options.limit !== undefined) sql += ` LIMIT ${options.limit}`;
+  if (options.offset) sql += ` OFFSET ${options.offset}`;
+  return { sql, params: toNamed(w.params), schema: new Schema(fields) };
+}
+
+/** Runs a SELECT into Arrow batches of `schema`. */
+export async function selectBatches(conn: DuckDBConnection, s: Select): Promise<RecordBatch[]> {
+  const result = await conn.stream(s.sql, s.params);
+  return readBatches(result, { ...resultShape(result), schema: s.schema });
+}
