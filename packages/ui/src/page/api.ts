@@ -66,10 +66,32 @@ export class HttpApi implements Api {
     return this.get(fetch(this.url("api/series"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(req) }));
   }
 
-  live(table: string, onRows: () => void): () => void {
-    const es = new EventSource(this.url("api/live", { table }));
-    es.addEventListener("rows", () => onRows());
-    return () => es.close();
+  /**
+   * Short polling of the row count rather than an EventSource: a browser holds at most six
+   * connections per server, so one SSE stream per tab would stall a seventh tab.
+   */
+  live(table: string, onRows: () => void, every = 300): () => void {
+    let last = -1;
+    let stopped = false;
+    let timer = 0;
+    const tick = async () => {
+      if (stopped) return;
+      if (!document.hidden) {
+        try {
+          const { rows } = await this.get<{ rows: number }>(fetch(this.url("api/rows", { table })));
+          if (last >= 0 && rows !== last) onRows();
+          last = rows;
+        } catch {
+          // The server restarts or the store is busy; ask again on the next tick.
+        }
+      }
+      if (!stopped) timer = window.setTimeout(tick, every);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 }
 

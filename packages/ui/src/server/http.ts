@@ -1,6 +1,7 @@
 /**
- * The dashboard's HTTP server (node:http): the page, its one JS file, a small JSON API and a
- * server-sent-events stream that says when a table grew. Binds 127.0.0.1 unless told
+ * The dashboard's HTTP server (node:http): the page, its one JS file, a small JSON API (the
+ * page polls /api/rows for growth) and a server-sent-events stream for scripts that says when a
+ * table grew. Binds 127.0.0.1 unless told
  * otherwise; any other host needs a token that every request must carry. It only reads.
  */
 import { timingSafeEqual } from "node:crypto";
@@ -166,6 +167,7 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
       const table = q("table") ?? (await data.defaultTable());
       return json(res, await data.page({ table, filter: q("filter"), sort: q("sort"), desc: q("desc") === "1", offset: Number(q("offset") ?? 0), limit: Number(q("limit") ?? 200) }), req);
     }
+    if (req.method === "GET" && p === "/api/rows") return json(res, { rows: await data.rows(q("table") ?? (await data.defaultTable())) }, req);
     if (req.method === "POST" && p === "/api/series") return json(res, await data.series(seriesRequest(await body(req))), req);
     if (req.method === "GET" && p === "/api/live") {
       const table = q("table") ?? (await data.defaultTable());
