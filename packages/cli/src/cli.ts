@@ -6,9 +6,11 @@ import { dsGroup } from "./commands/ds.js";
 import { h5Group } from "./commands/h5.js";
 import { runCommands } from "./commands/runs.js";
 import { tracksGroup } from "./commands/tracks.js";
+import { uiCommand } from "./commands/ui.js";
 import { type Command, type CommandGroup, type Context, defaultContext } from "./context.js";
 
 const groups: Record<string, CommandGroup> = { tracks: tracksGroup, h5: h5Group, ds: dsGroup };
+const commands: Record<string, Command> = { ...runCommands, ui: uiCommand };
 
 function version(): string {
   try {
@@ -37,7 +39,7 @@ export function mainHelp(): string {
     "Runs (Tracker tables; URI defaults to $QUIVER_STORE, else duckdb:quiver.db):",
   ];
   const w = 14;
-  for (const [name, c] of Object.entries(runCommands)) lines.push(`  ${name.padEnd(w)}${firstLine(c)}`);
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(w)}${firstLine(c)}`);
   for (const [g, grp] of Object.entries(groups)) {
     lines.push("", `${TITLES[g] ?? g} (${grp.summary}):`);
     for (const [name, c] of Object.entries(grp.commands)) lines.push(`  ${`${g} ${name}`.padEnd(w)}${firstLine(c)}`);
@@ -69,7 +71,7 @@ class UsageError extends Error {}
 function resolve(argv: string[]): { command: Command; rest: string[] } | { help: string } {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") return { help: mainHelp() };
-  const run = runCommands[name];
+  const run = commands[name];
   if (run) return { command: run, rest };
   const grp = groups[name];
   if (grp) {
