@@ -3,18 +3,18 @@
  * that file in this process. Core's defineStore applies the shared rules around it (names,
  * CLOSED, read-only writes, query fields); what is here is what DuckDB does its own way: group
  * commits that acknowledge only after COMMIT, DDL planned before any change, every read as SQL
- * (scan, count), update/delete as one transaction, and sql() in
+ * (scan, count, time windows, run summaries), update/delete as one transaction, and sql() in
  * DuckDB's dialect. Its errors are QuiverErrors already, naming the file and what to do.
  */
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from "@duckdb/node-api";
-import type { DriverCapabilities, QueryNode, RewriteChange, ScanOptions, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
+import type { DriverCapabilities, QueryNode, RewriteChange, RunSummary, ScanOptions, SqlEngine, StoreDriver, TimeRange } from "@quiver/core/store-kit";
 import { conformBatch, QuiverError, vectorToValues } from "@quiver/core/store-kit";
 import { type DataType, type RecordBatch, type Schema, Table, Type } from "apache-arrow";
 import { hidesRowid, planEvolve, readInfo, type TableInfo, updateMovesRows } from "./catalog.js";
 import { batchToChunks, readBatches, resultShape, toDuckValue } from "./convert.js";
 import type { DbFile, OpKind } from "./dbfile.js";
 import { ioError, messageOf } from "./errors.js";
-import { selectBatches, selectSql } from "./select.js";
+import { readRuns, selectBatches, selectSql, timeWindowSql } from "./select.js";
 import { compileWhere, ident, SqlBuilder, sqlParam, toNamed } from "./sql.js";
 
 const REWRITE = "__quiver_rewrite";
@@ -145,6 +145,22 @@ export class DuckDBDriver implements StoreDriver {
       if (!info || options.limit === 0) return [];
       return selectBatches(conn, selectSql(info, options));
     }, `reading ${of(table)}`);
+  }
+
+  /** A `_ts` window as SQL (ORDER BY, LIMIT): a filter DuckDB's zone maps cut to the row groups it overlaps. */
+  readByTime(table: string, range: TimeRange & { column: string }): Promise<RecordBatch[]> {
+    return this.session(async (conn) => {
+      const info = await this.info(conn, table);
+      if (!info || range.limit === 0) return [];
+      return selectBatches(conn, await timeWindowSql(conn, info, range));
+    }, `reading a time range of ${of(table)}`);
+  }
+
+  runs(table: string): Promise<RunSummary[] | undefined> {
+    return this.session(async (conn) => {
+      const info = await this.info(conn, table);
+      return info ? readRuns(conn, info) : [];
+    }, `reading the runs of ${of(table)}`);
   }
 
   count(table: string, where: QueryNode | undefined): Promise<number> {

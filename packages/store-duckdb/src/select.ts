@@ -12,8 +12,8 @@
  */
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from "@duckdb/node-api";
 import { DuckDBTypeId } from "@duckdb/node-api";
-import type { ScanOptions } from "@quiver/core/store-kit";
-import { Field, type RecordBatch, Schema } from "apache-arrow";
+import { type RunSummary, type ScanOptions, type TimeRange, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
+import { Field, type RecordBatch, Schema, Type } from "apache-arrow";
 import { hidesRowid, type TableInfo } from "./catalog.js";
 import { readBatches, resultShape } from "./convert.js";
 import { compileWhere, ident, SqlBuilder, toNamed } from "./sql.js";
@@ -69,8 +69,51 @@ export function selectSql(info: TableInfo, options: ScanOptions, use: IndexUse =
   return { sql, params: toNamed(w.params), schema: new Schema(fields) };
 }
 
+/**
+ * Whether the table's rowids are exactly 0..n-1: n distinct non-negative rowids whose largest
+ * is n − 1. Deletes (and the in-order rewrite of a list update) leave gaps; a count is cheap.
+ */
+export async function isDense(conn: DuckDBConnection, table: string): Promise<boolean> {
+  const r = await conn.runAndReadAll(`SELECT count(*) = coalesce(max(rowid) + 1, 0) FROM ${ident(table)}`);
+  return r.getRows()[0]![0] === true;
+}
+
+/** A time window as one SELECT: the scan it stands for (timeRangeScan), with rowid for the index where it can. */
+export async function timeWindowSql(conn: DuckDBConnection, info: TableInfo, range: TimeRange & { column: string }): Promise<Select> {
+  const { options, strip } = timeRangeScan(range);
+  const dense = strip === undefined && !hidesRowid(info.schema) && (await isDense(conn, info.name));
+  return selectSql(info, options, { orderOnly: strip !== undefined, dense });
+}
+
 /** Runs a SELECT into Arrow batches of `schema`. */
 export async function selectBatches(conn: DuckDBConnection, s: Select): Promise<RecordBatch[]> {
   const result = await conn.stream(s.sql, s.params);
   return readBatches(result, { ...resultShape(result), schema: s.schema });
+}
+
+/**
+ * Run summaries by GROUP BY, in order of first appearance (the smallest rowid or row number);
+ * undefined when `track_id` is not a string column or `timestamp` not a timestamp (core's scan
+ * then decides, as it would for any store).
+ */
+export async function readRuns(conn: DuckDBConnection, info: TableInfo): Promise<RunSummary[] | undefined> {
+  const id = info.schema.fields.find((f) => f.name === "track_id");
+  const ts = info.schema.fields.find((f) => f.name === "timestamp");
+  if (id?.type.typeId !== Type.Utf8 || (ts && ts.type.typeId !== Type.Timestamp)) return undefined;
+  const t = ts ? ident("timestamp") : "CAST(NULL AS TIMESTAMP)";
+  let from = ident(info.name);
+  let pos = "rowid";
+  if (hidesRowid(info.schema)) {
+    pos = ident(freeName(info.schema, ROW_NUMBER));
+    from = `(SELECT track_id, ${t} AS ${ident("timestamp")}, row_number() OVER () AS ${pos} FROM ${from}) AS q`;
+  }
+  const result = await conn.stream(`SELECT track_id, count(*) AS n, min(${t}) AS first, max(${t}) AS last FROM ${from} WHERE track_id IS NOT NULL GROUP BY track_id ORDER BY min(${pos})`);
+  const out: RunSummary[] = [];
+  for (const b of await readBatches(result, resultShape(result))) {
+    const [ids, ns, firsts, lasts] = [0, 1, 2, 3].map((c) => vectorToValues(b.getChildAt(c)!));
+    for (let i = 0; i < b.numRows; i++) {
+      out.push({ track_id: ids![i] as string, rows: Number(ns![i]), first: (firsts![i] as Date | null) ?? null, last: (lasts![i] as Date | null) ?? null });
+    }
+  }
+  return out;
 }
