@@ -12,9 +12,8 @@ import { EventLog } from "./log.js";
 import { normalizePath, normalizePaths } from "./paths.js";
 import { QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
-import { type StoreRef, acquireStore, appendRows, readRegistry, rootExists } from "./storage.js";
+import { type StoreRef, acquireStore, appendRows, readRegistry, rootExists, withLock } from "./storage.js";
 import { type FieldType, arrowType, typeOfArrow } from "./types.js";
-import { withLock } from "./lock.js";
 import { View, type ViewSource, type ViewSpec, specFromJSON, specToJSON } from "./view.js";
 
 export interface DatasourceOptions {

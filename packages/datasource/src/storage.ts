@@ -9,8 +9,9 @@
  * and on disk: <root>/blobs/<2 hex>/<sha256> for blob values.
  */
 import { existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { QuiverError, type Store, batchToRows, isQuiverError, openStore, rowsToBatch } from "@quiver/core";
+import { withLock as withFileLock } from "@quiver/core/store-kit";
 
 export interface StoreRef {
   store: Store;
@@ -62,6 +63,19 @@ export function fsOp<T>(what: string, file: string, fn: () => T): T {
     const e = err as NodeJS.ErrnoException;
     throw new QuiverError("IO", `${what} ${file}: ${e?.code ?? e?.message ?? String(err)}; ${ioAdvice(e?.code)}`, { cause: err });
   }
+}
+
+/**
+ * Runs `fn` holding a lock file under the root (a datasource's commits, the registry), so that
+ * writers in several processes take turns. It is core's one lock (store-kit): a lock whose
+ * process is gone is taken over without a race (it is judged again under a second lock, so a
+ * lock another process has just taken is never removed); a live holder is waited for up to
+ * `timeoutMs`, then LOCKED naming it.
+ */
+export async function withLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  fsOp("cannot create the lock folder", dirname(file), () => mkdirSync(dirname(file), { recursive: true }));
+  const what = file.endsWith("registry.lock") ? "the datasource registry" : "the datasource";
+  return withFileLock(file, { timeout: timeoutMs, what }, () => fn());
 }
 
 /**

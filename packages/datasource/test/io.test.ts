@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Datasource } from "../dist/index.js";
-import { withLock } from "../dist/lock.js";
+import { withLock } from "../dist/storage.js";
 import { STORES, expectCode, tempDir, writeFiles } from "./helpers.js";
 
 const DIST = fileURLToPath(new URL("../dist/index.js", import.meta.url));
@@ -77,7 +77,7 @@ describe("read-only opens", () => {
 });
 
 describe("the cross-process lock", () => {
-  it("a stale lock re-taken by another process meanwhile is put back, not deleted", async () => {
+  it("a stale lock re-taken by another process meanwhile is left alone, not deleted", async () => {
     const dir = tempDir();
     const file = path.join(dir, "locks", "x.lock");
     fs.mkdirSync(path.dirname(file));
@@ -99,7 +99,7 @@ describe("the cross-process lock", () => {
         }
         return out;
       };
-      syncBuiltinESMExports(); // lock.ts imports readFileSync by name
+      syncBuiltinESMExports(); // core's store-kit lock imports readFileSync by name
       let entered = false;
       const taking = withLock(file, async () => void (entered = true), 300).catch((e: Error) => e);
       await new Promise((r) => setTimeout(r, 150));
