@@ -52,7 +52,7 @@ function install(): void {
   installed = true;
   const write = fs.write;
   const ftruncate = fs.ftruncate;
-  fs.write = function (stream, buffer, offset, length, position) {
+  fs.write = (stream, buffer, offset, length, position) => {
     const g = guards.get(stream.path);
     if (g) return g.write(fs, stream, buffer, offset, length, position);
     if (stream.path === "/dev/stderr" && capture) {
@@ -61,7 +61,7 @@ function install(): void {
     }
     return write.call(fs, stream, buffer, offset, length, position);
   };
-  fs.ftruncate = function (fd, length) {
+  fs.ftruncate = (fd, length) => {
     const s = fs.getStream(fd);
     const g = s ? guards.get(s.path) : undefined;
     if (g?.discarding) return;
@@ -87,8 +87,17 @@ export function silenced<T>(fn: () => T): T {
 export function ioReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const code = e?.code;
-  const what = code === "ENOSPC" || code === "EDQUOT" ? "the disk is full" : code === "EROFS" ? "the file system is read-only" : code === "EACCES" || code === "EPERM" ? "permission denied" : undefined;
-  const msg = String(e?.message ?? err).split("\n")[0]!.slice(0, 300);
+  const what =
+    code === "ENOSPC" || code === "EDQUOT"
+      ? "the disk is full"
+      : code === "EROFS"
+        ? "the file system is read-only"
+        : code === "EACCES" || code === "EPERM"
+          ? "permission denied"
+          : undefined;
+  const msg = String(e?.message ?? err)
+    .split("\n")[0]!
+    .slice(0, 300);
   return what ? `${what} (${msg})` : msg;
 }
 
@@ -251,7 +260,9 @@ export class FileGuard {
       if (fstatSync(fd).size > this.base) ftruncateSync(fd, this.base);
       fsyncSync(fd);
     } catch (e) {
-      this.broken = new QuiverError("IO", `${this.path}: rolling back a failed write failed too (${ioReason(e)}); the file may be damaged. Check it with h5dump before using it`, { cause: e });
+      this.broken = new QuiverError("IO", `${this.path}: rolling back a failed write failed too (${ioReason(e)}); the file may be damaged. Check it with h5dump before using it`, {
+        cause: e,
+      });
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

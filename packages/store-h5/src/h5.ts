@@ -20,17 +20,7 @@ export function h5ready(): Promise<unknown> {
 /** Element types of logged arrays. "bool" is stored as uint8 with a `quiver_dtype` attribute. */
 export type DType = "float64" | "float32" | "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
 
-export type NumericArray =
-  | Float64Array
-  | Float32Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigUint64Array;
+export type NumericArray = Float64Array | Float32Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
 interface DTypeInfo {
   h5: string;
@@ -54,10 +44,32 @@ export const DTYPES: Record<DType, DTypeInfo> = {
 };
 
 const ALIASES: Record<string, DType> = {
-  float: "float64", double: "float64", f8: "float64", "<f8": "float64", f4: "float32", "<f4": "float32",
-  int: "int64", i8: "int64", "<i8": "int64", i4: "int32", "<i4": "int32", i2: "int16", "<i2": "int16", i1: "int8", "|i1": "int8",
-  u1: "uint8", "|u1": "uint8", u2: "uint16", "<u2": "uint16", u4: "uint32", "<u4": "uint32", u8: "uint64", "<u8": "uint64",
-  boolean: "bool", "?": "bool", bigint: "int64",
+  float: "float64",
+  double: "float64",
+  f8: "float64",
+  "<f8": "float64",
+  f4: "float32",
+  "<f4": "float32",
+  int: "int64",
+  i8: "int64",
+  "<i8": "int64",
+  i4: "int32",
+  "<i4": "int32",
+  i2: "int16",
+  "<i2": "int16",
+  i1: "int8",
+  "|i1": "int8",
+  u1: "uint8",
+  "|u1": "uint8",
+  u2: "uint16",
+  "<u2": "uint16",
+  u4: "uint32",
+  "<u4": "uint32",
+  u8: "uint64",
+  "<u8": "uint64",
+  boolean: "bool",
+  "?": "bool",
+  bigint: "int64",
 };
 
 /** A user's dtype name ("float32", "f4", "<i8", "int", "bool"…) → DType. */

@@ -25,7 +25,10 @@ export function writerLock(path: string): () => void {
     if (!lock) {
       const h = lockHolder(file);
       const who = h && h.pid > 0 ? `process ${h.pid}${h.host && h.host !== hostname() ? ` on ${h.host}` : ""}` : "another process";
-      throw new QuiverError("LOCKED", `${path} is being written by ${who} (HDF5 files have one writer; lock file ${file}); close it there first, or read it with H5Logger.read (the writer needs concurrentReaders: true)`);
+      throw new QuiverError(
+        "LOCKED",
+        `${path} is being written by ${who} (HDF5 files have one writer; lock file ${file}); close it there first, or read it with H5Logger.read (the writer needs concurrentReaders: true)`,
+      );
     }
     writers.set(file, (w = { lock, users: 1 }));
   }

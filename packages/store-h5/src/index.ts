@@ -7,7 +7,7 @@ import { H5Store } from "./store.js";
 
 export { H5Logger, type H5LoggerOptions } from "./logger.js";
 export { H5Reader, H5Series, type SeriesValue } from "./reader.js";
-export { type DatasetSpec, type LogValue } from "./values.js";
+export type { DatasetSpec, LogValue } from "./values.js";
 export { type DType, h5Path } from "./h5.js";
 export { H5Store, type H5StoreOptions } from "./store.js";
 

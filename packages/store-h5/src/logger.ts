@@ -80,7 +80,12 @@ export class H5Logger {
   /** Unregisters from core's exit hook. */
   private unhook: (() => void) | undefined;
 
-  private constructor(path: string, h: H5Handle, options: H5LoggerOptions, private readonly unlock: () => void) {
+  private constructor(
+    path: string,
+    h: H5Handle,
+    options: H5LoggerOptions,
+    private readonly unlock: () => void,
+  ) {
     this.path = path;
     this.h = h;
     this.specs = options.datasets ?? {};
@@ -201,7 +206,10 @@ export class H5Logger {
       if (!fits) throw probe.mismatch({ shape, dtype, kind, data: [], loose: false });
       dtype = probe.dtype;
     } else if (this.swmr) {
-      throw new QuiverError("UNSUPPORTED", `"${name}" is new but ${this.path} is already in SWMR mode (concurrentReaders), where HDF5 cannot create datasets; declare it in H5Logger.open(path, { datasets: { "${name}": { shape, dtype } } })`);
+      throw new QuiverError(
+        "UNSUPPORTED",
+        `"${name}" is new but ${this.path} is already in SWMR mode (concurrentReaders), where HDF5 cannot create datasets; declare it in H5Logger.open(path, { datasets: { "${name}": { shape, dtype } } })`,
+      );
     }
     const bytes = Math.max(1, product(shape) * DTYPES[dtype].ctor.BYTES_PER_ELEMENT);
     const block = this.flushEvery ?? Math.max(1, Math.floor(TARGET_BLOCK_BYTES / bytes));
@@ -244,7 +252,10 @@ export class H5Logger {
       for (let i = 0; i < p.data.length; i++) {
         const v = p.data[i] as bigint;
         if (v < INT64_MIN || v > INT64_MAX) {
-          throw new QuiverError("INVALID_VALUE", `"${name}": ${v}n does not fit in int64 (−2^63…2^63−1), the type of bigint streams; log it as a float, or as a BigUint64Array if it is an unsigned 64-bit value`);
+          throw new QuiverError(
+            "INVALID_VALUE",
+            `"${name}": ${v}n does not fit in int64 (−2^63…2^63−1), the type of bigint streams; log it as a float, or as a BigUint64Array if it is an unsigned 64-bit value`,
+          );
         }
       }
     }
@@ -265,7 +276,10 @@ export class H5Logger {
 
   private badInt(s: Stream, v: number): QuiverError {
     if (!Number.isInteger(v)) return s.mismatch(parseValue(v, s.name));
-    return new QuiverError("INVALID_VALUE", `"${s.name}" holds ${s.dtype} values, which cannot hold ${v} exactly (range ${s.min}…${s.max} for JS numbers); log it under another name${s.dtype === "int64" || s.dtype === "uint64" ? ", or log bigints into a stream declared with dtype \"bigint\"" : ""}`);
+    return new QuiverError(
+      "INVALID_VALUE",
+      `"${s.name}" holds ${s.dtype} values, which cannot hold ${v} exactly (range ${s.min}…${s.max} for JS numbers); log it under another name${s.dtype === "int64" || s.dtype === "uint64" ? ', or log bigints into a stream declared with dtype "bigint"' : ""}`,
+    );
   }
 
   /**
@@ -349,7 +363,10 @@ export class H5Logger {
   /** Creates the datasets not written yet and starts SWMR (inside a transaction). */
   private startSwmr(file: File): boolean {
     if ((file.libver[1] as string) === "earliest" || (file.libver[1] as string) === "v108") {
-      throw new QuiverError("UNSUPPORTED", `${this.path} was opened without concurrentReaders: true, so it uses a file format without SWMR; open it with { concurrentReaders: true }`);
+      throw new QuiverError(
+        "UNSUPPORTED",
+        `${this.path} was opened without concurrentReaders: true, so it uses a file format without SWMR; open it with { concurrentReaders: true }`,
+      );
     }
     for (const s of this.streams.values()) if (!s.ds) s.ds = createDataset(file, s.name, s, 0);
     file.flush();

@@ -87,7 +87,10 @@ export class H5Driver implements StoreDriver {
       const o = file.get(cur);
       if (!o) file.create_group(cur);
       else if (!(o instanceof H5.Group)) {
-        throw new QuiverError("INVALID_NAME", `table ${JSON.stringify(name)} needs an HDF5 group at /${cur}, where a column dataset of another table is; choose another table name`);
+        throw new QuiverError(
+          "INVALID_NAME",
+          `table ${JSON.stringify(name)} needs an HDF5 group at /${cur}, where a column dataset of another table is; choose another table name`,
+        );
       }
     }
     const g = file.get(name) as Group;

@@ -166,4 +166,3 @@ export function createDataset(file: File, path: string, s: Stream, rows: number)
   if (s.kind !== "number") ds.create_attribute(KIND_ATTR, s.kind);
   return ds;
 }
-

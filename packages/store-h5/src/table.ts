@@ -2,19 +2,7 @@
  * One table of the `h5:` store: a group whose `quiver_table` attribute (JSON) records the columns,
  * and the datasets holding them (layout in README). Encoding, reading and schema evolution.
  */
-import {
-  type DataType,
-  Field,
-  Float64,
-  Int64,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  TimestampMicrosecond,
-  Type,
-  Uint64,
-} from "apache-arrow";
+import { type DataType, Field, type Float64, Int64, makeData, RecordBatch, Schema, Struct, TimestampMicrosecond, Type, Uint64 } from "apache-arrow";
 import { BIGINT_META, buildData, isTensorType, QuiverError, typeFromJSON, type TypeJSON, typeToJSON } from "@quiver/core";
 import { type Dataset, type DType, DTYPES, type Group, H5, type NumericArray, setAttrString } from "./h5.js";
 
@@ -75,7 +63,6 @@ export const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.s
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
 
 /**
  * JSON of a list/tensor value that loses nothing: typed arrays become arrays (their bigints

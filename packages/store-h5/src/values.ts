@@ -16,13 +16,7 @@ export interface DatasetSpec {
 }
 
 /** Values `log` accepts. */
-export type LogValue =
-  | number
-  | bigint
-  | boolean
-  | ArrayBufferView
-  | readonly unknown[]
-  | { data: ArrayLike<number | bigint | boolean>; shape: readonly number[] };
+export type LogValue = number | bigint | boolean | ArrayBufferView | readonly unknown[] | { data: ArrayLike<number | bigint | boolean>; shape: readonly number[] };
 
 export type Kind = "number" | "bigint" | "bool";
 

@@ -98,13 +98,18 @@ describe("H5Logger across processes", () => {
       await allReady;
       fs.writeFileSync(go, String(Date.now() + 300));
       // Losers exit; the winner holds the file until it is SIGKILLed, leaving a stale lock for the next round.
-      const outcome = await Promise.all(kids.map((k) => new Promise<string>((r) => {
-        k.child.stdout.on("data", (d: Buffer) => {
-          const m = /\b(got|locked)\b/.exec(String(d));
-          if (m) r(m[1]!);
-        });
-        void k.done.then((res) => r(`exit ${res.code}: ${res.err}`));
-      })));
+      const outcome = await Promise.all(
+        kids.map(
+          (k) =>
+            new Promise<string>((r) => {
+              k.child.stdout.on("data", (d: Buffer) => {
+                const m = /\b(got|locked)\b/.exec(String(d));
+                if (m) r(m[1]!);
+              });
+              void k.done.then((res) => r(`exit ${res.code}: ${res.err}`));
+            }),
+        ),
+      );
       expect(outcome.sort(), `round ${round}`).toEqual(["got", "locked", "locked", "locked", "locked", "locked"]);
       for (const k of kids) k.child.kill("SIGKILL");
       await Promise.all(kids.map((k) => k.done));
@@ -113,7 +118,12 @@ describe("H5Logger across processes", () => {
     const store = await openStore(`h5:${p}`);
     await store.close();
     expect(fs.existsSync(`${p}.lock`)).toBe(false);
-    expect(fs.readdirSync(dir).filter((f) => f.startsWith("race.h5.")).sort()).toEqual([]); // no .break or temp files left
+    expect(
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith("race.h5."))
+        .sort(),
+    ).toEqual([]); // no .break or temp files left
   }, 120_000);
 
   it("h5py (swmr=True) and H5Logger.read in other processes see the data grow, correct across many chunks", async () => {

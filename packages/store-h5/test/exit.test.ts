@@ -5,9 +5,12 @@ import { openStore } from "@quiver/core";
 import { exitTests } from "@quiver/core/testing";
 import "../dist/index.js";
 
-exitTests({ describe, it }, {
-  name: "h5",
-  packages: { "@quiver/store-h5": fileURLToPath(new URL("..", import.meta.url)) },
-  uri: (dir) => `h5:${dir}.h5`,
-  open: (uri) => openStore(uri),
-});
+exitTests(
+  { describe, it },
+  {
+    name: "h5",
+    packages: { "@quiver/store-h5": fileURLToPath(new URL("..", import.meta.url)) },
+    uri: (dir) => `h5:${dir}.h5`,
+    open: (uri) => openStore(uri),
+  },
+);

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isQuiverError, openStore, QuiverError, rowsToBatch } from "@quiver/core";
+import { isQuiverError, openStore, type QuiverError, rowsToBatch } from "@quiver/core";
 import { H5Logger } from "../dist/index.js";
 import { fixtures, py, run, tmpDir, tool } from "./helpers.js";
 

@@ -41,8 +41,6 @@ export function run(cmd: string, args: string[], opts: { onLine?: (line: string)
     for (const l of lines) opts.onLine?.(l);
   });
   child.stderr.on("data", (d: Buffer) => (err += d));
-  const done = new Promise<{ code: number | null; signal: string | null; out: string; err: string }>((res) =>
-    child.on("exit", (code, signal) => res({ code, signal, out, err })),
-  );
+  const done = new Promise<{ code: number | null; signal: string | null; out: string; err: string }>((res) => child.on("exit", (code, signal) => res({ code, signal, out, err })));
   return { child, done };
 }

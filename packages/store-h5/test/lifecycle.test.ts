@@ -76,7 +76,9 @@ describe("H5Logger next to core's exit hook", () => {
       const p = path.join(dir, `mixed-${mode}.h5`);
       await endChild(p, "mixed", mode);
       expect(py("import h5py,sys\nprint(len(h5py.File(sys.argv[1],'r')['v']))", p).trim()).toBe(String(N));
-      expect(py("import h5py,sys,json\nprint(json.loads(h5py.File(sys.argv[1],'r')['events'].attrs['quiver_table'])['rows'])", p.replace(/\.h5$/, ".tracker.h5")).trim()).toBe(String(N));
+      expect(py("import h5py,sys,json\nprint(json.loads(h5py.File(sys.argv[1],'r')['events'].attrs['quiver_table'])['rows'])", p.replace(/\.h5$/, ".tracker.h5")).trim()).toBe(
+        String(N),
+      );
       expect(fs.existsSync(`${p}.lock`)).toBe(false);
     }, 60_000);
   }
@@ -184,12 +186,7 @@ describe("readOnly: true", () => {
     expect(fs.existsSync(`${p}.lock`)).toBe(false);
     expect(await a.count("t")).toBe(2);
     expect(await b.tables()).toEqual(["t"]);
-    for (const write of [
-      () => a.append("t", rowsToBatch([{ i: 3 }])),
-      () => a.update("t", undefined, { i: 0 }),
-      () => a.delete("t", undefined),
-      () => a.drop("t"),
-    ]) {
+    for (const write of [() => a.append("t", rowsToBatch([{ i: 3 }])), () => a.update("t", undefined, { i: 0 }), () => a.delete("t", undefined), () => a.drop("t")]) {
       const err = await write().catch((e: unknown) => e);
       expect(isQuiverError(err, "UNSUPPORTED"), String(err)).toBe(true);
       expect((err as Error).message).toContain("readOnly");

@@ -89,7 +89,18 @@ describe("H5Logger writing", () => {
     });
     expect(logger.path).toBe(file("kinds.h5"));
     for (let i = 0; i < 5; i++) {
-      logger.logMany({ flag: i % 2 === 0, big: 2n ** 60n + BigInt(i), vec: new Int16Array([i, -i]), grid: [[i, 1], [2, 3]], "pose/xyz": [i, i + 0.5, 2], count: i, id: BigInt(i) << 40n });
+      logger.logMany({
+        flag: i % 2 === 0,
+        big: 2n ** 60n + BigInt(i),
+        vec: new Int16Array([i, -i]),
+        grid: [
+          [i, 1],
+          [2, 3],
+        ],
+        "pose/xyz": [i, i + 0.5, 2],
+        count: i,
+        id: BigInt(i) << 40n,
+      });
     }
     expect(logger.keys()).toEqual(["big", "count", "flag", "grid", "id", "pose/xyz", "vec"]);
     await logger.close();
@@ -107,7 +118,10 @@ describe("H5Logger writing", () => {
     expect(r.get("id").dtype).toBe("int64");
     expect(r.get("id").slice(4)).toEqual([4n << 40n]);
     r.close();
-    const out = py("import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(f['count'].dtype.str, f['pose/xyz'].shape, f['big'][4], f['flag'].attrs['quiver_kind'])", file("kinds.h5"));
+    const out = py(
+      "import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(f['count'].dtype.str, f['pose/xyz'].shape, f['big'][4], f['flag'].attrs['quiver_kind'])",
+      file("kinds.h5"),
+    );
     expect(out.trim()).toBe(`<i4 (5, 3) ${2n ** 60n + 4n} bool`);
   });
 

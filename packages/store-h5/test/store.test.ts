@@ -26,10 +26,13 @@ describe("h5: store layout", () => {
     const p = path.join(dir, "layout.h5");
     const store = await openStore(`h5:${p}`);
     const t0 = Date.UTC(2024, 0, 1);
-    await store.append("runs/a", rowsToBatch([
-      { step: 1, loss: 0.5, name: "héllo", ok: true, at: new Date(t0) },
-      { step: 2, loss: null, name: "b/c", ok: false, at: new Date(t0 + 1000) },
-    ]));
+    await store.append(
+      "runs/a",
+      rowsToBatch([
+        { step: 1, loss: 0.5, name: "héllo", ok: true, at: new Date(t0) },
+        { step: 2, loss: null, name: "b/c", ok: false, at: new Date(t0 + 1000) },
+      ]),
+    );
     await store.append("runs/a", rowsToBatch([{ step: 3, loss: 0.25, extra: "late" }]));
     await store.close();
     expect(tool("h5ls", "-r", p)).toMatch(/\/runs\/a\/loss\s+Dataset \{3\/Inf\}/);
@@ -51,9 +54,21 @@ describe("h5: store layout", () => {
 
   it("round-trips lists and tensors of every element type exactly as the memory store does", async () => {
     const row = {
-      strs: ["a", "b"], bools: [true, false], odd: [NaN, -Infinity, 1], f32: new Float32Array([Infinity, 0.5]), ints: new Int32Array([1, -2]), big: new BigInt64Array([5n, 2n ** 62n]),
-      dates: [new Date(1000)], t: { data: new Int16Array([1, 2, 3, 4]), shape: [2, 2] }, f: { data: [0.5, 1.5], shape: [2] },
-      u8: new Uint8Array([1, 2]), nested: { a: 1, b: "x" }, bl: new BigUint64Array([5n, 2n ** 64n - 1n]), neg0: [-0, 0, -0.5], bins: [new Uint8Array(0), new Uint8Array([7])], when: new Date(Date.UTC(2020, 1, 2, 3, 4, 5, 6)),
+      strs: ["a", "b"],
+      bools: [true, false],
+      odd: [NaN, -Infinity, 1],
+      f32: new Float32Array([Infinity, 0.5]),
+      ints: new Int32Array([1, -2]),
+      big: new BigInt64Array([5n, 2n ** 62n]),
+      dates: [new Date(1000)],
+      t: { data: new Int16Array([1, 2, 3, 4]), shape: [2, 2] },
+      f: { data: [0.5, 1.5], shape: [2] },
+      u8: new Uint8Array([1, 2]),
+      nested: { a: 1, b: "x" },
+      bl: new BigUint64Array([5n, 2n ** 64n - 1n]),
+      neg0: [-0, 0, -0.5],
+      bins: [new Uint8Array(0), new Uint8Array([7])],
+      when: new Date(Date.UTC(2020, 1, 2, 3, 4, 5, 6)),
     };
     const rows = async (store: Store) => {
       await store.append("l", rowsToBatch([row, { strs: null, u8: null }, row]));
