@@ -17,11 +17,16 @@ const N = 1_000_000;
 const values = Float64Array.from({ length: N }, (_, i) => Math.sin(i) * 100);
 
 // ours: 1M scalar log() calls, then close (everything on disk: close() fsyncs by default)
-const scalars = (options) => measure(N, async () => {
-  const l = await H5Logger.open(file("ours.h5"), { replaceIfExists: true, ...options });
-  for (let i = 0; i < N; i++) l.log("loss", values[i]);
-  await l.close();
-}, { repeat: 3 });
+const scalars = (options) =>
+  measure(
+    N,
+    async () => {
+      const l = await H5Logger.open(file("ours.h5"), { replaceIfExists: true, ...options });
+      for (let i = 0; i < N; i++) l.log("loss", values[i]);
+      await l.close();
+    },
+    { repeat: 3 },
+  );
 const oursScalar = await scalars({});
 // the same without the fsync at close (in the file and page cache, like the baselines' close)
 const oursScalarNoSync = await scalars({ fsync: false });
@@ -35,24 +40,32 @@ function rawDataset(p, shape, chunks, dtype) {
 
 // raw h5wasm, one resize + write per value (h5logger's pattern), on a few thousand values
 const PER = 3000;
-const rawPerValue = await measure(PER, () => {
-  const { f, d } = rawDataset(file("raw1.h5"), [], [8192], "<d");
-  for (let i = 0; i < PER; i++) {
-    d.resize([i + 1]);
-    d.write_slice([[i, i + 1]], values.subarray(i, i + 1));
-  }
-  f.close();
-}, { repeat: 2 });
+const rawPerValue = await measure(
+  PER,
+  () => {
+    const { f, d } = rawDataset(file("raw1.h5"), [], [8192], "<d");
+    for (let i = 0; i < PER; i++) {
+      d.resize([i + 1]);
+      d.write_slice([[i, i + 1]], values.subarray(i, i + 1));
+    }
+    f.close();
+  },
+  { repeat: 2 },
+);
 
 // raw h5wasm, the same 1M values in 1000-value blocks
-const rawBlocks = await measure(N, () => {
-  const { f, d } = rawDataset(file("raw2.h5"), [], [8192], "<d");
-  for (let i = 0; i < N; i += 1000) {
-    d.resize([i + 1000]);
-    d.write_slice([[i, i + 1000]], values.subarray(i, i + 1000));
-  }
-  f.close();
-}, { repeat: 3 });
+const rawBlocks = await measure(
+  N,
+  () => {
+    const { f, d } = rawDataset(file("raw2.h5"), [], [8192], "<d");
+    for (let i = 0; i < N; i += 1000) {
+      d.resize([i + 1000]);
+      d.write_slice([[i, i + 1000]], values.subarray(i, i + 1000));
+    }
+    f.close();
+  },
+  { repeat: 3 },
+);
 
 // h5logger's own way: Python h5py, resize by one, write, flush per value (child process timing itself)
 const PYN = 3000;
@@ -86,21 +99,37 @@ for (const py of [process.env.QUIVER_PYTHON, "python3", "/usr/bin/python3"]) {
 const IMG = 1000;
 const MB = (IMG * 64 * 64 * 4) / 2 ** 20;
 const imgs = Array.from({ length: 16 }, (_, k) => Float32Array.from({ length: 4096 }, (_, j) => k + j / 4096));
-const images = (options) => measure(MB, async () => {
-  const l = await H5Logger.open(file("img.h5"), { replaceIfExists: true, ...options });
-  for (let k = 0; k < IMG; k++) l.log("image", { data: imgs[k % 16], shape: [64, 64] });
-  await l.close();
-}, { repeat: 3 });
+const images = (options) =>
+  measure(
+    MB,
+    async () => {
+      const l = await H5Logger.open(file("img.h5"), { replaceIfExists: true, ...options });
+      for (let k = 0; k < IMG; k++) l.log("image", { data: imgs[k % 16], shape: [64, 64] });
+      await l.close();
+    },
+    { repeat: 3 },
+  );
 const oursImg = await images({});
 const oursImgNoSync = await images({ fsync: false });
-const rawImg = await measure(MB, () => {
-  const { f, d } = rawDataset(file("rawimg.h5"), [64, 64], [16, 64, 64], "<f");
-  for (let k = 0; k < IMG; k++) {
-    d.resize([k + 1, 64, 64]);
-    d.write_slice([[k, k + 1], [0, 64], [0, 64]], imgs[k % 16]);
-  }
-  f.close();
-}, { repeat: 3 });
+const rawImg = await measure(
+  MB,
+  () => {
+    const { f, d } = rawDataset(file("rawimg.h5"), [64, 64], [16, 64, 64], "<f");
+    for (let k = 0; k < IMG; k++) {
+      d.resize([k + 1, 64, 64]);
+      d.write_slice(
+        [
+          [k, k + 1],
+          [0, 64],
+          [0, 64],
+        ],
+        imgs[k % 16],
+      );
+    }
+    f.close();
+  },
+  { repeat: 3 },
+);
 
 const ok = printComparisons("@quiver/store-h5", [
   { case: "log() 1M scalars", unit: "values/s", ours: oursScalar, against: "h5wasm resize+write per value", theirs: rawPerValue, target: 100 },
