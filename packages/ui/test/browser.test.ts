@@ -172,7 +172,7 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
 
   it("exports one self-contained report that opens from file:// without a server", async () => {
     const out = join(tmp.dir, "report.html");
-    const r = await exportReport(srv.data.store, out, { runs: ids.slice(0, 3) });
+    const r = await exportReport(srv.data.store, out, { runs: ids.slice(0, 3), axes: ["step"] });
     expect(r).toMatchObject({ runs: 3, metrics: 2 });
     const page = await openPage(pathToFileURL(out).href);
     expect(await page.locator(".q-tr").count()).toBe(4); // three runs + the live one

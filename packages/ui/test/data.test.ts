@@ -93,6 +93,25 @@ describe("RunsData: DuckDB SQL and the generic scan path agree", () => {
     expect(z.series[0]!.y[777]).toBe(50);
   });
 
+  it("serves zooms from the raw columns it read once, with the same points as SQL", async () => {
+    const d = new RunsData(duck);
+    const req = { table: "events", runs: [ids[0]!, ids[1]!], y: "loss", x: "step", width: 400 };
+    const first = await d.series(req);
+    expect(d.served).toEqual({ sql: 1, cache: 0, scan: 0 });
+    const zoom = { ...req, x0: 5_000, x1: 16_000 };
+    const viaSql = await new RunsData(duck).series(zoom);
+    for (let k = 0; k < 100 && d.served.cache === 0; k++) {
+      await new Promise((r) => setTimeout(r, 50));
+      await d.series(req);
+    }
+    expect(d.served.cache).toBeGreaterThan(0);
+    const again = await d.series(req);
+    expect(again.series.map((s) => [s.x, s.y, s.bc])).toEqual(first.series.map((s) => [s.x, s.y, s.bc]));
+    const viaCache = await d.series(zoom);
+    expect(viaCache.series.map((s) => [s.x, s.y, s.bc, s.n])).toEqual(viaSql.series.map((s) => [s.x, s.y, s.bc, s.n]));
+    expect(viaCache.series[0]!.x.filter((_, i) => viaCache.series[0]!.y[i] === 50)).toEqual([7_777, 15_001]);
+  });
+
   it("relative time, a numeric column as x, and groups agree too", async () => {
     const rel = { table: "events", runs: ids, y: "acc", x: "relative", width: 200 };
     const [a, b] = await Promise.all([new RunsData(duck).series(rel), new RunsData(mem).series(rel)]);

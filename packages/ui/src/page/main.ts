@@ -10,7 +10,7 @@ import { registerView, type View, type ViewContext, views } from "./views.js";
 declare global {
   interface Window {
     __QUIVER_REPORT__?: ReportData;
-    quiver?: { state: () => ViewState; inspect: () => unknown; view: () => View | undefined };
+    quiver?: { state: () => ViewState; inspect: () => unknown; view: () => View | undefined; zoom: (range?: [number, number]) => void };
   }
 }
 
@@ -78,7 +78,7 @@ function boot(): void {
     mount(s, new URLSearchParams(search).has("runs"));
   };
   window.addEventListener("popstate", () => mount(parseState(location.search), new URLSearchParams(location.search).has("runs")));
-  window.quiver = { state: () => parseState(location.search), inspect: () => current?.inspect?.(), view: () => current };
+  window.quiver = { state: () => parseState(location.search), inspect: () => current?.inspect?.(), view: () => current, zoom: (r) => current?.zoom?.(r) };
   start();
 }
 

@@ -228,7 +228,8 @@ export class RunsView implements View {
     };
   }
 
-  private zoom(range: [number, number] | undefined): void {
+  /** Zooms every panel to an x range (undefined: the whole range); also window.quiver.zoom(). */
+  zoom(range: [number, number] | undefined): void {
     this.s.zoom = range;
     this.ctx.save();
     this.reloadCharts();

@@ -24,6 +24,8 @@ export interface View {
   unmount(): void;
   /** What the view drew, for tests and automation (window.quiver.inspect()). */
   inspect?(): unknown;
+  /** Zooms the view's x axis, where it has one (window.quiver.zoom()). */
+  zoom?(range: [number, number] | undefined): void;
 }
 
 export type ViewFactory = (api: Api, ctx: ViewContext) => View;

@@ -5,9 +5,9 @@
  */
 import { isQuiverError, parseFilter, QuiverError, type Schema, type Store } from "@quiver/core";
 import { scalarColumns } from "./columns.js";
-import { cut, type RawSeries, readRaw } from "./scan.js";
-import { sqlSeries } from "./sql.js";
-import { computeSummary, hasDuckSql, orderColumn, type Summary } from "./summary.js";
+import { cut, isSorted, type RawSeries, readRaw } from "./scan.js";
+import { sqlRaw, sqlSeries } from "./sql.js";
+import { cellAt, computeSummary, hasDuckSql, orderColumn, rowAt, type Summary } from "./summary.js";
 import { fieldsOf, matches } from "../shared/evaluate.js";
 import type { Cell, Meta, SeriesRequest, SeriesResponse, SummaryPage } from "../shared/protocol.js";
 
@@ -33,12 +33,20 @@ export class RunsData {
   private orders = new Map<string, Int32Array>();
   private raw = new Map<string, { rows: number; value: Map<string, RawSeries> }>();
   private counts = new Map<string, { at: number; value: Promise<number> }>();
+  /** Raw columns of charted runs (SQL path), for zooms: key → series at a row count. */
+  private zoomCache = new Map<string, { rows: number; value: RawSeries }>();
+  private zoomPoints = 0;
+  private prefetching = new Set<string>();
   readonly engine: "sql" | "scan";
+  /** Where series came from: cut in the store's SQL, from the zoom cache, or from a scan. */
+  readonly served = { sql: 0, cache: 0, scan: 0 };
 
   constructor(
     readonly store: Store,
     /** How long a row count is trusted before asking the store again (ms). */
     private readonly countTtl = 150,
+    /** Points of raw columns kept in memory to serve zooms without the store (16 bytes each). */
+    private readonly cachePoints = 4_000_000,
   ) {
     this.engine = hasDuckSql(store) ? "sql" : "scan";
   }
@@ -103,7 +111,7 @@ export class RunsData {
     const rows: Cell[][] = [];
     for (let i = offset; i < Math.min(order.length, offset + limit); i++) {
       ids.push(s.ids[order[i]!]!);
-      rows.push(s.cells[order[i]!]!);
+      rows.push(rowAt(s, order[i]!));
     }
     return { columns: s.sumCols, total: s.ids.length, matched: order.length, offset, ids, rows };
   }
@@ -120,12 +128,12 @@ export class RunsData {
         throw new QuiverError("UNKNOWN_FIELD", `no column ${unknown.map((u) => JSON.stringify(u)).join(", ")} in the runs table; filter on params, metrics (last value; name:min, name:max), rows, started, duration or track_id`);
       }
       const timeKeys = new Set(s.sumCols.filter((c) => c.kind === "time").map((c) => c.key));
-      idx = idx.filter((r) => matches(node, (f) => (f === "track_id" ? s.ids[r]! : s.cells[r]![s.byKey.get(f)!]), (f) => timeKeys.has(f)));
+      idx = idx.filter((r) => matches(node, (f) => (f === "track_id" ? s.ids[r]! : cellAt(s, r, s.byKey.get(f)!)), (f) => timeKeys.has(f)));
     }
     if (req.sort) {
       const c = s.byKey.get(req.sort);
       if (c === undefined && req.sort !== "track_id") throw new QuiverError("UNKNOWN_FIELD", `cannot sort by ${JSON.stringify(req.sort)}: no such column in the runs table`);
-      const get = (r: number): Cell => (c === undefined ? s.ids[r]! : s.cells[r]![c]!);
+      const get = (r: number): Cell => (c === undefined ? s.ids[r]! : cellAt(s, r, c));
       const dir = req.desc ? -1 : 1;
       idx.sort((a, b) => {
         const va = get(a);
@@ -154,19 +162,100 @@ export class RunsData {
     let result: { x0: number; x1: number; series: Map<string, Omit<SeriesResponse["series"][number], "key">> };
     if (req.runs.length === 0) return { x0: req.x0 ?? 0, x1: req.x1 ?? 1, series: [], ms: 0 };
     if (this.engine === "sql") {
+      const rows = await this.rows(req.table);
+      const cached = req.group ? undefined : this.cached(req, rows);
+      if (cached) {
+        this.served.cache++;
+        result = cut(cached, req.x0, req.x1, width, false);
+        const keys = req.runs.filter((r) => result.series.has(r));
+        return { x0: result.x0, x1: result.x1, series: keys.map((k) => ({ key: k, ...result.series.get(k)! })), ms: performance.now() - t0 };
+      }
       try {
-        result = await sqlSeries(this.store, { ...req, width, schema, order: orderColumn(schema) });
+        const o = { ...req, width, schema, order: orderColumn(schema) };
+        result = await sqlSeries(this.store, o);
+        this.served.sql++;
+        if (!req.group) this.prefetch(o, rows);
       } catch (err) {
         if (isQuiverError(err, "INVALID_QUERY")) throw new QuiverError("INVALID_QUERY", `cannot chart ${JSON.stringify(req.y)} against ${JSON.stringify(req.x)}: ${err.message}`, { cause: err });
         throw err;
       }
     } else {
       const raw = await this.rawSeries(req, schema);
+      this.served.scan++;
       result = cut(raw, req.x0, req.x1, width, !!req.group);
     }
     const keys = req.group ? [...result.series.keys()] : req.runs.filter((r) => result.series.has(r));
     const series = keys.map((k) => ({ key: k, ...result.series.get(k)! }));
     return { x0: result.x0, x1: result.x1, series, ms: performance.now() - t0 };
+  }
+
+  private zoomKey(req: SeriesRequest, run: string): string {
+    return JSON.stringify([req.table, req.y, req.x, run]);
+  }
+
+  /** The runs' raw columns when every one is cached at this row count. */
+  private cached(req: SeriesRequest, rows: number): Map<string, RawSeries> | undefined {
+    const out = new Map<string, RawSeries>();
+    for (const run of req.runs) {
+      const key = this.zoomKey(req, run);
+      const c = this.zoomCache.get(key);
+      if (!c || c.rows !== rows) return undefined;
+      // Refresh its place in the LRU order.
+      this.zoomCache.delete(key);
+      this.zoomCache.set(key, c);
+      out.set(run, c.value);
+    }
+    return out;
+  }
+
+  /**
+   * After a chart was cut in SQL, its runs' raw (x, y) are read once in the background, so
+   * zooming and re-opening cut memory (binary search on a sorted x) instead of re-querying.
+   * Bounded by cachePoints; a table that grows (live) invalidates by its row count.
+   */
+  private prefetch(o: Parameters<typeof sqlRaw>[1], rows: number): void {
+    const runs = o.runs.filter((r) => {
+      const c = this.zoomCache.get(this.zoomKey(o, r));
+      return !(c && c.rows === rows) && !this.prefetching.has(this.zoomKey(o, r));
+    });
+    if (!runs.length) return;
+    for (const r of runs) this.prefetching.add(this.zoomKey(o, r));
+    this.pending.push({ o, rows, runs });
+    // Only once the page's first requests are answered: DuckDB runs one statement at a time.
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => void this.drain(), 200);
+    this.idle.unref?.();
+  }
+
+  private pending: { o: Parameters<typeof sqlRaw>[1]; rows: number; runs: string[] }[] = [];
+  private idle: ReturnType<typeof setTimeout> | undefined;
+
+  private async drain(): Promise<void> {
+    for (let job = this.pending.shift(); job; job = this.pending.shift()) await this.fill(job.o, job.rows, job.runs);
+  }
+
+  private async fill(o: Parameters<typeof sqlRaw>[1], rows: number, runs: string[]): Promise<void> {
+    try {
+      for (const run of runs) {
+        const got = await sqlRaw(this.store, { ...o, runs: [run] });
+        const v = got.get(run);
+        if (!v || v.x.length > this.cachePoints / 2) continue;
+        const key = this.zoomKey(o, run);
+        const old = this.zoomCache.get(key);
+        if (old) this.zoomPoints -= old.value.x.length;
+        this.zoomCache.set(key, { rows, value: { x: v.x, y: v.y, group: null, sorted: isSorted(v.x) } });
+        this.zoomPoints += v.x.length;
+        while (this.zoomPoints > this.cachePoints) {
+          const [k, e] = this.zoomCache.entries().next().value!;
+          this.zoomCache.delete(k);
+          this.zoomPoints -= e.value.x.length;
+        }
+      }
+    } catch {
+      // Only a cache: the next request asks the store again.
+    } finally {
+      for (const r of runs) this.prefetching.delete(this.zoomKey(o, r));
+    }
   }
 
   private async rawSeries(req: SeriesRequest, schema: Schema): Promise<Map<string, RawSeries>> {

@@ -8,6 +8,7 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { openStore, QuiverError, type Store } from "@quiver/core";
 import { RunsData } from "./data.js";
+import { rowAt } from "./summary.js";
 import { reportHtml } from "./page.js";
 import type { ReportData } from "../page/api.js";
 import type { SummaryPage } from "../shared/protocol.js";
@@ -42,7 +43,7 @@ export async function exportReport(source: string | Store, file: string, options
     const meta = await data.meta(options.table);
     const table = meta.table;
     const full = await data.summary(table);
-    const summary: SummaryPage = { columns: full.sumCols, total: full.ids.length, matched: full.ids.length, offset: 0, ids: full.ids, rows: full.cells };
+    const summary: SummaryPage = { columns: full.sumCols, total: full.ids.length, matched: full.ids.length, offset: 0, ids: full.ids, rows: full.ids.map((_, r) => rowAt(full, r)) };
     const runs = options.runs ?? full.ids.slice(0, options.maxRuns ?? 10);
     const unknown = runs.filter((r) => !full.ids.includes(r));
     if (unknown.length) throw new QuiverError("NOT_FOUND", `no run ${unknown.map((u) => JSON.stringify(u)).join(", ")} in ${store.uri} table ${JSON.stringify(table)}`);

@@ -11,6 +11,25 @@ export interface RawSeries {
   x: Float64Array;
   y: Float64Array;
   group: string | null;
+  /** x never decreases (step, time): a range is found by binary search. */
+  sorted?: boolean;
+}
+
+export function isSorted(x: ArrayLike<number>): boolean {
+  for (let i = 1; i < x.length; i++) if (!(x[i]! >= x[i - 1]!)) return false;
+  return true;
+}
+
+/** First index with x[i] >= v in a sorted array. */
+function lowerBound(x: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = x.length;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (x[m]! < v) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
 }
 
 export interface ScanSeriesOptions {
@@ -53,7 +72,10 @@ export async function readRaw(store: Store, o: ScanSeriesOptions): Promise<Map<s
     }
   }
   const out = new Map<string, RawSeries>();
-  for (const [id, a] of acc) out.set(id, { x: Float64Array.from(a.x), y: Float64Array.from(a.y), group: a.group });
+  for (const [id, a] of acc) {
+    const x = Float64Array.from(a.x);
+    out.set(id, { x, y: Float64Array.from(a.y), group: a.group, sorted: isSorted(x) });
+  }
   return out;
 }
 
@@ -93,7 +115,10 @@ export function cut(raw: Map<string, RawSeries>, x0: number | undefined, x1: num
     }
   } else {
     for (const [id, r] of raw) {
-      const d = decimate(r.x, r.y, lo, hi, width);
+      // A sorted x is cut to the range first, so a zoom costs the points in view.
+      const a = r.sorted ? lowerBound(r.x, lo) : 0;
+      const b = r.sorted ? lowerBound(r.x, hi + Math.abs(hi) * 1e-15 + Number.MIN_VALUE) : r.x.length;
+      const d = r.sorted ? decimate(r.x.subarray(a, b), r.y.subarray(a, b), lo, hi, width) : decimate(r.x, r.y, lo, hi, width);
       if (d.n) series.set(id, d);
     }
   }

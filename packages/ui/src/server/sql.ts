@@ -151,3 +151,22 @@ export async function sqlSeries(store: Store, o: SqlSeriesOptions): Promise<SqlS
   }
   return { x0: t.numRows ? v.lo![0]! : (o.x0 ?? 0), x1: t.numRows ? v.hi![0]! : (o.x1 ?? 1), series };
 }
+
+/** Every finite (x, y) of the runs in insertion order: what the zoom cache holds. */
+export async function sqlRaw(store: Store, o: SqlSeriesOptions): Promise<Map<string, { x: Float64Array; y: Float64Array }>> {
+  const { sql: head, params } = base({ ...o, x0: undefined, x1: undefined });
+  const t = await store.sql!(`${head} SELECT id, x, y FROM s ORDER BY id, r`, params);
+  const ids = values(t, "id");
+  const xs = floats(t.getChild("x"));
+  const ys = floats(t.getChild("y"));
+  const out = new Map<string, { x: Float64Array; y: Float64Array }>();
+  let i = 0;
+  while (i < t.numRows) {
+    const id = String(ids[i] ?? "");
+    let j = i;
+    while (j < t.numRows && String(ids[j] ?? "") === id) j++;
+    out.set(id, { x: xs.slice(i, j), y: ys.slice(i, j) });
+    i = j;
+  }
+  return out;
+}
