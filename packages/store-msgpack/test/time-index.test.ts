@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { and, field, openStore, readRows, rowsToBatch, Session } from "@quiver/core";
+import { and, batchToRows, field, openStore, readRows, rowsToBatch, Session } from "@quiver/core";
 import { DATA_FILE, openMsgpackStore } from "../dist/index.js";
 import { cleanup, tmpRoot } from "./helpers.js";
 
@@ -96,6 +96,35 @@ describe("time index", () => {
     expect((await t.read({ startIndex: 4990, limit: 5 })).data.map((p) => p.data.v)).toEqual([4990, 4991, 4992, 4993, 4994]);
     await expect(t.toTable()).rejects.toMatchObject({ code: "IO" });
     await s.close();
+  });
+
+  it("store.readByTime is served by the driver's index walk: corrupt blocks outside the window are never read", async () => {
+    const root = tmpRoot("window");
+    const store = openMsgpackStore(root, { blockRows: 50 });
+    const mem = await openStore("memory:");
+    // Four appends out of time order (1000…, 0…, 1500…, 500…): the file is not sorted by _ts.
+    const batches = [1000, 0, 1500, 500].map((t0) => Array.from({ length: 500 }, (_, i) => ({ _ts: t0 + i, v: t0 + i })));
+    for (const s of [store, mem]) for (const b of batches) await s.append("t", rowsToBatch(b));
+    expect(store.capabilities.timeIndex).toBe(true);
+    const file = path.join(root, "t", DATA_FILE);
+    const window = async (s: typeof mem, range: Parameters<NonNullable<typeof mem.readByTime>>[1]) => {
+      const out: unknown[] = [];
+      for await (const b of s.readByTime!("t", range)) out.push(...batchToRows(b));
+      return out;
+    };
+    const ranges = [{ start: 100, end: 140 }, { start: 1800, end: 1900, reverse: true, limit: 7 }, { start: 900, limit: 5, offset: 3 }, { end: 30, columns: ["v"], rowIndex: "i" }];
+    const want = await Promise.all(ranges.map((r) => window(mem, r)));
+    // The middle fifth of the file (_ts 300–499 and 1500–1699) is garbage now: no window needs it.
+    const fd = fs.openSync(file, "r+");
+    const size = fs.fstatSync(fd).size;
+    fs.writeSync(fd, Buffer.alloc(Math.floor(size * 0.2), 0xc1), 0, Math.floor(size * 0.2), Math.floor(size * 0.4));
+    fs.closeSync(fd);
+    await expect(readRows(store, "t")).rejects.toMatchObject({ code: "IO" });
+    for (let k = 0; k < ranges.length; k++) expect(await window(store, ranges[k]!), JSON.stringify(ranges[k])).toEqual(want[k]);
+    expect(want.map((w) => w.length)).toEqual([40, 7, 5, 30]);
+    expect(want[1]).toEqual(Array.from({ length: 7 }, (_, k) => ({ _ts: 1899 - k, v: 1899 - k })));
+    expect(want[3]![0]).toEqual({ v: 0, i: 500 });
+    await store.close();
   });
 
   it("count of a pure time range is answered from the index for blocks wholly inside it", async () => {
