@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { copy, openStore, type Store } from "@quiver/core";
+import { copy, openStore, Session, type Store } from "@quiver/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunsData } from "../dist/index.js";
 import { makeRuns, tempDir } from "./helpers.js";
@@ -135,6 +135,22 @@ describe("RunsData: DuckDB SQL and the generic scan path agree", () => {
     expect(Math.max(...ga.series[0]!.hi!)).toBe(50);
     const byAcc = await new RunsData(duck).series({ table: "events", runs: [ids[2]!], y: "loss", x: "acc", width: 100 });
     expect(byAcc.series[0]!.n).toBe(500);
+  });
+
+  it("charts system metrics of tracks (SystemSampler.recordTo) against their _ts", async () => {
+    const store = await openStore("memory:");
+    await using session = await Session.open({ prefix: "train/run-1", store });
+    const t0 = 1_700_000_000;
+    await session.track("system").appendBatch(Array.from({ length: 30 }, (_, i) => ({ _ts: t0 + i, cpu: 10 + (i % 5), memory_percent: 40 + i / 10 })));
+    const d = new RunsData(store);
+    const meta = await d.meta("train/run-1/tracks/system");
+    expect(meta.hasRuns).toBe(false);
+    expect(meta.columns.filter((c) => c.role === "system").map((c) => c.name)).toEqual(["cpu", "memory_percent"]);
+    expect(meta.xColumns).toContain("_ts");
+    const res = await d.series({ table: "train/run-1/tracks/system", runs: [""], y: "cpu", x: "_ts", width: 100 });
+    expect(res.series[0]!.x[0]).toBe(t0);
+    expect(res.series[0]!.n).toBe(30);
+    expect(Math.max(...res.series[0]!.y)).toBe(14);
   });
 
   it("refuses unknown columns with what to do", async () => {

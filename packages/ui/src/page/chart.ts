@@ -107,7 +107,8 @@ export class Chart {
     const shipped = res.series.reduce((a, s) => a + s.x.length, 0);
     this.note.textContent = total ? ` — ${total.toLocaleString()} points${shipped < total ? `, ${shipped.toLocaleString()} drawn (first/min/max/last per pixel)` : ""}` : " — no data";
     const { data, series, bands } = buildData(res, view);
-    const shape = JSON.stringify([series.map((s) => [s.label, s.stroke]), view.logy, view.x === "wall", bands.length]);
+    const time = view.x === "wall" || view.x === "_ts";
+    const shape = JSON.stringify([series.map((s) => [s.label, s.stroke]), view.logy, time, bands.length]);
     const done = new Promise<void>((resolve) => (this.drawn = resolve));
     const range: uPlot.Scale["range"] = zoom ? () => [zoom[0], zoom[1]] : undefined;
     if (!this.plot || shape !== this.shape) {
@@ -119,7 +120,7 @@ export class Chart {
         legend: { show: false },
         series,
         bands,
-        scales: { x: { time: view.x === "wall", ...(range ? { range } : {}) }, y: { distr: view.logy ? 3 : 1 } },
+        scales: { x: { time, ...(range ? { range } : {}) }, y: { distr: view.logy ? 3 : 1 } },
         cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "quiver" } },
         axes: [{ stroke: "#666", grid: { stroke: "#eee" } }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
         hooks: {

@@ -32,15 +32,16 @@ function boot(): void {
   const main = document.createElement("main");
   app.append(header, main);
 
-  const mount = (state: ViewState, explicitRuns: boolean) => {
+  const mount = (state: ViewState, explicitRuns: boolean, explicitX = explicitRuns) => {
     current?.unmount();
     const ctx: ViewContext = {
       state,
       explicitRuns,
+      explicitX,
       save: () => history.replaceState(null, "", stateQuery(state, params) + location.hash),
       navigate: (s) => {
         history.pushState(null, "", stateQuery(s, params));
-        mount(s, true);
+        mount(s, s.runs.length > 0, false);
       },
     };
     const entry = views().find(([n]) => n === state.view) ?? views()[0]!;
@@ -75,9 +76,13 @@ function boot(): void {
   };
   const start = () => {
     const s = parseState(search);
-    mount(s, new URLSearchParams(search).has("runs"));
+    const q = new URLSearchParams(search);
+    mount(s, q.has("runs"), q.has("x"));
   };
-  window.addEventListener("popstate", () => mount(parseState(location.search), new URLSearchParams(location.search).has("runs")));
+  window.addEventListener("popstate", () => {
+    const q = new URLSearchParams(location.search);
+    mount(parseState(location.search), q.has("runs"), q.has("x"));
+  });
   window.quiver = { state: () => parseState(location.search), inspect: () => current?.inspect?.(), view: () => current, zoom: (r) => current?.zoom?.(r) };
   start();
 }

@@ -64,6 +64,8 @@ export class RunsView implements View {
   async mount(): Promise<void> {
     this.meta = await track(this.api.meta(this.s.table));
     if (!this.s.table) this.s.table = this.meta.table;
+    // Tracks (Session, SystemSampler.recordTo) have a time column and no step: chart against it.
+    if (!this.ctx.explicitX && this.meta.xColumns.includes("_ts") && !this.meta.xColumns.includes("step")) this.s.x = "_ts";
     this.observer = new IntersectionObserver((entries) => {
       for (const e of entries) {
         const m = (e.target as HTMLElement).dataset.metric!;
@@ -130,7 +132,8 @@ export class RunsView implements View {
       ["step", "step"],
       ["relative", "relative time (s)"],
       ["wall", "wall time"],
-      ...m.xColumns.filter((c) => c !== "step").map((c) => [c, c] as [string, string]),
+      ...(m.xColumns.includes("_ts") ? [["_ts", "_ts (track time)"] as [string, string]] : []),
+      ...m.xColumns.filter((c) => c !== "step" && c !== "_ts").map((c) => [c, c] as [string, string]),
     ];
     const params = m.columns.filter((c) => c.role === "param");
     const smoothValue = el("input", { type: "number", name: "smooth-value", step: "any", value: String(s.sv), "aria-label": "smoothing amount", title: "EMA weight (0–1), window or sigma in points" });
@@ -166,7 +169,7 @@ export class RunsView implements View {
     const toolbar = el(
       "div",
       { class: "q-toolbar" },
-      ...(m.tables.length > 1 ? [el("label", {}, "table ", select(m.tables.map((t) => [t, t]), s.table!, (v) => this.ctx.navigate({ ...s, table: v, runs: [], zoom: undefined, sort: undefined, filter: undefined }), "table"))] : []),
+      ...(m.tables.length > 1 ? [el("label", {}, "table ", select(m.tables.map((t) => [t, t]), s.table!, (v) => this.ctx.navigate({ ...s, table: v, runs: [], x: "step", group: undefined, zoom: undefined, sort: undefined, filter: undefined }), "table"))] : []),
       el("label", {}, "x ", select(xOpts, s.x, (v) => ((s.x = v), (s.zoom = undefined), this.ctx.save(), this.reloadCharts()), "x")),
       el(
         "label",

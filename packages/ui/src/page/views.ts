@@ -10,6 +10,8 @@ export interface ViewContext {
   state: ViewState;
   /** Whether the URL named the runs (an empty list then means "none", not "default"). */
   explicitRuns: boolean;
+  /** Whether the URL named the x axis. */
+  explicitX: boolean;
   /** Writes the state into the URL (replaceState). */
   save(): void;
   /** Switches to another state (new view or table): remounts. */
