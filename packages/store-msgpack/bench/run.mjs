@@ -91,7 +91,13 @@ const mcapPath = path.join(tmp, "points.mcap");
 {
   const fh = await fs.promises.open(mcapPath, "w");
   let pos = 0n;
-  const writable = { write: async (b) => { await fh.write(b); pos += BigInt(b.byteLength); }, position: () => pos };
+  const writable = {
+    write: async (b) => {
+      await fh.write(b);
+      pos += BigInt(b.byteLength);
+    },
+    position: () => pos,
+  };
   const w = new McapWriter({ writable, useChunks: true, useChunkIndex: true, useMessageIndex: true, useStatistics: true, useSummaryOffsets: true });
   await w.start({ profile: "", library: "bench" });
   const schemaId = await w.registerSchema({ name: "point", encoding: "", data: new Uint8Array() });
@@ -164,7 +170,15 @@ const ok = printComparisons("@quiver/store-msgpack", [
   { case: `Track.append {loss,acc,step} ×${N / 1e6}M`, unit: "rows/s", ours: oursAppend, against: "msgpackr pack → 64 KiB buffered file", theirs: rawAppend, target: 0.6 },
   { case: `Track.appendBatch ${BATCH}-point batches`, unit: "points/s", ours: oursBatch, against: "target 3M points/s", theirs: 3e6, target: 1 },
   { case: `  (info) same batches, msgpackr columnar`, unit: "points/s", ours: oursBatch, against: "msgpackr pack {col: []} per batch", theirs: rawBatch },
-  { case: `readByTime 1% window (10k of ${N / 1e6}M)`, unit: "ms", ours: ms(oursWin), against: "@mcap/core McapIndexedReader.readMessages", theirs: ms(mcapWin), target: 3, lowerIsBetter: true },
+  {
+    case: `readByTime 1% window (10k of ${N / 1e6}M)`,
+    unit: "ms",
+    ours: ms(oursWin),
+    against: "@mcap/core McapIndexedReader.readMessages",
+    theirs: ms(mcapWin),
+    target: 3,
+    lowerIsBetter: true,
+  },
   { case: `full read (Track.toTable) ${N / 1e6}M points`, unit: "points/s", ours: oursFull, against: "target 1.5M points/s", theirs: 1.5e6, target: 1 },
   { case: `  (info) same file, msgpackr unpackMultiple`, unit: "points/s", ours: oursFull, against: "msgpackr unpackMultiple (no Arrow)", theirs: rawFullRate },
 ]);

@@ -370,11 +370,12 @@ function float64Data(type: Float64, segs: readonly Segment[], name: string, n: n
     else {
       const col = own(s.cols, name) as unknown[] | undefined;
       if (!col) for (let i = 0; i < s.n; i++) put(null);
-      else for (let i = 0; i < s.n; i++) {
-        const v = col[i];
-        if (typeof v === "number") vals[p++] = v;
-        else put(v);
-      }
+      else
+        for (let i = 0; i < s.n; i++) {
+          const v = col[i];
+          if (typeof v === "number") vals[p++] = v;
+          else put(v);
+        }
     }
   }
   return makeData({ type, length: n, nullCount: nulls, nullBitmap: bitmap, data: vals });
@@ -421,7 +422,9 @@ export function segmentsToBatch(segs: readonly Segment[], schema: Schema, rowInd
   let n = 0;
   for (const s of segs) n += s.n;
   const datas = schema.fields.map(
-    (f) => (isFloat64(f.type) ? float64Data(f.type as Float64, segs, f.name, n) : isInt64(f.type) ? int64Data(f.type as Int64, segs, f.name, n) : undefined) ?? buildData(f.type, columnOf(segs, f.name, n), f.name),
+    (f) =>
+      (isFloat64(f.type) ? float64Data(f.type as Float64, segs, f.name, n) : isInt64(f.type) ? int64Data(f.type as Int64, segs, f.name, n) : undefined) ??
+      buildData(f.type, columnOf(segs, f.name, n), f.name),
   );
   let s = schema;
   if (rowIndex) {

@@ -190,7 +190,14 @@ function statsOfF64(vals: Float64Array, from: number, to: number): TsStats {
 function blockStats(batch: RecordBatch, ts: ((i: number) => number | undefined) | undefined, from: number, to: number): TsStats {
   const k = batch.schema.fields.findIndex((f) => f.name === "_ts");
   const d = k >= 0 ? batch.data.children[k]! : undefined;
-  if (d && d.offset === 0 && d.nullCount === 0 && (d.type as DataType).typeId === Type.Float && (d.type as Float).precision === 2 && batch.schema.fields[k]!.metadata.get("quiver:bigint") !== "1") {
+  if (
+    d &&
+    d.offset === 0 &&
+    d.nullCount === 0 &&
+    (d.type as DataType).typeId === Type.Float &&
+    (d.type as Float).precision === 2 &&
+    batch.schema.fields[k]!.metadata.get("quiver:bigint") !== "1"
+  ) {
     return statsOfF64(d.values as Float64Array, from, to);
   }
   return statsOf(ts, from, to);
@@ -255,7 +262,10 @@ export function checkRawValues(batch: RecordBatch, raw: ReadonlySet<string>): vo
       const a = offs[i]!;
       const b = offs[i + 1]!;
       if (b === a || skipValue(bytes, a, b) !== b) {
-        throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(f.name)} holds msgpack-encoded values (it was written by another tool with values a column cannot type, such as lists of maps); row ${i} is not exactly one msgpack value — pass msgpack bytes (msgpackr's pack()) or use another column`);
+        throw new QuiverError(
+          "INVALID_VALUE",
+          `column ${JSON.stringify(f.name)} holds msgpack-encoded values (it was written by another tool with values a column cannot type, such as lists of maps); row ${i} is not exactly one msgpack value — pass msgpack bytes (msgpackr's pack()) or use another column`,
+        );
       }
     }
   });
@@ -406,8 +416,7 @@ export function encodeColumns(batch: RecordBatch, w: ByteWriter, raw: ReadonlySe
           w.buf[w.pos++] = lo;
         } else col.enc(i);
       }
-    }
-    else if (!col.valid) for (let i = 0; i < n; i++) col.enc(i);
+    } else if (!col.valid) for (let i = 0; i < n; i++) col.enc(i);
     else for (let i = 0; i < n; i++) col.valid(i) ? col.enc(i) : w.nil();
   }
   w.newline();

@@ -28,7 +28,10 @@ export function load(st: TableState): LoadStatus {
   const ss = statBig(st.schemaPath);
   if (ss) {
     if (idOf(ss) !== st.schemaId) {
-      st.schema = schemaFromJson(io("cannot read the schema sidecar", st.schemaPath, () => readFileSync(st.schemaPath, "utf8")), st.schemaPath);
+      st.schema = schemaFromJson(
+        io("cannot read the schema sidecar", st.schemaPath, () => readFileSync(st.schemaPath, "utf8")),
+        st.schemaPath,
+      );
       st.schemaId = idOf(ss);
       st.schemaPending = false;
     }

@@ -49,11 +49,15 @@ export function tsRange(node: QueryNode | undefined, column = "_ts"): TsRange | 
       if (node.field !== column || typeof node.value !== "number" || node.value !== node.value) return undefined;
       const v = node.value;
       const iv: Interval =
-        node.op === "ge" ? { lo: v, loInc: true, hi: Infinity, hiInc: true }
-        : node.op === "gt" ? { lo: v, loInc: false, hi: Infinity, hiInc: true }
-        : node.op === "le" ? { lo: -Infinity, loInc: true, hi: v, hiInc: true }
-        : node.op === "lt" ? { lo: -Infinity, loInc: true, hi: v, hiInc: false }
-        : { lo: v, loInc: true, hi: v, hiInc: true };
+        node.op === "ge"
+          ? { lo: v, loInc: true, hi: Infinity, hiInc: true }
+          : node.op === "gt"
+            ? { lo: v, loInc: false, hi: Infinity, hiInc: true }
+            : node.op === "le"
+              ? { lo: -Infinity, loInc: true, hi: v, hiInc: true }
+              : node.op === "lt"
+                ? { lo: -Infinity, loInc: true, hi: v, hiInc: false }
+                : { lo: v, loInc: true, hi: v, hiInc: true };
       return { intervals: [iv], pure: true };
     }
     case "in": {
@@ -73,10 +77,11 @@ export function tsRange(node: QueryNode | undefined, column = "_ts"): TsRange | 
         restricted = true;
         pure &&= r.pure;
         const next: Interval[] = [];
-        for (const x of acc) for (const y of r.intervals) {
-          const z = intersect(x, y);
-          if (z) next.push(z);
-        }
+        for (const x of acc)
+          for (const y of r.intervals) {
+            const z = intersect(x, y);
+            if (z) next.push(z);
+          }
         acc = next;
       }
       return restricted ? { intervals: acc, pure } : undefined;

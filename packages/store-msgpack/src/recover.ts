@@ -49,7 +49,16 @@ function blocksOf(ctx: Ctx, buf: Buffer, base: number, schema: Schema | undefine
   let runStart = -1;
   const endRun = (k: number) => {
     if (runStart < 0) return;
-    out.push({ minTs: Infinity, maxTs: -Infinity, offset: base + f.starts[runStart]!, length: f.ends[k - 1]! - f.starts[runStart]!, firstRow: 0, rows: k - runStart, tsCount: 0, kind: 0 });
+    out.push({
+      minTs: Infinity,
+      maxTs: -Infinity,
+      offset: base + f.starts[runStart]!,
+      length: f.ends[k - 1]! - f.starts[runStart]!,
+      firstRow: 0,
+      rows: k - runStart,
+      tsCount: 0,
+      kind: 0,
+    });
     runStart = -1;
   };
   for (let k = 0; k < f.starts.length; k++) {
@@ -150,7 +159,12 @@ export function recover(ctx: Ctx, st: TableState, data: Readable, writer?: Writa
       // Another writer put values of different kinds in one column (a number, then a string):
       // such columns keep their values as msgpack bytes too. Columns the sidecar types stay.
       const clash = round < 2 && !st.hasSchemaFile ? clashing([...old, ...segs], schema) : [];
-      if (!clash.length) throw new QuiverError("IO", `${st.dataPath}: records written after the last indexed one do not fit the table's schema (${(err as Error).message}); they were written by another program`, { cause: err });
+      if (!clash.length)
+        throw new QuiverError(
+          "IO",
+          `${st.dataPath}: records written after the last indexed one do not fit the table's schema (${(err as Error).message}); they were written by another program`,
+          { cause: err },
+        );
       for (const k of clash) found.add(k);
     }
   }
@@ -184,7 +198,9 @@ export function recover(ctx: Ctx, st: TableState, data: Readable, writer?: Writa
     } catch (err) {
       throw ioError("cannot cut the torn record at the end of", st.dataPath, err);
     }
-    ctx.warn(`${st.dataPath}: cut away a torn last record (${size - cut} bytes at offset ${cut}) left by a Quiver writer that was killed while writing it; every record before it is kept (${added.length ? `${rows - st.rows} of them were not yet indexed and are indexed now` : "all of them indexed"})`);
+    ctx.warn(
+      `${st.dataPath}: cut away a torn last record (${size - cut} bytes at offset ${cut}) left by a Quiver writer that was killed while writing it; every record before it is kept (${added.length ? `${rows - st.rows} of them were not yet indexed and are indexed now` : "all of them indexed"})`,
+    );
     st.dataSize = cut;
   }
   if (schemaChanged || st.schemaPending || !st.hasSchemaFile) writeSchema(st, schema);

@@ -10,7 +10,7 @@
  * All file I/O is synchronous: a write's critical section (lock → data → schema → index) never
  * yields to the event loop, and small reads are cheaper without the promise machinery.
  */
-import { fdatasyncSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { type Dirent, fdatasyncSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { type RecordBatch, Schema } from "apache-arrow";
 import {
@@ -43,10 +43,15 @@ function checkName(root: string, table: string): void {
       throw new QuiverError("INVALID_NAME", `table name ${JSON.stringify(table)} uses the reserved file name ${JSON.stringify(seg)}; pick another name segment`);
     }
     // Each segment is a folder name: file systems allow 255 bytes.
-    if (Buffer.byteLength(seg) > 255) throw new QuiverError("INVALID_NAME", `table name ${JSON.stringify(table.slice(0, 40) + "…")} has a segment of ${Buffer.byteLength(seg)} bytes; a folder name holds at most 255 (split it with "/" or shorten it)`);
+    if (Buffer.byteLength(seg) > 255)
+      throw new QuiverError(
+        "INVALID_NAME",
+        `table name ${JSON.stringify(table.slice(0, 40) + "…")} has a segment of ${Buffer.byteLength(seg)} bytes; a folder name holds at most 255 (split it with "/" or shorten it)`,
+      );
   }
   // The longest file the table uses (a temp index) must fit in a path (4096 bytes).
-  if (Buffer.byteLength(join(root, table)) + 40 > 4095) throw new QuiverError("INVALID_NAME", `table name ${JSON.stringify(table.slice(0, 40) + "…")} makes paths longer than the file system allows; shorten it`);
+  if (Buffer.byteLength(join(root, table)) + 40 > 4095)
+    throw new QuiverError("INVALID_NAME", `table name ${JSON.stringify(table.slice(0, 40) + "…")} makes paths longer than the file system allows; shorten it`);
 }
 
 class MsgpackDriver implements StoreDriver {
@@ -127,7 +132,7 @@ class MsgpackDriver implements StoreDriver {
   tables(): string[] {
     const out: string[] = [];
     const walk = (dir: string, prefix: string) => {
-      let ents;
+      let ents: Dirent[];
       try {
         ents = readdirSync(dir, { withFileTypes: true });
       } catch {

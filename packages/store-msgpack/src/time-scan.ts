@@ -98,7 +98,11 @@ export function timeScan(ctx: Ctx, st: TableState, data: Readable, entries: Entr
   const indexField = ri ? withIndexField(new Schema([]), ri).fields[0]! : undefined;
   const fields = names.map((n) => (n === ri ? indexField! : schema.fields.find((f) => f.name === n)!));
   const datas = fields.map((f) => {
-    if (f === indexField) return buildData(new Int64(), Array.from(take, (p) => pRow[p]!));
+    if (f === indexField)
+      return buildData(
+        new Int64(),
+        Array.from(take, (p) => pRow[p]!),
+      );
     const bySeg = segs.map((seg) => columnValues(seg, f.name));
     if (isFloat64(f.type)) {
       // Straight into the Float64Array buildData would make.

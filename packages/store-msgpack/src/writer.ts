@@ -272,7 +272,7 @@ export class ByteWriter {
         b[p++] = 0xd7;
         b[p++] = 0xff;
         const hi = Math.floor(s / TWO32);
-        b.writeUInt32BE(((nsec * 4) + hi) >>> 0, p);
+        b.writeUInt32BE((nsec * 4 + hi) >>> 0, p);
         b.writeUInt32BE(s - hi * TWO32, p + 4);
         p += 8;
       }

@@ -13,19 +13,22 @@ afterAll(() => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
 });
 
-runStoreConformance({ describe, it }, {
-  name: "msgpack",
-  create: async () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "quiver-msgpack-conf-"));
-    roots.push(root);
-    const store = await openStore(`msgpack:${root}`);
-    where.set(store, root);
-    return store;
+runStoreConformance(
+  { describe, it },
+  {
+    name: "msgpack",
+    create: async () => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), "quiver-msgpack-conf-"));
+      roots.push(root);
+      const store = await openStore(`msgpack:${root}`);
+      where.set(store, root);
+      return store;
+    },
+    reopen: async (closed) => {
+      const root = where.get(closed)!;
+      const store = await openStore(`msgpack:${root}`);
+      where.set(store, root);
+      return store;
+    },
   },
-  reopen: async (closed) => {
-    const root = where.get(closed)!;
-    const store = await openStore(`msgpack:${root}`);
-    where.set(store, root);
-    return store;
-  },
-});
+);

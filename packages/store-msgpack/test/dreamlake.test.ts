@@ -56,7 +56,16 @@ describe("dreamlake's msgpack-lines", () => {
     // Nested dicts become "a.b" columns (as core logs nested objects); lists of dicts and mixed
     // lists keep their exact msgpack bytes (decoded here to compare).
     expect(rows).toEqual([
-      { _ts: 1, loss: 0.5, "pose.x": 1, "pose.y.z": 2, dets: [{ label: "cat", score: 0.9 }, { label: "dog", score: 0.25, box: [1, 2, 3, 4] }] },
+      {
+        _ts: 1,
+        loss: 0.5,
+        "pose.x": 1,
+        "pose.y.z": 2,
+        dets: [
+          { label: "cat", score: 0.9 },
+          { label: "dog", score: 0.25, box: [1, 2, 3, 4] },
+        ],
+      },
       { _ts: 2, loss: 0.25, "pose.x": 3, "pose.y.z": 4, dets: [] },
       { _ts: 3, loss: 0.125, "pose.x": 5, "pose.y.z": 6, dets: [{ label: "bird", score: 1 }] },
       { _ts: 4, loss: 0.0625, "pose.x": 7, "pose.y.z": 8 },
@@ -75,15 +84,26 @@ describe("dreamlake's msgpack-lines", () => {
     const original = fs.readFileSync(file);
     const s = await Session.open({ prefix: "proj/exp", root, flushInterval: 0 });
     s.track("robot").append({ _ts: 6, loss: 0.75, pose: { x: 9, y: { z: 10 } } });
-    await s.track("robot").appendBatch([{ _ts: 7, loss: 0.5 }, { _ts: 8, loss: 0.25 }]);
+    await s.track("robot").appendBatch([
+      { _ts: 7, loss: 0.5 },
+      { _ts: 8, loss: 0.25 },
+    ]);
     await s.close();
     // Our bytes only follow dreamlake's; the sidecars mark "dets" and "mixed" as msgpack-valued.
     expect(fs.readFileSync(file).subarray(0, original.length).equals(original)).toBe(true);
     const schema = JSON.parse(fs.readFileSync(path.join(path.dirname(file), SCHEMA_FILE), "utf8")) as { fields: { name: string; metadata?: Record<string, string> }[] };
-    expect(schema.fields.filter((f) => f.metadata?.[MSGPACK_META] === "1").map((f) => f.name).sort()).toEqual(["dets", "mixed"]);
+    expect(
+      schema.fields
+        .filter((f) => f.metadata?.[MSGPACK_META] === "1")
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(["dets", "mixed"]);
     const py = dreamlakeRead(file) as Record<string, unknown>[];
     expect(py).toHaveLength(6);
-    expect(py[0]!.dets).toEqual([{ label: "cat", score: 0.9 }, { label: "dog", score: 0.25, box: [1, 2, 3, 4] }]);
+    expect(py[0]!.dets).toEqual([
+      { label: "cat", score: 0.9 },
+      { label: "dog", score: 0.25, box: [1, 2, 3, 4] },
+    ]);
     expect(py[4]).toEqual({ _ts: 6, loss: 0.75, "pose.x": 9, "pose.y.z": 10 });
     expect(py[5]).toEqual({ _ts: [7, 8], loss: [0.5, 0.25] });
     // An update rewrites changed blocks from the stored values: dreamlake's lists of dicts come back byte for byte.
@@ -108,7 +128,13 @@ describe("dreamlake's msgpack-lines", () => {
     expect(a).toEqual(b);
     expect(a.map((r) => r.v)).toEqual([0, 1, 2, 3, 4]);
     expect(a[2]!.b).toEqual(new Uint8Array([10, 10, 2]));
-    await store.append("mine", (await import("@quiver/core")).rowsToBatch([{ _ts: 1, v: 10 }, { _ts: 2, v: 10 }]));
+    await store.append(
+      "mine",
+      (await import("@quiver/core")).rowsToBatch([
+        { _ts: 1, v: 10 },
+        { _ts: 2, v: 10 },
+      ]),
+    );
     await store.append("mine", (await import("@quiver/core")).rowsToBatch([{ _ts: 3, v: 10 }]), { layout: "columns" });
     await store.close();
     const raw = python(`
@@ -127,7 +153,11 @@ print(json.dumps(list(msgpack.Unpacker(open(${JSON.stringify(path.join(root, "mi
     const store = openMsgpackStore(root);
     const rows = await (await import("@quiver/core")).readRows(store, "t");
     const unpack = new Unpackr({ useRecords: false, mapsAsObjects: true });
-    expect(rows.map((r) => [r.ok, unpack.unpack(r.v as Uint8Array)])).toEqual([[1, 0.5], [2, "n/a"], [3, [1, 2]]]);
+    expect(rows.map((r) => [r.ok, unpack.unpack(r.v as Uint8Array)])).toEqual([
+      [1, 0.5],
+      [2, "n/a"],
+      [3, [1, 2]],
+    ]);
     expect(snapshot(root)).toEqual(before);
     await store.close();
   });

@@ -5,9 +5,12 @@ import { openStore } from "@quiver/core";
 import { exitTests } from "@quiver/core/testing";
 import "../dist/index.js";
 
-exitTests({ describe, it }, {
-  name: "msgpack",
-  packages: { "@quiver/store-msgpack": fileURLToPath(new URL("..", import.meta.url)) },
-  uri: (dir) => `msgpack:${dir}`,
-  open: (uri) => openStore(uri),
-});
+exitTests(
+  { describe, it },
+  {
+    name: "msgpack",
+    packages: { "@quiver/store-msgpack": fileURLToPath(new URL("..", import.meta.url)) },
+    uri: (dir) => `msgpack:${dir}`,
+    open: (uri) => openStore(uri),
+  },
+);

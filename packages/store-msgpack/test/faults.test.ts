@@ -81,7 +81,10 @@ describe("torn records", () => {
     expect(snapshot(root)).toEqual(before);
     expect(warnings).toEqual([]);
     // A writer will not cut bytes it cannot prove are a torn Quiver write, nor append after them.
-    const err = await store.append("p/tracks/x", rowsToBatch([{ _ts: 200, i: 200 }])).then(() => undefined, (e: unknown) => e);
+    const err = await store.append("p/tracks/x", rowsToBatch([{ _ts: 200, i: 200 }])).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isQuiverError(err, "IO")).toBe(true);
     const cut = good + validRecord.length;
     expect((err as Error).message).toContain(file);

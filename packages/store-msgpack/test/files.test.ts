@@ -37,7 +37,10 @@ describe("recovery over a Readable in memory", () => {
     recover(ctx, st, file);
     expect(st.rows).toBe(3);
     expect(st.end).toBe(whole.length);
-    expect(st.entries.map((e) => [e.offset, e.rows, e.minTs, e.maxTs])).toEqual([[0, 2, 1, 2], [st.entries[1]!.offset, 1, 3, 3]]);
+    expect(st.entries.map((e) => [e.offset, e.rows, e.minTs, e.maxTs])).toEqual([
+      [0, 2, 1, 2],
+      [st.entries[1]!.offset, 1, 3, 3],
+    ]);
     expect(st.schema!.fields.map((f) => f.name).sort()).toEqual(["_ts", "i"]);
     expect(file.bytes().equals(bytes)).toBe(true);
     expect(listTree(root)).toEqual([]);

@@ -109,5 +109,12 @@ export function staleWriterLock(lockFile: string, pid: number, dataFile: string,
 
 /** Every file under a folder with a hash of its bytes, to prove that reading changed nothing. */
 export function snapshot(dir: string): Record<string, string> {
-  return Object.fromEntries(listTree(dir).map((f) => [f, createHash("sha256").update(fs.readFileSync(path.join(dir, f))).digest("hex")]));
+  return Object.fromEntries(
+    listTree(dir).map((f) => [
+      f,
+      createHash("sha256")
+        .update(fs.readFileSync(path.join(dir, f)))
+        .digest("hex"),
+    ]),
+  );
 }

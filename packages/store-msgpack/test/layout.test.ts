@@ -70,10 +70,19 @@ describe("msgpack layout", () => {
     const t = s.track("m");
     t.append({ a: 1, _ts: 1 });
     t.append({ b: "x", _ts: 2 });
-    await t.appendBatch([{ a: 3, _ts: 3 }, { b: "y", _ts: 4 }]);
+    await t.appendBatch([
+      { a: 3, _ts: 3 },
+      { b: "y", _ts: 4 },
+    ]);
     t.append({ a: 5, b: "z", _ts: 5 });
     const r = await t.read();
-    expect(r.data.map((p) => p.data)).toEqual([{ _ts: 1, a: 1 }, { _ts: 2, b: "x" }, { _ts: 3, a: 3 }, { _ts: 4, b: "y" }, { _ts: 5, a: 5, b: "z" }]);
+    expect(r.data.map((p) => p.data)).toEqual([
+      { _ts: 1, a: 1 },
+      { _ts: 2, b: "x" },
+      { _ts: 3, a: 3 },
+      { _ts: 4, b: "y" },
+      { _ts: 5, a: 5, b: "z" },
+    ]);
     expect(r.data.map((p) => p.index)).toEqual([0, 1, 2, 3, 4]);
     await s.close();
     expect(pythonObjects(path.join(root, "p/tracks/m", DATA_FILE))).toEqual([

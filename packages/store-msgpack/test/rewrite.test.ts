@@ -45,9 +45,7 @@ describe("update and delete rewrite the table", () => {
     expect(Array.isArray(objs[0]!._ts)).toBe(true); // the batch is still one columnar map
     expect(objs).toHaveLength(11);
     const r = await s.track("t").readByTime({ startTime: 4, endTime: 16 });
-    expect(r.data.map((p) => [p.index, p.data.v, p.data.flag ?? false])).toEqual(
-      Array.from({ length: 12 }, (_, k) => [k + 3, k + 4, k + 4 >= 5 && k + 4 < 15]),
-    );
+    expect(r.data.map((p) => [p.index, p.data.v, p.data.flag ?? false])).toEqual(Array.from({ length: 12 }, (_, k) => [k + 3, k + 4, k + 4 >= 5 && k + 4 < 15]));
     await s.close();
   });
 
@@ -77,11 +75,20 @@ describe("update and delete rewrite the table", () => {
   it("a type clash in update is refused before anything is written", async () => {
     const root = tmpRoot("rewrite3");
     const store = openMsgpackStore(root);
-    await store.append("t", rowsToBatch([{ _ts: 1, v: 1 }, { _ts: 2, v: 2 }]));
+    await store.append(
+      "t",
+      rowsToBatch([
+        { _ts: 1, v: 1 },
+        { _ts: 2, v: 2 },
+      ]),
+    );
     const before = fs.readFileSync(path.join(root, "t", DATA_FILE));
     await expect(store.update("t", undefined, { v: "text" })).rejects.toMatchObject({ code: "SCHEMA_MISMATCH" });
     expect(fs.readFileSync(path.join(root, "t", DATA_FILE)).equals(before)).toBe(true);
-    expect(await readRows(store, "t")).toEqual([{ _ts: 1, v: 1 }, { _ts: 2, v: 2 }]);
+    expect(await readRows(store, "t")).toEqual([
+      { _ts: 1, v: 1 },
+      { _ts: 2, v: 2 },
+    ]);
     await store.close();
   });
 });

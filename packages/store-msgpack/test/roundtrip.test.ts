@@ -104,9 +104,19 @@ describe("the write buffer", () => {
     const store = openMsgpackStore(root);
     const n = 1_200_000; // one columnar record of ~21 MiB
     await store.append("t", rowsToBatch(Array.from({ length: n }, (_, i) => ({ _ts: i + 0.5, v: i * 0.25 }))), { layout: "columns" });
-    await store.append("t", rowsToBatch([{ _ts: 0.125, v: 3.75 }, { _ts: 0.375, v: 1.5 }]));
+    await store.append(
+      "t",
+      rowsToBatch([
+        { _ts: 0.125, v: 3.75 },
+        { _ts: 0.375, v: 1.5 },
+      ]),
+    );
     await store.append("t", rowsToBatch([{ _ts: 0.625, v: -2.5 }]), { layout: "columns" });
-    expect(await readRows(store, "t", { offset: n })).toEqual([{ _ts: 0.125, v: 3.75 }, { _ts: 0.375, v: 1.5 }, { _ts: 0.625, v: -2.5 }]);
+    expect(await readRows(store, "t", { offset: n })).toEqual([
+      { _ts: 0.125, v: 3.75 },
+      { _ts: 0.375, v: 1.5 },
+      { _ts: 0.625, v: -2.5 },
+    ]);
     await store.close();
   }, 60_000);
 });

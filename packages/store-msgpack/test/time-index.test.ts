@@ -66,7 +66,16 @@ describe("time index", () => {
       );
     }
     // The row index may also be asked for among the columns, at any position.
-    const opts = { where: field("_ts").ge(40).node, orderBy: [{ column: "_ts", direction: "desc" as const }, { column: "i", direction: "desc" as const }], rowIndex: "i", columns: ["i", "v"], limit: 9 };
+    const opts = {
+      where: field("_ts").ge(40).node,
+      orderBy: [
+        { column: "_ts", direction: "desc" as const },
+        { column: "i", direction: "desc" as const },
+      ],
+      rowIndex: "i",
+      columns: ["i", "v"],
+      limit: 9,
+    };
     expect(await readRows(mp.store, table, opts)).toEqual(await readRows(mem.store, table, opts));
     await mp.close();
     await mem.close();
@@ -112,7 +121,12 @@ describe("time index", () => {
       for await (const b of s.readByTime!("t", range)) out.push(...batchToRows(b));
       return out;
     };
-    const ranges = [{ start: 100, end: 140 }, { start: 1800, end: 1900, reverse: true, limit: 7 }, { start: 900, limit: 5, offset: 3 }, { end: 30, columns: ["v"], rowIndex: "i" }];
+    const ranges = [
+      { start: 100, end: 140 },
+      { start: 1800, end: 1900, reverse: true, limit: 7 },
+      { start: 900, limit: 5, offset: 3 },
+      { end: 30, columns: ["v"], rowIndex: "i" },
+    ];
     const want = await Promise.all(ranges.map((r) => window(mem, r)));
     // The middle fifth of the file (_ts 300–499 and 1500–1699) is garbage now: no window needs it.
     const fd = fs.openSync(file, "r+");

@@ -49,11 +49,30 @@ describe("Track staging over msgpack:", () => {
     expect(data[7]!.a).toBe(9);
     expect(data[7]!._ts).toBeGreaterThan(1e9);
     // appendBatch: one bad point rejects the batch, nothing of it is stored
-    expect(await t.appendBatch([{ a: 10, _ts: 10 }, { a: 11, _ts: Infinity }]).then(() => "none", (e) => e.code)).toBe("INVALID_TIMESTAMP");
+    expect(
+      await t
+        .appendBatch([
+          { a: 10, _ts: 10 },
+          { a: 11, _ts: Infinity },
+        ])
+        .then(
+          () => "none",
+          (e) => e.code,
+        ),
+    ).toBe("INVALID_TIMESTAMP");
     expect((await t.read()).total).toBe(8);
-    expect(await t.appendBatch([{ a: 10, _ts: 100 }, { a: 11, _ts: 101 }, { a: 12, b: "w", _ts: 101 }])).toEqual({ count: 3 });
+    expect(
+      await t.appendBatch([
+        { a: 10, _ts: 100 },
+        { a: 11, _ts: 101 },
+        { a: 12, b: "w", _ts: 101 },
+      ]),
+    ).toEqual({ count: 3 });
     const after = (await t.read()).data.map((p) => p.data);
-    expect(after.slice(8)).toEqual([{ _ts: 100, a: 10 }, { _ts: 101, a: 12, b: "w" }]);
+    expect(after.slice(8)).toEqual([
+      { _ts: 100, a: 10 },
+      { _ts: 101, a: 12, b: "w" },
+    ]);
     await s.close();
   });
 
