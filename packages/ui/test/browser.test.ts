@@ -14,6 +14,7 @@ import { exportReport, startServer, type UiServer } from "../dist/index.js";
 import { CHROMIUM, launch, makeRuns, open, ready, tempDir } from "./helpers.js";
 
 const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium)`);
 const tmp = tempDir();
 const file = join(tmp.dir, "runs.db");
 const SPIKES = [123_457, 500_001, 876_543];

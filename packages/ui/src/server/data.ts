@@ -76,9 +76,20 @@ export class RunsData {
     if (!fresh && c && Date.now() - c.at < this.countTtl) return c.value;
     const value = this.store.count(table);
     this.counts.set(table, { at: Date.now(), value });
-    value.catch(() => this.counts.delete(table));
+    value.then(
+      (n) => {
+        const last = this.seen.get(table);
+        if (last && last.rows !== n) this.grew.set(table, Date.now());
+        this.seen.set(table, { rows: n });
+      },
+      () => this.counts.delete(table),
+    );
     return value;
   }
+
+  private seen = new Map<string, { rows: number }>();
+  /** When each table last grew (ms): a table being logged to is not worth caching. */
+  private grew = new Map<string, number>();
 
   async summary(table: string): Promise<Summary> {
     const rows = await this.rows(table);
@@ -218,7 +229,8 @@ export class RunsData {
       const c = this.zoomCache.get(this.zoomKey(o, r));
       return !(c && c.rows === rows) && !this.prefetching.has(this.zoomKey(o, r));
     });
-    if (!runs.length) return;
+    // A run still logging would be re-read at every flush: cache only tables quiet for 3 s.
+    if (!runs.length || Date.now() - (this.grew.get(o.table) ?? 0) < 3000) return;
     for (const r of runs) this.prefetching.add(this.zoomKey(o, r));
     this.pending.push({ o, rows, runs });
     // Only once the page's first requests are answered: DuckDB runs one statement at a time.

@@ -130,22 +130,3 @@ export function gaussian(y: ArrayLike<number>, sigma: number, counts?: ArrayLike
   }
   return out;
 }
-
-/**
- * Smooths the decimated columns and returns the smoothed value at each drawn x (points of the
- * same column share their column's smoothed value, interpolated between column centres).
- */
-export function smoothAt(bx: readonly number[], by: readonly number[], bc: readonly number[], spec: SmoothSpec, xs: readonly number[]): Float64Array {
-  const s = smooth(by, spec, bc);
-  const out = new Float64Array(xs.length);
-  let j = 0;
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i]!;
-    while (j + 1 < bx.length && bx[j + 1]! <= x) j++;
-    if (j + 1 < bx.length && x > bx[j]!) {
-      const t = (x - bx[j]!) / (bx[j + 1]! - bx[j]!);
-      out[i] = s[j]! + t * (s[j + 1]! - s[j]!);
-    } else out[i] = s[Math.min(j, s.length - 1)] ?? NaN;
-  }
-  return out;
-}
