@@ -46,7 +46,8 @@ export class DefinedStore implements Store {
   readonly capabilities: StoreCapabilities;
   declare readonly sql?: (text: string, params?: readonly unknown[]) => Promise<Table>;
   protected readonly driver: PluginDriver;
-  protected readonly readOnly: boolean;
+  /** Opened with `{ readOnly: true }`: writes are refused with UNSUPPORTED. */
+  readonly readOnly: boolean;
   protected closed = false;
   private closing: Promise<void> | undefined;
 
@@ -283,7 +284,11 @@ export class DefinedStore implements Store {
       const closing = this.call("closing", undefined, () => this.driver.close());
       this.closing = closing;
       closing.catch(() => {
-        if (this.closing === closing) this.closing = undefined;
+        // Still open: the store stays usable and close() can be retried.
+        if (this.closing === closing) {
+          this.closing = undefined;
+          this.closed = false;
+        }
       });
     }
     return this.closing;
