@@ -14,7 +14,9 @@
 import { createHash } from "node:crypto";
 import { Field, type RecordBatch, Schema, Type } from "apache-arrow";
 import { BIGINT_META, checkNewColumns, mergeSchemas, typeFromJSON, typeToJSON } from "@quiver/core";
-import type { Sql, TransactionSql } from "postgres";
+import type { Sql } from "postgres";
+
+type TransactionSql = Sql;
 import { ident, type SqlColumn } from "./sql.js";
 import { isStringy, sameStorage, type Storage, sqlTypeOf, storageOf } from "./types.js";
 

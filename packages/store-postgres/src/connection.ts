@@ -25,6 +25,12 @@ export interface Pool {
   hold(): () => void;
   /** An error as the QuiverError an operation reports. */
   fault(err: unknown, what: string): QuiverError;
+  /**
+   * Runs `fn` in a transaction on one connection: BEGIN, fn, COMMIT; on failure ROLLBACK when
+   * the connection still lives. (Not the driver's sql.begin: its automatic rollback writes to a
+   * connection the server has closed, which throws in a timer and would kill the process.)
+   */
+  tx<T>(fn: (q: Sql) => Promise<T>): Promise<T>;
   /** Destroys every socket now (process exit). */
   destroy(): void;
   end(): Promise<void>;
@@ -55,6 +61,7 @@ export function mapError(err: unknown, what: string, t: Target): QuiverError {
 
 export function openPool(t: Target, readOnly: boolean): Pool {
   const sockets = new Set<net.Socket>();
+  const dead = new WeakSet<net.Socket>();
   let busy = 0;
   let keepAlive: NodeJS.Timeout | undefined;
   const connection: Record<string, string> = {
@@ -78,26 +85,27 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     idle_timeout: 0,
     max_lifetime: 0,
     connect_timeout: t.connectTimeout,
-    fetch_types: false,
+    // Also what makes reserve() on a reconnecting connection resolve (3.4.9 leaves it pending otherwise).
+    fetch_types: true,
     prepare: true,
     onnotice: () => undefined,
     // Every parameter is sent as the text we made (exact: µs times, shortest floats, hex
     // bytes); the driver's own serializers for the types the server infers would re-encode it.
     types: Object.fromEntries([16, 17, 114, 3802, 1082, 1114, 1184, 1700].map((oid) => [`text${oid}`, { to: oid, from: [], serialize: (x: unknown) => String(x), parse: (x: string) => x }])),
     connection,
-    socket: () =>
-      new Promise<net.Socket>((resolve, reject) => {
-        const s = t.path ? net.connect(t.path) : net.connect(t.port, t.host);
-        s.unref();
-        sockets.add(s);
-        s.once("close", () => sockets.delete(s));
-        s.once("error", reject);
-        s.once("connect", () => {
-          s.removeListener("error", reject);
-          s.setNoDelay(true);
-          resolve(s);
-        });
-      }),
+    // Returned before it connects (writes wait in the socket), as the driver's own sockets are:
+    // the driver must never be left without a socket while it has work to write.
+    socket: () => {
+      const s = t.path ? net.connect(t.path) : net.connect(t.port, t.host);
+      s.unref();
+      s.setNoDelay(true);
+      sockets.add(s);
+      s.once("close", () => {
+        sockets.delete(s);
+        dead.add(s);
+      });
+      return s;
+    },
   } as unknown as postgres.Options<Record<string, postgres.PostgresType>>);
 
   const hold = (): (() => void) => {
@@ -109,8 +117,85 @@ export function openPool(t: Target, readOnly: boolean): Pool {
       if (--busy === 0) clearInterval(keepAlive);
     };
   };
+  /** Whether an error means the connection is gone (nothing more may be sent on it). */
+  const lost = (err: unknown): boolean => {
+    const e = err as { severity?: string; code?: string };
+    if (err instanceof QuiverError) return false;
+    if (typeof e?.severity === "string") return e.severity === "FATAL" || e.severity === "PANIC";
+    return true;
+  };
+
+  // After a lost connection the server may be down. The driver's reserve() must then not be
+  // the call that reconnects: a reserve whose connection attempt fails stays queued in 3.4.9 and
+  // later takes a connection for nobody (the pool shrinks until every reserve hangs). So a plain
+  // query reconnects first, and a reserve that waits too long is given up (its connection, if
+  // it ever comes, is released at once).
+  let suspect = false;
+  async function reserve(): Promise<postgres.ReservedSql> {
+    if (suspect) {
+      await sql.unsafe("SELECT 1");
+      suspect = false;
+    }
+    const pending = sql.reserve();
+    let timer: NodeJS.Timeout | undefined;
+    let late = false;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        late = true;
+        reject(Object.assign(new Error(`no connection within ${t.connectTimeout} s`), { code: "CONNECT_TIMEOUT" }));
+      }, t.connectTimeout * 1000);
+    });
+    pending.then((r) => late && r.release(), () => undefined);
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+    let r: postgres.ReservedSql;
+    try {
+      r = await reserve();
+    } catch (err) {
+      suspect = true;
+      throw err;
+    }
+    let sock: net.Socket | undefined;
+    // The connection's socket, by the client port the server sees (TCP; a Unix socket has none).
+    const alive = () => (sock ? !dead.has(sock) : true);
+    let gone = false;
+    try {
+      const begin = r.unsafe("BEGIN");
+      const who = r.unsafe<{ port: number | null }[]>("SELECT inet_client_port() AS port");
+      await begin;
+      const port = (await who)[0]?.port;
+      if (port != null) sock = [...sockets].find((s) => s.localPort === Number(port));
+      const out = await fn(r);
+      if (!alive()) throw Object.assign(new Error("the connection closed before COMMIT"), { code: "CONNECTION_CLOSED" });
+      await r.unsafe("COMMIT");
+      return out;
+    } catch (err) {
+      gone = lost(err) || !alive();
+      if (gone) suspect = true;
+      if (!gone) {
+        try {
+          await r.unsafe("ROLLBACK");
+        } catch (e) {
+          gone = lost(e) || !alive();
+        }
+      }
+      throw err;
+    } finally {
+      // A lost connection is left to the pool, which reconnects it; releasing it would put a
+      // closed connection among the open ones.
+      if (!gone && alive()) r.release();
+    }
+  }
+
   return {
     sql,
+    tx,
     hold,
     fault: (err, what) => mapError(err, what, t),
     async op<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -8,7 +8,7 @@ import type { RecordBatch, Schema, Table } from "apache-arrow";
 import { ALL_KINDS, QuiverError, type QueryNode, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core";
 import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
 import { checkScanOptions, dropColumn, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
-import type { TransactionSql } from "postgres";
+import type { Sql as TransactionSql } from "postgres";
 import { catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, POS, type TableInfo } from "./catalog.js";
 import type { Pool } from "./connection.js";
 import { encodeCopy } from "./encode.js";
@@ -47,7 +47,7 @@ export class PostgresDriver implements StoreDriver {
         `${this.S}._quiver_utf8_array(text[])`,
       ]);
       if (r!.ok) return;
-      await this.pool.sql.begin(async (tx) => {
+      await this.pool.tx(async (tx) => {
         await tx.unsafe(`SELECT pg_advisory_xact_lock(${LOCK_KEY}, hashtext($1))`, [`schema:${this.target.schema}`]);
         for (const stmt of catalogDDL(this.S)) await tx.unsafe(stmt);
       });
@@ -109,7 +109,7 @@ export class PostgresDriver implements StoreDriver {
     let after: TableInfo | undefined;
     try {
       after = await this.pool.op(`appending to ${table}`, () =>
-        this.pool.sql.begin((tx) =>
+        this.pool.tx((tx) =>
           this.locked(tx, table, n, true, async (info, start) => {
             const next = await evolve(tx, this.S, info, batch.schema, nul);
             if (n > 0) await this.copyIn(tx, next, batch, start);
@@ -166,7 +166,7 @@ export class PostgresDriver implements StoreDriver {
 
   async drop(table: string): Promise<boolean> {
     return this.pool.op(`dropping ${table}`, async () => {
-      const dropped = await this.pool.sql.begin(async (tx) => {
+      const dropped = await this.pool.tx(async (tx) => {
         const info = await this.locked(tx, table, 0, false, async (i) => i);
         if (!info) return false;
         await tx.unsafe(`DROP TABLE ${this.S}.${ident(info.ident)}`);
@@ -264,7 +264,7 @@ export class PostgresDriver implements StoreDriver {
     const nul = change.op === "update" ? columnsWithNul(change.values) : new Set<string>();
     let after: TableInfo | undefined;
     const n = await this.pool.op(`${change.op === "update" ? "updating" : "deleting"} rows of ${table}`, () =>
-      this.pool.sql.begin(async (tx) => {
+      this.pool.tx(async (tx) => {
         const r = await this.locked(tx, table, 0, false, async (info) => {
           if (change.op === "delete") {
             const b = new SqlBuilder(info.byName);
