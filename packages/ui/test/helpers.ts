@@ -6,6 +6,13 @@ import { Tracker } from "@quiver/core";
 import "@quiver/store-duckdb";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 
+declare global {
+  /** What the page exposes for tests and automation (src/page/main.ts). */
+  interface Window {
+    quiver?: { state: () => Record<string, unknown>; inspect: () => unknown; view: () => unknown; zoom: (range?: [number, number]) => void };
+  }
+}
+
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
