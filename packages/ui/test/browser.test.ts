@@ -154,15 +154,15 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
       const page = await openPage(`${srv.url}?runs=${first.id}`);
       expect((await inspect(page)).loss!.series[0]!.n).toBe(100);
       const delays: number[] = [];
-      for (let k = 0; k < 3; k++) {
+      for (let k = 0; k < 5; k++) {
         writer.stdin.write("more\n");
         const flushed = await next();
         await page.waitForFunction((n) => window.quiver!.inspect() && (window.quiver!.inspect() as Inspect).loss?.series[0]?.n === n, flushed.step, { timeout: 5000, polling: 10 });
         delays.push(Date.now() - flushed.at);
       }
       console.log(`live: points on the page ${delays.map((d) => `${d} ms`).join(", ")} after their flush`);
-      expect(Math.min(...delays)).toBeLessThanOrEqual(1000);
-      expect(delays.filter((d) => d <= 1000).length).toBeGreaterThanOrEqual(2);
+      // The median, since the machine is shared: one slow round may wait for the writer's lock.
+      expect([...delays].sort((a, b) => a - b)[2]).toBeLessThanOrEqual(1000);
     } finally {
       if (writer.exitCode === null) {
         writer.stdin.end("quit\n");

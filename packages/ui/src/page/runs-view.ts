@@ -275,17 +275,19 @@ export class RunsView implements View {
   }
 
   private onLive(): void {
-    // Coalesce bursts of flushes into one refresh per 200 ms.
+    // Coalesce bursts of flushes into one refresh; charts first (what users watch), in parallel
+    // with the table and the column check.
     if (this.liveTimer) return;
     this.liveTimer = window.setTimeout(() => {
       this.liveTimer = 0;
+      this.reloadCharts();
       void track(
         (async () => {
           const meta = await this.api.meta(this.s.table);
-          const known = new Set(this.meta.columns.map((c) => c.name));
-          const grew = meta.columns.some((c) => !known.has(c.name) || this.meta.columns.find((k) => k.name === c.name)?.role !== c.role);
+          const known = new Map(this.meta.columns.map((c) => [c.name, c.role] as const));
+          const changed = meta.columns.some((c) => known.get(c.name) !== c.role);
           this.meta = meta;
-          if (grew) {
+          if (changed) {
             for (const c of this.charts.values()) c.destroy();
             this.charts.clear();
             this.visible.clear();
@@ -293,10 +295,9 @@ export class RunsView implements View {
             this.render();
           }
           await this.table.reload();
-          this.reloadCharts();
         })().catch((err) => this.showError((err as Error).message)),
       );
-    }, 200);
+    }, 50);
   }
 
   /** For tests and automation: what each panel drew. */
