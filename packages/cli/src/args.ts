@@ -1,6 +1,8 @@
 /** Argument parsing on node:util parseArgs, with per-command help and usage errors. */
+import { existsSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { QuiverError } from "@quiver/core";
+import { QuiverError, registeredSchemes } from "@quiver/core";
+import { closest, didYouMean } from "./suggest.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -15,6 +17,8 @@ export interface CommandSpec {
   options?: OptionSpec;
   /** Help text per option name. */
   optionHelp?: Record<string, string>;
+  /** Other spellings accepted for an option and not shown in the help, e.g. { n: "limit" }. */
+  aliases?: Record<string, string>;
 }
 
 /** Thrown for `--help`: the caller prints the text and exits 0. */
@@ -59,14 +63,37 @@ export function parseCommand(argv: string[], spec: CommandSpec): Parsed {
   const options = { ...COMMON_OPTIONS, ...(spec.options ?? {}) };
   let parsed: Parsed;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true }) as Parsed;
+    parsed = parseArgs({ args: joinNegativeValues(applyAliases(argv, spec.aliases), options), options, allowPositionals: true, strict: true }) as Parsed;
   } catch (err) {
     if (argv.includes("--help") || argv.includes("-h")) throw new HelpRequested(helpText(spec));
     const msg = (err as Error).message.split(/\.\s+(?:To specify|Did you forget)/)[0]!.replace(/\.$/, "");
+    const unknown = /^Unknown option '(--?)([^'=]+)'/.exec(msg);
+    if (unknown) {
+      const names = Object.keys(options).filter((n) => n !== "help");
+      const hint =
+        unknown[1] === "--"
+          ? didYouMean(
+              unknown[2]!,
+              [...names, ...Object.keys(spec.aliases ?? {})].map((n) => spec.aliases?.[n] ?? n),
+              (c) => `--${c}`,
+            )
+          : "";
+      throw new QuiverError("INVALID_VALUE", `unknown option ${unknown[1]}${unknown[2]}${hint}; see \`quiver ${commandName(spec)} --help\``);
+    }
     throw new QuiverError("INVALID_VALUE", `${msg}; see \`quiver ${commandName(spec)} --help\``);
   }
   if (parsed.values.help) throw new HelpRequested(helpText(spec));
   return parsed;
+}
+
+/** Rewrites alias spellings (`--n 5`, `--n=5`) to the option's name. */
+function applyAliases(argv: string[], aliases: Record<string, string> | undefined): string[] {
+  if (!aliases) return argv;
+  return argv.map((a) => {
+    const m = /^--([^=]+)(=.*)?$/.exec(a);
+    const to = m ? aliases[m[1]!] : undefined;
+    return to ? `--${to}${m![2] ?? ""}` : a;
+  });
 }
 
 /** "h5 show" from "h5 show FILE NAME [--slice a:b]". */
@@ -119,14 +146,38 @@ export function int(p: Parsed, name: string, def: number): number {
   return n;
 }
 
-/** A time option: seconds since the epoch or an ISO date. */
+/**
+ * A time option as seconds since the epoch: a number of seconds, or an ISO date. A date or time
+ * without a zone is UTC (as every time the CLI prints is), not the machine's local time.
+ * Negative and unparseable times are INVALID_VALUE.
+ */
 export function time(p: Parsed, name: string): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
-  if (/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v.trim())) return Number(v);
-  const d = Date.parse(v);
-  if (Number.isNaN(d)) throw new QuiverError("INVALID_TIMESTAMP", `--${name} must be seconds since the epoch or an ISO date such as 2024-05-01T12:00:00Z, got ${JSON.stringify(v)}`);
-  return d / 1000;
+  const secs = parseTime(v);
+  if (secs === undefined)
+    throw new QuiverError(
+      "INVALID_VALUE",
+      `--${name} must be seconds since the epoch or an ISO date such as 2024-05-01 or 2024-05-01T12:00:00 (UTC unless it names a zone), got ${JSON.stringify(v)}`,
+    );
+  if (secs < 0) throw new QuiverError("INVALID_VALUE", `--${name} must not be before 1970-01-01T00:00:00Z, got ${JSON.stringify(v)}`);
+  return secs;
+}
+
+const ISO_DATE = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(\.\d+)?)?)?\s*(Z|[+-]\d\d:?\d\d)?$/i;
+
+/** Seconds since the epoch for "1714564800", "2024-05-01", "2024-05-01 12:00", "…T12:00:00+02:00"; else undefined. */
+export function parseTime(text: string): number | undefined {
+  const t = text.trim();
+  if (/^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(t)) return Number(t);
+  const m = ISO_DATE.exec(t);
+  if (!m) return undefined;
+  const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", zone] = m;
+  const z = zone === undefined || zone.toUpperCase() === "Z" ? "Z" : zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${frac}${z}`);
+  // Date.parse rolls 2024-02-31 over to March: refuse what does not read back as written.
+  if (Number.isNaN(ms) || (z === "Z" && new Date(ms).toISOString().slice(0, 10) !== `${y}-${mo}-${d}`)) return undefined;
+  return ms / 1000;
 }
 
 const URI_RE = /^[A-Za-z][A-Za-z0-9+.-]+:/;
@@ -137,20 +188,44 @@ export function looksLikeUri(s: string | undefined): boolean {
 }
 
 /**
+ * Whether a positional names a store rather than a column or value: a URI with a scheme, a
+ * .db/.duckdb/.h5/.hdf5 file name, or an existing path written as one (./x, x/y, .quiver).
+ */
+export function looksLikeStore(s: string | undefined): boolean {
+  if (s === undefined) return false;
+  if (looksLikeUri(s)) {
+    const scheme = s.slice(0, s.indexOf(":")).toLowerCase();
+    return knownSchemes().some((k) => k === scheme || closest(scheme, [k]).length > 0);
+  }
+  if (/\s/.test(s)) return existsSync(s); // SQL and filters have spaces; paths rarely
+  return /\.(db|duckdb|h5|hdf5)$/i.test(s) || (/^\.|\//.test(s) && existsSync(s));
+}
+
+/** Store schemes this CLI knows of: the registered ones and Quiver's store packages. */
+export function knownSchemes(): string[] {
+  return [...new Set([...registeredSchemes(), "duckdb", "msgpack", "h5", "memory", "postgres", "postgresql", "sqlite"])];
+}
+
+/**
  * Splits positionals into an optional leading store URI and the command's own arguments:
  * a URI is taken when there is one positional more than the command needs, or when the first
- * looks like a URI and the command takes no required argument.
+ * looks like a store (so `quiver plot runs.db` says the column is missing instead of reading
+ * `runs.db` as one). `names` are the arguments as the usage line calls them.
  */
-export function takeUri(p: Parsed, required: number, spec: CommandSpec, maxArgs = required): { uri: string | undefined; args: string[] } {
+export function takeUri(p: Parsed, required: number, spec: CommandSpec, maxArgs = required, names: string[] = []): { uri: string | undefined; args: string[] } {
   const pos = p.positionals;
   let uri = str(p, "store");
   let args = pos;
-  if (pos.length > maxArgs) {
+  if (pos.length > maxArgs || (uri === undefined && required > 0 && pos.length <= required && looksLikeStore(pos[0]))) {
     if (uri !== undefined || pos.length > maxArgs + 1) throw usageError(spec, `too many arguments: ${pos.map((x) => JSON.stringify(x)).join(" ")}`);
     uri = pos[0];
     args = pos.slice(1);
   }
-  if (args.length < required) throw usageError(spec, `missing argument${required - args.length > 1 ? "s" : ""}`);
+  if (args.length < required) {
+    const missing = names.slice(args.length, required);
+    const what = missing.length ? missing.join(" and ") : `argument${required - args.length > 1 ? "s" : ""}`;
+    throw usageError(spec, `missing ${what}${uri !== undefined && pos[0] === uri ? ` after the store ${uri}` : ""}`);
+  }
   return { uri, args };
 }
 

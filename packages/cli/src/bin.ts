@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 /** The `quiver` executable. */
-import { main } from "./cli.js";
+// Every time the CLI prints is UTC, so every time it reads without a zone is UTC too — also the
+// date('…') literals of filters, which core parses with the JavaScript Date (local time).
+// Set before anything parses a date; only this process, never a program that embeds main().
+process.env.TZ = "UTC";
+const { main } = await import("./cli.js");
 
 // A closed pipe (`quiver head | head -1`) is not an error.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {

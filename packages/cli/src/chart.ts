@@ -1,14 +1,19 @@
 /**
  * Line charts: the data model shared by the terminal (braille), SVG and PNG renderers, and the
  * terminal renderer itself. Each character cell holds a 2×4 braille dot matrix, so a 60×15
- * chart has 120×60 dots of resolution.
+ * chart has 120×60 dots of resolution. Every point is drawn: series are decimated to the
+ * chart's columns (decimate.ts), never cut.
  */
-import { formatNumber, width as textWidth } from "./output.js";
+import { type Band, decimate, meanBand } from "./decimate.js";
+import { formatNumber } from "./output.js";
+import { width as textWidth } from "./width.js";
 
 export interface Series {
   name: string;
   xs: number[];
   ys: number[];
+  /** Series of one group (the runs of one --by value) share a colour and a legend entry. */
+  group?: string;
 }
 
 export interface ChartOptions {
@@ -22,6 +27,56 @@ export interface ChartOptions {
   height?: number;
   /** ANSI colours in the terminal. */
   color?: boolean;
+  /** Per group, the mean over its series with a ±1 standard deviation band. */
+  band?: boolean;
+}
+
+/** Legend groups in order of appearance, and each series' group index. */
+export function groupsOf(series: Series[]): { names: string[]; sizes: number[]; of: number[] } {
+  const index = new Map<string, number>();
+  const names: string[] = [];
+  const sizes: number[] = [];
+  const of = series.map((s) => {
+    const g = s.group ?? s.name;
+    let k = index.get(g);
+    if (k === undefined) {
+      index.set(g, (k = names.length));
+      names.push(g);
+      sizes.push(0);
+    }
+    sizes[k]!++;
+    return k;
+  });
+  return { names, sizes, of };
+}
+
+/** The legend text of one group: its name, and how many runs it draws when more than one. */
+export function legendName(name: string, size: number, band: boolean): string {
+  if (band) return `${name} (mean ± sd of ${size} run${size === 1 ? "" : "s"})`;
+  return size > 1 ? `${name} (${size} runs)` : name;
+}
+
+/** Per group, its mean band over `cols` columns of the x range. */
+export function groupBands(series: Series[], groups: { names: string[]; of: number[] }, b: Bounds, cols: number): Band[] {
+  return groups.names.map((_, g) =>
+    meanBand(
+      series.filter((_, i) => groups.of[i] === g),
+      b.xmin,
+      b.xmax,
+      cols,
+    ),
+  );
+}
+
+/** Bounds widened to hold the bands too (mean + sd may pass the largest value). */
+export function withBands(b: Bounds, bands: Band[]): Bounds {
+  let { ymin, ymax } = b;
+  for (const band of bands)
+    for (let i = 0; i < band.lo.length; i++) {
+      if (band.lo[i]! < ymin) ymin = band.lo[i]!;
+      if (band.hi[i]! > ymax) ymax = band.hi[i]!;
+    }
+  return { ...b, ymin, ymax };
 }
 
 export interface Bounds {
@@ -148,7 +203,7 @@ export function cleanSeries(s: Series): Series {
   let sorted = true;
   for (let k = 1; k < idx.length; k++) if (s.xs[idx[k]!]! < s.xs[idx[k - 1]!]!) sorted = false;
   if (!sorted) idx.sort((a, b) => s.xs[a]! - s.xs[b]!);
-  return { name: s.name, xs: idx.map((i) => s.xs[i]!), ys: idx.map((i) => s.ys[i]!) };
+  return { ...s, xs: idx.map((i) => s.xs[i]!), ys: idx.map((i) => s.ys[i]!) };
 }
 
 /** A line chart drawn with braille dots and box characters, with axes and a legend. */
@@ -157,33 +212,67 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
   const w = Math.max(10, opts.width ?? 60);
   const h = Math.max(4, opts.height ?? 15);
   const color = opts.color === true;
-  if (series.length === 0) return "(nothing to plot: no numeric points)\n";
-  const b = bounds(series);
+  if (series.length === 0) return "(no rows)\n";
+  const groups = groupsOf(series);
   const dotsW = w * 2;
   const dotsH = h * 4;
+  let b = bounds(series);
+  const bands = opts.band ? groupBands(series, groups, b, dotsW) : [];
+  b = withBands(b, bands);
   const cells = new Uint8Array(w * h);
   const owner = new Int16Array(w * h).fill(-1);
-  const set = (px: number, py: number, si: number) => {
+  const shade = new Int16Array(w * h).fill(-1);
+  const set = (px: number, py: number, gi: number) => {
     if (px < 0 || py < 0 || px >= dotsW || py >= dotsH) return;
     const cx = px >> 1;
     const cy = py >> 2;
     cells[cy * w + cx]! |= BRAILLE_BITS[py & 3]![px & 1]!;
-    owner[cy * w + cx] = si;
+    owner[cy * w + cx] = gi;
   };
   const toPx = (x: number) => Math.round(((x - b.xmin) / (b.xmax - b.xmin)) * (dotsW - 1));
   const toPy = (y: number) => Math.round((1 - (y - b.ymin) / (b.ymax - b.ymin)) * (dotsH - 1));
-  series.forEach((s, si) => {
-    let px = toPx(s.xs[0]!);
-    let py = toPy(s.ys[0]!);
-    set(px, py, si);
-    for (let i = 1; i < s.xs.length; i++) {
-      const nx = toPx(s.xs[i]!);
-      const ny = toPy(s.ys[i]!);
-      line(px, py, nx, ny, (x, y) => set(x, y, si));
+  const draw = (xs: number[], ys: number[], gi: number) => {
+    let px = toPx(xs[0]!);
+    let py = toPy(ys[0]!);
+    set(px, py, gi);
+    for (let i = 1; i < xs.length; i++) {
+      const nx = toPx(xs[i]!);
+      const ny = toPy(ys[i]!);
+      line(px, py, nx, ny, (x, y) => set(x, y, gi));
       px = nx;
       py = ny;
     }
-  });
+  };
+  // Line ends, for the letters right of the plot: [group, last y].
+  const ends: [number, number][] = [];
+  if (opts.band) {
+    // The band is shaded cells under the mean line; the runs themselves are summarised by it.
+    const fill = (px: number, hi: number, lo: number, gi: number) => {
+      const cx = px >> 1;
+      for (let cy = Math.max(0, toPy(hi) >> 2); cy <= Math.min(h - 1, toPy(lo) >> 2); cy++) shade[cy * w + cx] = gi;
+    };
+    bands.forEach((band, gi) => {
+      // Shade every dot column, between the band's points too (linearly, as the lines are drawn).
+      for (let i = 0; i < band.xs.length; i++) {
+        const a = toPx(band.xs[i]!);
+        fill(a, band.hi[i]!, band.lo[i]!, gi);
+        if (i + 1 === band.xs.length) continue;
+        const z = toPx(band.xs[i + 1]!);
+        for (let px = a + 1; px < z; px++) {
+          const t = (px - a) / (z - a);
+          fill(px, band.hi[i]! + t * (band.hi[i + 1]! - band.hi[i]!), band.lo[i]! + t * (band.lo[i + 1]! - band.lo[i]!), gi);
+        }
+      }
+      if (band.xs.length) draw(band.xs, band.mean, gi);
+      if (band.xs.length) ends.push([gi, band.mean[band.mean.length - 1]!]);
+    });
+  } else {
+    series.forEach((s, si) => {
+      const d = decimate(s, b.xmin, b.xmax, dotsW);
+      draw(d.xs, d.ys, groups.of[si]!);
+      ends.push([groups.of[si]!, s.ys[s.ys.length - 1]!]);
+    });
+  }
   // Y labels: top, middle, bottom rows and the nice ticks between.
   const yAt = (row: number) => b.ymax - ((row * 4 + 1.5) / (dotsH - 1)) * (b.ymax - b.ymin);
   const labelRows = new Map<number, string>();
@@ -194,18 +283,19 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
   const near = (row: number) => [...labelRows.keys()].some((r) => Math.abs(r - row) <= 2);
   if (!near(0)) labelRows.set(0, formatNumber(Number(yAt(0).toPrecision(4))));
   if (!near(h - 1)) labelRows.set(h - 1, formatNumber(Number(yAt(h - 1).toPrecision(4))));
-  // With several series, a letter right of the plot marks where each line ends (colour may be off).
+  // With several groups, a letter right of the plot marks where each line ends (colour may be off).
   const marks = new Map<number, number>();
-  if (series.length > 1) {
-    series.forEach((s, si) => {
-      let row = toPy(s.ys[s.ys.length - 1]!) >> 2;
+  if (groups.names.length > 1) {
+    for (const [gi, y] of ends) {
+      let row = toPy(y) >> 2;
+      if (marks.get(row) === gi) continue;
       for (let k = 0; k < h && marks.has(row); k++) row = (row + 1) % h;
-      if (!marks.has(row)) marks.set(row, si);
-    });
+      if (!marks.has(row)) marks.set(row, gi);
+    }
   }
-  const letter = (si: number) => String.fromCharCode(97 + (si % 26));
+  const letter = (gi: number) => String.fromCharCode(97 + (gi % 26));
   const lw = Math.max(...[...labelRows.values()].map(textWidth));
-  const paint = (s: string, si: number) => (color && si >= 0 ? `\x1b[${PALETTE[si % PALETTE.length]!.ansi}m${s}\x1b[0m` : s);
+  const paint = (s: string, gi: number) => (color && gi >= 0 ? `\x1b[${PALETTE[gi % PALETTE.length]!.ansi}m${s}\x1b[0m` : s);
   const lines: string[] = [];
   if (opts.title) lines.push(" ".repeat(lw + 2) + opts.title);
   if (opts.yLabel) lines.push(opts.yLabel);
@@ -214,7 +304,7 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
     let row = (label ?? "").padStart(lw) + (label !== undefined ? " ┤" : " │");
     for (let c = 0; c < w; c++) {
       const bits = cells[r * w + c]!;
-      row += bits ? paint(String.fromCharCode(0x2800 + bits), owner[r * w + c]!) : " ";
+      row += bits ? paint(String.fromCharCode(0x2800 + bits), owner[r * w + c]!) : shade[r * w + c]! >= 0 ? paint("░", shade[r * w + c]!) : " ";
     }
     const m = marks.get(r);
     if (m !== undefined) row += " " + paint(letter(m), m);
@@ -240,7 +330,8 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
   lines.push((" ".repeat(lw + 2) + labels.join("")).trimEnd());
   if (opts.xLabel) lines.push(" ".repeat(lw + 2) + opts.xLabel.padStart(Math.floor((w + opts.xLabel.length) / 2)));
   // Legend.
-  const legend = series.map((s, si) => `${paint("━━", si)} ${series.length > 1 ? `${letter(si)}: ` : ""}${s.name}`).join("   ");
+  const many = groups.names.length > 1;
+  const legend = groups.names.map((g, gi) => `${paint("━━", gi)} ${many ? `${letter(gi)}: ` : ""}${legendName(g, groups.sizes[gi]!, opts.band === true)}`).join("   ");
   lines.push(" ".repeat(lw + 2) + legend);
   return lines.join("\n") + "\n";
 }

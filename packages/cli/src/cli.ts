@@ -8,6 +8,7 @@ import { runCommands } from "./commands/runs.js";
 import { tracksGroup } from "./commands/tracks.js";
 import { uiCommand } from "./commands/ui.js";
 import { type Command, type CommandGroup, type Context, defaultContext } from "./context.js";
+import { didYouMean } from "./suggest.js";
 
 const groups: Record<string, CommandGroup> = { tracks: tracksGroup, h5: h5Group, ds: dsGroup };
 const commands: Record<string, Command> = { ...runCommands, ui: uiCommand };
@@ -46,11 +47,12 @@ export function mainHelp(): string {
   }
   lines.push(
     "",
-    "Every command takes --help. Tables print aligned; --json prints one JSON object per line.",
+    "Every command takes --help; `quiver version` (-V, --version) prints the version.",
+    "Tables print aligned, times in UTC; --json prints one JSON object per line.",
     "Errors go to stderr as `quiver: CODE: message` with exit code 1 (2 for usage errors).",
     "",
     "Examples:",
-    "  quiver head duckdb:runs.db --n 10",
+    "  quiver head duckdb:runs.db --limit 10",
     "  quiver plot loss --x epoch --by track_id",
     "  quiver tracks read .quiver robot/run-1 robot/pose --limit 5",
     "  quiver h5 ls logging_data.h5",
@@ -68,6 +70,24 @@ function groupHelp(name: string, grp: CommandGroup): string {
 
 class UsageError extends Error {}
 
+/** A hint for a mistyped command: a close command or group, or the group of a command given alone (`quiver query` → `ds query`). */
+function commandHint(name: string): string {
+  const subs = Object.entries(groups).flatMap(([g, grp]) => Object.keys(grp.commands).map((k) => [k, `${g} ${k}`] as const));
+  const owners = (k: string) =>
+    subs
+      .filter(([c]) => c === k)
+      .map(([, f]) => `\`${f}\``)
+      .join(" or ");
+  const direct = didYouMean(name, [...Object.keys(commands), ...Object.keys(groups), "version", "help"]);
+  if (direct) return direct;
+  if (subs.some(([k]) => k === name)) return ` (did you mean ${owners(name)}?)`;
+  return didYouMean(
+    name,
+    subs.map(([k]) => k),
+    owners,
+  );
+}
+
 function resolve(argv: string[]): { command: Command; rest: string[] } | { help: string } {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") return { help: mainHelp() };
@@ -78,15 +98,18 @@ function resolve(argv: string[]): { command: Command; rest: string[] } | { help:
     const [sub, ...more] = rest;
     if (sub === undefined || sub === "--help" || sub === "-h") return { help: groupHelp(name, grp) };
     const c = grp.commands[sub];
-    if (!c) throw new UsageError(`unknown command \`${name} ${sub}\`; ${name} commands: ${Object.keys(grp.commands).join(", ")}`);
+    if (!c) {
+      const hint = didYouMean(sub, Object.keys(grp.commands), (k) => `\`${name} ${k}\``);
+      throw new UsageError(`unknown command \`${name} ${sub}\`${hint}; ${name} commands: ${Object.keys(grp.commands).join(", ")}`);
+    }
     return { command: c, rest: more };
   }
-  throw new UsageError(`unknown command ${JSON.stringify(name)}; run \`quiver --help\` for the list`);
+  throw new UsageError(`unknown command ${JSON.stringify(name)}${commandHint(name)}; run \`quiver --help\` for the list`);
 }
 
 /** Runs the command line; returns the exit code (0 ok, 1 error, 2 usage error). */
 export async function main(argv: string[], ctx: Context = defaultContext()): Promise<number> {
-  if (argv[0] === "--version" || argv[0] === "-v") {
+  if (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "-v" || argv[0] === "version") {
     ctx.out.write(`quiver ${version()}\n`);
     return 0;
   }

@@ -1,5 +1,8 @@
 /** Rendering rows: aligned tables for people, JSON lines for machines. */
 import { batchToRows, type RecordBatch, type Row, type Table } from "@quiver/core";
+import { pad as padCells, truncate, width } from "./width.js";
+
+export { width } from "./width.js";
 
 export interface Out {
   write(text: string): void;
@@ -35,6 +38,7 @@ export function formatNumber(n: number): string {
   return String(Number(n.toPrecision(6)));
 }
 
+/** A time as tables print it: UTC, to the millisecond (the column header says "(UTC)"). */
 function formatDate(d: Date): string {
   if (Number.isNaN(d.getTime())) return "Invalid Date";
   return d.toISOString().replace("T", " ").replace("Z", "");
@@ -60,7 +64,7 @@ export function formatCell(v: unknown): string {
     else s = JSON.stringify(jsonValue(v));
   } else s = String(v);
   s = s.replace(/[\r\n\t]/g, " ");
-  return s.length > MAX_CELL ? s.slice(0, MAX_CELL - 1) + "…" : s;
+  return truncate(s, MAX_CELL);
 }
 
 function isNumericColumn(rows: Row[], col: string): boolean {
@@ -74,24 +78,25 @@ function isNumericColumn(rows: Row[], col: string): boolean {
   return any;
 }
 
-/** An aligned text table; numeric columns right-aligned. */
+/** The one way an empty result prints as a table. */
+export const NO_ROWS = "(no rows)\n";
+
+/**
+ * An aligned text table; numeric columns right-aligned, widths in terminal cells (CJK and emoji
+ * count two). Columns of times are UTC and their header says so.
+ */
 export function renderTable(rows: Row[], columns?: string[]): string {
   const cols = columns ?? columnsOf(rows);
-  if (cols.length === 0) return rows.length ? `(${rows.length} empty rows)\n` : "(no rows)\n";
+  if (rows.length === 0) return NO_ROWS;
+  if (cols.length === 0) return `(${rows.length} empty rows)\n`;
   const cells = rows.map((r) => cols.map((c) => formatCell(r[c])));
   const right = cols.map((c) => isNumericColumn(rows, c));
-  const widths = cols.map((c, i) => Math.max(width(c), ...cells.map((r) => width(r[i]!))));
-  const pad = (s: string, i: number) => (right[i] ? " ".repeat(widths[i]! - width(s)) + s : s + " ".repeat(widths[i]! - width(s)));
-  const lines = [cols.map(pad).join("  ").trimEnd(), widths.map((w) => "─".repeat(w)).join("  ")];
+  const heads = cols.map((c) => (rows.some((r) => r[c] instanceof Date) ? `${c} (UTC)` : c));
+  const widths = heads.map((c, i) => Math.max(width(c), ...cells.map((r) => width(r[i]!))));
+  const pad = (s: string, i: number) => padCells(s, widths[i]!, right[i] ? "end" : "start");
+  const lines = [heads.map(pad).join("  ").trimEnd(), widths.map((w) => "─".repeat(w)).join("  ")];
   for (const r of cells) lines.push(r.map(pad).join("  ").trimEnd());
   return lines.join("\n") + "\n";
-}
-
-/** Display width (code points; good enough for the box and braille characters we print). */
-export function width(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
 }
 
 export function columnsOf(rows: Row[]): string[] {
@@ -104,7 +109,15 @@ export function tableRows(table: Table | RecordBatch): Row[] {
   return batchToRows(table);
 }
 
-/** Prints rows as a table, or as JSON lines. */
+/**
+ * Counts a table prints after its rows ("3 of 200 points"): in JSON mode they are one more
+ * line, `{"summary": {...}}`, so scripts get the same counts.
+ */
+export function printSummary(out: Out, json: boolean, text: string, summary: Record<string, unknown>): void {
+  out.write(json ? JSON.stringify({ summary: jsonValue(summary) }) + "\n" : text + "\n");
+}
+
+/** Prints rows as a table, or as JSON lines (nothing for no rows). */
 export function printRows(out: Out, rows: Row[], opts: { json?: boolean; columns?: string[] } = {}): void {
   if (opts.json) {
     const cols = opts.columns;

@@ -4,8 +4,9 @@
  * datasource front-ends are imported here on demand, so `quiver head` never loads h5wasm.
  */
 import { existsSync } from "node:fs";
-import { importOptional, openStore, parseStoreUri, QuiverError, type Store } from "@quiver/core";
-import { storeUri } from "./args.js";
+import { importOptional, isQuiverError, openStore, parseStoreUri, QuiverError, type Reader, type Store } from "@quiver/core";
+import { knownSchemes, storeUri } from "./args.js";
+import { didYouMean } from "./suggest.js";
 
 /** Store packages the CLI depends on; imported on demand from the CLI's own folder. */
 const BUNDLED = new Set(["duckdb", "msgpack", "h5"]);
@@ -31,10 +32,18 @@ export async function loadStoreFor(uri: string): Promise<void> {
   }
 }
 
-/** openStore after loading the CLI's store package for the scheme. */
+/** openStore after loading the CLI's store package for the scheme; a mistyped scheme gets a suggestion. */
 export async function openAny(uri: string, readOnly = false): Promise<Store> {
   await loadStoreFor(uri);
-  return openStore(uri, readOnly ? { readOnly: true } : undefined);
+  try {
+    return await openStore(uri, readOnly ? { readOnly: true } : undefined);
+  } catch (err) {
+    if (!isQuiverError(err) || err.code !== "STORE_NOT_INSTALLED") throw err;
+    const { scheme, location } = parseStoreUri(uri);
+    const hint = didYouMean(scheme, knownSchemes(), (c) => `${c}:${location}`);
+    if (!hint) throw err;
+    throw new QuiverError("INVALID_URI", `unknown store scheme "${scheme}:" in ${uri}${hint} (schemes: ${knownSchemes().sort().join(", ")})`, { cause: err });
+  }
 }
 
 /** Location-backed schemes whose location is a file or folder that must exist before reading. */
@@ -59,7 +68,10 @@ export async function requireTable(store: Store, table: string): Promise<void> {
   if (await store.schema(table)) return;
   const tables = await store.tables();
   const shown = tables.slice(0, 12).join(", ") + (tables.length > 12 ? `, … (${tables.length} tables)` : "");
-  throw new QuiverError("NOT_FOUND", `${store.uri} has no table ${JSON.stringify(table)}${tables.length ? `; tables: ${shown} (choose one with --table)` : " (the store is empty)"}`);
+  throw new QuiverError(
+    "NOT_FOUND",
+    `${store.uri} has no table ${JSON.stringify(table)}${tables.length ? `; tables: ${shown} (choose one with --table)` : " (the store is empty)"}`,
+  );
 }
 
 /** Imports an optional package or throws PACKAGE_NOT_INSTALLED naming it. */
@@ -78,4 +90,20 @@ export async function requirePackage<T>(pkg: string, why: string): Promise<T> {
 /** A ROOT argument: a store URI as is, a .db/.h5 file by its extension, else a msgpack folder. */
 export function rootUri(root: string): string {
   return storeUri(root);
+}
+
+/**
+ * The full run id for `id`: the id itself, or the one run whose id starts with it (the short ids
+ * charts print). An unknown id is NOT_FOUND; a prefix of several runs is INVALID_VALUE naming them.
+ */
+export async function resolveRun(reader: Reader, id: string): Promise<string> {
+  const ids = (await reader.runs()).map((r) => String(r.track_id));
+  if (ids.includes(id)) return id;
+  const matches = id === "" ? [] : ids.filter((x) => x.startsWith(id));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    const shown = matches.slice(0, 5).join(", ") + (matches.length > 5 ? `, … (${matches.length} runs)` : "");
+    throw new QuiverError("INVALID_VALUE", `run id ${JSON.stringify(id)} is the start of ${matches.length} runs (${shown}); give more of it`);
+  }
+  throw new QuiverError("NOT_FOUND", `no run ${JSON.stringify(id)} in ${reader.store.uri}${didYouMean(id, ids)}; list runs with \`quiver ls\``);
 }

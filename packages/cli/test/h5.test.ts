@@ -40,8 +40,9 @@ describe("h5", () => {
       { index: 3, value: 1 },
       { index: 4, value: 0 },
       { index: 5, value: 1 },
+      { summary: { from: 2, to: 6, length: 10, dtype: expect.any(String), shape: [10] } },
     ]);
-    expect(jsonLines(await okIn(["h5", "show", FILE, "number", "--slice", "-2:", "--json"])).map((r) => r.index)).toEqual([8, 9]);
+    expect(jsonLines(await okIn(["h5", "show", FILE, "number", "--slice", "-2:", "--json"])).map((r) => r.index)).toEqual([8, 9, undefined]);
     const people = ok(["h5", "show", FILE, "image", "--slice", "1:3"]).trimEnd().split("\n");
     expect(people[0]).toMatch(/^index\s+shape\s+min\s+max\s+mean$/);
     expect(people[2]).toMatch(/^\s*1\s+64×64\s+1\s+1\.99976\s+1\.49988$/);
@@ -69,7 +70,10 @@ describe("h5", () => {
     for (let epoch = 1; epoch <= 5; epoch++) await t.log({ epoch, loss: 1 / epoch });
     await t.close();
     const rows = jsonLines(ok(["tail", uri, "--n", "2", "--json"]));
-    expect(rows.map((r) => [r.epoch, r.loss, r.model, r.track_id])).toEqual([[4, 0.25, "mlp", t.trackId], [5, 0.2, "mlp", t.trackId]]);
+    expect(rows.map((r) => [r.epoch, r.loss, r.model, r.track_id])).toEqual([
+      [4, 0.25, "mlp", t.trackId],
+      [5, 0.2, "mlp", t.trackId],
+    ]);
     const sql = await inproc(["sql", uri, "SELECT 1"]);
     expect(errorOf(sql).code).toBe("UNSUPPORTED");
     const dst = `duckdb:${join(tmp.dir, "from-h5.db")}`;

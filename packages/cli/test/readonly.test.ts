@@ -83,7 +83,10 @@ describe("read-only commands on existing data change no byte", () => {
     await ds.updateMetadata("images/005.jpg", { episode: 6 }); // an update: the SQL engine's table mode
     await ds.close();
     const session = await Session.open({ prefix: "robot/run-1", root: join(cwd, ".quiver") });
-    await session.track("pose").appendBatch([{ _ts: T0, x: 1 }, { _ts: T0 + 1, x: 2 }]);
+    await session.track("pose").appendBatch([
+      { _ts: T0, x: 1 },
+      { _ts: T0 + 1, x: 2 },
+    ]);
     await session.close();
     const logger = await H5Logger.open(join(cwd, "log.h5"), { replaceIfExists: true });
     for (let i = 0; i < 5; i++) logger.log("number", i);
@@ -117,7 +120,7 @@ describe("read-only commands on existing data change no byte", () => {
   it("tracks ls/read of a session, and of a missing session or track", () => {
     const r = unchanged(cwd, ["tracks", "read", ".quiver", "robot/run-1", "pose", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim().split("\n")).toHaveLength(2);
+    expect(r.stdout.trim().split("\n")).toHaveLength(3); // 2 points and the summary line
     notFound(unchanged(cwd, ["tracks", "read", ".quiver", "robot/run-9", "pose"]), /no session "robot\/run-9"/);
     notFound(unchanged(cwd, ["tracks", "read", ".quiver", "robot/run-1", "nope"]), /no track "nope"/);
     expect(unchanged(cwd, ["tracks", "ls", ".quiver"]).code).toBe(0);
@@ -125,7 +128,13 @@ describe("read-only commands on existing data change no byte", () => {
 
   it("head, tail, ls, columns and stats of duckdb and msgpack runs", () => {
     for (const uri of ["duckdb:runs.db", "msgpack:runs"]) {
-      for (const args of [["head", uri], ["tail", uri], ["ls", uri], ["columns", uri], ["stats", uri, "describe", "loss"]]) {
+      for (const args of [
+        ["head", uri],
+        ["tail", uri],
+        ["ls", uri],
+        ["columns", uri],
+        ["stats", uri, "describe", "loss"],
+      ]) {
         const r = unchanged(cwd, args);
         expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(0);
       }

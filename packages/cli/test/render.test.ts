@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { crc32 as zlibCrc32, inflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { chartToPng, chartToSvg, crc32, describeColumn, parseSlice, parseValue, renderTable, terminalChart } from "../dist/index.js";
+import { chartToPng, chartToSvg, decimate, describeColumn, displayWidth, parseSlice, parseValue, renderTable, terminalChart } from "../dist/index.js";
 import { tempDir } from "./helpers.js";
+import { countColour, decodePng, greyLevels, ink } from "./png.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -14,44 +14,6 @@ const series = [
   { name: "valid", xs: [1, 2, 3, 4, 5, 6], ys: [2.4, 1.9, 1.5, 1.3, 1.2, 1.25] },
 ];
 
-/** PNG chunks with their CRCs checked, and the decoded RGB pixels. */
-function decodePng(buf: Buffer): { width: number; height: number; types: string[]; pixels: Buffer } {
-  expect([...buf.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const types: string[] = [];
-  const idat: Buffer[] = [];
-  let width = 0;
-  let height = 0;
-  for (let o = 8; o < buf.length; ) {
-    const len = buf.readUInt32BE(o);
-    const type = buf.toString("ascii", o + 4, o + 8);
-    const data = buf.subarray(o + 8, o + 8 + len);
-    expect(buf.readUInt32BE(o + 8 + len)).toBe(zlibCrc32(buf.subarray(o + 4, o + 8 + len)));
-    types.push(type);
-    if (type === "IHDR") {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      expect([data[8], data[9], data[10], data[11], data[12]]).toEqual([8, 2, 0, 0, 0]);
-    }
-    if (type === "IDAT") idat.push(Buffer.from(data));
-    o += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * 3;
-  expect(raw.length).toBe((stride + 1) * height);
-  const pixels = Buffer.alloc(stride * height);
-  for (let y = 0; y < height; y++) {
-    expect(raw[y * (stride + 1)]).toBe(0);
-    raw.copy(pixels, y * stride, y * (stride + 1) + 1, (y + 1) * (stride + 1));
-  }
-  return { width, height, types, pixels };
-}
-
-function countColour(pixels: Buffer, rgb: [number, number, number]): number {
-  let n = 0;
-  for (let i = 0; i < pixels.length; i += 3) if (pixels[i] === rgb[0] && pixels[i + 1] === rgb[1] && pixels[i + 2] === rgb[2]) n++;
-  return n;
-}
-
 describe("tables", () => {
   it("aligns columns, right-aligns numbers and leaves nulls blank", () => {
     const out = renderTable([
@@ -59,8 +21,8 @@ describe("tables", () => {
       { name: "longer", loss: 12.25, when: null },
     ]);
     const lines = out.trimEnd().split("\n");
-    expect(lines[0]).toBe("name     loss  when");
-    expect(lines[1]).toMatch(/^─{6}  ─{5}  ─+$/);
+    expect(lines[0]).toBe("name     loss  when (UTC)");
+    expect(lines[1]).toMatch(/^─{6} {2}─{5} {2}─+$/);
     expect(lines[2]).toBe("a         0.5  2024-05-01 12:00:00.000");
     expect(lines[3]).toBe("longer  12.25");
   });
@@ -95,7 +57,7 @@ describe("terminal chart", () => {
     const t0 = Date.UTC(2024, 4, 1, 12, 0, 0);
     const out = terminalChart([{ name: "x", xs: [t0, t0 + 3_600_000, t0 + 7_200_000], ys: [1, 1, 1] }], { xIsTime: true, width: 50 });
     expect(out).toMatch(/1[234]:00:00/);
-    expect(terminalChart([{ name: "x", xs: [], ys: [] }])).toContain("nothing to plot");
+    expect(terminalChart([{ name: "x", xs: [], ys: [] }])).toBe("(no rows)\n");
   });
 });
 
@@ -119,20 +81,96 @@ print("|".join(t.text or "" for t in root.iter(f"{ns}text")))`;
     expect(texts).toContain("epoch");
   });
 
-  it("encodes a valid PNG with the lines in their colours", () => {
-    const png = chartToPng(series, { width: 400, height: 300, title: "loss" });
-    const { width, height, types, pixels } = decodePng(png);
-    expect([width, height]).toEqual([400, 300]);
-    expect(types).toEqual(["IHDR", "IDAT", "IEND"]);
-    expect(countColour(pixels, [31, 119, 180])).toBeGreaterThan(300); // first series, blue
-    expect(countColour(pixels, [255, 127, 14])).toBeGreaterThan(300); // second series, orange
-    expect(countColour(pixels, [255, 255, 255])).toBeGreaterThan(width * height * 0.8);
-    expect(countColour(pixels, [51, 51, 51])).toBeGreaterThan(500); // axes and labels
+  it("rasterises the SVG into a valid PNG: lines in their colours, anti-aliased text", () => {
+    const png = decodePng(chartToPng(series, { width: 400, height: 300, title: "loss" }));
+    expect([png.width, png.height]).toEqual([400, 300]);
+    expect(png.types[0]).toBe("IHDR");
+    expect(png.types[png.types.length - 1]).toBe("IEND");
+    expect(countColour(png, [31, 119, 180], 8)).toBeGreaterThan(300); // first series, blue
+    expect(countColour(png, [255, 127, 14], 8)).toBeGreaterThan(300); // second series, orange
+    expect(countColour(png, [255, 255, 255])).toBeGreaterThan(png.width * png.height * 0.7);
+    expect(greyLevels(png)).toBeGreaterThan(20); // a real font, anti-aliased (a bitmap font has 1 grey)
   });
 
-  it("computes the same CRC-32 as zlib", () => {
-    const b = Buffer.from("IHDR quiver chart");
-    expect(crc32(b)).toBe(zlibCrc32(b));
+  it("draws text in its own case with a real font (a bitmap font drew ids upper-case)", () => {
+    const render = (title: string) => decodePng(chartToPng(series, { width: 400, height: 300, title }));
+    const lower = render("abcdef7ae5edb1");
+    const upper = render("ABCDEF7AE5EDB1");
+    // The title row: same letters, different glyphs; lower case has less ink than capitals.
+    const a = ink(lower, 0, 0, 400, 30);
+    const b = ink(upper, 0, 0, 400, 30);
+    expect(a).toBeGreaterThan(50);
+    expect(b).toBeGreaterThan(a);
+    expect(Buffer.compare(Buffer.from(lower.rgb), Buffer.from(upper.rgb))).not.toBe(0);
+  });
+});
+
+describe("display width", () => {
+  it("counts CJK and emoji as two cells, marks and joiners as none", () => {
+    expect(displayWidth("loss")).toBe(4);
+    expect(displayWidth("畳み込み")).toBe(8);
+    expect(displayWidth("🙂")).toBe(2);
+    expect(displayWidth("👨‍👩‍👧")).toBe(2); // one ZWJ sequence
+    expect(displayWidth("👍🏽")).toBe(2); // with a skin tone
+    expect(displayWidth("🇩🇪")).toBe(2);
+    expect(displayWidth("e\u0301")).toBe(1); // e + combining acute
+    expect(displayWidth("☀️")).toBe(2); // VS16: emoji presentation
+    expect(displayWidth("한국어")).toBe(6);
+    expect(displayWidth("ｆｕｌｌ")).toBe(8);
+  });
+
+  it("aligns tables of CJK and emoji as a terminal shows them", () => {
+    const out = renderTable([
+      { run: "畳み込み🙂", n: 1 },
+      { run: "mlp", n: 22 },
+      { run: "👨‍👩‍👧 family", n: 333 },
+    ])
+      .trimEnd()
+      .split("\n");
+    const widths = out.map(displayWidth);
+    expect(new Set(widths.slice(2)).size).toBe(1); // every row ends in the same column
+    expect(widths[2]).toBe(widths[1]);
+    // a long CJK cell is cut by width, at a whole character, with an ellipsis
+    const cut = renderTable([{ t: "漢".repeat(30) }]).split("\n")[2]!;
+    expect(displayWidth(cut)).toBeLessThanOrEqual(40);
+    expect(cut.endsWith("…")).toBe(true);
+  });
+});
+
+describe("decimation", () => {
+  it("keeps first, min, max and last of each column, so a lone spike survives", () => {
+    const n = 1_000_000;
+    const xs = Array.from({ length: n }, (_, i) => i);
+    const ys = xs.map((i) => (i === 654_321 ? 1000 : i === 123_456 ? -1000 : Math.sin(i / 5000)));
+    const d = decimate({ name: "y", xs, ys }, 0, n - 1, 200);
+    expect(d.xs.length).toBeLessThanOrEqual(800);
+    expect(d.ys).toContain(1000);
+    expect(d.ys).toContain(-1000);
+    expect(d.xs[0]).toBe(0);
+    expect(d.xs[d.xs.length - 1]).toBe(n - 1);
+    for (let i = 1; i < d.xs.length; i++) expect(d.xs[i]!).toBeGreaterThanOrEqual(d.xs[i - 1]!);
+    // per column, the kept extremes are the true extremes
+    const col = (x: number) => Math.min(199, Math.floor((x / (n - 1)) * 200));
+    for (const c of [0, 42, 117, 199]) {
+      const inCol = ys.filter((_, i) => col(i) === c);
+      const kept = d.ys.filter((_, i) => col(d.xs[i]!) === c);
+      expect(Math.max(...kept)).toBe(Math.max(...inCol));
+      expect(Math.min(...kept)).toBe(Math.min(...inCol));
+    }
+    // few points: untouched
+    expect(decimate(series[0]!, 1, 6, 100)).toBe(series[0]);
+  });
+
+  it("a million-point chart shows the spike in the terminal and in SVG", () => {
+    const n = 1_000_000;
+    const xs = Array.from({ length: n }, (_, i) => i);
+    const ys = xs.map((i) => (i === 777_777 ? 50 : 0));
+    const term = terminalChart([{ name: "y", xs, ys }], { width: 50, height: 10 }).split("\n");
+    expect(term[0]).toMatch(/^\s*\S* [┤│]\s+[\u2801-\u28ff]\s*$/); // the top row has the spike, and only it
+    const svg = chartToSvg([{ name: "y", xs, ys }], { width: 400, height: 200 });
+    const pts = /points="([^"]+)"/.exec(svg)![1]!.split(" ");
+    expect(pts.length).toBeLessThanOrEqual(4 * 400);
+    expect(Math.min(...pts.map((p) => Number(p.split(",")[1])))).toBeLessThan(30); // reaches the top
   });
 });
 
@@ -160,5 +198,9 @@ describe("small parsers", () => {
     expect(d).toMatchObject({ column: "loss", count: 4, nulls: 1, mean: 2.5, min: 1, "50%": 2.5, max: 4 });
     expect(d.std as number).toBeCloseTo(1.29099, 4);
     expect(describeColumn("model", ["a", "b", "a"])).toMatchObject({ count: 3, unique: 2, top: "a", freq: 2 });
+    // NaN and ±Infinity are counted apart; the statistics are over the finite values
+    const odd = describeColumn("loss", [1, NaN, 3, Infinity, -Infinity, -Infinity, null]);
+    expect(odd).toMatchObject({ count: 6, nulls: 1, nan: 1, inf: 1, "-inf": 2, mean: 2, min: 1, max: 3 });
+    expect(describeColumn("x", [NaN, NaN])).toEqual({ column: "x", count: 2, nulls: 0, nan: 2, inf: 0, "-inf": 0 });
   });
 });

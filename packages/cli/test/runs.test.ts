@@ -18,7 +18,11 @@ interface Fixture {
 /** Two runs of 10 epochs each, plus a third run with another model. */
 async function logRuns(uri: string): Promise<Fixture> {
   const runs: string[] = [];
-  for (const [model, lr] of [["mlp", 0.1], ["mlp", 0.01], ["cnn", 0.05]] as const) {
+  for (const [model, lr] of [
+    ["mlp", 0.1],
+    ["mlp", 0.01],
+    ["cnn", 0.05],
+  ] as const) {
     const t = await Tracker.open(uri, { params: { model, lr } });
     for (let epoch = 1; epoch <= 10; epoch++) await t.log({ epoch, loss: 1 / (epoch * lr * 10), accuracy: 1 - 1 / (epoch * lr * 10 + 1) });
     runs.push(t.trackId);
@@ -37,15 +41,18 @@ for (const scheme of ["duckdb", "msgpack"] as const) {
     it("head and tail print aligned tables and JSON lines", async () => {
       const table = ok(["head", fx.uri, "--n", "3"]).trimEnd().split("\n");
       expect(table).toHaveLength(5); // header, rule, 3 rows
-      expect(table[0]).toMatch(/^epoch\s+loss\s+accuracy\s+model\s+lr\s+timestamp\s+track_id$/);
+      expect(table[0]).toMatch(/^epoch\s+loss\s+accuracy\s+model\s+lr\s+timestamp \(UTC\)\s+track_id$/);
       expect(table[2]).toMatch(/^\s+1\s+1\s+0\.5\s+mlp\s+0\.1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+[0-9a-f-]{36}$/);
-      const head = jsonLines(ok(["head", fx.uri, "--n", "2", "--json"]));
+      const head = jsonLines(ok(["head", fx.uri, "--limit", "2", "--json"]));
       expect(head.map((r) => r.epoch)).toEqual([1, 2]);
       expect(head[0]).toMatchObject({ model: "mlp", lr: 0.1, track_id: fx.runs[0] });
       expect(typeof head[0]!.timestamp).toBe("string");
       expect(new Date(head[0]!.timestamp as string).getTime()).toBeGreaterThan(Date.UTC(2020, 0));
       const tail = jsonLines(await okIn(["tail", fx.uri, "--n", "2", "--json"]));
-      expect(tail.map((r) => [r.model, r.epoch])).toEqual([["cnn", 9], ["cnn", 10]]);
+      expect(tail.map((r) => [r.model, r.epoch])).toEqual([
+        ["cnn", 9],
+        ["cnn", 10],
+      ]);
       const run2 = jsonLines(await okIn(["tail", fx.uri, "--n", "1", "--json", "--track-id", fx.runs[1]!, "--columns", "epoch,lr"]));
       expect(run2).toEqual([{ epoch: 10, lr: 0.01 }]);
       const filtered = jsonLines(await okIn(["head", fx.uri, "--n", "100", "--json", "--where", "model = 'cnn' and epoch >= 9"]));
@@ -90,7 +97,10 @@ for (const scheme of ["duckdb", "msgpack"] as const) {
       expect(d[0]).toMatchObject({ column: "epoch", count: 30, nulls: 0, mean: 5.5, min: 1, max: 10, "50%": 5.5 });
       expect(d[1]).toMatchObject({ column: "model", count: 30, unique: 2, top: "mlp", freq: 20 });
       const top = jsonLines(await okIn(["stats", fx.uri, "top", "accuracy", "--n", "2", "--json"]));
-      expect(top.map((r) => [r.lr, r.epoch])).toEqual([[0.1, 10], [0.1, 9]]);
+      expect(top.map((r) => [r.lr, r.epoch])).toEqual([
+        [0.1, 10],
+        [0.1, 9],
+      ]);
       const bottom = jsonLines(await okIn(["stats", "bottom", "loss", "--store", fx.uri, "--n", "1", "--json"]));
       expect(bottom[0]).toMatchObject({ lr: 0.1, epoch: 10 });
       const people = await okIn(["stats", fx.uri, "describe", "loss"]);
@@ -101,17 +111,17 @@ for (const scheme of ["duckdb", "msgpack"] as const) {
       const out = ok(["plot", fx.uri, "loss", "--x", "epoch", "--by", "model", "--width", "40", "--height", "8"]);
       expect(out).toMatch(/[\u2801-\u28ff]/);
       expect(out).toContain("└");
-      expect(out).toMatch(/━━ a: mlp\s+━━ b: cnn/);
+      expect(out).toMatch(/━━ a: mlp \(2 runs\)\s+━━ b: cnn$/m);
       expect(out).not.toContain("\x1b["); // piped: no colour
     });
 
     it("plot --out writes SVG and PNG files", async () => {
       const svg = join(tmp.dir, `${scheme}.svg`);
-      expect(ok(["plot", fx.uri, "accuracy", "--x", "epoch", "--by", "track_id", "--out", svg])).toContain(`wrote ${svg} (3 series, 30 points)`);
+      expect(ok(["plot", fx.uri, "accuracy", "--x", "epoch", "--by", "track_id", "--out", svg])).toBe(`wrote ${svg} (3 lines, 30 points)\n`);
       const text = readFileSync(svg, "utf8");
       expect(text.match(/<polyline /g)).toHaveLength(3);
       const png = join(tmp.dir, `${scheme}.png`);
-      ok(["plot", fx.uri, "loss,accuracy", "--out", png, "--width", "320", "--height", "200"]);
+      expect(ok(["plot", fx.uri, "loss,accuracy", "--out", png, "--width", "320", "--height", "200"])).toBe(`wrote ${png} (6 lines in 2 groups, 60 points)\n`);
       const buf = readFileSync(png);
       expect(buf.subarray(1, 4).toString("ascii")).toBe("PNG");
       expect(buf.subarray(12, 16).toString("ascii")).toBe("IHDR");
@@ -192,7 +202,8 @@ describe("copy between stores", () => {
     expect(ok(["copy", src.uri, dst])).toBe(`copied 30 new rows from ${src.uri} to ${dst} (0 already there)\n`);
     expect(ok(["copy", src.uri, dst])).toBe(`copied 0 new rows from ${src.uri} to ${dst} (30 already there)\n`);
     const back = `duckdb:${join(tmp.dir, "copy-back.db")}`;
-    expect(JSON.parse(ok(["copy", dst, back, "--json"]))).toEqual({ added: 30, source: dst, target: back, table: "events" });
+    expect(JSON.parse(ok(["copy", dst, back, "--json"]))).toEqual({ added: 30, already_there: 0, source: dst, target: back, table: "events" });
+    expect(JSON.parse(ok(["copy", dst, back, "--json"]))).toEqual({ added: 0, already_there: 30, source: dst, target: back, table: "events" });
     const a = jsonLines(await okIn(["head", src.uri, "--n", "100", "--json"]));
     const b = jsonLines(await okIn(["head", back, "--n", "100", "--json"]));
     expect(b).toEqual(a);

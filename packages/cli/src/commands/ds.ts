@@ -1,8 +1,9 @@
 /** `quiver ds ls|scan|query|export|upload`: datasources (files + metadata) of @quiver/datasource. */
 import { existsSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
-import { type Query, QuiverError, type Row, type Table } from "@quiver/core";
+import { isQuiverError, type Query, QuiverError, type Row, type Table } from "@quiver/core";
 import { bool, int, type OptionSpec, parseCommand, str, usageError } from "../args.js";
+import { LIMIT_ALIASES } from "./common.js";
 import type { Command, CommandGroup } from "../context.js";
 import { parseFilter } from "../filter.js";
 import { printRows, tableRows } from "../output.js";
@@ -102,7 +103,7 @@ const lsCmd: Command = {
       }
       try {
         const fields = x.fields ? (await x.fields()).map((f) => f.name) : [];
-        rows.push({ name: x.name, path: x.path ?? null, fields: fields.join(",") });
+        rows.push({ name: x.name, path: x.path ?? null, fields });
       } finally {
         await closeIfPossible(x);
       }
@@ -131,7 +132,14 @@ const scanCmd: Command = {
       if (!st) throw new QuiverError("NOT_FOUND", `--path ${path}: no such folder; create it or fix the path (nothing was created)`);
       if (!st.isDirectory()) throw new QuiverError("INVALID_PATH", `--path ${path} is not a folder; give the folder holding the files`);
     }
-    const ds = path ? await Datasource.getOrCreate({ name, path, ...where(p) }) : await Datasource.get({ name, ...where(p) });
+    const ds = path
+      ? await Datasource.getOrCreate({ name, path, ...where(p) })
+      : await Datasource.get({ name, ...where(p) }).catch((err: unknown) => {
+          // A first scan has no datasource to rescan yet: say how to create one.
+          if (isQuiverError(err) && err.code === "NOT_FOUND")
+            throw new QuiverError("NOT_FOUND", `${err.message.split(";")[0]}; to create it, pass the folder of its files: \`quiver ds scan ${name} --path DIR\``, { cause: err });
+          throw err;
+        });
     try {
       const res = await withSpinner("scanning", (bar) =>
         ds.scan({
@@ -155,7 +163,15 @@ const queryCmd: Command = {
   spec: {
     usage: 'ds query NAME "FILTER" [--select A,B] [--order-by F] [--desc] [--limit N] [--json]',
     summary: "Datapoints whose metadata matches a filter.",
-    options: { ...ROOT_OPTS, select: { type: "string" }, "order-by": { type: "string" }, desc: { type: "boolean" }, limit: { type: "string", short: "n" }, json: { type: "boolean" } },
+    options: {
+      ...ROOT_OPTS,
+      select: { type: "string" },
+      "order-by": { type: "string" },
+      desc: { type: "boolean" },
+      limit: { type: "string", short: "n" },
+      json: { type: "boolean" },
+    },
+    aliases: LIMIT_ALIASES,
     optionHelp: { ...ROOT_HELP, select: "only these fields (path is always shown)", "order-by": "sort by this field", desc: "sort descending", limit: "at most N datapoints" },
     details: `FILTER language:
   comparisons   episode > 5   label = 'cat'   score != 0.5   (= == != <> > >= < <=)
@@ -178,7 +194,10 @@ Example:
     const ds = await getSource(p, name, true);
     try {
       let view = ds.where(q);
-      const sel = str(p, "select")?.split(",").map((s) => s.trim()).filter(Boolean);
+      const sel = str(p, "select")
+        ?.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (sel?.length) view = view.select(...sel);
       const ob = str(p, "order-by");
       if (ob) view = view.orderBy(ob, bool(p, "desc") ? "desc" : "asc");
@@ -199,7 +218,7 @@ const exportCmd: Command = {
     summary: "Writes the datapoints (path + metadata) of a datasource, or those matching --where, to Parquet or CSV.",
     options: { ...ROOT_OPTS, parquet: { type: "string" }, csv: { type: "string" }, where: { type: "string", short: "w" }, json: { type: "boolean" } },
     optionHelp: { ...ROOT_HELP, parquet: "Parquet file to write", csv: "CSV file to write", where: "only datapoints matching this filter (see `quiver ds query --help`)" },
-    details: "Example:\n  quiver ds export images --parquet images.parquet --where \"episode > 5\"",
+    details: 'Example:\n  quiver ds export images --parquet images.parquet --where "episode > 5"',
   },
   async run(argv, ctx) {
     const p = parseCommand(argv, this.spec);
@@ -211,15 +230,19 @@ const exportCmd: Command = {
     if (filter) parseFilter(filter);
     const ds = await getSource(p, p.positionals[0]!, true);
     try {
-      const result = await withSpinner("exporting", async (bar) => {
-        const r = await allOf(ds, filter).all();
-        bar.setTotal(r.length);
-        bar.update(0);
-        if (parquet) await r.toParquet(parquet);
-        else await r.toCSV(csv!);
-        bar.update(r.length);
-        return r;
-      }, "datapoints");
+      const result = await withSpinner(
+        "exporting",
+        async (bar) => {
+          const r = await allOf(ds, filter).all();
+          bar.setTotal(r.length);
+          bar.update(0);
+          if (parquet) await r.toParquet(parquet);
+          else await r.toCSV(csv!);
+          bar.update(r.length);
+          return r;
+        },
+        "datapoints",
+      );
       const file = parquet ?? csv!;
       if (bool(p, "json")) ctx.out.write(JSON.stringify({ file, datapoints: result.length }) + "\n");
       else ctx.out.write(`wrote ${result.length} datapoint${result.length === 1 ? "" : "s"} to ${file}\n`);
@@ -231,22 +254,38 @@ const exportCmd: Command = {
 
 const uploadCmd: Command = {
   spec: {
-    usage: "ds upload NAME FILE [--path-column COL]",
+    usage: "ds upload NAME FILE [--path-column COL] [--json]",
     summary: "Adds metadata from a .parquet or .csv file (one row per datapoint, keyed by its path column).",
-    options: { ...ROOT_OPTS, "path-column": { type: "string" } },
-    optionHelp: { ...ROOT_HELP, "path-column": "column holding the datapoint path (default path)" },
+    options: { ...ROOT_OPTS, "path-column": { type: "string" }, json: { type: "boolean" } },
+    optionHelp: { ...ROOT_HELP, "path-column": "column holding the datapoint path (default path)", json: "print {name, file, rows} as JSON" },
     details: "Example:\n  quiver ds upload images labels.csv --path-column file",
   },
   async run(argv, ctx) {
     const p = parseCommand(argv, this.spec);
     if (p.positionals.length !== 2) throw usageError(this.spec, "expected NAME FILE");
     const [name, file] = p.positionals as [string, string];
+    if (!existsSync(file)) throw new QuiverError("NOT_FOUND", `${file}: no such file; give a .csv or .parquet file of metadata`);
+    const pc = str(p, "path-column") ?? "path";
     const ds = await getSource(p, name, false);
     try {
-      const pc = str(p, "path-column");
-      const res = await withSpinner("uploading", () => ds.uploadMetadata(file, pc ? { pathColumn: pc } : undefined), "rows");
+      let res: unknown;
+      try {
+        res = await withSpinner("uploading", () => ds.uploadMetadata(file, { pathColumn: pc }), "rows");
+      } catch (err) {
+        // The library names its option; the command line calls it --path-column.
+        if (isQuiverError(err) && err.code === "UNKNOWN_FIELD" && /pathColumn/.test(err.message)) {
+          const cols = /columns: (.*)$/.exec(err.message)?.[1];
+          throw new QuiverError(
+            "UNKNOWN_FIELD",
+            `${file} has no column ${JSON.stringify(pc)}${cols ? ` (columns: ${cols})` : ""}; name the column of datapoint paths with --path-column COL`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
       const n = typeof res === "number" ? res : undefined;
-      ctx.out.write(`uploaded metadata from ${file} to ${name}${n !== undefined ? ` (${n} rows)` : ""}\n`);
+      if (bool(p, "json")) ctx.out.write(JSON.stringify({ name, file, rows: n ?? null }) + "\n");
+      else ctx.out.write(`uploaded metadata from ${file} to ${name}${n !== undefined ? ` (${n} rows)` : ""}\n`);
     } finally {
       await closeIfPossible(ds);
     }

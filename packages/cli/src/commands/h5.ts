@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { QuiverError, type Row } from "@quiver/core";
 import { bool, parseCommand, str, usageError } from "../args.js";
 import type { Command, CommandGroup } from "../context.js";
-import { printRows } from "../output.js";
+import { printRows, printSummary } from "../output.js";
 import { renderImage } from "../picture.js";
 import { requirePackage } from "../stores.js";
 
@@ -70,7 +70,7 @@ export function frames(values: unknown, shape: number[], count: number): unknown
   return [values];
 }
 
-function summary(v: unknown, frameShape: number[]): Row {
+function entrySummary(v: unknown, frameShape: number[]): Row {
   if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean" || typeof v === "string") return { value: v };
   let arr: ArrayLike<number | bigint> | undefined;
   if (ArrayBuffer.isView(v) || Array.isArray(v)) arr = v as unknown as ArrayLike<number>;
@@ -88,6 +88,19 @@ function summary(v: unknown, frameShape: number[]): Row {
   return { shape: frameShape.join("×") || String(arr.length), min, max, mean: arr.length ? sum / arr.length : NaN };
 }
 
+/** The datasets of an H5Logger file, as `h5 ls` lists them (shapes as arrays in JSON). */
+export async function h5Datasets(file: string, json: boolean): Promise<Row[]> {
+  return withFile(file, async (r) => {
+    const rows: Row[] = [];
+    for (const name of [...(await r.keys())].sort()) {
+      const d = await r.get(name);
+      if (!d) continue;
+      rows.push({ name, dtype: d.dtype, shape: json ? d.shape : `(${d.shape.join(", ")}${d.shape.length === 1 ? "," : ""})`, length: d.length });
+    }
+    return rows;
+  });
+}
+
 const lsCmd: Command = {
   spec: {
     usage: "h5 ls FILE [--json]",
@@ -99,16 +112,8 @@ const lsCmd: Command = {
   async run(argv, ctx) {
     const p = parseCommand(argv, this.spec);
     if (p.positionals.length !== 1) throw usageError(this.spec, "expected FILE");
-    const file = p.positionals[0]!;
-    await withFile(file, async (r) => {
-      const rows: Row[] = [];
-      for (const name of [...(await r.keys())].sort()) {
-        const d = await r.get(name);
-        if (!d) continue;
-        rows.push({ name, dtype: d.dtype, shape: bool(p, "json") ? d.shape : `(${d.shape.join(", ")}${d.shape.length === 1 ? "," : ""})`, length: d.length });
-      }
-      printRows(ctx.out, rows, { json: bool(p, "json"), columns: ["name", "dtype", "shape", "length"] });
-    });
+    const rows = await h5Datasets(p.positionals[0]!, bool(p, "json"));
+    printRows(ctx.out, rows, { json: bool(p, "json"), columns: ["name", "dtype", "shape", "length"] });
   },
 };
 
@@ -119,10 +124,11 @@ const showCmd: Command = {
     options: { slice: { type: "string" }, json: { type: "boolean" }, image: { type: "boolean", short: "i" } },
     optionHelp: {
       slice: "entries to show, Python-style: 10:20, :5, -3: (default 0:10)",
-      json: "one JSON object per entry: {index, value}",
+      json: "one JSON object per entry: {index, value}, then {summary: {from, to, length, dtype, shape}}",
       image: "draw 2-D entries (e.g. 64×64 frames) as pictures in the terminal",
     },
-    details: "Examples:\n  quiver h5 show logging_data.h5 number --slice 0:5\n  quiver h5 show logging_data.h5 image --slice -1: --image\n  quiver h5 show logging_data.h5 image --slice -1: --json",
+    details:
+      "Examples:\n  quiver h5 show logging_data.h5 number --slice 0:5\n  quiver h5 show logging_data.h5 image --slice -1: --image\n  quiver h5 show logging_data.h5 image --slice -1: --json",
   },
   async run(argv, ctx) {
     const p = parseCommand(argv, this.spec);
@@ -132,8 +138,16 @@ const showCmd: Command = {
       const d = await dataset(r, name, file);
       const [a, b] = parseSlice(str(p, "slice"), d.length, [0, 10]);
       const vals = b > a ? frames(await d.slice(a, b), d.shape, b - a) : [];
-      if (bool(p, "json")) {
-        printRows(ctx.out, vals.map((v, i) => ({ index: a + i, value: v })), { json: true });
+      const json = bool(p, "json");
+      const summary = { from: a, to: b, length: d.length, dtype: d.dtype, shape: d.shape };
+      const footer = `entries ${a}..${b} of ${d.length} (${d.dtype}, shape (${d.shape.join(", ")}))`;
+      if (json) {
+        printRows(
+          ctx.out,
+          vals.map((v, i) => ({ index: a + i, value: v })),
+          { json: true },
+        );
+        printSummary(ctx.out, true, footer, summary);
         return;
       }
       const frameShape = d.shape.slice(1);
@@ -145,8 +159,11 @@ const showCmd: Command = {
         });
         return;
       }
-      printRows(ctx.out, vals.map((v, i) => ({ index: a + i, ...summary(v, frameShape) })));
-      ctx.out.write(`entries ${a}..${b} of ${d.length} (${d.dtype}, shape (${d.shape.join(", ")}))\n`);
+      printRows(
+        ctx.out,
+        vals.map((v, i) => ({ index: a + i, ...entrySummary(v, frameShape) })),
+      );
+      printSummary(ctx.out, false, footer, summary);
     });
   },
 };

@@ -1,11 +1,12 @@
 /** `quiver tracks ls|read|plot`: time series written by Session/Track. */
-import { QuiverError, type Row, Session, type Store, type TrackReadResult } from "@quiver/core";
+import { field, type QueryNode, QuiverError, type Row, Session, type Store, type TrackReadResult } from "@quiver/core";
 import { bool, int, parseCommand, str, time, usageError } from "../args.js";
 import type { Command, CommandGroup } from "../context.js";
-import { printRows } from "../output.js";
-import { emitChart } from "../plot.js";
+import { printRows, printSummary, tableRows } from "../output.js";
+import { emitChart, toNumber } from "../plot.js";
 import { openExisting, rootUri } from "../stores.js";
-import { chartSize, PLOT_HELP, PLOT_OPTIONS } from "./runs.js";
+import { LIMIT_ALIASES } from "./common.js";
+import { chartSize, PLOT_HELP, PLOT_OPTIONS } from "./plot.js";
 
 const ROOT_NOTE = "ROOT is the folder given to Session.open({ root }) (read with msgpack:), a .db or .h5 file, or any store URI, e.g. duckdb:runs.db.";
 const MARK = "/tracks/";
@@ -74,7 +75,13 @@ const lsCmd: Command = {
       const rows: Row[] = [];
       for (const name of names) {
         const s = await session.track(name).stats();
-        rows.push({ track: name, points: s.count, first: s.firstTs === null ? null : new Date(s.firstTs * 1000), last: s.lastTs === null ? null : new Date(s.lastTs * 1000), fields: s.fields.join(",") });
+        rows.push({
+          track: name,
+          points: s.count,
+          first: s.firstTs === null ? null : new Date(s.firstTs * 1000),
+          last: s.lastTs === null ? null : new Date(s.lastTs * 1000),
+          fields: s.fields,
+        });
       }
       printRows(ctx.out, rows, { json: bool(p, "json"), columns: ["track", "points", "first", "last", "fields"] });
     });
@@ -88,18 +95,27 @@ const READ_OPTS = {
   reverse: { type: "boolean" as const, short: "r" },
 };
 const READ_HELP = {
-  start: "first time (inclusive): seconds since the epoch or an ISO date",
+  start: "first time (inclusive): seconds since the epoch or an ISO date (UTC unless it names a zone)",
   end: "end time (exclusive)",
-  limit: "at most this many points (default 100, at most 10000)",
+  limit: "at most this many points (default 100, at most 10000 per read; page with --start or --index)",
   reverse: "newest first",
 };
 
-async function readPoints(root: string, prefix: string, track: string, opts: { startTime?: number; endTime?: number; limit: number; reverse: boolean; index?: number }, fn: (r: TrackReadResult) => void): Promise<void> {
+async function readPoints(
+  root: string,
+  prefix: string,
+  track: string,
+  opts: { startTime?: number; endTime?: number; limit: number; reverse: boolean; index?: number },
+  fn: (r: TrackReadResult) => void,
+): Promise<void> {
   await withRoot(root, async (store) => {
     await requireTrack(store, prefix, track);
     const session = await openSession(store, prefix);
     const t = session.track(track);
-    const r = opts.index !== undefined ? await t.read({ startIndex: opts.index, limit: opts.limit }) : await t.readByTime({ startTime: opts.startTime, endTime: opts.endTime, limit: opts.limit, reverse: opts.reverse });
+    const r =
+      opts.index !== undefined
+        ? await t.read({ startIndex: opts.index, limit: opts.limit })
+        : await t.readByTime({ startTime: opts.startTime, endTime: opts.endTime, limit: opts.limit, reverse: opts.reverse });
     fn(r);
   });
 }
@@ -109,7 +125,12 @@ const readCmd: Command = {
     usage: "tracks read ROOT PREFIX TRACK [--start T] [--end T] [--limit N] [--reverse] [--json]",
     summary: "Prints the points of one track in time order (index, time, fields).",
     options: { ...READ_OPTS, index: { type: "string" as const }, json: { type: "boolean" } },
-    optionHelp: { ...READ_HELP, index: "read by position from this index instead of by time", json: "one JSON object per point: {index, _ts, ...fields}" },
+    aliases: LIMIT_ALIASES,
+    optionHelp: {
+      ...READ_HELP,
+      index: "read by position from this index instead of by time",
+      json: "one JSON object per point: {index, _ts, ...fields}, then {summary: {shown, total, more}}",
+    },
     details: `${ROOT_NOTE}\n\nExamples:\n  quiver tracks read .quiver robot/run-1 robot/pose --limit 5\n  quiver tracks read .quiver robot/run-1 robot/pose --start 2024-05-01T12:00:00Z --reverse --json`,
   },
   async run(argv, ctx) {
@@ -119,8 +140,15 @@ const readCmd: Command = {
     const json = bool(p, "json");
     const index = str(p, "index") !== undefined ? int(p, "index", 0) : undefined;
     await readPoints(root, prefix, track, { startTime: time(p, "start"), endTime: time(p, "end"), limit: int(p, "limit", 100), reverse: bool(p, "reverse"), index }, (r) => {
+      const footer = `${r.data.length} of ${r.total} point${r.total === 1 ? "" : "s"}${r.hasMore ? " (more: raise --limit or narrow --start/--end)" : ""}`;
+      const summary = { shown: r.data.length, total: r.total, more: r.hasMore };
       if (json) {
-        printRows(ctx.out, r.data.map((d) => ({ index: d.index, ...d.data })), { json: true });
+        printRows(
+          ctx.out,
+          r.data.map((d) => ({ index: d.index, ...d.data })),
+          { json: true },
+        );
+        printSummary(ctx.out, true, footer, summary);
         return;
       }
       const rows = r.data.map((d) => {
@@ -128,17 +156,50 @@ const readCmd: Command = {
         return { index: d.index, time: new Date(_ts * 1000), ...fields };
       });
       printRows(ctx.out, rows);
-      ctx.out.write(`${r.data.length} of ${r.total} point${r.total === 1 ? "" : "s"}${r.hasMore ? " (more: raise --limit or narrow --start/--end)" : ""}\n`);
+      printSummary(ctx.out, false, footer, summary);
     });
   },
 };
 
+/** Every point of a track in a time window, as columns (no cap: the chart decimates). */
+async function readAllPoints(
+  root: string,
+  prefix: string,
+  track: string,
+  opts: { startTime?: number; endTime?: number; limit?: number },
+  fn: (store: Store, rows: Row[], numeric: string[]) => void,
+): Promise<void> {
+  await withRoot(root, async (store) => {
+    await requireTrack(store, prefix, track);
+    const session = await openSession(store, prefix);
+    const table = session.track(track).table;
+    const schema = (await store.schema(table))!;
+    const numeric = schema.fields.filter((f) => f.name !== "_ts" && /^(Float|Int|Uint|Bool)/.test(String(f.type))).map((f) => f.name);
+    const conds: QueryNode[] = [];
+    if (opts.startTime !== undefined) conds.push(field("_ts").ge(opts.startTime).node);
+    if (opts.endTime !== undefined) conds.push(field("_ts").lt(opts.endTime).node);
+    const where = conds.length === 0 ? undefined : conds.length === 1 ? conds[0] : { op: "and" as const, args: conds };
+    const rows: Row[] = [];
+    for await (const b of store.scan(table, { where, orderBy: [{ column: "_ts" }, { column: INDEX }], rowIndex: INDEX, limit: opts.limit }))
+      for (const r of tableRows(b)) rows.push(r);
+    fn(store, rows, numeric);
+  });
+}
+const INDEX = "__cli_index";
+
 const plotCmd: Command = {
   spec: {
     usage: "tracks plot ROOT PREFIX TRACK [FIELD...] [--x FIELD] [--start T] [--end T] [--limit N] [--out FILE]",
-    summary: "Draws the numeric fields of a track (or the FIELDs named) against time, in the terminal or as SVG/PNG.",
+    summary:
+      "Draws the numeric fields of a track (or the FIELDs named) against time, in the terminal or as SVG/PNG. Every point is read; long tracks are decimated per pixel column, never cut.",
     options: { ...READ_OPTS, ...PLOT_OPTIONS },
-    optionHelp: { ...READ_HELP, ...PLOT_HELP, x: "x-axis field (default _ts, drawn as time; `index` for the point index)", limit: "at most this many points (default 10000)" },
+    aliases: LIMIT_ALIASES,
+    optionHelp: {
+      ...READ_HELP,
+      ...PLOT_HELP,
+      x: "x-axis field (default _ts, drawn as time; `index` for the point index)",
+      limit: "only the first N points of the window (default: all)",
+    },
     details: `${ROOT_NOTE}\n\nExample:\n  quiver tracks plot .quiver robot/run-1 robot/pose x y --out pose.svg`,
   },
   async run(argv, ctx) {
@@ -146,15 +207,21 @@ const plotCmd: Command = {
     if (p.positionals.length < 3) throw usageError(this.spec, "expected ROOT PREFIX TRACK [FIELD...]");
     const [root, prefix, track, ...fields] = p.positionals as [string, string, string, ...string[]];
     const x = str(p, "x") ?? "_ts";
-    await readPoints(root, prefix, track, { startTime: time(p, "start"), endTime: time(p, "end"), limit: int(p, "limit", 10_000), reverse: false }, (r) => {
-      const pts = r.data;
-      const ys = fields.length
-        ? fields
-        : [...new Set(pts.flatMap((d) => Object.keys(d.data).filter((k) => k !== "_ts" && k !== x && typeof d.data[k] === "number")))];
+    const limit = str(p, "limit") !== undefined ? int(p, "limit", 0) : undefined;
+    await readAllPoints(root, prefix, track, { startTime: time(p, "start"), endTime: time(p, "end"), limit }, (_store, pts, numeric) => {
+      const ys = fields.length ? fields : numeric.filter((k) => k !== x);
       if (ys.length === 0) throw new QuiverError("NOT_FOUND", `track ${track} has no numeric fields to plot`);
-      const xOf = (d: (typeof pts)[number]): number => (x === "_ts" ? d.data._ts * 1000 : x === "index" ? d.index : Number(d.data[x]));
-      const series = ys.map((y) => ({ name: y, xs: pts.map(xOf), ys: pts.map((d) => (typeof d.data[y] === "number" ? (d.data[y] as number) : NaN)) }));
-      emitChart(ctx, series, { out: str(p, "out"), xIsTime: x === "_ts", xLabel: x === "_ts" ? "time (UTC)" : x, title: str(p, "title") ?? `${prefix} · ${track}`, ...chartSize(p) });
+      const xOf = (r: Row): number => (x === "_ts" ? (r._ts as number) * 1000 : x === "index" ? toNumber(r[INDEX]) : toNumber(r[x]));
+      const xs = pts.map(xOf);
+      const series = ys.map((y) => ({ name: y, xs, ys: pts.map((r) => toNumber(r[y] ?? NaN)) }));
+      emitChart(ctx, series, {
+        out: str(p, "out"),
+        rows: pts.length,
+        xIsTime: x === "_ts",
+        xLabel: x === "_ts" ? "time (UTC)" : x,
+        title: str(p, "title") ?? `${prefix} · ${track}`,
+        ...chartSize(p),
+      });
     });
   },
 };
