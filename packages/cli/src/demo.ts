@@ -162,14 +162,14 @@ await step("image stream", async () => {
 heading(5, "Looking at it with `quiver`");
 say(`The same command reads every store. The runs: one line per run, then the first rows.`);
 quiver("ls", RUNS);
-quiver("head", RUNS, "--n", "4", "--columns", "epoch,loss,accuracy,lr,track_id");
+quiver("head", RUNS, "--limit", "4", "--columns", "epoch,loss,accuracy,lr,track_id");
 say(`A chart of the loss in the terminal, one line per learning rate (--out loss.png writes an image):`);
 quiver("plot", RUNS, "loss", "--x", "epoch", "--by", "lr", "--height", "12");
 say(`Which epochs were best, and what the tracked function measured:`);
-quiver("stats", RUNS, "top", "accuracy", "--n", "3", "--columns", "accuracy,epoch,loss,lr");
+quiver("stats", RUNS, "top", "accuracy", "--limit", "3", "--columns", "accuracy,epoch,loss,lr");
 quiver("head", RUNS, "--table", "calls", "--columns", "name,args,time,checksum,cpu,memory_percent");
 say(`Scripts get JSON lines instead of tables:`);
-quiver("tail", RUNS, "--n", "1", "--json", "--columns", "epoch,loss,accuracy,lr");
+quiver("tail", RUNS, "--limit", "1", "--json", "--columns", "epoch,loss,accuracy,lr");
 say(`The robot's tracks, and its first poses read by time:`);
 quiver("tracks", "ls", rel(TRACKS), "robot/run-1");
 quiver("tracks", "read", rel(TRACKS), "robot/run-1", "robot/pose", "--limit", "5");

@@ -19,7 +19,7 @@ describe("demo", () => {
     const out = r.stdout;
     expect(out).not.toContain("skipped");
     // the training runs, as a table and a chart
-    expect(out).toMatch(/\$ quiver head duckdb:\S+runs\.db --n 4 --columns epoch,loss,accuracy,lr,track_id\nepoch\s+loss\s+accuracy\s+lr\s+track_id\n/);
+    expect(out).toMatch(/\$ quiver head duckdb:\S+runs\.db --limit 4 --columns epoch,loss,accuracy,lr,track_id\nepoch\s+loss\s+accuracy\s+lr\s+track_id\n/);
     expect(out).toMatch(/━━ a: 0\.1\s+━━ b: 0\.03/);
     expect(out).toMatch(/[\u2801-\u28ff]/);
     // the tracked function with system metrics
