@@ -37,7 +37,7 @@ try {
   const ctx = { out: sink, err: sink, color: false, columns: 80 };
   const N = 20;
   const inOurs = await measure(N, async () => {
-    for (let i = 0; i < N; i++) await main(["head", uri, "--n", "1000", "--json"], ctx);
+    for (let i = 0; i < N; i++) await main(["head", uri, "--limit", "1000", "--json"], ctx);
   });
   const inRaw = await measure(N, async () => {
     for (let i = 0; i < N; i++) {
@@ -50,7 +50,7 @@ try {
 
   // 3. Whole-table scan into a people table: `tail` reads count + window.
   const tailOurs = await measure(N, async () => {
-    for (let i = 0; i < N; i++) await main(["tail", uri, "--n", "1000"], ctx);
+    for (let i = 0; i < N; i++) await main(["tail", uri, "--limit", "1000"], ctx);
   });
   const tailRaw = await measure(N, async () => {
     for (let i = 0; i < N; i++) {
@@ -72,8 +72,8 @@ try {
 
   printComparisons("@quiver/cli", [
     { case: "quiver head --json (new process)", unit: "runs/s", ours: procOurs, against: "node script with Reader", theirs: procRaw, target: 0.8 },
-    { case: "head --n 1000 --json (in process)", unit: "cmds/s", ours: inOurs, against: "Reader.toRows + JSON.stringify", theirs: inRaw, target: 0.7 },
-    { case: "tail --n 1000 table (in process)", unit: "cmds/s", ours: tailOurs, against: "Reader.toRows({ tail })", theirs: tailRaw, target: 0.5 },
+    { case: "head --limit 1000 --json (in process)", unit: "cmds/s", ours: inOurs, against: "Reader.toRows + JSON.stringify", theirs: inRaw, target: 0.7 },
+    { case: "tail --limit 1000 table (in process)", unit: "cmds/s", ours: tailOurs, against: "Reader.toRows({ tail })", theirs: tailRaw, target: 0.5 },
     { case: "terminal chart, 100k points", unit: "points/s", ours: chart, against: "(information)", theirs: chart },
     { case: "PNG chart 800×450, 100k points", unit: "points/s", ours: png, against: "(information)", theirs: png },
     { case: "parseFilter, 4 conditions", unit: "filters/s", ours: filter, against: "(information)", theirs: filter },

@@ -15,7 +15,9 @@ import { loadStoreFor, requirePackage } from "./stores.js";
 
 const { values } = parseArgs({ options: { dir: { type: "string" }, help: { type: "boolean", short: "h" } } });
 if (values.help) {
-  process.stdout.write("Usage: node packages/cli/dist/demo.js [--dir DIR]\n\nLogs a demo training run, a tracked function, robot poses and camera frames into DIR (default .quiver-demo), then shows them with `quiver`.\n");
+  process.stdout.write(
+    "Usage: node packages/cli/dist/demo.js [--dir DIR]\n\nLogs a demo training run, a tracked function, robot poses and camera frames into DIR (default .quiver-demo), then shows them with `quiver`.\n",
+  );
   process.exit(0);
 }
 
@@ -85,9 +87,11 @@ say(`  const tracker = await Tracker.open("${RUNS}", { params: { model: "mlp", l
 Two runs with different learning rates, 30 epochs each.`);
 await step("training run", async () => {
   await loadStoreFor(RUNS);
+  // Fixed run ids, so that the README's examples (`quiver delete … 3f2a9c1e`) run as written.
+  const ids = ["7ae5edb1-215b-4dec-9060-d5f4d0e15aba", "3f2a9c1e-8d4b-4c1a-9e2f-5b6a7c8d9e0f"];
   for (const [i, lr] of [0.1, 0.03].entries()) {
     const noise = rng(7 + i);
-    const tracker = await Tracker.open(RUNS, { params: { model: "mlp", lr, batch_size: 64 } });
+    const tracker = await Tracker.open(RUNS, { trackId: ids[i], params: { model: "mlp", lr, batch_size: 64 } });
     for (let epoch = 1; epoch <= 30; epoch++) {
       const progress = 1 - Math.exp(-epoch * lr * 1.2);
       const loss = 2.3 * (1 - progress) + 0.08 + 0.04 * noise();
@@ -133,7 +137,10 @@ await step("robot poses", async () => {
     points.push({ _ts: start + t, x: Math.sin(w * t), y: Math.sin(2 * w * t) / 2, theta: Math.atan2(Math.cos(2 * w * t), Math.cos(w * t)) });
   }
   await session.track("robot/pose").appendBatch(points);
-  session.track("battery").append({ _ts: start, percent: 98.5 }).append({ _ts: start + 9.95, percent: 97.9 });
+  session
+    .track("battery")
+    .append({ _ts: start, percent: 98.5 })
+    .append({ _ts: start + 9.95, percent: 97.9 });
   session.log("figure eight finished", { metadata: { laps: 1 } });
   await session.close();
 });
