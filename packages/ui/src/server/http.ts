@@ -8,9 +8,11 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
-import { isQuiverError, openStore, QuiverError, type Store } from "@quiver/core";
+import { openStore, QuiverError, type Store } from "@quiver/core";
 import { RunsData } from "./data.js";
 import { pageHtml, pageScript } from "./page.js";
+import { body, fail, json, send } from "./reply.js";
+import { ViewRoutes } from "./routes.js";
 import type { SeriesRequest } from "../shared/protocol.js";
 
 export interface ServeOptions {
@@ -24,6 +26,10 @@ export interface ServeOptions {
   token?: string;
   /** How often live clients' tables are checked for new rows (ms, default 250). */
   livePoll?: number;
+  /** HDF5 files for the array viewer (an `h5:` store's own file is added). */
+  h5?: string | readonly string[];
+  /** A datasource root (the folder of datasources.db, e.g. ".quiver") for the gallery. */
+  datasources?: string;
 }
 
 export interface UiServer {
@@ -32,6 +38,7 @@ export interface UiServer {
   host: string;
   port: number;
   data: RunsData;
+  views: ViewRoutes;
   close(): Promise<void>;
 }
 
@@ -46,46 +53,6 @@ function sameToken(given: string | undefined, token: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-function send(res: ServerResponse, status: number, body: string | Buffer, type: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff", ...extra });
-  res.end(body);
-}
-
-function json(res: ServerResponse, value: unknown, req: IncomingMessage): void {
-  const text = JSON.stringify(value);
-  if (text.length > 8192 && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
-    send(res, 200, gzipSync(text, { level: 1 }), "application/json", { "content-encoding": "gzip" });
-  } else send(res, 200, text, "application/json");
-}
-
-function fail(res: ServerResponse, err: unknown): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  if (isQuiverError(err)) {
-    const status = err.code === "NOT_FOUND" ? 404 : err.code === "IO" || err.code === "LOCKED" ? 503 : 400;
-    send(res, status, JSON.stringify({ code: err.code, message: err.message }), "application/json");
-  } else {
-    send(res, 500, JSON.stringify({ code: "ERROR", message: String((err as Error)?.message ?? err) }), "application/json");
-  }
-}
-
-async function body(req: IncomingMessage, limit = 1 << 20): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > limit) throw new QuiverError("INVALID_VALUE", "request body too large");
-    chunks.push(c as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new QuiverError("INVALID_VALUE", "request body is not JSON");
-  }
 }
 
 function seriesRequest(v: unknown): SeriesRequest {
@@ -110,6 +77,15 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
   const owned = typeof options.store === "string";
   const store = typeof options.store === "string" ? await openStore(options.store, { readOnly: true }) : options.store;
   const data = new RunsData(store);
+  const h5 = typeof options.h5 === "string" ? [options.h5] : [...(options.h5 ?? [])];
+  if (store.scheme === "h5") {
+    const own = store.uri.replace(/^h5:/, "");
+    if (!h5.includes(own)) h5.unshift(own);
+  }
+  const views = new ViewRoutes(store, { h5, datasources: options.datasources }, async () => {
+    for (const t of await store.tables()) if ((await store.schema(t))?.fields.some((f) => f.name === "track_id")) return true;
+    return false;
+  });
   const script = pageScript();
   const scriptGz = gzipSync(script);
   const token = options.token;
@@ -162,6 +138,7 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
       const gz = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
       return send(res, 200, gz ? scriptGz : script, "application/javascript; charset=utf-8", gz ? { "content-encoding": "gzip" } : {});
     }
+    if (await views.handle(req, res, url)) return;
     if (req.method === "GET" && p === "/api/meta") return json(res, await data.meta(q("table")), req);
     if (req.method === "GET" && p === "/api/runs") {
       const table = q("table") ?? (await data.defaultTable());
@@ -191,6 +168,7 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
       server.listen(options.port ?? 5170, host, () => resolve());
     });
   } catch (err) {
+    await views.close();
     if (owned) await store.close();
     throw err;
   }
@@ -202,6 +180,7 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
     host,
     port,
     data,
+    views,
     async close() {
       for (const w of live.values()) {
         clearInterval(w.timer);
@@ -210,6 +189,7 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
       live.clear();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await views.close();
       if (owned) await store.close();
     },
   };
