@@ -17,6 +17,7 @@
  * is committed as soon as no further append waits; each append resolves only once the commit
  * of its transaction succeeded, and rejects when it failed (DuckDB then rolled it back).
  */
+import { randomFill } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
@@ -54,6 +55,24 @@ const files = new Map<string, DbFile>();
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Blocks the thread (closeSync only: no promise can settle there). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Blocks until the thread pool has started every task queued before now: its queue is FIFO, so
+ * once a random fill queued behind them has written its bytes, they were all taken by a worker
+ * (a DuckDB query then holds its connection's lock within microseconds). At most `timeoutMs`.
+ */
+function awaitQueuedStarts(timeoutMs: number): void {
+  const marker = new Uint8Array(16);
+  randomFill(marker, () => undefined);
+  const t0 = Date.now();
+  while (marker.every((b) => b === 0) && Date.now() - t0 < timeoutMs) sleepSync(1);
+  sleepSync(1);
+}
+
 function isLockError(err: unknown): boolean {
   return /Could not set lock on file|Conflicting lock is held|database is locked/i.test(messageOf(err));
 }
@@ -85,6 +104,8 @@ export class DbFile {
   private group: Waiter[] = [];
   /** A COMMIT is running natively (closeSync must let it finish rather than interrupt it). */
   private committing = false;
+  /** An operation is running: a native call of its may be queued on the thread pool (see closeSync). */
+  private active = false;
   /** DuckDB invalidated the instance (a FATAL error): it is reopened by the next operation. */
   private broken = false;
   /** Table metadata cache (null: known not to exist); cleared whenever the file is released. */
@@ -131,10 +152,13 @@ export class DbFile {
       if (kind === "other" && this.inTx) await this.commitGroup().catch(() => undefined);
       const conn = await this.connection();
       try {
+        this.active = true;
         return await fn(conn);
       } catch (err) {
         if (isFatal(err)) this.broken = true;
         throw err;
+      } finally {
+        this.active = false;
       }
     });
     // Housekeeping (group commit, release) runs after the caller got its result; the next operation waits.
@@ -405,6 +429,9 @@ export class DbFile {
       const raw = (conn as unknown as { connection: object }).connection;
       try {
         if (!this.committing) conn.interrupt();
+        // A call queued on the thread pool but not yet started takes no lock, and would run on
+        // the freed connection (a segfault at exit): let it start, then wait for it.
+        if (this.active || this.committing) awaitQueuedStarts(2000);
         // Takes the connection's context lock, i.e. waits until the running statement ends.
         B.get_table_names(raw, "SELECT 1", false);
       } catch {
