@@ -108,7 +108,7 @@ describe("duckdb: layout", () => {
   it("sql() reads constant and repeated long strings (shared heap pointers)", async () => {
     const s = await openStore("duckdb::memory:");
     await s.append("t", rowsToBatch(Array.from({ length: 5000 }, (_, i) => ({ i }))));
-    const tb = await s.sql("SELECT i, 'a constant string longer than twelve' AS c, CASE WHEN i % 3 = 0 THEN 'another long string value here' ELSE 'short' END AS d FROM t ORDER BY i");
+    const tb = await s.sql!("SELECT i, 'a constant string longer than twelve' AS c, CASE WHEN i % 3 = 0 THEN 'another long string value here' ELSE 'short' END AS d FROM t ORDER BY i");
     const rows = tb.toArray().map((r) => r.toJSON() as { i: bigint; c: string; d: string });
     expect(rows.length).toBe(5000);
     for (const r of rows) {

@@ -76,7 +76,7 @@ describe("duckdb: many processes on one file", () => {
     const store = await openStore(`duckdb:${file}`);
     const n = await store.count("events");
     expect(n).toBeGreaterThanOrEqual(flushed);
-    const t = await store.sql("SELECT count(DISTINCT i) AS d, min(i) AS lo, max(i) AS hi FROM events");
+    const t = await store.sql!("SELECT count(DISTINCT i) AS d, min(i) AS lo, max(i) AS hi FROM events");
     const r = t.get(0)!.toJSON() as { d: bigint; lo: bigint; hi: bigint };
     expect([Number(r.d), Number(r.lo), Number(r.hi)]).toEqual([n, 0, n - 1]);
     await store.close();

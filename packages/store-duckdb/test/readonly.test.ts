@@ -25,7 +25,10 @@ describe("duckdb: readOnly", () => {
   it("a missing file is NOT_FOUND with its path and is not created; without readOnly it is created", async () => {
     const dir = tmpDir();
     const file = path.join(dir, "missing.db");
-    const err = await openStore(`duckdb:${file}`, { readOnly: true }).catch((e: unknown) => e as Error & { code: string });
+    const err = (await openStore(`duckdb:${file}`, { readOnly: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as (Error & { code: string }) | undefined;
     expect(err).toMatchObject({ code: "NOT_FOUND" });
     expect(err!.message).toContain(file);
     await expect(openStore(`duckdb:${file}?readOnly=true`)).rejects.toMatchObject({ code: "NOT_FOUND" });
@@ -48,7 +51,7 @@ describe("duckdb: readOnly", () => {
       expect(await r.count("t")).toBe(100);
       expect(await r.tables()).toEqual(["t"]);
       expect((await r.sql!("SELECT sum(i) AS s FROM t")).get(0)!.toJSON()).toEqual({ s: 4950n });
-      for (const write of [
+      const writes: (() => Promise<unknown>)[] = [
         () => r.append("t", rowsToBatch([{ i: 1 }])),
         () => r.update("t", undefined, { i: 2 }),
         () => r.delete("t", undefined),
@@ -56,7 +59,8 @@ describe("duckdb: readOnly", () => {
         () => r.sql!("DELETE FROM t"),
         () => r.sql!("SELECT 1; CHECKPOINT"),
         () => r.sql!(`COPY t TO '${path.join(dir, "out.csv")}'`),
-      ]) {
+      ];
+      for (const write of writes) {
         await expect(Promise.resolve().then(write)).rejects.toMatchObject({ code: "UNSUPPORTED" });
       }
       await r.flush();
