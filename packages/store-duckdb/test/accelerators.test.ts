@@ -5,6 +5,7 @@
  * the row number after deletes and in-order rewrites, a user column named rowid.
  */
 import { field, MemoryStore, openStore, type RecordBatch, rowsToBatch, Session, type Store, type TimeRange, vectorToValues } from "@quiver/core";
+import type { StoreDriver } from "@quiver/core/store-kit";
 import { describe, expect, it } from "vitest";
 import "../dist/index.js";
 import { tmpDb } from "./helpers.js";
@@ -150,6 +151,26 @@ describe("duckdb: run summaries by GROUP BY", () => {
     await both((s) => s.append("odd", rowsToBatch([{ track_id: 1 }, { track_id: 2 }])), duck, mem);
     expect(await duck.runs!("odd")).toEqual(await mem.runs!("odd"));
     expect(await duck.runs!("missing")).toEqual([]);
+    await duck.close();
+  });
+});
+
+describe("duckdb: the driver's plain read (core's source when it has no accelerator)", () => {
+  it("gives every row in insertion order, the columns asked for or all of them", async () => {
+    const duck = await openStore(`duckdb:${tmpDb()}`);
+    await duck.append("t", rowsToBatch([{ a: 1, b: "x" }, { a: 2, b: "y" }]));
+    await duck.append("t", rowsToBatch([{ a: 3, c: true }]));
+    const driver = (duck as unknown as { driver: StoreDriver }).driver;
+    const read = async (table: string, cols: string[] | undefined) => {
+      const batches = await driver.read(table, cols);
+      return rows((async function* () {
+        yield* batches;
+      })());
+    };
+    expect(await read("t", ["a"])).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    expect(await read("t", undefined)).toEqual([{ a: 1, b: "x", c: null }, { a: 2, b: "y", c: null }, { a: 3, b: null, c: true }]);
+    expect(await read("t", [])).toHaveLength(3);
+    expect(await read("missing", undefined)).toEqual([]);
     await duck.close();
   });
 });
