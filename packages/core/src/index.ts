@@ -1,7 +1,7 @@
 export * from "./errors.js";
 export * from "./names.js";
 export * from "./query/query.js";
-export { parseFilter, FilterSyntaxError } from "./query/filter.js";
+export { parseFilter, parseIsoDate, FilterSyntaxError } from "./query/filter.js";
 export * from "./arrow/batches.js";
 export { evaluate, checkQueryFields } from "./query/evaluate.js";
 export * from "./store/contract.js";

@@ -213,8 +213,8 @@ class Parser {
       this.take();
       const arg = this.peek();
       if (arg.kind !== "string") throw this.fail(`date(...) takes a quoted ISO date such as date('2024-05-01T12:00:00Z'), got ${this.describe(arg)}`);
-      const d = new Date(String(arg.value));
-      if (Number.isNaN(d.getTime())) throw this.fail(`${arg.text} is not a date; write ISO dates such as '2024-05-01' or '2024-05-01T12:00:00Z'`);
+      const d = parseIsoDate(String(arg.value));
+      if (d === undefined) throw this.fail(`${arg.text} is not a date; write ISO dates such as '2024-05-01' or '2024-05-01T12:00:00Z' (no zone means UTC)`);
       this.take();
       if (this.peek().kind !== "rparen") throw this.fail(`expected ")" after the date, got ${this.describe(this.peek())}`);
       this.take();
@@ -318,4 +318,24 @@ class Parser {
 export function parseFilter(text: string): Query {
   if (typeof text !== "string") throw new QuiverError("INVALID_QUERY", "a filter must be a string");
   return new Parser(text, tokenize(text)).parse();
+}
+
+const ISO_DATE = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(\.\d+)?)?)?\s*(Z|[+-]\d\d:?\d\d)?$/i;
+
+/**
+ * An ISO date or date-time; without a zone it is UTC (never the machine's local time, so a filter
+ * means the same everywhere). Undefined for anything else, for dates that roll over
+ * (2024-02-31) and for times before 1970.
+ */
+export function parseIsoDate(text: string): Date | undefined {
+  const m = ISO_DATE.exec(text.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h = "00", mi = "00", sec = "00", frac = "", zone] = m;
+  const z = zone === undefined || zone.toUpperCase() === "Z" ? "Z" : zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac}${z}`);
+  if (Number.isNaN(ms) || ms < 0) return undefined;
+  // Date.parse rolls 2024-02-31 over to March: refuse what does not read back as written.
+  const back = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d)) return undefined;
+  return new Date(ms);
 }
