@@ -2,7 +2,7 @@
  * @quiver/sysmetrics: system and network metrics for tracked functions (xetrack's
  * log_system_params / log_network_params) and as a Session track.
  */
-import type { MetricsSampler } from "@quiver/core";
+import { type MetricsSampler, registerSampler } from "@quiver/core";
 import { LEAN, type Metrics, SystemSampler, type SystemSamplerOptions } from "./sampler.js";
 
 export { SystemSampler, type SystemSamplerOptions, type Metrics } from "./sampler.js";
@@ -25,3 +25,7 @@ export function createSampler(options: CreateSamplerOptions): MetricsSampler & {
   const o: SystemSamplerOptions & { [LEAN]: true } = { interval: options.interval, network: options.network, system: options.system, gpu: options.system, [LEAN]: true };
   return new SystemSampler(o);
 }
+
+// Importing the package is enough for Tracker.open(uri, { systemMetrics: true }), however the
+// app resolved it (by path, from another folder): core looks here before importing it itself.
+registerSampler(createSampler);

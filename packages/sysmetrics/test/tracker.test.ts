@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Tracker } from "@quiver/core";
 import { describe, expect, it } from "vitest";
 import { createSampler } from "../dist/index.js";
@@ -102,6 +103,37 @@ describe("Tracker integration", () => {
     expect(last.name).toBe("work");
     for (const f of FIELDS) expect(typeof last[f]).toBe("number");
     expect(last.cpu as number).toBeGreaterThan(ONE_CORE * 0.9);
+  });
+
+  it("importing the package by path is enough, even when the app has its own copy of core", () => {
+    // The app installed core only (a copy, so a module instance of its own); it imports
+    // sysmetrics from a path core cannot resolve as @quiver/sysmetrics.
+    const app = fs.mkdtempSync(path.join(os.tmpdir(), "sysm-path-"));
+    const core = path.join(app, "node_modules", "@quiver", "core");
+    fs.mkdirSync(core, { recursive: true });
+    fs.cpSync(path.join(coreDir, "dist"), path.join(core, "dist"), { recursive: true });
+    fs.copyFileSync(path.join(coreDir, "package.json"), path.join(core, "package.json"));
+    fs.symlinkSync(path.join(coreDir, "node_modules"), path.join(core, "node_modules"), "dir"); // apache-arrow
+    const open = `
+      import { Tracker } from "@quiver/core";
+      const t = await Tracker.open("memory:", { systemMetrics: true, measurementInterval: 0.05 }).catch((e) => e);
+      if (t instanceof Error) console.log(JSON.stringify({ code: t.code }));
+      else {
+        t.track(function work() { const end = performance.now() + 150; while (performance.now() < end) {} });
+        console.log(JSON.stringify({ cpu: t.last.cpu, name: t.last.name }));
+        await t.close();
+      }`;
+    try {
+      expect(runNode(open, { cwd: app }).json).toEqual({ code: "PACKAGE_NOT_INSTALLED" });
+      const byPath = `import ${JSON.stringify(pathToFileURL(path.join(pkgDir, "dist/index.js")).href)};\n${open}`;
+      const r = runNode(byPath, { cwd: app });
+      expect(r.stderr).toBe("");
+      const out = r.json as { cpu: number; name: string };
+      expect(out.name).toBe("work");
+      expect(typeof out.cpu).toBe("number");
+    } finally {
+      fs.rmSync(app, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import { openStore, resolveStore } from "../store/registry.js";
 import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
 import type { ScanOptions, Store, StoreOpenOptions } from "../store/contract.js";
 import { ColumnTypes } from "../arrow/column-types.js";
+import type { RowTable, StoredRow } from "./row-types.js";
 
 export interface RunInfo {
   track_id: string;
@@ -20,8 +21,9 @@ export interface RunInfo {
  * Reads all runs of a table, also while other processes write. A store opened from a URI is
  * opened read-only (nothing is created or written; a missing location is NOT_FOUND); the two
  * writing methods, deleteRun and setValue, reopen it for writing when first called.
+ * `R` (optional) declares the rows the runs logged, as in `Tracker.open<R>()`: reads are typed by it.
  */
-export class Reader implements AsyncDisposable {
+export class Reader<R extends object = Row> implements AsyncDisposable {
   private constructor(
     private current: Store,
     private readonly owned: boolean,
@@ -34,11 +36,11 @@ export class Reader implements AsyncDisposable {
     return this.current;
   }
 
-  static async open(target?: string | Store, options: { table?: string; storeOptions?: StoreOpenOptions } = {}): Promise<Reader> {
+  static async open<R extends object = Row>(target?: string | Store, options: { table?: string; storeOptions?: StoreOpenOptions } = {}): Promise<Reader<R>> {
     const table = validateName(options.table ?? "events", "table name");
     const { store, owned } = await resolveStore(target, { ...options.storeOptions, readOnly: true });
     const writable = owned && options.storeOptions?.readOnly !== true ? () => openStore(store.uri, options.storeOptions) : undefined;
-    return new Reader(store, owned, table, writable);
+    return new Reader<R>(store, owned, table, writable);
   }
 
   /** The store, reopened for writing if it was opened read-only by this reader. */
@@ -65,22 +67,22 @@ export class Reader implements AsyncDisposable {
   }
 
   /** Rows (all, or one run's), or the first `head` / newest `tail` of them by timestamp. */
-  async toTable(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Table> {
+  async toTable(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<RowTable<R>> {
     const w = await this.window(opts);
     const t = await readTable(this.store, this.table, w);
-    if (!w.rowIndex || t.numRows === 0) return t;
+    if (!w.rowIndex || t.numRows === 0) return t as RowTable<R>;
     // Newest first with the index column: reverse it and drop the column.
     const one = concatBatches(t.batches, t.schema);
     const keep = one.schema.fields.map((f, i) => [f, i] as const).filter(([f]) => f.name !== w.rowIndex);
     const fields = keep.map(([f]) => f);
     const pruned = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: one.numRows, nullCount: 0, children: keep.map(([, i]) => one.data.children[i]!) }));
-    return new Table([takeRows(pruned, Array.from({ length: pruned.numRows }, (_, i) => pruned.numRows - 1 - i))]);
+    return new Table([takeRows(pruned, Array.from({ length: pruned.numRows }, (_, i) => pruned.numRows - 1 - i))]) as RowTable<R>;
   }
 
-  async toRows(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<Row[]> {
+  async toRows(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<StoredRow<R>[]> {
     const w = await this.window(opts);
     const rows = await readRows(this.store, this.table, w);
-    return w.rowIndex ? oldestFirst(rows) : rows;
+    return (w.rowIndex ? oldestFirst(rows) : rows) as StoredRow<R>[];
   }
 
   async count(where?: QueryLike): Promise<number> {
@@ -112,8 +114,8 @@ export class Reader implements AsyncDisposable {
     return [...runs.values()];
   }
 
-  async where(query: QueryLike): Promise<Table> {
-    return readTable(this.store, this.table, { where: toNode(query) });
+  async where(query: QueryLike): Promise<RowTable<R>> {
+    return (await readTable(this.store, this.table, { where: toNode(query) })) as RowTable<R>;
   }
 
   async sql(text: string, params?: readonly unknown[]): Promise<Table> {

@@ -5,20 +5,17 @@ import { isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToV
 import { asStoreError, QuiverError, describeValue, isRefusal } from "../errors.js";
 import { validateName } from "../names.js";
 import { and, field, type QueryLike, type QueryNode, toNode } from "../query/query.js";
-import { importOptional, resolveStore } from "../store/registry.js";
+import { resolveStore } from "../store/registry.js";
 import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
 import type { Store, StoreOpenOptions } from "../store/contract.js";
 import { ColumnTypes } from "../arrow/column-types.js";
 import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
 import { type ExitBatch, onProcessExit } from "../write/exit.js";
+import type { LoggedRow, RowTable, StoredRow } from "./row-types.js";
+import { loadSampler, type MetricsSampler, type SamplerOption } from "./sampler.js";
 
-/** Measures the machine while a tracked function runs (implemented by @quiver/sysmetrics). */
-export interface MetricsSampler {
-  start(): void;
-  /** Averages over the interval since start(), e.g. { cpu, memory_percent, … }. */
-  stop(): Record<string, number>;
-}
-export type SamplerOption = MetricsSampler | (() => MetricsSampler);
+export { type MetricsSampler, type SamplerFactory, type SamplerFactoryOptions, type SamplerOption, registerSampler } from "./sampler.js";
+export type { ArrowTypeOf, Flatten, LoggedRow, PointData, PointInput, ReadValue, RowTable, RunColumns, StoredRow } from "./row-types.js";
 
 export interface TrackerOptions extends BufferOptions {
   /** Values added to every row. */
@@ -87,25 +84,6 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
 
-async function loadSampler(options: TrackerOptions): Promise<(() => MetricsSampler) | undefined> {
-  if (options.sampler) {
-    const s = options.sampler;
-    return typeof s === "function" ? s : () => s;
-  }
-  if (!options.systemMetrics && !options.networkMetrics) return undefined;
-  const mod = await importOptional("@quiver/sysmetrics");
-  const create = mod?.createSampler as ((o: { interval: number; network: boolean; system: boolean }) => MetricsSampler) | undefined;
-  if (!create) {
-    throw new QuiverError("PACKAGE_NOT_INSTALLED", "systemMetrics/networkMetrics need @quiver/sysmetrics; install it with `pnpm add @quiver/sysmetrics`");
-  }
-  const seconds = options.measurementInterval ?? 0.1;
-  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new QuiverError("INVALID_VALUE", `measurementInterval must be a positive number of seconds, got ${describeValue(seconds)}`);
-  }
-  // networkMetrics alone logs only the network fields, as xetrack's log_network_params does.
-  return () => create({ interval: seconds * 1000, network: options.networkMetrics === true, system: options.systemMetrics === true });
-}
-
 /**
  * A stamp compiled for one key sequence of logged rows whose checked values are primitives:
  * one object literal (a stable hidden class, no keyed stores) and inline typeof checks in
@@ -151,11 +129,15 @@ function compileStamp(keys: string[], paramKeys: readonly string[], classOf: (k:
 const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), slice: (s, a, b) => s.slice(a, b) };
 const pushRow = (row: Row, rows: Row[]): void => void rows.push(row);
 
-export class Tracker implements AsyncDisposable {
+/**
+ * A run. `R` (optional) declares the rows you log(): reads and `last` are then typed by it
+ * (see row-types.ts); without it rows are plain `Row`s.
+ */
+export class Tracker<R extends object = Row> implements AsyncDisposable {
   readonly trackId: string;
   readonly table: string;
-  /** The last stored row, or undefined. */
-  last: Row | undefined;
+  /** The last logged row (with params, timestamp and track_id), or undefined. */
+  last: LoggedRow<R> | undefined;
   private _params: Row;
   /** Keys of _params (they overwrite logged keys of the same name). */
   private readonly paramKeys = new Set<string>();
@@ -222,7 +204,7 @@ export class Tracker implements AsyncDisposable {
   }
 
   /** Opens a run on a store (URI, QUIVER_STORE, or "duckdb:quiver.db"). */
-  static async open(target?: string | Store, options: TrackerOptions = {}): Promise<Tracker> {
+  static async open<R extends object = Row>(target?: string | Store, options: TrackerOptions = {}): Promise<Tracker<R>> {
     const table = validateName(options.table ?? "events", "table name");
     if (options.trackId !== undefined && (typeof options.trackId !== "string" || !options.trackId)) {
       throw new QuiverError("INVALID_VALUE", "trackId must be a non-empty string");
@@ -231,7 +213,7 @@ export class Tracker implements AsyncDisposable {
     const { store, owned } = await resolveStore(target, options.storeOptions);
     try {
       const schema = await store.schema(table);
-      const t = new Tracker(store, owned, schema, options, sampler);
+      const t = new Tracker<R>(store, owned, schema, options, sampler);
       t.types.check(t._params);
       return t;
     } catch (err) {
@@ -241,9 +223,9 @@ export class Tracker implements AsyncDisposable {
   }
 
   /** A new run on the same store whose params extend this run's. */
-  async child(options: { params?: Row; trackId?: string } = {}): Promise<Tracker> {
+  async child(options: { params?: Row; trackId?: string } = {}): Promise<Tracker<R>> {
     this.ensureOpen();
-    const t = new Tracker(this.store, false, this.schema, { ...this.options, params: { ...this._params, ...(options.params ?? {}) }, trackId: options.trackId }, this.sampler);
+    const t = new Tracker<R>(this.store, false, this.schema, { ...this.options, params: { ...this._params, ...(options.params ?? {}) }, trackId: options.trackId }, this.sampler);
     t.types.check(t._params);
     return t;
   }
@@ -355,10 +337,10 @@ export class Tracker implements AsyncDisposable {
   }
 
   /** Buffers a row (with params, timestamp and track_id) and returns it. */
-  log(row: Row): Promise<Row> {
+  log(row: R): Promise<LoggedRow<R>> {
     try {
       this.ensureOpen();
-      const full = this.stamp(row);
+      const full = this.stamp(row as Row) as LoggedRow<R>;
       this.last = full;
       const wait = this.buffer.stage(pushRow, full);
       return wait ? wait.then(() => full) : Promise.resolve(full);
@@ -368,10 +350,10 @@ export class Tracker implements AsyncDisposable {
   }
 
   /** Stores many rows as one batch; returns the count. Nothing is written if any row is bad. */
-  async logBatch(rows: readonly Row[]): Promise<number> {
+  async logBatch(rows: readonly R[]): Promise<number> {
     this.ensureOpen();
     if (!Array.isArray(rows)) throw new QuiverError("INVALID_VALUE", "logBatch expects an array of rows");
-    const full = rows.map((r) => this.stamp(r));
+    const full = rows.map((r) => this.stamp(r as Row));
     if (full.length === 0) return 0;
     await this.buffer.flush();
     try {
@@ -379,7 +361,7 @@ export class Tracker implements AsyncDisposable {
     } catch (err) {
       throw asStoreError(err, `writing ${full.length} rows to ${this.store.uri} table ${JSON.stringify(this.table)}`, "nothing of the batch was stored; call logBatch again once the fault is fixed");
     }
-    this.last = full[full.length - 1];
+    this.last = full[full.length - 1] as LoggedRow<R>;
     return full.length;
   }
 
@@ -407,25 +389,25 @@ export class Tracker implements AsyncDisposable {
     this.types.check(values);
     const n = await this.store.update(this.table, this.trackFilter(), values);
     this.schema = await this.store.schema(this.table);
-    if (this.last) Object.assign(this.last, values);
+    if (this.last) Object.assign(this.last as Row, values);
     return n;
   }
 
   /** Calls fn, logs name/time/error/args/result (+ system metrics), returns fn's result. */
-  track<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
+  track<A extends unknown[], T>(fn: (...args: A) => T, ...args: A): T {
     return this.run(fn, args, { name: fn.name || "anonymous" });
   }
 
   /** A function that behaves as fn and logs each call. */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R, options: WrapOptions = {}): (...args: A) => R {
+  wrap<A extends unknown[], T>(fn: (...args: A) => T, options: WrapOptions = {}): (...args: A) => T {
     const name = options.name ?? (fn.name || "anonymous");
     const self = this;
-    return function (this: unknown, ...args: A): R {
+    return function (this: unknown, ...args: A): T {
       return self.run((...a: A) => fn.apply(this, a), args, { ...options, name });
     };
   }
 
-  private run<A extends unknown[], R>(fn: (...args: A) => R, args: A, opts: WrapOptions & { name: string }): R {
+  private run<A extends unknown[], T>(fn: (...args: A) => T, args: A, opts: WrapOptions & { name: string }): T {
     this.ensureOpen();
     const raise = opts.raiseOnError ?? this.options.raiseOnError ?? true;
     const sampler = this.sampler?.();
@@ -439,15 +421,15 @@ export class Tracker implements AsyncDisposable {
       }
       if (opts.params) Object.assign(row, opts.params);
       if (sampler) Object.assign(row, sampler.stop());
-      this.log(row).catch((err: unknown) => (this.options.onError ?? ((e: unknown) => console.warn(`[quiver] could not log tracked call ${opts.name}: ${(e as Error)?.message ?? e}`)))(err));
+      this.log(row as R).catch((err: unknown) => (this.options.onError ?? ((e: unknown) => console.warn(`[quiver] could not log tracked call ${opts.name}: ${(e as Error)?.message ?? e}`)))(err));
     };
-    let out: R;
+    let out: T;
     try {
       out = fn(...args);
     } catch (err) {
       finish(err, undefined, true);
       if (raise) throw err;
-      return undefined as R;
+      return undefined as T;
     }
     if (isThenable(out)) {
       return Promise.resolve(out).then(
@@ -460,24 +442,25 @@ export class Tracker implements AsyncDisposable {
           if (raise) throw err;
           return undefined;
         },
-      ) as R;
+      ) as T;
     }
     finish(undefined, out, false);
     return out;
   }
 
   /** This run's rows (or all runs') as an Arrow Table. */
-  async toTable(opts?: RunScope): Promise<Table> {
-    if (!(await this.ready())) return readTable(this.store, this.table);
-    return readTable(this.store, this.table, { where: this.scope(opts) });
+  async toTable(opts?: RunScope): Promise<RowTable<R>> {
+    if (!(await this.ready())) return (await readTable(this.store, this.table)) as RowTable<R>;
+    return (await readTable(this.store, this.table, { where: this.scope(opts) })) as RowTable<R>;
   }
 
-  async toRows(opts?: RunScope): Promise<Row[]> {
+  async toRows(opts?: RunScope): Promise<StoredRow<R>[]> {
     if (!(await this.ready())) return [];
-    return readRows(this.store, this.table, { where: this.scope(opts) });
+    return (await readRows(this.store, this.table, { where: this.scope(opts) })) as StoredRow<R>[];
   }
 
   /** One column's values. */
+  async column<K extends keyof StoredRow<R> & string>(name: K, opts?: RunScope): Promise<StoredRow<R>[K][]>;
   async column(name: string, opts?: RunScope): Promise<unknown[]> {
     if (!(await this.ready())) throw new QuiverError("UNKNOWN_FIELD", `${this.table} has no column ${JSON.stringify(name)} (nothing logged yet)`);
     const t = await readTable(this.store, this.table, { where: this.scope(opts), columns: [name] });
@@ -489,27 +472,27 @@ export class Tracker implements AsyncDisposable {
     return this.store.count(this.table, this.scope(opts));
   }
 
-  async head(n = 5): Promise<Row[]> {
+  async head(n = 5): Promise<StoredRow<R>[]> {
     if (!(await this.ready())) return [];
-    return readRows(this.store, this.table, { where: this.scope(), limit: n });
+    return (await readRows(this.store, this.table, { where: this.scope(), limit: n })) as StoredRow<R>[];
   }
 
   /** The newest n rows of this run by timestamp, oldest first. */
-  async tail(n = 5): Promise<Row[]> {
+  async tail(n = 5): Promise<StoredRow<R>[]> {
     if (!(await this.ready())) return [];
     const newest = newestFirst(await this.store.schema(this.table), n);
-    if (newest) return oldestFirst(await readRows(this.store, this.table, { where: this.scope(), ...newest }));
+    if (newest) return oldestFirst(await readRows(this.store, this.table, { where: this.scope(), ...newest })) as StoredRow<R>[];
     const total = await this.store.count(this.table, this.scope());
-    return readRows(this.store, this.table, { where: this.scope(), offset: Math.max(0, total - n), limit: n });
+    return (await readRows(this.store, this.table, { where: this.scope(), offset: Math.max(0, total - n), limit: n })) as StoredRow<R>[];
   }
 
   /** Rows matching a query (this run unless { all: true }) as a Table. */
-  async where(query: QueryLike, opts?: RunScope): Promise<Table> {
+  async where(query: QueryLike, opts?: RunScope): Promise<RowTable<R>> {
     if (!(await this.ready())) {
       await this.store.count(this.table, toNode(query)); // UNKNOWN_FIELD for named fields
-      return readTable(this.store, this.table);
+      return (await readTable(this.store, this.table)) as RowTable<R>;
     }
-    return readTable(this.store, this.table, { where: this.scope(opts, query) });
+    return (await readTable(this.store, this.table, { where: this.scope(opts, query) })) as RowTable<R>;
   }
 
   async sql(text: string, params?: readonly unknown[]): Promise<Table> {

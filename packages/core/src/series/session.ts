@@ -21,6 +21,7 @@ import { resolveStore } from "../store/registry.js";
 import { readRows, readTable } from "../store/scan.js";
 import type { ScanOptions, Store, StoreOpenOptions } from "../store/contract.js";
 import { ColumnTypes } from "../arrow/column-types.js";
+import type { PointData, PointInput, RowTable } from "../runs/row-types.js";
 
 export const MAX_READ_LIMIT = 10_000;
 const TS_SCHEMA = new Schema([new Field("_ts", new Float64(), true)]);
@@ -36,13 +37,14 @@ export interface SessionOptions extends BufferOptions {
   storeOptions?: StoreOpenOptions;
 }
 
-export interface TrackPoint {
+/** A point read back; `P` is the type given to `session.track<P>(name)`. */
+export interface TrackPoint<P extends object = Row> {
   index: number;
-  data: Row & { _ts: number };
+  data: PointData<P>;
 }
 
-export interface TrackReadResult {
-  data: TrackPoint[];
+export interface TrackReadResult<P extends object = Row> {
+  data: TrackPoint<P>[];
   /** Points in the track (read) or in the time window (readByTime). */
   total: number;
   /** Index of the first point returned (read: the requested start). */
@@ -153,7 +155,8 @@ function slicePoints(s: PointColumns, start: number, end: number): PointColumns 
 
 const POINTS: Staging<PointColumns> = { fresh: () => new PointColumns(), concat: (a, b) => PointColumns.concat(a, b), slice: slicePoints };
 
-export class Track {
+/** A time series of a session. `P` (optional) declares its points: reads are typed by it. */
+export class Track<P extends object = Row> {
   private readonly buffer: WriteBuffer<PointColumns>;
   private readonly resolveTs = (raw: unknown): number => this.session.nextTs(raw);
   private readonly stagePoint = (fields: Row, into: PointColumns): void => this.point(fields, into);
@@ -234,19 +237,19 @@ export class Track {
   }
 
   /** Buffers one point (sync, chainable). */
-  append(fields: Row): this {
+  append(fields: PointInput<P>): this {
     this.session.ensureOpen();
     // The backpressure promise never rejects; a sync caller cannot wait for it anyway.
-    void this.buffer.stage(this.stagePoint, fields);
+    void this.buffer.stage(this.stagePoint, fields as Row);
     return this;
   }
 
   /** Writes many points as one columnar batch; returns their count. */
-  async appendBatch(rows: readonly Row[]): Promise<{ count: number }> {
+  async appendBatch(rows: readonly PointInput<P>[]): Promise<{ count: number }> {
     this.session.ensureOpen();
     if (!Array.isArray(rows)) throw new QuiverError("INVALID_VALUE", "appendBatch expects an array of objects");
     const pts = new PointColumns();
-    for (const r of rows) this.point(r, pts);
+    for (const r of rows) this.point(r as Row, pts);
     if (!pts.length) return { count: 0 };
     await this.buffer.flush();
     try {
@@ -273,8 +276,8 @@ export class Track {
   }
 
   /** Points of a scan with the INDEX column: its value becomes `index`, the rest `data` (nulls left out). */
-  private async points(options: ScanOptions, batches: AsyncIterable<RecordBatch> = this.session.store.scan(this.table, options)): Promise<TrackPoint[]> {
-    const out: TrackPoint[] = [];
+  private async points(options: ScanOptions, batches: AsyncIterable<RecordBatch> = this.session.store.scan(this.table, options)): Promise<TrackPoint<P>[]> {
+    const out: TrackPoint<P>[] = [];
     for await (const b of batches) {
       const k = b.schema.fields.findIndex((f) => f.name === INDEX);
       const idx = vectorToValues(b.getChildAt(k)!);
@@ -282,13 +285,13 @@ export class Track {
       const rest = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: b.numRows, nullCount: 0, children: b.data.children.filter((_, i) => i !== k) }));
       // Without nulls both forms are equal, and the plain one builds rows with fast literal shapes.
       const rows = batchToRows(rest, { omitNulls: rest.data.children.some((c) => c.nullCount !== 0) });
-      for (let i = 0; i < rows.length; i++) out.push({ index: Number(idx[i]), data: rows[i] as Row & { _ts: number } });
+      for (let i = 0; i < rows.length; i++) out.push({ index: Number(idx[i]), data: rows[i] as PointData<P> });
     }
     return out;
   }
 
   /** Points by index (storage order). */
-  async read(opts: { startIndex?: number; limit?: number } = {}): Promise<TrackReadResult> {
+  async read(opts: { startIndex?: number; limit?: number } = {}): Promise<TrackReadResult<P>> {
     const start = opts.startIndex ?? 0;
     if (!Number.isInteger(start) || start < 0) throw new QuiverError("INVALID_VALUE", `startIndex must be a non-negative integer, got ${describeValue(opts.startIndex)}`);
     const limit = checkLimit(opts.limit, 1000);
@@ -301,7 +304,7 @@ export class Track {
   }
 
   /** Points with startTime ≤ _ts < endTime, ordered by _ts (newest first with reverse). */
-  async readByTime(opts: { startTime?: number; endTime?: number; limit?: number; reverse?: boolean } = {}): Promise<TrackReadResult> {
+  async readByTime(opts: { startTime?: number; endTime?: number; limit?: number; reverse?: boolean } = {}): Promise<TrackReadResult<P>> {
     const startTime = checkTime(opts.startTime, "startTime");
     const endTime = checkTime(opts.endTime, "endTime");
     const limit = checkLimit(opts.limit, 1000);
@@ -327,9 +330,9 @@ export class Track {
     };
   }
 
-  async toTable(): Promise<Table> {
-    if (!(await this.exists())) return readTable(this.session.store, this.table);
-    return readTable(this.session.store, this.table);
+  async toTable(): Promise<RowTable<P, { _ts: number }>> {
+    await this.exists();
+    return (await readTable(this.session.store, this.table)) as RowTable<P, { _ts: number }>;
   }
 
   async stats(): Promise<TrackStats> {
@@ -494,15 +497,15 @@ export class Session implements AsyncDisposable {
     return ts;
   }
 
-  /** The track of this name (the same object on every call). */
-  track(name: string): Track {
+  /** The track of this name (the same object on every call); `P` types its points. */
+  track<P extends object = Row>(name: string): Track<P> {
     this.ensureOpen();
     let t = this.open.get(name);
     if (!t) {
       t = new Track(this, name, this.options);
       this.open.set(name, t);
     }
-    return t;
+    return t as unknown as Track<P>;
   }
 
   /** Adds a log entry (buffered like a track point). */
