@@ -15,7 +15,8 @@ export { acquireLock, type FileLock, type LockHolder, lockBusy, lockHolder, type
 // The pieces stores share, re-exported so a store imports its kit from one place.
 export { checkScanOptions, scanBatches, sortIndices } from "../store/scan.js";
 export { checkQueryFields, evaluate } from "../query/evaluate.js";
-export { queryFields, type QueryNode } from "../query/query.js";
+export { queryFields, type Primitive, type QueryNode } from "../query/query.js";
+export { classOfType, classOfValue, typeName, type ValueClass } from "../arrow/types.js";
 export { batchesToTable, concatBatches, conformBatch, mergeSchemas, projectSchema, takeRows } from "../arrow/batches.js";
 export { buildData, rowsToBatch } from "../arrow/build.js";
 export { batchToRows, vectorToValues } from "../arrow/decode.js";

@@ -16,7 +16,10 @@ export interface StoreCapabilities {
   delete: boolean;
   /** `where`, `orderBy` and `limit` run inside the store rather than over every batch. */
   pushdown: boolean;
-  /** Range reads on `_ts` are served through an index (cost grows with the window, not the table). */
+  /**
+   * Range reads on `_ts` are served through an index (`readByTime`): for a time column that grows
+   * with insertion, the cost follows the window, not the table. See each store's README for its limits.
+   */
   timeIndex: boolean;
   /** Several processes may append to one table at once without losing rows. */
   concurrentWriters: boolean;
