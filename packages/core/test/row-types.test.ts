@@ -135,7 +135,14 @@ describe("session.track<P>(name)", () => {
 describe("integer columns read back as numbers where they fit", () => {
   it("Int64 within ±2^53 is a number, beyond it a bigint; bigint-tagged columns stay bigint", async () => {
     const store = new MemoryStore();
-    await store.append("t", rowsToBatch([{ n: 1, big: 2n ** 60n }, { n: -(2 ** 53) + 1, big: 5n }, { n: 2 ** 53 - 1, big: null }]));
+    await store.append(
+      "t",
+      rowsToBatch([
+        { n: 1, big: 2n ** 60n },
+        { n: -(2 ** 53) + 1, big: 5n },
+        { n: 2 ** 53 - 1, big: null },
+      ]),
+    );
     // An Int64 column written by another tool (no bigint tag), e.g. DuckDB's BIGINT or count(*).
     const { tableFromArrays } = await import("apache-arrow");
     const foreign = tableFromArrays({ c: BigInt64Array.of(3n, -(2n ** 53n), 2n ** 53n, 2n ** 62n) });

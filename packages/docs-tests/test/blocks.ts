@@ -102,3 +102,13 @@ export function allBlocks(): Block[] {
 export function moduleSource(b: Block): string {
   return [...b.before.map((c) => `${c}\n`), b.code, ...b.after.map((c) => `${c}\n`)].join("\n");
 }
+
+/** The README line of line `n` (1-based) of moduleSource(b), or where the hidden code it is in sits. */
+export function readmeLine(b: Block, n: number): string {
+  const lines = (parts: string[]): number => parts.reduce((k, c) => k + c.split("\n").length + 1, 0);
+  const start = lines(b.before) + 1; // the block's first line in the module
+  const end = start + b.code.split("\n").length - 1;
+  if (n < start) return `hidden example-before code, line ${n}`;
+  if (n >= end) return `hidden example-after code`;
+  return `line ${b.line + 1 + (n - start)}`;
+}

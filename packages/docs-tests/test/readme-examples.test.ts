@@ -4,7 +4,7 @@
  */
 import { cpus } from "node:os";
 import { beforeAll, describe, expect, it } from "vitest";
-import { allBlocks, type Block, blocksOf } from "./blocks.js";
+import { allBlocks, type Block, blocksOf, moduleSource, readmeLine } from "./blocks.js";
 import { type BlockRun, pool, runBlock } from "./run-block.js";
 
 const blocks = allBlocks();
@@ -60,6 +60,9 @@ describe("the markers", () => {
     expect(() => blocksOf("/x/README.md", text)).toThrow(/markers before a sh block/);
     const [a, s] = blocksOf("/x/README.md", text.split("\n").slice(0, 10).join("\n"));
     expect(a).toMatchObject({ lang: "ts", n: 1, line: 3, before: ["import { mkdirSync } from 'node:fs';\nmkdirSync('data')"], after: [] });
+    // Lines of the module a block runs as map back to the README (its code starts after the fence).
+    expect(moduleSource(a!).split("\n")[3]).toBe("console.log(1);");
+    expect([readmeLine(a!, 1), readmeLine(a!, 4), readmeLine(a!, 5)]).toEqual(["hidden example-before code, line 1", "line 4", "hidden example-after code"]);
     expect(s).toMatchObject({ lang: "js", n: 2, sketch: "an interface" });
     expect(() => blocksOf("/x/README.md", "<!-- example-befor: x -->\n```js\n1\n```\n")).toThrow(/unknown marker/);
     expect(() => blocksOf("/x/README.md", "<!-- example: skip -->\n```js\n1\n```\n")).toThrow(/sketch — why/);

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { allBlocks, type Block, moduleSource, REPO } from "./blocks.js";
+import { allBlocks, type Block, moduleSource, readmeLine, REPO } from "./blocks.js";
 import { appFolder } from "./run-block.js";
 
 it("every TypeScript example type-checks (strict)", () => {
@@ -41,9 +41,10 @@ it("every TypeScript example type-checks (strict)", () => {
       .split("\n")
       .filter((l) => /^block\d+\.ts\(/.test(l))
       .map((l) => {
-        const [file, rest] = [l.slice(0, l.indexOf("(")), l.slice(l.indexOf("("))];
-        const b = files.get(file)!;
-        return `${b.readme} block ${b.n} (line ${b.line}): ${rest}`;
+        const m = /^(block\d+\.ts)\((\d+),(\d+)\): (.*)$/.exec(l);
+        if (!m) return l;
+        const b = files.get(m[1]!)!;
+        return `${b.readme} block ${b.n}, ${readmeLine(b, Number(m[2]))}: ${m[4]}`;
       });
     expect(errors, r.stdout).toEqual([]);
     expect(r.status, r.stdout + r.stderr).toBe(0);

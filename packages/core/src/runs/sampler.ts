@@ -54,7 +54,7 @@ export async function loadSampler(options: SamplerChoice): Promise<(() => Metric
   if (!create) {
     throw new QuiverError(
       "PACKAGE_NOT_INSTALLED",
-      "systemMetrics/networkMetrics need @quiver/sysmetrics; install it with `pnpm add @quiver/sysmetrics` (or import it once in your app: `import \"@quiver/sysmetrics\"`)",
+      'systemMetrics/networkMetrics need @quiver/sysmetrics; install it with `pnpm add @quiver/sysmetrics` (or import it once in your app: `import "@quiver/sysmetrics"`)',
     );
   }
   const seconds = options.measurementInterval ?? 0.1;

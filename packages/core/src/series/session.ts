@@ -6,7 +6,7 @@
  * session; -1 → the last `_ts` used by any track of the session. Points of one track with
  * equal `_ts` are merged into one entry at flush.
  */
-import { Field, Float64, Schema, type Table } from "apache-arrow";
+import { Field, Float64, Schema } from "apache-arrow";
 import { type Data, type DataType, Int64, makeData, RecordBatch, Struct, Type } from "apache-arrow";
 import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mergeTypes, normalizeRow, type Row, rowsToBatch, vectorToValues } from "../arrow/batches.js";
 import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
