@@ -101,7 +101,7 @@ export class TracksData {
   /** A track's size, time extent and fields (two one-row windows and a count; cached 1 s). */
   info(table: string, name = table): Promise<TrackInfo> {
     const c = this.infoCache.get(table);
-    if (c && Date.now() - c.at < 1000) return c.value;
+    if (c && Date.now() - c.at < 1000) return c.value.then((i) => ({ ...i, name }));
     const value = (async (): Promise<TrackInfo> => {
       const schema = await this.store.schema(table);
       if (!schema) throw new QuiverError("NOT_FOUND", `${this.store.uri} has no track table ${JSON.stringify(table)}`);
@@ -131,7 +131,7 @@ export class TracksData {
     })();
     this.infoCache.set(table, { at: Date.now(), value });
     value.catch(() => this.infoCache.delete(table));
-    return value;
+    return value.then((i) => ({ ...i, name }));
   }
 
   /**
