@@ -1,14 +1,16 @@
 /** `quiver ui`: the local dashboard (@quiver/ui, imported only when this command runs). */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { QuiverError, type Store } from "@quiver/core";
 import { type CommandSpec, parseCommand, storeUri, str, takeUri } from "../args.js";
 import type { Command } from "../context.js";
 import { openExisting, requirePackage } from "../stores.js";
 
 const spec: CommandSpec = {
-  usage: "ui [URI] [--port N] [--host H --token T] [--export FILE] [--table T] [--runs A,B]",
+  usage: "ui [URI] [--port N] [--host H --token T] [--h5 FILE,…] [--datasources ROOT] [--export FILE] [--table T] [--runs A,B]",
   short: "Opens the dashboard in the browser (or writes an HTML report with --export)",
   summary:
-    "Serves a local dashboard of the store's runs: a runs table (sort, filter with the filter language, select) and a chart per metric that keeps every spike (first/min/max/last per pixel column), with smoothing, zoom, log y, grouping, live updates and the view in the URL. It only reads the store.",
+    "Serves a local dashboard of the store's runs: a runs table (sort, filter with the filter language, select) and a chart per metric that keeps every spike (first/min/max/last per pixel column), with smoothing, zoom, log y, grouping, live updates and the view in the URL; a timeline of the store's session tracks and logs; an array viewer of HDF5 files (--h5, and an h5: store's own file); a gallery of the datasources under --datasources. It only reads.",
   options: {
     store: { type: "string", short: "s" },
     table: { type: "string", short: "t" },
@@ -17,6 +19,8 @@ const spec: CommandSpec = {
     token: { type: "string" },
     export: { type: "string", short: "o" },
     runs: { type: "string" },
+    h5: { type: "string" },
+    datasources: { type: "string" },
   },
   optionHelp: {
     store: "store URI (default: $QUIVER_STORE, else duckdb:quiver.db); may also be the first argument",
@@ -26,14 +30,16 @@ const spec: CommandSpec = {
     token: "secret every request must carry (?token= in the printed URL)",
     export: "write one self-contained HTML report (data embedded) to FILE instead of serving",
     runs: "with --export: the run ids to chart, comma-separated (default: the first 10)",
+    h5: "HDF5 files for the array viewer, comma-separated (H5Logger files, h5: stores, any HDF5; live while a SWMR writer logs)",
+    datasources: "datasource root for the gallery (the folder of datasources.db; default .quiver when it holds one)",
   },
   details:
-    "Examples:\n  quiver ui duckdb:runs.db\n  quiver ui runs.db --port 8080\n  quiver ui runs.db --host 0.0.0.0 --token \"$(openssl rand -hex 16)\"\n  quiver ui runs.db --export report.html",
+    "Examples:\n  quiver ui duckdb:runs.db\n  quiver ui runs.db --port 8080\n  quiver ui runs.db --host 0.0.0.0 --token \"$(openssl rand -hex 16)\"\n  quiver ui runs.db --export report.html\n  quiver ui msgpack:.quiver                      # session tracks and logs on a timeline\n  quiver ui runs.db --h5 logging_data.h5 --datasources .quiver",
 };
 
 /** The part of @quiver/ui this command uses (the package is optional at run time). */
 interface UiModule {
-  startServer(o: { store: Store; port?: number; host?: string; token?: string }): Promise<{ url: string; close(): Promise<void> }>;
+  startServer(o: { store: Store; port?: number; host?: string; token?: string; h5?: string[]; datasources?: string }): Promise<{ url: string; close(): Promise<void> }>;
   exportReport(store: Store, file: string, o: { table?: string; runs?: string[] }): Promise<{ file: string; bytes: number; runs: number; metrics: number }>;
 }
 
@@ -56,6 +62,11 @@ export const uiCommand: Command = {
     if (!out && listen.host && !/^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(listen.host) && !listen.token) {
       throw new QuiverError("INVALID_VALUE", `--host ${listen.host} makes the dashboard reachable from other machines; pass --token SECRET too (every request must then carry it)`);
     }
+    const h5 = str(p, "h5")?.split(",").map((f) => f.trim()).filter(Boolean);
+    for (const f of h5 ?? []) if (!existsSync(f)) throw new QuiverError("NOT_FOUND", `--h5 ${f}: no such file`);
+    let datasources = str(p, "datasources");
+    if (datasources !== undefined && !existsSync(datasources)) throw new QuiverError("NOT_FOUND", `--datasources ${datasources}: no such folder; pass the folder holding datasources.db (default .quiver)`);
+    if (datasources === undefined && existsSync(join(".quiver", "datasources.db"))) datasources = ".quiver";
     const store = await openExisting(storeUri(uri), true);
     if (out) {
       try {
@@ -69,7 +80,7 @@ export const uiCommand: Command = {
     }
     let server: Awaited<ReturnType<UiModule["startServer"]>>;
     try {
-      server = await ui.startServer({ store, ...listen });
+      server = await ui.startServer({ store, ...listen, h5, datasources });
     } catch (err) {
       await store.close();
       throw err;
