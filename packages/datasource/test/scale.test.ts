@@ -46,7 +46,7 @@ describe("1,000 fields on one datapoint", () => {
     }
   });
 
-  it("default DuckDB store: the cost per field does not grow with the fields (4x the fields ≤ 7x the time), < 2 GB", async () => {
+  it("default DuckDB store: the cost per field does not grow with the fields (4x the fields ≤ 10x the time), < 2 GB", async () => {
     // DuckDB's own per-commit cost (a durable append is a transaction) dominates: ~10 ms a commit.
     const small = await addFields(250);
     await small.ds.close();
@@ -54,7 +54,8 @@ describe("1,000 fields on one datapoint", () => {
     await big.ds.close();
     const ratio = (big.writeMs + big.queryMs) / (small.writeMs + small.queryMs);
     console.log(`duckdb: 250 fields ${(small.writeMs + small.queryMs).toFixed(0)} ms, 1000 fields: write ${big.writeMs.toFixed(0)} ms, query ${big.queryMs.toFixed(0)} ms (${ratio.toFixed(1)}x), +${big.rssMb.toFixed(0)} MB`);
-    expect(ratio).toBeLessThan(7); // quadratic would be 16x (it was: 21 s for 1,000)
+    // Linear is 4x, quadratic 16x (it was: 21 s for 1,000); 10x leaves room for a loaded machine.
+    expect(ratio).toBeLessThan(10);
     expect(big.queryMs).toBeLessThan(10_000); // was 29 s
     expect(big.rssMb).toBeLessThan(2000); // was 6 GB
   }, 180_000);
