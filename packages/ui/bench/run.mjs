@@ -1,7 +1,8 @@
 // @quiver/ui benchmarks, measured in headless Chromium (Debian's /usr/bin/chromium through
 // playwright-core) on real DuckDB files: page open → ready with 5 runs × 200k points; a 1M-point
 // run cold, warm and zoomed (with the share of spikes kept at every zoom level); 10,000 runs ×
-// 200 columns in the table; the page's JS size; server start. Figures against the issue's targets.
+// 200 columns in the table; the page's JS size; server start; then the timeline, array viewer and
+// gallery (bench/views.mjs). Figures against the issues' targets. UI_BENCH=views runs only those.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { openStore, rowsToBatch, Tracker } from "@quiver/core";
 import "@quiver/store-duckdb";
 import { chromium } from "playwright-core";
 import { startServer } from "../dist/index.js";
+import { benchViews } from "./views.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -87,7 +89,9 @@ async function zoom(page, range) {
   );
 }
 
+const runsBench = process.env.UI_BENCH !== "views";
 try {
+  if (runsBench) {
   // Server start: a fresh node process importing @quiver/ui until it listens.
   const f1 = join(dir, "five.db");
   const t0 = Date.now();
@@ -97,7 +101,8 @@ try {
   const startMs = [];
   for (let k = 0; k < 3; k++) {
     const s0 = performance.now();
-    const child = spawn(process.execPath, ["--input-type=module", "-e", `import { startServer } from "../dist/index.js"; const s = await startServer({ store: "duckdb:${f1}", port: 0 }); console.log(s.url); process.stdin.once("data", async () => { await s.close(); process.exit(0); });`], { cwd: here });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", `import { startServer } from "../dist/index.js";
+import { benchViews } from "./views.mjs"; const s = await startServer({ store: "duckdb:${f1}", port: 0 }); console.log(s.url); process.stdin.once("data", async () => { await s.close(); process.exit(0); });`], { cwd: here });
     await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
     startMs.push(performance.now() - s0);
     child.stdin.write("x");
@@ -202,6 +207,9 @@ try {
     await again.close();
     await srv.close();
   }
+
+  }
+  await benchViews({ context, dir, report, openReady });
 
   const js = readFileSync(new URL("../dist/page.js", import.meta.url));
   report("page JS, gzipped", gzipSync(js).length / 1024, "KB", 300);

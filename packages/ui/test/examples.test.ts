@@ -17,4 +17,14 @@ describe("README examples", () => {
       tmp.cleanup();
     }
   });
+
+  it("examples/views.mjs --once makes a session, an HDF5 file and a datasource, and serves all three", () => {
+    const tmp = tempDir();
+    try {
+      const out = execFileSync(process.execPath, [join(import.meta.dirname, "../examples/views.mjs"), tmp.dir, "--once"], { encoding: "utf8", timeout: 60_000 });
+      expect(out.trim()).toBe("tracks: true, h5: 1 file, gallery: 34 cats");
+    } finally {
+      tmp.cleanup();
+    }
+  });
 });

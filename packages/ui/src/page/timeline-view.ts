@@ -9,7 +9,11 @@ import { track } from "./ready.js";
 import { type AxisHost, fmtTime, LogsPanel, PointsTable, TrackPanel } from "./timeline-panels.js";
 import type { View } from "./views.js";
 import type { ViewsApi } from "./views-api.js";
-import type { SessionInfo, TrackInfo } from "../shared/protocol-views.js";
+import type { SessionInfo, TrackInfo, TrackPoints } from "../shared/protocol-views.js";
+
+/** Rows the points table shows on each side of the cursor, and rows fetched on each side (so nearby cursors need no request). */
+const SHOW = 5;
+const FETCH = 100;
 
 /** Points a default window holds at most: a 10M-point track opens on its last ~1M. */
 const WINDOW_POINTS = 1_000_000;
@@ -42,6 +46,8 @@ export class TimelineView implements View, AxisHost {
   private pointsSeq = 0;
   private pointsBusy: Promise<void> | undefined;
   private pointsAgain = false;
+  /** The last FETCH points on each side of an earlier cursor; head/tail: the track's ends are in it. */
+  private near: { table: string; points: TrackPoints["points"]; head: boolean; tail: boolean } | undefined;
   private resize = new ResizeObserver(() => {
     for (const p of this.panels.values()) p.resize();
     this.logs?.resize();
@@ -208,8 +214,31 @@ export class TimelineView implements View, AxisHost {
     return track(Promise.all(jobs).then(() => undefined));
   }
 
+  /** The points around t from the neighbourhood fetched before, when it covers SHOW rows each side. */
+  private localPoints(table: string, t: number): TrackPoints | undefined {
+    const n = this.near;
+    if (!n || n.table !== table) return undefined;
+    const p = n.points;
+    let lo = 0;
+    let hi = p.length;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if ((p[m]!._ts as number) <= t) lo = m + 1;
+      else hi = m;
+    }
+    if ((lo < SHOW && !n.head) || (p.length - lo < SHOW && !n.tail)) return undefined;
+    const a = Math.max(0, lo - SHOW);
+    return { table, t, before: lo - a, points: p.slice(a, lo + SHOW) };
+  }
+
   /** The focused track's points around the cursor (one request in flight; the latest cursor wins). */
   private loadPoints(tracked = true): Promise<void> {
+    const here = this.session?.tracks.find((t) => t.name === this.focus);
+    const local = here && this.localPoints(here.table, this.t);
+    if (local && !this.pointsBusy) {
+      this.points.set(here.name, local);
+      return tracked ? track(Promise.resolve()) : Promise.resolve();
+    }
     if (this.pointsBusy) {
       this.pointsAgain = true;
       return this.pointsBusy;
@@ -221,8 +250,12 @@ export class TimelineView implements View, AxisHost {
       try {
         do {
           this.pointsAgain = false;
-          const p = await this.api.around(info.table, this.t, 5);
-          if (seq === this.pointsSeq) this.points.set(info.name, p);
+          const p = await this.api.around(info.table, this.t, FETCH);
+          this.near = { table: info.table, points: p.points, head: p.before < FETCH, tail: p.points.length - p.before < FETCH };
+          // The cursor may have moved meanwhile: show its rows, or ask again around it.
+          const here = this.localPoints(info.table, this.t);
+          if (here && seq === this.pointsSeq) this.points.set(info.name, here);
+          else if (!here) this.pointsAgain = true;
         } while (this.pointsAgain);
       } catch (e) {
         this.err.show((e as Error).message);

@@ -188,7 +188,7 @@ export class TracksData {
   async around(table: string, t: number, k: number): Promise<TrackPoints> {
     const kk = Math.min(200, Math.max(1, Math.floor(k)));
     const end = t + Math.max(1e-9, Math.abs(t) * 1e-15);
-    const [before, after] = await Promise.all([collect(readTimeRange(this.store, table, { end, reverse: true, limit: kk })), collect(readTimeRange(this.store, table, { start: end, limit: kk })), this.info(table)]);
+    const [before, after] = await Promise.all([collect(readTimeRange(this.store, table, { end, reverse: true, limit: kk })), collect(readTimeRange(this.store, table, { start: end, limit: kk }))]);
     const rows = (bs: RecordBatch[]) => bs.flatMap((b) => batchToRows(b, { omitNulls: true }).map((r) => Object.fromEntries(Object.entries(r).map(([key, v]) => [key, cell(v)]))));
     const prev = rows(before).reverse();
     return { table, t, before: prev.length, points: [...prev, ...rows(after)] as TrackPoints["points"] };
