@@ -187,7 +187,8 @@ export class Datasource extends View implements ViewSource {
     this.blobs = new BlobStore(resolve(root, "blobs"));
     const s = ref.store;
     this.log = new EventLog(s, id);
-    this.engine = s.capabilities.sql && typeof s.sql === "function" ? new SqlEngine(this.log, readOnly, (fn) => withLock(this.lockFile, fn)) : new FoldEngine(this.log);
+    // The SQL engine writes DuckDB SQL; a store speaking another dialect (postgres:) or none gets the fold.
+    this.engine = s.capabilities.sql && s.capabilities.dialect === "duckdb" && typeof s.sql === "function" ? new SqlEngine(this.log, readOnly, (fn) => withLock(this.lockFile, fn)) : new FoldEngine(this.log);
   }
 
   get store(): Store {

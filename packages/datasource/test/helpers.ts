@@ -21,7 +21,17 @@ export const STORES: [string, (root: string) => string | undefined][] = [
   ["memory", () => `memory:ds-test-${process.pid}-${++n}`],
   ["duckdb", () => undefined], // default: duckdb:<root>/datasources.db
   ["msgpack", (root) => `msgpack:${root}/msgpack`], // another conformance-passing store, no SQL
+  ["postgres", () => pgUrl()], // SQL in another dialect: the fold engine over a shared server
 ];
+
+/** A fresh schema on the test server (test/pg-server.ts starts one unless QUIVER_PG_URL is set). */
+export function pgUrl(): string {
+  const base = process.env.QUIVER_PG_URL;
+  if (!base) throw new Error("QUIVER_PG_URL is not set: test/pg-server.ts starts a PostgreSQL server for the tests");
+  const u = new URL(base);
+  u.searchParams.set("schema", `ds_${process.pid}_${++n}_${Math.random().toString(36).slice(2, 8)}`);
+  return u.toString();
+}
 
 export async function expectCode(p: Promise<unknown> | (() => unknown), code: string, message?: RegExp): Promise<Error> {
   let err: unknown;
