@@ -96,4 +96,5 @@ registerStore(duckdbPlugin);
 export default duckdbPlugin;
 export { DuckDBStore } from "./store.js";
 export { toParquet, toCSV, type ExportSource } from "./export.js";
+export { exportLake, type LakeOptions, type LakeReport } from "./lake.js";
 export type { LockMode, FileOptions } from "./dbfile.js";
