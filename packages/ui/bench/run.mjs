@@ -92,122 +92,139 @@ async function zoom(page, range) {
 const runsBench = process.env.UI_BENCH !== "views";
 try {
   if (runsBench) {
-  // Server start: a fresh node process importing @quiver/ui until it listens.
-  const f1 = join(dir, "five.db");
-  const t0 = Date.now();
-  await logRuns(f1, 5, 200_000);
-  console.log(`(made 5 × 200k points in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  const startMs = [];
-  for (let k = 0; k < 3; k++) {
-    const s0 = performance.now();
-    const child = spawn(process.execPath, ["--input-type=module", "-e", `import { startServer } from "../dist/index.js";
-import { benchViews } from "./views.mjs"; const s = await startServer({ store: "duckdb:${f1}", port: 0 }); console.log(s.url); process.stdin.once("data", async () => { await s.close(); process.exit(0); });`], { cwd: here });
-    await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
-    startMs.push(performance.now() - s0);
-    child.stdin.write("x");
-    await new Promise((r) => child.once("exit", r));
-  }
-  report("server start (node process → listening)", Math.min(...startMs), "ms", 1000);
-
-  // 5 runs × 200k points, cold server: page opened → every visible chart drawn.
-  {
-    const srv = await startServer({ store: `duckdb:${f1}`, port: 0 });
-    const { page, ms } = await openReady(srv.url);
-    report("5 runs × 200k points: open → ready (cold server)", ms, "ms", 2000);
-    await page.close();
-    await new Promise((r) => setTimeout(r, 3000));
-    const warm = await openReady(srv.url);
-    report("5 runs × 200k points: open → ready (warm)", warm.ms, "ms", 2000);
-    await warm.page.close();
-    await srv.close();
-  }
-
-  // One run of 1M points with 11 spikes.
-  const f2 = join(dir, "million.db");
-  const spikes = [3, 91_234, 200_001, 333_333, 450_017, 500_000, 612_345, 777_777, 850_003, 912_211, 999_998];
-  const [big] = await logRuns(f2, 1, 1_000_000, spikes);
-  {
-    const srv = await startServer({ store: `duckdb:${f2}`, port: 0 });
-    const url = `${srv.url}?runs=${big}&metrics=loss`;
-    const cold = await openReady(url);
-    report("1M-point run: chart ready (cold)", cold.ms, "ms", 1000);
-    await cold.page.close();
-    await new Promise((r) => setTimeout(r, 1500)); // the server reads the raw columns once it is idle
-    const warm = await openReady(url);
-    report("1M-point run: chart ready (warm)", warm.ms, "ms", 300);
-    let kept = 0;
-    let total = 0;
-    const zoomMs = [];
-    const first = await warm.page.evaluate(() => window.quiver.inspect().loss);
-    total += spikes.length;
-    kept += spikes.filter((s) => first.plotted[0].some((x, i) => x === s && first.plotted[1][i] >= 40)).length;
-    // Zoom levels from the whole run down to 1,000 steps, each around a spike, then back out.
-    for (const [c, half] of [[500_000, 250_000], [333_333, 100_000], [777_777, 20_000], [912_211, 5_000], [450_017, 500], [200_001, 20_000], [612_345, 200_000]]) {
-      const r = await zoom(warm.page, [c - half, c + half]);
-      zoomMs.push(r.ms);
-      const inside = spikes.filter((s) => s >= c - half && s <= c + half);
-      total += inside.length;
-      kept += inside.filter((s) => r.spikes.includes(s)).length;
+    // Server start: a fresh node process importing @quiver/ui until it listens.
+    const f1 = join(dir, "five.db");
+    const t0 = Date.now();
+    await logRuns(f1, 5, 200_000);
+    console.log(`(made 5 × 200k points in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    const here = fileURLToPath(new URL(".", import.meta.url));
+    const startMs = [];
+    for (let k = 0; k < 3; k++) {
+      const s0 = performance.now();
+      const child = spawn(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `import { startServer } from "../dist/index.js";
+import { benchViews } from "./views.mjs"; const s = await startServer({ store: "duckdb:${f1}", port: 0 }); console.log(s.url); process.stdin.once("data", async () => { await s.close(); process.exit(0); });`,
+        ],
+        { cwd: here },
+      );
+      await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
+      startMs.push(performance.now() - s0);
+      child.stdin.write("x");
+      await new Promise((r) => child.once("exit", r));
     }
-    zoomMs.sort((a, b) => a - b);
-    report("1M-point run: zoom re-decimation (median of 7)", zoomMs[3], "ms", 50);
-    report("1M-point run: zoom re-decimation (worst of 7)", zoomMs[6], "ms", 50);
-    report("spikes kept across 8 zoom levels", (100 * kept) / total, "%", 100, "higher");
-    await warm.page.close();
-    await srv.close();
-  }
+    report("server start (node process → listening)", Math.min(...startMs), "ms", 1000);
 
-  // 10,000 runs × 200 columns (80 params, 40 metrics × last/min/max, 3 built-ins), 3 rows each.
-  const f3 = join(dir, "wide.db");
-  {
-    const store = await openStore(`duckdb:${f3}`);
-    const rows = [];
-    const now = Date.now();
-    for (let r = 0; r < 10_000; r++) {
-      for (let k = 0; k < 3; k++) {
-        const row = { track_id: `run-${String(r).padStart(5, "0")}`, timestamp: new Date(now + r * 1000 + k) };
-        for (let p = 0; p < 80; p++) row[`p${p}`] = (r * 31 + p) % 97;
-        for (let m = 0; m < 40; m++) row[`m${m}`] = Math.sin(r + m + k) + k;
-        rows.push(row);
-      }
-      if (rows.length >= 6_000) await store.append("events", rowsToBatch(rows.splice(0)));
+    // 5 runs × 200k points, cold server: page opened → every visible chart drawn.
+    {
+      const srv = await startServer({ store: `duckdb:${f1}`, port: 0 });
+      const { page, ms } = await openReady(srv.url);
+      report("5 runs × 200k points: open → ready (cold server)", ms, "ms", 2000);
+      await page.close();
+      await new Promise((r) => setTimeout(r, 3000));
+      const warm = await openReady(srv.url);
+      report("5 runs × 200k points: open → ready (warm)", warm.ms, "ms", 2000);
+      await warm.page.close();
+      await srv.close();
     }
-    if (rows.length) await store.append("events", rowsToBatch(rows));
-    await store.close();
-    const srv = await startServer({ store: `duckdb:${f3}`, port: 0 });
-    const page = await context.newPage();
-    await page.goto(srv.url, { waitUntil: "commit" });
-    await page.waitForFunction(() => document.querySelectorAll(".q-tr").length > 0, undefined, { timeout: 60_000, polling: 5 });
-    const tableMs = await page.evaluate(() => performance.now() - performance.getEntriesByType("navigation")[0].startTime);
-    const cols = await page.evaluate(() => document.querySelector(".q-table-status").textContent + " · columns " + window.quiver.view().el.querySelectorAll(".q-thead .q-th").length);
-    report("10,000 runs × 203 columns: table first render (cold server)", tableMs, "ms", 1000);
-    await page.waitForFunction(() => document.body.dataset.ready === "1", undefined, { timeout: 60_000 });
-    // Scrolling: 60 jumps down and across; ms per frame rendered.
-    const perFrame = await page.evaluate(async () => {
-      const sc = document.querySelector(".q-table-scroll");
-      const frames = [];
-      for (let i = 1; i <= 60; i++) {
-        const t = performance.now();
-        sc.scrollTop = i * 4_000;
-        sc.scrollLeft = (i % 10) * 2_000;
-        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-        frames.push(performance.now() - t);
-      }
-      frames.sort((a, b) => a - b);
-      return frames[Math.floor(frames.length / 2)];
-    });
-    report("10,000 runs: scroll step, two frames (median)", perFrame, "ms", 50);
-    await page.close();
-    const again = await context.newPage();
-    await again.goto(srv.url, { waitUntil: "commit" });
-    await again.waitForFunction(() => document.querySelectorAll(".q-tr").length > 0, undefined, { timeout: 60_000, polling: 5 });
-    report("10,000 runs: table first render (warm)", await again.evaluate(() => performance.now() - performance.getEntriesByType("navigation")[0].startTime), "ms", 1000);
-    console.log(`(table: ${cols} in view)`);
-    await again.close();
-    await srv.close();
-  }
 
+    // One run of 1M points with 11 spikes.
+    const f2 = join(dir, "million.db");
+    const spikes = [3, 91_234, 200_001, 333_333, 450_017, 500_000, 612_345, 777_777, 850_003, 912_211, 999_998];
+    const [big] = await logRuns(f2, 1, 1_000_000, spikes);
+    {
+      const srv = await startServer({ store: `duckdb:${f2}`, port: 0 });
+      const url = `${srv.url}?runs=${big}&metrics=loss`;
+      const cold = await openReady(url);
+      report("1M-point run: chart ready (cold)", cold.ms, "ms", 1000);
+      await cold.page.close();
+      await new Promise((r) => setTimeout(r, 1500)); // the server reads the raw columns once it is idle
+      const warm = await openReady(url);
+      report("1M-point run: chart ready (warm)", warm.ms, "ms", 300);
+      let kept = 0;
+      let total = 0;
+      const zoomMs = [];
+      const first = await warm.page.evaluate(() => window.quiver.inspect().loss);
+      total += spikes.length;
+      kept += spikes.filter((s) => first.plotted[0].some((x, i) => x === s && first.plotted[1][i] >= 40)).length;
+      // Zoom levels from the whole run down to 1,000 steps, each around a spike, then back out.
+      for (const [c, half] of [
+        [500_000, 250_000],
+        [333_333, 100_000],
+        [777_777, 20_000],
+        [912_211, 5_000],
+        [450_017, 500],
+        [200_001, 20_000],
+        [612_345, 200_000],
+      ]) {
+        const r = await zoom(warm.page, [c - half, c + half]);
+        zoomMs.push(r.ms);
+        const inside = spikes.filter((s) => s >= c - half && s <= c + half);
+        total += inside.length;
+        kept += inside.filter((s) => r.spikes.includes(s)).length;
+      }
+      zoomMs.sort((a, b) => a - b);
+      report("1M-point run: zoom re-decimation (median of 7)", zoomMs[3], "ms", 50);
+      report("1M-point run: zoom re-decimation (worst of 7)", zoomMs[6], "ms", 50);
+      report("spikes kept across 8 zoom levels", (100 * kept) / total, "%", 100, "higher");
+      await warm.page.close();
+      await srv.close();
+    }
+
+    // 10,000 runs × 200 columns (80 params, 40 metrics × last/min/max, 3 built-ins), 3 rows each.
+    const f3 = join(dir, "wide.db");
+    {
+      const store = await openStore(`duckdb:${f3}`);
+      const rows = [];
+      const now = Date.now();
+      for (let r = 0; r < 10_000; r++) {
+        for (let k = 0; k < 3; k++) {
+          const row = { track_id: `run-${String(r).padStart(5, "0")}`, timestamp: new Date(now + r * 1000 + k) };
+          for (let p = 0; p < 80; p++) row[`p${p}`] = (r * 31 + p) % 97;
+          for (let m = 0; m < 40; m++) row[`m${m}`] = Math.sin(r + m + k) + k;
+          rows.push(row);
+        }
+        if (rows.length >= 6_000) await store.append("events", rowsToBatch(rows.splice(0)));
+      }
+      if (rows.length) await store.append("events", rowsToBatch(rows));
+      await store.close();
+      const srv = await startServer({ store: `duckdb:${f3}`, port: 0 });
+      const page = await context.newPage();
+      await page.goto(srv.url, { waitUntil: "commit" });
+      await page.waitForFunction(() => document.querySelectorAll(".q-tr").length > 0, undefined, { timeout: 60_000, polling: 5 });
+      const tableMs = await page.evaluate(() => performance.now() - performance.getEntriesByType("navigation")[0].startTime);
+      const cols = await page.evaluate(
+        () => document.querySelector(".q-table-status").textContent + " · columns " + window.quiver.view().el.querySelectorAll(".q-thead .q-th").length,
+      );
+      report("10,000 runs × 203 columns: table first render (cold server)", tableMs, "ms", 1000);
+      await page.waitForFunction(() => document.body.dataset.ready === "1", undefined, { timeout: 60_000 });
+      // Scrolling: 60 jumps down and across; ms per frame rendered.
+      const perFrame = await page.evaluate(async () => {
+        const sc = document.querySelector(".q-table-scroll");
+        const frames = [];
+        for (let i = 1; i <= 60; i++) {
+          const t = performance.now();
+          sc.scrollTop = i * 4_000;
+          sc.scrollLeft = (i % 10) * 2_000;
+          await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+          frames.push(performance.now() - t);
+        }
+        frames.sort((a, b) => a - b);
+        return frames[Math.floor(frames.length / 2)];
+      });
+      report("10,000 runs: scroll step, two frames (median)", perFrame, "ms", 50);
+      await page.close();
+      const again = await context.newPage();
+      await again.goto(srv.url, { waitUntil: "commit" });
+      await again.waitForFunction(() => document.querySelectorAll(".q-tr").length > 0, undefined, { timeout: 60_000, polling: 5 });
+      report("10,000 runs: table first render (warm)", await again.evaluate(() => performance.now() - performance.getEntriesByType("navigation")[0].startTime), "ms", 1000);
+      console.log(`(table: ${cols} in view)`);
+      await again.close();
+      await srv.close();
+    }
   }
   await benchViews({ context, dir, report, openReady });
 
@@ -222,4 +239,7 @@ import { benchViews } from "./views.mjs"; const s = await startServer({ store: "
 const w = Math.max(...results.map((r) => r.name.length));
 console.log(`\n@quiver/ui — headless Chromium ${CHROMIUM}, ${new Date().toISOString().slice(0, 10)}\n`);
 console.log(`${"case".padEnd(w)}  ${"measured".padStart(10)}  target     `);
-for (const r of results) console.log(`${r.name.padEnd(w)}  ${`${r.value.toFixed(r.unit === "KB" ? 1 : 0)} ${r.unit}`.padStart(10)}  ${(r.unit === "%" ? "= " : "≤ ") + r.target} ${r.unit}  ${r.ok ? "ok" : "MISSED"}`);
+for (const r of results)
+  console.log(
+    `${r.name.padEnd(w)}  ${`${r.value.toFixed(r.unit === "KB" ? 1 : 0)} ${r.unit}`.padStart(10)}  ${(r.unit === "%" ? "= " : "≤ ") + r.target} ${r.unit}  ${r.ok ? "ok" : "MISSED"}`,
+  );

@@ -70,7 +70,9 @@ export async function benchViews({ context, dir, report, openReady }) {
   const root = join(dir, ".quiver");
   const ds = await Datasource.getOrCreate({ name: "bench", path: folder, root });
   await ds.scan();
-  await ds.uploadMetadata(Array.from({ length: 10_000 }, (_, i) => ({ path: `${String(i).padStart(5, "0")}.png`, label: ["cat", "dog", "bird", "fish"][i % 4], score: (i % 100) / 100 })));
+  await ds.uploadMetadata(
+    Array.from({ length: 10_000 }, (_, i) => ({ path: `${String(i).padStart(5, "0")}.png`, label: ["cat", "dog", "bird", "fish"][i % 4], score: (i % 100) / 100 })),
+  );
   await ds.close();
 
   const srv = await startServer({ store: uri, port: 0, h5, datasources: root });
@@ -81,7 +83,8 @@ export async function benchViews({ context, dir, report, openReady }) {
     report("tracks: 100k-point track view, open → ready (cold server)", tl.ms, "ms", 2000);
     // Dragging the scrub slider: 1/1000 of the session per input event (0.2 s, 20 points here).
     const slide = [];
-    for (let k = 1; k <= 40; k++) slide.push(await step(tl.page, "const s = document.querySelector('input[name=cursor]'); s.value = String(a); s.dispatchEvent(new Event('input'));", 300 + k));
+    for (let k = 1; k <= 40; k++)
+      slide.push(await step(tl.page, "const s = document.querySelector('input[name=cursor]'); s.value = String(a); s.dispatchEvent(new Event('input'));", 300 + k));
     report("tracks: scrub slider step, panels + points table (median of 40)", median(slide), "ms", 50);
     // Jumps of 45 s (4,500 points): the points table needs a round trip each time.
     const jump = [];
@@ -97,7 +100,8 @@ export async function benchViews({ context, dir, report, openReady }) {
 
     const a = await openReady(`${srv.url}?view=arrays&ds=/frames`);
     const frames = [];
-    for (let k = 1; k <= 20; k++) frames.push(await step(a.page, "const s = document.querySelector('input[name=frame]'); s.value = String(a); s.dispatchEvent(new Event('input'));", k * 7));
+    for (let k = 1; k <= 20; k++)
+      frames.push(await step(a.page, "const s = document.querySelector('input[name=frame]'); s.value = String(a); s.dispatchEvent(new Event('input'));", k * 7));
     report("arrays: 64×64 frame slider step (median of 20)", median(frames), "ms", 30);
     await a.page.close();
   } finally {

@@ -29,10 +29,11 @@ const inspect = (page: Page) => page.evaluate(() => window.quiver!.inspect()) as
 
 /** Opens a page; the previous test's page is closed first (its errors are kept). */
 async function openPage(url: string, keep = false): Promise<Page> {
-  if (!keep) for (const old of pages.splice(0)) {
-    errors.push(...old.errors);
-    await old.page.close();
-  }
+  if (!keep)
+    for (const old of pages.splice(0)) {
+      errors.push(...old.errors);
+      await old.page.close();
+    }
   const p = await open(browser.context, url);
   pages.push(p);
   await ready(p.page, 30_000);

@@ -21,7 +21,11 @@ function reference(xs: number[], ys: number[], lo: number, hi: number, width: nu
         if (ys[i]! < ys[mn]!) mn = i;
         if (ys[i]! > ys[mx]!) mx = i;
       }
-      keep.add(c[0]!).add(mn).add(mx).add(c[c.length - 1]!);
+      keep
+        .add(c[0]!)
+        .add(mn)
+        .add(mx)
+        .add(c[c.length - 1]!);
     }
   }
   const idx = [...keep].sort((a, b) => xs[a]! - xs[b]! || a - b);
@@ -46,20 +50,26 @@ describe("decimate (first/min/max/last per pixel column)", () => {
 
   it("keeps every column's extremes: each pixel column's min and max are drawn, at any zoom", () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 50, maxLength: 5000 }), fc.integer({ min: 1, max: 200 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (ys, width, a, b) => {
-        const xs = ys.map((_, i) => i * 0.5);
-        const lo = Math.min(a, b) * xs[xs.length - 1]!;
-        const hi = Math.max(a, b) * xs[xs.length - 1]!;
-        const got = decimate(xs, ys, lo, hi, width);
-        const raw = new Map<number, number[]>();
-        xs.forEach((x, i) => x >= lo && x <= hi && raw.set(binOf(x, lo, hi, width), [...(raw.get(binOf(x, lo, hi, width)) ?? []), ys[i]!]));
-        const drawn = new Map<number, number[]>();
-        got.x.forEach((x, i) => drawn.set(binOf(x, lo, hi, width), [...(drawn.get(binOf(x, lo, hi, width)) ?? []), got.y[i]!]));
-        for (const [col, vals] of raw) {
-          expect(Math.max(...drawn.get(col)!)).toBe(Math.max(...vals));
-          expect(Math.min(...drawn.get(col)!)).toBe(Math.min(...vals));
-        }
-      }),
+      fc.property(
+        fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 50, maxLength: 5000 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (ys, width, a, b) => {
+          const xs = ys.map((_, i) => i * 0.5);
+          const lo = Math.min(a, b) * xs[xs.length - 1]!;
+          const hi = Math.max(a, b) * xs[xs.length - 1]!;
+          const got = decimate(xs, ys, lo, hi, width);
+          const raw = new Map<number, number[]>();
+          xs.forEach((x, i) => x >= lo && x <= hi && raw.set(binOf(x, lo, hi, width), [...(raw.get(binOf(x, lo, hi, width)) ?? []), ys[i]!]));
+          const drawn = new Map<number, number[]>();
+          got.x.forEach((x, i) => drawn.set(binOf(x, lo, hi, width), [...(drawn.get(binOf(x, lo, hi, width)) ?? []), got.y[i]!]));
+          for (const [col, vals] of raw) {
+            expect(Math.max(...drawn.get(col)!)).toBe(Math.max(...vals));
+            expect(Math.min(...drawn.get(col)!)).toBe(Math.min(...vals));
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -93,7 +103,15 @@ describe("decimate (first/min/max/last per pixel column)", () => {
   });
 
   it("groupBins gives the mean and the min–max band over the runs of a group", () => {
-    const g = groupBins([{ x: [0, 1, 2, 3], y: [1, 2, 3, 4] }, { x: [0, 1, 2, 3], y: [3, 4, 5, 10] }], 0, 3, 2);
+    const g = groupBins(
+      [
+        { x: [0, 1, 2, 3], y: [1, 2, 3, 4] },
+        { x: [0, 1, 2, 3], y: [3, 4, 5, 10] },
+      ],
+      0,
+      3,
+      2,
+    );
     expect(g.x).toEqual([0.5, 2.5]);
     expect(g.mean).toEqual([2.5, 5.5]);
     expect(g.lo).toEqual([1, 3]);

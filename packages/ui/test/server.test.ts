@@ -10,7 +10,13 @@ const file = join(tmp.dir, "runs.db");
 let ids: string[];
 let srv: UiServer;
 
-function get(port: number, path: string, headers: Record<string, string> = {}, method = "GET", body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, method, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -49,7 +55,9 @@ describe("the server", () => {
     expect(meta).toMatchObject({ table: "events", engine: "sql", hasRuns: true, rows: 150 });
     const runs = JSON.parse((await get(srv.port, "/api/runs?sort=lr&desc=1")).text);
     expect(runs.ids).toEqual([ids[1], ids[0]]);
-    const series = JSON.parse((await get(srv.port, "/api/series", { "content-type": "application/json" }, "POST", JSON.stringify({ table: "events", runs: ids, y: "loss", x: "step", width: 10 }))).text);
+    const series = JSON.parse(
+      (await get(srv.port, "/api/series", { "content-type": "application/json" }, "POST", JSON.stringify({ table: "events", runs: ids, y: "loss", x: "step", width: 10 }))).text,
+    );
     expect(series.series.map((s: { n: number }) => s.n)).toEqual([100, 50]);
   });
 

@@ -74,19 +74,32 @@ describe("smoothing against reference implementations", () => {
 
   it("a weighted point stands for `count` raw points of its value (decimated series smooth like raw ones)", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.double({ min: -100, max: 100, noNaN: true }), fc.integer({ min: 1, max: 20 })), { minLength: 1, maxLength: 60 }), fc.double({ min: 0, max: 0.99, noNaN: true }), fc.integer({ min: 1, max: 40 }), (bins, w, k) => {
-        const raw: number[] = [];
-        const ends: number[] = [];
-        for (const [v, c] of bins) {
-          for (let i = 0; i < c; i++) raw.push(v);
-          ends.push(raw.length - 1);
-        }
-        const by = bins.map((b) => b[0]);
-        const bc = bins.map((b) => b[1]);
-        // EMA and the trailing mean of a column equal the raw ones at the column's last point.
-        close(emaDebiased(by, w, bc), ends.map((e) => tensorboardEma(raw, w)[e]!), 1e-7);
-        close(runningMean(by, k, bc), ends.map((e) => refMean(raw, k)[e]!), 1e-9);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.double({ min: -100, max: 100, noNaN: true }), fc.integer({ min: 1, max: 20 })), { minLength: 1, maxLength: 60 }),
+        fc.double({ min: 0, max: 0.99, noNaN: true }),
+        fc.integer({ min: 1, max: 40 }),
+        (bins, w, k) => {
+          const raw: number[] = [];
+          const ends: number[] = [];
+          for (const [v, c] of bins) {
+            for (let i = 0; i < c; i++) raw.push(v);
+            ends.push(raw.length - 1);
+          }
+          const by = bins.map((b) => b[0]);
+          const bc = bins.map((b) => b[1]);
+          // EMA and the trailing mean of a column equal the raw ones at the column's last point.
+          close(
+            emaDebiased(by, w, bc),
+            ends.map((e) => tensorboardEma(raw, w)[e]!),
+            1e-7,
+          );
+          close(
+            runningMean(by, k, bc),
+            ends.map((e) => refMean(raw, k)[e]!),
+            1e-9,
+          );
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -19,7 +19,8 @@ export async function makeSession(root: string, points: number, spike = Math.flo
   const pose = session.track("robot/pose");
   for (let s = 0; s < points; s += 50_000) {
     const rows = [];
-    for (let i = s; i < Math.min(points, s + 50_000); i++) rows.push({ _ts: T0 + i / 100, position: [Math.sin(i / 500), Math.cos(i / 500), i / points], speed: i === spike ? 99 : 1 + Math.sin(i / 50) / 2 });
+    for (let i = s; i < Math.min(points, s + 50_000); i++)
+      rows.push({ _ts: T0 + i / 100, position: [Math.sin(i / 500), Math.cos(i / 500), i / points], speed: i === spike ? 99 : 1 + Math.sin(i / 50) / 2 });
     await pose.appendBatch(rows);
   }
   const cam = session.track("camera/left");
@@ -30,7 +31,12 @@ export async function makeSession(root: string, points: number, spike = Math.flo
   // Log entries on the same time axis (Session.log stamps "now"): rows of <prefix>/logs as Session writes them.
   const store = await openStore(uri);
   const entries = [];
-  for (let i = 0; i < 50; i++) entries.push({ _ts: T0 + (i * points) / 100 / 50 + 0.002, level: i % 10 === 7 ? "error" : i % 5 === 0 ? "warn" : "info", message: i % 10 === 7 ? `motor stall ${i}` : `checkpoint ${i}` });
+  for (let i = 0; i < 50; i++)
+    entries.push({
+      _ts: T0 + (i * points) / 100 / 50 + 0.002,
+      level: i % 10 === 7 ? "error" : i % 5 === 0 ? "warn" : "info",
+      message: i % 10 === 7 ? `motor stall ${i}` : `checkpoint ${i}`,
+    });
   await store.append("robot/demo/logs", rowsToBatch(entries));
   await store.close();
   return { uri, prefix: "robot/demo" };
@@ -46,7 +52,7 @@ export async function makeH5(file: string, frames = 20, points = 100_000): Promi
     for (let p = 0; p < img.length; p++) img[p] = f * 10 + (p % 64) / 64;
     log.log("image", { data: img, shape: [64, 64] });
     const rgb = new Uint8Array(32 * 32 * 3);
-    for (let p = 0; p < 32 * 32; p++) ((rgb[p * 3] = 255), (rgb[p * 3 + 1] = (f * 12) % 256), (rgb[p * 3 + 2] = 0));
+    for (let p = 0; p < 32 * 32; p++) (rgb[p * 3] = 255), (rgb[p * 3 + 1] = (f * 12) % 256), (rgb[p * 3 + 2] = 0);
     log.log("rgb", { data: rgb, shape: [32, 32, 3] });
     log.log("train/acc", f / frames);
   }
@@ -84,7 +90,8 @@ export async function makeDatasource(root: string, folder: string, n: number, ou
   const ds = await Datasource.getOrCreate({ name: "pets", path: folder, root });
   await ds.scan();
   const rows = [];
-  for (let i = 0; i < n; i++) rows.push({ path: `images/${String(i).padStart(6, "0")}.png`, label: labels[i % 3]!, split: i % 10 === 0 ? "test" : "train", score: (i % 100) / 100 });
+  for (let i = 0; i < n; i++)
+    rows.push({ path: `images/${String(i).padStart(6, "0")}.png`, label: labels[i % 3]!, split: i % 10 === 0 ? "test" : "train", score: (i % 100) / 100 });
   await ds.uploadMetadata(rows);
   await ds.updateMetadata("docs/readme.txt", { note: new Uint8Array([1, 2, 3]) });
   await new Promise((r) => setTimeout(r, 5));

@@ -130,7 +130,13 @@ describe.skipIf(!haveChromium)("timeline, arrays and gallery in Chromium", () =>
   it("arrays: the file as h5ls -r, a 1-D dataset decimated with its spike, zoom", async () => {
     const page = await openPage(`${srv.url}?view=arrays&ds=/loss`);
     const rows = await page.locator(".q-h5-row").evaluateAll((els) => els.map((e) => (e as HTMLElement).innerText.replace(/\s+/g, " ").trim()));
-    expect(rows).toEqual(["image Dataset {12/Inf, 64, 64} float32", "loss Dataset {50000/Inf} float64", "rgb Dataset {12/Inf, 32, 32, 3} uint8", "train Group", "acc Dataset {12/Inf} float64"]);
+    expect(rows).toEqual([
+      "image Dataset {12/Inf, 64, 64} float32",
+      "loss Dataset {50000/Inf} float64",
+      "rgb Dataset {12/Inf, 32, 32, 3} uint8",
+      "train Group",
+      "acc Dataset {12/Inf} float64",
+    ]);
     const a = await inspect<{ line: { series: { n: number; x: number[]; y: number[] }[] } }>(page);
     expect(a.line.series[0]!.n).toBe(50_000);
     expect(a.line.series[0]!.x[a.line.series[0]!.y.indexOf(42)]).toBe(spike);
@@ -195,7 +201,7 @@ describe.skipIf(!haveChromium)("timeline, arrays and gallery in Chromium", () =>
     await page.locator(".q-grid-scroll").evaluate((e) => (e.scrollTop = e.scrollHeight));
     await page.waitForFunction(() => (window.quiver!.inspect() as G).cells.includes("images/002999.png"));
     // A facet value adds a condition to the query.
-    await page.locator('.q-facet[data-field=label] .q-facet-value[data-value=bird]').click();
+    await page.locator(".q-facet[data-field=label] .q-facet-value[data-value=bird]").click();
     await page.waitForFunction(() => (window.quiver!.inspect() as G).total === 1000);
     expect(await page.locator("input[name=query]").inputValue()).toBe("label = 'bird'");
     await page.fill("input[name=query]", "label = 'bird' and split = 'test'");

@@ -23,7 +23,10 @@ let srv: UiServer;
 let before: Date;
 let spike: number;
 
-function get(path: string, method = "GET", body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; json: () => any }> {
+// biome-ignore lint/suspicious/noExplicitAny: the routes' JSON, of many shapes, read by the assertions
+type Json = any;
+
+function get(path: string, method = "GET", body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; json: () => Json }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port: srv.port, path, method, headers: body ? { "content-type": "application/json" } : {} }, (res) => {
       const chunks: Buffer[] = [];
@@ -162,7 +165,7 @@ describe("array viewer API", () => {
       const lens: number[] = [];
       for (let k = 0; k < 3; k++) {
         const n = Number((await lines.next()).value);
-        const tree = await new Promise<any>((resolve, reject) => {
+        const tree = await new Promise<{ entries: { path: string; shape: number[] }[] }>((resolve, reject) => {
           request({ host: "127.0.0.1", port: live.port, path: "/api/h5/tree?file=0" }, (res) => {
             const c: Buffer[] = [];
             res.on("data", (d) => c.push(d));
@@ -171,7 +174,7 @@ describe("array viewer API", () => {
             .on("error", reject)
             .end();
         });
-        lens.push(tree.entries.find((e: { path: string }) => e.path === "/frames").shape[0]);
+        lens.push(tree.entries.find((e: { path: string }) => e.path === "/frames")!.shape[0]!);
         expect(lens[k]).toBe(n);
         child.stdin!.write("more\n");
       }
@@ -237,7 +240,15 @@ describe("gallery API", () => {
     expect(ok.body.toString()).toBe("hello");
     symlinkSync(join(folder, "docs"), join(folder, "inner-link"));
     expect((await get("/api/ds/file?source=pets&path=inner-link/readme.txt")).status).toBe(200); // a link that stays inside
-    for (const p of ["../secret.txt", "images/../../secret.txt", "/etc/passwd", encodeURIComponent(join(tmp.dir, "secret.txt")), "escape.png", "images%5C..%5C..%5Csecret.txt", "docs/%00readme.txt"]) {
+    for (const p of [
+      "../secret.txt",
+      "images/../../secret.txt",
+      "/etc/passwd",
+      encodeURIComponent(join(tmp.dir, "secret.txt")),
+      "escape.png",
+      "images%5C..%5C..%5Csecret.txt",
+      "docs/%00readme.txt",
+    ]) {
       const r = await get(`/api/ds/file?source=pets&path=${p}`);
       expect(r.status, p).toBe(403);
       expect(r.json().code).toBe("INVALID_PATH");

@@ -59,7 +59,18 @@ export class HttpApi implements Api {
   }
 
   runs(req: RunsRequest): Promise<SummaryPage> {
-    return this.get(fetch(this.url("api/runs", { table: req.table, filter: req.filter || undefined, sort: req.sort, desc: req.desc ? "1" : undefined, offset: String(req.offset), limit: String(req.limit) })));
+    return this.get(
+      fetch(
+        this.url("api/runs", {
+          table: req.table,
+          filter: req.filter || undefined,
+          sort: req.sort,
+          desc: req.desc ? "1" : undefined,
+          offset: String(req.offset),
+          limit: String(req.limit),
+        }),
+      ),
+    );
   }
 
   series(req: SeriesRequest): Promise<SeriesResponse> {
@@ -122,7 +133,13 @@ export class EmbeddedApi implements Api {
       const unknown = [...fieldsOf(node)].filter((f) => f !== "track_id" && !keyIndex.has(f));
       if (unknown.length) throw new ApiError("UNKNOWN_FIELD", `no column ${unknown.map((u) => JSON.stringify(u)).join(", ")} in the runs table`);
       const timeKeys = new Set(s.columns.filter((c) => c.kind === "time").map((c) => c.key));
-      idx = idx.filter((r) => matches(node, (f) => (f === "track_id" ? s.ids[r]! : s.rows[r]![keyIndex.get(f)!]), (f) => timeKeys.has(f)));
+      idx = idx.filter((r) =>
+        matches(
+          node,
+          (f) => (f === "track_id" ? s.ids[r]! : s.rows[r]![keyIndex.get(f)!]),
+          (f) => timeKeys.has(f),
+        ),
+      );
     }
     if (req.sort) {
       const c = keyIndex.get(req.sort);
@@ -163,10 +180,12 @@ export class EmbeddedApi implements Api {
     if (req.group) {
       const groups = new Map<string, typeof parts>();
       for (const p of parts) groups.set(p.group ?? "(null)", [...(groups.get(p.group ?? "(null)") ?? []), p]);
-      const series = [...groups].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, ps]) => {
-        const g = groupBins(ps, lo, hi, req.width);
-        return { key: k, n: g.count.reduce((a, b) => a + b, 0), x: g.x, y: g.mean, bx: g.x, by: g.mean, bc: g.count, lo: g.lo, hi: g.hi, runs: ps.length };
-      });
+      const series = [...groups]
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+        .map(([k, ps]) => {
+          const g = groupBins(ps, lo, hi, req.width);
+          return { key: k, n: g.count.reduce((a, b) => a + b, 0), x: g.x, y: g.mean, bx: g.x, by: g.mean, bc: g.count, lo: g.lo, hi: g.hi, runs: ps.length };
+        });
       return { x0: lo, x1: hi, series, ms: 0 };
     }
     return { x0: lo, x1: hi, series: parts.map((p) => ({ key: p.key, ...decimate(p.x, p.y, lo, hi, req.width) })), ms: 0 };

@@ -83,11 +83,16 @@ export class ArraysView implements View {
       return;
     }
     this.file = Math.min(src.h5.length - 1, Math.max(0, Number(param("file") ?? 0) || 0));
-    const files = select(src.h5.map((f, i) => [String(i), f]), String(this.file), (v) => {
-      this.file = Number(v);
-      setParams({ file: v, ds: undefined, frame: undefined, range: undefined });
-      void track(this.reload());
-    }, "file");
+    const files = select(
+      src.h5.map((f, i) => [String(i), f]),
+      String(this.file),
+      (v) => {
+        this.file = Number(v);
+        setParams({ file: v, ds: undefined, frame: undefined, range: undefined });
+        void track(this.reload());
+      },
+      "file",
+    );
     this.el.replaceChildren(el("div", { class: "q-toolbar" }, el("label", {}, "file ", files)), this.err.el, el("div", { class: "q-arrays-grid" }, this.list, this.body));
     const r = param("range")?.split(",").map(Number);
     this.range = r && r.length === 2 && r.every(Number.isFinite) ? [r[0]!, r[1]!] : undefined;
@@ -109,7 +114,18 @@ export class ArraysView implements View {
     this.list.replaceChildren(
       ...this.entries.map((e) => {
         const depth = e.path.split("/").length - 2;
-        const row = el("div", { class: `q-h5-row${e === this.current || e.path === this.current?.path ? " q-active" : ""}`, role: "listitem", "data-path": e.path, style: `padding-left:${6 + depth * 14}px` }, el("span", { class: "q-h5-name" }, e.path.split("/").pop()!), el("span", { class: "q-h5-kind" }, describe(e)), el("span", { class: "q-h5-dtype" }, e.dtype ?? ""));
+        const row = el(
+          "div",
+          {
+            class: `q-h5-row${e === this.current || e.path === this.current?.path ? " q-active" : ""}`,
+            role: "listitem",
+            "data-path": e.path,
+            style: `padding-left:${6 + depth * 14}px`,
+          },
+          el("span", { class: "q-h5-name" }, e.path.split("/").pop()!),
+          el("span", { class: "q-h5-kind" }, describe(e)),
+          el("span", { class: "q-h5-dtype" }, e.dtype ?? ""),
+        );
         if (e.kind === "dataset") row.addEventListener("click", () => void track(this.open(e, false)));
         return row;
       }),
@@ -122,7 +138,12 @@ export class ArraysView implements View {
       this.frameNo = 0;
       this.range = undefined;
     }
-    setParams({ ds: e.path, frame: e.view === "image" || e.view === "rgb" ? String(this.frameNo) : undefined, range: this.range?.join(","), cmap: this.cmap === "viridis" ? "viridis" : undefined });
+    setParams({
+      ds: e.path,
+      frame: e.view === "image" || e.view === "rgb" ? String(this.frameNo) : undefined,
+      range: this.range?.join(","),
+      cmap: this.cmap === "viridis" ? "viridis" : undefined,
+    });
     this.renderList();
     this.plot?.destroy();
     this.plot = undefined;
@@ -132,22 +153,47 @@ export class ArraysView implements View {
     const title = el("div", { class: "q-panel-title" }, `${e.path} `, el("span", { class: "q-note" }, `${describe(e)} ${e.dtype}`));
     if (e.view === "line" || e.view === "lines") {
       const plotEl = el("div", { class: "q-plot" });
-      this.body.replaceChildren(el("div", { class: "q-panel" }, title, plotEl, el("div", { class: "q-note" }, "drag to zoom, double-click to reset; first/min/max/last per pixel column")));
+      this.body.replaceChildren(
+        el("div", { class: "q-panel" }, title, plotEl, el("div", { class: "q-note" }, "drag to zoom, double-click to reset; first/min/max/last per pixel column")),
+      );
       await this.loadLine(plotEl);
     } else if (e.view === "image" || e.view === "rgb") {
       this.canvas = el("canvas", { class: "q-frame" });
-      this.slider = el("input", { type: "range", name: "frame", min: "0", max: String(Math.max(0, (e.shape?.[0] ?? 1) - 1)), value: String(this.frameNo), class: "q-scrub", "aria-label": "frame" });
+      this.slider = el("input", {
+        type: "range",
+        name: "frame",
+        min: "0",
+        max: String(Math.max(0, (e.shape?.[0] ?? 1) - 1)),
+        value: String(this.frameNo),
+        class: "q-scrub",
+        "aria-label": "frame",
+      });
       this.slider.addEventListener("input", () => void track(this.showFrame(Number(this.slider!.value))));
-      const cm = select([["gray", "grayscale"], ["viridis", "viridis"]], this.cmap, (v) => {
-        this.cmap = v;
-        setParams({ cmap: v === "viridis" ? "viridis" : undefined });
-        this.paint();
-      }, "cmap");
+      const cm = select(
+        [
+          ["gray", "grayscale"],
+          ["viridis", "viridis"],
+        ],
+        this.cmap,
+        (v) => {
+          this.cmap = v;
+          setParams({ cmap: v === "viridis" ? "viridis" : undefined });
+          this.paint();
+        },
+        "cmap",
+      );
       const tools = el("div", { class: "q-toolbar" }, el("label", {}, "frame ", this.slider), ...(e.view === "image" ? [el("label", {}, "colormap ", cm)] : []));
       this.body.replaceChildren(el("div", { class: "q-panel" }, title, tools, el("div", { class: "q-frame-wrap" }, this.canvas, this.info)));
       await this.showFrame(this.frameNo);
     } else {
-      this.body.replaceChildren(el("div", { class: "q-panel" }, title, el("p", { class: "q-empty" }, `shape [${(e.shape ?? []).join(", ")}] of ${e.dtype}: shown as lines (1-D, N×D), images (N×H×W) or RGB (uint8 N×H×W×3) only`)));
+      this.body.replaceChildren(
+        el(
+          "div",
+          { class: "q-panel" },
+          title,
+          el("p", { class: "q-empty" }, `shape [${(e.shape ?? []).join(", ")}] of ${e.dtype}: shown as lines (1-D, N×D), images (N×H×W) or RGB (uint8 N×H×W×3) only`),
+        ),
+      );
     }
   }
 
@@ -173,7 +219,10 @@ export class ArraysView implements View {
           series: [{}, ...l.series.map((s, i) => ({ label: s.key, stroke: PALETTE[i % PALETTE.length]!, width: 1.25, spanGaps: true }))],
           scales: { x: { time: false, ...(range ? { range: () => [range[0], range[1]] as [number, number] } : {}) } },
           cursor: { drag: { x: true, y: false, setScale: false } },
-          axes: [{ stroke: "#666", grid: { stroke: "#eee" } }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
+          axes: [
+            { stroke: "#666", grid: { stroke: "#eee" } },
+            { stroke: "#666", grid: { stroke: "#eee" }, size: 60 },
+          ],
           hooks: {
             draw: [() => done()],
             setSelect: [
@@ -260,8 +309,18 @@ export class ArraysView implements View {
         px[p * 4 + 2] = lut[k + 2]!;
         px[p * 4 + 3] = 255;
       }
-      const bar = el("span", { class: "q-colorbar", style: `background:linear-gradient(to right,${[0, 64, 128, 192, 255].map((i) => `rgb(${lut[i * 3]},${lut[i * 3 + 1]},${lut[i * 3 + 2]})`).join(",")})` });
-      this.info.replaceChildren(`frame ${this.frameNo + 1} of ${f.length} · ${w}×${h} ${f.dtype} · `, el("span", { class: "q-min" }, `min ${fmt(f.min)}`), " ", bar, " ", el("span", { class: "q-max" }, `max ${fmt(f.max)}`));
+      const bar = el("span", {
+        class: "q-colorbar",
+        style: `background:linear-gradient(to right,${[0, 64, 128, 192, 255].map((i) => `rgb(${lut[i * 3]},${lut[i * 3 + 1]},${lut[i * 3 + 2]})`).join(",")})`,
+      });
+      this.info.replaceChildren(
+        `frame ${this.frameNo + 1} of ${f.length} · ${w}×${h} ${f.dtype} · `,
+        el("span", { class: "q-min" }, `min ${fmt(f.min)}`),
+        " ",
+        bar,
+        " ",
+        el("span", { class: "q-max" }, `max ${fmt(f.max)}`),
+      );
     }
     ctx.putImageData(img, 0, 0);
   }

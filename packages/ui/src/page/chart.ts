@@ -40,7 +40,11 @@ export function buildData(res: SeriesResponse, view: ChartView): { data: uPlot.A
     if (view.grouped) {
       const base = series.length;
       tables.push([s.x, s.hi!.map(pos), s.lo!.map(pos), s.y.map(pos)] as unknown as uPlot.AlignedData);
-      series.push({ label: `${label} max`, stroke: fade(color, 0.35), width: 1, spanGaps: true }, { label: `${label} min`, stroke: fade(color, 0.35), width: 1, spanGaps: true }, { label, stroke: color, width: 2, spanGaps: true });
+      series.push(
+        { label: `${label} max`, stroke: fade(color, 0.35), width: 1, spanGaps: true },
+        { label: `${label} min`, stroke: fade(color, 0.35), width: 1, spanGaps: true },
+        { label, stroke: color, width: 2, spanGaps: true },
+      );
       bands.push({ series: [base, base + 1], fill: fade(color, 0.15) });
       continue;
     }
@@ -105,7 +109,9 @@ export class Chart {
     this.note.classList.remove("q-error");
     const total = res.series.reduce((a, s) => a + s.n, 0);
     const shipped = res.series.reduce((a, s) => a + s.x.length, 0);
-    this.note.textContent = total ? ` — ${total.toLocaleString()} points${shipped < total ? `, ${shipped.toLocaleString()} drawn (first/min/max/last per pixel)` : ""}` : " — no data";
+    this.note.textContent = total
+      ? ` — ${total.toLocaleString()} points${shipped < total ? `, ${shipped.toLocaleString()} drawn (first/min/max/last per pixel)` : ""}`
+      : " — no data";
     const { data, series, bands } = buildData(res, view);
     const time = view.x === "wall" || view.x === "_ts";
     const shape = JSON.stringify([series.map((s) => [s.label, s.stroke]), view.logy, time, bands.length]);
@@ -122,7 +128,10 @@ export class Chart {
         bands,
         scales: { x: { time, ...(range ? { range } : {}) }, y: { distr: view.logy ? 3 : 1 } },
         cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "quiver" } },
-        axes: [{ stroke: "#666", grid: { stroke: "#eee" } }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
+        axes: [
+          { stroke: "#666", grid: { stroke: "#eee" } },
+          { stroke: "#666", grid: { stroke: "#eee" }, size: 60 },
+        ],
         hooks: {
           draw: [() => this.afterDraw()],
           setSelect: [

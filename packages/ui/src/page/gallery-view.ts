@@ -55,7 +55,9 @@ export class GalleryView implements View {
   async mount(): Promise<void> {
     this.list = await track(this.api.galleryList());
     if (!this.list.sources.length) {
-      this.el.replaceChildren(el("p", { class: "q-empty" }, `No datasources under ${this.list.root}. Make one with Datasource.getOrCreate({ name, path }) or quiver ds scan NAME --path DIR.`));
+      this.el.replaceChildren(
+        el("p", { class: "q-empty" }, `No datasources under ${this.list.root}. Make one with Datasource.getOrCreate({ name, path }) or quiver ds scan NAME --path DIR.`),
+      );
       return;
     }
     const want = param("source");
@@ -71,26 +73,41 @@ export class GalleryView implements View {
 
   private renderShell(): void {
     const src = this.list.sources.find((s) => s.name === this.source)!;
-    const sources = select(this.list.sources.map((s) => [s.name, s.name]), this.source, (v) => {
-      this.source = v;
-      this.dataset = undefined;
-      this.asOf = undefined;
-      setParams({ source: v, dataset: undefined, asOf: undefined, dp: undefined });
-      this.renderShell();
-      void this.reload();
-    }, "source");
+    const sources = select(
+      this.list.sources.map((s) => [s.name, s.name]),
+      this.source,
+      (v) => {
+        this.source = v;
+        this.dataset = undefined;
+        this.asOf = undefined;
+        setParams({ source: v, dataset: undefined, asOf: undefined, dp: undefined });
+        this.renderShell();
+        void this.reload();
+      },
+      "source",
+    );
     const sets = this.list.datasets.filter((d) => d.source === this.source);
-    const datasets = select([["", "(whole datasource)"], ...sets.map((d) => [d.name, d.name] as [string, string])], this.dataset ?? "", (v) => {
-      this.dataset = v || undefined;
-      setParams({ dataset: this.dataset });
-      void this.reload();
-    }, "dataset");
+    const datasets = select(
+      [["", "(whole datasource)"], ...sets.map((d) => [d.name, d.name] as [string, string])],
+      this.dataset ?? "",
+      (v) => {
+        this.dataset = v || undefined;
+        setParams({ dataset: this.dataset });
+        void this.reload();
+      },
+      "dataset",
+    );
     const versions = [...src.versions].reverse();
-    const asOf = select([["", "now"], ...versions.map((v) => [String(v), new Date(v).toISOString().replace("T", " ").slice(0, 23)] as [string, string])], this.asOf ?? "", (v) => {
-      this.asOf = v || undefined;
-      setParams({ asOf: this.asOf });
-      void this.reload();
-    }, "asOf");
+    const asOf = select(
+      [["", "now"], ...versions.map((v) => [String(v), new Date(v).toISOString().replace("T", " ").slice(0, 23)] as [string, string])],
+      this.asOf ?? "",
+      (v) => {
+        this.asOf = v || undefined;
+        setParams({ asOf: this.asOf });
+        void this.reload();
+      },
+      "asOf",
+    );
     const query = el("input", { type: "search", name: "query", class: "q-filter", placeholder: "filter: label = 'cat' and score > 0.5", value: this.filter ?? "" });
     query.addEventListener("keydown", (e) => {
       if (e.key !== "Enter") return;
@@ -100,7 +117,14 @@ export class GalleryView implements View {
     });
     this.scroller.replaceChildren(this.spacer, this.cells);
     this.scroller.onscroll = () => this.schedule();
-    const toolbar = el("div", { class: "q-toolbar" }, ...(this.list.sources.length > 1 ? [el("label", {}, "datasource ", sources)] : []), el("label", {}, "saved view ", datasets), el("label", {}, "as of ", asOf), this.count);
+    const toolbar = el(
+      "div",
+      { class: "q-toolbar" },
+      ...(this.list.sources.length > 1 ? [el("label", {}, "datasource ", sources)] : []),
+      el("label", {}, "saved view ", datasets),
+      el("label", {}, "as of ", asOf),
+      this.count,
+    );
     this.el.replaceChildren(toolbar, el("div", { class: "q-filter-row" }, query), this.err.el, el("div", { class: "q-gallery-grid" }, this.facetsEl, this.scroller, this.panel));
     new ResizeObserver(() => this.schedule()).observe(this.scroller);
   }
@@ -114,13 +138,17 @@ export class GalleryView implements View {
     this.err.show(undefined);
     const job = (async () => {
       try {
-        const [first, facets] = await Promise.all([this.api.galleryPage(this.req(0, PAGE)), this.api.facets(this.req(0, 0))]);
+        // The grid draws from the first page; the facets (a pass over the whole result) follow.
+        const facets = this.api.facets(this.req(0, 0)).then(
+          (f) => gen === this.gen && this.renderFacets(f),
+          () => undefined, // the same error comes with the page, and shows there
+        );
+        const first = await this.api.galleryPage(this.req(0, PAGE));
         if (gen !== this.gen) return;
         this.total = first.total;
         this.pages.set(0, first.items);
         this.count.textContent = `${first.total.toLocaleString()} datapoints`;
-        this.renderFacets(facets);
-        await this.draw();
+        await Promise.all([this.draw(), facets]);
       } catch (e) {
         if (gen !== this.gen) return;
         this.total = 0;
@@ -140,7 +168,12 @@ export class GalleryView implements View {
           { class: "q-facet", "data-field": f.field, ...(f.values.length <= 12 ? { open: "" } : {}) },
           el("summary", {}, `${f.field} `, el("span", { class: "q-note" }, f.type)),
           ...f.values.map((v) => {
-            const b = el("button", { type: "button", class: "q-facet-value", "data-value": String(v.value) }, el("span", {}, String(v.value)), el("span", { class: "q-note" }, v.count.toLocaleString()));
+            const b = el(
+              "button",
+              { type: "button", class: "q-facet-value", "data-value": String(v.value) },
+              el("span", {}, String(v.value)),
+              el("span", { class: "q-note" }, v.count.toLocaleString()),
+            );
             b.addEventListener("click", () => this.addCondition(`${/^[A-Za-z_][\w./]*$/.test(f.field) ? f.field : `\`${f.field}\``} = ${quote(v.value)}`));
             return b;
           }),
@@ -222,7 +255,13 @@ export class GalleryView implements View {
       imgs.push(img);
       visual = img;
     } else visual = this.icon(item.path);
-    const c = el("div", { class: `q-cell${this.selected?.path === item.path ? " q-on" : ""}`, "data-path": item.path, title: item.path }, visual, el("div", { class: "q-cell-name" }, name), el("div", { class: "q-note" }, bytes(item.size)));
+    const c = el(
+      "div",
+      { class: `q-cell${this.selected?.path === item.path ? " q-on" : ""}`, "data-path": item.path, title: item.path },
+      visual,
+      el("div", { class: "q-cell-name" }, name),
+      el("div", { class: "q-note" }, bytes(item.size)),
+    );
     c.addEventListener("click", () => this.showDatapoint(item));
     return c;
   }
@@ -251,7 +290,12 @@ export class GalleryView implements View {
       this.panel.replaceChildren();
       setParams({ dp: undefined });
     });
-    this.panel.replaceChildren(el("div", { class: "q-panel-title" }, item.path, " ", close), preview, el("a", { href: this.api.fileUrl(this.source, item.path), target: "_blank", rel: "noopener" }, "open the file"), el("table", { class: "q-dp-meta" }, el("tbody", {}, ...rows)));
+    this.panel.replaceChildren(
+      el("div", { class: "q-panel-title" }, item.path, " ", close),
+      preview,
+      el("a", { href: this.api.fileUrl(this.source, item.path), target: "_blank", rel: "noopener" }, "open the file"),
+      el("table", { class: "q-dp-meta" }, el("tbody", {}, ...rows)),
+    );
   }
 
   private blobPreview(hash: string): HTMLElement {

@@ -98,7 +98,12 @@ async function boot(): Promise<void> {
       current.mount().then(
         () =>
           entry[0] === "runs"
-            ? api.meta(state.table).then((m) => (src.textContent = `${m.embedded ? "report of " : ""}${m.uri} · ${m.table} · ${m.rows.toLocaleString()} rows${report ? ` · exported ${report.created}` : ""}`))
+            ? api
+                .meta(state.table)
+                .then(
+                  (m) =>
+                    (src.textContent = `${m.embedded ? "report of " : ""}${m.uri} · ${m.table} · ${m.rows.toLocaleString()} rows${report ? ` · exported ${report.created}` : ""}`),
+                )
             : sources.then((x) => (src.textContent = x ? (entry[0] === "arrays" ? x.h5.join(", ") : entry[0] === "gallery" ? (x.datasources ?? "") : x.uri) : "")),
         (err: Error) => {
           const box = document.createElement("div");

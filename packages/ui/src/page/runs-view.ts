@@ -136,7 +136,14 @@ export class RunsView implements View {
       ...m.xColumns.filter((c) => c !== "step" && c !== "_ts").map((c) => [c, c] as [string, string]),
     ];
     const params = m.columns.filter((c) => c.role === "param");
-    const smoothValue = el("input", { type: "number", name: "smooth-value", step: "any", value: String(s.sv), "aria-label": "smoothing amount", title: "EMA weight (0–1), window or sigma in points" });
+    const smoothValue = el("input", {
+      type: "number",
+      name: "smooth-value",
+      step: "any",
+      value: String(s.sv),
+      "aria-label": "smoothing amount",
+      title: "EMA weight (0–1), window or sigma in points",
+    });
     smoothValue.addEventListener("change", () => {
       const v = Number(smoothValue.value);
       if (Number.isFinite(v) && v >= 0) {
@@ -169,8 +176,27 @@ export class RunsView implements View {
     const toolbar = el(
       "div",
       { class: "q-toolbar" },
-      ...(m.tables.length > 1 ? [el("label", {}, "table ", select(m.tables.map((t) => [t, t]), s.table!, (v) => this.ctx.navigate({ ...s, table: v, runs: [], x: "step", group: undefined, zoom: undefined, sort: undefined, filter: undefined }), "table"))] : []),
-      el("label", {}, "x ", select(xOpts, s.x, (v) => ((s.x = v), (s.zoom = undefined), this.ctx.save(), this.reloadCharts()), "x")),
+      ...(m.tables.length > 1
+        ? [
+            el(
+              "label",
+              {},
+              "table ",
+              select(
+                m.tables.map((t) => [t, t]),
+                s.table!,
+                (v) => this.ctx.navigate({ ...s, table: v, runs: [], x: "step", group: undefined, zoom: undefined, sort: undefined, filter: undefined }),
+                "table",
+              ),
+            ),
+          ]
+        : []),
+      el(
+        "label",
+        {},
+        "x ",
+        select(xOpts, s.x, (v) => ((s.x = v), (s.zoom = undefined), this.ctx.save(), this.reloadCharts()), "x"),
+      ),
       el(
         "label",
         {},
@@ -195,7 +221,17 @@ export class RunsView implements View {
         smoothValue,
       ),
       el("label", {}, logy, " log y"),
-      el("label", {}, "group by ", select([["", "(none)"], ...params.map((p) => [p.name, p.name] as [string, string])], s.group ?? "", (v) => ((s.group = v || undefined), this.ctx.save(), this.reloadCharts()), "group")),
+      el(
+        "label",
+        {},
+        "group by ",
+        select(
+          [["", "(none)"], ...params.map((p) => [p.name, p.name] as [string, string])],
+          s.group ?? "",
+          (v) => ((s.group = v || undefined), this.ctx.save(), this.reloadCharts()),
+          "group",
+        ),
+      ),
       el("button", { type: "button", name: "reset-zoom" }, "reset zoom"),
     );
     toolbar.querySelector("button[name=reset-zoom]")!.addEventListener("click", () => this.zoom(undefined));

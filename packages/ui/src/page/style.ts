@@ -39,6 +39,7 @@ h2{font-size:14px;margin:18px 0 8px}
 .q-tree a{color:#333;text-decoration:none;font-weight:600}.q-tree a.q-active{color:#000}
 .q-tree-group{color:#777}.q-tree-track{display:block;white-space:nowrap;cursor:pointer}
 .q-transport .q-scrub{flex:1;min-width:240px}.q-clock{font-variant-numeric:tabular-nums;min-width:110px}
+.q-cursor{position:absolute;top:0;bottom:0;left:0;width:0;border-left:1.5px solid #e00;pointer-events:none;z-index:3}
 .q-track-panels{display:grid;gap:10px}.q-track-panel{min-height:0}
 .q-logs-panel{margin-top:10px;min-height:0}.q-logs-plot{min-height:90px}
 .q-logs-list{max-height:180px;overflow:auto;font:12px ui-monospace,monospace;border-top:1px solid #eee}

@@ -168,7 +168,9 @@ export class RunsTable {
       const row = page.rows[k]!;
       const color = this.o.colorOf(id);
       const on = sel.has(id);
-      const cells = [`<div class="q-td q-id" style="width:${ID_W}px"><span class="q-check">${on ? "☑" : "☐"}</span><span class="q-swatch" style="background:${color ?? "transparent"}"></span>${esc(id)}</div>`];
+      const cells = [
+        `<div class="q-td q-id" style="width:${ID_W}px"><span class="q-check">${on ? "☑" : "☐"}</span><span class="q-swatch" style="background:${color ?? "transparent"}"></span>${esc(id)}</div>`,
+      ];
       for (let c = c0; c < c1; c++) cells.push(`<div class="q-td" style="left:${ID_W + c * COL_W}px">${esc(formatCell(row[c] ?? null, cols[c]!))}</div>`);
       bp.push(`<div class="q-tr${on ? " q-on" : ""}" data-run="${esc(id)}" style="top:${r * ROW_H}px">${cells.join("")}</div>`);
     }

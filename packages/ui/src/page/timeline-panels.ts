@@ -22,21 +22,24 @@ export interface AxisHost {
   time: boolean;
 }
 
-/** Draws the shared cursor as a vertical line. */
+/**
+ * The shared cursor: a DOM line over the plot, so moving it repaints nothing of the chart
+ * (no canvas redraw); placed again after each draw (new data or scale).
+ */
+export function placeCursor(u: uPlot, t: number): void {
+  let line = u.over.querySelector<HTMLElement>(".q-cursor");
+  if (!line) {
+    line = el("div", { class: "q-cursor" });
+    u.over.append(line);
+  }
+  const x = u.valToPos(t, "x");
+  const inside = x >= 0 && x <= u.over.clientWidth;
+  line.style.display = inside ? "" : "none";
+  if (inside) line.style.transform = `translateX(${x}px)`;
+}
+
 function cursorHook(host: AxisHost): (u: uPlot) => void {
-  return (u) => {
-    const x = u.valToPos(host.cursor(), "x", true);
-    if (!(x >= u.bbox.left && x <= u.bbox.left + u.bbox.width)) return;
-    const ctx = u.ctx;
-    ctx.save();
-    ctx.strokeStyle = "#e00";
-    ctx.lineWidth = 1.5 * devicePixelRatio;
-    ctx.beginPath();
-    ctx.moveTo(x, u.bbox.top);
-    ctx.lineTo(x, u.bbox.top + u.bbox.height);
-    ctx.stroke();
-    ctx.restore();
-  };
+  return (u) => placeCursor(u, host.cursor());
 }
 
 /** uPlot options shared by the panels: window scale, click sets the cursor, drag zooms. */
@@ -48,7 +51,10 @@ function baseOptions(host: AxisHost, width: number, height: number, series: uPlo
     series,
     scales: { x: { time: host.time, range: () => host.window() }, y },
     cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "quiver-tracks" } },
-    axes: [{ stroke: "#666", grid: { stroke: "#eee" } }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
+    axes: [
+      { stroke: "#666", grid: { stroke: "#eee" } },
+      { stroke: "#666", grid: { stroke: "#eee" }, size: 60 },
+    ],
     hooks: {
       draw: [cursorHook(host)],
       setSelect: [
@@ -126,16 +132,17 @@ export class TrackPanel {
       });
       this.plot = new uPlot(o, data, this.plotEl);
     } else this.plot.setData(data, true);
-    this.legend.replaceChildren(...w.series.map((s, i) => el("span", { class: "q-legend-item" }, el("span", { class: "q-swatch", style: `background:${PALETTE[i % PALETTE.length]}` }), s.key)));
+    this.legend.replaceChildren(
+      ...w.series.map((s, i) => el("span", { class: "q-legend-item" }, el("span", { class: "q-swatch", style: `background:${PALETTE[i % PALETTE.length]}` }), s.key)),
+    );
     return painted;
   }
 
   private pending: (() => void) | undefined;
 
-  /** Redraws with cached paths (the cursor moved). */
+  /** The cursor moved: only its line moves. */
   redraw(): void {
-    if (!this.plot) return;
-    this.plot.redraw(false, false);
+    if (this.plot) placeCursor(this.plot, this.host.cursor());
   }
 
   /** The drawn data as uPlot holds it (tests). */
@@ -172,7 +179,14 @@ export class LogsPanel {
     this.level.append(el("option", { value: "" }, "all levels"), ...LEVELS.map((l) => el("option", { value: l }, `${l} and above`)));
     this.text.addEventListener("input", () => this.render());
     this.level.addEventListener("change", () => this.render());
-    this.el = el("div", { class: "q-panel q-logs-panel" }, el("div", { class: "q-panel-title" }, "logs", this.note), this.plotEl, el("div", { class: "q-toolbar" }, this.text, this.level), this.list);
+    this.el = el(
+      "div",
+      { class: "q-panel q-logs-panel" },
+      el("div", { class: "q-panel-title" }, "logs", this.note),
+      this.plotEl,
+      el("div", { class: "q-toolbar" }, this.text, this.level),
+      this.list,
+    );
   }
 
   set(entries: LogEntry[], more: boolean): void {
@@ -192,12 +206,21 @@ export class LogsPanel {
     const xs = this.shown.map((e) => e._ts);
     const data = [xs, ...LEVELS.map((l) => this.shown.map((e) => (e.level === l ? LEVELS.indexOf(l) : null)))] as unknown as uPlot.AlignedData;
     if (!this.plot) {
-      const series: uPlot.Series[] = [{}, ...LEVELS.map((l) => ({ label: l, stroke: LEVEL_COLOR[l]!, fill: LEVEL_COLOR[l]!, paths: () => null, points: { show: true, size: 7, space: 0 } }))];
+      const series: uPlot.Series[] = [
+        {},
+        ...LEVELS.map((l) => ({ label: l, stroke: LEVEL_COLOR[l]!, fill: LEVEL_COLOR[l]!, paths: () => null, points: { show: true, size: 7, space: 0 } })),
+      ];
       this.plot = new uPlot(baseOptions(this.host, Math.max(200, this.plotEl.clientWidth || 800), 90, series, { range: [-0.5, 3.5] }), data, this.plotEl);
     } else this.plot.setData(data, false);
     this.list.replaceChildren(
       ...this.shown.slice(0, 2000).map((e, i) => {
-        const row = el("div", { class: `q-log q-log-${e.level}`, role: "listitem", "data-i": String(i) }, el("span", { class: "q-log-ts" }, fmtTime(e._ts, this.host.time)), el("span", { class: "q-log-level" }, e.level), e.message);
+        const row = el(
+          "div",
+          { class: `q-log q-log-${e.level}`, role: "listitem", "data-i": String(i) },
+          el("span", { class: "q-log-ts" }, fmtTime(e._ts, this.host.time)),
+          el("span", { class: "q-log-level" }, e.level),
+          e.message,
+        );
         row.addEventListener("click", () => this.host.setCursor(e._ts));
         return row;
       }),
@@ -207,7 +230,7 @@ export class LogsPanel {
 
   /** Highlights the last entry at or before the cursor; redraws the cursor line. */
   mark(): void {
-    this.plot?.redraw(false, false);
+    if (this.plot) placeCursor(this.plot, this.host.cursor());
     const t = this.host.cursor();
     let k = -1;
     for (let i = 0; i < this.shown.length && this.shown[i]!._ts <= t; i++) k = i;
@@ -263,7 +286,9 @@ export class PointsTable {
     this.head.textContent = `points around the cursor — ${title}`;
     const cols = [...new Set(p.points.flatMap((r) => Object.keys(r)))].filter((c) => c !== "_ts");
     const thead = el("tr", {}, el("th", {}, "_ts"), ...cols.map((c) => el("th", {}, c)));
-    const rows = p.points.map((r, i) => el("tr", { class: i === p.before - 1 ? "q-at" : "" }, el("td", {}, fmtTime(Number(r._ts), this.time)), ...cols.map((c) => el("td", {}, fmtCell(r[c])))));
+    const rows = p.points.map((r, i) =>
+      el("tr", { class: i === p.before - 1 ? "q-at" : "" }, el("td", {}, fmtTime(Number(r._ts), this.time)), ...cols.map((c) => el("td", {}, fmtCell(r[c])))),
+    );
     this.table.replaceChildren(el("thead", {}, thead), el("tbody", {}, ...rows));
   }
 

@@ -72,7 +72,12 @@ export class TimelineView implements View, AxisHost {
     this.session = this.sessions.find((s) => s.prefix === want) ?? this.sessions[0]!;
     const all = this.session.tracks;
     const named = param("tracks")?.split(",").map(decodeURIComponent);
-    this.selected = named ? named.filter((n) => all.some((t) => t.name === n)) : all.filter(drawable).slice(0, 4).map((t) => t.name);
+    this.selected = named
+      ? named.filter((n) => all.some((t) => t.name === n))
+      : all
+          .filter(drawable)
+          .slice(0, 4)
+          .map((t) => t.name);
     const ext = this.extentOf(all);
     this.extent = ext;
     this.time = ext[0] > 1e8;
@@ -127,7 +132,14 @@ export class TimelineView implements View, AxisHost {
     const s = this.session!;
     const tree = el("nav", { class: "q-tree", "aria-label": "sessions" });
     for (const sess of this.sessions) {
-      const link = el("a", { href: `?view=tracks&session=${encodeURIComponent(sess.prefix)}${param("token") ? `&token=${encodeURIComponent(param("token")!)}` : ""}`, class: sess === s ? "q-active" : "" }, sess.prefix);
+      const link = el(
+        "a",
+        {
+          href: `?view=tracks&session=${encodeURIComponent(sess.prefix)}${param("token") ? `&token=${encodeURIComponent(param("token")!)}` : ""}`,
+          class: sess === s ? "q-active" : "",
+        },
+        sess.prefix,
+      );
       tree.append(el("div", { class: "q-tree-session" }, link));
       if (sess !== s) continue;
       // Track names are paths: camera/left/image shows under camera → left.
@@ -144,7 +156,13 @@ export class TimelineView implements View, AxisHost {
         box.checked = this.selected.includes(t.name);
         box.disabled = !drawable(t);
         box.addEventListener("change", () => this.toggle(t.name, box.checked));
-        const label = el("label", { class: "q-tree-track", style: `padding-left:${parts.length * 12}px`, title: t.fields.map((f) => `${f.name}: ${f.kind}`).join("\n") }, box, ` ${parts[parts.length - 1]} `, el("span", { class: "q-note" }, `${t.rows.toLocaleString()} pts`));
+        const label = el(
+          "label",
+          { class: "q-tree-track", style: `padding-left:${parts.length * 12}px`, title: t.fields.map((f) => `${f.name}: ${f.kind}`).join("\n") },
+          box,
+          ` ${parts[parts.length - 1]} `,
+          el("span", { class: "q-note" }, `${t.rows.toLocaleString()} pts`),
+        );
         tree.append(label);
       }
     }
@@ -208,7 +226,12 @@ export class TimelineView implements View, AxisHost {
     }
     if (this.logs) {
       const lp = this.logs;
-      jobs.push(this.api.logs(lp.table, t0, t1).then((r) => lp.set(r.entries, r.more), (e: Error) => this.err.show(e.message)));
+      jobs.push(
+        this.api.logs(lp.table, t0, t1).then(
+          (r) => lp.set(r.entries, r.more),
+          (e: Error) => this.err.show(e.message),
+        ),
+      );
     }
     jobs.push(this.loadPoints(false));
     return track(Promise.all(jobs).then(() => undefined));
@@ -328,7 +351,9 @@ export class TimelineView implements View, AxisHost {
       cursor: this.t,
       window: this.win,
       playing: this.playing !== 0,
-      panels: Object.fromEntries([...this.panels].map(([n, p]) => [n, { n: p.last?.n, series: p.last?.series.map((s) => ({ key: s.key, n: s.n, points: s.x.length })), plotted: p.plotted() }])),
+      panels: Object.fromEntries(
+        [...this.panels].map(([n, p]) => [n, { n: p.last?.n, series: p.last?.series.map((s) => ({ key: s.key, n: s.n, points: s.x.length })), plotted: p.plotted() }]),
+      ),
       points: this.points.last,
       logs: this.logs?.visible().map((e) => e.message),
     };

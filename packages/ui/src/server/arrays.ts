@@ -52,8 +52,8 @@ export class StreamM4 {
       this.fx[b] = this.minx[b] = this.maxx[b] = this.lx[b] = x;
       return;
     }
-    if (y < this.min[b]!) ((this.min[b] = y), (this.minx[b] = x));
-    if (y > this.max[b]!) ((this.max[b] = y), (this.maxx[b] = x));
+    if (y < this.min[b]!) (this.min[b] = y), (this.minx[b] = x);
+    if (y > this.max[b]!) (this.max[b] = y), (this.maxx[b] = x);
     this.last[b] = y;
     this.lx[b] = x;
   }
@@ -105,7 +105,8 @@ export class ArraysData {
   }
 
   private reader(file: number): Promise<H5Reader> {
-    if (!Number.isInteger(file) || file < 0 || file >= this.files.length) throw new QuiverError("NOT_FOUND", `no HDF5 file #${file}; this dashboard shows ${this.files.length} (start it with --h5 FILE)`);
+    if (!Number.isInteger(file) || file < 0 || file >= this.files.length)
+      throw new QuiverError("NOT_FOUND", `no HDF5 file #${file}; this dashboard shows ${this.files.length} (start it with --h5 FILE)`);
     let r = this.readers.get(file);
     if (!r) {
       this.mod ??= import("@quiver/store-h5");
@@ -176,7 +177,7 @@ export class ArraysData {
         for (let c = 0; c < cols; c++) {
           const v = Number(data[i * stride + c]!);
           if (every) {
-            if (Number.isFinite(v)) ((raw[c]!.x.push(s0 + i), raw[c]!.y.push(v)));
+            if (Number.isFinite(v)) raw[c]!.x.push(s0 + i), raw[c]!.y.push(v);
           } else m4[c]!.add(s0 + i, v);
         }
       }

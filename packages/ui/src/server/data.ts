@@ -136,10 +136,19 @@ export class RunsData {
       const node = parseFilter(req.filter).node;
       const unknown = [...fieldsOf(node)].filter((f) => f !== "track_id" && !s.byKey.has(f));
       if (unknown.length) {
-        throw new QuiverError("UNKNOWN_FIELD", `no column ${unknown.map((u) => JSON.stringify(u)).join(", ")} in the runs table; filter on params, metrics (last value; name:min, name:max), rows, started, duration or track_id`);
+        throw new QuiverError(
+          "UNKNOWN_FIELD",
+          `no column ${unknown.map((u) => JSON.stringify(u)).join(", ")} in the runs table; filter on params, metrics (last value; name:min, name:max), rows, started, duration or track_id`,
+        );
       }
       const timeKeys = new Set(s.sumCols.filter((c) => c.kind === "time").map((c) => c.key));
-      idx = idx.filter((r) => matches(node, (f) => (f === "track_id" ? s.ids[r]! : cellAt(s, r, s.byKey.get(f)!)), (f) => timeKeys.has(f)));
+      idx = idx.filter((r) =>
+        matches(
+          node,
+          (f) => (f === "track_id" ? s.ids[r]! : cellAt(s, r, s.byKey.get(f)!)),
+          (f) => timeKeys.has(f),
+        ),
+      );
     }
     if (req.sort) {
       const c = s.byKey.get(req.sort);
@@ -167,8 +176,10 @@ export class RunsData {
     for (const c of [req.y, ...(req.group ? [req.group] : [])]) {
       if (!names.has(c)) throw new QuiverError("UNKNOWN_FIELD", `${this.store.uri} table ${JSON.stringify(req.table)} has no column ${JSON.stringify(c)}`);
     }
-    if (!["step", "relative", "wall"].includes(req.x) && !names.has(req.x)) throw new QuiverError("UNKNOWN_FIELD", `x axis ${JSON.stringify(req.x)}: no such column; use step, relative, wall or a numeric column`);
-    if ((req.x === "relative" || req.x === "wall") && !names.has("timestamp")) throw new QuiverError("UNKNOWN_FIELD", `x axis ${req.x} needs a timestamp column, which ${JSON.stringify(req.table)} has not`);
+    if (!["step", "relative", "wall"].includes(req.x) && !names.has(req.x))
+      throw new QuiverError("UNKNOWN_FIELD", `x axis ${JSON.stringify(req.x)}: no such column; use step, relative, wall or a numeric column`);
+    if ((req.x === "relative" || req.x === "wall") && !names.has("timestamp"))
+      throw new QuiverError("UNKNOWN_FIELD", `x axis ${req.x} needs a timestamp column, which ${JSON.stringify(req.table)} has not`);
     const width = Math.min(8192, Math.max(1, Math.floor(req.width || 1000)));
     let result: { x0: number; x1: number; series: Map<string, Omit<SeriesResponse["series"][number], "key">> };
     if (req.runs.length === 0) return { x0: req.x0 ?? 0, x1: req.x1 ?? 1, series: [], ms: 0 };
@@ -187,7 +198,8 @@ export class RunsData {
         this.served.sql++;
         if (!req.group) this.prefetch(o, rows);
       } catch (err) {
-        if (isQuiverError(err, "INVALID_QUERY")) throw new QuiverError("INVALID_QUERY", `cannot chart ${JSON.stringify(req.y)} against ${JSON.stringify(req.x)}: ${err.message}`, { cause: err });
+        if (isQuiverError(err, "INVALID_QUERY"))
+          throw new QuiverError("INVALID_QUERY", `cannot chart ${JSON.stringify(req.y)} against ${JSON.stringify(req.x)}: ${err.message}`, { cause: err });
         throw err;
       }
     } else {

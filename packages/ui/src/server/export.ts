@@ -43,7 +43,14 @@ export async function exportReport(source: string | Store, file: string, options
     const meta = await data.meta(options.table);
     const table = meta.table;
     const full = await data.summary(table);
-    const summary: SummaryPage = { columns: full.sumCols, total: full.ids.length, matched: full.ids.length, offset: 0, ids: full.ids, rows: full.ids.map((_, r) => rowAt(full, r)) };
+    const summary: SummaryPage = {
+      columns: full.sumCols,
+      total: full.ids.length,
+      matched: full.ids.length,
+      offset: 0,
+      ids: full.ids,
+      rows: full.ids.map((_, r) => rowAt(full, r)),
+    };
     const runs = options.runs ?? full.ids.slice(0, options.maxRuns ?? 10);
     const unknown = runs.filter((r) => !full.ids.includes(r));
     if (unknown.length) throw new QuiverError("NOT_FOUND", `no run ${unknown.map((u) => JSON.stringify(u)).join(", ")} in ${store.uri} table ${JSON.stringify(table)}`);
@@ -58,7 +65,8 @@ export async function exportReport(source: string | Store, file: string, options
         series[m]![x] = Object.fromEntries(res.series.map((s) => [s.key, { x: s.x, y: s.y }]));
       }
     }
-    const state = options.state ?? `?runs=${runs.map((r) => encodeURIComponent(encodeURIComponent(r))).join(",")}${axes[0] && axes[0] !== "step" ? `&x=${encodeURIComponent(axes[0])}` : ""}`;
+    const state =
+      options.state ?? `?runs=${runs.map((r) => encodeURIComponent(encodeURIComponent(r))).join(",")}${axes[0] && axes[0] !== "step" ? `&x=${encodeURIComponent(axes[0])}` : ""}`;
     const report: ReportData = { meta: { ...meta, embedded: true }, summary, series, state, created: new Date().toISOString().slice(0, 16).replace("T", " ") };
     const html = reportHtml(report, `Quiver report — ${basename(store.uri)}`);
     const tmp = `${file}.${process.pid}.tmp`;
@@ -68,7 +76,9 @@ export async function exportReport(source: string | Store, file: string, options
     } catch (err) {
       rmSync(tmp, { force: true });
       const e = err as NodeJS.ErrnoException;
-      throw new QuiverError(e.code === "ENOENT" ? "NOT_FOUND" : "IO", `writing the report ${file} failed: ${e.message}; check that its folder exists and is writable`, { cause: err });
+      throw new QuiverError(e.code === "ENOENT" ? "NOT_FOUND" : "IO", `writing the report ${file} failed: ${e.message}; check that its folder exists and is writable`, {
+        cause: err,
+      });
     }
     return { file, bytes: Buffer.byteLength(html), runs: runs.length, metrics: metrics.length };
   } finally {

@@ -10,9 +10,12 @@ import { QuiverError } from "@quiver/core";
 /** The real path of `rel` inside `folder`, or INVALID_PATH / NOT_FOUND. */
 export function insideRoot(folder: string, rel: string): { file: string; size: number } {
   if (typeof rel !== "string" || rel === "") throw new QuiverError("INVALID_PATH", "a file path inside the datasource is needed (?path=images/001.png)");
-  if (rel.includes("\0") || rel.includes("\\")) throw new QuiverError("INVALID_PATH", `${JSON.stringify(rel)}: NUL and backslashes are refused; use the datapoint's "/"-separated path`);
-  if (rel.startsWith("/") || /^[a-zA-Z]:/.test(rel)) throw new QuiverError("INVALID_PATH", `${JSON.stringify(rel)} is absolute; only paths relative to the datasource's folder are served`);
-  if (rel.split("/").some((s) => s === "..")) throw new QuiverError("INVALID_PATH", `${JSON.stringify(rel)} leaves the datasource's folder (".."); only files inside it are served`);
+  if (rel.includes("\0") || rel.includes("\\"))
+    throw new QuiverError("INVALID_PATH", `${JSON.stringify(rel)}: NUL and backslashes are refused; use the datapoint's "/"-separated path`);
+  if (rel.startsWith("/") || /^[a-zA-Z]:/.test(rel))
+    throw new QuiverError("INVALID_PATH", `${JSON.stringify(rel)} is absolute; only paths relative to the datasource's folder are served`);
+  if (rel.split("/").some((s) => s === ".."))
+    throw new QuiverError("INVALID_PATH", `${JSON.stringify(rel)} leaves the datasource's folder (".."); only files inside it are served`);
   let base: string;
   let real: string;
   try {

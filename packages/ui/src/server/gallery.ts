@@ -84,7 +84,11 @@ export class GalleryData {
       const m = await this.lib();
       const set = await m.Dataset.get({ name: req.dataset, root: this.root, readOnly: true });
       try {
-        if (set.datasource.name !== ds.name) throw new QuiverError("INVALID_VALUE", `dataset ${JSON.stringify(req.dataset)} belongs to datasource ${JSON.stringify(set.datasource.name)}, not ${JSON.stringify(ds.name)}`);
+        if (set.datasource.name !== ds.name)
+          throw new QuiverError(
+            "INVALID_VALUE",
+            `dataset ${JSON.stringify(req.dataset)} belongs to datasource ${JSON.stringify(set.datasource.name)}, not ${JSON.stringify(ds.name)}`,
+          );
         if (set.spec.where) view = view.where(set.spec.where);
         for (const o of set.spec.orderBy ?? []) view = view.orderBy(o.column, o.direction ?? "asc");
         if (set.spec.asOf) view = view.asOf(set.spec.asOf);
@@ -102,18 +106,29 @@ export class GalleryData {
     return { ds, view };
   }
 
+  private versionCounts = new Map<string, { at: number; value: Promise<number> }>();
+
+  /** How many commits the datasource has (asked at most every 300 ms: every page checks it). */
+  private versionCount(source: string): Promise<number> {
+    const c = this.versionCounts.get(source);
+    if (c && Date.now() - c.at < 300) return c.value;
+    const value = this.source(source).then((ds) => ds.versions().then((v) => v.length));
+    this.versionCounts.set(source, { at: Date.now(), value });
+    value.catch(() => this.versionCounts.delete(source));
+    return value;
+  }
+
   /** The whole result of a query, kept until the datasource gets a new commit. */
   private async result(req: GalleryRequest): Promise<Result> {
     const key = JSON.stringify([req.source, req.dataset ?? "", req.filter?.trim() ?? "", req.asOf ?? ""]);
-    const ds = await this.source(req.source);
-    const versions = (await ds.versions()).length;
+    const versions = await this.versionCount(req.source);
     const c = this.results.get(key);
     if (c) {
       const r = await c.catch(() => undefined);
       if (r && r.versions === versions) return r;
     }
     const value = (async (): Promise<Result> => {
-      const { view } = await this.view(req);
+      const { ds, view } = await this.view(req);
       const res = await view.all();
       const fields = (await ds.fields()).map((f) => ({ name: f.name, type: f.type }));
       const items: GalleryItem[] = res.rows.map((r) => {

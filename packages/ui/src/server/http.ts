@@ -62,7 +62,16 @@ function seriesRequest(v: unknown): SeriesRequest {
   if (!o || !Array.isArray(o.runs) || !o.runs.every((r) => typeof r === "string") || !str("table") || !str("y")) {
     throw new QuiverError("INVALID_VALUE", "series request needs table, y and runs (an array of run ids)");
   }
-  return { table: str("table")!, runs: (o.runs as string[]).slice(0, 500), y: str("y")!, x: str("x") ?? "step", x0: fin("x0"), x1: fin("x1"), width: fin("width") ?? 1000, group: str("group") || undefined };
+  return {
+    table: str("table")!,
+    runs: (o.runs as string[]).slice(0, 500),
+    y: str("y")!,
+    x: str("x") ?? "step",
+    x0: fin("x0"),
+    x1: fin("x1"),
+    width: fin("width") ?? 1000,
+    group: str("group") || undefined,
+  };
 }
 
 /** Starts the dashboard server; resolves once it listens. */
@@ -129,11 +138,13 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
     if (token) {
       const auth = String(req.headers.authorization ?? "");
       const given = url.searchParams.get("token") ?? (auth.startsWith("Bearer ") ? auth.slice(7) : undefined);
-      if (!sameToken(given, token)) return send(res, 401, JSON.stringify({ code: "UNAUTHORIZED", message: "this dashboard needs its token: open the URL quiver ui printed" }), "application/json");
+      if (!sameToken(given, token))
+        return send(res, 401, JSON.stringify({ code: "UNAUTHORIZED", message: "this dashboard needs its token: open the URL quiver ui printed" }), "application/json");
     }
     const p = url.pathname;
     const q = (k: string) => url.searchParams.get(k) ?? undefined;
-    if (req.method === "GET" && (p === "/" || p === "/index.html")) return send(res, 200, pageHtml(), "text/html; charset=utf-8", { "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:" });
+    if (req.method === "GET" && (p === "/" || p === "/index.html"))
+      return send(res, 200, pageHtml(), "text/html; charset=utf-8", { "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:" });
     if (req.method === "GET" && p === "/app.js") {
       const gz = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
       return send(res, 200, gz ? scriptGz : script, "application/javascript; charset=utf-8", gz ? { "content-encoding": "gzip" } : {});
@@ -142,7 +153,11 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
     if (req.method === "GET" && p === "/api/meta") return json(res, await data.meta(q("table")), req);
     if (req.method === "GET" && p === "/api/runs") {
       const table = q("table") ?? (await data.defaultTable());
-      return json(res, await data.page({ table, filter: q("filter"), sort: q("sort"), desc: q("desc") === "1", offset: Number(q("offset") ?? 0), limit: Number(q("limit") ?? 200) }), req);
+      return json(
+        res,
+        await data.page({ table, filter: q("filter"), sort: q("sort"), desc: q("desc") === "1", offset: Number(q("offset") ?? 0), limit: Number(q("limit") ?? 200) }),
+        req,
+      );
     }
     if (req.method === "GET" && p === "/api/rows") return json(res, { rows: await data.rows(q("table") ?? (await data.defaultTable())) }, req);
     if (req.method === "POST" && p === "/api/series") return json(res, await data.series(seriesRequest(await body(req))), req);
@@ -163,7 +178,11 @@ export async function startServer(options: ServeOptions): Promise<UiServer> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) => {
-        reject(err.code === "EADDRINUSE" ? new QuiverError("INVALID_VALUE", `port ${options.port ?? 5170} on ${host} is in use; pass --port N (or --port 0 for any free port)`, { cause: err }) : err);
+        reject(
+          err.code === "EADDRINUSE"
+            ? new QuiverError("INVALID_VALUE", `port ${options.port ?? 5170} on ${host} is in use; pass --port N (or --port 0 for any free port)`, { cause: err })
+            : err,
+        );
       });
       server.listen(options.port ?? 5170, host, () => resolve());
     });

@@ -26,12 +26,17 @@ export function pageHtml(): string {
 
 /** JSON safe inside a <script> element. */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 /** A self-contained page: the data and the script inline, no server needed. */
 export function reportHtml(data: unknown, title: string): string {
-  const js = pageScript().toString("utf8").replace(/<\/script/gi, "<\\/script");
+  const js = pageScript()
+    .toString("utf8")
+    .replace(/<\/script/gi, "<\\/script");
   const t = title.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return `${HEAD.replace("<title>Quiver</title>", `<title>${t}</title>`)}<body data-ready="0"><div id="app"></div><script>window.__QUIVER_REPORT__=${scriptJson(data)};</script><script>${js}</script></body></html>\n`;
 }

@@ -27,7 +27,14 @@ function galleryRequest(v: unknown): GalleryRequest {
   const str = (k: string) => (typeof o[k] === "string" && o[k] !== "" ? (o[k] as string) : undefined);
   const source = str("source");
   if (!source) throw new QuiverError("INVALID_VALUE", "a gallery request needs source (a datasource name)");
-  return { source, dataset: str("dataset"), filter: str("filter"), asOf: str("asOf"), offset: typeof o.offset === "number" ? o.offset : 0, limit: typeof o.limit === "number" ? o.limit : 200 };
+  return {
+    source,
+    dataset: str("dataset"),
+    filter: str("filter"),
+    asOf: str("asOf"),
+    offset: typeof o.offset === "number" ? o.offset : 0,
+    limit: typeof o.limit === "number" ? o.limit : 200,
+  };
 }
 
 export interface ViewSources {
@@ -82,7 +89,8 @@ export class ViewRoutes {
         if (!post) return false;
         const o = (await body(req)) as Record<string, unknown>;
         const fields = Array.isArray(o.fields) ? o.fields.filter((f): f is string => typeof f === "string").slice(0, 64) : [];
-        if (typeof o.table !== "string" || typeof o.t0 !== "number" || typeof o.t1 !== "number") throw new QuiverError("INVALID_VALUE", "a window request needs table, t0 and t1 (seconds)");
+        if (typeof o.table !== "string" || typeof o.t0 !== "number" || typeof o.t1 !== "number")
+          throw new QuiverError("INVALID_VALUE", "a window request needs table, t0 and t1 (seconds)");
         json(res, await this.tracks.window(o.table, fields, o.t0, o.t1, Math.min(8192, Math.max(1, Number(o.width) || 1000))), req);
         return true;
       }

@@ -73,7 +73,9 @@ async function sqlStats(store: Store, table: string, schema: Schema, cols: { nam
   if (has("track_id")) parts.push(`${ident("track_id")}::VARCHAR AS id`);
   else parts.push(`'' AS id`);
   parts.push("count(*)::DOUBLE AS n");
-  parts.push(has("timestamp") ? `epoch_ms(min(${ident("timestamp")}))::DOUBLE AS t0, epoch_ms(max(${ident("timestamp")}))::DOUBLE AS t1` : "NULL::DOUBLE AS t0, NULL::DOUBLE AS t1");
+  parts.push(
+    has("timestamp") ? `epoch_ms(min(${ident("timestamp")}))::DOUBLE AS t0, epoch_ms(max(${ident("timestamp")}))::DOUBLE AS t1` : "NULL::DOUBLE AS t0, NULL::DOUBLE AS t1",
+  );
   // arg_max skips null values, so "last" is the last value logged, not a trailing null.
   cols.forEach((c, i) => {
     const q = ident(c.name);

@@ -143,7 +143,9 @@ export class TracksData {
     const info = await this.info(table);
     const known = new Map(info.fields.map((f) => [f.name, f] as const));
     const wanted = fields.filter((f) => known.get(f)?.kind === "number" || known.get(f)?.kind === "list");
-    for (const f of fields) if (!known.has(f)) throw new QuiverError("UNKNOWN_FIELD", `track ${JSON.stringify(table)} has no field ${JSON.stringify(f)}; it has ${info.fields.map((x) => x.name).join(", ") || "none"}`);
+    for (const f of fields)
+      if (!known.has(f))
+        throw new QuiverError("UNKNOWN_FIELD", `track ${JSON.stringify(table)} has no field ${JSON.stringify(f)}; it has ${info.fields.map((x) => x.name).join(", ") || "none"}`);
     if (!(t1 >= t0)) throw new QuiverError("INVALID_VALUE", `a window needs t0 ≤ t1, got ${t0} … ${t1}`);
     // end is exclusive in readByTime; the window's last instant belongs to it.
     const end = t1 + Math.max(1e-9, Math.abs(t1) * 1e-15);
@@ -188,7 +190,10 @@ export class TracksData {
   async around(table: string, t: number, k: number): Promise<TrackPoints> {
     const kk = Math.min(200, Math.max(1, Math.floor(k)));
     const end = t + Math.max(1e-9, Math.abs(t) * 1e-15);
-    const [before, after] = await Promise.all([collect(readTimeRange(this.store, table, { end, reverse: true, limit: kk })), collect(readTimeRange(this.store, table, { start: end, limit: kk }))]);
+    const [before, after] = await Promise.all([
+      collect(readTimeRange(this.store, table, { end, reverse: true, limit: kk })),
+      collect(readTimeRange(this.store, table, { start: end, limit: kk })),
+    ]);
     const rows = (bs: RecordBatch[]) => bs.flatMap((b) => batchToRows(b, { omitNulls: true }).map((r) => Object.fromEntries(Object.entries(r).map(([key, v]) => [key, cell(v)]))));
     const prev = rows(before).reverse();
     return { table, t, before: prev.length, points: [...prev, ...rows(after)] as TrackPoints["points"] };
@@ -202,7 +207,12 @@ export class TracksData {
     const entries: LogEntry[] = [];
     for await (const b of readTimeRange(this.store, table, { start: t0, end: t1 === undefined ? undefined : t1 + 1e-9, limit: lim + 1 })) {
       for (const r of batchToRows(b, { omitNulls: true })) {
-        entries.push({ _ts: Number(r._ts), level: String(r.level ?? "info"), message: String(r.message ?? ""), ...(r.metadata !== undefined ? { metadata: String(r.metadata) } : {}) });
+        entries.push({
+          _ts: Number(r._ts),
+          level: String(r.level ?? "info"),
+          message: String(r.message ?? ""),
+          ...(r.metadata !== undefined ? { metadata: String(r.metadata) } : {}),
+        });
       }
     }
     const more = entries.length > lim;
