@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { isQuiverError } from "@quiver/core";
 import { HelpRequested } from "./args.js";
 import { dsGroup } from "./commands/ds.js";
+import { exportCmd } from "./commands/export.js";
 import { h5Group } from "./commands/h5.js";
 import { runCommands } from "./commands/runs.js";
 import { tracksGroup } from "./commands/tracks.js";
@@ -11,7 +12,7 @@ import { type Command, type CommandGroup, type Context, defaultContext } from ".
 import { didYouMean } from "./suggest.js";
 
 const groups: Record<string, CommandGroup> = { tracks: tracksGroup, h5: h5Group, ds: dsGroup };
-const commands: Record<string, Command> = { ...runCommands, ui: uiCommand };
+const commands: Record<string, Command> = { ...runCommands, export: exportCmd, ui: uiCommand };
 
 function version(): string {
   try {
