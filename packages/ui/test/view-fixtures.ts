@@ -13,8 +13,7 @@ export const T0 = 1_700_000_000;
  * A msgpack session "robot/demo" with `robot/pose` ({ position: [x, y, z], speed }, `points`
  * points 0.01 s apart, speed 99 at point `spike`), `camera/left` (every 10th instant) and logs.
  */
-export async function makeSession(root: string, points: number, spike = Math.floor(points / 3)): Promise<{ uri: string; prefix: string }> {
-  const uri = `msgpack:${root}`;
+export async function makeSession(root: string, points: number, spike = Math.floor(points / 3), uri = `msgpack:${root}`): Promise<{ uri: string; prefix: string }> {
   const session = await Session.open({ prefix: "robot/demo", store: uri, flushInterval: 0 });
   const pose = session.track("robot/pose");
   for (let s = 0; s < points; s += 50_000) {

@@ -109,6 +109,59 @@ describe("tracks timeline API", () => {
   });
 });
 
+describe("the same timeline on other stores", () => {
+  it("a DuckDB session answers exactly as the msgpack one (windows pushed down as SQL)", async () => {
+    await import("@quiver/store-duckdb");
+    const duck = await makeSession("", 20_000, undefined, `duckdb:${join(tmp.dir, "tracks.db")}`);
+    const other = await startServer({ store: duck.uri, port: 0 });
+    try {
+      const ask = async (s: UiServer, path: string, body?: unknown) => {
+        const save = srv;
+        srv = s;
+        try {
+          return (await get(path, body ? "POST" : "GET", body)).json();
+        } finally {
+          srv = save;
+        }
+      };
+      const table = "robot/demo/tracks/robot/pose";
+      const win = { table, fields: ["speed", "position"], t0: T0 + 3, t1: T0 + 150, width: 400 };
+      const strip = (w: Json) => ({ ...w, ms: 0 });
+      expect(strip(await ask(other, "/api/tracks/window", win))).toEqual(strip(await ask(srv, "/api/tracks/window", win)));
+      const around = `/api/tracks/around?table=${encodeURIComponent(table)}&t=${T0 + 77.777}&k=4`;
+      expect(await ask(other, around)).toEqual(await ask(srv, around));
+      const sessions = await ask(other, "/api/tracks/sessions");
+      expect(sessions).toEqual(await ask(srv, "/api/tracks/sessions"));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("an h5: store shows its own file in the array viewer, beside its tracks", async () => {
+    await import("@quiver/store-h5");
+    const file = join(tmp.dir, "session.h5");
+    await makeSession("", 500, undefined, `h5:${file}`);
+    const hs = await startServer({ store: `h5:${file}`, port: 0 });
+    try {
+      const save = srv;
+      srv = hs;
+      try {
+        const src = (await get("/api/sources")).json();
+        expect(src).toMatchObject({ tracks: true, h5: [file] });
+        const tree = (await get("/api/h5/tree?file=0")).json();
+        expect(tree.entries.map((e: { path: string }) => e.path)).toContain("/robot/demo/tracks/robot/pose/speed");
+        const l = (await get(`/api/h5/line?file=0&name=${encodeURIComponent("/robot/demo/tracks/robot/pose/speed")}&width=100`)).json();
+        expect(l.length).toBe(500);
+        expect((await get("/api/tracks/sessions")).json()[0].tracks.find((t: { name: string }) => t.name === "robot/pose").rows).toBe(500);
+      } finally {
+        srv = save;
+      }
+    } finally {
+      await hs.close();
+    }
+  });
+});
+
 describe("array viewer API", () => {
   it("lists groups and datasets with shape and dtype, as h5ls -r", async () => {
     const tree = (await get("/api/h5/tree?file=0")).json();
