@@ -79,6 +79,10 @@ describe.skipIf(!haveChromium)("timeline, arrays and gallery in Chromium", () =>
     expect(info.points.before).toBe(0);
     expect(info.points.points[0]!._ts).toBeCloseTo(T0 + 0.001, 6);
     expect(info.logs).toHaveLength(50);
+    // The points table follows the track chosen in "points of".
+    await page.selectOption("select[name=focus]", "robot/pose");
+    await page.waitForFunction(() => Object.keys((window.quiver!.inspect() as Timeline).points.points[0] ?? {}).includes("speed"));
+    expect(new URL(page.url()).searchParams.get("focus")).toBe("robot/pose");
   });
 
   it("tracks: scrub, step point by point, play at 10×, filter logs and jump to one", async () => {

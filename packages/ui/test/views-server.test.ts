@@ -109,6 +109,51 @@ describe("tracks timeline API", () => {
   });
 });
 
+describe("the timeline's reads", () => {
+  it("cost the window: every read of a track is a bounded readByTime, never a scan of the track", async () => {
+    const { openStore } = await import("@quiver/core");
+    const real = await openStore(srv.data.store.uri, { readOnly: true });
+    const calls: { fn: string; table: string; range?: Record<string, unknown>; rows: number }[] = [];
+    const counting = new Proxy(real, {
+      get(target, key, recv) {
+        const v = Reflect.get(target, key, recv);
+        if (key !== "readByTime" && key !== "scan") return typeof v === "function" ? v.bind(target) : v;
+        return (table: string, range: Record<string, unknown>) => {
+          const call = { fn: String(key), table, range, rows: 0 };
+          calls.push(call);
+          const it = (v as (t: string, r: unknown) => AsyncIterable<{ numRows: number }>).call(target, table, range);
+          return (async function* () {
+            for await (const b of it) {
+              call.rows += b.numRows;
+              yield b;
+            }
+          })();
+        };
+      },
+    });
+    const s2 = await startServer({ store: counting, port: 0 });
+    const save = srv;
+    srv = s2;
+    try {
+      const table = "robot/demo/tracks/robot/pose";
+      const w = (await get("/api/tracks/window", "POST", { table, fields: ["speed", "position"], t0: T0 + 50, t1: T0 + 60, width: 200 })).json();
+      expect(w.n).toBe(1001);
+      await get(`/api/tracks/around?table=${encodeURIComponent(table)}&t=${T0 + 55}&k=5`);
+      await get("/api/tracks/sessions");
+      const track = calls.filter((c) => c.table === table);
+      expect(track.length).toBeGreaterThan(0);
+      expect(calls.filter((c) => c.fn === "scan")).toEqual([]);
+      for (const c of track) expect(c.range!.limit !== undefined || (c.range!.start !== undefined && c.range!.end !== undefined), JSON.stringify(c)).toBe(true);
+      // Rows that left the store for this track: the window, the 10 points around the cursor, and the one-row extents.
+      expect(track.reduce((a, c) => a + c.rows, 0)).toBeLessThanOrEqual(1001 + 10 + 2);
+    } finally {
+      srv = save;
+      await s2.close();
+      await real.close();
+    }
+  });
+});
+
 describe("the same timeline on other stores", () => {
   it("a DuckDB session answers exactly as the msgpack one (windows pushed down as SQL)", async () => {
     await import("@quiver/store-duckdb");

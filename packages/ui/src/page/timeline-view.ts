@@ -4,7 +4,7 @@
  * selected track over a time window read through readByTime, the points around the cursor and
  * the session's logs on the same axis. URL: ?view=tracks&session=&tracks=a,b&t=&w=t0,t1&focus=.
  */
-import { el, errorBox, param, setParams } from "./dom.js";
+import { el, errorBox, param, select, setParams } from "./dom.js";
 import { track } from "./ready.js";
 import { type AxisHost, fmtTime, LogsPanel, PointsTable, TrackPanel } from "./timeline-panels.js";
 import type { View } from "./views.js";
@@ -174,7 +174,14 @@ export class TimelineView implements View, AxisHost {
     next.addEventListener("click", () => void this.step(1));
     const whole = el("button", { type: "button", name: "reset-window" }, "whole session");
     whole.addEventListener("click", () => this.zoom([this.extent[0], this.extent[1]]));
-    const toolbar = el("div", { class: "q-toolbar q-transport" }, this.playBtn, this.speed, prev, next, this.slider, this.clock, whole);
+    // The points table (and step) may follow any track, also one without a field to chart.
+    const focus = select(
+      s.tracks.map((t) => [t.name, t.name]),
+      this.focus ?? "",
+      (v) => this.setFocus(v),
+      "focus",
+    );
+    const toolbar = el("div", { class: "q-toolbar q-transport" }, this.playBtn, this.speed, prev, next, this.slider, this.clock, whole, el("label", {}, "points of ", focus));
     const charts = el("div", { class: "q-track-panels" });
     for (const name of this.selected) {
       const info = s.tracks.find((t) => t.name === name)!;
@@ -205,6 +212,8 @@ export class TimelineView implements View, AxisHost {
   private setFocus(name: string): void {
     if (this.focus === name) return;
     this.focus = name;
+    const box = this.el.querySelector<HTMLSelectElement>("select[name=focus]");
+    if (box) box.value = name;
     this.save();
     void this.loadPoints();
   }
