@@ -15,19 +15,27 @@ const backOurs = await measure(N, () => batchToRows(batch), { repeat: 2 });
 const backTheirs = await measure(N, () => table.toArray().map((r) => r.toJSON()), { repeat: 2 });
 
 // Tracker.log() one row at a time on the memory store, vs building and appending the batch directly.
-const logOurs = await measure(N, async () => {
-  const t = await Tracker.open(new MemoryStore(), { flushInterval: 0 });
-  for (let i = 0; i < N; i++) await t.log({ step: i, loss: 1 / (i + 1), acc: i / N, lr: 0.001 });
-  await t.close();
-}, { repeat: 2 });
-const logRaw = await measure(N, async () => {
-  const s = new MemoryStore();
-  const buf = [];
-  for (let i = 0; i < N; i++) {
-    buf.push({ step: i, loss: 1 / (i + 1), acc: i / N, lr: 0.001 });
-    if (buf.length === 10_000) await s.append("events", rowsToBatch(buf.splice(0)));
-  }
-}, { repeat: 2 });
+const logOurs = await measure(
+  N,
+  async () => {
+    const t = await Tracker.open(new MemoryStore(), { flushInterval: 0 });
+    for (let i = 0; i < N; i++) await t.log({ step: i, loss: 1 / (i + 1), acc: i / N, lr: 0.001 });
+    await t.close();
+  },
+  { repeat: 2 },
+);
+const logRaw = await measure(
+  N,
+  async () => {
+    const s = new MemoryStore();
+    const buf = [];
+    for (let i = 0; i < N; i++) {
+      buf.push({ step: i, loss: 1 / (i + 1), acc: i / N, lr: 0.001 });
+      if (buf.length === 10_000) await s.append("events", rowsToBatch(buf.splice(0)));
+    }
+  },
+  { repeat: 2 },
+);
 
 printComparisons("@quiver/core", [
   { case: `rows → RecordBatch (${N / 1e6}M rows × 5 cols)`, unit: "rows/s", ours: toOurs, against: "arrow tableFromJSON", theirs: toTheirs, target: 0.8 },

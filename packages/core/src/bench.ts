@@ -18,7 +18,11 @@ export interface Comparison {
 }
 
 /** Items per second of `fn`, best of `repeat` runs after one warm-up (unless warmup: false). */
-export async function measure(items: number, fn: () => unknown, opts: { repeat?: number; warmup?: boolean; setup?: () => unknown; teardown?: () => unknown } = {}): Promise<number> {
+export async function measure(
+  items: number,
+  fn: () => unknown,
+  opts: { repeat?: number; warmup?: boolean; setup?: () => unknown; teardown?: () => unknown } = {},
+): Promise<number> {
   const repeat = opts.repeat ?? 3;
   let best = 0;
   const runs = repeat + (opts.warmup === false ? 0 : 1);

@@ -16,17 +16,56 @@ const code = (fn: () => unknown): string | undefined => {
 describe("rows ⇄ RecordBatch", () => {
   it("infers a type per value kind and round-trips exactly", () => {
     const rows = [
-      { i: 3, f: 0.5, b: false, s: "ünïcode ✓", big: 9007199254740993n, d: new Date("2024-05-06T07:08:09.123Z"), bin: new Uint8Array([9, 8]),
-        arr: [1, 2.5], strs: ["a", "b"], f32: new Float32Array([0.5]), i16: new Int16Array([-3, 4]), u64: new BigUint64Array([2n ** 64n - 1n]),
-        img: { data: new Uint8Array(4).fill(7), shape: [2, 2] }, nested: [[1, 2], [3]] },
-      { i: -9007199254740991, f: NaN, b: true, s: "", big: -5n, d: new Date(0), bin: new Uint8Array(), arr: [], strs: [], f32: new Float32Array(),
-        i16: new Int16Array(), u64: new BigUint64Array(), img: { data: new Uint8Array([1, 2]), shape: [2] }, nested: [] },
+      {
+        i: 3,
+        f: 0.5,
+        b: false,
+        s: "ünïcode ✓",
+        big: 9007199254740993n,
+        d: new Date("2024-05-06T07:08:09.123Z"),
+        bin: new Uint8Array([9, 8]),
+        arr: [1, 2.5],
+        strs: ["a", "b"],
+        f32: new Float32Array([0.5]),
+        i16: new Int16Array([-3, 4]),
+        u64: new BigUint64Array([2n ** 64n - 1n]),
+        img: { data: new Uint8Array(4).fill(7), shape: [2, 2] },
+        nested: [[1, 2], [3]],
+      },
+      {
+        i: -9007199254740991,
+        f: NaN,
+        b: true,
+        s: "",
+        big: -5n,
+        d: new Date(0),
+        bin: new Uint8Array(),
+        arr: [],
+        strs: [],
+        f32: new Float32Array(),
+        i16: new Int16Array(),
+        u64: new BigUint64Array(),
+        img: { data: new Uint8Array([1, 2]), shape: [2] },
+        nested: [],
+      },
       { i: null, f: null, b: null, s: null, big: null, d: null, bin: null, arr: null, strs: null, f32: null, i16: null, u64: null, img: null, nested: null },
     ];
     const batch = rowsToBatch(rows);
     expect(batch.schema.fields.map((f) => `${f.name}:${typeName(f.type)}`)).toEqual([
-      "i:int64", "f:float64", "b:bool", "s:string", "big:int64", "d:timestamp", "bin:binary", "arr:list<float64>", "strs:list<string>",
-      "f32:list<float32>", "i16:list<int16>", "u64:list<uint64>", "img:tensor<uint8>", "nested:list<list<float64>>",
+      "i:int64",
+      "f:float64",
+      "b:bool",
+      "s:string",
+      "big:int64",
+      "d:timestamp",
+      "bin:binary",
+      "arr:list<float64>",
+      "strs:list<string>",
+      "f32:list<float32>",
+      "i16:list<int16>",
+      "u64:list<uint64>",
+      "img:tensor<uint8>",
+      "nested:list<list<float64>>",
     ]);
     const back = batchToRows(batch);
     expect(plain(back)).toEqual(plain(rows));
@@ -59,7 +98,10 @@ describe("rows ⇄ RecordBatch", () => {
     const s = mergeSchemas(a.schema, b.schema);
     expect(s.fields.map((f) => `${f.name}:${typeName(f.type)}`)).toEqual(["x:float64", "y:string"]);
     expect(batchToRows(conformBatch(a, s))).toEqual([{ x: 1, y: null }]);
-    expect(batchToRows(batchesToTable([a, b]))).toEqual([{ x: 1, y: null }, { x: 1.5, y: "n" }]);
+    expect(batchToRows(batchesToTable([a, b]))).toEqual([
+      { x: 1, y: null },
+      { x: 1.5, y: "n" },
+    ]);
     // An integer into a float column keeps the column float.
     expect(typeName(rowsToBatch([{ x: 2 }], { schema: s }).schema.fields[0]!.type)).toBe("float64");
   });

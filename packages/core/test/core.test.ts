@@ -5,8 +5,23 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
-  and, field, MemoryStore, not, openStore, parseStoreUri, Query, queryFromJSON, queryToJSON, QuiverError, readRows, registerStore,
-  rowsToBatch, type Store, teeStore, Tracker, Session,
+  and,
+  field,
+  MemoryStore,
+  not,
+  openStore,
+  parseStoreUri,
+  Query,
+  queryFromJSON,
+  queryToJSON,
+  QuiverError,
+  readRows,
+  registerStore,
+  rowsToBatch,
+  type Store,
+  teeStore,
+  Tracker,
+  Session,
 } from "../dist/index.js";
 
 const codeOf = async (p: Promise<unknown> | (() => unknown)): Promise<string | undefined> => {
@@ -21,7 +36,9 @@ const codeOf = async (p: Promise<unknown> | (() => unknown)): Promise<string | u
 
 describe("Query", () => {
   it("is a plain serialisable tree; Dates and bigints survive JSON", () => {
-    const q = field("episode").gt(5).or(field("episode").eq(0).and(field("has_baby_yoda").eq(true)), not(field("t").lt(new Date(5))), field("b").in([1n, 2]));
+    const q = field("episode")
+      .gt(5)
+      .or(field("episode").eq(0).and(field("has_baby_yoda").eq(true)), not(field("t").lt(new Date(5))), field("b").in([1n, 2]));
     const json = JSON.parse(JSON.stringify(q));
     expect(queryFromJSON(json)).toEqual(q.node);
     expect(Query.fromJSON(queryToJSON(q.node)).node).toEqual(q.node);
@@ -82,10 +99,14 @@ describe("store registry", () => {
     mkdirSync(join(app, "node_modules/@quiver/store-fake"), { recursive: true });
     symlinkSync(core, join(app, "node_modules/@quiver/core"));
     writeFileSync(join(app, "node_modules/@quiver/store-fake/package.json"), JSON.stringify({ name: "@quiver/store-fake", type: "module", exports: { ".": "./index.js" } }));
-    writeFileSync(join(app, "node_modules/@quiver/store-fake/index.js"),
-      `import { MemoryStore } from "@quiver/core";\nexport default { scheme: "fake", open: async (loc) => new MemoryStore("fake-" + loc) };\n`);
-    writeFileSync(join(app, "main.mjs"),
-      `import { openStore } from ${JSON.stringify(join(core, "dist/index.js"))};\nconst s = await openStore("fake:abc");\nconsole.log(s.uri);\n`);
+    writeFileSync(
+      join(app, "node_modules/@quiver/store-fake/index.js"),
+      `import { MemoryStore } from "@quiver/core";\nexport default { scheme: "fake", open: async (loc) => new MemoryStore("fake-" + loc) };\n`,
+    );
+    writeFileSync(
+      join(app, "main.mjs"),
+      `import { openStore } from ${JSON.stringify(join(core, "dist/index.js"))};\nconst s = await openStore("fake:abc");\nconsole.log(s.uri);\n`,
+    );
     const env = { ...process.env, NODE_PATH: "" }; // pnpm/vitest set NODE_PATH to their own store
     const r = spawnSync(process.execPath, ["main.mjs"], { cwd: app, encoding: "utf8", env });
     expect(r.stderr).toBe("");
@@ -96,7 +117,10 @@ describe("store registry", () => {
     expect(r2.stderr).toBe("");
     expect(r2.stdout.trim()).toBe("memory:fake-abc");
     // Not installed anywhere: STORE_NOT_INSTALLED naming the package.
-    writeFileSync(join(app, "missing.mjs"), `import { openStore } from ${JSON.stringify(join(core, "dist/index.js"))};\ntry { await openStore("ghost:x"); } catch (e) { console.log(e.code, e.message); }\n`);
+    writeFileSync(
+      join(app, "missing.mjs"),
+      `import { openStore } from ${JSON.stringify(join(core, "dist/index.js"))};\ntry { await openStore("ghost:x"); } catch (e) { console.log(e.code, e.message); }\n`,
+    );
     const r3 = spawnSync(process.execPath, ["missing.mjs"], { cwd: app, encoding: "utf8", env });
     expect(r3.stdout).toContain("STORE_NOT_INSTALLED");
     expect(r3.stdout).toContain("@quiver/store-ghost");

@@ -9,8 +9,11 @@ import { ipcPlugin } from "./ipc-store.js";
 
 registerStore(ipcPlugin);
 
-runStoreConformance({ describe, it }, {
-  name: "custom ipc store",
-  create: () => openStore(`ipc:${mkdtempSync(join(tmpdir(), "quiver-ipc-"))}`),
-  reopen: (closed) => openStore(closed.uri),
-});
+runStoreConformance(
+  { describe, it },
+  {
+    name: "custom ipc store",
+    create: () => openStore(`ipc:${mkdtempSync(join(tmpdir(), "quiver-ipc-"))}`),
+    reopen: (closed) => openStore(closed.uri),
+  },
+);

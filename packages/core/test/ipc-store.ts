@@ -15,13 +15,23 @@ export const ipcPlugin = definePlugin("ipc", (dir, { readOnly }) => {
   const load = (table: string) => (existsSync(file(table)) ? tableFromIPC(readFileSync(file(table))) : undefined);
   const save = (table: string, schema: Schema, batches: RecordBatch[]) => {
     mkdirSync(dirname(file(table)), { recursive: true });
-    writeFileSync(`${file(table)}.tmp`, tableToIPC(new Table(schema, batches.map((b) => conformBatch(b, schema))), "file"));
+    writeFileSync(
+      `${file(table)}.tmp`,
+      tableToIPC(
+        new Table(
+          schema,
+          batches.map((b) => conformBatch(b, schema)),
+        ),
+        "file",
+      ),
+    );
     renameSync(`${file(table)}.tmp`, file(table)); // atomic: a crash never leaves half a table
   };
-  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => {
-    const p = join(d, n);
-    return statSync(p).isDirectory() ? walk(p) : n.endsWith(".arrow") ? [relative(dir, p).slice(0, -6)] : [];
-  });
+  const walk = (d: string): string[] =>
+    readdirSync(d).flatMap((n) => {
+      const p = join(d, n);
+      return statSync(p).isDirectory() ? walk(p) : n.endsWith(".arrow") ? [relative(dir, p).slice(0, -6)] : [];
+    });
   return {
     append(table, batch) {
       const t = load(table);

@@ -24,7 +24,9 @@ afterAll(() => {
 
 /** The child: `node child.mjs MODE LOCK ...` (see the cases below); it reports on stdout. */
 const CHILD = join(root, "child.mjs");
-writeFileSync(CHILD, `
+writeFileSync(
+  CHILD,
+  `
 import { appendFileSync, writeSync } from "node:fs";
 import { acquireLock } from ${JSON.stringify(LOCK_JS)};
 const [mode, path, a, b, c] = process.argv.slice(2);
@@ -57,7 +59,8 @@ if (mode === "hold") {
   }
   say({ done: true });
 }
-`);
+`,
+);
 
 function start(...args: string[]): { child: ChildProcess; lines: () => Promise<Record<string, unknown>>; done: Promise<Record<string, unknown>[]> } {
   const child = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DEAD_PID: String(deadPid) } });
@@ -84,7 +87,9 @@ function start(...args: string[]): { child: ChildProcess; lines: () => Promise<R
     }
     return got[read++]!;
   };
-  const done = new Promise<Record<string, unknown>[]>((res, rej) => child.on("exit", (code, signal) => (code === 0 || signal === "SIGKILL" ? res(got) : rej(new Error(`child exited ${code}: ${err}`)))));
+  const done = new Promise<Record<string, unknown>[]>((res, rej) =>
+    child.on("exit", (code, signal) => (code === 0 || signal === "SIGKILL" ? res(got) : rej(new Error(`child exited ${code}: ${err}`)))),
+  );
   return { child, lines, done };
 }
 

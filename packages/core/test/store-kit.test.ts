@@ -3,8 +3,18 @@ import { Field, Int64, makeData, RecordBatch, Schema, Struct, Table } from "apac
 import { describe, expect, it } from "vitest";
 import { field, MemoryStore, Reader, readRows, rowsToBatch, type Row, Session, teeStore, Tracker } from "../dist/index.js";
 import {
-  ALL_KINDS, batchToRows, DRIVER_DEFAULTS, defineStore, definePlugin, listRuns, mergeSchemas, QuiverError, readTimeRange, rewriteBatches,
-  type Store, type StoreDriver,
+  ALL_KINDS,
+  batchToRows,
+  DRIVER_DEFAULTS,
+  defineStore,
+  definePlugin,
+  listRuns,
+  mergeSchemas,
+  QuiverError,
+  readTimeRange,
+  rewriteBatches,
+  type Store,
+  type StoreDriver,
 } from "../dist/store-kit/index.js";
 
 interface Recorded {
@@ -47,7 +57,10 @@ function recording(extra: Partial<StoreDriver> = {}): Recorded {
 async function errorOf(f: () => unknown): Promise<QuiverError> {
   try {
     const r = f();
-    if (r && typeof (r as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function") for await (const _ of r as AsyncIterable<unknown>) { /* drain */ }
+    if (r && typeof (r as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function")
+      for await (const _ of r as AsyncIterable<unknown>) {
+        /* drain */
+      }
     else await r;
   } catch (err) {
     expect(err).toBeInstanceOf(QuiverError);
@@ -169,17 +182,38 @@ describe("defineStore: the rule book", () => {
 
   it("derives capabilities from the driver's methods, with defaults for what it does not state", () => {
     const bare = defineStore(recording().driver);
-    expect(bare.capabilities).toEqual({ sql: false, update: false, delete: false, pushdown: false, timeIndex: false, concurrentWriters: false, persistent: true, kinds: ALL_KINDS });
+    expect(bare.capabilities).toEqual({
+      sql: false,
+      update: false,
+      delete: false,
+      pushdown: false,
+      timeIndex: false,
+      concurrentWriters: false,
+      persistent: true,
+      kinds: ALL_KINDS,
+    });
     expect(typeof bare.sql).toBe("undefined");
     expect(DRIVER_DEFAULTS).toEqual({ persistent: true, concurrentWriters: false, kinds: ALL_KINDS });
-    const full = defineStore(recording({
-      capabilities: { persistent: false, concurrentWriters: true, kinds: ["int", "string"] },
-      scan: () => undefined,
-      rewrite: () => 0,
-      readByTime: () => undefined,
-      sql: { dialect: "sqlite", run: () => new Table() },
-    }).driver);
-    expect(full.capabilities).toEqual({ sql: true, dialect: "sqlite", update: true, delete: true, pushdown: true, timeIndex: true, concurrentWriters: true, persistent: false, kinds: ["int", "string"] });
+    const full = defineStore(
+      recording({
+        capabilities: { persistent: false, concurrentWriters: true, kinds: ["int", "string"] },
+        scan: () => undefined,
+        rewrite: () => 0,
+        readByTime: () => undefined,
+        sql: { dialect: "sqlite", run: () => new Table() },
+      }).driver,
+    );
+    expect(full.capabilities).toEqual({
+      sql: true,
+      dialect: "sqlite",
+      update: true,
+      delete: true,
+      pushdown: true,
+      timeIndex: true,
+      concurrentWriters: true,
+      persistent: false,
+      kinds: ["int", "string"],
+    });
     expect(typeof full.sql).toBe("function");
   });
 
@@ -198,7 +232,13 @@ describe("defineStore: the rule book", () => {
     const rewrite = r.driver.rewrite!;
     r.driver.rewrite = (t, w, c, sch) => ((change = c), rewrite(t, w, c, sch));
     const s = defineStore(r.driver);
-    await s.append("t", rowsToBatch([{ i: 1, s: "a" }, { i: 2, s: "b" }]));
+    await s.append(
+      "t",
+      rowsToBatch([
+        { i: 1, s: "a" },
+        { i: 2, s: "b" },
+      ]),
+    );
     const e = await errorOf(() => s.update("t", undefined, { i: "one" }));
     expect(e.code).toBe("SCHEMA_MISMATCH");
     expect(r.calls).toEqual(["append t"]);
@@ -208,7 +248,10 @@ describe("defineStore: the rule book", () => {
     expect(c.set).toEqual({ s: "B", note: "new" });
     expect(c.values.numRows).toBe(1);
     expect(c.schema.fields.map((f) => f.name)).toEqual(["i", "s", "note"]);
-    expect(await readRows(s, "t")).toEqual([{ i: 1, s: "a", note: null }, { i: 2, s: "B", note: "new" }]);
+    expect(await readRows(s, "t")).toEqual([
+      { i: 1, s: "a", note: null },
+      { i: 2, s: "B", note: "new" },
+    ]);
     expect(await s.update("t", field("i").ge(1).node, {})).toBe(2); // nothing to set: rows matched
   });
 
@@ -237,14 +280,16 @@ describe("defineStore: the rule book", () => {
   });
 
   it("an error in the middle of reading is IO too, after the batches before it", async () => {
-    const s = defineStore(recording({
-      schema: () => rowsToBatch([{ a: 1 }]).schema,
-      read: () =>
-        (async function* () {
-          yield rowsToBatch([{ a: 1 }]);
-          throw Object.assign(new Error("input/output error"), { code: "EIO" });
-        })(),
-    }).driver);
+    const s = defineStore(
+      recording({
+        schema: () => rowsToBatch([{ a: 1 }]).schema,
+        read: () =>
+          (async function* () {
+            yield rowsToBatch([{ a: 1 }]);
+            throw Object.assign(new Error("input/output error"), { code: "EIO" });
+          })(),
+      }).driver,
+    );
     const seen: number[] = [];
     const e = await errorOf(async () => {
       for await (const b of s.scan("t")) seen.push(b.numRows);
@@ -287,7 +332,13 @@ describe("defineStore: accelerators and fallbacks", () => {
   it("scan without pushdown reads only the columns it needs and answers over read", async () => {
     const r = recording();
     const s = defineStore(r.driver);
-    await s.append("t", rowsToBatch([{ a: 1, b: "x", c: true }, { a: 2, b: "y", c: false }]));
+    await s.append(
+      "t",
+      rowsToBatch([
+        { a: 1, b: "x", c: true },
+        { a: 2, b: "y", c: false },
+      ]),
+    );
     r.calls.length = 0;
     expect(await readRows(s, "t", { columns: ["b"], where: field("a").gt(1).node })).toEqual([{ b: "y" }]);
     expect(await s.count("t")).toBe(2);
@@ -307,7 +358,10 @@ describe("defineStore: accelerators and fallbacks", () => {
     await s.append("t", rowsToBatch([{ a: 1 }, { a: 2 }]));
     expect(await readRows(s, "t", { limit: 1 })).toEqual([{ a: 42 }]);
     expect(await readRows(s, "t", { limit: 5 })).toEqual([{ a: 1 }, { a: 2 }]);
-    expect(asked).toEqual([{ table: "t", limit: 1, columns: ["a"] }, { table: "t", limit: 5, columns: ["a"] }]);
+    expect(asked).toEqual([
+      { table: "t", limit: 1, columns: ["a"] },
+      { table: "t", limit: 5, columns: ["a"] },
+    ]);
     expect(await s.count("t")).toBe(1000);
     expect(await s.count("t", field("a").eq(2).node)).toBe(1);
     expect((await errorOf(() => s.scan("t", { columns: ["zz"] }))).code).toBe("UNKNOWN_FIELD");
@@ -322,10 +376,19 @@ describe("defineStore: accelerators and fallbacks", () => {
       return range.column === "_ts" && range.limit === 1 ? [rowsToBatch([{ _ts: 99 }])] : undefined;
     };
     const s = defineStore(r.driver);
-    await s.append("t", rowsToBatch([{ _ts: 1, v: "a" }, { _ts: 2, v: "b" }]));
+    await s.append(
+      "t",
+      rowsToBatch([
+        { _ts: 1, v: "a" },
+        { _ts: 2, v: "b" },
+      ]),
+    );
     expect(await rows(s.readByTime!("t", { limit: 1 }))).toEqual([{ _ts: 99 }]);
     expect(await rows(s.readByTime!("t", { start: 2 }))).toEqual([{ _ts: 2, v: "b" }]);
-    expect(served).toEqual([{ column: "_ts", limit: 1 }, { column: "_ts", start: 2 }]);
+    expect(served).toEqual([
+      { column: "_ts", limit: 1 },
+      { column: "_ts", start: 2 },
+    ]);
     expect((await errorOf(() => s.readByTime!("t", { start: Number.NaN }))).code).toBe("INVALID_TIMESTAMP");
     expect((await errorOf(() => s.readByTime!("t", { column: "when" }))).code).toBe("UNKNOWN_FIELD");
   });
@@ -344,7 +407,11 @@ describe("defineStore: accelerators and fallbacks", () => {
     for (const start of [undefined, 0, 3.5, 24.5]) {
       for (const end of [undefined, 3.5, 10, 30]) {
         for (const reverse of [false, true]) {
-          for (const [offset, limit] of [[0, undefined], [0, 5], [7, 11]] as [number, number | undefined][]) {
+          for (const [offset, limit] of [
+            [0, undefined],
+            [0, 5],
+            [7, 11],
+          ] as [number, number | undefined][]) {
             const got = (await rows(s.readByTime!("t", { start, end, reverse, offset, limit, columns: ["i"] }))).map((r) => r.i);
             expect(got, JSON.stringify({ start, end, reverse, offset, limit })).toEqual(want(start, end, reverse, offset, limit));
             // Any store (a tee has no readByTime of its own) gives the same window.
@@ -372,7 +439,10 @@ describe("defineStore: accelerators and fallbacks", () => {
     await t2.close();
     const reader = await Reader.open(store);
     const fromReader = await reader.runs();
-    expect(fromReader.map((r) => [r.track_id, r.rows])).toEqual([["a", 2], ["b", 1]]);
+    expect(fromReader.map((r) => [r.track_id, r.rows])).toEqual([
+      ["a", 2],
+      ["b", 1],
+    ]);
     expect(await store.runs("events")).toEqual(fromReader);
     expect(await listRuns(teeStore(store), "events")).toEqual(fromReader);
     const kept = [{ track_id: "k", rows: 7, first: null, last: null }];

@@ -72,7 +72,11 @@ describe("values round-trip exactly or are refused", () => {
     expect(await code(() => tr.append({ s: "\uDC00" }))).toBe("INVALID_VALUE");
     tr.append({ s: "c", n: 1e19 });
     const r = await tr.read();
-    expect(r.data.map((p) => [p.data.s, p.data.n ?? null])).toEqual([["a", null], ["b", null], ["c", 1e19]]);
+    expect(r.data.map((p) => [p.data.s, p.data.n ?? null])).toEqual([
+      ["a", null],
+      ["b", null],
+      ["c", 1e19],
+    ]);
     await s.close();
   });
 });

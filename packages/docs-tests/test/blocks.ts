@@ -89,7 +89,7 @@ function applyMarker(b: Block, comment: string): void {
   else if (m[1] === "example-after") b.after.push(body);
   else {
     const s = /^sketch\b\s*[—–-]?\s*(.*)$/s.exec(body);
-    if (!s || !s[1]) throw new Error(`${b.readme}:${b.line}: write <!-- example: sketch — why it is not run -->, got ${JSON.stringify(body)}`);
+    if (!s?.[1]) throw new Error(`${b.readme}:${b.line}: write <!-- example: sketch — why it is not run -->, got ${JSON.stringify(body)}`);
     b.sketch = s[1].trim();
   }
 }

@@ -25,7 +25,10 @@ export async function readInfo(conn: DuckDBConnection, table: string): Promise<T
   if (rows.length === 0) return undefined;
   const actual = rows[0]![0];
   if (actual !== table) {
-    throw new QuiverError("INVALID_NAME", `table ${JSON.stringify(table)} differs from the existing table ${JSON.stringify(actual)} only in case; DuckDB names are case-insensitive, use ${JSON.stringify(actual)}`);
+    throw new QuiverError(
+      "INVALID_NAME",
+      `table ${JSON.stringify(table)} differs from the existing table ${JSON.stringify(actual)} only in case; DuckDB names are case-insensitive, use ${JSON.stringify(actual)}`,
+    );
   }
   const res = await conn.run(`SELECT * FROM ${ident(table)} LIMIT 0`);
   const duckTypes = res.columnTypes();

@@ -264,12 +264,13 @@ class ValueReader implements ColumnReader {
   private values: unknown[] = [];
   constructor(
     private readonly type: DataType,
-    private readonly toString: boolean,
+    private readonly asString: boolean,
   ) {}
   add(chunk: DuckDBDataChunk, column: number): void {
     for (const v of chunk.convertColumnValues(column, JSDuckDBValueConverter)) {
       if (v == null) this.values.push(null);
-      else if (this.toString) this.values.push(typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x)) : String(v));
+      else if (this.asString)
+        this.values.push(typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x)) : String(v));
       else this.values.push(v instanceof Uint8Array && !(this.type.typeId === Type.Binary) ? Array.from(v) : v);
     }
   }

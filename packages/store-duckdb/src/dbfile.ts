@@ -348,14 +348,17 @@ export class DbFile {
    * still checkpoints and lets go.
    */
   private armIdle(since: number): void {
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      this.tail = this.tail.then(async () => {
-        if (this.idleTimer || !this.conn) return;
-        if (Date.now() - since >= this.options.linger || this.othersWaiting()) await this.release().catch(() => undefined);
-        else this.armIdle(since);
-      });
-    }, Math.min(this.options.linger, 20));
+    this.idleTimer = setTimeout(
+      () => {
+        this.idleTimer = undefined;
+        this.tail = this.tail.then(async () => {
+          if (this.idleTimer || !this.conn) return;
+          if (Date.now() - since >= this.options.linger || this.othersWaiting()) await this.release().catch(() => undefined);
+          else this.armIdle(since);
+        });
+      },
+      Math.min(this.options.linger, 20),
+    );
   }
 
   /**

@@ -131,46 +131,61 @@ export class DuckDBDriver implements StoreDriver {
   }
 
   read(table: string, columns: readonly string[] | undefined): Promise<RecordBatch[]> {
-    return this.session(async (conn) => {
-      const info = await this.info(conn, table);
-      if (!info) return [];
-      const cols = columns?.length ? columns.filter((c) => info.schema.fields.some((f) => f.name === c)) : undefined;
-      return selectBatches(conn, selectSql(info, { columns: cols }));
-    }, `reading ${of(table)}`);
+    return this.session(
+      async (conn) => {
+        const info = await this.info(conn, table);
+        if (!info) return [];
+        const cols = columns?.length ? columns.filter((c) => info.schema.fields.some((f) => f.name === c)) : undefined;
+        return selectBatches(conn, selectSql(info, { columns: cols }));
+      },
+      `reading ${of(table)}`,
+    );
   }
 
   scan(table: string, options: ScanOptions): Promise<RecordBatch[]> {
-    return this.session(async (conn) => {
-      const info = await this.info(conn, table);
-      if (!info || options.limit === 0) return [];
-      return selectBatches(conn, selectSql(info, options));
-    }, `reading ${of(table)}`);
+    return this.session(
+      async (conn) => {
+        const info = await this.info(conn, table);
+        if (!info || options.limit === 0) return [];
+        return selectBatches(conn, selectSql(info, options));
+      },
+      `reading ${of(table)}`,
+    );
   }
 
   /** A `_ts` window as SQL (ORDER BY, LIMIT): a filter DuckDB's zone maps cut to the row groups it overlaps. */
   readByTime(table: string, range: TimeRange & { column: string }): Promise<RecordBatch[]> {
-    return this.session(async (conn) => {
-      const info = await this.info(conn, table);
-      if (!info || range.limit === 0) return [];
-      return selectBatches(conn, await timeWindowSql(conn, info, range));
-    }, `reading a time range of ${of(table)}`);
+    return this.session(
+      async (conn) => {
+        const info = await this.info(conn, table);
+        if (!info || range.limit === 0) return [];
+        return selectBatches(conn, await timeWindowSql(conn, info, range));
+      },
+      `reading a time range of ${of(table)}`,
+    );
   }
 
   runs(table: string): Promise<RunSummary[] | undefined> {
-    return this.session(async (conn) => {
-      const info = await this.info(conn, table);
-      return info ? readRuns(conn, info) : [];
-    }, `reading the runs of ${of(table)}`);
+    return this.session(
+      async (conn) => {
+        const info = await this.info(conn, table);
+        return info ? readRuns(conn, info) : [];
+      },
+      `reading the runs of ${of(table)}`,
+    );
   }
 
   count(table: string, where: QueryNode | undefined): Promise<number> {
-    return this.session(async (conn) => {
-      const info = await this.info(conn, table);
-      if (!info) return 0;
-      const w = compileWhere(where, new SqlBuilder(info.schema));
-      const r = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w.sql}`, toNamed(w.params));
-      return Number(r.getRows()[0]![0]);
-    }, `counting rows of ${of(table)}`);
+    return this.session(
+      async (conn) => {
+        const info = await this.info(conn, table);
+        if (!info) return 0;
+        const w = compileWhere(where, new SqlBuilder(info.schema));
+        const r = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w.sql}`, toNamed(w.params));
+        return Number(r.getRows()[0]![0]);
+      },
+      `counting rows of ${of(table)}`,
+    );
   }
 
   async schema(table: string): Promise<Schema | undefined> {
@@ -186,13 +201,16 @@ export class DuckDBDriver implements StoreDriver {
 
   rewrite(table: string, where: QueryNode | undefined, change: RewriteChange): Promise<number> {
     if (change.op === "update") return this.session((conn) => this.update(conn, table, where, change.values), `updating ${of(table)}`);
-    return this.session(async (conn) => {
-      const info = await this.info(conn, table);
-      if (!info) return 0;
-      const w = compileWhere(where, new SqlBuilder(info.schema));
-      const r = await conn.run(`DELETE FROM ${ident(table)}${w.sql}`, toNamed(w.params));
-      return r.rowsChanged;
-    }, `deleting rows of ${of(table)}`);
+    return this.session(
+      async (conn) => {
+        const info = await this.info(conn, table);
+        if (!info) return 0;
+        const w = compileWhere(where, new SqlBuilder(info.schema));
+        const r = await conn.run(`DELETE FROM ${ident(table)}${w.sql}`, toNamed(w.params));
+        return r.rowsChanged;
+      },
+      `deleting rows of ${of(table)}`,
+    );
   }
 
   /**
@@ -248,13 +266,16 @@ export class DuckDBDriver implements StoreDriver {
   }
 
   drop(table: string): Promise<boolean> {
-    return this.session(async (conn) => {
-      const info = await this.info(conn, table);
-      if (!info) return false;
-      await conn.run(`DROP TABLE ${ident(table)}`);
-      this.file.tables.set(table, null);
-      return true;
-    }, `dropping ${of(table)}`);
+    return this.session(
+      async (conn) => {
+        const info = await this.info(conn, table);
+        if (!info) return false;
+        await conn.run(`DROP TABLE ${ident(table)}`);
+        this.file.tables.set(table, null);
+        return true;
+      },
+      `dropping ${of(table)}`,
+    );
   }
 
   /** Any SQL; a read-only store runs only SELECT and EXPLAIN statements. */
@@ -265,7 +286,10 @@ export class DuckDBDriver implements StoreDriver {
       let batches: RecordBatch[];
       let schema: Schema;
       try {
-        const result = await conn.stream(text, params.map((p) => sqlParam(p)));
+        const result = await conn.stream(
+          text,
+          params.map((p) => sqlParam(p)),
+        );
         const shape = resultShape(result);
         schema = shape.schema;
         batches = await readBatches(result, shape);
@@ -290,7 +314,10 @@ export class DuckDBDriver implements StoreDriver {
       throw sqlError(err, this.file.location);
     }
     if (types.some((t) => !READ_STATEMENTS.has(t))) {
-      throw new QuiverError("UNSUPPORTED", `sql(): ${this.uri} was opened with { readOnly: true }, so only SELECT and EXPLAIN statements run; open it without readOnly to change it`);
+      throw new QuiverError(
+        "UNSUPPORTED",
+        `sql(): ${this.uri} was opened with { readOnly: true }, so only SELECT and EXPLAIN statements run; open it without readOnly to change it`,
+      );
     }
   }
 

@@ -35,7 +35,10 @@ export function adviceFor(msg: string): string {
 
 /** DuckDB's message without its "IO Error: " style prefix and trailing newlines. */
 function reason(msg: string): string {
-  return msg.replace(/^(?:[A-Za-z]+ )*Error: /, "").replace(/\s+$/, "").split("\n")[0]!;
+  return msg
+    .replace(/^(?:[A-Za-z]+ )*Error: /, "")
+    .replace(/\s+$/, "")
+    .split("\n")[0]!;
 }
 
 /** `err` as QuiverError("IO"): "<what> <file>: <reason>; <what to do>", cause kept. QuiverErrors pass through. */
@@ -55,7 +58,9 @@ export function openError(err: unknown, location: string, readOnly: boolean): Qu
     return new QuiverError("IO", `opening ${location}${readOnly ? " to read" : " to write"} failed: ${reason(msg)}; ${adviceFor(msg)}`, { cause: err });
   }
   if (/not a valid DuckDB database|database file .* is not|Corrupt|invalid/i.test(msg)) {
-    return new QuiverError("IO", `${location} cannot be opened as a DuckDB database: ${reason(msg)}; check that it is a DuckDB file written by a compatible version`, { cause: err });
+    return new QuiverError("IO", `${location} cannot be opened as a DuckDB database: ${reason(msg)}; check that it is a DuckDB file written by a compatible version`, {
+      cause: err,
+    });
   }
   if (/No such file or directory|Cannot open file/i.test(msg)) {
     return new QuiverError("INVALID_PATH", `${location} cannot be created or opened: ${reason(msg)}; check that its directory exists and is writable`, { cause: err });

@@ -29,7 +29,8 @@ export interface DuckDBStoreOptions extends StoreOpenOptions {
 function num(name: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const n = typeof v === "string" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isFinite(n) || n < 0) throw new QuiverError("INVALID_URI", `duckdb: option ${name} must be a non-negative number of ms, got ${JSON.stringify(v)}`);
+  if (typeof n !== "number" || !Number.isFinite(n) || n < 0)
+    throw new QuiverError("INVALID_URI", `duckdb: option ${name} must be a non-negative number of ms, got ${JSON.stringify(v)}`);
   return n;
 }
 

@@ -107,7 +107,9 @@ export async function readRuns(conn: DuckDBConnection, info: TableInfo): Promise
     pos = ident(freeName(info.schema, ROW_NUMBER));
     from = `(SELECT track_id, ${t} AS ${ident("timestamp")}, row_number() OVER () AS ${pos} FROM ${from}) AS q`;
   }
-  const result = await conn.stream(`SELECT track_id, count(*) AS n, min(${t}) AS first, max(${t}) AS last FROM ${from} WHERE track_id IS NOT NULL GROUP BY track_id ORDER BY min(${pos})`);
+  const result = await conn.stream(
+    `SELECT track_id, count(*) AS n, min(${t}) AS first, max(${t}) AS last FROM ${from} WHERE track_id IS NOT NULL GROUP BY track_id ORDER BY min(${pos})`,
+  );
   const out: RunSummary[] = [];
   for (const b of await readBatches(result, resultShape(result))) {
     const [ids, ns, firsts, lasts] = [0, 1, 2, 3].map((c) => vectorToValues(b.getChildAt(c)!));

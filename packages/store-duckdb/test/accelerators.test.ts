@@ -80,7 +80,18 @@ describe("duckdb: time windows through SQL", () => {
     // Deletes leave gaps in rowid: the index must then be the row number.
     await both((s) => s.delete("t", field("v").lt(10).or(field("v").eq(77)).node), duck, mem);
     await expectSameWindows(duck, mem, "t", ranges(r, 100), "after deletes");
-    await both((s) => s.append("t", rowsToBatch([{ _ts: 5, v: 1000 }, { _ts: 5, v: 1001 }])), duck, mem);
+    await both(
+      (s) =>
+        s.append(
+          "t",
+          rowsToBatch([
+            { _ts: 5, v: 1000 },
+            { _ts: 5, v: 1001 },
+          ]),
+        ),
+      duck,
+      mem,
+    );
     // A list update rewrites the table in order (delete + insert of every row).
     await both((s) => s.update("t", field("v").eq(20).node, { tag: ["x", "y"] }), duck, mem);
     await expectSameWindows(duck, mem, "t", ranges(r, 100), "after a list update");
@@ -94,11 +105,16 @@ describe("duckdb: time windows through SQL", () => {
     const duck = await openStore(`duckdb:${tmpDb()}`);
     const mem = new MemoryStore();
     const r = rng(11);
-    const batch = rowsToBatch(Array.from({ length: 120 }, (_, n) => ({ _ts: Math.floor(r() * 40), rowid: 500 - n, v: n, at: new Date(1_700_000_000_000 + Math.floor(r() * 40) * 1000) })));
+    const batch = rowsToBatch(
+      Array.from({ length: 120 }, (_, n) => ({ _ts: Math.floor(r() * 40), rowid: 500 - n, v: n, at: new Date(1_700_000_000_000 + Math.floor(r() * 40) * 1000) })),
+    );
     await both((s) => s.append("t", batch), duck, mem);
     await expectSameWindows(duck, mem, "t", ranges(r, 40), "rowid column");
     const at = new Date(1_700_000_000_000 + 10_000);
-    for (const range of [{ column: "at", start: at }, { column: "at", end: at, reverse: true, rowIndex: "i", limit: 9 }] as TimeRange[]) {
+    for (const range of [
+      { column: "at", start: at },
+      { column: "at", end: at, reverse: true, rowIndex: "i", limit: 9 },
+    ] as TimeRange[]) {
       expect(await rows(duck.readByTime!("t", range))).toEqual(await rows(mem.readByTime!("t", range)));
     }
     await duck.close();
@@ -140,7 +156,11 @@ describe("duckdb: run summaries by GROUP BY", () => {
     await both((s) => s.delete("events", field("track_id").eq("zeta").node), duck, mem);
     expect(await duck.runs!("events")).toEqual(await mem.runs!("events"));
     // No timestamp column; a user column named rowid.
-    const plain = rowsToBatch([{ track_id: "b", rowid: 9 }, { track_id: "a", rowid: 8 }, { track_id: "b", rowid: 7 }]);
+    const plain = rowsToBatch([
+      { track_id: "b", rowid: 9 },
+      { track_id: "a", rowid: 8 },
+      { track_id: "b", rowid: 7 },
+    ]);
     await both((s) => s.append("plain", plain), duck, mem);
     expect(await duck.runs!("plain")).toEqual([
       { track_id: "b", rows: 2, first: null, last: null },
@@ -158,17 +178,29 @@ describe("duckdb: run summaries by GROUP BY", () => {
 describe("duckdb: the driver's plain read (core's source when it has no accelerator)", () => {
   it("gives every row in insertion order, the columns asked for or all of them", async () => {
     const duck = await openStore(`duckdb:${tmpDb()}`);
-    await duck.append("t", rowsToBatch([{ a: 1, b: "x" }, { a: 2, b: "y" }]));
+    await duck.append(
+      "t",
+      rowsToBatch([
+        { a: 1, b: "x" },
+        { a: 2, b: "y" },
+      ]),
+    );
     await duck.append("t", rowsToBatch([{ a: 3, c: true }]));
     const driver = (duck as unknown as { driver: StoreDriver }).driver;
     const read = async (table: string, cols: string[] | undefined) => {
       const batches = await driver.read(table, cols);
-      return rows((async function* () {
-        yield* batches;
-      })());
+      return rows(
+        (async function* () {
+          yield* batches;
+        })(),
+      );
     };
     expect(await read("t", ["a"])).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
-    expect(await read("t", undefined)).toEqual([{ a: 1, b: "x", c: null }, { a: 2, b: "y", c: null }, { a: 3, b: null, c: true }]);
+    expect(await read("t", undefined)).toEqual([
+      { a: 1, b: "x", c: null },
+      { a: 2, b: "y", c: null },
+      { a: 3, b: null, c: true },
+    ]);
     expect(await read("t", [])).toHaveLength(3);
     expect(await read("missing", undefined)).toEqual([]);
     await duck.close();

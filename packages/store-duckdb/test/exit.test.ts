@@ -5,9 +5,12 @@ import { openStore } from "@quiver/core";
 import { exitTests } from "@quiver/core/testing";
 import "../dist/index.js";
 
-exitTests({ describe, it }, {
-  name: "duckdb",
-  packages: { "@quiver/store-duckdb": fileURLToPath(new URL("..", import.meta.url)) },
-  uri: (dir) => `duckdb:${dir}.db`,
-  open: (uri) => openStore(uri),
-});
+exitTests(
+  { describe, it },
+  {
+    name: "duckdb",
+    packages: { "@quiver/store-duckdb": fileURLToPath(new URL("..", import.meta.url)) },
+    uri: (dir) => `duckdb:${dir}.db`,
+    open: (uri) => openStore(uri),
+  },
+);

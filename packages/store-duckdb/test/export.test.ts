@@ -27,7 +27,7 @@ describe("duckdb: export", () => {
     for (let i = 0; i < 1000; i++) await t.log({ i, x: i / 2, tag: i % 2 ? "odd" : "even", when: new Date(1_700_000_000_000 + i * 1000), v: [i, i + 1] });
     await t.flush();
     const dir = tmpDir();
-    const pq = path.join(dir, "it's a \"table\".parquet");
+    const pq = path.join(dir, 'it\'s a "table".parquet');
     expect(await toParquet(t.store, "events", pq)).toBe(1000);
     expect(fs.existsSync(pq)).toBe(true);
     expect(await readBack(`SELECT count(*), sum(i), min("when")::VARCHAR, max(len(v)) FROM read_parquet(${q(pq)})`)).toEqual([[1000n, 499500n, "2023-11-14 22:13:20", 2n]]);

@@ -57,7 +57,13 @@ describe("duckdb: layout", () => {
     // Reads come back with the logged kinds.
     const s = await openStore(`duckdb:${file}`);
     const rows = [];
-    for await (const b of s.scan("events", { where: field("epoch").eq(1.5).node })) rows.push(...vectorToValues(b.getChild("big")!, b.schema.fields.find((f) => f.name === "big")));
+    for await (const b of s.scan("events", { where: field("epoch").eq(1.5).node }))
+      rows.push(
+        ...vectorToValues(
+          b.getChild("big")!,
+          b.schema.fields.find((f) => f.name === "big"),
+        ),
+      );
     expect(rows).toEqual([2n ** 62n]);
     await s.close();
   });
@@ -80,7 +86,12 @@ describe("duckdb: layout", () => {
     expect(await s.update("t", field("i").eq(0).node, { flag: true })).toBe(1);
     const rows: unknown[] = [];
     for await (const b of s.scan("t", { rowIndex: "idx", columns: ["i", "v"] })) rows.push(...b.toArray().map((r) => r.toJSON()));
-    expect(rows.map((r) => { const o = r as { i: bigint; idx: bigint; v: { toArray(): Float64Array } }; return [Number(o.i), Number(o.idx), Array.from(o.v.toArray())]; })).toEqual([
+    expect(
+      rows.map((r) => {
+        const o = r as { i: bigint; idx: bigint; v: { toArray(): Float64Array } };
+        return [Number(o.i), Number(o.idx), Array.from(o.v.toArray())];
+      }),
+    ).toEqual([
       [0, 0, [0]],
       [1, 1, [9, 9]],
       [2, 2, [2]],
@@ -108,7 +119,9 @@ describe("duckdb: layout", () => {
   it("sql() reads constant and repeated long strings (shared heap pointers)", async () => {
     const s = await openStore("duckdb::memory:");
     await s.append("t", rowsToBatch(Array.from({ length: 5000 }, (_, i) => ({ i }))));
-    const tb = await s.sql!("SELECT i, 'a constant string longer than twelve' AS c, CASE WHEN i % 3 = 0 THEN 'another long string value here' ELSE 'short' END AS d FROM t ORDER BY i");
+    const tb = await s.sql!(
+      "SELECT i, 'a constant string longer than twelve' AS c, CASE WHEN i % 3 = 0 THEN 'another long string value here' ELSE 'short' END AS d FROM t ORDER BY i",
+    );
     const rows = tb.toArray().map((r) => r.toJSON() as { i: bigint; c: string; d: string });
     expect(rows.length).toBe(5000);
     for (const r of rows) {

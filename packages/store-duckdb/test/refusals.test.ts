@@ -29,7 +29,13 @@ describe("duckdb: refused writes change nothing", () => {
 
   it("a refused update adds no column (case clash, type clash)", async () => {
     const s = await openStore(`duckdb:${tmpDb()}`);
-    await s.append("t", rowsToBatch([{ Name: "a", n: 1 }, { Name: "b", n: 2 }]));
+    await s.append(
+      "t",
+      rowsToBatch([
+        { Name: "a", n: 1 },
+        { Name: "b", n: 2 },
+      ]),
+    );
     await expect(s.update("t", undefined, { added: 1, name: "x" })).rejects.toMatchObject({ code: "INVALID_NAME" });
     await expect(s.update("t", undefined, { added: 1, n: "not a number" })).rejects.toMatchObject({ code: "SCHEMA_MISMATCH" });
     await expect(s.update("t", undefined, { added: [1, 2], n: [3] })).rejects.toMatchObject({ code: "SCHEMA_MISMATCH" });
@@ -77,7 +83,11 @@ describe("duckdb: a user column named rowid is an ordinary column", () => {
     };
     expect((await scan({ rowIndex: "idx", columns: ["i"] })).map((r) => [r.i, r.idx])).toEqual(Array.from({ length: 20 }, (_, i) => [i, i]));
     expect((await scan({ orderBy: [{ column: "g" }], columns: ["i"] })).map((r) => r.i)).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
-    expect((await scan({ rowIndex: "idx", where: field("g").eq(1).node, columns: ["i"], limit: 3 })).map((r) => [r.i, r.idx])).toEqual([[1, 1], [3, 3], [5, 5]]);
+    expect((await scan({ rowIndex: "idx", where: field("g").eq(1).node, columns: ["i"], limit: 3 })).map((r) => [r.i, r.idx])).toEqual([
+      [1, 1],
+      [3, 3],
+      [5, 5],
+    ]);
     expect(await s.update("t", field("i").eq(3).node, { v: [9, 9] })).toBe(1);
     expect((await scan({ columns: ["i", "rowid"] })).map((r) => [r.i, r.rowid])).toEqual(Array.from({ length: 20 }, (_, i) => [i, 100 - i]));
     await s.close();

@@ -5,17 +5,7 @@ import { describe, expect, it } from "vitest";
 import "../dist/index.js";
 import { tmpDb } from "./helpers.js";
 
-const HOSTILE = [
-  `x"; DROP TABLE events; --`,
-  `a" , "b`,
-  `'); DELETE FROM events; --`,
-  `name with spaces and "quotes" and 'apostrophes'`,
-  `$1`,
-  `?`,
-  `rowid`,
-  `SELECT`,
-  `ünï/cödé`,
-];
+const HOSTILE = [`x"; DROP TABLE events; --`, `a" , "b`, `'); DELETE FROM events; --`, `name with spaces and "quotes" and 'apostrophes'`, `$1`, `?`, `rowid`, `SELECT`, `ünï/cödé`];
 
 describe("duckdb: SQL injection", () => {
   it("hostile column names are stored, queried, updated and deleted as names", async () => {
@@ -29,7 +19,8 @@ describe("duckdb: SQL injection", () => {
     for (const [i, h] of HOSTILE.entries()) expect(await s.count("events", field(h).eq(i).node)).toBe(i === 0 ? 1 : 2);
     expect(await s.update("events", field(HOSTILE[0]!).eq(100).node, { [HOSTILE[2]!]: 42 })).toBe(1);
     const got = [];
-    for await (const b of s.scan("events", { columns: [HOSTILE[2]!, HOSTILE[0]!], orderBy: [{ column: HOSTILE[0]!, direction: "desc" }], rowIndex: HOSTILE[1] })) got.push(...b.toArray().map((r) => r.toJSON()));
+    for await (const b of s.scan("events", { columns: [HOSTILE[2]!, HOSTILE[0]!], orderBy: [{ column: HOSTILE[0]!, direction: "desc" }], rowIndex: HOSTILE[1] }))
+      got.push(...b.toArray().map((r) => r.toJSON()));
     expect(got.map((r) => Object.keys(r))).toEqual([0, 1, 2].map(() => [HOSTILE[2], HOSTILE[0], HOSTILE[1]]));
     expect(await s.delete("events", field(HOSTILE[3]!).eq(3).node)).toBe(2);
     expect(await s.tables()).toEqual(["events"]);

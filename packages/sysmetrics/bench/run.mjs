@@ -25,15 +25,43 @@ const rows = [];
 
 // 1. One sample()
 const s = new SystemSampler({ interval: 100, network: true });
-const oursSample = perCallMs(await measure(N, () => { for (let i = 0; i < N; i++) s.sample(); }, { repeat: 5 }));
-const rawSample = perCallMs(await measure(N, () => { for (let i = 0; i < N; i++) rawReading(); }, { repeat: 5 }));
+const oursSample = perCallMs(
+  await measure(
+    N,
+    () => {
+      for (let i = 0; i < N; i++) s.sample();
+    },
+    { repeat: 5 },
+  ),
+);
+const rawSample = perCallMs(
+  await measure(
+    N,
+    () => {
+      for (let i = 0; i < N; i++) rawReading();
+    },
+    { repeat: 5 },
+  ),
+);
 rows.push({ case: "sample() (system + network)", unit: "ms", ours: oursSample, against: "raw os/fs/process calls", theirs: rawSample, lowerIsBetter: true });
 rows.push({ case: "sample() within 1 ms", unit: "ms", ours: oursSample, against: "budget", theirs: 1, target: 1, lowerIsBetter: true });
 
 // 2. start()/stop() pair (what track() adds per call; the worker is shared and already up)
-s.start(); s.stop();
+s.start();
+s.stop();
 await sleep(200);
-const oursPair = perCallMs(await measure(N, () => { for (let i = 0; i < N; i++) { s.start(); s.stop(); } }, { repeat: 5 }));
+const oursPair = perCallMs(
+  await measure(
+    N,
+    () => {
+      for (let i = 0; i < N; i++) {
+        s.start();
+        s.stop();
+      }
+    },
+    { repeat: 5 },
+  ),
+);
 rows.push({ case: "start()+stop() pair", unit: "ms", ours: oursPair, against: "raw os/fs/process calls", theirs: rawSample, lowerIsBetter: true });
 
 // 3. Tracker.track() with and without systemMetrics (memory: store)
@@ -41,8 +69,24 @@ const noop = () => 1;
 const plain = await Tracker.open("memory:", { flushInterval: 0 });
 const withSys = await Tracker.open("memory:", { systemMetrics: true, networkMetrics: true, measurementInterval: 0.1, flushInterval: 0 });
 const T = 1000;
-const trackPlain = perCallMs(await measure(T, () => { for (let i = 0; i < T; i++) plain.track(noop); }, { repeat: 3 }));
-const trackSys = perCallMs(await measure(T, () => { for (let i = 0; i < T; i++) withSys.track(noop); }, { repeat: 3 }));
+const trackPlain = perCallMs(
+  await measure(
+    T,
+    () => {
+      for (let i = 0; i < T; i++) plain.track(noop);
+    },
+    { repeat: 3 },
+  ),
+);
+const trackSys = perCallMs(
+  await measure(
+    T,
+    () => {
+      for (let i = 0; i < T; i++) withSys.track(noop);
+    },
+    { repeat: 3 },
+  ),
+);
 rows.push({ case: "track(noop) with system+network metrics", unit: "ms", ours: trackSys, against: "track(noop) without", theirs: trackPlain, lowerIsBetter: true });
 await plain.close();
 await withSys.close();
@@ -58,12 +102,27 @@ async function cpuOver(fn) {
 }
 const idle = () => sleep(WINDOW);
 const sampler10 = new SystemSampler({ interval: 100, network: true });
-const withSampler = async () => { sampler10.start(); await sleep(WINDOW); sampler10.stop(); };
-const withRecord = async () => { const r = recordTo({ append() {} }, { interval: 100 }); await sleep(WINDOW); await r.stop(); };
-const withRawTimer = async () => { const t = setInterval(rawReading, 100); await sleep(WINDOW); clearInterval(t); };
+const withSampler = async () => {
+  sampler10.start();
+  await sleep(WINDOW);
+  sampler10.stop();
+};
+const withRecord = async () => {
+  const r = recordTo({ append() {} }, { interval: 100 });
+  await sleep(WINDOW);
+  await r.stop();
+};
+const withRawTimer = async () => {
+  const t = setInterval(rawReading, 100);
+  await sleep(WINDOW);
+  clearInterval(t);
+};
 withSampler.warm = true;
 await withSampler(); // worker up
-let base = Infinity, sampl = Infinity, recd = Infinity, rawT = Infinity;
+let base = Infinity,
+  sampl = Infinity,
+  recd = Infinity,
+  rawT = Infinity;
 // Best of three windows: a main-thread GC left over from the sections above can land in one of them.
 for (let i = 0; i < 3; i++) {
   base = Math.min(base, await cpuOver(idle));
@@ -79,6 +138,11 @@ rows.push({ case: "10 Hz sampling within 1% of a core", unit: "%", ours: over, a
 rows.push({ case: "recordTo() at 10 Hz, CPU % of one core", unit: "%", ours: overRec, against: "budget", theirs: 1, target: 1, lowerIsBetter: true });
 
 const ok = printComparisons("@quiver/sysmetrics", rows);
-console.log(`\nidle process: ${base.toFixed(3)}% of a core over ${WINDOW / 1000} s; with the 10 Hz sampler: ${sampl.toFixed(3)}%; machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `\nidle process: ${base.toFixed(3)}% of a core over ${WINDOW / 1000} s; with the 10 Hz sampler: ${sampl.toFixed(3)}%; machine: ${os.cpus().length} cores, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 await shutdownSamplers();
 process.exitCode = ok ? 0 : 1;

@@ -45,9 +45,13 @@ export interface CpuTimes {
 /** The aggregate "cpu" line of /proc/stat (what os.cpus() sums, without its per-core cpufreq reads); os.cpus() elsewhere. */
 export function cpuTimes(): CpuTimes {
   const text = procStat.read();
-  if (text !== undefined && text.startsWith("cpu ")) {
+  if (text?.startsWith("cpu ")) {
     const end = text.indexOf("\n");
-    const v = text.slice(4, end < 0 ? undefined : end).trim().split(/\s+/).map(Number);
+    const v = text
+      .slice(4, end < 0 ? undefined : end)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     // user nice system idle iowait irq softirq steal (guest time is already in user)
     const idle = (v[3] ?? 0) + (v[4] ?? 0);
     const busy = (v[0] ?? 0) + (v[1] ?? 0) + (v[2] ?? 0) + (v[5] ?? 0) + (v[6] ?? 0) + (v[7] ?? 0);
@@ -106,7 +110,10 @@ export function parseNetDev(text: string): NetCounters {
     if (colon < 0) continue;
     const iface = line.slice(0, colon).trim();
     if (iface === "lo" || iface.includes("|")) continue;
-    const v = line.slice(colon + 1).trim().split(/\s+/);
+    const v = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     if (v.length < 9) continue;
     recv += Number(v[0]) || 0;
     sent += Number(v[8]) || 0;

@@ -89,14 +89,17 @@ export function recordTo(track: AppendTarget, options: RecordOptions = {}): Reco
     ch.release();
   };
   // A track that refuses points (e.g. its session was closed) ends the recording; stop() reports it.
-  const timer = setInterval(() => {
-    try {
-      drain();
-    } catch (err) {
-      failure = err;
-      end();
-    }
-  }, Math.min(1000, Math.max(20, sampler.interval)));
+  const timer = setInterval(
+    () => {
+      try {
+        drain();
+      } catch (err) {
+        failure = err;
+        end();
+      }
+    },
+    Math.min(1000, Math.max(20, sampler.interval)),
+  );
   timer.unref();
 
   const stop = async (): Promise<number> => {

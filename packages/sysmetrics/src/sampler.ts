@@ -37,7 +37,8 @@ function checkOptions(o: SystemSamplerOptions): Required<SystemSamplerOptions> {
     throw new QuiverError("INVALID_VALUE", `interval must be a number of milliseconds ≥ 1, got ${String(interval)} (measurementInterval is in seconds, e.g. 0.1)`);
   }
   const path = o.path ?? process.cwd();
-  if (typeof path !== "string" || !path || path.includes("\u0000")) throw new QuiverError("INVALID_PATH", `path must name a folder on the disk to measure, got ${JSON.stringify(path)}`);
+  if (typeof path !== "string" || !path || path.includes("\u0000"))
+    throw new QuiverError("INVALID_PATH", `path must name a folder on the disk to measure, got ${JSON.stringify(path)}`);
   try {
     diskPercent(path);
   } catch (err) {

@@ -13,7 +13,10 @@ export function busy(ms: number): number {
 export const ONE_CORE = 100 / os.cpus().length;
 
 /** Runs a small ESM script with node and returns its parsed JSON stdout. */
-export function runNode(script: string, opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout?: number; flags?: string[] }): { json: unknown; status: number | null; stderr: string; ms: number } {
+export function runNode(
+  script: string,
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout?: number; flags?: string[] },
+): { json: unknown; status: number | null; stderr: string; ms: number } {
   const t0 = performance.now();
   // Without NODE_PATH (npx/vitest set it to pnpm's hoisted folder): resolve as an app would.
   const { NODE_PATH: _ignored, ...env } = opts.env ?? process.env;

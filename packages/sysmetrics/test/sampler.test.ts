@@ -214,7 +214,16 @@ describe("SystemSampler", () => {
     const calls = fs.readFileSync(log, "utf8").trim().split("\n").length;
     expect(calls).toBeGreaterThanOrEqual(2);
     expect(calls).toBeLessThanOrEqual(12); // at most once per interval
-    const without = runNode(script, { cwd: pkgDir, env: { ...process.env, PATH: process.env.PATH!.split(path.delimiter).filter((p) => !fs.existsSync(path.join(p, "nvidia-smi"))).join(path.delimiter) } });
+    const without = runNode(script, {
+      cwd: pkgDir,
+      env: {
+        ...process.env,
+        PATH: process.env
+          .PATH!.split(path.delimiter)
+          .filter((p) => !fs.existsSync(path.join(p, "nvidia-smi")))
+          .join(path.delimiter),
+      },
+    });
     const r2 = (without.json as { r: Record<string, number> }).r;
     expect(r2).not.toHaveProperty("gpu_percent");
     expect(r2).not.toHaveProperty("gpu_memory_percent");

@@ -12,14 +12,7 @@
  * Vectors are built straight from typed arrays (no per-value builder), which is what makes
  * this faster than apache-arrow's own tableFromJSON.
  */
-import {
-  Field,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-} from "apache-arrow";
+import { Field, makeData, RecordBatch, Schema, Struct, Table } from "apache-arrow";
 import { QuiverError } from "../errors.js";
 import { mergeTypes, sameType } from "./types.js";
 import { buildData } from "./build.js";

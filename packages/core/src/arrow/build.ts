@@ -5,11 +5,11 @@ import {
   type Data,
   type DataType,
   Field,
-  Float32,
+  type Float32,
   Float64,
-  Int32,
+  type Int32,
   Int64,
-  List,
+  type List,
   makeData,
   Null,
   RecordBatch,
@@ -78,7 +78,10 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
             lo[2 * i] = v - h * TWO32;
           } else if (typeof v === "bigint") {
             if (it.isSigned ? v < INT64_MIN || v > INT64_MAX : v < 0n || v >= 2n ** 64n) {
-              throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(column)}: ${v}n does not fit in ${it.isSigned ? "int64" : "uint64"}; store it as a string or as a float`);
+              throw new QuiverError(
+                "INVALID_VALUE",
+                `column ${JSON.stringify(column)}: ${v}n does not fit in ${it.isSigned ? "int64" : "uint64"}; store it as a string or as a float`,
+              );
             }
             big[i] = v;
           } else if (typeof v === "boolean") {
@@ -87,16 +90,15 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         }
         return makeData({ ...base, type: it, data: big as BigInt64Array });
       }
-      const Ctor = { 8: it.isSigned ? Int8Array : Uint8Array, 16: it.isSigned ? Int16Array : Uint16Array, 32: it.isSigned ? Int32Array : Uint32Array }[
-        it.bitWidth as 8 | 16 | 32
-      ];
+      const Ctor = { 8: it.isSigned ? Int8Array : Uint8Array, 16: it.isSigned ? Int16Array : Uint16Array, 32: it.isSigned ? Int32Array : Uint32Array }[it.bitWidth as 8 | 16 | 32];
       const arr = new Ctor(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (v == null) continue;
         const x = Number(v);
         arr[i] = x;
-        if (arr[i] !== x) throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(column)}: ${describeValue(v)} does not fit in ${it.isSigned ? "int" : "uint"}${it.bitWidth}`);
+        if (arr[i] !== x)
+          throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(column)}: ${describeValue(v)} does not fit in ${it.isSigned ? "int" : "uint"}${it.bitWidth}`);
       }
       return makeData({ ...base, type: it as unknown as Int32, data: arr as Int32Array });
     }
@@ -217,7 +219,11 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         return makeData({ ...base, type: type as Struct, children });
       }
       const children = type.children.map((f: Field) =>
-        buildData(f.type, values.map((v) => (v == null ? null : (v as Record<string, unknown>)[f.name])), column),
+        buildData(
+          f.type,
+          values.map((v) => (v == null ? null : (v as Record<string, unknown>)[f.name])),
+          column,
+        ),
       );
       return makeData({ ...base, type: type as Struct, children });
     }
@@ -225,7 +231,6 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
       return vectorFromArray(values as unknown[], type).data[0]!;
   }
 }
-
 
 export interface RowsToBatchOptions {
   /** The table's current schema: its column types are kept where values fit them. */
@@ -275,7 +280,10 @@ export function rowsToBatch(rows: readonly Row[], options: RowsToBatchOptions = 
   const fields: Field[] = [];
   const datas: Data[] = [];
   const added = schema ? [...cols.keys()].filter((c) => !schema.fields.some((f) => f.name === c)) : [...cols.keys()];
-  checkNewColumns(added, schema?.fields.map((f) => f.name));
+  checkNewColumns(
+    added,
+    schema?.fields.map((f) => f.name),
+  );
   const order = schema ? [...schema.fields.map((f) => f.name).filter((c) => cols.has(c)), ...added] : added;
   for (const name of order) {
     const col = cols.get(name)!;
@@ -478,7 +486,11 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
     // A stored bigint column takes only bigints; a stored column of numbers takes no bigints.
     const numbers = kind === K.Int || kind === K.Float;
     if ((existingBigint && numbers) || (!existingBigint && kind === K.BigInt)) {
-      throw bigintClash(name, existingBigint, values.find((v) => v != null && typeof v === (existingBigint ? "number" : "bigint")));
+      throw bigintClash(
+        name,
+        existingBigint,
+        values.find((v) => v != null && typeof v === (existingBigint ? "number" : "bigint")),
+      );
     }
   }
   try {
@@ -498,8 +510,7 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
   }
 }
 
-
-const enum K {
+enum K {
   Null,
   Int,
   Float,

@@ -2,15 +2,15 @@
 import {
   type Data,
   type DataType,
-  Field,
-  Float64,
+  type Field,
+  type Float64,
   Int64,
   makeData,
   makeVector,
-  RecordBatch,
-  Table,
+  type RecordBatch,
+  type Table,
   TimeUnit,
-  TimestampMicrosecond,
+  type TimestampMicrosecond,
   Type,
   type Vector,
 } from "apache-arrow";
@@ -79,7 +79,11 @@ export function dataToValues(data: Data, asBigint = false): unknown[] {
       const o1 = Number(offs[n]);
       // ASCII fast path: one decode of the whole buffer, then slices.
       let ascii = true;
-      for (let i = o0; i < o1; i++) if (bytes[i]! >= 0x80) { ascii = false; break; }
+      for (let i = o0; i < o1; i++)
+        if (bytes[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
       if (ascii) {
         const all = utf8d.decode(bytes.subarray(o0, o1));
         for (let i = 0; i < n; i++) out[i] = isValidAt(data, i) ? all.slice(Number(offs[i]) - o0, Number(offs[i + 1]) - o0) : null;
@@ -98,7 +102,9 @@ export function dataToValues(data: Data, asBigint = false): unknown[] {
     case Type.Timestamp: {
       const unit = (t as TimestampMicrosecond).unit;
       const div = unit === TimeUnit.SECOND ? 0.001 : unit === TimeUnit.MILLISECOND ? 1 : unit === TimeUnit.MICROSECOND ? 1000 : 1e6;
-      const raw = dataToValues(makeData({ type: new Int64(), length: n, nullCount: data.nullCount, nullBitmap: data.nullBitmap, offset: data.offset, data: data.values as BigInt64Array }));
+      const raw = dataToValues(
+        makeData({ type: new Int64(), length: n, nullCount: data.nullCount, nullBitmap: data.nullBitmap, offset: data.offset, data: data.values as BigInt64Array }),
+      );
       const bdiv = BigInt(Math.max(1, div));
       for (let i = 0; i < n; i++) {
         const r = raw[i];

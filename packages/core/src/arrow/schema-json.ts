@@ -79,7 +79,10 @@ export function typeToJSON(t: DataType, store = "this store"): TypeJSON {
       return { struct: t.children.map((f: Field) => fieldToJSON(f, store)) };
     }
   }
-  throw new QuiverError("UNSUPPORTED", `${store} cannot hold Arrow type ${String(t)}; use numbers, strings, booleans, bigints, Dates, Uint8Array, typed arrays, arrays or { data, shape }`);
+  throw new QuiverError(
+    "UNSUPPORTED",
+    `${store} cannot hold Arrow type ${String(t)}; use numbers, strings, booleans, bigints, Dates, Uint8Array, typed arrays, arrays or { data, shape }`,
+  );
 }
 
 export function fieldToJSON(f: Field, store?: string): FieldJSON {

@@ -245,7 +245,6 @@ export function classOfValue(v: unknown): ValueClass {
   return "other";
 }
 
-
 /** Structural type equality (ignoring child field names of lists). */
 export function sameType(a: DataType, b: DataType): boolean {
   if (a === b) return true;
@@ -279,7 +278,6 @@ export function typedCtorFor(t: DataType): TypedCtor | undefined {
   };
   return m[it.bitWidth]?.[it.isSigned ? 0 : 1];
 }
-
 
 /** Lists whose elements were never seen (only empty arrays) become List<Float64>. */
 export function settleLists(t: DataType): DataType {

@@ -2,17 +2,7 @@
 import { QuiverError, describeValue } from "../errors.js";
 
 /** A value Quiver can store. */
-export type Value =
-  | number
-  | bigint
-  | boolean
-  | string
-  | Date
-  | Uint8Array
-  | null
-  | TypedArray
-  | NdArray
-  | readonly Value[];
+export type Value = number | bigint | boolean | string | Date | Uint8Array | null | TypedArray | NdArray | readonly Value[];
 export type TypedArray =
   | Int8Array
   | Int16Array
@@ -49,14 +39,20 @@ export function isWellFormed(s: string): boolean {
 /** The INVALID_VALUE error for a string, bigint or Date that cannot be stored exactly, or undefined when it can. */
 export function scalarError(column: string, v: string | bigint | Date): QuiverError | undefined {
   if (typeof v === "string") {
-    return isWellFormed(v) ? undefined : invalid(column, v, "a string with a lone UTF-16 surrogate, which UTF-8 cannot hold", "fix the string (e.g. s.toWellFormed()) or store its bytes as a Uint8Array");
+    return isWellFormed(v)
+      ? undefined
+      : invalid(column, v, "a string with a lone UTF-16 surrogate, which UTF-8 cannot hold", "fix the string (e.g. s.toWellFormed()) or store its bytes as a Uint8Array");
   }
-  if (typeof v === "bigint") return v >= INT64_MIN && v <= INT64_MAX ? undefined : invalid(column, v, "a bigint outside int64 (-2^63 … 2^63-1)", "store it as a string, or as a number if a float is precise enough");
+  if (typeof v === "bigint")
+    return v >= INT64_MIN && v <= INT64_MAX
+      ? undefined
+      : invalid(column, v, "a bigint outside int64 (-2^63 … 2^63-1)", "store it as a string, or as a number if a float is precise enough");
   const ms = v.getTime();
   if (isNaN(ms)) return invalid(column, v, "an invalid Date");
-  return ms >= DATE_MIN_MS && ms <= DATE_MAX_MS ? undefined : invalid(column, v, "a Date outside the years 1-9999 that every store and Python's datetime hold", "store it as a string or a number");
+  return ms >= DATE_MIN_MS && ms <= DATE_MAX_MS
+    ? undefined
+    : invalid(column, v, "a Date outside the years 1-9999 that every store and Python's datetime hold", "store it as a string or a number");
 }
-
 
 export function isPlainObject(v: object): boolean {
   const p = Object.getPrototypeOf(v);
@@ -180,7 +176,10 @@ function checkDeep(v: unknown, key: string, seen: object[], inArray = false): vo
 function checkTensor(v: NdArray, key: string): void {
   const size = v.shape.reduce((a, b) => a * b, 1);
   if (!v.shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2147483647) || size !== v.data.length) {
-    throw new QuiverError("SHAPE_MISMATCH", `column ${JSON.stringify(key)}: shape [${v.shape.join(", ")}] holds ${size} values but data has ${v.data.length}; give one non-negative integer size per dimension whose product is the data length`);
+    throw new QuiverError(
+      "SHAPE_MISMATCH",
+      `column ${JSON.stringify(key)}: shape [${v.shape.join(", ")}] holds ${size} values but data has ${v.data.length}; give one non-negative integer size per dimension whose product is the data length`,
+    );
   }
   if (ArrayBuffer.isView(v.data)) {
     if (v.data instanceof DataView) throw invalid(key, v.data, "a DataView as tensor data");

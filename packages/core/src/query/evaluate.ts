@@ -1,5 +1,5 @@
 /** The one Query evaluator on Arrow batches, with SQL's three-valued logic (null ≠ false). */
-import { type Field, type RecordBatch, type Schema } from "apache-arrow";
+import type { Field, RecordBatch, Schema } from "apache-arrow";
 import { vectorToValues } from "../arrow/batches.js";
 import { QuiverError } from "../errors.js";
 import { type Primitive, type QueryNode, queryFields } from "./query.js";
@@ -16,7 +16,7 @@ function compare(a: unknown, b: unknown): number {
   if (a === b) return 0;
   if ((a as number) < (b as number)) return -1;
   if ((a as number) > (b as number)) return 1;
-  // eslint-disable-next-line eqeqeq
+  // biome-ignore lint/suspicious/noDoubleEquals: a bigint and a number compare by value (1n == 1)
   if (a == b && typeof a !== "string" && typeof b !== "string") return 0; // 1n == 1
   return NaN;
 }
@@ -119,7 +119,10 @@ function predicate(op: string, t: unknown): (v: unknown) => boolean {
     case "eq":
       return (v) => compare(v, t) === 0;
     case "ne":
-      return (v) => { const c = compare(v, t); return c === c && c !== 0; };
+      return (v) => {
+        const c = compare(v, t);
+        return c === c && c !== 0;
+      };
     case "gt":
       return (v) => compare(v, t) > 0;
     case "ge":

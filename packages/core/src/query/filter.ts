@@ -197,7 +197,8 @@ class Parser {
   private fieldName(): string {
     const t = this.peek();
     if (t.kind !== "word") throw this.fail(`expected a field name, got ${this.describe(t)}`);
-    if (!t.quoted && KEYWORDS.has(t.text.toLowerCase())) throw this.fail(`expected a field name, got the keyword ${JSON.stringify(t.text)} (quote a field of that name with backticks: \`${t.text}\`)`);
+    if (!t.quoted && KEYWORDS.has(t.text.toLowerCase()))
+      throw this.fail(`expected a field name, got the keyword ${JSON.stringify(t.text)} (quote a field of that name with backticks: \`${t.text}\`)`);
     this.take();
     return String(t.value);
   }

@@ -18,10 +18,7 @@ export type QueryLike = Query | QueryNode;
 function checkPrimitive(v: unknown, where: string): Primitive {
   if (typeof v === "number" || typeof v === "bigint" || typeof v === "string" || typeof v === "boolean") return v;
   if (v instanceof Date && !isNaN(v.getTime())) return v;
-  throw new QuiverError(
-    "INVALID_QUERY",
-    `${where}: only numbers, bigints, strings, booleans and valid Dates can be compared, got ${describeValue(v)}`,
-  );
+  throw new QuiverError("INVALID_QUERY", `${where}: only numbers, bigints, strings, booleans and valid Dates can be compared, got ${describeValue(v)}`);
 }
 
 export class Query {
@@ -50,21 +47,43 @@ export class FieldRef {
   private cmp(op: CompareOp, value: unknown): Query {
     return new Query({ op, field: this.name, value: checkPrimitive(value, `field(${JSON.stringify(this.name)}).${op}`) });
   }
-  eq(v: Primitive): Query { return this.cmp("eq", v); }
-  ne(v: Primitive): Query { return this.cmp("ne", v); }
-  gt(v: Primitive): Query { return this.cmp("gt", v); }
-  ge(v: Primitive): Query { return this.cmp("ge", v); }
-  lt(v: Primitive): Query { return this.cmp("lt", v); }
-  le(v: Primitive): Query { return this.cmp("le", v); }
-  contains(v: Primitive): Query { return this.cmp("contains", v); }
-  startsWith(v: string): Query { return this.cmp("startsWith", v); }
-  endsWith(v: string): Query { return this.cmp("endsWith", v); }
+  eq(v: Primitive): Query {
+    return this.cmp("eq", v);
+  }
+  ne(v: Primitive): Query {
+    return this.cmp("ne", v);
+  }
+  gt(v: Primitive): Query {
+    return this.cmp("gt", v);
+  }
+  ge(v: Primitive): Query {
+    return this.cmp("ge", v);
+  }
+  lt(v: Primitive): Query {
+    return this.cmp("lt", v);
+  }
+  le(v: Primitive): Query {
+    return this.cmp("le", v);
+  }
+  contains(v: Primitive): Query {
+    return this.cmp("contains", v);
+  }
+  startsWith(v: string): Query {
+    return this.cmp("startsWith", v);
+  }
+  endsWith(v: string): Query {
+    return this.cmp("endsWith", v);
+  }
   in(values: readonly Primitive[]): Query {
     if (!Array.isArray(values)) throw new QuiverError("INVALID_QUERY", `field(${JSON.stringify(this.name)}).in expects an array`);
     return new Query({ op: "in", field: this.name, values: values.map((v) => checkPrimitive(v, `field(${JSON.stringify(this.name)}).in`)) });
   }
-  isNull(): Query { return new Query({ op: "isNull", field: this.name }); }
-  isNotNull(): Query { return new Query({ op: "isNotNull", field: this.name }); }
+  isNull(): Query {
+    return new Query({ op: "isNull", field: this.name });
+  }
+  isNotNull(): Query {
+    return new Query({ op: "isNotNull", field: this.name });
+  }
 }
 
 export function field(name: string): FieldRef {

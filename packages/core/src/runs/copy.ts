@@ -5,8 +5,9 @@ import { resolveStore } from "../store/registry.js";
 import type { Store } from "../store/contract.js";
 
 function rowKey(row: Row, columns: readonly string[]): string {
-  return JSON.stringify(columns.map((c) => row[c] ?? null), (_k, v: unknown) =>
-    typeof v === "bigint" ? `${v}n` : ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v,
+  return JSON.stringify(
+    columns.map((c) => row[c] ?? null),
+    (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v),
   );
 }
 

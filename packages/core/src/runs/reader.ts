@@ -75,8 +75,16 @@ export class Reader<R extends object = Row> implements AsyncDisposable {
     const one = concatBatches(t.batches, t.schema);
     const keep = one.schema.fields.map((f, i) => [f, i] as const).filter(([f]) => f.name !== w.rowIndex);
     const fields = keep.map(([f]) => f);
-    const pruned = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: one.numRows, nullCount: 0, children: keep.map(([, i]) => one.data.children[i]!) }));
-    return new Table([takeRows(pruned, Array.from({ length: pruned.numRows }, (_, i) => pruned.numRows - 1 - i))]) as RowTable<R>;
+    const pruned = new RecordBatch(
+      new Schema(fields),
+      makeData({ type: new Struct(fields), length: one.numRows, nullCount: 0, children: keep.map(([, i]) => one.data.children[i]!) }),
+    );
+    return new Table([
+      takeRows(
+        pruned,
+        Array.from({ length: pruned.numRows }, (_, i) => pruned.numRows - 1 - i),
+      ),
+    ]) as RowTable<R>;
   }
 
   async toRows(opts: { trackId?: string; head?: number; tail?: number } = {}): Promise<StoredRow<R>[]> {

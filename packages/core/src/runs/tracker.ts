@@ -73,7 +73,13 @@ function isLoggable(v: unknown): boolean {
 function argsString(args: readonly unknown[]): string {
   try {
     return JSON.stringify(args, (_k, v: unknown) =>
-      typeof v === "bigint" ? `${v}n` : typeof v === "function" ? `[function ${v.name || "anonymous"}]` : ArrayBuffer.isView(v) ? `[${v.constructor.name}(${(v as Uint8Array).length})]` : v,
+      typeof v === "bigint"
+        ? `${v}n`
+        : typeof v === "function"
+          ? `[function ${v.name || "anonymous"}]`
+          : ArrayBuffer.isView(v)
+            ? `[${v.constructor.name}(${(v as Uint8Array).length})]`
+            : v,
     );
   } catch {
     return `[${args.map((a) => describeValue(a)).join(", ")}]`;
@@ -359,7 +365,11 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     try {
       await this.write(full);
     } catch (err) {
-      throw asStoreError(err, `writing ${full.length} rows to ${this.store.uri} table ${JSON.stringify(this.table)}`, "nothing of the batch was stored; call logBatch again once the fault is fixed");
+      throw asStoreError(
+        err,
+        `writing ${full.length} rows to ${this.store.uri} table ${JSON.stringify(this.table)}`,
+        "nothing of the batch was stored; call logBatch again once the fault is fixed",
+      );
     }
     this.last = full[full.length - 1] as LoggedRow<R>;
     return full.length;
@@ -421,7 +431,9 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
       }
       if (opts.params) Object.assign(row, opts.params);
       if (sampler) Object.assign(row, sampler.stop());
-      this.log(row as R).catch((err: unknown) => (this.options.onError ?? ((e: unknown) => console.warn(`[quiver] could not log tracked call ${opts.name}: ${(e as Error)?.message ?? e}`)))(err));
+      this.log(row as R).catch((err: unknown) =>
+        (this.options.onError ?? ((e: unknown) => console.warn(`[quiver] could not log tracked call ${opts.name}: ${(e as Error)?.message ?? e}`)))(err),
+      );
     };
     let out: T;
     try {

@@ -18,7 +18,10 @@ const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), s
 const push = (row: Row, rows: Row[]): void => void rows.push(row);
 
 function refuse(key: string, value: unknown, why: string): QuiverError {
-  return new QuiverError("INVALID_VALUE", `param ${JSON.stringify(key)}: ${describeValue(value)} is not a JSON value (${why}); params hold null, booleans, finite numbers, strings, arrays and objects of them`);
+  return new QuiverError(
+    "INVALID_VALUE",
+    `param ${JSON.stringify(key)}: ${describeValue(value)} is not a JSON value (${why}); params hold null, booleans, finite numbers, strings, arrays and objects of them`,
+  );
 }
 
 /** Throws unless `v` survives JSON.stringify → JSON.parse unchanged. */
@@ -105,7 +108,8 @@ export class SessionParams {
   /** Merges values into the params (nested keys flattened with "."); returns the merged record. */
   set(values: Row): Row {
     this.ensureOpen();
-    if (values === null || typeof values !== "object" || Array.isArray(values)) throw new QuiverError("INVALID_VALUE", `params.set expects an object, got ${describeValue(values)}`);
+    if (values === null || typeof values !== "object" || Array.isArray(values))
+      throw new QuiverError("INVALID_VALUE", `params.set expects an object, got ${describeValue(values)}`);
     const flat = new Map<string, unknown>();
     flatten(values, "", flat); // throws before anything is staged
     // Strictly increasing, so a later set of the same key always folds after an earlier one.

@@ -168,4 +168,3 @@ export class PointColumns {
     return out;
   }
 }
-

@@ -69,7 +69,8 @@ function checkLimit(limit: number | undefined, def: number): number {
 
 function checkTime(v: unknown, what: string): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new QuiverError("INVALID_TIMESTAMP", `${what} must be a finite number of seconds since the epoch, got ${describeValue(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new QuiverError("INVALID_TIMESTAMP", `${what} must be a finite number of seconds since the epoch, got ${describeValue(v)}`);
   return v;
 }
 
@@ -227,7 +228,8 @@ export class Track<P extends object = Row> {
    * (same keys, same primitive types) is known flat and type-checked: only its `_ts` is resolved.
    */
   private point(fields: Row, into: PointColumns): void {
-    if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new QuiverError("INVALID_VALUE", `append expects an object of fields, got ${describeValue(fields)}`);
+    if (fields === null || typeof fields !== "object" || Array.isArray(fields))
+      throw new QuiverError("INVALID_VALUE", `append expects an object of fields, got ${describeValue(fields)}`);
     if (into.addIfSameShape(fields, this.resolveTs)) return;
     const row = normalizeRow(fields);
     const ts = this.session.nextTs(row._ts);
@@ -255,7 +257,11 @@ export class Track<P extends object = Row> {
     try {
       await this.write(pts, "columns");
     } catch (err) {
-      throw asStoreError(err, `writing ${pts.length} points to ${this.session.store.uri} track ${JSON.stringify(this.table)}`, "nothing of the batch was stored; call appendBatch again once the fault is fixed");
+      throw asStoreError(
+        err,
+        `writing ${pts.length} points to ${this.session.store.uri} track ${JSON.stringify(this.table)}`,
+        "nothing of the batch was stored; call appendBatch again once the fault is fixed",
+      );
     }
     return { count: pts.length };
   }
@@ -282,7 +288,10 @@ export class Track<P extends object = Row> {
       const k = b.schema.fields.findIndex((f) => f.name === INDEX);
       const idx = vectorToValues(b.getChildAt(k)!);
       const fields = b.schema.fields.filter((_, i) => i !== k);
-      const rest = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: b.numRows, nullCount: 0, children: b.data.children.filter((_, i) => i !== k) }));
+      const rest = new RecordBatch(
+        new Schema(fields),
+        makeData({ type: new Struct(fields), length: b.numRows, nullCount: 0, children: b.data.children.filter((_, i) => i !== k) }),
+      );
       // Without nulls both forms are equal, and the plain one builds rows with fast literal shapes.
       const rows = batchToRows(rest, { omitNulls: rest.data.children.some((c) => c.nullCount !== 0) });
       for (let i = 0; i < rows.length; i++) out.push({ index: Number(idx[i]), data: rows[i] as PointData<P> });
@@ -316,7 +325,15 @@ export class Track<P extends object = Row> {
     const store = this.session.store;
     const total = await store.count(this.table, where);
     const dir = opts.reverse ? "desc" : "asc";
-    const scan: ScanOptions = { where, orderBy: [{ column: "_ts", direction: dir }, { column: INDEX, direction: dir }], limit, rowIndex: INDEX };
+    const scan: ScanOptions = {
+      where,
+      orderBy: [
+        { column: "_ts", direction: dir },
+        { column: INDEX, direction: dir },
+      ],
+      limit,
+      rowIndex: INDEX,
+    };
     // A store with a time index serves the window from it; others answer the equivalent scan.
     const windowed = store.readByTime?.(this.table, { start: startTime, end: endTime, reverse: opts.reverse === true, limit, rowIndex: INDEX });
     const data = await this.points(scan, windowed);
@@ -372,7 +389,10 @@ class Tracks {
   async list(): Promise<string[]> {
     await this.flush();
     const pre = `${this.session.prefix}/tracks/`;
-    return (await this.session.store.tables()).filter((t) => t.startsWith(pre)).map((t) => t.slice(pre.length)).sort();
+    return (await this.session.store.tables())
+      .filter((t) => t.startsWith(pre))
+      .map((t) => t.slice(pre.length))
+      .sort();
   }
   async flush(): Promise<void> {
     await this.session.flush();
@@ -401,7 +421,12 @@ export class Session implements AsyncDisposable {
     private readonly schemas: ReadonlyMap<string, Schema>,
   ) {
     this.logTrack = new Track(this, "logs", options, `${prefix}/logs`);
-    this.params = new SessionParams(() => this.store, `${prefix}/params`, () => this.ensureOpen(), options);
+    this.params = new SessionParams(
+      () => this.store,
+      `${prefix}/params`,
+      () => this.ensureOpen(),
+      options,
+    );
     const self = this;
     // Points appended by a script that ends without close() are written all the same.
     this.unhook = onProcessExit({
@@ -415,7 +440,9 @@ export class Session implements AsyncDisposable {
     const every = options.flushInterval ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => {
-        this.flush().catch(options.onError ?? ((err: unknown) => console.warn(`[quiver] background flush failed, points kept for the next flush: ${(err as Error)?.message ?? err}`)));
+        this.flush().catch(
+          options.onError ?? ((err: unknown) => console.warn(`[quiver] background flush failed, points kept for the next flush: ${(err as Error)?.message ?? err}`)),
+        );
       }, every);
       this.timer.unref?.();
     }
@@ -559,4 +586,3 @@ export class Session implements AsyncDisposable {
     await this.close();
   }
 }
-

@@ -56,7 +56,8 @@ export class DefinedStore implements Store {
     const uri = driver.uri ?? options.uri;
     if (typeof scheme !== "string" || typeof uri !== "string") throw new QuiverError("INVALID_VALUE", "a store driver needs a scheme and a uri (strings)");
     for (const m of ["append", "read", "schema", "tables", "drop", "flush", "close"] as const) {
-      if (typeof driver[m] !== "function") throw new QuiverError("INVALID_VALUE", `the ${scheme}: store driver has no ${m}() method; a driver needs append, read, schema, tables, drop, flush and close`);
+      if (typeof driver[m] !== "function")
+        throw new QuiverError("INVALID_VALUE", `the ${scheme}: store driver has no ${m}() method; a driver needs append, read, schema, tables, drop, flush and close`);
     }
     this.driver = driver;
     this.scheme = scheme;

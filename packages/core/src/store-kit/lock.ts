@@ -278,7 +278,10 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     if (Date.now() - t0 >= timeout) {
       const h = lockHolder(path);
       const who = h && h.pid > 0 ? `process ${h.pid}${h.host && h.host !== HOST ? ` on ${h.host}` : ""}` : "another process";
-      throw new QuiverError("LOCKED", `${options.what ?? path} is locked by ${who} (lock file ${path}); ${options.hint ?? `wait for it to finish, or raise the store's lock timeout (now ${timeout} ms)`}`);
+      throw new QuiverError(
+        "LOCKED",
+        `${options.what ?? path} is locked by ${who} (lock file ${path}); ${options.hint ?? `wait for it to finish, or raise the store's lock timeout (now ${timeout} ms)`}`,
+      );
     }
     try {
       writeFileSync(wantedPath(path), `${process.pid}\n`);

@@ -41,7 +41,10 @@ export function timeRangeScan(range: TimeRange & { column: string }): { options:
   const rowIndex = range.rowIndex ?? TIE_INDEX;
   const options: ScanOptions = {
     where,
-    orderBy: [{ column: range.column, direction: dir }, { column: rowIndex, direction: dir }],
+    orderBy: [
+      { column: range.column, direction: dir },
+      { column: rowIndex, direction: dir },
+    ],
     offset: range.offset,
     limit: range.limit,
     columns: range.columns,

@@ -88,7 +88,10 @@ async function pluginFor(scheme: string): Promise<StorePlugin> {
   const pkg = `@quiver/store-${scheme}`;
   const mod = await importOptional(pkg);
   if (!mod) {
-    throw new QuiverError("STORE_NOT_INSTALLED", `no store is registered for "${scheme}:" and ${pkg} is not installed; install it with \`pnpm add ${pkg}\` (or npm i ${pkg}), or call registerStore() with your own plugin`);
+    throw new QuiverError(
+      "STORE_NOT_INSTALLED",
+      `no store is registered for "${scheme}:" and ${pkg} is not installed; install it with \`pnpm add ${pkg}\` (or npm i ${pkg}), or call registerStore() with your own plugin`,
+    );
   }
   const plugin = (plugins.get(scheme) ?? mod.default) as StorePlugin | undefined;
   if (!plugin || typeof plugin.open !== "function") throw new QuiverError("STORE_NOT_INSTALLED", `${pkg} does not export a store plugin as its default export`);

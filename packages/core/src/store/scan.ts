@@ -158,7 +158,14 @@ const NEWEST_INDEX = "__quiver_index";
 /** ScanOptions for the newest `n` rows by `timestamp` (insertion order breaks ties), when there is one. */
 export function newestFirst(schema: Schema | undefined, n: number): { orderBy: { column: string; direction: "desc" }[]; limit: number; rowIndex: string } | undefined {
   if (!schema?.fields.some((f) => f.name === "timestamp")) return undefined;
-  return { orderBy: [{ column: "timestamp", direction: "desc" }, { column: NEWEST_INDEX, direction: "desc" }], limit: n, rowIndex: NEWEST_INDEX };
+  return {
+    orderBy: [
+      { column: "timestamp", direction: "desc" },
+      { column: NEWEST_INDEX, direction: "desc" },
+    ],
+    limit: n,
+    rowIndex: NEWEST_INDEX,
+  };
 }
 
 /** Rows of a newestFirst scan, oldest first and without the index column. */

@@ -81,7 +81,12 @@ export function teeStore(...stores: Store[]): Store {
     },
     append: async (table: string, batch: RecordBatch, options?: AppendOptions) => {
       const late = mirrors.find((m) => m.backlog.length >= MAX_BACKLOG);
-      if (late) throw new QuiverError("IO", `the mirror ${late.store.uri} is ${late.backlog.length} batches behind (${late.fault?.message ?? "failing"}); nothing more is taken until it catches up`, { cause: late.fault });
+      if (late)
+        throw new QuiverError(
+          "IO",
+          `the mirror ${late.store.uri} is ${late.backlog.length} batches behind (${late.fault?.message ?? "failing"}); nothing more is taken until it catches up`,
+          { cause: late.fault },
+        );
       // The primary validates and commits first, so a bad batch lands nowhere.
       await first.append(table, batch, options);
       await Promise.all(mirrors.map((m) => m.take({ table, batch, options })));

@@ -108,7 +108,10 @@ export function exitTests(t: TestApi, target: ExitTarget): void {
                 assert.equal(await count(store, table), rows, `rows of ${table} after ${ending}`);
                 // Each row exactly once: no loss hidden by a duplicate.
                 const seen = (await rowsOf(store, table, { columns: ["i"] })).map((r) => Number(r.i)).sort((a, b) => a - b);
-                assert.ok(seen.every((v, k) => v === k), `rows 0..${rows - 1} once each`);
+                assert.ok(
+                  seen.every((v, k) => v === k),
+                  `rows 0..${rows - 1} once each`,
+                );
                 if (frontEnd === "session") {
                   assert.equal(await count(store, "exp/one/logs"), 1, `log entries after ${ending}`);
                   const s = await Session.open({ prefix: "exp/one", store });

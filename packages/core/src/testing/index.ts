@@ -6,7 +6,7 @@
  *   import { runStoreConformance } from "@quiver/core/testing";
  *   runStoreConformance({ describe, it }, { name: "mystore", create: () => openStore("mystore:" + tmp()) });
  */
-import { type ConformanceTarget, type TestApi } from "./harness.js";
+import type { ConformanceTarget, TestApi } from "./harness.js";
 import { sessionTests } from "./session-tests.js";
 import { storeTests } from "./store-tests.js";
 import { trackerTests } from "./tracker-tests.js";

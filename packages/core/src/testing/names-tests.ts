@@ -13,7 +13,37 @@ import { loadFastCheck } from "./values-arbitraries.js";
 const SEED = Number(process.env.QUIVER_FC_SEED ?? 20240611);
 const RUNS = Number(process.env.QUIVER_FC_RUNS ?? 40);
 
-const TRICKY = ["..", ".", "", "/", "a/../b", "a//b", "/abs", "C:\\x", "a\\b", "x\u0000y", "tab\there", "new\nline", '"; DROP TABLE events; --', "it's", "100%", "a;b", "événements", "数据/表", "🚀/launch", "Events", "events", "a.b", "a b", "-lead", "trail-", "CON", "nul", "x".repeat(300), "y".repeat(1025)];
+const TRICKY = [
+  "..",
+  ".",
+  "",
+  "/",
+  "a/../b",
+  "a//b",
+  "/abs",
+  "C:\\x",
+  "a\\b",
+  "x\u0000y",
+  "tab\there",
+  "new\nline",
+  '"; DROP TABLE events; --',
+  "it's",
+  "100%",
+  "a;b",
+  "événements",
+  "数据/表",
+  "🚀/launch",
+  "Events",
+  "events",
+  "a.b",
+  "a b",
+  "-lead",
+  "trail-",
+  "CON",
+  "nul",
+  "x".repeat(300),
+  "y".repeat(1025),
+];
 
 function isValid(name: string): boolean {
   try {
@@ -30,7 +60,10 @@ export function namesTests(t: TestApi, target: ConformanceTarget): void {
     async () => {
       const fc = await loadFastCheck();
       const segment = fc.oneof(fc.constantFrom(...TRICKY), fc.string({ minLength: 0, maxLength: 12 }), fc.string({ unit: "binary", minLength: 1, maxLength: 8 }));
-      const name = fc.oneof(segment, fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.join("/")));
+      const name = fc.oneof(
+        segment,
+        fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.join("/")),
+      );
       await withStore(target, async (store) => {
         await store.append("anchor", rowsToBatch([{ n: -1 }]));
         const history = new Map<string, number[]>([["anchor", [-1]]]);
@@ -46,7 +79,10 @@ export function namesTests(t: TestApi, target: ConformanceTarget): void {
               err = e;
             }
             if (!valid) {
-              assert.ok(err instanceof QuiverError && err.code === "INVALID_NAME", `${JSON.stringify(nm)}: expected INVALID_NAME, got ${err === undefined ? "success" : String(err)}`);
+              assert.ok(
+                err instanceof QuiverError && err.code === "INVALID_NAME",
+                `${JSON.stringify(nm)}: expected INVALID_NAME, got ${err === undefined ? "success" : String(err)}`,
+              );
               assert.deepEqual(await store.tables(), before, `${JSON.stringify(nm)}: a refused name created nothing`);
               return;
             }
@@ -58,7 +94,11 @@ export function namesTests(t: TestApi, target: ConformanceTarget): void {
             }
             const rows = await rowsOf(store, nm, { columns: ["n"] });
             const want = [...(history.get(nm) ?? []), n];
-            assert.deepEqual(rows.map((r) => Number(r.n)), want, `${JSON.stringify(nm)}: its rows, and no other table's`);
+            assert.deepEqual(
+              rows.map((r) => Number(r.n)),
+              want,
+              `${JSON.stringify(nm)}: its rows, and no other table's`,
+            );
             history.set(nm, want);
             assert.ok((await store.tables()).includes(nm), `${JSON.stringify(nm)} is listed by tables()`);
             n++;
@@ -66,7 +106,12 @@ export function namesTests(t: TestApi, target: ConformanceTarget): void {
           { seed: SEED, numRuns: RUNS },
         );
         // Every table still holds exactly its own rows.
-        for (const [nm, rows] of history) assert.deepEqual((await rowsOf(store, nm, { columns: ["n"] })).map((r) => Number(r.n)), rows, `${JSON.stringify(nm)} at the end`);
+        for (const [nm, rows] of history)
+          assert.deepEqual(
+            (await rowsOf(store, nm, { columns: ["n"] })).map((r) => Number(r.n)),
+            rows,
+            `${JSON.stringify(nm)} at the end`,
+          );
       });
     },
     target.timeout ?? 60_000,

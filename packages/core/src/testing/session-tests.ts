@@ -21,14 +21,20 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       assert.equal(r.startIndex, 0);
       assert.equal(r.endIndex, 10);
       assert.equal(r.hasMore, true);
-      assert.deepEqual(r.data.map((p) => p.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(
+        r.data.map((p) => p.index),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
       assert.deepEqual(Object.keys(r.data[0]!.data), ["_ts", "loss", "step"]);
       const all = await tr.read({ limit: 1000 });
       const ts = all.data.map((p) => p.data._ts);
       assert.ok(ts[0]! >= before - 1 && ts[0]! <= Date.now() / 1000 + 1);
       for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! > ts[i - 1]!, "auto _ts strictly increasing");
       const tail = await tr.read({ startIndex: 95 });
-      assert.deepEqual(tail.data.map((p) => p.data.step), [95, 96, 97, 98, 99]);
+      assert.deepEqual(
+        tail.data.map((p) => p.data.step),
+        [95, 96, 97, 98, 99],
+      );
       assert.equal(tail.hasMore, false);
       assert.equal(tail.endIndex, 100);
       await s.close();
@@ -51,9 +57,18 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       assert.equal(pose.data[1]!.data._ts, 1234.5);
       assert.equal(img.data[1]!.data._ts, 1234.5);
       for (const bad of [NaN, Infinity, -Infinity, "12"]) {
-        assert.throws(() => s.track("robot/pose").append({ x: 1, _ts: bad }), (e: unknown) => (e as { code?: string }).code === "INVALID_TIMESTAMP");
+        assert.throws(
+          () => s.track("robot/pose").append({ x: 1, _ts: bad }),
+          (e: unknown) => (e as { code?: string }).code === "INVALID_TIMESTAMP",
+        );
       }
-      await rejectsWith(s.track("robot/pose").appendBatch([{ x: 1, _ts: 5 }, { x: 2, _ts: NaN }]), "INVALID_TIMESTAMP");
+      await rejectsWith(
+        s.track("robot/pose").appendBatch([
+          { x: 1, _ts: 5 },
+          { x: 2, _ts: NaN },
+        ]),
+        "INVALID_TIMESTAMP",
+      );
       assert.equal((await s.track("robot/pose").read()).total, 2, "nothing of a bad batch is written");
       await s.close();
     });
@@ -89,7 +104,16 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       assert.deepEqual(res, { count: 3 });
       tr.append({ value: 0.38, step: 4, epoch: 1, _ts: 5 });
       const r = await tr.read();
-      assert.deepEqual(r.data.map((p) => [p.index, p.data._ts, p.data.value]), [[0, 1, 0.6], [1, 2, 0.5], [2, 3, 0.45], [3, 4, 0.4], [4, 5, 0.38]]);
+      assert.deepEqual(
+        r.data.map((p) => [p.index, p.data._ts, p.data.value]),
+        [
+          [0, 1, 0.6],
+          [1, 2, 0.5],
+          [2, 3, 0.45],
+          [3, 4, 0.4],
+          [4, 5, 0.38],
+        ],
+      );
       assert.equal((await tr.toTable()).numRows, 5);
       const st = await tr.stats();
       assert.deepEqual([st.count, st.firstTs, st.lastTs], [5, 1, 5]);
@@ -106,16 +130,28 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       for (let i = 0; i < 100; i++) pose.append({ position: [i * 0.1, i * 0.2, i * 0.3], i, _ts: base + i * 0.1 });
       const last10 = await pose.readByTime({ startTime: base + 90 * 0.1, endTime: base + 100 * 0.1, limit: 1000 });
       assert.equal(last10.total, 10);
-      assert.deepEqual(last10.data.map((p) => p.data.i), [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
-      assert.deepEqual(last10.data.map((p) => p.index), [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+      assert.deepEqual(
+        last10.data.map((p) => p.data.i),
+        [90, 91, 92, 93, 94, 95, 96, 97, 98, 99],
+      );
+      assert.deepEqual(
+        last10.data.map((p) => p.index),
+        [90, 91, 92, 93, 94, 95, 96, 97, 98, 99],
+      );
       const win = await pose.readByTime({ startTime: base + 10 * 0.1, endTime: base + 20 * 0.1 });
       assert.deepEqual([win.data[0]!.data.i, win.data.at(-1)!.data.i, win.total], [10, 19, 10], "start inclusive, end exclusive");
       const rev = await pose.readByTime({ reverse: true, limit: 3 });
-      assert.deepEqual(rev.data.map((p) => p.data.i), [99, 98, 97]);
+      assert.deepEqual(
+        rev.data.map((p) => p.data.i),
+        [99, 98, 97],
+      );
       assert.equal(rev.total, 100);
       assert.equal(rev.hasMore, true);
       const from = await pose.readByTime({ startTime: base + 95 * 0.1 });
-      assert.deepEqual(from.data.map((p) => p.data.i), [95, 96, 97, 98, 99]);
+      assert.deepEqual(
+        from.data.map((p) => p.data.i),
+        [95, 96, 97, 98, 99],
+      );
       assert.equal(from.hasMore, false);
       const none = await pose.readByTime({ startTime: base + 1000 });
       assert.deepEqual([none.data.length, none.total, none.hasMore], [0, 0, false]);
@@ -136,10 +172,19 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       await tr.flush();
       tr.append({ i: 49.5, _ts: 49.5 });
       const w = await tr.readByTime({ startTime: 45, endTime: 55 });
-      assert.deepEqual(w.data.map((p) => p.data.i), [45, 46, 47, 48, 49, 49.5, 50, 51, 52, 53, 54]);
-      assert.deepEqual(w.data.map((p) => p.index), [95, 96, 97, 98, 99, 100, 0, 1, 2, 3, 4]);
+      assert.deepEqual(
+        w.data.map((p) => p.data.i),
+        [45, 46, 47, 48, 49, 49.5, 50, 51, 52, 53, 54],
+      );
+      assert.deepEqual(
+        w.data.map((p) => p.index),
+        [95, 96, 97, 98, 99, 100, 0, 1, 2, 3, 4],
+      );
       const rev = await tr.readByTime({ reverse: true, limit: 2, endTime: 50 });
-      assert.deepEqual(rev.data.map((p) => p.data.i), [49.5, 49]);
+      assert.deepEqual(
+        rev.data.map((p) => p.data.i),
+        [49.5, 49],
+      );
       await s.close();
     });
   });
@@ -158,7 +203,14 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       s.log("Epoch 1/10 complete", { metadata: { train_loss: 0.5 } });
       s.log("disk almost full", { level: "warn" });
       const logs = await s.logs.read();
-      assert.deepEqual(logs.map((l) => [l.level, l.message]), [["info", "Starting training"], ["info", "Epoch 1/10 complete"], ["warn", "disk almost full"]]);
+      assert.deepEqual(
+        logs.map((l) => [l.level, l.message]),
+        [
+          ["info", "Starting training"],
+          ["info", "Epoch 1/10 complete"],
+          ["warn", "disk almost full"],
+        ],
+      );
       assert.deepEqual(logs[1]!.metadata, { train_loss: 0.5 });
       assert.equal(typeof logs[0]!._ts, "number");
       await s.close();
@@ -171,12 +223,24 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       s.track("ok").append({ v: 1, _ts: 1 });
       await s.tracks.flush();
       for (const bad of ["../x", "/abs", "a/../../b", "a\u0000b"]) {
-        assert.throws(() => s.track(bad), (e: unknown) => (e as { code?: string }).code === "INVALID_NAME");
+        assert.throws(
+          () => s.track(bad),
+          (e: unknown) => (e as { code?: string }).code === "INVALID_NAME",
+        );
       }
       await rejectsWith(Session.open({ prefix: "../up", store }), "INVALID_NAME");
-      assert.throws(() => s.track("ok").append({ f: () => 1 }), (e: unknown) => (e as { code?: string }).code === "INVALID_VALUE");
-      assert.throws(() => s.track("ok").append({ v: "str" }), (e: unknown) => (e as { code?: string }).code === "SCHEMA_MISMATCH");
-      assert.deepEqual((await s.track("ok").read()).data.map((p) => p.data), [{ _ts: 1, v: 1 }]);
+      assert.throws(
+        () => s.track("ok").append({ f: () => 1 }),
+        (e: unknown) => (e as { code?: string }).code === "INVALID_VALUE",
+      );
+      assert.throws(
+        () => s.track("ok").append({ v: "str" }),
+        (e: unknown) => (e as { code?: string }).code === "SCHEMA_MISMATCH",
+      );
+      assert.deepEqual(
+        (await s.track("ok").read()).data.map((p) => p.data),
+        [{ _ts: 1, v: 1 }],
+      );
       assert.deepEqual(await s.tracks.list(), ["ok"]);
       await s.close();
     });

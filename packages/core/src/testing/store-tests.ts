@@ -25,7 +25,9 @@ async function ids(store: Store, where: QueryNode): Promise<number[]> {
 }
 
 function expectIds(pred: (r: Row) => boolean): number[] {
-  return queryRows().filter(pred).map((r) => r.i as number);
+  return queryRows()
+    .filter(pred)
+    .map((r) => r.i as number);
 }
 
 export function storeTests(t: TestApi, target: ConformanceTarget): void {
@@ -57,7 +59,10 @@ export function storeTests(t: TestApi, target: ConformanceTarget): void {
       assert.deepEqual(plain(rows[1]), plain(empty));
       assert.deepEqual(plain(rows[2]), plain(full));
       const schema = await store.schema("kinds");
-      assert.deepEqual(schema?.fields.map((f) => f.name), Object.keys(full));
+      assert.deepEqual(
+        schema?.fields.map((f) => f.name),
+        Object.keys(full),
+      );
     });
   });
 
@@ -78,7 +83,10 @@ export function storeTests(t: TestApi, target: ConformanceTarget): void {
       await store.append("evo", rowsToBatch([{ a: 1 }, { a: 2 }]));
       await store.append("evo", rowsToBatch([{ a: 3, b: "x" }]));
       await store.append("evo", rowsToBatch([{ c: true }]));
-      assert.deepEqual((await store.schema("evo"))?.fields.map((f) => f.name), ["a", "b", "c"]);
+      assert.deepEqual(
+        (await store.schema("evo"))?.fields.map((f) => f.name),
+        ["a", "b", "c"],
+      );
       assert.deepEqual(await rowsOf(store, "evo"), [
         { a: 1, b: null, c: null },
         { a: 2, b: null, c: null },
@@ -117,22 +125,48 @@ export function storeTests(t: TestApi, target: ConformanceTarget): void {
       await store.append("q", rowsToBatch(queryRows()));
       const f = (r: Row) => r.f as number | null;
       assert.deepEqual(await ids(store, field("i").eq(3).node), [3]);
-      assert.deepEqual(await ids(store, field("i").ne(3).node), expectIds((r) => r.i !== 3));
+      assert.deepEqual(
+        await ids(store, field("i").ne(3).node),
+        expectIds((r) => r.i !== 3),
+      );
       assert.deepEqual(await ids(store, field("i").gt(15).node), [16, 17, 18, 19]);
       assert.deepEqual(await ids(store, field("i").ge(18).node), [18, 19]);
       assert.deepEqual(await ids(store, field("i").lt(2).node), [0, 1]);
       assert.deepEqual(await ids(store, field("i").le(1).node), [0, 1]);
-      assert.deepEqual(await ids(store, field("f").gt(3).node), expectIds((r) => f(r) !== null && f(r)! > 3));
-      assert.deepEqual(await ids(store, field("f").ne(1).node), expectIds((r) => f(r) !== null && f(r) !== 1), "ne never matches null");
-      assert.deepEqual(await ids(store, not(field("f").lt(2)).node), expectIds((r) => f(r) !== null && !(f(r)! < 2)), "not(null) is null");
+      assert.deepEqual(
+        await ids(store, field("f").gt(3).node),
+        expectIds((r) => f(r) !== null && f(r)! > 3),
+      );
+      assert.deepEqual(
+        await ids(store, field("f").ne(1).node),
+        expectIds((r) => f(r) !== null && f(r) !== 1),
+        "ne never matches null",
+      );
+      assert.deepEqual(
+        await ids(store, not(field("f").lt(2)).node),
+        expectIds((r) => f(r) !== null && !(f(r)! < 2)),
+        "not(null) is null",
+      );
       assert.deepEqual(await ids(store, field("f").isNull().node), [0, 5, 10, 15]);
-      assert.deepEqual(await ids(store, field("f").isNotNull().node), expectIds((r) => f(r) !== null));
+      assert.deepEqual(
+        await ids(store, field("f").isNotNull().node),
+        expectIds((r) => f(r) !== null),
+      );
       assert.deepEqual(await ids(store, field("i").in([1, 4, 99]).node), [1, 4]);
       assert.deepEqual(await ids(store, field("s").in(["beta1", "gamma2"]).node), [1, 2]);
-      assert.deepEqual(await ids(store, field("s").contains("amm").node), expectIds((r) => (r.s as string).includes("amm")));
-      assert.deepEqual(await ids(store, field("s").startsWith("del").node), expectIds((r) => (r.s as string).startsWith("del")));
+      assert.deepEqual(
+        await ids(store, field("s").contains("amm").node),
+        expectIds((r) => (r.s as string).includes("amm")),
+      );
+      assert.deepEqual(
+        await ids(store, field("s").startsWith("del").node),
+        expectIds((r) => (r.s as string).startsWith("del")),
+      );
       assert.deepEqual(await ids(store, field("s").endsWith("1").node), [1, 11]);
-      assert.deepEqual(await ids(store, field("b").eq(true).node), expectIds((r) => r.b === true));
+      assert.deepEqual(
+        await ids(store, field("b").eq(true).node),
+        expectIds((r) => r.b === true),
+      );
       assert.deepEqual(await ids(store, field("t").ge(new Date(T0 + 18 * 60_000)).node), [18, 19]);
       assert.deepEqual(await ids(store, field("t").lt(new Date(T0 + 60_000)).node), [0]);
       // The seed's example: (episode > 5) | ((episode == 0) & has_baby_yoda)
@@ -152,21 +186,54 @@ export function storeTests(t: TestApi, target: ConformanceTarget): void {
         { s: "alpha0", i: 0 },
         { s: "beta1", i: 1 },
       ]);
-      assert.deepEqual((await rowsOf(store, "q", { offset: 18 })).map((r) => r.i), [18, 19]);
-      assert.deepEqual((await rowsOf(store, "q", { offset: 3, limit: 2 })).map((r) => r.i), [3, 4]);
+      assert.deepEqual(
+        (await rowsOf(store, "q", { offset: 18 })).map((r) => r.i),
+        [18, 19],
+      );
+      assert.deepEqual(
+        (await rowsOf(store, "q", { offset: 3, limit: 2 })).map((r) => r.i),
+        [3, 4],
+      );
       assert.deepEqual(await rowsOf(store, "q", { limit: 0 }), []);
       const desc = await rowsOf(store, "q", { orderBy: [{ column: "i", direction: "desc" }], limit: 3, columns: ["i"] });
-      assert.deepEqual(desc.map((r) => r.i), [19, 18, 17]);
+      assert.deepEqual(
+        desc.map((r) => r.i),
+        [19, 18, 17],
+      );
       const byF = await rowsOf(store, "q", { orderBy: [{ column: "f" }], columns: ["i", "f"] });
-      assert.deepEqual(byF.slice(-4).map((r) => r.f), [null, null, null, null], "nulls last ascending");
-      assert.deepEqual(byF.slice(0, 2).map((r) => r.i), [1, 2]);
+      assert.deepEqual(
+        byF.slice(-4).map((r) => r.f),
+        [null, null, null, null],
+        "nulls last ascending",
+      );
+      assert.deepEqual(
+        byF.slice(0, 2).map((r) => r.i),
+        [1, 2],
+      );
       const byFd = await rowsOf(store, "q", { orderBy: [{ column: "f", direction: "desc" }], columns: ["f"] });
       assert.equal(byFd[0]!.f, 19 / 4);
-      assert.deepEqual(byFd.slice(-4).map((r) => r.f), [null, null, null, null], "nulls last descending");
-      const multi = await rowsOf(store, "q", { orderBy: [{ column: "b", direction: "desc" }, { column: "i", direction: "desc" }], columns: ["i"], limit: 3 });
-      assert.deepEqual(multi.map((r) => r.i), [18, 15, 12]);
+      assert.deepEqual(
+        byFd.slice(-4).map((r) => r.f),
+        [null, null, null, null],
+        "nulls last descending",
+      );
+      const multi = await rowsOf(store, "q", {
+        orderBy: [
+          { column: "b", direction: "desc" },
+          { column: "i", direction: "desc" },
+        ],
+        columns: ["i"],
+        limit: 3,
+      });
+      assert.deepEqual(
+        multi.map((r) => r.i),
+        [18, 15, 12],
+      );
       const filtered = await rowsOf(store, "q", { where: field("i").ge(10).node, orderBy: [{ column: "i", direction: "desc" }], offset: 1, limit: 2, columns: ["i"] });
-      assert.deepEqual(filtered.map((r) => r.i), [18, 17]);
+      assert.deepEqual(
+        filtered.map((r) => r.i),
+        [18, 17],
+      );
     });
   });
 
@@ -175,9 +242,22 @@ export function storeTests(t: TestApi, target: ConformanceTarget): void {
       await store.append("ri", rowsToBatch([{ v: "a" }, { v: "b" }]));
       await store.append("ri", rowsToBatch([{ v: "c" }, { v: "d" }]));
       const rows = await rowsOf(store, "ri", { where: field("v").ne("b").node, rowIndex: "_idx" });
-      assert.deepEqual(rows.map((r) => [r.v, Number(r._idx)]), [["a", 0], ["c", 2], ["d", 3]]);
+      assert.deepEqual(
+        rows.map((r) => [r.v, Number(r._idx)]),
+        [
+          ["a", 0],
+          ["c", 2],
+          ["d", 3],
+        ],
+      );
       const desc = await rowsOf(store, "ri", { orderBy: [{ column: "v", direction: "desc" }], limit: 2, rowIndex: "_idx", columns: ["v"] });
-      assert.deepEqual(desc.map((r) => [r.v, Number(r._idx)]), [["d", 3], ["c", 2]]);
+      assert.deepEqual(
+        desc.map((r) => [r.v, Number(r._idx)]),
+        [
+          ["d", 3],
+          ["c", 2],
+        ],
+      );
     });
   });
 
@@ -212,9 +292,15 @@ export function storeTests(t: TestApi, target: ConformanceTarget): void {
       }
       assert.equal(await store.delete("d", field("i").ge(15).node), 5);
       assert.equal(await store.count("d"), 15);
-      assert.deepEqual((await rowsOf(store, "d", { columns: ["i"], offset: 13 })).map((r) => r.i), [13, 14]);
+      assert.deepEqual(
+        (await rowsOf(store, "d", { columns: ["i"], offset: 13 })).map((r) => r.i),
+        [13, 14],
+      );
       await store.append("d", rowsToBatch([{ i: 100 }]));
-      assert.deepEqual((await rowsOf(store, "d", { columns: ["i"], offset: 14 })).map((r) => r.i), [14, 100]);
+      assert.deepEqual(
+        (await rowsOf(store, "d", { columns: ["i"], offset: 14 })).map((r) => r.i),
+        [14, 100],
+      );
       assert.equal(await store.drop("d"), true);
       assert.equal(await store.drop("d"), false);
       assert.equal(await store.schema("d"), undefined);
@@ -229,7 +315,10 @@ export function storeTests(t: TestApi, target: ConformanceTarget): void {
       await store.append("a", rowsToBatch([{ y: "s" }]));
       await store.append("runs/deep/c", rowsToBatch([{ z: true }]));
       assert.deepEqual(await store.tables(), ["a", "runs/b", "runs/deep/c"]);
-      assert.deepEqual((await store.schema("runs/deep/c"))?.fields.map((f) => f.name), ["z"]);
+      assert.deepEqual(
+        (await store.schema("runs/deep/c"))?.fields.map((f) => f.name),
+        ["z"],
+      );
       assert.equal(await store.schema("nope"), undefined);
       assert.equal(await store.count("nope"), 0);
       assert.deepEqual(await rowsOf(store, "nope"), []);

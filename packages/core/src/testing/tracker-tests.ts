@@ -22,7 +22,13 @@ export function trackerTests(t: TestApi, target: ConformanceTarget): void {
       await tr.log({ accuracy: 0.95, loss: 0.05, epoch: 2 });
       assert.equal(await tr.count(), 2);
       const rows = await tr.toRows();
-      assert.deepEqual(rows.map((r) => [r.epoch, r.model, r.dataset]), [[1, "resnet18", null], [2, "resnet18", "cifar10"]]);
+      assert.deepEqual(
+        rows.map((r) => [r.epoch, r.model, r.dataset]),
+        [
+          [1, "resnet18", null],
+          [2, "resnet18", "cifar10"],
+        ],
+      );
       assert.ok(Math.abs((rows[0]!.timestamp as Date).getTime() - (row.timestamp as Date).getTime()) < 1);
       assert.deepEqual(await tr.column("loss"), [0.1, 0.05]);
       await tr.close();
@@ -40,8 +46,14 @@ export function trackerTests(t: TestApi, target: ConformanceTarget): void {
       await b.flush(); // other runs' rows are visible once flushed
       assert.equal(await a.count(), 10);
       assert.equal(await a.count({ all: true }), 11);
-      assert.deepEqual((await a.head(2)).map((r) => r.step), [0, 1]);
-      assert.deepEqual((await a.tail(3)).map((r) => r.step), [7, 8, 9]);
+      assert.deepEqual(
+        (await a.head(2)).map((r) => r.step),
+        [0, 1],
+      );
+      assert.deepEqual(
+        (await a.tail(3)).map((r) => r.step),
+        [7, 8, 9],
+      );
       assert.equal((await b.toTable()).numRows, 1);
       assert.equal((await b.toTable({ all: true })).numRows, 11);
       assert.deepEqual(await b.column("step"), [100]);
@@ -99,7 +111,10 @@ export function trackerTests(t: TestApi, target: ConformanceTarget): void {
       const quiet = await Tracker.open(store, { flushInterval: 0, raiseOnError: false });
       assert.equal(quiet.track(boom), undefined);
       assert.equal(quiet.last?.error, "bad input");
-      await assert.rejects(tr.track(async () => Promise.reject(new Error("async bad"))), /async bad/);
+      await assert.rejects(
+        tr.track(async () => Promise.reject(new Error("async bad"))),
+        /async bad/,
+      );
       assert.equal(tr.last?.error, "async bad");
       assert.equal(await tr.count(), 4);
       await tr.close();
@@ -114,7 +129,13 @@ export function trackerTests(t: TestApi, target: ConformanceTarget): void {
       assert.equal(foo(1, "hello"), 6);
       assert.equal(foo(2, "hi"), 4);
       const rows = await tr.toRows();
-      assert.deepEqual(rows.map((r) => [r.name, r.result, r.variant, r.model]), [["foofoo", 6, "x", "lightgbm"], ["foofoo", 4, "x", "lightgbm"]]);
+      assert.deepEqual(
+        rows.map((r) => [r.name, r.result, r.variant, r.model]),
+        [
+          ["foofoo", 6, "x", "lightgbm"],
+          ["foofoo", 4, "x", "lightgbm"],
+        ],
+      );
       await tr.close();
     });
   });
@@ -182,11 +203,23 @@ export function trackerTests(t: TestApi, target: ConformanceTarget): void {
       await b.flush();
       const r = await Reader.open(store);
       const runs = await r.runs();
-      assert.deepEqual(runs.map((x) => [x.track_id, x.rows]), [[a.trackId, 3], [b.trackId, 1]]);
+      assert.deepEqual(
+        runs.map((x) => [x.track_id, x.rows]),
+        [
+          [a.trackId, 3],
+          [b.trackId, 1],
+        ],
+      );
       assert.ok(runs[0]!.first instanceof Date);
       assert.equal((await r.toTable()).numRows, 4);
-      assert.deepEqual((await r.toRows({ trackId: a.trackId, tail: 2 })).map((x) => x.x), [2, 3]);
-      assert.deepEqual((await r.toRows({ head: 1 })).map((x) => x.x), [1]);
+      assert.deepEqual(
+        (await r.toRows({ trackId: a.trackId, tail: 2 })).map((x) => x.x),
+        [2, 3],
+      );
+      assert.deepEqual(
+        (await r.toRows({ head: 1 })).map((x) => x.x),
+        [1],
+      );
       assert.equal((await r.where(field("x").gt(2))).numRows, 2);
       if (store.capabilities.update) {
         assert.equal(await r.setValue("note", "best", { trackId: b.trackId }), 1);
@@ -194,7 +227,10 @@ export function trackerTests(t: TestApi, target: ConformanceTarget): void {
       } else await rejectsWith(r.setValue("note", "best", { trackId: b.trackId }), "UNSUPPORTED");
       if (store.capabilities.delete) {
         assert.equal(await r.deleteRun(a.trackId), 3);
-        assert.deepEqual((await r.runs()).map((x) => x.track_id), [b.trackId]);
+        assert.deepEqual(
+          (await r.runs()).map((x) => x.track_id),
+          [b.trackId],
+        );
       } else await rejectsWith(r.deleteRun(a.trackId), "UNSUPPORTED");
       await r.close();
       await a.close();

@@ -49,7 +49,25 @@ function validName(n: string): boolean {
   return !RESERVED.has(columnNameKey(n));
 }
 
-const SPECIAL_DOUBLES = [-0, 0, NaN, Infinity, -Infinity, 5e-324, -5e-324, 2.2250738585072014e-308 / 3, 1e19, 2 ** 64, 1.23e100, 2 ** 53, -(2 ** 53), Number.MAX_VALUE, -Number.MAX_VALUE, 0.1, 1 / 3];
+const SPECIAL_DOUBLES = [
+  -0,
+  0,
+  NaN,
+  Infinity,
+  -Infinity,
+  5e-324,
+  -5e-324,
+  2.2250738585072014e-308 / 3,
+  1e19,
+  2 ** 64,
+  1.23e100,
+  2 ** 53,
+  -(2 ** 53),
+  Number.MAX_VALUE,
+  -Number.MAX_VALUE,
+  0.1,
+  1 / 3,
+];
 const SPECIAL_STRINGS = ["", "\u0000", "a\u0000b", "🎉", "é", "e\u0301", "\uFEFFbom", " lead", "trail ", "x".repeat(300), "quote\"'", "line\nbreak\r\n", "NULL", "null"];
 const SPECIAL_BIGINTS = [INT64_MIN, INT64_MAX, 0n, -1n, 2n ** 53n + 1n, -(2n ** 53n) - 1n];
 const SPECIAL_DATES = [DATE_MIN_MS, DATE_MAX_MS, 0, -1, Date.UTC(2262, 3, 11, 23, 47, 16, 855), Date.UTC(1677, 8, 21), Date.UTC(2300, 0, 1, 0, 0, 0, 1)];
@@ -73,7 +91,18 @@ export function sortsFor(kinds: readonly ValueKind[]): string[] {
   return out;
 }
 
-const TYPED = ["Int8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"] as const;
+const TYPED = [
+  "Int8Array",
+  "Uint8ClampedArray",
+  "Int16Array",
+  "Uint16Array",
+  "Int32Array",
+  "Uint32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "BigUint64Array",
+] as const;
 
 function typedArb(fc: Fc, ctor: string, len?: number): FC.Arbitrary<unknown> {
   const c = len === undefined ? { maxLength: 5 } : { minLength: len, maxLength: len };
@@ -113,7 +142,10 @@ function stringArb(fc: Fc): FC.Arbitrary<string> {
   return fc.oneof({ weight: 3, arbitrary: fc.string({ unit: "binary", maxLength: 12 }) }, { weight: 1, arbitrary: fc.constantFrom(...SPECIAL_STRINGS) });
 }
 function dateArb(fc: Fc): FC.Arbitrary<Date> {
-  return fc.oneof(fc.date({ min: new Date(DATE_MIN_MS), max: new Date(DATE_MAX_MS), noInvalidDate: true }), fc.constantFrom(...SPECIAL_DATES).map((ms) => new Date(ms)));
+  return fc.oneof(
+    fc.date({ min: new Date(DATE_MIN_MS), max: new Date(DATE_MAX_MS), noInvalidDate: true }),
+    fc.constantFrom(...SPECIAL_DATES).map((ms) => new Date(ms)),
+  );
 }
 
 /** Values of one sort (never null). */
@@ -152,15 +184,21 @@ export function valueArb(fc: Fc, sort: string): FC.Arbitrary<unknown> {
   if (sort.startsWith("list:")) return typedArb(fc, sort.slice(5));
   if (sort.startsWith("tensor:")) {
     const elem = sort.slice(7);
-    return fc
-      .oneof(fc.tuple(fc.integer({ min: 0, max: 6 })), fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })))
-      .chain((shape) => typedArb(fc, elem === "number" ? "" : elem, shape.reduce((a, b) => a * b, 1)).map((data) => ({ data, shape: [...shape] })));
+    return fc.oneof(fc.tuple(fc.integer({ min: 0, max: 6 })), fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }))).chain((shape) =>
+      typedArb(
+        fc,
+        elem === "number" ? "" : elem,
+        shape.reduce((a, b) => a * b, 1),
+      ).map((data) => ({ data, shape: [...shape] })),
+    );
   }
   throw new Error(`unknown sort ${sort}`);
 }
 
 function nameArb(fc: Fc): FC.Arbitrary<string> {
-  return fc.oneof({ weight: 3, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 16 }) }, { weight: 1, arbitrary: fc.constantFrom(...TRICKY_NAMES) }).filter(validName);
+  return fc
+    .oneof({ weight: 3, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 16 }) }, { weight: 1, arbitrary: fc.constantFrom(...TRICKY_NAMES) })
+    .filter(validName);
 }
 
 /** A table: 1-4 generated columns plus `i`, and 1-6 rows. */
@@ -169,7 +207,8 @@ export function tableArb(fc: Fc, kinds: readonly ValueKind[], maxRows = 6): FC.A
   return fc
     .uniqueArray(fc.record({ name: nameArb(fc), sort: fc.constantFrom(...sorts) }), { minLength: 1, maxLength: 4, selector: (c) => columnNameKey(c.name) })
     .chain((columns) => {
-      const cell = (c: ColumnSpec) => fc.oneof({ weight: 5, arbitrary: valueArb(fc, c.sort) }, { weight: 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant(undefined) });
+      const cell = (c: ColumnSpec) =>
+        fc.oneof({ weight: 5, arbitrary: valueArb(fc, c.sort) }, { weight: 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant(undefined) });
       const row = fc.tuple(...columns.map(cell));
       return fc.array(row, { minLength: 1, maxLength: maxRows }).map((cells) => ({
         columns,

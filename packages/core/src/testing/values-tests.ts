@@ -88,17 +88,23 @@ export function valuesTests(t: TestApi, target: ConformanceTarget): void {
     try {
       const kinds = store.capabilities.kinds;
       const reopen = store.capabilities.persistent && target.reopen !== undefined;
-      await check(fc, `${target.name}: Tracker.log + reopen`, tableArb(fc, kinds), async (c) => {
-        const table = `prop/log${seq++}`;
-        const tr = await Tracker.open(store, { table, flushInterval: 0 });
-        for (const r of c.rows) await tr.log(r);
-        await tr.close();
-        if (reopen) {
-          await store.close();
-          store = await target.reopen!(store);
-        }
-        compareRows(await rowsOf(store, table), c, table);
-      }, Math.ceil(RUNS / 2));
+      await check(
+        fc,
+        `${target.name}: Tracker.log + reopen`,
+        tableArb(fc, kinds),
+        async (c) => {
+          const table = `prop/log${seq++}`;
+          const tr = await Tracker.open(store, { table, flushInterval: 0 });
+          for (const r of c.rows) await tr.log(r);
+          await tr.close();
+          if (reopen) {
+            await store.close();
+            store = await target.reopen!(store);
+          }
+          compareRows(await rowsOf(store, table), c, table);
+        },
+        Math.ceil(RUNS / 2),
+      );
     } finally {
       await store.close().catch(() => undefined);
     }
@@ -109,21 +115,27 @@ export function valuesTests(t: TestApi, target: ConformanceTarget): void {
     const store = await target.create();
     try {
       const kinds = store.capabilities.kinds;
-      await check(fc, `${target.name}: Track.append + read`, tableArb(fc, kinds), async (c) => {
-        const s = await Session.open({ prefix: `prop/s${seq++}`, store, flushInterval: 0 });
-        const tr = s.track("values");
-        for (const r of c.rows) tr.append(r);
-        await s.close();
-        const again = await Session.open({ prefix: s.prefix, store, flushInterval: 0 });
-        const got = (await again.track("values").read({ limit: 1000 })).data;
-        await again.close();
-        assert.equal(got.length, c.rows.length, "point count");
-        c.rows.forEach((r, k) => {
-          const back = { ...got[k]!.data } as Row;
-          delete back._ts;
-          assertSame(dropNulls(back), dropNulls(Object.fromEntries(Object.entries(r).map(([key, v]) => [key, expected(v)]))), `point ${k}`);
-        });
-      }, Math.ceil(RUNS / 2));
+      await check(
+        fc,
+        `${target.name}: Track.append + read`,
+        tableArb(fc, kinds),
+        async (c) => {
+          const s = await Session.open({ prefix: `prop/s${seq++}`, store, flushInterval: 0 });
+          const tr = s.track("values");
+          for (const r of c.rows) tr.append(r);
+          await s.close();
+          const again = await Session.open({ prefix: s.prefix, store, flushInterval: 0 });
+          const got = (await again.track("values").read({ limit: 1000 })).data;
+          await again.close();
+          assert.equal(got.length, c.rows.length, "point count");
+          c.rows.forEach((r, k) => {
+            const back = { ...got[k]!.data } as Row;
+            delete back._ts;
+            assertSame(dropNulls(back), dropNulls(Object.fromEntries(Object.entries(r).map(([key, v]) => [key, expected(v)]))), `point ${k}`);
+          });
+        },
+        Math.ceil(RUNS / 2),
+      );
     } finally {
       await store.close().catch(() => undefined);
     }
@@ -138,48 +150,58 @@ export function valuesTests(t: TestApi, target: ConformanceTarget): void {
       const reopen = store.capabilities.persistent && target.reopen !== undefined;
       // Every case, each over a few generated tables.
       for (const b of bad) {
-        await check(fc, `${target.name}: refused ${b.what}`, tableArb(fc, kinds, 3), async (c) => {
-          const pre = prelude(kinds);
-          const good: Row[] = c.rows.map((r) => ({ ...r, s_ok: "text" }));
-          // Logged twice before the bad row, which has its keys: the compiled fast path sees the bad value.
-          const base: Row = { i: 0.5, s_ok: "text" };
-          const badRow = b.row(base);
-          const logged = [pre, good[0]!, base, base];
-          const table = `prop/bad${seq++}`;
-          const tr = await Tracker.open(store, { table, flushInterval: 0 });
-          for (const r of logged) await tr.log(r);
-          let err: unknown;
-          await tr.log(badRow).catch((e: unknown) => (err = e));
-          refusedWith(err, b.codes, `Tracker.log(${b.what})`);
-          for (const r of good.slice(1)) await tr.log(r);
-          await tr.close();
-          if (reopen) {
-            await store.close();
-            store = await target.reopen!(store);
-          }
-          const rows = await rowsOf(store, table);
-          const cols = [...c.columns, { name: "s_ok", sort: "string" }];
-          compareRows(rows, { columns: cols, rows: [...logged.slice(1), ...good.slice(1)] }, `${table} after ${b.what}`, 1);
+        await check(
+          fc,
+          `${target.name}: refused ${b.what}`,
+          tableArb(fc, kinds, 3),
+          async (c) => {
+            const pre = prelude(kinds);
+            const good: Row[] = c.rows.map((r) => ({ ...r, s_ok: "text" }));
+            // Logged twice before the bad row, which has its keys: the compiled fast path sees the bad value.
+            const base: Row = { i: 0.5, s_ok: "text" };
+            const badRow = b.row(base);
+            const logged = [pre, good[0]!, base, base];
+            const table = `prop/bad${seq++}`;
+            const tr = await Tracker.open(store, { table, flushInterval: 0 });
+            for (const r of logged) await tr.log(r);
+            let err: unknown;
+            await tr.log(badRow).catch((e: unknown) => (err = e));
+            refusedWith(err, b.codes, `Tracker.log(${b.what})`);
+            for (const r of good.slice(1)) await tr.log(r);
+            await tr.close();
+            if (reopen) {
+              await store.close();
+              store = await target.reopen!(store);
+            }
+            const rows = await rowsOf(store, table);
+            const cols = [...c.columns, { name: "s_ok", sort: "string" }];
+            compareRows(rows, { columns: cols, rows: [...logged.slice(1), ...good.slice(1)] }, `${table} after ${b.what}`, 1);
 
-          // Track.append is synchronous: it throws, and the points around it are written.
-          const s = await Session.open({ prefix: `prop/b${seq++}`, store, flushInterval: 0 });
-          const track = s.track("values");
-          for (const r of logged) track.append(r);
-          let terr: unknown;
-          try {
-            track.append(badRow);
-          } catch (e) {
-            terr = e;
-          }
-          refusedWith(terr, b.codes, `Track.append(${b.what})`);
-          for (const r of good.slice(1)) track.append(r);
-          await s.close();
-          const again = await Session.open({ prefix: s.prefix, store, flushInterval: 0 });
-          const pts = (await again.track("values").read({ limit: 1000 })).data;
-          await again.close();
-          const want = [...logged, ...good.slice(1)].map((r) => r.i);
-          assertSame(pts.map((p) => (p.data as Row).i), want, `Track after ${b.what}: every good point stored, in order`);
-        }, RUNS_PER_CASE);
+            // Track.append is synchronous: it throws, and the points around it are written.
+            const s = await Session.open({ prefix: `prop/b${seq++}`, store, flushInterval: 0 });
+            const track = s.track("values");
+            for (const r of logged) track.append(r);
+            let terr: unknown;
+            try {
+              track.append(badRow);
+            } catch (e) {
+              terr = e;
+            }
+            refusedWith(terr, b.codes, `Track.append(${b.what})`);
+            for (const r of good.slice(1)) track.append(r);
+            await s.close();
+            const again = await Session.open({ prefix: s.prefix, store, flushInterval: 0 });
+            const pts = (await again.track("values").read({ limit: 1000 })).data;
+            await again.close();
+            const want = [...logged, ...good.slice(1)].map((r) => r.i);
+            assertSame(
+              pts.map((p) => (p.data as Row).i),
+              want,
+              `Track after ${b.what}: every good point stored, in order`,
+            );
+          },
+          RUNS_PER_CASE,
+        );
       }
     } finally {
       await store.close().catch(() => undefined);

@@ -107,7 +107,11 @@ export class WriteBuffer<S extends { readonly length: number }> {
    */
   stage<T>(add: (item: T, into: S) => void, item: T): Promise<void> | undefined {
     if (this.failure !== undefined && this.staged.length >= this.maxPending) {
-      throw new QuiverError("IO", `${this.staged.length} rows are buffered for ${this.target}, which keeps failing (${this.failure.message}); nothing is dropped, but no more rows are taken until a flush succeeds`, { cause: this.failure });
+      throw new QuiverError(
+        "IO",
+        `${this.staged.length} rows are buffered for ${this.target}, which keeps failing (${this.failure.message}); nothing is dropped, but no more rows are taken until a flush succeeds`,
+        { cause: this.failure },
+      );
     }
     add(item, this.staged);
     if (this.staged.length >= this.batchSize) {
@@ -116,7 +120,11 @@ export class WriteBuffer<S extends { readonly length: number }> {
         if (this.failure === undefined) this.background();
       }
       // One shared promise per write in flight: a caller ignoring it (a sync loop) must not pile up reactions.
-      else if (this.staged.length >= 4 * this.batchSize) return (this.waiting ??= this.inflight.then(() => undefined, () => undefined));
+      else if (this.staged.length >= 4 * this.batchSize)
+        return (this.waiting ??= this.inflight.then(
+          () => undefined,
+          () => undefined,
+        ));
     }
     return undefined;
   }
@@ -139,7 +147,10 @@ export class WriteBuffer<S extends { readonly length: number }> {
       if (!isRefusal(err)) throw new Unwritten(this.fault(err), staged);
       if (staged.length <= 1) return { refused: staged.length, first: err as QuiverError };
     }
-    const ranges: [number, number][] = [[0, staged.length >> 1], [staged.length >> 1, staged.length]];
+    const ranges: [number, number][] = [
+      [0, staged.length >> 1],
+      [staged.length >> 1, staged.length],
+    ];
     let refused = 0;
     let first: QuiverError | undefined;
     while (ranges.length) {
