@@ -206,3 +206,21 @@ describe("reading never writes", () => {
     await late.close();
   });
 });
+
+describe("session logs", () => {
+  it("take an explicit _ts (so they sit on the data's time axis) and the fatal level", async () => {
+    const store = new MemoryStore();
+    const s = await Session.open({ prefix: "exp", store });
+    s.track("t").append({ v: 1, _ts: 100 });
+    s.log("at the point", { _ts: -1 });
+    s.log("later", { level: "fatal", _ts: 250.5 });
+    expect(await codeOf(() => s.log("x", { level: "panic" as never }))).toBe("INVALID_VALUE");
+    expect(await codeOf(() => s.log("x", { _ts: Number.NaN }))).toBe("INVALID_TIMESTAMP");
+    const logs = await s.logs.read();
+    expect(logs.map((l) => [l._ts, l.level, l.message])).toEqual([
+      [100, "info", "at the point"],
+      [250.5, "fatal", "later"],
+    ]);
+    await s.close();
+  });
+});

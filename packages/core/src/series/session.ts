@@ -367,7 +367,8 @@ export class Track<P extends object = Row> {
   }
 }
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
+const LEVELS: readonly string[] = ["debug", "info", "warn", "error", "fatal"];
 
 class Logs {
   constructor(private readonly session: Session) {}
@@ -536,11 +537,13 @@ export class Session implements AsyncDisposable {
   }
 
   /** Adds a log entry (buffered like a track point). */
-  log(message: string, opts: { level?: LogLevel; metadata?: Row } = {}): void {
+  /** Adds a log entry at `_ts` (default: now, like a point; -1: the last `_ts` of the session). */
+  log(message: string, opts: { level?: LogLevel; metadata?: Row; _ts?: number } = {}): void {
     if (typeof message !== "string") throw new QuiverError("INVALID_VALUE", `log message must be a string, got ${describeValue(message)}`);
     const level = opts.level ?? "info";
-    if (!["debug", "info", "warn", "error"].includes(level)) throw new QuiverError("INVALID_VALUE", `log level must be debug, info, warn or error, got ${describeValue(level)}`);
+    if (!LEVELS.includes(level)) throw new QuiverError("INVALID_VALUE", `log level must be debug, info, warn, error or fatal, got ${describeValue(level)}`);
     const row: Row = { level, message };
+    if (opts._ts !== undefined) row._ts = opts._ts;
     if (opts.metadata !== undefined) row.metadata = JSON.stringify(opts.metadata, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
     this.logTrack.append(row);
   }
