@@ -89,7 +89,15 @@ describe.each(STORES)("quiver export from %s:", (_label, uriFor) => {
 
     // hyparquet, an independent reader: the files without the partition column, which is in the path.
     const hy = await readWithHyparquet(lake);
-    expect(hy.types).toMatchObject({ timestamp: "INT64 TIMESTAMP utc=true", epoch: "INT64 INT_64", loss: "DOUBLE", big: "INT64 INT_64", ok: "BOOLEAN", tag: "BYTE_ARRAY UTF8", blob: "BYTE_ARRAY" });
+    expect(hy.types).toMatchObject({
+      timestamp: "INT64 TIMESTAMP utc=true",
+      epoch: "INT64 INT_64",
+      loss: "DOUBLE",
+      big: "INT64 INT_64",
+      ok: "BOOLEAN",
+      tag: "BYTE_ARRAY UTF8",
+      blob: "BYTE_ARRAY",
+    });
     expect(hy.types.track_id).toBeUndefined();
     for (const [file, got] of hy.byFile) {
       const run = runOfFile(file);
@@ -158,7 +166,10 @@ describe("quiver export: one file, tracks, refusals", () => {
     expect(fs.readdirSync(dir).filter((f) => f.includes("quiver-export"))).toEqual([]);
 
     // An empty folder is fine; partition values that look like paths stay inside it (percent-encoded).
-    await fill(uri, "events", [{ track_id: "../../../escape", timestamp: new Date(1), n: 2 }, { track_id: "/abs", timestamp: new Date(2), n: 3 }]);
+    await fill(uri, "events", [
+      { track_id: "../../../escape", timestamp: new Date(1), n: 2 },
+      { track_id: "/abs", timestamp: new Date(2), n: 3 },
+    ]);
     fs.mkdirSync(target);
     ok(["export", uri, "--to", target, "--partition-by", "track_id"]);
     const files = parquetFiles(target);

@@ -127,7 +127,9 @@ export async function readWithHyparquet(dir: string): Promise<{ byFile: Map<stri
     const metadata = await parquetMetadataAsync(file);
     for (const c of parquetSchema(metadata).children) {
       const e = c.element;
-      types[e.name] = [e.type ?? "GROUP", e.logical_type?.type ?? e.converted_type ?? "", e.logical_type?.type === "TIMESTAMP" ? `utc=${e.logical_type.isAdjustedToUTC}` : ""].filter(Boolean).join(" ");
+      types[e.name] = [e.type ?? "GROUP", e.logical_type?.type ?? e.converted_type ?? "", e.logical_type?.type === "TIMESTAMP" ? `utc=${e.logical_type.isAdjustedToUTC}` : ""]
+        .filter(Boolean)
+        .join(" ");
     }
     for (const g of metadata.row_groups) for (const c of g.columns) if (c.meta_data) codecs.add(c.meta_data.codec);
     const rows = (await parquetReadObjects({ file, metadata, compressors, utf8: false })) as Record<string, unknown>[];

@@ -79,7 +79,10 @@ export async function exportLake(store: Store, table: string, dir: string, optio
     const f = schema.fields.find((x) => x.name === p);
     if (!f) throw new QuiverError("UNKNOWN_FIELD", `cannot partition by ${JSON.stringify(p)}: ${table} has no such column; columns: ${names.join(", ")}`);
     if (!PLAIN_NAME.test(p)) {
-      throw new QuiverError("INVALID_NAME", `cannot partition by ${JSON.stringify(p)}: a partition column becomes a folder name, so it must be letters, digits and _ (not starting with a digit)`);
+      throw new QuiverError(
+        "INVALID_NAME",
+        `cannot partition by ${JSON.stringify(p)}: a partition column becomes a folder name, so it must be letters, digits and _ (not starting with a digit)`,
+      );
     }
     if ([Type.List, Type.Struct, Type.Binary, Type.LargeBinary, Type.FixedSizeList].includes(f.type.typeId)) {
       throw new QuiverError("UNSUPPORTED", `cannot partition by ${JSON.stringify(p)}: it holds ${f.type}; partition by a column of strings, numbers, booleans or times`);
@@ -87,7 +90,8 @@ export async function exportLake(store: Store, table: string, dir: string, optio
   }
   if (partitionBy.length === names.length) throw new QuiverError("UNSUPPORTED", `partitioning by every column of ${table} leaves nothing in the files; partition by fewer columns`);
   const time = options.orderBy === null ? undefined : (options.orderBy ?? (names.includes("_ts") ? "_ts" : names.includes("timestamp") ? "timestamp" : undefined));
-  if (time !== undefined && !names.includes(time)) throw new QuiverError("UNKNOWN_FIELD", `cannot order by ${JSON.stringify(time)}: ${table} has no such column; columns: ${names.join(", ")}`);
+  if (time !== undefined && !names.includes(time))
+    throw new QuiverError("UNKNOWN_FIELD", `cannot order by ${JSON.stringify(time)}: ${table} has no such column; columns: ${names.join(", ")}`);
   checkTarget(target);
 
   const parent = path.dirname(target);
@@ -139,7 +143,8 @@ export async function exportLake(store: Store, table: string, dir: string, optio
     // DuckDB percent-encodes partition values, so no value can name a path outside the folder; checked anyway.
     const real = fs.realpathSync(partial);
     for (const f of files) {
-      if (!fs.realpathSync(path.join(partial, f)).startsWith(real + path.sep)) throw new QuiverError("INVALID_PATH", `export would write ${f} outside ${target}; nothing was exported`);
+      if (!fs.realpathSync(path.join(partial, f)).startsWith(real + path.sep))
+        throw new QuiverError("INVALID_PATH", `export would write ${f} outside ${target}; nothing was exported`);
     }
     checkTarget(target); // made meanwhile by someone else?
     try {

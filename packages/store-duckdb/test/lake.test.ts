@@ -69,7 +69,11 @@ describe("exportLake", () => {
 
   it.skipIf(mountRefused)(`a disk that fills up mid-export is IO naming the folder, and leaves nothing there ${mountRefused ?? ""}`, async () => {
     const store = await openStore(`memory:lake-full-${process.pid}`);
-    const rows = Array.from({ length: 20_000 }, (_, i) => ({ track_id: `r${i % 3}`, timestamp: new Date(i), s: `${i}-${Math.random().toString(36)}${Math.random().toString(36)}` }));
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      track_id: `r${i % 3}`,
+      timestamp: new Date(i),
+      s: `${i}-${Math.random().toString(36)}${Math.random().toString(36)}`,
+    }));
     await store.append("events", rowsToBatch(rows));
     const disk = tmpfs("128k");
     const dir = path.join(disk, "lake");

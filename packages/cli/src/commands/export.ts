@@ -11,8 +11,7 @@ type LakeModule = typeof import("@quiver/store-duckdb");
 
 const spec: CommandSpec = {
   usage: "export [URI] --to DIR [--table T] [--format parquet] [--partition-by COL,…] [--order-by COL] [--json]",
-  summary:
-    "Writes a table of any store to a new folder as Hive-partitioned Parquet (zstd; rows ordered by time within each file) that DuckDB, Spark and Trino read.",
+  summary: "Writes a table of any store to a new folder as Hive-partitioned Parquet (zstd; rows ordered by time within each file) that DuckDB, Spark and Trino read.",
   short: "Exports a table as a Hive-partitioned Parquet lake",
   options: {
     ...STORE_OPT,
@@ -72,6 +71,9 @@ export const exportCmd: Command = {
       await store.close();
     }
     if (bool(p, "json")) ctx.out.write(JSON.stringify({ rows: report.rows, files: report.files, dir: report.dir, source: full, table }) + "\n");
-    else ctx.out.write(`exported ${report.rows} row${report.rows === 1 ? "" : "s"} of ${table} to ${report.dir} (${report.files.length} Parquet file${report.files.length === 1 ? "" : "s"})\n`);
+    else
+      ctx.out.write(
+        `exported ${report.rows} row${report.rows === 1 ? "" : "s"} of ${table} to ${report.dir} (${report.files.length} Parquet file${report.files.length === 1 ? "" : "s"})\n`,
+      );
   },
 };
