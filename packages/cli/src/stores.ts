@@ -9,7 +9,9 @@ import { knownSchemes, storeUri } from "./args.js";
 import { didYouMean } from "./suggest.js";
 
 /** Store packages the CLI depends on; imported on demand from the CLI's own folder. */
-const BUNDLED = new Set(["duckdb", "msgpack", "h5"]);
+const BUNDLED = new Set(["duckdb", "msgpack", "h5", "postgres", "postgresql"]);
+/** The package of a scheme (postgresql: is an alias the postgres package registers). */
+const PACKAGE: Record<string, string> = { postgresql: "postgres" };
 
 function isModuleNotFound(err: unknown, pkg: string): boolean {
   const e = err as { code?: string; message?: string };
@@ -24,7 +26,7 @@ function isModuleNotFound(err: unknown, pkg: string): boolean {
 export async function loadStoreFor(uri: string): Promise<void> {
   const { scheme } = parseStoreUri(uri);
   if (!BUNDLED.has(scheme)) return;
-  const pkg = `@quiver/store-${scheme}`;
+  const pkg = `@quiver/store-${PACKAGE[scheme] ?? scheme}`;
   try {
     await import(pkg);
   } catch (err) {

@@ -11,6 +11,9 @@ const plugins = new Map<string, StorePlugin>([["memory", memoryPlugin]]);
 
 export const DEFAULT_STORE_URI = "duckdb:quiver.db";
 
+/** Schemes served by another scheme's package (libpq's two spellings share one store). */
+const SCHEME_ALIASES: Record<string, string> = { postgresql: "postgres" };
+
 /** Registers a store plugin for its scheme (replacing any earlier one). */
 export function registerStore(plugin: StorePlugin): void {
   if (!plugin || typeof plugin.open !== "function" || typeof plugin.scheme !== "string" || !/^[a-z][a-z0-9+.-]*$/.test(plugin.scheme)) {
@@ -85,7 +88,7 @@ export async function importOptional(pkg: string): Promise<Record<string, unknow
 async function pluginFor(scheme: string): Promise<StorePlugin> {
   const known = plugins.get(scheme);
   if (known) return known;
-  const pkg = `@quiver/store-${scheme}`;
+  const pkg = `@quiver/store-${SCHEME_ALIASES[scheme] ?? scheme}`;
   const mod = await importOptional(pkg);
   if (!mod) {
     throw new QuiverError(
