@@ -253,20 +253,29 @@ function columnValues(batch: RecordBatch, c: CopyColumn, field: Field): unknown[
   return vectorToValues(vec, field);
 }
 
+/** A batch encoded for COPY; `_quiver_pos` is written later (it is known only under the table's lock). */
+export interface Encoded {
+  buf: Buffer;
+  /** Byte offset of each row's position. */
+  pos: Int32Array;
+}
+
 /**
- * The binary COPY stream of `batch`: first `_quiver_pos` (from `firstPos` on), then `columns`.
+ * The binary COPY stream of `batch`: first `_quiver_pos` (0 until setPositions), then `columns`.
  * Throws (before anything is sent) on a value the column cannot hold.
  */
-export function encodeCopy(batch: RecordBatch, columns: readonly CopyColumn[], firstPos: number): Buffer {
+export function encodeCopy(batch: RecordBatch, columns: readonly CopyColumn[]): Encoded {
   const n = batch.numRows;
   const vals = columns.map((c) => columnValues(batch, c, batch.schema.fields[c.index]!));
   const out = new Out(Math.max(1 << 16, n * (12 + columns.length * 12)));
+  const pos = new Int32Array(n);
   out.bytes(HEADER);
   const nf = columns.length + 1;
   for (let r = 0; r < n; r++) {
     out.i16(nf);
     out.i32(8);
-    out.i64(firstPos + r);
+    pos[r] = out.pos;
+    out.i64(0);
     for (let k = 0; k < columns.length; k++) {
       const v = vals[k]![r];
       if (v === null || v === undefined) {
@@ -281,5 +290,15 @@ export function encodeCopy(batch: RecordBatch, columns: readonly CopyColumn[], f
     }
   }
   out.i16(-1);
-  return out.take();
+  return { buf: out.take(), pos };
+}
+
+/** Writes the rows' positions `first`, `first + 1`, … into an encoded batch. */
+export function setPositions(e: Encoded, first: number): void {
+  for (let r = 0; r < e.pos.length; r++) {
+    const v = first + r;
+    const hi = Math.floor(v / TWO32);
+    e.buf.writeInt32BE(hi, e.pos[r]!);
+    e.buf.writeUInt32BE(v - hi * TWO32, e.pos[r]! + 4);
+  }
 }

@@ -7,11 +7,11 @@ import type { Writable } from "node:stream";
 import type { RecordBatch, Schema, Table } from "apache-arrow";
 import { ALL_KINDS, QuiverError, type QueryNode, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core";
 import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
-import { checkScanOptions, dropColumn, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
+import { checkScanOptions, dropColumn, mergeSchemas, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
 import type { Sql as TransactionSql } from "postgres";
 import { catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, POS, type TableInfo } from "./catalog.js";
 import type { Pool } from "./connection.js";
-import { encodeCopy } from "./encode.js";
+import { type CopyColumn, type Encoded, encodeCopy, setPositions } from "./encode.js";
 import { encodeJson } from "./json.js";
 import { valueText } from "./literal.js";
 import { readRows, runSql, type Column } from "./read.js";
@@ -106,13 +106,21 @@ export class PostgresDriver implements StoreDriver {
   async append(table: string, batch: RecordBatch): Promise<void> {
     const n = batch.numRows;
     const nul = columnsWithNul(batch);
+    // Encoded before the table's lock is taken when the cached schema already holds the batch
+    // (the common case), so the lock is held only for the round trips.
+    const pre = this.cache.get(table);
+    let encoded = pre && n > 0 && this.fits(pre, batch, nul) ? this.encode(pre, batch) : undefined;
     let after: TableInfo | undefined;
     try {
       after = await this.pool.op(`appending to ${table}`, () =>
         this.pool.tx((tx) =>
           this.locked(tx, table, n, true, async (info, start) => {
             const next = await evolve(tx, this.S, info, batch.schema, nul);
-            if (n > 0) await this.copyIn(tx, next, batch, start);
+            if (n > 0) {
+              if (next !== pre || !encoded) encoded = this.encode(next, batch);
+              setPositions(encoded, start);
+              await this.copyIn(tx, next, batch, encoded);
+            }
             return next;
           }),
         ),
@@ -124,13 +132,30 @@ export class PostgresDriver implements StoreDriver {
     this.commit(table, after);
   }
 
-  private async copyIn(tx: TransactionSql, info: TableInfo, batch: RecordBatch, start: number): Promise<void> {
-    const cols = batch.schema.fields.map((f, index) => {
+  /** Whether `info` holds the batch as it is (no column to add, widen or move to bytes). */
+  private fits(info: TableInfo, batch: RecordBatch, nul: ReadonlySet<string>): boolean {
+    for (const name of nul) if (!info.byName.get(name)?.bytes) return false;
+    try {
+      return mergeSchemas(info.schema, batch.schema) === info.schema;
+    } catch {
+      return false; // the transaction reports it
+    }
+  }
+
+  private columnsOf(info: TableInfo, batch: RecordBatch): (CopyColumn & { ident: string })[] {
+    return batch.schema.fields.map((f, index) => {
       const c = info.byName.get(f.name)!;
       return { index, storage: c.storage, type: c.type, ident: c.ident };
     });
-    const buf = encodeCopy(batch, cols, start);
-    const list = [POS, ...cols.map((c) => c.ident)].map(ident).join(", ");
+  }
+
+  private encode(info: TableInfo, batch: RecordBatch): Encoded {
+    return encodeCopy(batch, this.columnsOf(info, batch));
+  }
+
+  private async copyIn(tx: TransactionSql, info: TableInfo, batch: RecordBatch, encoded: Encoded): Promise<void> {
+    const buf = encoded.buf;
+    const list = [POS, ...this.columnsOf(info, batch).map((c) => c.ident)].map(ident).join(", ");
     const stream = (await tx.unsafe(`COPY ${this.S}.${ident(info.ident)} (${list}) FROM STDIN (FORMAT binary)`).writable()) as Writable & { _final(cb: () => void): void };
     // The driver reports a COPY the server rejects after the data only to the next statement
     // (and never calls back): so a statement follows once the data is sent, and whichever
