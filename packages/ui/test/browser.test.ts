@@ -14,6 +14,8 @@ import { exportReport, startServer, type UiServer } from "../dist/index.js";
 import { CHROMIUM, launch, makeRuns, open, ready, tempDir } from "./helpers.js";
 
 const haveChromium = existsSync(CHROMIUM);
+// CI installs Chromium and sets this: there, a missing browser fails instead of skipping.
+if (!haveChromium && process.env.QUIVER_REQUIRE_BROWSER) throw new Error(`${CHROMIUM} is missing but QUIVER_REQUIRE_BROWSER is set`);
 if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium)`);
 const tmp = tempDir();
 const file = join(tmp.dir, "runs.db");

@@ -14,6 +14,8 @@ import { CHROMIUM, launch, open, ready, tempDir } from "./helpers.js";
 import { makeDatasource, makeH5, makeSession, T0 } from "./view-fixtures.js";
 
 const haveChromium = existsSync(CHROMIUM);
+// CI installs Chromium and sets this: there, a missing browser fails instead of skipping.
+if (!haveChromium && process.env.QUIVER_REQUIRE_BROWSER) throw new Error(`${CHROMIUM} is missing but QUIVER_REQUIRE_BROWSER is set`);
 if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium)`);
 const tmp = tempDir();
 const POINTS = 100_000;
