@@ -46,7 +46,10 @@ async function rawCopy(name, rows) {
   const w = await raw.unsafe(`COPY ${name} (i, loss, acc, tag, "timestamp", track_id) FROM STDIN`).writable();
   const ts = new Date().toISOString();
   for (let i = 0; i < rows.length; i += 10_000) {
-    const text = rows.slice(i, i + 10_000).map((r) => `${r.i}\t${r.loss}\t${r.acc}\t${r.tag}\t${ts}\trun\n`).join("");
+    const text = rows
+      .slice(i, i + 10_000)
+      .map((r) => `${r.i}\t${r.loss}\t${r.acc}\t${r.tag}\t${ts}\trun\n`)
+      .join("");
     if (!w.write(text)) await new Promise((r) => w.once("drain", r));
   }
   await new Promise((res, rej) => (w.on("error", rej), w.end(res)));
@@ -56,20 +59,26 @@ async function rawCopy(name, rows) {
 step("log() / logBatch / raw COPY");
 const LOGS = Math.min(N, 300_000);
 const logRows = rowsOf(LOGS);
-const oursLog = LOGS / (await best(2, async () => {
-  const t = await Tracker.open(url(), { params: { model: "m" } });
-  for (const r of logRows) await t.log(r);
-  await t.close();
-}));
-const oursBatch = LOGS / (await best(2, async () => {
-  const t = await Tracker.open(url(), { params: { model: "m" } });
-  for (let i = 0; i < LOGS; i += 10_000) await t.logBatch(logRows.slice(i, i + 10_000));
-  await t.close();
-}));
-const theirsCopy = LOGS / (await best(2, async () => {
-  await rawTable("raw_copy");
-  await rawCopy("raw_copy", logRows);
-}));
+const oursLog =
+  LOGS /
+  (await best(2, async () => {
+    const t = await Tracker.open(url(), { params: { model: "m" } });
+    for (const r of logRows) await t.log(r);
+    await t.close();
+  }));
+const oursBatch =
+  LOGS /
+  (await best(2, async () => {
+    const t = await Tracker.open(url(), { params: { model: "m" } });
+    for (let i = 0; i < LOGS; i += 10_000) await t.logBatch(logRows.slice(i, i + 10_000));
+    await t.close();
+  }));
+const theirsCopy =
+  LOGS /
+  (await best(2, async () => {
+    await rawTable("raw_copy");
+    await rawCopy("raw_copy", logRows);
+  }));
 
 // --- 64 writers: 8 processes × 8 connections ------------------------------------------------
 async function writers(mode, uri) {
@@ -98,23 +107,30 @@ const trackUrl = url();
 {
   const s = await Session.open({ prefix: "bench/exp", store: trackUrl, flushInterval: 0 });
   const tr = s.track("robot/pose");
-  for (let i = 0; i < N; i += 50_000) await tr.appendBatch(Array.from({ length: Math.min(50_000, N - i) }, (_, k) => ({ _ts: 1_700_000_000 + (i + k) / 100, x: i + k, y: Math.sin(i + k) })));
+  for (let i = 0; i < N; i += 50_000)
+    await tr.appendBatch(Array.from({ length: Math.min(50_000, N - i) }, (_, k) => ({ _ts: 1_700_000_000 + (i + k) / 100, x: i + k, y: Math.sin(i + k) })));
   await s.close();
 }
 const session = await Session.open({ prefix: "bench/exp", store: trackUrl });
 const track = session.track("robot/pose");
 const win = N / 100;
-const start = 1_700_000_000 + (N / 2) / 100;
+const start = 1_700_000_000 + N / 2 / 100;
 const byTimeMs = 1000 * (await best(5, () => track.readByTime({ startTime: start, endTime: start + win / 100, limit: 10_000 })));
 const store = await openStore(trackUrl, { readOnly: true });
 const [{ ident }] = await raw.unsafe(`SELECT ident FROM "${new URL(trackUrl).searchParams.get("schema")}"._quiver_tables WHERE name = 'bench/exp/tracks/robot/pose'`);
 const T = `"${new URL(trackUrl).searchParams.get("schema")}"."${ident}"`;
-const rawByTimeMs = 1000 * (await best(5, () => raw.unsafe(`SELECT _ts, x, y, _quiver_pos FROM ${T} WHERE _ts >= $1 AND _ts < $2 ORDER BY _ts, _quiver_pos LIMIT 10000`, [start, start + win / 100]).values()));
-const fullOurs = N / (await best(2, async () => {
-  let n = 0;
-  for await (const b of store.scan("bench/exp/tracks/robot/pose", {})) n += b.numRows;
-  if (n !== N) throw new Error(`read ${n} of ${N}`);
-}));
+const rawByTimeMs =
+  1000 *
+  (await best(5, () =>
+    raw.unsafe(`SELECT _ts, x, y, _quiver_pos FROM ${T} WHERE _ts >= $1 AND _ts < $2 ORDER BY _ts, _quiver_pos LIMIT 10000`, [start, start + win / 100]).values(),
+  ));
+const fullOurs =
+  N /
+  (await best(2, async () => {
+    let n = 0;
+    for await (const b of store.scan("bench/exp/tracks/robot/pose", {})) n += b.numRows;
+    if (n !== N) throw new Error(`read ${n} of ${N}`);
+  }));
 const fullRaw = N / (await best(2, () => raw.unsafe(`SELECT _quiver_pos, _ts, x, y FROM ${T} ORDER BY _quiver_pos`).values()));
 await session.close();
 await store.close();
@@ -127,7 +143,17 @@ const runsUrl = url();
   const RUNS = 30_000;
   for (let r = 0; r < RUNS; r += 5000) {
     const rows = [];
-    for (let k = r; k < r + 5000; k++) for (let e = 0; e < 3; e++) rows.push({ epoch: e, loss: 1 / (e + 1), model: `m${k % 7}`, lr: 0.001 * (k % 10), batch_size: 32, timestamp: new Date(1_700_000_000_000 + k * 1000 + e), track_id: `run-${k}` });
+    for (let k = r; k < r + 5000; k++)
+      for (let e = 0; e < 3; e++)
+        rows.push({
+          epoch: e,
+          loss: 1 / (e + 1),
+          model: `m${k % 7}`,
+          lr: 0.001 * (k % 10),
+          batch_size: 32,
+          timestamp: new Date(1_700_000_000_000 + k * 1000 + e),
+          track_id: `run-${k}`,
+        });
     await s.append("events", rowsToBatch(rows));
   }
   await s.close();
@@ -138,7 +164,9 @@ const runsSecs = await best(3, async () => {
   if (runs.length !== 30_000) throw new Error(`runs: ${runs.length}`);
   await reader.close();
 });
-const rawRunsSecs = await best(3, () => raw.unsafe(`SELECT track_id, count(*), min("timestamp"), max("timestamp") FROM "${new URL(runsUrl).searchParams.get("schema")}".events GROUP BY track_id`).values());
+const rawRunsSecs = await best(3, () =>
+  raw.unsafe(`SELECT track_id, count(*), min("timestamp"), max("timestamp") FROM "${new URL(runsUrl).searchParams.get("schema")}".events GROUP BY track_id`).values(),
+);
 
 await raw.end();
 if (dir) {

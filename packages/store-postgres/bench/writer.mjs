@@ -25,7 +25,9 @@ if (mode === "quiver") {
   await Promise.all(
     Array.from({ length: conns }, async (_, c) => {
       for (let i = 0; i < rows; i += 500) {
-        const lines = batch(i, Math.min(500, rows - i), c).map((r) => `${r.i}\t${r.loss}\t${r.acc}\t${r.conn}\t${new Date().toISOString()}\t${name}-${c}\n`).join("");
+        const lines = batch(i, Math.min(500, rows - i), c)
+          .map((r) => `${r.i}\t${r.loss}\t${r.acc}\t${r.conn}\t${new Date().toISOString()}\t${name}-${c}\n`)
+          .join("");
         await sql.begin(async (tx) => {
           const w = await tx`COPY raw_events (i, loss, acc, conn, "timestamp", track_id) FROM STDIN`.writable();
           await new Promise((res, rej) => (w.on("error", rej), w.end(lines, res)));

@@ -100,7 +100,11 @@ export async function createTable(tx: TransactionSql, S: string, schemaName: str
   await tx.unsafe(`SELECT pg_advisory_xact_lock(${LOCK_KEY}, hashtext($1))`, [`${schemaName}.${name}`]);
   const exists = await tx.unsafe(`SELECT 1 FROM ${S}._quiver_tables WHERE name = $1`, [name]);
   if (exists.length) return;
-  const taken = new Set((await tx.unsafe<{ relname: string }[]>(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [schemaName])).map((r) => r.relname));
+  const taken = new Set(
+    (await tx.unsafe<{ relname: string }[]>(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [schemaName])).map(
+      (r) => r.relname,
+    ),
+  );
   const id = identFor(name, (x) => taken.has(x));
   await tx.unsafe(`CREATE TABLE ${S}.${ident(id)} (${ident(POS)} bigint PRIMARY KEY)`);
   await tx.unsafe(`INSERT INTO ${S}._quiver_tables (name, ident) VALUES ($1, $2)`, [name, id]);
@@ -140,7 +144,10 @@ function convert(id: string, a: Storage, b: Storage, S: string): string {
  */
 export async function evolve(tx: TransactionSql, S: string, info: TableInfo, incoming: Schema, nul: ReadonlySet<string>): Promise<TableInfo> {
   const added = incoming.fields.filter((f) => !info.byName.has(f.name)).map((f) => f.name);
-  checkNewColumns(added, info.columns.map((c) => c.name));
+  checkNewColumns(
+    added,
+    info.columns.map((c) => c.name),
+  );
   const merged = mergeSchemas(info.schema, incoming);
   const needBytes = (name: string) => nul.has(name) && !info.byName.get(name)?.bytes;
   if (merged === info.schema && ![...nul].some(needBytes)) return info;
@@ -182,7 +189,13 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
       const id = ident(old.ident);
       await tx.unsafe(`ALTER TABLE ${T} ALTER COLUMN ${id} TYPE ${sqlTypeOf(storage)} USING ${convert(id, old.storage, storage, S)}`);
     }
-    await tx.unsafe(`UPDATE ${S}._quiver_columns SET type = $3, bytes = $4, "bigint" = $5 WHERE tbl = $1 AND name = $2`, [info.name, f.name, JSON.stringify(typeToJSON(f.type, "postgres")), bytes, bigint]);
+    await tx.unsafe(`UPDATE ${S}._quiver_columns SET type = $3, bytes = $4, "bigint" = $5 WHERE tbl = $1 AND name = $2`, [
+      info.name,
+      f.name,
+      JSON.stringify(typeToJSON(f.type, "postgres")),
+      bytes,
+      bigint,
+    ]);
     columns.push({ ...old, type: f.type, bytes, storage, bigint });
   }
   const v = await tx.unsafe<{ version: string }[]>(`UPDATE ${S}._quiver_tables SET version = version + 1 WHERE name = $1 RETURNING version`, [info.name]);

@@ -49,9 +49,15 @@ export function mapError(err: unknown, what: string, t: Target): QuiverError {
   const msg = String(e?.message ?? err);
   const server = typeof e?.severity === "string"; // a PostgresError: the server answered
   if (server) {
-    if (code === "3D000") return new QuiverError("NOT_FOUND", `${what}: database ${JSON.stringify(t.database)} does not exist on ${t.where}; create it (createdb ${t.database}) or name another in the URL`, { cause: err });
+    if (code === "3D000")
+      return new QuiverError(
+        "NOT_FOUND",
+        `${what}: database ${JSON.stringify(t.database)} does not exist on ${t.where}; create it (createdb ${t.database}) or name another in the URL`,
+        { cause: err },
+      );
     if (code === "25006") return new QuiverError("UNSUPPORTED", `${what}: the store was opened read-only (${msg}); open it without readOnly to write`, { cause: err });
-    if (code.startsWith("28")) return new QuiverError("IO", `${what}: PostgreSQL at ${t.where} refused user ${JSON.stringify(t.user)} (${msg}); check the user and password in the URL`, { cause: err });
+    if (code.startsWith("28"))
+      return new QuiverError("IO", `${what}: PostgreSQL at ${t.where} refused user ${JSON.stringify(t.user)} (${msg}); check the user and password in the URL`, { cause: err });
     if (isQueryError(code)) return new QuiverError("INVALID_QUERY", `${what}: ${msg} (SQLSTATE ${code})`, { cause: err });
     return new QuiverError("IO", `${what} on PostgreSQL at ${t.where} failed: ${msg} (SQLSTATE ${code}); the batch was not written, retry once the server is back`, { cause: err });
   }
@@ -91,7 +97,9 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     onnotice: () => undefined,
     // Every parameter is sent as the text we made (exact: µs times, shortest floats, hex
     // bytes); the driver's own serializers for the types the server infers would re-encode it.
-    types: Object.fromEntries([16, 17, 114, 3802, 1082, 1114, 1184, 1700].map((oid) => [`text${oid}`, { to: oid, from: [], serialize: (x: unknown) => String(x), parse: (x: string) => x }])),
+    types: Object.fromEntries(
+      [16, 17, 114, 3802, 1082, 1114, 1184, 1700].map((oid) => [`text${oid}`, { to: oid, from: [], serialize: (x: unknown) => String(x), parse: (x: string) => x }]),
+    ),
     connection,
     // Returned before it connects (writes wait in the socket), as the driver's own sockets are:
     // the driver must never be left without a socket while it has work to write.
@@ -145,7 +153,10 @@ export function openPool(t: Target, readOnly: boolean): Pool {
         reject(Object.assign(new Error(`no connection within ${t.connectTimeout} s`), { code: "CONNECT_TIMEOUT" }));
       }, t.connectTimeout * 1000);
     });
-    pending.then((r) => late && r.release(), () => undefined);
+    pending.then(
+      (r) => late && r.release(),
+      () => undefined,
+    );
     try {
       return await Promise.race([pending, timeout]);
     } finally {

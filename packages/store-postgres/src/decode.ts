@@ -3,7 +3,25 @@
  * each column is decoded straight into Arrow buffers where it can be (numbers, times, strings,
  * bytes), and through JS values only for lists and JSON.
  */
-import { Binary, Bool, type Data, type DataType, Field, Float32, Float64, Int16, Int32, Int64, List, makeData, Null, TimestampMicrosecond, TimeUnit, Type, Utf8 } from "apache-arrow";
+import {
+  Binary,
+  Bool,
+  type Data,
+  type DataType,
+  Field,
+  Float32,
+  Float64,
+  Int16,
+  Int32,
+  Int64,
+  List,
+  makeData,
+  Null,
+  TimestampMicrosecond,
+  TimeUnit,
+  Type,
+  Utf8,
+} from "apache-arrow";
 import { buildData } from "@quiver/core";
 import { decodeJson } from "./json.js";
 import type { Elem, Storage } from "./types.js";
@@ -125,7 +143,11 @@ export function parseArray(s: string): (string | null)[] {
 export function decodeColumn(col: readonly RawValue[], t: DataType, storage: Storage, bigint = false): Data {
   const n = col.length;
   if (storage.kind === "null" || t.typeId === Type.Null) return makeData({ type: new Null(), length: n, nullCount: n });
-  if (storage.kind === "json") return buildData(t, col.map((v) => (v === null ? null : decodeJson(v.toString("utf8"), t))));
+  if (storage.kind === "json")
+    return buildData(
+      t,
+      col.map((v) => (v === null ? null : decodeJson(v.toString("utf8"), t))),
+    );
   if (storage.kind === "array") {
     const child = t.children[0]!.type as DataType;
     const vals = col.map((v) => (v === null ? null : parseArray(v.toString("utf8")).map((e) => (e === null ? null : scalarValue(storage.elem, e, child, false)))));
@@ -191,7 +213,10 @@ export function decodeColumn(col: readonly RawValue[], t: DataType, storage: Sto
       return makeData({ ...base, type: new Bool(), data: bits });
     }
   }
-  return buildData(t, col.map((v) => (v === null ? null : scalarValue(e, v.toString("utf8"), t, bigint))));
+  return buildData(
+    t,
+    col.map((v) => (v === null ? null : scalarValue(e, v.toString("utf8"), t, bigint))),
+  );
 }
 
 /** Arrow types of result columns of user SQL, by type OID (anything else reads as text). */

@@ -205,7 +205,8 @@ export function timestampMicros(vec: Vector): (number | bigint | null)[] {
         out.push(typeof x === "number" && Number.isSafeInteger(y) ? y : BigInt(x) * BigInt(m));
       } else {
         const b = BigInt(x);
-        if (b % 1000n !== 0n) throw new QuiverError("INVALID_VALUE", `a nanosecond timestamp (${b} ns) cannot be stored exactly: PostgreSQL keeps microseconds; round it to µs first`);
+        if (b % 1000n !== 0n)
+          throw new QuiverError("INVALID_VALUE", `a nanosecond timestamp (${b} ns) cannot be stored exactly: PostgreSQL keeps microseconds; round it to µs first`);
         x = b / 1000n;
         out.push(Number.isSafeInteger(Number(x)) ? Number(x) : x);
       }

@@ -35,7 +35,9 @@ type RawRows = RawValue[][] & { columns?: { type: number }[] };
  * which the caller's retry then reads with the new schema.
  */
 export async function* readRows(pool: Pool, what: string, text: string, params: (string | null)[], columns: Column[], chunk: number): AsyncGenerator<RecordBatch> {
-  const fields = columns.map((c) => (c.rowIndex ? new Field(c.name, new Int64(), false) : new Field(c.name, c.col!.type, true, c.col!.bigint ? new Map([[BIGINT_META, "1"]]) : undefined)));
+  const fields = columns.map((c) =>
+    c.rowIndex ? new Field(c.name, new Int64(), false) : new Field(c.name, c.col!.type, true, c.col!.bigint ? new Map([[BIGINT_META, "1"]]) : undefined),
+  );
   const release = pool.hold();
   try {
     const cursor = pool.sql.unsafe(text, params).raw().cursor(chunk) as unknown as AsyncIterable<RawRows>;
@@ -47,7 +49,8 @@ export async function* readRows(pool: Pool, what: string, text: string, params: 
           const c = columns[i];
           if (!c?.col) return;
           const want = expectedOid(c.col.storage);
-          if (want !== undefined && rc.type !== want) throw new QuiverError("IO", `${what}: column ${JSON.stringify(c.name)} changed type while being read (another writer widened it); read again`);
+          if (want !== undefined && rc.type !== want)
+            throw new QuiverError("IO", `${what}: column ${JSON.stringify(c.name)} changed type while being read (another writer widened it); read again`);
         });
       }
       const n = rows.length;

@@ -103,7 +103,10 @@ export class SqlBuilder {
         const k: ValueClass = classOfType(c.type);
         const elem = elemOfStorage(c.storage);
         if (c.storage.kind !== "scalar" || !elem) return this.never(id);
-        const slots = node.values.filter((v) => classOfValue(v) === k).map((v) => this.value(v, elem)).filter((s): s is string => s !== undefined);
+        const slots = node.values
+          .filter((v) => classOfValue(v) === k)
+          .map((v) => this.value(v, elem))
+          .filter((s): s is string => s !== undefined);
         if (slots.length === 0) return this.never(id);
         const nan = this.isFloat(c) ? ` AND ${id} <> 'NaN'::float8` : "";
         return `(${this.sortable(c)} IN (${slots.join(", ")})${nan})`;

@@ -60,7 +60,10 @@ export class PostgresDriver implements StoreDriver {
       this.pool.sql.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${this.S}._quiver_tables`]),
     );
     if (!r!.ok) {
-      throw new QuiverError("NOT_FOUND", `schema ${JSON.stringify(this.target.schema)} of database ${JSON.stringify(this.target.database)} on ${this.target.where} holds no Quiver store; check ?schema= in the URL, or write to it first`);
+      throw new QuiverError(
+        "NOT_FOUND",
+        `schema ${JSON.stringify(this.target.schema)} of database ${JSON.stringify(this.target.database)} on ${this.target.where} holds no Quiver store; check ?schema= in the URL, or write to it first`,
+      );
     }
   }
 
@@ -81,7 +84,10 @@ export class PostgresDriver implements StoreDriver {
 
   /** Locks the table's catalog row for this transaction and hands out `n` positions. */
   private async lockRow(tx: TransactionSql, table: string, n: number): Promise<{ start: number; version: number } | undefined> {
-    const r = await tx.unsafe<{ start: string; version: string }[]>(`UPDATE ${this.S}._quiver_tables SET rows = rows + $2 WHERE name = $1 RETURNING rows - $2 AS start, version`, [table, n]);
+    const r = await tx.unsafe<{ start: string; version: string }[]>(`UPDATE ${this.S}._quiver_tables SET rows = rows + $2 WHERE name = $1 RETURNING rows - $2 AS start, version`, [
+      table,
+      n,
+    ]);
     return r.length ? { start: Number(r[0]!.start), version: Number(r[0]!.version) } : undefined;
   }
 
@@ -282,7 +288,12 @@ export class PostgresDriver implements StoreDriver {
         `SELECT ${ident(id.ident)} AS id, count(*) AS n, ${ms(`min(${t})`)} AS first, ${ms(`max(${t})`)} AS last FROM ${this.S}.${ident(info.ident)} WHERE ${ident(id.ident)} IS NOT NULL GROUP BY 1 ORDER BY min(${ident(POS)})`,
       ),
     );
-    return rows.map((r) => ({ track_id: r.id, rows: Number(r.n), first: r.first === null ? null : new Date(Math.round(r.first)), last: r.last === null ? null : new Date(Math.round(r.last)) }));
+    return rows.map((r) => ({
+      track_id: r.id,
+      rows: Number(r.n),
+      first: r.first === null ? null : new Date(Math.round(r.first)),
+      last: r.last === null ? null : new Date(Math.round(r.last)),
+    }));
   }
 
   async rewrite(table: string, where: QueryNode | undefined, change: RewriteChange): Promise<number> {
@@ -323,7 +334,9 @@ export class PostgresDriver implements StoreDriver {
     const T = `${this.S}.${ident(info.ident)}`;
     const P = ident(POS);
     // Through negative positions: the primary key is checked row by row.
-    await tx.unsafe(`UPDATE ${T} AS t SET ${P} = -1 - r.n FROM (SELECT ${P} AS old, row_number() OVER (ORDER BY ${P}) - 1 AS n FROM ${T}) AS r WHERE t.${P} = r.old AND t.${P} <> r.n`);
+    await tx.unsafe(
+      `UPDATE ${T} AS t SET ${P} = -1 - r.n FROM (SELECT ${P} AS old, row_number() OVER (ORDER BY ${P}) - 1 AS n FROM ${T}) AS r WHERE t.${P} = r.old AND t.${P} <> r.n`,
+    );
     await tx.unsafe(`UPDATE ${T} SET ${P} = -1 - ${P} WHERE ${P} < 0`);
     await tx.unsafe(`UPDATE ${this.S}._quiver_tables SET rows = (SELECT count(*) FROM ${T}) WHERE name = $1`, [info.name]);
   }

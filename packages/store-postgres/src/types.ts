@@ -23,7 +23,18 @@ export type Elem = "int2" | "int4" | "int8" | "numeric" | "float4" | "float8" | 
 export type Storage = { kind: "scalar"; elem: Elem } | { kind: "array"; elem: Elem } | { kind: "json" } | { kind: "null" };
 
 export const OID: Record<Elem, number> = { int2: 21, int4: 23, int8: 20, numeric: 1700, float4: 700, float8: 701, bool: 16, text: 25, bytea: 17, timestamptz: 1184 };
-export const ARRAY_OID: Record<Elem, number> = { int2: 1005, int4: 1007, int8: 1016, numeric: 1231, float4: 1021, float8: 1022, bool: 1000, text: 1009, bytea: 1001, timestamptz: 1185 };
+export const ARRAY_OID: Record<Elem, number> = {
+  int2: 1005,
+  int4: 1007,
+  int8: 1016,
+  numeric: 1231,
+  float4: 1021,
+  float8: 1022,
+  bool: 1000,
+  text: 1009,
+  bytea: 1001,
+  timestamptz: 1185,
+};
 const SQL: Record<Elem, string> = {
   int2: "smallint",
   int4: "integer",

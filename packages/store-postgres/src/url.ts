@@ -36,20 +36,28 @@ const OPTIONS = ["schema", "max", "connectTimeout", "sslmode", "host", "port", "
 function num(name: string, v: unknown, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = typeof v === "string" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < min) throw new QuiverError("INVALID_URI", `postgres: option ${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min)
+    throw new QuiverError("INVALID_URI", `postgres: option ${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
   return n;
 }
 
 export function parseLocation(location: string, options: PostgresStoreOptions = {}): Target {
-  let text = location.replace(/^(postgres|postgresql):/i, "");
+  const text = location.replace(/^(postgres|postgresql):/i, "");
   if (!text.startsWith("//")) {
-    throw new QuiverError("INVALID_URI", `postgres: expected a URL such as "postgres://user@localhost:5432/db?schema=quiver", got ${JSON.stringify(`postgres:${text.replace(/:[^:@/]*@/, ":***@")}`)}`);
+    throw new QuiverError(
+      "INVALID_URI",
+      `postgres: expected a URL such as "postgres://user@localhost:5432/db?schema=quiver", got ${JSON.stringify(`postgres:${text.replace(/:[^:@/]*@/, ":***@")}`)}`,
+    );
   }
   let url: URL;
   try {
     url = new URL(`postgres:${text}`);
   } catch (err) {
-    throw new QuiverError("INVALID_URI", `postgres: ${JSON.stringify(`postgres:${text.replace(/:[^:@/]*@/, ":***@")}`)} is not a valid URL; write postgres://user:password@host:port/database`, { cause: err });
+    throw new QuiverError(
+      "INVALID_URI",
+      `postgres: ${JSON.stringify(`postgres:${text.replace(/:[^:@/]*@/, ":***@")}`)} is not a valid URL; write postgres://user:password@host:port/database`,
+      { cause: err },
+    );
   }
   const q = Object.fromEntries(url.searchParams);
   for (const k of Object.keys(q)) {
@@ -65,7 +73,8 @@ export function parseLocation(location: string, options: PostgresStoreOptions = 
     throw new QuiverError("INVALID_URI", `postgres: schema must be 1-63 bytes without NUL, got ${JSON.stringify(schema)}`);
   }
   const sslmode = options.sslmode ?? (q.sslmode as PostgresStoreOptions["sslmode"]) ?? "disable";
-  if (!["disable", "prefer", "require", "verify-full"].includes(sslmode)) throw new QuiverError("INVALID_URI", `postgres: sslmode must be disable, prefer, require or verify-full, got ${JSON.stringify(sslmode)}`);
+  if (!["disable", "prefer", "require", "verify-full"].includes(sslmode))
+    throw new QuiverError("INVALID_URI", `postgres: sslmode must be disable, prefer, require or verify-full, got ${JSON.stringify(sslmode)}`);
   const isPath = host.startsWith("/");
   return {
     host,

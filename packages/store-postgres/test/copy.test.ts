@@ -20,7 +20,8 @@ describe("postgres: copy", () => {
     const laptop = `duckdb:${tmpDb()}`;
     for (const run of ["a", "b"]) {
       const t = await Tracker.open(laptop, { trackId: run, params: { model: "m", lr: 0.1 } });
-      for (let e = 0; e < 50; e++) await t.log({ epoch: e, loss: 1 / (e + 1), tag: `ep${e}`, big: BigInt(e) * 10n ** 15n, hist: [e, -0, e / 3], ok: e % 2 === 0, at: new Date(Date.UTC(2024, 0, 1) + e) });
+      for (let e = 0; e < 50; e++)
+        await t.log({ epoch: e, loss: 1 / (e + 1), tag: `ep${e}`, big: BigInt(e) * 10n ** 15n, hist: [e, -0, e / 3], ok: e % 2 === 0, at: new Date(Date.UTC(2024, 0, 1) + e) });
       await t.close();
     }
     const shared = freshUrl("copy");

@@ -7,10 +7,13 @@ import { exitTests } from "@quiver/core/testing";
 import "../dist/index.js";
 import { urlWith } from "./helpers.js";
 
-exitTests({ describe, it }, {
-  name: "postgres",
-  packages: { "@quiver/store-postgres": fileURLToPath(new URL("..", import.meta.url)) },
-  // One schema per test: the child's app folder names it.
-  uri: (dir) => urlWith(`exit_${basename(dir.replace(/\/data$/, "")).replace(/[^A-Za-z0-9]/g, "_")}`).replace(/^postgresql?:/, "postgres:"),
-  open: (uri) => openStore(uri),
-});
+exitTests(
+  { describe, it },
+  {
+    name: "postgres",
+    packages: { "@quiver/store-postgres": fileURLToPath(new URL("..", import.meta.url)) },
+    // One schema per test: the child's app folder names it.
+    uri: (dir) => urlWith(`exit_${basename(dir.replace(/\/data$/, "")).replace(/[^A-Za-z0-9]/g, "_")}`).replace(/^postgresql?:/, "postgres:"),
+    open: (uri) => openStore(uri),
+  },
+);

@@ -39,13 +39,22 @@ describe("postgres: layout", () => {
     expect(cols.at(-1)).toEqual(["extra", "text"]);
     // Plain SQL sees plain values.
     const rows = await pg.unsafe(`SELECT loss, tag, extra, big, at FROM ${schema}.events ORDER BY _quiver_pos`);
-    expect(rows.map((r) => [r.loss, r.tag, r.extra])).toEqual([[1, "a", null], [0.25, null, "new"]]);
+    expect(rows.map((r) => [r.loss, r.tag, r.extra])).toEqual([
+      [1, "a", null],
+      [0.25, null, "new"],
+    ]);
     expect(String(rows[0]!.big)).toBe("5");
     expect((rows[0]!.at as Date).toISOString()).toBe("2020-01-01T00:00:00.005Z");
-    expect((await t.toRows()).map((r) => [r.loss, r.big])).toEqual([[1, 5n], [0.25, null]]);
+    expect((await t.toRows()).map((r) => [r.loss, r.big])).toEqual([
+      [1, 5n],
+      [0.25, null],
+    ]);
     // The catalog keeps the exact types: the bigint column reads back as bigint.
     const cat = await pg.unsafe(`SELECT name, type, "bigint" FROM ${schema}._quiver_columns WHERE tbl = 'events' AND name IN ('big', 'v') ORDER BY name`);
-    expect(cat.map((r) => [r.name, r.type, r.bigint])).toEqual([["big", '"int64"', true], ["v", '"list<float64>"', false]]);
+    expect(cat.map((r) => [r.name, r.type, r.bigint])).toEqual([
+      ["big", '"int64"', true],
+      ["v", '"list<float64>"', false],
+    ]);
     await t.close();
   });
 
@@ -82,10 +91,21 @@ describe("postgres: layout", () => {
     const schema = freshSchema();
     const s = await openStore(urlWith(schema));
     await s.append("t", rowsToBatch([{ s: "plain", l: ["a", "b"] }]));
-    expect(await columns(schema, "t")).toEqual([["_quiver_pos", "bigint"], ["s", "text"], ["l", "ARRAY"]]);
+    expect(await columns(schema, "t")).toEqual([
+      ["_quiver_pos", "bigint"],
+      ["s", "text"],
+      ["l", "ARRAY"],
+    ]);
     await s.append("t", rowsToBatch([{ s: "nul\u0000inside", l: ["x\u0000", null] }]));
-    expect(await columns(schema, "t")).toEqual([["_quiver_pos", "bigint"], ["s", "bytea"], ["l", "ARRAY"]]);
-    expect(await rowsOf(s, "t")).toEqual([{ s: "plain", l: ["a", "b"] }, { s: "nul\u0000inside", l: ["x\u0000", null] }]);
+    expect(await columns(schema, "t")).toEqual([
+      ["_quiver_pos", "bigint"],
+      ["s", "bytea"],
+      ["l", "ARRAY"],
+    ]);
+    expect(await rowsOf(s, "t")).toEqual([
+      { s: "plain", l: ["a", "b"] },
+      { s: "nul\u0000inside", l: ["x\u0000", null] },
+    ]);
     expect(await s.count("t", field("s").startsWith("nul\u0000").node)).toBe(1);
     expect(await s.count("t", field("s").endsWith("ain").node)).toBe(1);
     expect(await s.count("t", field("s").contains("\u0000").node)).toBe(1);
@@ -109,7 +129,9 @@ describe("postgres: layout", () => {
     await session.close();
     const [{ ident }] = await pg.unsafe(`SELECT ident FROM ${schema}._quiver_tables WHERE name = 'p/e/tracks/robot/pose'`);
     await pg.unsafe(`ANALYZE ${schema}."${ident}"`);
-    const plan = (await pg.unsafe(`EXPLAIN SELECT * FROM ${schema}."${ident}" WHERE _ts >= 1700000100 AND _ts < 1700000110 ORDER BY _ts, _quiver_pos LIMIT 1000`)).map((x) => x["QUERY PLAN"]).join("\n");
+    const plan = (await pg.unsafe(`EXPLAIN SELECT * FROM ${schema}."${ident}" WHERE _ts >= 1700000100 AND _ts < 1700000110 ORDER BY _ts, _quiver_pos LIMIT 1000`))
+      .map((x) => x["QUERY PLAN"])
+      .join("\n");
     expect(plan).toMatch(/Index Scan/);
   });
 
@@ -128,7 +150,10 @@ describe("postgres: layout", () => {
   it("sql(): PostgreSQL SQL on the store's schema first, $n parameters, Arrow out; dialect postgres", async () => {
     const schema = freshSchema();
     const t = await Tracker.open(urlWith(schema));
-    await t.logBatch([{ epoch: 1, loss: 0.5 }, { epoch: 2, loss: 0.25 }]);
+    await t.logBatch([
+      { epoch: 1, loss: 0.5 },
+      { epoch: 2, loss: 0.25 },
+    ]);
     expect(t.store.capabilities.dialect).toBe("postgres");
     const tb = await t.sql("SELECT epoch, loss FROM events WHERE loss < $1 ORDER BY epoch", [0.4]);
     expect(tb.toArray().map((r) => r.toJSON())).toEqual([{ epoch: 2n, loss: 0.25 }]);

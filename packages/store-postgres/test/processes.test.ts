@@ -53,11 +53,15 @@ describe("postgres: many processes", () => {
     fs.rmSync(stop, { force: true });
     expect(report.bad).toEqual([]);
     expect(report.snapshots).toBeGreaterThan(0);
-    const rows = await pg.unsafe(`SELECT track_id, count(*)::int AS n, count(DISTINCT i)::int AS d, min(i)::int AS lo, max(i)::int AS hi FROM "${schema}".events GROUP BY track_id ORDER BY track_id`);
+    const rows = await pg.unsafe(
+      `SELECT track_id, count(*)::int AS n, count(DISTINCT i)::int AS d, min(i)::int AS lo, max(i)::int AS hi FROM "${schema}".events GROUP BY track_id ORDER BY track_id`,
+    );
     expect(rows.length).toBe(64);
     for (const r of rows) expect([r.n, r.d, r.lo, r.hi]).toEqual([ROWS, ROWS, 0, ROWS - 1]);
     // Positions are dense: 0 … 320 000 - 1, each once.
-    const [p] = await pg.unsafe(`SELECT count(*)::int AS n, count(DISTINCT _quiver_pos)::int AS d, min(_quiver_pos)::int AS lo, max(_quiver_pos)::int AS hi FROM "${schema}".events`);
+    const [p] = await pg.unsafe(
+      `SELECT count(*)::int AS n, count(DISTINCT _quiver_pos)::int AS d, min(_quiver_pos)::int AS lo, max(_quiver_pos)::int AS hi FROM "${schema}".events`,
+    );
     expect([p!.n, p!.d, p!.lo, p!.hi]).toEqual([64 * ROWS, 64 * ROWS, 0, 64 * ROWS - 1]);
   }, 180_000);
 
