@@ -18,6 +18,14 @@ let dir;
 if (!base) {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "quiver-pg-bench-"));
   base = execFileSync("bash", [path.join(here, "..", "scripts", "pg-server.sh"), "start", dir], { encoding: "utf8" }).trim();
+  // However the bench ends, the server it started goes with it.
+  process.on("exit", () => {
+    try {
+      execFileSync("bash", [path.join(here, "..", "scripts", "pg-server.sh"), "stop", dir]);
+    } catch {}
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
 }
 let seq = 0;
 const url = () => {
@@ -169,10 +177,6 @@ const rawRunsSecs = await best(3, () =>
 );
 
 await raw.end();
-if (dir) {
-  execFileSync("bash", [path.join(here, "..", "scripts", "pg-server.sh"), "stop", dir]);
-  fs.rmSync(dir, { recursive: true, force: true });
-}
 
 const M = `${N / 1e6}M`;
 const ok = printComparisons("@quiver/store-postgres", [

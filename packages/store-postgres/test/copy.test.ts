@@ -5,13 +5,19 @@ import path from "node:path";
 import { copy, openStore, Tracker } from "@quiver/core";
 import { rowsOf } from "@quiver/core/testing";
 import "@quiver/store-duckdb";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import "../dist/index.js";
 import { freshUrl } from "./helpers.js";
 
+const dirs: string[] = [];
 function tmpDb(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), "quiver-pg-copy-")), "runs.db");
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "quiver-pg-copy-"));
+  dirs.push(d);
+  return path.join(d, "runs.db");
 }
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 const sortRows = (rows: Record<string, unknown>[]) => rows.sort((a, b) => String(a.track_id).localeCompare(String(b.track_id)) || Number(a.epoch) - Number(b.epoch));
 
