@@ -480,7 +480,8 @@ export function inferColumnType(values: readonly unknown[], name: string, existi
     default:
       t = complex!;
   }
-  if (!existing) return { type: settleLists(t), bigint };
+  // A column of nulls so far says nothing: the values decide (and a bigint column is tagged).
+  if (!existing || existing.typeId === Type.Null) return { type: settleLists(t), bigint };
   if (t.typeId === Type.Null) return { type: existing, bigint: false };
   if (existing.typeId === Type.Int || existing.typeId === Type.Float) {
     // A stored bigint column takes only bigints; a stored column of numbers takes no bigints.
