@@ -42,8 +42,8 @@ try {
   const inRaw = await measure(N, async () => {
     for (let i = 0; i < N; i++) {
       const r = await Reader.open(uri);
-      let s = "";
-      for (const row of await r.toRows({ head: 1000 })) s += JSON.stringify(row) + "\n";
+      let _s = "";
+      for (const row of await r.toRows({ head: 1000 })) _s += JSON.stringify(row) + "\n";
       await r.close();
     }
   });

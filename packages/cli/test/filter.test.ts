@@ -77,7 +77,10 @@ describe("filter language", () => {
 
   it("reads date literals for timestamp columns", () => {
     expect(parseFilter("timestamp >= date('2024-05-01T12:00:00Z')").node).toEqual({ op: "ge", field: "timestamp", value: new Date("2024-05-01T12:00:00Z") });
-    const mask = evaluate(parseFilter("t < date('2024-05-02') and t >= DATE(\"2024-05-01\")").node, rowsToBatch([{ t: new Date("2024-04-30") }, { t: new Date("2024-05-01T06:00:00Z") }, { t: new Date("2024-05-03") }]));
+    const mask = evaluate(
+      parseFilter("t < date('2024-05-02') and t >= DATE(\"2024-05-01\")").node,
+      rowsToBatch([{ t: new Date("2024-04-30") }, { t: new Date("2024-05-01T06:00:00Z") }, { t: new Date("2024-05-03") }]),
+    );
     expect([...mask]).toEqual([0, 1, 0]);
     expect(parseFilter("date = 3").node).toEqual({ op: "eq", field: "date", value: 3 }); // still a field name
     expect(errorAt("t > date('yesterday')").column).toBe(10);

@@ -4,9 +4,26 @@ import { type Context, main } from "../dist/index.js";
 import { ok, quiver } from "./helpers.js";
 
 const COMMANDS = [
-  "head", "tail", "columns", "ls", "sql", "copy", "delete", "set", "stats", "plot",
-  "tracks ls", "tracks read", "tracks plot", "h5 ls", "h5 show",
-  "ds ls", "ds scan", "ds query", "ds export", "ds upload",
+  "head",
+  "tail",
+  "columns",
+  "ls",
+  "sql",
+  "copy",
+  "delete",
+  "set",
+  "stats",
+  "plot",
+  "tracks ls",
+  "tracks read",
+  "tracks plot",
+  "h5 ls",
+  "h5 show",
+  "ds ls",
+  "ds scan",
+  "ds query",
+  "ds export",
+  "ds upload",
 ];
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -14,7 +14,12 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 function blocked(args: string[], block?: string) {
-  const r = spawnSync(process.execPath, ["--import", BLOCK, BIN, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1", QUIVER_TEST_BLOCK: block ?? "" }, cwd: tmp.dir, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ["--import", BLOCK, BIN, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", QUIVER_TEST_BLOCK: block ?? "" },
+    cwd: tmp.dir,
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

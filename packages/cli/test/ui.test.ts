@@ -38,11 +38,13 @@ describe("quiver ui", () => {
     const line = String((await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next()).value);
     const url = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1];
     expect(url, line).toBeDefined();
-    const meta = await new Promise<string>((resolve, reject) => get(`${url}api/meta`, (res) => {
-      let s = "";
-      res.on("data", (c) => (s += c));
-      res.on("end", () => resolve(s));
-    }).on("error", reject));
+    const meta = await new Promise<string>((resolve, reject) =>
+      get(`${url}api/meta`, (res) => {
+        let s = "";
+        res.on("data", (c) => (s += c));
+        res.on("end", () => resolve(s));
+      }).on("error", reject),
+    );
     expect(JSON.parse(meta)).toMatchObject({ table: "events", rows: 100, engine: "sql" });
     child.kill("SIGINT");
     const code = await new Promise((r) => child.once("exit", (c) => r(c)));

@@ -25,15 +25,25 @@ if (process.argv[2] === "--child") {
   fs.rmSync(dir, { recursive: true, force: true });
   console.log(JSON.stringify({ write: t1 - t0, query: t2 - t1, cols, rssMb: process.resourceUsage().maxRSS / 1024 }));
 } else {
-  const sizes = (process.argv[2] ?? process.env.FIELDS ?? "1000,5000").split(",").map(Number).filter((x) => x > 0);
+  const sizes = (process.argv[2] ?? process.env.FIELDS ?? "1000,5000")
+    .split(",")
+    .map(Number)
+    .filter((x) => x > 0);
   console.log(`\n${"fields, one update each".padEnd(28)}${"store".padEnd(8)}${"writes".padStart(10)}${"per field".padStart(11)}${"query".padStart(9)}${"peak RSS".padStart(10)}`);
   for (const n of sizes) {
     for (const store of ["memory", "duckdb"]) {
       const r = spawnSync(process.execPath, [self, "--child", String(n), store], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(r.stderr);
       const m = JSON.parse(r.stdout.trim().split("\n").at(-1));
-      console.log(`${String(n).padEnd(28)}${store.padEnd(8)}${`${(m.write / 1000).toFixed(2)} s`.padStart(10)}${`${(m.write / n).toFixed(1)} ms`.padStart(11)}${`${(m.query / 1000).toFixed(2)} s`.padStart(9)}${`${m.rssMb.toFixed(0)} MB`.padStart(10)}`);
+      console.log(
+        `${String(n).padEnd(28)}${store.padEnd(8)}${`${(m.write / 1000).toFixed(2)} s`.padStart(10)}${`${(m.write / n).toFixed(1)} ms`.padStart(11)}${`${(m.query / 1000).toFixed(2)} s`.padStart(9)}${`${m.rssMb.toFixed(0)} MB`.padStart(10)}`,
+      );
     }
   }
-  console.log(`(load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")} on ${os.cpus().length} cores)`);
+  console.log(
+    `(load ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")} on ${os.cpus().length} cores)`,
+  );
 }

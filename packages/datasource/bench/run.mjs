@@ -47,7 +47,15 @@ const cols = {
   frame: Array.from({ length: N }, (_, i) => i),
   taken: Array.from({ length: N }, (_, i) => new Date(1.6e12 + i * 1000)),
 };
-const types = { path: new Utf8(), episode: new Int64(), has_baby_yoda: new Bool(), score: new Float64(), label: new Utf8(), frame: new Int64(), taken: new TimestampMicrosecond("UTC") };
+const types = {
+  path: new Utf8(),
+  episode: new Int64(),
+  has_baby_yoda: new Bool(),
+  score: new Float64(),
+  label: new Utf8(),
+  frame: new Int64(),
+  taken: new TimestampMicrosecond("UTC"),
+};
 const table = new Table(Object.fromEntries(Object.keys(cols).map((k) => [k, makeVector(buildData(types[k], cols[k]))])));
 const duckTypes = [VARCHAR, BIGINT, BOOLEAN, DOUBLE, VARCHAR, BIGINT, TIMESTAMP];
 
@@ -78,7 +86,10 @@ const [upload, rawUpload] = await rounds(2, [
       for (let s = 0; s < N; s += 2048) {
         const e = Math.min(N, s + 2048);
         const chunk = DuckDBDataChunk.create(duckTypes, e - s);
-        chunk.setColumnsConverted(arrays.map((a) => a.slice(s, e)), JSToDuckDBValueConverter);
+        chunk.setColumnsConverted(
+          arrays.map((a) => a.slice(s, e)),
+          JSToDuckDBValueConverter,
+        );
         app.appendDataChunk(chunk);
       }
       app.closeSync();
@@ -87,7 +98,15 @@ const [upload, rawUpload] = await rounds(2, [
 ]);
 log("upload done");
 // the same data as plain JS rows (type inference and checks per value)
-const rowObjects = Array.from({ length: N }, (_, i) => ({ path: cols.path[i], episode: cols.episode[i], has_baby_yoda: cols.has_baby_yoda[i], score: cols.score[i], label: cols.label[i], frame: cols.frame[i], taken: cols.taken[i] }));
+const rowObjects = Array.from({ length: N }, (_, i) => ({
+  path: cols.path[i],
+  episode: cols.episode[i],
+  has_baby_yoda: cols.has_baby_yoda[i],
+  score: cols.score[i],
+  label: cols.label[i],
+  frame: cols.frame[i],
+  taken: cols.taken[i],
+}));
 let rowsDs;
 const [uploadRows] = await rounds(1, [
   {
@@ -106,7 +125,10 @@ results.push({ case: `uploadMetadata ${N / 1e6}M-row Arrow table × 6 fields`, u
 
 // ---------------------------------------------------------------------------------------------
 // the seed's query (episode > 5) | ((episode == 0) & has_baby_yoda) on the last datasource
-const q = ds.field("episode").gt(5).or(ds.field("episode").eq(0).and(ds.field("has_baby_yoda").eq(true)));
+const q = ds
+  .field("episode")
+  .gt(5)
+  .or(ds.field("episode").eq(0).and(ds.field("has_baby_yoda").eq(true)));
 let t0 = performance.now();
 let matched = (await ds.where(q).all()).length;
 const firstQueryMs = performance.now() - t0;
@@ -118,7 +140,10 @@ const [query, rawQuery, rawNative, storeSql] = await rounds(3, [
   { items: 1, fn: async () => void (matched = (await ds.where(q).all()).length) },
   { items: 1, fn: async () => void (await raw.runAndReadAll(sql)).getColumnsJS() },
   { items: 1, fn: () => raw.runAndReadAll(sql) },
-  { items: 1, fn: () => ds.store.sql(`SELECT path, episode, has_baby_yoda, score, label, frame, taken FROM flat WHERE episode > 5 OR (episode = 0 AND has_baby_yoda) ORDER BY path`) },
+  {
+    items: 1,
+    fn: () => ds.store.sql(`SELECT path, episode, has_baby_yoda, score, label, frame, taken FROM flat WHERE episode > 5 OR (episode = 0 AND has_baby_yoda) ORDER BY path`),
+  },
 ]);
 await ds.store.sql(`DROP TABLE flat`);
 log("query done", matched, "rows; first query after upload", firstQueryMs.toFixed(0), "ms");
@@ -145,10 +170,14 @@ t0 = performance.now();
 const rescan = await scanDs.scan();
 const rescanRate = SCAN_FILES / ((performance.now() - t0) / 1000);
 log("scan", report, "last progress", last, "rescan", rescan);
-const walkRate = await measure(SCAN_FILES, async () => {
-  const entries = await fs.promises.readdir(scanDir, { withFileTypes: true, recursive: true });
-  for (const e of entries) if (e.isFile()) fs.statSync(path.join(e.parentPath ?? e.path, e.name));
-}, { repeat: 1 });
+const walkRate = await measure(
+  SCAN_FILES,
+  async () => {
+    const entries = await fs.promises.readdir(scanDir, { withFileTypes: true, recursive: true });
+    for (const e of entries) if (e.isFile()) fs.statSync(path.join(e.parentPath ?? e.path, e.name));
+  },
+  { repeat: 1 },
+);
 results.push({ case: `scan() ${SCAN_FILES / 1000}k small files (first)`, unit: "files/s", ours: scanRate, against: "readdir + stat only", theirs: walkRate });
 results.push({ case: `scan() ${SCAN_FILES / 1000}k small files (rescan, no change)`, unit: "files/s", ours: rescanRate, against: "readdir + stat only", theirs: walkRate });
 await scanDs.close();
@@ -162,40 +191,92 @@ const duckFile = path.join(tmp, "duck.parquet");
 const liteFile = path.join(tmp, "lite.parquet");
 const duckExport = await measure(PQ_ROWS, () => writeColumns(duckFile, "parquet", { names, types: fieldTypes, columns: Object.values(pqCols) }), { repeat: 1 });
 const schema = new parquet.ParquetSchema({
-  path: { type: "UTF8" }, episode: { type: "INT64" }, has_baby_yoda: { type: "BOOLEAN" }, score: { type: "DOUBLE" },
-  label: { type: "UTF8" }, frame: { type: "INT64" }, taken: { type: "TIMESTAMP_MILLIS" },
+  path: { type: "UTF8" },
+  episode: { type: "INT64" },
+  has_baby_yoda: { type: "BOOLEAN" },
+  score: { type: "DOUBLE" },
+  label: { type: "UTF8" },
+  frame: { type: "INT64" },
+  taken: { type: "TIMESTAMP_MILLIS" },
 });
-const liteExport = await measure(PQ_ROWS, async () => {
-  const w = await parquet.ParquetWriter.openFile(schema, liteFile);
-  for (let i = 0; i < PQ_ROWS; i++) await w.appendRow({ path: pqCols.path[i], episode: pqCols.episode[i], has_baby_yoda: pqCols.has_baby_yoda[i], score: pqCols.score[i], label: pqCols.label[i], frame: pqCols.frame[i], taken: pqCols.taken[i] });
-  await w.close();
-}, { repeat: 1 });
+const liteExport = await measure(
+  PQ_ROWS,
+  async () => {
+    const w = await parquet.ParquetWriter.openFile(schema, liteFile);
+    for (let i = 0; i < PQ_ROWS; i++)
+      await w.appendRow({
+        path: pqCols.path[i],
+        episode: pqCols.episode[i],
+        has_baby_yoda: pqCols.has_baby_yoda[i],
+        score: pqCols.score[i],
+        label: pqCols.label[i],
+        frame: pqCols.frame[i],
+        taken: pqCols.taken[i],
+      });
+    await w.close();
+  },
+  { repeat: 1 },
+);
 const duckImport = await measure(PQ_ROWS, () => readParquet(duckFile), { repeat: 1 });
 // parquetjs-lite cannot read its own TIMESTAMP_MILLIS file (BigInt statistics); record that,
 // then measure its reader on the same data with the timestamp stored as plain INT64 ms.
-const liteOwnTs = await parquet.ParquetReader.openFile(liteFile).then(async (r) => { await r.getCursor().next(); await r.close(); return "ok"; }).catch((e) => `error: ${e.message}`);
+const liteOwnTs = await parquet.ParquetReader.openFile(liteFile)
+  .then(async (r) => {
+    await r.getCursor().next();
+    await r.close();
+    return "ok";
+  })
+  .catch((e) => `error: ${e.message}`);
 const liteFile2 = path.join(tmp, "lite-int.parquet");
 const schema2 = new parquet.ParquetSchema({ ...schema.schema, taken: { type: "INT64" } });
 {
   const w = await parquet.ParquetWriter.openFile(schema2, liteFile2);
-  for (let i = 0; i < PQ_ROWS; i++) await w.appendRow({ path: pqCols.path[i], episode: pqCols.episode[i], has_baby_yoda: pqCols.has_baby_yoda[i], score: pqCols.score[i], label: pqCols.label[i], frame: pqCols.frame[i], taken: pqCols.taken[i].getTime() });
+  for (let i = 0; i < PQ_ROWS; i++)
+    await w.appendRow({
+      path: pqCols.path[i],
+      episode: pqCols.episode[i],
+      has_baby_yoda: pqCols.has_baby_yoda[i],
+      score: pqCols.score[i],
+      label: pqCols.label[i],
+      frame: pqCols.frame[i],
+      taken: pqCols.taken[i].getTime(),
+    });
   await w.close();
 }
-let liteRead = 0;
-const liteImport = await measure(PQ_ROWS, async () => {
-  const r = await parquet.ParquetReader.openFile(liteFile2);
-  const c = r.getCursor();
-  liteRead = 0;
-  while (await c.next()) liteRead++;
-  await r.close();
-}, { repeat: 1 });
-const liteReadsDuck = await parquet.ParquetReader.openFile(duckFile).then(async (r) => { const row = await r.getCursor().next(); await r.close(); return JSON.stringify(row, (k, v) => (typeof v === "bigint" ? String(v) : v)).slice(0, 100); }).catch((e) => `error: ${e.message}`);
-const duckReadsLite = await readParquet(liteFile).then((t) => `${t.numRows} rows, taken[0]=${vectorToValues(t.getChild("taken"))[0].toISOString()}`).catch((e) => `error: ${e.message}`);
-log(`parquetjs-lite reading its own TIMESTAMP file: ${liteOwnTs} | parquetjs-lite reading DuckDB's file: ${liteReadsDuck} | DuckDB reading parquetjs-lite's file: ${duckReadsLite}`);
+let _liteRead = 0;
+const liteImport = await measure(
+  PQ_ROWS,
+  async () => {
+    const r = await parquet.ParquetReader.openFile(liteFile2);
+    const c = r.getCursor();
+    _liteRead = 0;
+    while (await c.next()) _liteRead++;
+    await r.close();
+  },
+  { repeat: 1 },
+);
+const liteReadsDuck = await parquet.ParquetReader.openFile(duckFile)
+  .then(async (r) => {
+    const row = await r.getCursor().next();
+    await r.close();
+    return JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? String(v) : v)).slice(0, 100);
+  })
+  .catch((e) => `error: ${e.message}`);
+const duckReadsLite = await readParquet(liteFile)
+  .then((t) => `${t.numRows} rows, taken[0]=${vectorToValues(t.getChild("taken"))[0].toISOString()}`)
+  .catch((e) => `error: ${e.message}`);
+log(
+  `parquetjs-lite reading its own TIMESTAMP file: ${liteOwnTs} | parquetjs-lite reading DuckDB's file: ${liteReadsDuck} | DuckDB reading parquetjs-lite's file: ${duckReadsLite}`,
+);
 results.push({ case: `Parquet export ${PQ_ROWS / 1000}k rows × 7 cols`, unit: "rows/s", ours: duckExport, against: "parquetjs-lite writer", theirs: liteExport });
 results.push({ case: `Parquet import ${PQ_ROWS / 1000}k rows × 7 cols`, unit: "rows/s", ours: duckImport, against: "parquetjs-lite reader", theirs: liteImport });
 
-console.log(`\nmachine: ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; first query after the upload (checks the log is still one-write-per-path): ${firstQueryMs.toFixed(0)} ms`);
+console.log(
+  `\nmachine: ${os.cpus().length} cores, load ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}; first query after the upload (checks the log is still one-write-per-path): ${firstQueryMs.toFixed(0)} ms`,
+);
 const ok = printComparisons("@quiver/datasource", results);
 // Cost in fields (each in its own process): see bench/fields.mjs.
 if (process.env.FIELDS !== "0") spawnSync(process.execPath, [fileURLToPath(new URL("./fields.mjs", import.meta.url))], { stdio: "inherit" });

@@ -25,7 +25,10 @@ const before = new Date();
 await new Promise((r) => setTimeout(r, 2));
 await ds.updateMetadata("images/007.jpg", { episode: 1 });
 
-const q = ds.field("episode").gt(5).or(ds.field("episode").eq(0).and(ds.field("has_baby_yoda").eq(true)));
+const q = ds
+  .field("episode")
+  .gt(5)
+  .or(ds.field("episode").eq(0).and(ds.field("has_baby_yoda").eq(true)));
 const result = await ds.where(q).orderBy("episode", "desc").all();
 console.log("columns:", result.table.schema.fields.map((f) => f.name).join(", "));
 console.table(result.rows.map(({ mtime, ...r }) => r));
@@ -35,7 +38,12 @@ for (const dp of result) {
   console.log(dp.path, JSON.stringify(text), "mask:", mask);
 }
 console.log("download:", await result.downloadFiles({ targetDir: path.join(dir, "subset") }));
-for await (const b of result.batches({ batchSize: 1, strategy: "background" })) console.log("batch:", b.metadata.map((m) => m.path), b.files.map((f) => f.length));
+for await (const b of result.batches({ batchSize: 1, strategy: "background" }))
+  console.log(
+    "batch:",
+    b.metadata.map((m) => m.path),
+    b.files.map((f) => f.length),
+  );
 console.log("as it was before the last change:", (await ds.asOf(before).where(q).all()).paths);
 console.log("parquet:", await result.toParquet(path.join(dir, "subset.parquet")));
 await ds.where(q).saveDataset("yoda");

@@ -91,7 +91,8 @@ export class BlobStore {
     try {
       return new Uint8Array(await readFile(this.pathOf(hash)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new QuiverError("NOT_FOUND", `blob ${hash} is missing from ${this.dir}; it was deleted from the root: re-upload the value`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code === "ENOENT")
+        throw new QuiverError("NOT_FOUND", `blob ${hash} is missing from ${this.dir}; it was deleted from the root: re-upload the value`, { cause: err });
       throw ioError(err, `cannot read the blob`);
     }
   }

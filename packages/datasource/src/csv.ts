@@ -204,7 +204,10 @@ export async function readCsv(file: string, known: ReadonlyMap<string, FieldType
       }
       const v = parseCell(s, t);
       if (v === undefined) {
-        throw new QuiverError("SCHEMA_MISMATCH", `${file} row ${r + 1} (line ${lines[r]}): field ${JSON.stringify(header[c])} is ${t} but got ${JSON.stringify(s)}; nothing was uploaded`);
+        throw new QuiverError(
+          "SCHEMA_MISMATCH",
+          `${file} row ${r + 1} (line ${lines[r]}): field ${JSON.stringify(header[c])} is ${t} but got ${JSON.stringify(s)}; nothing was uploaded`,
+        );
       }
       out[r] = v;
     }

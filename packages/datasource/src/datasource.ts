@@ -136,7 +136,11 @@ function rowsToColumns(rows: readonly Row[], names: readonly string[]): unknown[
     return cols;
   }
   const body = names.map((k, c) => `v = r[${JSON.stringify(k)}]; c${c}[i] = v === null ? undefined : v;`).join("\n");
-  const fn = new Function("rows", "cols", `${names.map((_, c) => `const c${c} = cols[${c}];`).join("")} let v; for (let i = 0; i < rows.length; i++) { const r = rows[i];\n${body}\n}`) as (rows: readonly Row[], cols: unknown[][]) => void;
+  const fn = new Function(
+    "rows",
+    "cols",
+    `${names.map((_, c) => `const c${c} = cols[${c}];`).join("")} let v; for (let i = 0; i < rows.length; i++) { const r = rows[i];\n${body}\n}`,
+  ) as (rows: readonly Row[], cols: unknown[][]) => void;
   fn(rows, cols);
   return cols;
 }
@@ -188,7 +192,10 @@ export class Datasource extends View implements ViewSource {
     const s = ref.store;
     this.log = new EventLog(s, id);
     // The SQL engine writes DuckDB SQL; a store speaking another dialect (postgres:) or none gets the fold.
-    this.engine = s.capabilities.sql && s.capabilities.dialect === "duckdb" && typeof s.sql === "function" ? new SqlEngine(this.log, readOnly, (fn) => withLock(this.lockFile, fn)) : new FoldEngine(this.log);
+    this.engine =
+      s.capabilities.sql && s.capabilities.dialect === "duckdb" && typeof s.sql === "function"
+        ? new SqlEngine(this.log, readOnly, (fn) => withLock(this.lockFile, fn))
+        : new FoldEngine(this.log);
   }
 
   get store(): Store {
@@ -271,7 +278,11 @@ export class Datasource extends View implements ViewSource {
     await appendRows(s, "datasources", [{ name: this.name, id: this.id, path: this.path, created: new Date(), _deleted: true }]);
     const sets = await readRegistry(s, "datasets");
     const mine = [...sets.values()].filter((d) => d.source === this.name);
-    await appendRows(s, "datasets", mine.map((d) => ({ name: d.name, source: d.source, spec: d.spec, _deleted: true })));
+    await appendRows(
+      s,
+      "datasets",
+      mine.map((d) => ({ name: d.name, source: d.source, spec: d.spec, _deleted: true })),
+    );
     if (s.capabilities.delete) {
       await this.engine.drop();
       await this.log.drop();
@@ -317,7 +328,10 @@ export class Datasource extends View implements ViewSource {
     if (!locks) writeLocks.set(this.store, (locks = new Map()));
     const prev = locks.get(this.id) ?? Promise.resolve();
     const run = prev.then(() => withLock(this.lockFile, () => this.commitNow(change, declared)));
-    const tail = run.then(() => undefined, () => undefined);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
     locks.set(this.id, tail);
     void tail.then(() => locks.get(this.id) === tail && locks.delete(this.id));
     return run;
@@ -369,7 +383,7 @@ export class Datasource extends View implements ViewSource {
       const seen = new Set<string>();
       for (const r of input) {
         if (r === null || typeof r !== "object" || Array.isArray(r)) throw new QuiverError("INVALID_VALUE", `uploadMetadata rows must be plain objects, got ${describeValue(r)}`);
-        for (const k in r) if (!seen.has(k)) (seen.add(k), names.push(k));
+        for (const k in r) if (!seen.has(k)) seen.add(k), names.push(k);
       }
       return this.uploadColumns({ names, types: [], columns: rowsToColumns(input as readonly Row[], names) }, new Map(), options);
     }
@@ -380,7 +394,10 @@ export class Datasource extends View implements ViewSource {
   private async uploadArrow(input: Table, options: UploadOptions, source?: string): Promise<number> {
     const types = await this.typeMap();
     const fs = input.schema.fields;
-    const pi = pathIndex(fs.map((f) => f.name), options.pathColumn);
+    const pi = pathIndex(
+      fs.map((f) => f.name),
+      options.pathColumn,
+    );
     const data: Columns = { names: fs.map((f) => f.name), types: [], columns: [] };
     const direct = new Map<number, Data>();
     fs.forEach((f, i) => {
@@ -453,7 +470,13 @@ export class Datasource extends View implements ViewSource {
     const { change, report } = await scanFolder(this.path, this.root, known, options);
     if (change.paths.length) {
       options.onProgress?.({ phase: "write", done: 0, total: change.paths.length });
-      await this.commit(change, new Map<string, FieldType>([["size", "int"], ["mtime", "datetime"]]));
+      await this.commit(
+        change,
+        new Map<string, FieldType>([
+          ["size", "int"],
+          ["mtime", "datetime"],
+        ]),
+      );
     }
     options.onProgress?.({ phase: "done", done: report.files, total: report.files });
     return report;

@@ -130,7 +130,11 @@ export async function readParquet(file: string): Promise<Table> {
   }
   const plan = names.map((n, i) => {
     const r = readAs(types[i]!.typeId, n);
-    if (!r) throw new QuiverError("INVALID_VALUE", `${file}: column ${JSON.stringify(n)} has type ${types[i]!.toString()}; metadata columns must be int, float, bool, string, timestamp or binary`);
+    if (!r)
+      throw new QuiverError(
+        "INVALID_VALUE",
+        `${file}: column ${JSON.stringify(n)} has type ${types[i]!.toString()}; metadata columns must be int, float, bool, string, timestamp or binary`,
+      );
     return r;
   });
   try {

@@ -7,18 +7,7 @@
  *    down to SQL; `asOf` aggregates the events up to that time with arg_max.
  */
 import { Field, RecordBatch, Schema, Struct, Table, makeData } from "apache-arrow";
-import {
-  type Primitive,
-  QuiverError,
-  type QueryNode,
-  type Store,
-  buildData,
-  evaluate,
-  queryFields,
-  sameType,
-  sortIndices,
-  vectorToValues,
-} from "@quiver/core";
+import { type Primitive, QuiverError, type QueryNode, buildData, evaluate, queryFields, sameType, sortIndices, vectorToValues } from "@quiver/core";
 import { quoteIdent } from "./duck.js";
 import { type FieldRec, type State, foldEvents, seqBound } from "./events.js";
 import type { EventLog, LogState } from "./log.js";
@@ -34,8 +23,7 @@ export interface FieldInfo {
 /** UNKNOWN_FIELD for names the datasource has never seen; INVALID_QUERY for values of the wrong kind. */
 export function checkSpec(spec: ViewSpec, fields: readonly FieldInfo[], dsName: string): void {
   const types = new Map<string, FieldType>([["path", "string"], ...fields.map((f) => [f.name, f.type] as [string, FieldType])]);
-  const unknown = (f: string): QuiverError =>
-    new QuiverError("UNKNOWN_FIELD", `datasource ${dsName} has no field ${JSON.stringify(f)}; fields: ${[...types.keys()].join(", ")}`);
+  const unknown = (f: string): QuiverError => new QuiverError("UNKNOWN_FIELD", `datasource ${dsName} has no field ${JSON.stringify(f)}; fields: ${[...types.keys()].join(", ")}`);
   const kindOk = (t: FieldType, v: Primitive): boolean => {
     switch (t) {
       case "int":
@@ -62,7 +50,10 @@ export function checkSpec(spec: ViewSpec, fields: readonly FieldInfo[], dsName: 
     const t = types.get(n.field);
     if (!t) throw unknown(n.field);
     const bad = (v: Primitive): QuiverError =>
-      new QuiverError("INVALID_QUERY", `field ${JSON.stringify(n.field)} is ${t}; cannot compare it with ${typeof v === "object" ? "a Date" : typeof v} ${JSON.stringify(String(v))}`);
+      new QuiverError(
+        "INVALID_QUERY",
+        `field ${JSON.stringify(n.field)} is ${t}; cannot compare it with ${typeof v === "object" ? "a Date" : typeof v} ${JSON.stringify(String(v))}`,
+      );
     switch (n.op) {
       case "isNull":
       case "isNotNull":
@@ -131,7 +122,11 @@ export class FoldEngine implements Engine {
     // Build Arrow only for the columns the query and the sort read, and sort only the matches.
     const sub = (names: readonly string[], rows?: readonly number[]): RecordBatch => {
       const schema = resultSchema(fields.filter((f) => names.includes(f.name)));
-      return batchOf(schema, schema.fields.map((f) => (rows ? rows.map((i) => column(f.name)[i]) : column(f.name))), rows ? rows.length : n);
+      return batchOf(
+        schema,
+        schema.fields.map((f) => (rows ? rows.map((i) => column(f.name)[i]) : column(f.name))),
+        rows ? rows.length : n,
+      );
     };
     let candidates: number[];
     if (spec.where) {
@@ -140,7 +135,13 @@ export class FoldEngine implements Engine {
       for (let i = 0; i < n; i++) if (mask[i]) candidates.push(i);
     } else candidates = Array.from({ length: n }, (_, i) => i);
     const keys = [...(spec.orderBy ?? []), { column: "path", direction: "asc" as const }];
-    const order = sortIndices(sub(keys.map((k) => k.column), candidates), keys);
+    const order = sortIndices(
+      sub(
+        keys.map((k) => k.column),
+        candidates,
+      ),
+      keys,
+    );
     const limit = Math.min(spec.limit ?? Infinity, order.length);
     const picked = new Array<number>(limit);
     for (let k = 0; k < limit; k++) picked[k] = candidates[order[k]!]!;
@@ -215,7 +216,10 @@ export class SqlEngine implements Engine {
       const src =
         sh === 0 || !hasUnset
           ? `${table} WHERE ${filter}`
-          : `(SELECT path, _seq, CAST(NULL AS VARCHAR) AS _unset, ${mine.filter((f) => cols.has(f.name)).map((f) => Q(f.name)).join(", ")} FROM ${table} WHERE ${filter} UNION ALL BY NAME SELECT path, _seq, _unset FROM ${ev0} WHERE _unset IS NOT NULL AND ${filter})`;
+          : `(SELECT path, _seq, CAST(NULL AS VARCHAR) AS _unset, ${mine
+              .filter((f) => cols.has(f.name))
+              .map((f) => Q(f.name))
+              .join(", ")} FROM ${table} WHERE ${filter} UNION ALL BY NAME SELECT path, _seq, _unset FROM ${ev0} WHERE _unset IS NOT NULL AND ${filter})`;
       parts.push(`(SELECT path${aggs.map((x) => `, ${x}`).join("")} FROM ${src} GROUP BY path)`);
     });
     const any = fields.length ? fields.map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") : "FALSE";
@@ -268,7 +272,11 @@ export class SqlEngine implements Engine {
     const eventsView = (): string => {
       const p = present[0]!;
       const cols = fields.map((f) => (p.has(f.name) ? Q(f.name) : `CAST(NULL AS ${duckTypeName(f.type)}) AS ${Q(f.name)}`));
-      const any = fields.filter((f) => p.has(f.name)).map((f) => `${Q(f.name)} IS NOT NULL`).join(" OR ") || "FALSE";
+      const any =
+        fields
+          .filter((f) => p.has(f.name))
+          .map((f) => `${Q(f.name)} IS NOT NULL`)
+          .join(" OR ") || "FALSE";
       return `(SELECT path${cols.map((x) => `, ${x}`).join("")} FROM ${ev} WHERE _seq < ${total} AND (${any}))`;
     };
     const save = (m: string): Promise<Table> =>
@@ -289,7 +297,8 @@ export class SqlEngine implements Engine {
             ? `(SELECT count(*) FROM ${ev} e SEMI JOIN (SELECT path FROM ${ev} WHERE _seq < ${done}) p ON e.path = p.path WHERE e._seq >= ${done} AND e._seq < ${total})::BIGINT AS overlap`
             : "0::BIGINT AS overlap",
         );
-        const c = oneFresh && done === 0 ? { dup: 0, cleared: 0, overlap: 0 } : (await this.sql(`SELECT ${parts.join(", ")} FROM ${ev} WHERE _seq >= ${done} AND _seq < ${total}`)).get(0)!;
+        const c =
+          oneFresh && done === 0 ? { dup: 0, cleared: 0, overlap: 0 } : (await this.sql(`SELECT ${parts.join(", ")} FROM ${ev} WHERE _seq >= ${done} AND _seq < ${total}`)).get(0)!;
         if (Number(c.dup) + Number(c.cleared) + Number(c.overlap) === 0) {
           await save("events");
           return eventsView();

@@ -95,7 +95,7 @@ export class FieldIndex {
     let last = start ?? this.lastShard;
     let used = start === undefined ? this.lastWidth : 0;
     return () => {
-      if (used >= SHARD_WIDTH) (last++, (used = 0));
+      if (used >= SHARD_WIDTH) last++, (used = 0);
       used++;
       return last;
     };
@@ -110,7 +110,10 @@ export class FieldIndex {
 
 /** A new field whose name differs only in case from another: DuckDB's columns are case-insensitive. */
 function caseError(name: string, other: string): QuiverError {
-  return new QuiverError("INVALID_NAME", `metadata field ${JSON.stringify(name)} differs only in case from the field ${JSON.stringify(other)}; nothing of this batch was written. Use the same spelling or another name`);
+  return new QuiverError(
+    "INVALID_NAME",
+    `metadata field ${JSON.stringify(name)} differs only in case from the field ${JSON.stringify(other)}; nothing of this batch was written. Use the same spelling or another name`,
+  );
 }
 
 let lastCommitMs = 0;
@@ -202,7 +205,8 @@ export function prepare(change: ChangeSet, known: FieldIndex, declared: Readonly
         out[i] = null;
         (cleared[i] ??= []).push(name);
       } else if (ok(v)) out[i] = v;
-      else if (ft === "blob" && typeof v === "string" && blobs.has(v)) out[i] = v; // the hash of a stored blob (e.g. a re-uploaded export)
+      else if (ft === "blob" && typeof v === "string" && blobs.has(v))
+        out[i] = v; // the hash of a stored blob (e.g. a re-uploaded export)
       else out[i] = checkValue(v, ft, name, change.source ? `${where}row ${i + 1}: ` : "");
     }
     cols.push([name, ft, out]);
@@ -225,7 +229,7 @@ export function prepare(change: ChangeSet, known: FieldIndex, declared: Readonly
   for (let i = 0; i < n; i++) {
     const c = cleared[i];
     const del = deleted?.[i] === true;
-    unset[i] = c && c.length ? (del ? DELETED.slice(0, -1) : "") + SEP + [...new Set(c)].join(SEP) + SEP : del ? DELETED : null;
+    unset[i] = c?.length ? (del ? DELETED.slice(0, -1) : "") + SEP + [...new Set(c)].join(SEP) + SEP : del ? DELETED : null;
   }
   const shardOf = new Map<string, number>();
   for (const f of newFields) shardOf.set(f.name, f.shard);
@@ -261,14 +265,20 @@ function rowsWithValues(list: readonly [string, FieldType, unknown[] | Data][], 
 }
 
 /** One events batch: path, _seq, _unset (when given and not all null), then the fields; `rows` picks a subset. */
-function buildBatch(change: ChangeSet, list: readonly [string, FieldType, unknown[] | Data][], seq: number[], unset: (string | null)[] | undefined, rows: number[] | undefined): RecordBatch {
+function buildBatch(
+  change: ChangeSet,
+  list: readonly [string, FieldType, unknown[] | Data][],
+  seq: number[],
+  unset: (string | null)[] | undefined,
+  rows: number[] | undefined,
+): RecordBatch {
   const pick = <T>(a: readonly T[]): T[] => (rows ? rows.map((i) => a[i]!) : (a as T[]));
   const n = rows ? rows.length : seq.length;
   const fields: Field[] = [new Field("path", new Utf8(), true), new Field("_seq", new Int64(), true)];
   const datas: Data[] = [change.pathData && !rows ? change.pathData : buildData(fields[0]!.type, pick(change.paths), "path"), buildData(fields[1]!.type, pick(seq), "_seq")];
   // `_unset` only when this change clears something: a batch without it reads as null (schema
   // evolution), and plain uploads write one column less.
-  if (unset && unset.some((u) => u !== null)) {
+  if (unset?.some((u) => u !== null)) {
     fields.push(new Field("_unset", new Utf8(), true));
     datas.push(buildData(fields[2]!.type, pick(unset), "_unset"));
   }
@@ -356,11 +366,12 @@ export async function foldEvents(store: Store, tables: readonly string[], fields
       for (const a of arrs) a.push(null);
     }
     const u = e.unset?.[r] as string | null | undefined;
-    if (u && u.startsWith(DELETED)) for (const a of arrs) a[idx] = null;
-    if (u) for (const name of u.slice(1, -1).split(SEP)) {
-      const k = slot.get(name);
-      if (k !== undefined) arrs[k]![idx] = null;
-    }
+    if (u?.startsWith(DELETED)) for (const a of arrs) a[idx] = null;
+    if (u)
+      for (const name of u.slice(1, -1).split(SEP)) {
+        const k = slot.get(name);
+        if (k !== undefined) arrs[k]![idx] = null;
+      }
     for (const [k, vs] of e.vals) {
       const v = vs[r];
       if (v !== null && v !== undefined) arrs[k]![idx] = v;

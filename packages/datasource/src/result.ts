@@ -186,7 +186,8 @@ export class QueryResult implements Iterable<Datapoint> {
     const size = options.batchSize ?? 32;
     if (!Number.isInteger(size) || size < 1) throw new QuiverError("INVALID_VALUE", `batchSize must be a positive integer, got ${size}`);
     const strategy = options.strategy ?? "lazy";
-    if (!["lazy", "background", "preload"].includes(strategy)) throw new QuiverError("INVALID_VALUE", `strategy must be "lazy", "background" or "preload", got ${JSON.stringify(strategy)}`);
+    if (!["lazy", "background", "preload"].includes(strategy))
+      throw new QuiverError("INVALID_VALUE", `strategy must be "lazy", "background" or "preload", got ${JSON.stringify(strategy)}`);
     const loadFiles = options.loadFiles ?? true;
     const rows = this.rows;
     const count = Math.ceil(rows.length / size);
@@ -201,7 +202,11 @@ export class QueryResult implements Iterable<Datapoint> {
       return;
     }
     if (strategy === "preload") {
-      const all = await mapLimit(Array.from({ length: count }, (_, i) => i), 4, load);
+      const all = await mapLimit(
+        Array.from({ length: count }, (_, i) => i),
+        4,
+        load,
+      );
       yield* all;
       return;
     }

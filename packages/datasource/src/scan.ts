@@ -70,7 +70,7 @@ export async function scanFolder(
   let count = 0;
   for (let i = 0; i < files.length; i++) {
     const rel = files[i]!;
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(join(abs, rel));
     } catch {
@@ -105,7 +105,14 @@ export async function scanFolder(
     unset.push(["size", "mtime"]);
   }
   return {
-    change: { paths, fields: new Map<string, unknown[]>([["size", size], ["mtime", mtime]]), unset },
+    change: {
+      paths,
+      fields: new Map<string, unknown[]>([
+        ["size", size],
+        ["mtime", mtime],
+      ]),
+      unset,
+    },
     report: { files: count, added, changed, removed },
   };
 }

@@ -43,7 +43,11 @@ export function typeOfValue(v: unknown, field: string): FieldType | undefined {
     case "boolean":
       return "bool";
     case "string":
-      if (!wellFormed(v)) throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(field)}: the string has a lone surrogate (it would be stored as U+FFFD); fix the text or store it as a blob`);
+      if (!wellFormed(v))
+        throw new QuiverError(
+          "INVALID_VALUE",
+          `field ${JSON.stringify(field)}: the string has a lone surrogate (it would be stored as U+FFFD); fix the text or store it as a blob`,
+        );
       return "string";
   }
   if (v === null) return undefined;
@@ -108,7 +112,10 @@ export function checkValue(v: unknown, t: FieldType, field: string, where = ""):
   const got = typeOfValue(v, field);
   if (got === undefined) return null;
   if (got === "int" && typeof v === "bigint" && (v < INT64_MIN || v > INT64_MAX)) {
-    throw new QuiverError("INVALID_VALUE", `${where}field ${JSON.stringify(field)}: ${v} does not fit an int64; nothing of this batch was written. Store it as a float or a string`);
+    throw new QuiverError(
+      "INVALID_VALUE",
+      `${where}field ${JSON.stringify(field)}: ${v} does not fit an int64; nothing of this batch was written. Store it as a float or a string`,
+    );
   }
   if (got === t) return got === "int" && typeof v === "bigint" && v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
   if (t === "float" && got === "int") return Number(v);

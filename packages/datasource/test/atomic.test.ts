@@ -61,7 +61,7 @@ function faulty(inner: Store): Store & { failAppend: (n: number, table?: RegExp)
       return typeof v === "function" ? v.bind(target) : v;
     },
     set(target, prop, value) {
-      if (prop === "failDelete") return (ctl.failDelete = value), true;
+      if (prop === "failDelete") return ((ctl.failDelete = value), true);
       return Reflect.set(target, prop, value);
     },
   });
@@ -74,7 +74,7 @@ const URIS: [string, (root: string) => string][] = [
   ["msgpack", (root) => `msgpack:${root}/msgpack`],
 ];
 
-describe.each(URIS)("a failed write changes nothing on %s", (label, uriFor) => {
+describe.each(URIS)("a failed write changes nothing on %s", (_label, uriFor) => {
   let dir: string;
   let root: string;
   let store: ReturnType<typeof faulty>;
@@ -120,7 +120,14 @@ describe.each(URIS)("a failed write changes nothing on %s", (label, uriFor) => {
       [() => ds.updateMetadata("a.jpg", { "\udc00": 1 }), "INVALID_NAME"],
       [() => ds.updateMetadata("../a.jpg", { episode: 1 }), "INVALID_PATH"],
       [() => ds.metadataContext((ctx) => void ctx.updateMetadata("a.jpg", { other: 1 }).updateMetadata("b.jpg", { other: "x" })), "SCHEMA_MISMATCH"],
-      [() => ds.uploadMetadata([{ path: "a.jpg", episode: 3 }, { path: "b.jpg", episode: "x" }]), "SCHEMA_MISMATCH"],
+      [
+        () =>
+          ds.uploadMetadata([
+            { path: "a.jpg", episode: 3 },
+            { path: "b.jpg", episode: "x" },
+          ]),
+        "SCHEMA_MISMATCH",
+      ],
     ];
     fs.writeFileSync(path.join(dir, "bad.csv"), "path,episode,extra\na.jpg,3,1\nb.jpg,three,2\n");
     refused.push([() => ds.uploadMetadata(path.join(dir, "bad.csv")), "SCHEMA_MISMATCH"]);
@@ -181,7 +188,10 @@ describe.each(URIS)("a failed write changes nothing on %s", (label, uriFor) => {
     const rows = await rowsOf(store);
     const events = Object.entries(rows).filter(([t]) => t.includes("/events"));
     expect(events.flatMap(([, v]) => v.rows.map((r) => (r as { _seq: number })._seq)).sort()).toEqual([0, 1, 2, 3]);
-    expect((await ds.all()).rows.map((r) => [r.path, r.episode])).toEqual([["a.jpg", 2], ["b.jpg", 4]]);
+    expect((await ds.all()).rows.map((r) => [r.path, r.episode])).toEqual([
+      ["a.jpg", 2],
+      ["b.jpg", 4],
+    ]);
   });
 });
 

@@ -33,7 +33,9 @@ it.each([0, 70])("the SQL engine (DuckDB) and the fold engine (memory) agree aft
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const paths = Array.from({ length: 8 }, (_, i) => `p/${i}.jpg`);
   const times: Date[] = [];
-  const q = field("n").gt(3).or(field("s").eq("b").and(field("flag").eq(true)));
+  const q = field("n")
+    .gt(3)
+    .or(field("s").eq("b").and(field("flag").eq(true)));
   for (let step = 0; step < 40; step++) {
     const kind = step < 2 ? "upload" : pick(["update", "update", "update", "clear", "delete", "upload"]);
     const targets = [...new Set(Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(paths)))];

@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { Table, TimestampMicrosecond, Utf8, makeVector, vectorFromArray } from "apache-arrow";
-import { buildData, field, not } from "@quiver/core";
+import { field, not } from "@quiver/core";
 import { Dataset, Datasource } from "../dist/index.js";
 import { STORES, expectCode, tempDir, writeFiles } from "./helpers.js";
 
@@ -139,9 +138,19 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
     const when = new Date("2024-01-02T03:04:05.678Z");
     await ds.updateMetadata("a.jpg", { i: 1, f: 1.5, b: true, s: "x", d: when, blob: new Uint8Array([9]) });
     await ds.updateMetadata("b.jpg", { mixed: 1, f: 2 });
-    await ds.uploadMetadata([{ path: "c.jpg", mixed2: 1 }, { path: "d.jpg", mixed2: 2.5 }]);
+    await ds.uploadMetadata([
+      { path: "c.jpg", mixed2: 1 },
+      { path: "d.jpg", mixed2: 2.5 },
+    ]);
     expect(Object.fromEntries((await ds.fields()).map((f) => [f.name, f.type]))).toEqual({
-      i: "int", f: "float", b: "bool", s: "string", d: "datetime", blob: "blob", mixed: "int", mixed2: "float",
+      i: "int",
+      f: "float",
+      b: "bool",
+      s: "string",
+      d: "datetime",
+      blob: "blob",
+      mixed: "int",
+      mixed2: "float",
     });
     await expectCode(ds.updateMetadata("x.jpg", { i: 1.5 }), "SCHEMA_MISMATCH", /"i" is int/);
     await expectCode(ds.updateMetadata("x.jpg", { b: 1 }), "SCHEMA_MISMATCH", /"b" is bool/);
@@ -160,7 +169,14 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
     await expectCode(ds.updateMetadata("../etc/passwd", { x: 1 }), "INVALID_PATH", /\.\./);
     await expectCode(ds.updateMetadata("/etc/passwd", { x: 1 }), "INVALID_PATH", /absolute/);
     await expectCode(ds.updateMetadata(["ok.jpg", "a/../../b"], { x: 1 }), "INVALID_PATH");
-    await expectCode(ds.uploadMetadata([{ path: "ok.jpg", x: 1 }, { path: "/abs", x: 2 }]), "INVALID_PATH", /row 2/);
+    await expectCode(
+      ds.uploadMetadata([
+        { path: "ok.jpg", x: 1 },
+        { path: "/abs", x: 2 },
+      ]),
+      "INVALID_PATH",
+      /row 2/,
+    );
     expect((await ds.all()).length).toBe(0);
     await ds.updateMetadata("./images//005.jpg", { x: 1 });
     expect((await ds.all()).rows).toEqual([{ path: "images/005.jpg", x: 1 }]);
@@ -188,7 +204,11 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
       { path: "a", x: null, y: "keep" },
       { path: "b", x: null, y: "keep" },
     ]);
-    expect((await ds.asOf(before).all()).rows.map((r) => [r.path, r.x])).toEqual([["a", 1], ["b", 1], ["c", 1]]);
+    expect((await ds.asOf(before).all()).rows.map((r) => [r.path, r.x])).toEqual([
+      ["a", 1],
+      ["b", 1],
+      ["c", 1],
+    ]);
     // a cleared field takes a value again; a deleted datapoint comes back only with new metadata
     await ds.updateMetadata("c", { y: "back" });
     expect((await ds.where(field("path").eq("c")).all()).rows).toEqual([{ path: "c", x: null, y: "back" }]);
@@ -199,12 +219,20 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
 
   it("a path repeated in one upload merges in row order (later rows win)", async () => {
     const ds = await open();
-    await ds.uploadMetadata([{ path: "b", v: 1 }, { path: "a", v: 1, w: "x" }, { path: "b", v: 2, w: "y" }, { path: "a", v: 3 }]);
+    await ds.uploadMetadata([
+      { path: "b", v: 1 },
+      { path: "a", v: 1, w: "x" },
+      { path: "b", v: 2, w: "y" },
+      { path: "a", v: 3 },
+    ]);
     expect((await ds.all()).rows).toEqual([
       { path: "a", v: 3, w: "x" },
       { path: "b", v: 2, w: "y" },
     ]);
-    await ds.uploadMetadata([{ path: "c", v: 9 }, { path: "a", v: 4 }]); // overlaps an earlier upload
+    await ds.uploadMetadata([
+      { path: "c", v: 9 },
+      { path: "a", v: 4 },
+    ]); // overlaps an earlier upload
     expect((await ds.all()).rows.map((r) => r.v)).toEqual([4, 2, 9]);
   });
 
@@ -235,7 +263,10 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
       { path: "images/007.jpg", episode: 7, has_baby_yoda: false },
     ]);
     const paths = async (v: { all(): Promise<{ rows: Record<string, unknown>[] }> }) => (await v.all()).rows.map((r) => String(r.path).slice(7, 10));
-    const q = ds.field("episode").gt(5).or(ds.field("episode").eq(0).and(ds.field("has_baby_yoda").eq(true)));
+    const q = ds
+      .field("episode")
+      .gt(5)
+      .or(ds.field("episode").eq(0).and(ds.field("has_baby_yoda").eq(true)));
     expect(await paths(ds.where(q))).toEqual(["000", "006", "007"]);
     expect(await paths(ds.where(ds.field("episode").ne(0)))).toEqual(["005", "006", "007"]);
     expect(await paths(ds.where(ds.field("episode").ge(6)))).toEqual(["006", "007"]);
@@ -347,7 +378,11 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
     expect(meta[0]!.files).toBeUndefined();
     fs.rmSync(path.join(data, "labels/l.txt"));
     const it = res.batches({ batchSize: 2, strategy: "background" });
-    await expect((async () => { for await (const _ of it) void _; })()).rejects.toThrow(/labels\/l.txt/);
+    await expect(
+      (async () => {
+        for await (const _ of it) void _;
+      })(),
+    ).rejects.toThrow(/labels\/l.txt/);
   });
 
   it("serialises concurrent writes: each commit gets its own range, later calls win", async () => {
@@ -373,7 +408,11 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
 
   it("saves datasets and gives back the same view", async () => {
     const ds = await open();
-    await ds.uploadMetadata([{ path: "a", e: 1 }, { path: "b", e: 7 }, { path: "c", e: 9 }]);
+    await ds.uploadMetadata([
+      { path: "a", e: 1 },
+      { path: "b", e: 7 },
+      { path: "c", e: 9 },
+    ]);
     await new Promise((r) => setTimeout(r, 3));
     const when = new Date();
     await new Promise((r) => setTimeout(r, 3));

@@ -71,7 +71,10 @@ describe.each(STORES)("metadata files on %s", (_label, storeFor) => {
   it("uploads CSV with typed inference and names file and row on bad input", async () => {
     const { dir, ds } = await fresh();
     const csv = path.join(dir, "meta.csv");
-    fs.writeFileSync(csv, 'path,episode,score,yoda,taken,note\nimages/1.jpg,1,0.5,true,2024-01-02T03:04:05Z,"hello, world"\nimages/2.jpg,2,1,FALSE,2024-01-03,""\nimages/3.jpg,,2.5,,,\n');
+    fs.writeFileSync(
+      csv,
+      'path,episode,score,yoda,taken,note\nimages/1.jpg,1,0.5,true,2024-01-02T03:04:05Z,"hello, world"\nimages/2.jpg,2,1,FALSE,2024-01-03,""\nimages/3.jpg,,2.5,,,\n',
+    );
     expect(await ds.uploadMetadata(csv)).toBe(3);
     expect(Object.fromEntries((await ds.fields()).map((f) => [f.name, f.type]))).toEqual({ episode: "int", score: "float", yoda: "bool", taken: "datetime", note: "string" });
     const rows = (await ds.all()).rows;

@@ -122,7 +122,10 @@ describe("the cross-process lock", () => {
     const dir = tempDir();
     const file = path.join(dir, "x.lock");
     fs.writeFileSync(file, "");
-    await expectCode(withLock(file, async () => 1, 200), "LOCKED");
+    await expectCode(
+      withLock(file, async () => 1, 200),
+      "LOCKED",
+    );
     fs.utimesSync(file, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
     expect(await withLock(file, async () => 2, 2000)).toBe(2);
     fs.writeFileSync(file, String(process.pid)); // a previous process with our PID (a container restart)
@@ -132,7 +135,10 @@ describe("the cross-process lock", () => {
   it("a lock folder that cannot be created is IO naming it", async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "locks"), "a file where the folder should be");
-    const e = await expectCode(withLock(path.join(dir, "locks", "x.lock"), async () => 1), "IO");
+    const e = await expectCode(
+      withLock(path.join(dir, "locks", "x.lock"), async () => 1),
+      "IO",
+    );
     expect(e.message).toContain(path.join(dir, "locks"));
   });
 });
@@ -186,57 +192,60 @@ describe("process exit", () => {
 });
 
 describe("SIGKILL mid-commit", () => {
-  it.each(STORES.filter(([l]) => l !== "memory"))("every commit is seen whole or not at all, and writing goes on (%s)", async (_l, storeFor) => {
-    const dir = tempDir();
-    const root = path.join(dir, ".quiver");
-    const store = storeFor(root);
-    // 70 fields first: each commit below writes two events tables (k in the first, w in the second).
-    const seed = await Datasource.getOrCreate({ name: "k", path: dir, root, store });
-    const wide: Record<string, unknown> = { k: -1 };
-    for (let i = 0; i < 70; i++) wide[`w${i}`] = -1;
-    await seed.updateMetadata("seed.jpg", wide);
-    await seed.close();
-    const script = `
+  it.each(STORES.filter(([l]) => l !== "memory"))(
+    "every commit is seen whole or not at all, and writing goes on (%s)",
+    async (_l, storeFor) => {
+      const dir = tempDir();
+      const root = path.join(dir, ".quiver");
+      const store = storeFor(root);
+      // 70 fields first: each commit below writes two events tables (k in the first, w in the second).
+      const seed = await Datasource.getOrCreate({ name: "k", path: dir, root, store });
+      const wide: Record<string, unknown> = { k: -1 };
+      for (let i = 0; i < 70; i++) wide[`w${i}`] = -1;
+      await seed.updateMetadata("seed.jpg", wide);
+      await seed.close();
+      const script = `
       const { Datasource } = await import(${JSON.stringify(DIST)});
       const ds = await Datasource.getOrCreate({ name: "k", path: ${JSON.stringify(dir)}, root: ${JSON.stringify(root)}, store: ${JSON.stringify(store)} });
       const paths = Array.from({ length: 300 }, (_, i) => "p" + i + ".jpg");
       for (let k = 0; ; k++) { await ds.updateMetadata(paths, { k, w69: k }); process.stdout.write("."); }`;
-    let commits = 0;
-    for (let round = 0; round < 6; round++) {
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-      let dots = 0;
-      child.stdout.on("data", (b: Buffer) => (dots += b.length));
-      await new Promise((r) => setTimeout(r, 400 + round * 150));
-      child.kill("SIGKILL");
-      await new Promise((r) => child.on("exit", r));
-      commits += dots;
+      let commits = 0;
+      for (let round = 0; round < 6; round++) {
+        const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+        let dots = 0;
+        child.stdout.on("data", (b: Buffer) => (dots += b.length));
+        await new Promise((r) => setTimeout(r, 400 + round * 150));
+        child.kill("SIGKILL");
+        await new Promise((r) => child.on("exit", r));
+        commits += dots;
+        const ds = await Datasource.get({ name: "k", root, store });
+        try {
+          const rows = (await ds.where(ds.field("k").ge(0)).all()).rows;
+          // A torn commit would leave some paths with the new k (or w69) and others without.
+          const ks = new Set(rows.map((r) => r.k));
+          expect(ks.size, `round ${round}: k values ${[...ks].join(",")}`).toBeLessThanOrEqual(1);
+          for (const r of rows) expect(r.w69, `round ${round}`).toBe(r.k);
+          if (rows.length) expect(rows).toHaveLength(300);
+          // Every acknowledged commit is there (it may have committed one more before dying).
+          if (dots) expect(Number([...ks][0]) + 1).toBeGreaterThanOrEqual(dots);
+        } finally {
+          await ds.close();
+        }
+      }
+      expect(commits).toBeGreaterThan(0);
+      // Writing goes on over whatever the kills left; the log stays contiguous.
       const ds = await Datasource.get({ name: "k", root, store });
       try {
-        const rows = (await ds.where(ds.field("k").ge(0)).all()).rows;
-        // A torn commit would leave some paths with the new k (or w69) and others without.
-        const ks = new Set(rows.map((r) => r.k));
-        expect(ks.size, `round ${round}: k values ${[...ks].join(",")}`).toBeLessThanOrEqual(1);
-        for (const r of rows) expect(r.w69, `round ${round}`).toBe(r.k);
-        if (rows.length) expect(rows).toHaveLength(300);
-        // Every acknowledged commit is there (it may have committed one more before dying).
-        if (dots) expect(Number([...ks][0]) + 1).toBeGreaterThanOrEqual(dots);
+        await ds.updateMetadata("p0.jpg", { k: 1000 });
+        expect((await ds.where(ds.field("k").eq(1000)).all()).length).toBe(1);
+        const seqs: number[] = [];
+        for await (const b of ds.store.scan(`datasource/${ds.id}/events`, { columns: ["_seq"] })) for (let i = 0; i < b.numRows; i++) seqs.push(Number(b.getChild("_seq")!.get(i)));
+        seqs.sort((a, b) => a - b);
+        expect(seqs).toEqual(seqs.map((_, i) => i));
       } finally {
         await ds.close();
       }
-    }
-    expect(commits).toBeGreaterThan(0);
-    // Writing goes on over whatever the kills left; the log stays contiguous.
-    const ds = await Datasource.get({ name: "k", root, store });
-    try {
-      await ds.updateMetadata("p0.jpg", { k: 1000 });
-      expect((await ds.where(ds.field("k").eq(1000)).all()).length).toBe(1);
-      const seqs: number[] = [];
-      for await (const b of ds.store.scan(`datasource/${ds.id}/events`, { columns: ["_seq"] })) for (let i = 0; i < b.numRows; i++) seqs.push(Number(b.getChild("_seq")!.get(i)));
-      seqs.sort((a, b) => a - b);
-      expect(seqs).toEqual(seqs.map((_, i) => i));
-    } finally {
-      await ds.close();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });
-

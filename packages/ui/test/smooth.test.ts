@@ -12,7 +12,7 @@ function tensorboardEma(values: number[], weight: number): number[] {
     last = last * weight + (1 - weight) * nextVal;
     numAccum++;
     let debiasWeight = 1;
-    if (weight !== 1) debiasWeight = 1 - Math.pow(weight, numAccum);
+    if (weight !== 1) debiasWeight = 1 - weight ** numAccum;
     return last / debiasWeight;
   });
 }

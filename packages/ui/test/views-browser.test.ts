@@ -135,6 +135,8 @@ describe.skipIf(!haveChromium)("timeline, arrays and gallery in Chromium", () =>
 
   it("arrays: the file as h5ls -r, a 1-D dataset decimated with its spike, zoom", async () => {
     const page = await openPage(`${srv.url}?view=arrays&ds=/loss`);
+    // innerText, not textContent: the rows' cells are separated by layout, as a user reads them.
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is checked
     const rows = await page.locator(".q-h5-row").evaluateAll((els) => els.map((e) => (e as HTMLElement).innerText.replace(/\s+/g, " ").trim()));
     expect(rows).toEqual([
       "image Dataset {12/Inf, 64, 64} float32",

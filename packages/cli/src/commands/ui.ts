@@ -34,7 +34,7 @@ const spec: CommandSpec = {
     datasources: "datasource root for the gallery (the folder of datasources.db; default .quiver when it holds one)",
   },
   details:
-    "Examples:\n  quiver ui duckdb:runs.db\n  quiver ui runs.db --port 8080\n  quiver ui runs.db --host 0.0.0.0 --token \"$(openssl rand -hex 16)\"\n  quiver ui runs.db --export report.html\n  quiver ui msgpack:.quiver                      # session tracks and logs on a timeline\n  quiver ui runs.db --h5 logging_data.h5 --datasources .quiver",
+    'Examples:\n  quiver ui duckdb:runs.db\n  quiver ui runs.db --port 8080\n  quiver ui runs.db --host 0.0.0.0 --token "$(openssl rand -hex 16)"\n  quiver ui runs.db --export report.html\n  quiver ui msgpack:.quiver                      # session tracks and logs on a timeline\n  quiver ui runs.db --h5 logging_data.h5 --datasources .quiver',
 };
 
 /** The part of @quiver/ui this command uses (the package is optional at run time). */
@@ -62,17 +62,26 @@ export const uiCommand: Command = {
     if (!out && listen.host && !/^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(listen.host) && !listen.token) {
       throw new QuiverError("INVALID_VALUE", `--host ${listen.host} makes the dashboard reachable from other machines; pass --token SECRET too (every request must then carry it)`);
     }
-    const h5 = str(p, "h5")?.split(",").map((f) => f.trim()).filter(Boolean);
+    const h5 = str(p, "h5")
+      ?.split(",")
+      .map((f) => f.trim())
+      .filter(Boolean);
     for (const f of h5 ?? []) if (!existsSync(f)) throw new QuiverError("NOT_FOUND", `--h5 ${f}: no such file`);
     let datasources = str(p, "datasources");
-    if (datasources !== undefined && !existsSync(datasources)) throw new QuiverError("NOT_FOUND", `--datasources ${datasources}: no such folder; pass the folder holding datasources.db (default .quiver)`);
+    if (datasources !== undefined && !existsSync(datasources))
+      throw new QuiverError("NOT_FOUND", `--datasources ${datasources}: no such folder; pass the folder holding datasources.db (default .quiver)`);
     if (datasources === undefined && existsSync(join(".quiver", "datasources.db"))) datasources = ".quiver";
     const store = await openExisting(storeUri(uri), true);
     if (out) {
       try {
-        const runs = str(p, "runs")?.split(",").map((r) => r.trim()).filter(Boolean);
+        const runs = str(p, "runs")
+          ?.split(",")
+          .map((r) => r.trim())
+          .filter(Boolean);
         const r = await ui.exportReport(store, out, { table: str(p, "table"), runs });
-        ctx.out.write(`wrote ${r.file} (${r.runs} run${r.runs === 1 ? "" : "s"}, ${r.metrics} metric${r.metrics === 1 ? "" : "s"}, ${(r.bytes / 1024).toFixed(0)} KB); open it in a browser, no server needed\n`);
+        ctx.out.write(
+          `wrote ${r.file} (${r.runs} run${r.runs === 1 ? "" : "s"}, ${r.metrics} metric${r.metrics === 1 ? "" : "s"}, ${(r.bytes / 1024).toFixed(0)} KB); open it in a browser, no server needed\n`,
+        );
       } finally {
         await store.close();
       }

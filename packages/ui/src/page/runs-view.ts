@@ -58,7 +58,7 @@ export class RunsView implements View {
       return PALETTE[Math.max(0, keys.indexOf(key)) % PALETTE.length]!;
     }
     const i = this.s.runs.indexOf(key);
-    return PALETTE[(i < 0 ? 0 : i) % PALETTE.length]!;
+    return PALETTE[Math.max(i, 0) % PALETTE.length]!;
   };
 
   async mount(): Promise<void> {

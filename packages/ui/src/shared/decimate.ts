@@ -42,7 +42,7 @@ export interface Bin {
 export function binOf(x: number, lo: number, hi: number, width: number): number {
   if (hi <= lo) return 0;
   const b = Math.floor(((x - lo) / (hi - lo)) * width);
-  return b >= width ? width - 1 : b < 0 ? 0 : b;
+  return b >= width ? width - 1 : Math.max(b, 0);
 }
 
 /**
