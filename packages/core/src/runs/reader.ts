@@ -1,12 +1,13 @@
 /** Reader: all runs of a table, read while other processes write. */
 import { makeData, RecordBatch, Schema, Struct, Table } from "apache-arrow";
-import { concatBatches, normalizeRow, type Row, takeRows, vectorToValues } from "../arrow/batches.js";
+import { concatBatches, normalizeRow, type Row, takeRows } from "../arrow/batches.js";
 import { QuiverError } from "../errors.js";
 import { validateName } from "../names.js";
 import { field, type QueryLike, toNode } from "../query/query.js";
 import { openStore, resolveStore } from "../store/registry.js";
 import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
 import type { ScanOptions, Store, StoreOpenOptions } from "../store/contract.js";
+import { listRuns } from "../store-kit/runs.js";
 import { ColumnTypes } from "../arrow/column-types.js";
 import type { RowTable, StoredRow } from "./row-types.js";
 
@@ -102,24 +103,7 @@ export class Reader<R extends object = Row> implements AsyncDisposable {
     const schema = await this.store.schema(this.table);
     if (!schema) return [];
     // A store that summarises runs itself (SQL GROUP BY) answers without reading every row.
-    if (this.store.runs) return this.store.runs(this.table);
-    const hasTs = schema.fields.some((f) => f.name === "timestamp");
-    const runs = new Map<string, RunInfo>();
-    for await (const b of this.store.scan(this.table, { columns: hasTs ? ["track_id", "timestamp"] : ["track_id"] })) {
-      const ids = vectorToValues(b.getChildAt(0)!);
-      const ts = hasTs ? vectorToValues(b.getChildAt(1)!) : [];
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i] as string | null;
-        if (id == null) continue;
-        const t = (ts[i] as Date | null | undefined) ?? null;
-        let r = runs.get(id);
-        if (!r) runs.set(id, (r = { track_id: id, rows: 0, first: t, last: t }));
-        r.rows++;
-        if (t && (!r.first || t < r.first)) r.first = t;
-        if (t && (!r.last || t > r.last)) r.last = t;
-      }
-    }
-    return [...runs.values()];
+    return listRuns(this.store, this.table);
   }
 
   async where(query: QueryLike): Promise<RowTable<R>> {
