@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Reader, Tracker } from "@quiver/core";
-import { measure, printComparisons } from "@quiver/core/bench";
+import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import { chartToPng, main, parseFilter, terminalChart } from "../dist/index.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Bool, Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector } from "apache-arrow";
 import { DuckDBDataChunk, DuckDBInstance, JSToDuckDBValueConverter, BIGINT, BOOLEAN, DOUBLE, TIMESTAMP, VARCHAR } from "@duckdb/node-api";
 import { buildData, vectorToValues } from "@quiver/core";
-import { measure, printComparisons } from "@quiver/core/bench";
+import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import parquet from "parquetjs-lite";
 import { Datasource } from "../dist/index.js";
 import { readParquet, writeColumns } from "../dist/duck.js";

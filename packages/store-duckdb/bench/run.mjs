@@ -6,7 +6,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { DuckDBDataChunk, DuckDBInstance, DOUBLE, TIMESTAMP, VARCHAR, timestampValue } from "@duckdb/node-api";
 import { Tracker } from "@quiver/core";
-import { measure, printComparisons } from "@quiver/core/bench";
+import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import "../dist/index.js";
 
 const N = Number(process.argv[2] ?? 1_000_000);

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import h5wasm from "h5wasm/node";
-import { measure, printComparisons } from "@quiver/core/bench";
+import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import { H5Logger } from "../dist/index.js";
 
 await h5wasm.ready;

@@ -6,7 +6,7 @@ import path from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { McapIndexedReader, McapWriter } from "@mcap/core";
 import { Session } from "@quiver/core";
-import { measure, printComparisons } from "@quiver/core/bench";
+import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import "../dist/index.js";
 
 const N = Number(process.env.N ?? 1_000_000);

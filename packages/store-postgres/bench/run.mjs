@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { openStore, Reader, rowsToBatch, Session, Tracker } from "@quiver/core";
-import { printComparisons } from "@quiver/core/bench";
+import { printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import "../dist/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import { Tracker } from "@quiver/core";
-import { measure, printComparisons } from "@quiver/core/bench";
+import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import { SystemSampler, recordTo, shutdownSamplers } from "../dist/index.js";
 
 const N = 2000;
