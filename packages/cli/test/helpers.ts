@@ -1,9 +1,11 @@
 /** Running the built `quiver` binary as a child process. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Datasource } from "@quiver/datasource";
+import { H5Logger } from "@quiver/store-h5";
 
 export const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 export const DEMO = fileURLToPath(new URL("../dist/demo.js", import.meta.url));
@@ -66,4 +68,17 @@ export async function okIn(args: string[]): Promise<string> {
   const r = await inproc(args);
   if (r.code !== 0) throw new Error(`quiver ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
+}
+
+/** An H5Logger file (camera.h5: exposure_ms, frame) and a scanned datasource "images" (root .ds) under `cwd`. */
+export async function seedH5AndDatasource(cwd: string): Promise<void> {
+  const logger = await H5Logger.open(join(cwd, "camera.h5"), { replaceIfExists: true });
+  for (let i = 0; i < 3; i++) logger.log("exposure_ms", i);
+  logger.log("frame", { data: new Float32Array(4), shape: [2, 2] });
+  await logger.close();
+  mkdirSync(join(cwd, "data", "img"), { recursive: true });
+  for (const n of ["a", "b"]) writeFileSync(join(cwd, "data", "img", `${n}.jpg`), n);
+  const ds = await Datasource.getOrCreate({ name: "images", path: join(cwd, "data"), root: join(cwd, ".ds") });
+  await ds.scan();
+  await ds.close();
 }

@@ -4,13 +4,11 @@
  */
 import "@quiver/store-duckdb";
 import "@quiver/store-msgpack";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Reader, Session, Tracker } from "@quiver/core";
-import { Datasource } from "@quiver/datasource";
-import { H5Logger } from "@quiver/store-h5";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorOf, jsonLines, ok, quiver, tempDir } from "./helpers.js";
+import { errorOf, jsonLines, ok, quiver, seedH5AndDatasource, tempDir } from "./helpers.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -42,15 +40,7 @@ beforeAll(async () => {
   const T0 = 1_714_564_800; // 2024-05-01T12:00:00Z
   await s.track("pose").appendBatch(Array.from({ length: 25_000 }, (_, i) => ({ _ts: T0 + i * 0.01, x: i === 17_000 ? 100 : Math.sin(i / 1000) })));
   await s.close();
-  const logger = await H5Logger.open(join(cwd, "camera.h5"), { replaceIfExists: true });
-  for (let i = 0; i < 3; i++) logger.log("exposure_ms", i);
-  logger.log("frame", { data: new Float32Array(4), shape: [2, 2] });
-  await logger.close();
-  mkdirSync(join(cwd, "data", "img"), { recursive: true });
-  for (const n of ["a", "b"]) writeFileSync(join(cwd, "data", "img", `${n}.jpg`), n);
-  const ds = await Datasource.getOrCreate({ name: "images", path: join(cwd, "data"), root: join(cwd, ".ds") });
-  await ds.scan();
-  await ds.close();
+  await seedH5AndDatasource(cwd);
 });
 
 describe("a lone store argument is a store", () => {

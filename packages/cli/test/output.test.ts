@@ -4,14 +4,12 @@
  * runs the built binary as a child process.
  */
 import "@quiver/store-duckdb";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session, Tracker } from "@quiver/core";
-import { Datasource } from "@quiver/datasource";
-import { H5Logger } from "@quiver/store-h5";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { displayWidth } from "../dist/index.js";
-import { errorOf, jsonLines, ok, quiver, tempDir } from "./helpers.js";
+import { errorOf, jsonLines, ok, quiver, seedH5AndDatasource, tempDir } from "./helpers.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -28,15 +26,7 @@ beforeAll(async () => {
   const s = await Session.open({ prefix: "robot/run-1", root: join(cwd, ".quiver") });
   await s.track("pose").appendBatch(Array.from({ length: 10 }, (_, i) => ({ _ts: T0 + i, x: i })));
   await s.close();
-  const logger = await H5Logger.open(join(cwd, "camera.h5"), { replaceIfExists: true });
-  for (let i = 0; i < 3; i++) logger.log("exposure_ms", i);
-  logger.log("frame", { data: new Float32Array(4), shape: [2, 2] });
-  await logger.close();
-  mkdirSync(join(cwd, "data", "img"), { recursive: true });
-  for (const n of ["a", "b"]) writeFileSync(join(cwd, "data", "img", `${n}.jpg`), n);
-  const ds = await Datasource.getOrCreate({ name: "images", path: join(cwd, "data"), root: join(cwd, ".ds") });
-  await ds.scan();
-  await ds.close();
+  await seedH5AndDatasource(cwd);
 });
 
 describe("time is UTC", () => {

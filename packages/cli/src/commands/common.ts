@@ -16,6 +16,13 @@ export const STORE_HELP = {
 /** The row limit is `--limit N` / `-n N` everywhere; `--n` is read as the same. */
 export const LIMIT_OPT: OptionSpec = { limit: { type: "string", short: "n" } };
 export const LIMIT_ALIASES = { n: "limit" };
+/** Options of commands that print rows of the runs table: which run, which rows, which columns, JSON. */
+export const ROWS_OPT: OptionSpec = {
+  "track-id": { type: "string" },
+  where: { type: "string", short: "w" },
+  columns: { type: "string", short: "c" },
+  json: { type: "boolean" },
+};
 export const URI_NOTE = "URI is a store such as duckdb:runs.db, msgpack:./.quiver or h5:log.h5 (a bare path is read by its extension).";
 
 /**

@@ -5,7 +5,7 @@ import type { Command } from "../context.js";
 import { formatCell, printRows, tableRows } from "../output.js";
 import { Progress } from "../progress.js";
 import { openAny, openExisting, requireTable, resolveRun } from "../stores.js";
-import { LIMIT_ALIASES, LIMIT_OPT, runFilter, STORE_HELP, STORE_OPT, URI_NOTE, withRuns } from "./common.js";
+import { LIMIT_ALIASES, LIMIT_OPT, ROWS_OPT, runFilter, STORE_HELP, STORE_OPT, URI_NOTE, withRuns } from "./common.js";
 import { h5Datasets } from "./h5.js";
 import { plotCmd } from "./plot.js";
 import { statsCmd } from "./stats.js";
@@ -20,10 +20,7 @@ function headTail(which: "head" | "tail"): Command {
     options: {
       ...STORE_OPT,
       ...LIMIT_OPT,
-      "track-id": { type: "string" },
-      where: { type: "string", short: "w" },
-      columns: { type: "string", short: "c" },
-      json: { type: "boolean" },
+      ...ROWS_OPT,
     },
     aliases: LIMIT_ALIASES,
     optionHelp: { ...STORE_HELP, columns: "only these columns, comma-separated" },

@@ -4,7 +4,7 @@ import { bool, type CommandSpec, int, parseCommand, str, usageError } from "../a
 import type { Command } from "../context.js";
 import { formatCell, printRows, tableRows } from "../output.js";
 import { toNumber } from "../plot.js";
-import { LIMIT_ALIASES, LIMIT_OPT, runFilter, STORE_HELP, STORE_OPT, withRuns } from "./common.js";
+import { LIMIT_ALIASES, LIMIT_OPT, ROWS_OPT, runFilter, STORE_HELP, STORE_OPT, withRuns } from "./common.js";
 
 function quantile(sorted: number[], q: number): number {
   const pos = (sorted.length - 1) * q;
@@ -75,10 +75,7 @@ const spec: CommandSpec = {
   options: {
     ...STORE_OPT,
     ...LIMIT_OPT,
-    "track-id": { type: "string" },
-    where: { type: "string", short: "w" },
-    columns: { type: "string", short: "c" },
-    json: { type: "boolean" },
+    ...ROWS_OPT,
   },
   aliases: LIMIT_ALIASES,
   optionHelp: { ...STORE_HELP, limit: "rows for top/bottom (default 5)", columns: "columns to show for top/bottom (default: COL, then all)" },
