@@ -224,3 +224,25 @@ describe("session logs", () => {
     await s.close();
   });
 });
+
+describe("at exit", () => {
+  it("a staged row the batch cannot hold is left out and named; every good row is kept", async () => {
+    const { batchOfGood } = await import("../dist/write/buffer.js");
+    const { rowsToBatch } = await import("../dist/index.js");
+    const schema = rowsToBatch([{ n: 1 }]).schema;
+    const rows = [{ n: 1 }, { n: "two" }, { n: 3 }];
+    const staging = { fresh: () => [] as typeof rows, concat: (a: typeof rows, b: typeof rows) => a.concat(b), slice: (s: typeof rows, a: number, b: number) => s.slice(a, b) };
+    const written: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+    let batch: Awaited<ReturnType<typeof batchOfGood>>;
+    try {
+      batch = batchOfGood(rows, staging, (r) => rowsToBatch(r, { schema }), "events");
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(batch!.getChild("n")!.toArray()).toEqual(new BigInt64Array([1n, 3n]));
+    expect(written.join("")).toMatch(/a row of events refused at exit/);
+    expect(batchOfGood([], staging, (r) => rowsToBatch(r, { schema }), "events")).toBeUndefined();
+  });
+});

@@ -9,7 +9,7 @@ import { resolveStore } from "../store/registry.js";
 import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
 import type { Store, StoreOpenOptions } from "../store/contract.js";
 import { ColumnTypes } from "../arrow/column-types.js";
-import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
+import { batchOfGood, type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
 import { type ExitBatch, onProcessExit } from "../write/exit.js";
 import type { LoggedRow, RowTable, StoredRow } from "./row-types.js";
 import { loadSampler, type MetricsSampler, type SamplerOption } from "./sampler.js";
@@ -186,27 +186,11 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     });
   }
 
-  /** At process exit: the staged rows as batches (a row the batch cannot hold is reported, not kept). */
+  /** At process exit: the staged rows as a batch for the exit writer. */
   private takeSync(): ExitBatch[] {
     this.buffer.stop();
-    const rows = this.buffer.takeAll();
-    if (rows.length === 0) return [];
-    const at = { store: this.store, storeOptions: this.options.storeOptions, table: this.table, layout: "rows" as const };
-    try {
-      return [{ ...at, batch: rowsToBatch(rows, { schema: this.schema, normalized: true }) }];
-    } catch {
-      // Same rule as a refused write: every good row is kept; the bad ones are named on stderr.
-      const good: Row[] = [];
-      for (const r of rows) {
-        try {
-          rowsToBatch([r], { schema: this.schema, normalized: true });
-          good.push(r);
-        } catch (err) {
-          process.stderr.write(`[quiver] a row of ${this.table} refused at exit: ${(err as Error).message}\n`);
-        }
-      }
-      return good.length ? [{ ...at, batch: rowsToBatch(good, { schema: this.schema, normalized: true }) }] : [];
-    }
+    const batch = batchOfGood(this.buffer.takeAll(), ROWS, (rows) => rowsToBatch(rows, { schema: this.schema, normalized: true }), this.table);
+    return batch ? [{ store: this.store, storeOptions: this.options.storeOptions, table: this.table, batch, layout: "rows" }] : [];
   }
 
   /** Opens a run on a store (URI, QUIVER_STORE, or "duckdb:quiver.db"). */

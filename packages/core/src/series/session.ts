@@ -9,7 +9,7 @@
 import { Field, Float64, Schema } from "apache-arrow";
 import { type Data, type DataType, Int64, makeData, RecordBatch, Struct, Type } from "apache-arrow";
 import { batchToRows, BIGINT_META, buildData, inferColumnType, mergeSchemas, mergeTypes, normalizeRow, type Row, rowsToBatch, vectorToValues } from "../arrow/batches.js";
-import { type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
+import { batchOfGood, type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
 import { type ExitBatch, onProcessExit } from "../write/exit.js";
 import { SessionParams } from "./params.js";
 import { isBigintField } from "../arrow/build.js";
@@ -203,24 +203,8 @@ export class Track<P extends object = Row> {
 
   /** @internal At exit: the staged points as a batch for the exit writer. */
   takeSync(): ExitBatch[] {
-    const points = this.buffer.takeAll();
-    if (points.length === 0) return [];
-    const at = { store: this.session.store, storeOptions: this.session.storeOptions, table: this.table, layout: "rows" as const };
-    try {
-      return [{ ...at, batch: pointsToBatch(points, this.schema ?? TS_SCHEMA) }];
-    } catch {
-      const good: Row[] = [];
-      for (let i = 0; i < points.length; i++) {
-        const one = slicePoints(points, i, i + 1);
-        try {
-          pointsToBatch(one, this.schema ?? TS_SCHEMA);
-          good.push(one.row(0));
-        } catch (err) {
-          process.stderr.write(`[quiver] a point of ${this.table} refused at exit: ${(err as Error).message}\n`);
-        }
-      }
-      return good.length ? [{ ...at, batch: rowsToBatch(mergeEqualTs(good), { schema: this.schema ?? TS_SCHEMA }) }] : [];
-    }
+    const batch = batchOfGood(this.buffer.takeAll(), POINTS, (points) => pointsToBatch(points, this.schema ?? TS_SCHEMA), this.table);
+    return batch ? [{ store: this.session.store, storeOptions: this.session.storeOptions, table: this.table, batch, layout: "rows" }] : [];
   }
 
   /**

@@ -11,6 +11,7 @@
  * - While the store keeps failing, at most `maxPending` rows are held; past that, staging more
  *   throws QuiverError("IO") instead of growing without bound or dropping silently.
  */
+import type { RecordBatch } from "apache-arrow";
 import { asStoreError, isRefusal, QuiverError } from "../errors.js";
 
 export interface BufferOptions {
@@ -240,5 +241,29 @@ export class WriteBuffer<S extends { readonly length: number }> {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+}
+
+/**
+ * At process exit, what a buffer staged as one batch: a row the batch cannot hold is named on
+ * stderr and left out (as a refused write would be), every good row is kept. Undefined when
+ * nothing is left.
+ */
+export function batchOfGood<S extends { readonly length: number }>(staged: S, staging: Staging<S>, build: (s: S) => RecordBatch, what: string): RecordBatch | undefined {
+  if (staged.length === 0) return undefined;
+  try {
+    return build(staged);
+  } catch {
+    let good = staging.fresh();
+    for (let i = 0; i < staged.length; i++) {
+      const one = staging.slice(staged, i, i + 1);
+      try {
+        build(one);
+        good = staging.concat(good, one);
+      } catch (err) {
+        process.stderr.write(`[quiver] a row of ${what} refused at exit: ${(err as Error).message}\n`);
+      }
+    }
+    return good.length ? build(good) : undefined;
   }
 }
