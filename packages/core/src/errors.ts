@@ -15,6 +15,8 @@ export type QuiverErrorCode =
   | "LOCKED"
   | "NOT_FOUND"
   | "CLOSED"
+  | "TOO_LARGE"
+  | "CHECKSUM_MISMATCH"
   | "IO";
 
 export class QuiverError extends Error {

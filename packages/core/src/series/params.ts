@@ -13,6 +13,7 @@ import { describeValue, QuiverError } from "../errors.js";
 import { isPlainObject } from "../arrow/values.js";
 import { readRows } from "../store/scan.js";
 import type { Store } from "../store/contract.js";
+import type { SessionSidecars } from "./sidecars.js";
 
 const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), slice: (s, a, b) => s.slice(a, b) };
 const push = (row: Row, rows: Row[]): void => void rows.push(row);
@@ -82,6 +83,8 @@ export class SessionParams {
     readonly table: string,
     private readonly ensureOpen: () => void,
     options: BufferOptions,
+    /** The store's mirror (msgpack: dreamlake's parameters.json), read over the table. */
+    private readonly sidecars?: SessionSidecars,
   ) {
     this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, { ...options, flushInterval: 0 }, `params ${JSON.stringify(table)}`);
   }
@@ -89,11 +92,20 @@ export class SessionParams {
   private async write(rows: Row[]): Promise<void> {
     const store = this.store();
     await store.append(this.table, rowsToBatch(rows, { schema: await store.schema(this.table) }));
+    this.mirror(rows);
+  }
+
+  /** The rows' values into the sidecar (after the table: a retry writes both again, which folds the same). */
+  private mirror(rows: Row[]): void {
+    if (!this.sidecars || !rows.length) return;
+    const values: Row = {};
+    for (const r of rows) values[r.key as string] = JSON.parse(r.value as string);
+    this.sidecars.writeParams(values);
   }
 
   /** @internal Reads the stored record (once, when the session opens). */
   async load(): Promise<void> {
-    this.record = await this.stored();
+    this.record = await this.storedAll();
   }
 
   private async stored(): Promise<Row> {
@@ -102,6 +114,13 @@ export class SessionParams {
     if (!(await store.schema(this.table))) return out;
     const rows = await readRows(store, this.table, { orderBy: [{ column: "_ts" }] });
     for (const r of rows) foldRow(out, r);
+    return out;
+  }
+
+  /** The stored rows folded, then what the sidecar holds (dreamlake's sets, and ours) over them. */
+  private async storedAll(): Promise<Row> {
+    const out = await this.stored();
+    Object.assign(out, this.sidecars?.readParams());
     return out;
   }
 
@@ -127,7 +146,7 @@ export class SessionParams {
   async get(): Promise<Row> {
     this.ensureOpen();
     await this.buffer.flush();
-    this.record = await this.stored();
+    this.record = await this.storedAll();
     return structuredClone(this.record);
   }
 
@@ -144,6 +163,12 @@ export class SessionParams {
   /** @internal At exit: the staged rows as one batch. */
   takeRows(): Row[] {
     this.buffer.stop();
-    return this.buffer.takeAll();
+    const rows = this.buffer.takeAll();
+    try {
+      this.mirror(rows);
+    } catch (err) {
+      process.stderr.write(`[quiver] params not written to ${this.sidecars?.location}: ${(err as Error).message}\n`);
+    }
+    return rows;
   }
 }
