@@ -105,6 +105,79 @@ export function dtypeOfMetadata(m: { type: number; size: number; signed: boolean
   return name in DTYPES ? (name as DType) : undefined;
 }
 
+/** HDF5's enum class (h5wasm Metadata.type). */
+const H5T_ENUM = 8;
+
+/**
+ * h5py's Python bools (numpy `|b1`): a 1-byte enum of exactly FALSE = 0 and TRUE = 1. They read
+ * as booleans and take logged booleans; h5wasm cannot prepare enum data for writing, so appends go
+ * through `writeRawSlice`.
+ */
+export function isBoolEnum(m: { type: number; size: number; enum_type?: { members?: Record<string, number> } }): boolean {
+  if (m.type !== H5T_ENUM || m.size !== 1) return false;
+  const members = m.enum_type?.members ?? {};
+  const keys = Object.keys(members).sort();
+  return keys.length === 2 && keys[0] === "FALSE" && keys[1] === "TRUE" && members.FALSE === 0 && members.TRUE === 1;
+}
+
+/** What H5Logger reads a dataset as: our dtypes, plus h5py's bool enum as "bool". */
+export function dtypeOfDataset(ds: Dataset): DType | undefined {
+  const m = ds.metadata;
+  return isBoolEnum(m) ? "bool" : dtypeOfMetadata(m);
+}
+
+const CLASSES = ["integer", "float", "time", "string", "bitfield", "opaque", "compound", "reference", "enum", "vlen", "array"];
+
+/** An HDF5 type in words, for what H5Logger does not read: "compound {r, i}", "string (2 bytes)", "enum {A, B}". */
+export function describeType(m: {
+  type: number;
+  size: number;
+  vlen?: boolean;
+  signed?: boolean;
+  compound_type?: { members?: { name: string }[] };
+  enum_type?: { members?: Record<string, number> };
+}): string {
+  if (isBoolEnum(m)) return "bool (h5py enum)";
+  const cls = CLASSES[m.type] ?? `class ${m.type}`;
+  if (m.type === 0 || m.type === 1) return `${cls} (${m.size} bytes${m.type === 0 ? (m.signed ? ", signed" : ", unsigned") : ""})`;
+  if (m.type === 3) return m.vlen ? "string (variable length)" : `string (${m.size} bytes)`;
+  if (m.type === 6) return `compound {${(m.compound_type?.members ?? []).map((x) => x.name).join(", ")}}`;
+  if (m.type === 8) return `enum {${Object.keys(m.enum_type?.members ?? {}).join(", ")}}`;
+  return m.vlen ? `${cls} (variable length)` : `${cls} (${m.size} bytes)`;
+}
+
+interface RawModule {
+  _malloc(n: number): number;
+  _free(p: number): void;
+  HEAPU8: Uint8Array;
+  set_dataset_data(file_id: bigint, path: string, count: bigint[], offset: bigint[], strides: bigint[], ptr: bigint): number;
+}
+
+/**
+ * Writes rows [start, end) of `ds` from raw bytes in the dataset's own type: h5wasm's write_slice
+ * refuses enum datasets ("data with type 8 can not be prepared for write").
+ */
+export function writeRawSlice(ds: Dataset, start: number, end: number, rest: readonly number[], bytes: Uint8Array): void {
+  const M = Module as unknown as RawModule;
+  const count = [BigInt(end - start), ...rest.map((d) => BigInt(d))];
+  const offset = count.map((_, i) => (i === 0 ? BigInt(start) : 0n));
+  const ptr = M._malloc(Math.max(1, bytes.byteLength));
+  if (ptr === 0) throw new QuiverError("IO", `cannot write to ${ds.path}: out of wasm memory for ${bytes.byteLength} bytes`);
+  try {
+    M.HEAPU8.set(bytes, ptr);
+    M.set_dataset_data(
+      ds.file_id,
+      ds.path,
+      count,
+      offset,
+      count.map(() => 1n),
+      BigInt(ptr),
+    );
+  } finally {
+    M._free(ptr);
+  }
+}
+
 /**
  * The HDF5 file for a user path: no extension → ".h5"; ".h5"/".hdf5" kept; anything else → INVALID_PATH.
  */
@@ -164,6 +237,11 @@ function superblock(path: string): Superblock | undefined {
 export function consistencyFlags(path: string): number | undefined {
   const sb = superblock(path);
   return sb && sb.version >= 3 ? sb.flags : undefined;
+}
+
+/** The superblock version (3 and up: the 1.10 format SWMR needs), or undefined for a non-HDF5 file. */
+export function superblockVersion(path: string): number | undefined {
+  return superblock(path)?.version;
 }
 
 /** Why an existing file cannot be opened as HDF5, when the bytes tell; undefined otherwise. */

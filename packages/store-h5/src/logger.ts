@@ -12,9 +12,25 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { describeValue, onProcessExit, QuiverError, validateName } from "@quiver/core";
 import { ioAdvice, ioReason } from "./guard.js";
-import { attrString, createFile, type Dataset, type DType, DTYPES, dtypeOfMetadata, type File, H5, h5Path, h5ready, parseDType, walkDatasets } from "./h5.js";
+import {
+  attrString,
+  createFile,
+  type Dataset,
+  type DType,
+  DTYPES,
+  dtypeOfDataset,
+  type File,
+  describeType,
+  H5,
+  h5Path,
+  h5ready,
+  parseDType,
+  superblockVersion,
+  walkDatasets,
+} from "./h5.js";
 import { H5Handle, writerLock } from "./handle.js";
 import { H5Reader } from "./reader.js";
+import { copyToSwmrFormat } from "./upgrade.js";
 import { createDataset, Stream } from "./stream.js";
 import { checkSpec, type DatasetSpec, KIND_ATTR, type Kind, type LogValue, type Parsed, parseValue, product, shapeStr, TARGET_BLOCK_BYTES } from "./values.js";
 
@@ -29,6 +45,12 @@ export interface H5LoggerOptions {
    * logged after that throws UNSUPPORTED (declare it in `datasets`).
    */
   concurrentReaders?: boolean;
+  /**
+   * h5logger's `n_datasets`: the number of names this run logs. The file uses the SWMR format, and
+   * SWMR starts as soon as that many datasets exist (the last new name's first value is written at
+   * once); a name past them throws UNSUPPORTED.
+   */
+  nDatasets?: number;
   /** Rows buffered per name before a block is written (default: about 1 MiB of values). */
   flushEvery?: number;
   /** Write pending values after this many ms without a flush (default 1000; 0 disables). */
@@ -57,7 +79,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 
 export class H5Logger {
   readonly path: string;
-  private readonly h: H5Handle;
+  private h: H5Handle;
   private readonly streams = new Map<string, Stream>();
   private readonly specs: Record<string, DatasetSpec>;
   private readonly flushEvery: number | undefined;
@@ -65,7 +87,11 @@ export class H5Logger {
   private swmr = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly wantSwmr: boolean;
+  /** SWMR is to start at the next write (concurrentReaders, or nDatasets reached). */
+  private wantSwmr: boolean;
+  /** The file is in the 1.10 format SWMR needs (opened with concurrentReaders or nDatasets). */
+  private v110: boolean;
+  private readonly nDatasets: number | undefined;
   private readonly onError: ((err: QuiverError) => void) | undefined;
   private readonly maxBuffer: number;
   private readonly durable: boolean;
@@ -90,6 +116,9 @@ export class H5Logger {
     this.h = h;
     this.specs = options.datasets ?? {};
     this.wantSwmr = options.concurrentReaders === true;
+    // Opened with the 1.10 bounds, on a file whose superblock allows SWMR (an older file is converted when SWMR starts).
+    this.v110 = (options.concurrentReaders === true || options.nDatasets !== undefined) && (superblockVersion(path) ?? 0) >= 3;
+    this.nDatasets = options.nDatasets;
     if (options.flushEvery !== undefined && (!Number.isInteger(options.flushEvery) || options.flushEvery < 1)) {
       throw new QuiverError("INVALID_VALUE", `flushEvery must be a positive integer (rows per block), got ${options.flushEvery}`);
     }
@@ -117,7 +146,11 @@ export class H5Logger {
     } catch (e) {
       throw new QuiverError("IO", `cannot create the folder of ${file}: ${ioReason(e)}; ${ioAdvice(e)}`, { cause: e });
     }
-    const libver = options.concurrentReaders ? "v110" : undefined;
+    const n = options.nDatasets;
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) {
+      throw new QuiverError("INVALID_VALUE", `nDatasets must be a positive integer (the number of names this run logs), got ${describeValue(n)}`);
+    }
+    const libver = options.concurrentReaders || n !== undefined ? "v110" : undefined;
     const unlock = writerLock(file);
     let h: H5Handle | undefined;
     let logger: H5Logger;
@@ -132,7 +165,7 @@ export class H5Logger {
           for (const [name, spec] of declared) logger.declare(name, spec, true);
         });
       }
-      if (options.concurrentReaders && options.datasets) logger.enableConcurrentReaders();
+      if ((options.concurrentReaders && options.datasets) || (n !== undefined && logger.names() >= n)) logger.enableConcurrentReaders();
     } catch (err) {
       h?.close();
       unlock();
@@ -197,14 +230,19 @@ export class H5Logger {
       if (!(existing instanceof H5.Dataset)) throw new QuiverError("INVALID_NAME", `"${name}" is a group in ${this.path}; log to a name that is not a group`);
       ds = existing;
       const m = ds.metadata;
-      const fileDtype = dtypeOfMetadata(m);
-      const fileKind = (attrString(ds, KIND_ATTR) as Kind | undefined) ?? "number";
+      const fileDtype = dtypeOfDataset(ds);
+      const fileKind = fileDtype === "bool" ? "bool" : ((attrString(ds, KIND_ATTR) as Kind | undefined) ?? "number");
       const fileShape = (ds.shape ?? []).slice(1).map(Number);
-      if (!fileDtype) throw new QuiverError("SHAPE_MISMATCH", `"${name}" in ${this.path} has an element type H5Logger cannot append to`);
+      if (!fileDtype) throw new QuiverError("SHAPE_MISMATCH", `"${name}" in ${this.path} has an element type H5Logger cannot append to (${describeType(m)}); log to another name`);
       const probe = new Stream(name, fileKind === "bool" ? "bool" : fileDtype, fileKind, fileShape, 1, undefined, undefined);
       const fits = (probe.dtype === dtype || (kind === "number" && fileKind === "number")) && shapeStr(fileShape) === shapeStr(shape) && fileKind === kind;
       if (!fits) throw probe.mismatch({ shape, dtype, kind, data: [], loose: false });
       dtype = probe.dtype;
+    } else if (this.nDatasets !== undefined && this.names() >= this.nDatasets) {
+      throw new QuiverError(
+        "UNSUPPORTED",
+        `"${name}" would be dataset ${this.names() + 1} of ${this.path}, opened with nDatasets: ${this.nDatasets}, so concurrent readers already watch a fixed set of names (HDF5 cannot create datasets in SWMR mode); log it under one of ${[...this.nameSet()].sort().join(", ")}, or open the logger with a larger nDatasets`,
+      );
     } else if (this.swmr) {
       throw new QuiverError(
         "UNSUPPORTED",
@@ -240,6 +278,7 @@ export class H5Logger {
       return this;
     }
     const p = parseValue(value, name);
+    const created = s === undefined;
     if (s === undefined) s = this.streamFor(name, p);
     if (shapeStr(p.shape) !== shapeStr(s.shape) || p.kind !== s.kind || (!p.loose && p.dtype !== s.dtype)) throw s.mismatch(p);
     if (s.isInt && p.kind === "number") {
@@ -270,8 +309,31 @@ export class H5Logger {
       }
     }
     s.n++;
-    if (s.n >= s.blockRows) this.blockFull(s);
+    if (created && this.nDatasets !== undefined && !this.swmr && this.names() >= this.nDatasets) this.startCounted();
+    else if (s.n >= s.blockRows) this.blockFull(s);
     return this;
+  }
+
+  /** nDatasets names exist: write them all and start SWMR now (a failure is retried in the background, never thrown into the loop). */
+  private startCounted(): void {
+    this.wantSwmr = true;
+    try {
+      this.writeAll("cannot start concurrent readers (nDatasets reached) on");
+    } catch (e) {
+      this.fail(e, true);
+    }
+  }
+
+  /** Names logged or in the file. */
+  private nameSet(): Set<string> {
+    const names = new Set(walkDatasets(this.file));
+    for (const k of this.streams.keys()) names.add(k);
+    return names;
+  }
+
+  /** @internal How many datasets the logger has (logged or in the file). */
+  names(): number {
+    return this.nameSet().size;
   }
 
   private badInt(s: Stream, v: number): QuiverError {
@@ -326,9 +388,7 @@ export class H5Logger {
   /** Names logged or present in the file, sorted. */
   keys(): string[] {
     this.check();
-    const names = new Set(walkDatasets(this.file));
-    for (const k of this.streams.keys()) names.add(k);
-    return [...names].sort();
+    return [...this.nameSet()].sort();
   }
 
   /** Values buffered and not yet in the file. */
@@ -341,6 +401,7 @@ export class H5Logger {
   /** Writes the pending rows of `list` as one transaction; rows leave the buffers only once it commits. */
   private writeStreams(list: Stream[], what: string): void {
     let swmr = false;
+    if (this.wantSwmr && !this.swmr && !this.v110) this.toSwmrFormat();
     const ends = this.h.write(what, (file) => {
       const ends = list.map((s) => s.writeBlock(file));
       if (this.wantSwmr && !this.swmr) swmr = this.startSwmr(file);
@@ -362,12 +423,7 @@ export class H5Logger {
 
   /** Creates the datasets not written yet and starts SWMR (inside a transaction). */
   private startSwmr(file: File): boolean {
-    if ((file.libver[1] as string) === "earliest" || (file.libver[1] as string) === "v108") {
-      throw new QuiverError(
-        "UNSUPPORTED",
-        `${this.path} was opened without concurrentReaders: true, so it uses a file format without SWMR; open it with { concurrentReaders: true }`,
-      );
-    }
+    if (!this.v110) throw new QuiverError("UNSUPPORTED", `${this.path} is not in the file format SWMR needs; call enableConcurrentReaders(), which converts it`);
     for (const s of this.streams.values()) if (!s.ds) s.ds = createDataset(file, s.name, s, 0);
     file.flush();
     const status = file.start_swmr_write();
@@ -382,8 +438,44 @@ export class H5Logger {
   enableConcurrentReaders(): void {
     this.check();
     if (this.swmr) return;
+    if (!this.v110) this.toSwmrFormat();
+    this.wantSwmr = true;
     this.h.write("cannot start concurrent readers on", (file) => this.startSwmr(file));
     this.swmr = true;
+  }
+
+  /**
+   * The logger was opened without concurrentReaders: the file's superblock is older than SWMR
+   * allows. A 1.10-format file is reopened with the 1.10 bounds; an older one is copied into the
+   * 1.10 format and renamed over (see upgrade.ts). Buffered values stay buffered.
+   */
+  private toSwmrFormat(): void {
+    const reopen = (libver: "v110" | undefined) => {
+      const h = H5Handle.open(this.path, "a", libver);
+      h.onReopen = (file, writable) => this.reopened(file, writable);
+      this.h = h;
+      this.v110 = libver === "v110";
+      for (const s of this.streams.values()) s.rebind(h.file);
+    };
+    if ((superblockVersion(this.path) ?? 0) >= 3) {
+      this.h.close();
+      reopen("v110");
+      return;
+    }
+    let closed = false;
+    try {
+      copyToSwmrFormat(
+        this.file,
+        this.path,
+        () => {
+          this.h.close();
+          closed = true;
+        },
+        this.durable,
+      );
+    } finally {
+      if (closed) reopen((superblockVersion(this.path) ?? 0) >= 3 ? "v110" : undefined);
+    }
   }
 
   /** A rollback reopened the file: dataset handles and lengths as committed, SWMR again if it was on. */

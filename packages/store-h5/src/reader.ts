@@ -1,7 +1,7 @@
 /** Reading H5Logger files: H5Reader (also while another process writes with SWMR) and H5Series. */
 import { existsSync } from "node:fs";
 import { QuiverError, validateName } from "@quiver/core";
-import { attrString, type Dataset, type DType, DTYPES, dtypeOfMetadata, type File, H5, h5Path, h5ready, type NumericArray, walkDatasets } from "./h5.js";
+import { attrString, type Dataset, type DType, DTYPES, describeType, dtypeOfDataset, type File, H5, h5Path, h5ready, type NumericArray, walkDatasets } from "./h5.js";
 import { H5Handle } from "./handle.js";
 import { KIND_ATTR, type Kind, product } from "./values.js";
 
@@ -31,9 +31,25 @@ export class H5Series {
   get dtype(): DType {
     const ds = this.ds;
     if (attrString(ds, KIND_ATTR) === "bool") return "bool";
-    const d = dtypeOfMetadata(ds.metadata);
-    if (!d) throw new QuiverError("UNSUPPORTED", `"${this.name}" has an element type H5Logger does not read (class ${ds.metadata.type}, ${ds.metadata.size} bytes)`);
+    const d = dtypeOfDataset(ds);
+    if (!d) {
+      throw new QuiverError(
+        "UNSUPPORTED",
+        `"${this.name}" in ${this.reader.path} holds ${describeType(ds.metadata)} values, which H5Logger does not read; read it with h5py or h5dump`,
+      );
+    }
     return d;
+  }
+
+  /** The HDF5 element type in words ("float (8 bytes)", "bool (h5py enum)", "compound {r, i}"); never throws. */
+  get hdf5Type(): string {
+    return describeType(this.ds.metadata);
+  }
+
+  /** Whether `dtype`, `slice` and `sliceData` can read this dataset (false: an element type H5Logger does not read). */
+  get readable(): boolean {
+    const ds = this.ds;
+    return ds.shape !== null && (attrString(ds, KIND_ATTR) === "bool" || dtypeOfDataset(ds) !== undefined);
   }
 
   /** Rows [start, end) as one flat typed array plus the slice's shape; reads only that slice. */
@@ -47,7 +63,9 @@ export class H5Series {
     if (e === s) return { data: new DTYPES[dtype].ctor(0), shape: [0, ...rest] };
     const raw = this.ds.slice([[s, e], ...rest.map((d) => [0, d] as [number, number])]);
     let data = raw as unknown as NumericArray;
-    if (!ArrayBuffer.isView(data)) data = DTYPES[dtype].ctor === Float64Array ? Float64Array.from(raw as number[]) : (raw as unknown as NumericArray);
+    // h5py's bool enum reads as int8; bools are 0/1 bytes in a Uint8Array, like ours.
+    if (dtype === "bool" && data instanceof Int8Array) data = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    else if (!ArrayBuffer.isView(data)) data = DTYPES[dtype].ctor === Float64Array ? Float64Array.from(raw as number[]) : (raw as unknown as NumericArray);
     return { data, shape: [e - s, ...rest] };
   }
 
@@ -57,7 +75,7 @@ export class H5Series {
     const rows = shape[0]!;
     const rest = shape.slice(1);
     const size = product(rest);
-    const kind = (attrString(this.ds, KIND_ATTR) as Kind | undefined) ?? "number";
+    const kind = this.dtype === "bool" ? "bool" : ((attrString(this.ds, KIND_ATTR) as Kind | undefined) ?? "number");
     const out = new Array<SeriesValue>(rows);
     if (rest.length === 0) {
       for (let i = 0; i < rows; i++) {

@@ -1,6 +1,6 @@
 /** One H5Logger name: its dataset and its pending rows. */
 import { QuiverError } from "@quiver/core";
-import { type Dataset, type DType, DTYPES, type File, H5, type NumericArray } from "./h5.js";
+import { type Dataset, type DType, DTYPES, type File, H5, isBoolEnum, type NumericArray, writeRawSlice } from "./h5.js";
 import { KIND_ATTR, type Kind, type Parsed, product, shapeStr, TARGET_CHUNK_BYTES } from "./values.js";
 
 /** One name's dataset and its pending rows. */
@@ -12,7 +12,9 @@ export class Stream {
   buf: NumericArray;
   n = 0;
   ds: Dataset | undefined;
-  written: number;
+  /** The dataset is h5py's bool enum: written as raw bytes (h5wasm's write_slice refuses enums). */
+  private enumBool = false;
+  written = 0;
   readonly chunkRows: number;
   /** Range of JS numbers an integer dataset holds exactly (typed arrays would wrap the rest). */
   readonly min: number;
@@ -35,7 +37,12 @@ export class Stream {
     const bytes = Math.max(1, this.rowSize * info.ctor.BYTES_PER_ELEMENT);
     this.chunkRows = chunkRows ?? Math.max(1, Math.min(1 << 16, Math.floor(TARGET_CHUNK_BYTES / bytes)));
     this.buf = this.alloc(Math.min(blockRows, 1024));
+    this.bind(ds);
+  }
+
+  private bind(ds: Dataset | undefined): void {
     this.ds = ds;
+    this.enumBool = ds !== undefined && isBoolEnum(ds.metadata);
     this.written = ds ? Number(ds.shape?.[0] ?? 0) : 0;
   }
 
@@ -89,7 +96,8 @@ export class Stream {
     if (!this.ds) this.ds = createDataset(file, this.name, this, 0);
     const end = this.written + rows;
     this.ds.resize([end, ...this.shape]);
-    if (data.length > 0) this.ds.write_slice([[this.written, end], ...this.shape.map((d) => [0, d] as [number, number])], data);
+    if (data.length > 0 && this.enumBool) writeRawSlice(this.ds, this.written, end, this.shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    else if (data.length > 0) this.ds.write_slice([[this.written, end], ...this.shape.map((d) => [0, d] as [number, number])], data);
     return end;
   }
 
@@ -104,8 +112,7 @@ export class Stream {
   /** After a rollback reopened the file: its dataset (if it was committed) and length. */
   rebind(file: File): void {
     const o = file.get(this.name);
-    this.ds = o instanceof H5.Dataset ? o : undefined;
-    this.written = this.ds ? Number(this.ds.shape?.[0] ?? 0) : 0;
+    this.bind(o instanceof H5.Dataset ? o : undefined);
   }
 }
 

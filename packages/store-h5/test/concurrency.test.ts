@@ -126,33 +126,41 @@ describe("H5Logger across processes", () => {
     ).toEqual([]); // no .break or temp files left
   }, 120_000);
 
-  it("h5py (swmr=True) and H5Logger.read in other processes see the data grow, correct across many chunks", async () => {
-    const p = path.join(dir, "swmr.h5");
-    // 1200 values in blocks of 20 every 40 ms: ~2.4 s, 19 chunks of 64 rows.
-    const writer = run(node, [path.join(fixtures, "swmr-writer.mjs"), p, "1200", "20", "40"]);
-    await new Promise<void>((res, rej) => {
-      writer.child.stdout.once("data", () => res());
-      writer.child.once("exit", () => rej(new Error("writer exited early")));
-    });
-    let opened = 0;
-    const onLine = (l: string) => {
-      if (l === "open" && ++opened === 2) fs.writeFileSync(`${p}.go`, "");
-    };
-    const nodeReader = run(node, [path.join(fixtures, "node-reader.mjs"), p, "1200", "30000"], { onLine });
-    const pyReader = run(python, [path.join(fixtures, "h5py-reader.py"), p, "1200", "30"], { onLine });
-    const [w, nr, pr] = await Promise.all([writer.done, nodeReader.done, pyReader.done]);
-    expect(w.code, w.err).toBe(0);
-    expect(nr.code, nr.err).toBe(0);
-    expect(pr.code, pr.err).toBe(0);
-    for (const out of [nr.out, pr.out]) {
-      const watch = JSON.parse(out.trim().split("\n").pop()!) as Watch;
-      expect(watch.bad).toBe(-1);
-      expect(watch.final).toBe(1200);
-      const growing = [...new Set(watch.lengths.filter((n) => n > 0 && n < 1200))];
-      expect(growing.length, `lengths seen: ${watch.lengths.join(",")}`).toBeGreaterThanOrEqual(3);
-      expect(Math.max(...growing)).toBeGreaterThan(3 * 64);
-    }
-  }, 60_000);
+  // declared: concurrentReaders + datasets (h5logger's option 2); enable: a logger opened without
+  // concurrentReaders whose first values are in the file, then enableConcurrentReaders() (option 1,
+  // which converts the file to the SWMR format); count: nDatasets: 2 (option 3).
+  it.each(["declared", "enable", "count"])(
+    "h5py (swmr=True) and H5Logger.read in other processes see the data grow, correct across many chunks (%s)",
+    async (mode) => {
+      const p = path.join(dir, `swmr-${mode}.h5`);
+      // 1200 values in blocks of 20 every 40 ms: ~2.4 s, 19 chunks of 64 rows (declared).
+      const writer = run(node, [path.join(fixtures, "swmr-writer.mjs"), p, "1200", "20", "40", mode]);
+      await new Promise<void>((res, rej) => {
+        writer.child.stdout.once("data", () => res());
+        writer.child.once("exit", () => rej(new Error("writer exited early")));
+      });
+      let opened = 0;
+      const onLine = (l: string) => {
+        if (l === "open" && ++opened === 2) fs.writeFileSync(`${p}.go`, "");
+      };
+      const nodeReader = run(node, [path.join(fixtures, "node-reader.mjs"), p, "1200", "30000"], { onLine });
+      const pyReader = run(python, [path.join(fixtures, "h5py-reader.py"), p, "1200", "30"], { onLine });
+      const [w, nr, pr] = await Promise.all([writer.done, nodeReader.done, pyReader.done]);
+      expect(w.code, w.err).toBe(0);
+      expect(w.err).toBe(""); // no HDF5 error stack, no warning
+      expect(nr.code, nr.err).toBe(0);
+      expect(pr.code, pr.err).toBe(0);
+      for (const out of [nr.out, pr.out]) {
+        const watch = JSON.parse(out.trim().split("\n").pop()!) as Watch;
+        expect(watch.bad).toBe(-1);
+        expect(watch.final).toBe(1200);
+        const growing = [...new Set(watch.lengths.filter((n) => n > 0 && n < 1200))];
+        expect(growing.length, `lengths seen: ${watch.lengths.join(",")}`).toBeGreaterThanOrEqual(3);
+        expect(Math.max(...growing)).toBeGreaterThan(3 * 64);
+      }
+    },
+    60_000,
+  );
 
   it("h5wasm's own Dataset.refresh() returns chunk 0's values past the first chunk (why our reader reopens)", async () => {
     // If this starts failing, h5wasm fixed refresh_dataset's leaked H5Dopen2 handle (see README).
