@@ -13,6 +13,8 @@ export interface H5Dataset {
   dtype: string;
   length: number;
   slice(start: number, end: number): unknown;
+  /** The HDF5 element type in words (store-h5 ≥ 0.1 with h5py types); never throws. */
+  readonly hdf5Type?: string;
 }
 export interface H5Reader {
   keys(): string[] | Promise<string[]>;
@@ -88,32 +90,80 @@ function entrySummary(v: unknown, frameShape: number[]): Row {
   return { shape: frameShape.join("×") || String(arr.length), min, max, mean: arr.length ? sum / arr.length : NaN };
 }
 
-/** The datasets of an H5Logger file, as `h5 ls` lists them (shapes as arrays in JSON). */
+function messageOf(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0]!;
+}
+
+/**
+ * The datasets of an H5Logger file, as `h5 ls` lists them (shapes as arrays in JSON). A dataset
+ * H5Logger cannot read (an h5py string or compound, a dataset whose metadata fails) is still
+ * listed, with what could be read and a `note` saying what could not: one odd dataset never hides
+ * the rest of the file.
+ */
 export async function h5Datasets(file: string, json: boolean): Promise<Row[]> {
   return withFile(file, async (r) => {
     const rows: Row[] = [];
     for (const name of [...(await r.keys())].sort()) {
-      const d = await r.get(name);
+      let d: H5Dataset | undefined;
+      try {
+        d = await r.get(name);
+      } catch (e) {
+        rows.push({ name, dtype: null, shape: null, length: null, note: `cannot open: ${messageOf(e)}` });
+        continue;
+      }
       if (!d) continue;
-      rows.push({ name, dtype: d.dtype, shape: json ? d.shape : `(${d.shape.join(", ")}${d.shape.length === 1 ? "," : ""})`, length: d.length });
+      let note: string | undefined;
+      let dtype: string | null = null;
+      let shape: Row[string] = null;
+      let length: number | null = null;
+      try {
+        shape = json ? d.shape : `(${d.shape.join(", ")}${d.shape.length === 1 ? "," : ""})`;
+        length = d.length;
+      } catch (e) {
+        note = `shape unreadable: ${messageOf(e)}`;
+      }
+      try {
+        dtype = d.dtype;
+      } catch {
+        let type: string | undefined;
+        try {
+          type = d.hdf5Type;
+        } catch {
+          /* an older store-h5 */
+        }
+        note = `${type ?? "an element type"}: not read by H5Logger`;
+      }
+      const row: Row = { name, dtype, shape, length };
+      if (note !== undefined) row.note = note;
+      rows.push(row);
     }
     return rows;
   });
 }
 
+/** The columns `h5 ls` prints: `note` only when some dataset needs one. */
+export function h5Columns(rows: Row[]): string[] {
+  const cols = ["name", "dtype", "shape", "length"];
+  return rows.some((r) => r.note !== undefined) ? [...cols, "note"] : cols;
+}
+
 const lsCmd: Command = {
   spec: {
     usage: "h5 ls FILE [--json]",
-    summary: "Lists the datasets of an HDF5 file written by H5Logger: name, dtype, shape and length.",
+    summary:
+      "Lists the datasets of an HDF5 file written by H5Logger (or h5py): name, dtype, shape and length. A dataset H5Logger cannot read is listed with a note saying why.",
     options: { json: { type: "boolean" } },
-    optionHelp: { json: "one JSON object per line" },
+    optionHelp: { json: "one JSON object per line ({name, dtype, shape, length}, plus note for a dataset not fully shown)" },
     details: "Example:\n  quiver h5 ls logging_data.h5",
   },
   async run(argv, ctx) {
     const p = parseCommand(argv, this.spec);
     if (p.positionals.length !== 1) throw usageError(this.spec, "expected FILE");
-    const rows = await h5Datasets(p.positionals[0]!, bool(p, "json"));
-    printRows(ctx.out, rows, { json: bool(p, "json"), columns: ["name", "dtype", "shape", "length"] });
+    const json = bool(p, "json");
+    const rows = await h5Datasets(p.positionals[0]!, json);
+    printRows(ctx.out, rows, { json, columns: json ? undefined : h5Columns(rows) });
+    const odd = rows.filter((r) => r.note !== undefined).length;
+    if (odd && !json) ctx.out.write(`${odd} of ${rows.length} datasets are not fully shown (see note); h5dump -d /NAME ${p.positionals[0]} shows them\n`);
   },
 };
 
