@@ -150,8 +150,7 @@ export function h5Columns(rows: Row[]): string[] {
 const lsCmd: Command = {
   spec: {
     usage: "h5 ls FILE [--json]",
-    summary:
-      "Lists the datasets of an HDF5 file written by H5Logger (or h5py): name, dtype, shape and length. A dataset H5Logger cannot read is listed with a note saying why.",
+    summary: "Lists the datasets of an HDF5 file written by H5Logger (or h5py): name, dtype, shape and length. A dataset H5Logger cannot read is listed with a note saying why.",
     options: { json: { type: "boolean" } },
     optionHelp: { json: "one JSON object per line ({name, dtype, shape, length}, plus note for a dataset not fully shown)" },
     details: "Example:\n  quiver h5 ls logging_data.h5",
