@@ -1,8 +1,10 @@
 /** copy: merge the runs of one store's table into another's, idempotently. */
 import { batchToRows, mergeSchemas, type Row, rowsToBatch } from "../arrow/batches.js";
+import { QuiverError } from "../errors.js";
 import { validateName } from "../names.js";
 import { resolveStore } from "../store/registry.js";
 import type { Store } from "../store/contract.js";
+import { assetsTable, copyAssets } from "./assets.js";
 
 function rowKey(row: Row, columns: readonly string[]): string {
   return JSON.stringify(
@@ -14,59 +16,88 @@ function rowKey(row: Row, columns: readonly string[]): string {
 export interface CopyOptions {
   source: string | Store;
   target: string | Store;
+  /** One table (default "events"). */
   table?: string;
-  /** Called after each written batch with rows added so far. */
+  /** Several tables in one call (with `table` too, if given); each is copied as `table` is. */
+  tables?: readonly string[];
+  /** Also copy each table's assets (`<table>_assets`), de-duplicated by hash (default true). */
+  assets?: boolean;
+  /** Called after each written batch with rows added so far (over all tables). */
   onProgress?: (added: number) => void;
+  /** Called once per table copied with the rows (and assets) it added. */
+  onTable?: (table: string, added: number, assets: number) => void;
+}
+
+function tablesOf(options: CopyOptions): string[] {
+  if (options.tables !== undefined && (!Array.isArray(options.tables) || options.tables.length === 0)) {
+    throw new QuiverError("INVALID_VALUE", 'copy: tables must be a non-empty array of table names (or leave it out for "events")');
+  }
+  const names = [...(options.table !== undefined ? [options.table] : []), ...(options.tables ?? [])];
+  if (!names.length) names.push("events");
+  return [...new Set(names.map((t) => validateName(t, "table name")))];
 }
 
 /**
- * Merges the rows of one store's table into another's (any schemes). Rows already present in
- * the target (same values in every source column) are skipped, so copying again adds 0.
+ * Merges the rows of one store's tables into another's (any schemes). Rows already present in
+ * the target (same values in every source column) are skipped, so copying again adds 0. Each
+ * table's assets come along unless `assets: false`. Returns the rows added over all tables.
  */
 export async function copy(options: CopyOptions): Promise<number> {
-  const table = validateName(options.table ?? "events", "table name");
+  const tables = tablesOf(options);
   // The source is only read: a missing one is NOT_FOUND, never created.
   const src = await resolveStore(options.source, { readOnly: true });
   try {
     const dst = await resolveStore(options.target);
     try {
-      const schema = await src.store.schema(table);
-      if (!schema) return 0;
-      const columns = schema.fields.map((f) => f.name);
-      const have = new Map<string, number>();
-      if (await dst.store.schema(table)) {
-        const dschema = (await dst.store.schema(table))!;
-        const shared = columns.filter((c) => dschema.fields.some((f) => f.name === c));
-        for await (const b of dst.store.scan(table, { columns: shared })) {
-          for (const r of batchToRows(b)) {
-            const k = rowKey(r, columns);
-            have.set(k, (have.get(k) ?? 0) + 1);
-          }
-        }
-      }
-      let added = 0;
-      let targetSchema = await dst.store.schema(table);
-      for await (const b of src.store.scan(table)) {
-        const fresh: Row[] = [];
-        for (const r of batchToRows(b)) {
-          const k = rowKey(r, columns);
-          const n = have.get(k) ?? 0;
-          if (n > 0) have.set(k, n - 1);
-          else fresh.push(r);
-        }
-        if (!fresh.length) continue;
-        const batch = rowsToBatch(fresh, { schema: targetSchema ? mergeSchemas(targetSchema, schema) : schema });
-        await dst.store.append(table, batch);
-        targetSchema = mergeSchemas(targetSchema, batch.schema);
-        added += fresh.length;
-        options.onProgress?.(added);
+      let total = 0;
+      for (const table of tables) {
+        const base = total;
+        const added = await copyTable(src.store, dst.store, table, (n) => options.onProgress?.(base + n));
+        const assets = options.assets === false ? 0 : await copyAssets(src.store, dst.store, assetsTable(table));
+        total += added;
+        options.onTable?.(table, added, assets);
       }
       await dst.store.flush();
-      return added;
+      return total;
     } finally {
       if (dst.owned) await dst.store.close();
     }
   } finally {
     if (src.owned) await src.store.close();
   }
+}
+
+async function copyTable(src: Store, dst: Store, table: string, onProgress: (added: number) => void): Promise<number> {
+  const schema = await src.schema(table);
+  if (!schema) return 0;
+  const columns = schema.fields.map((f) => f.name);
+  const have = new Map<string, number>();
+  let targetSchema = await dst.schema(table);
+  if (targetSchema) {
+    const dschema = targetSchema;
+    const shared = columns.filter((c) => dschema.fields.some((f) => f.name === c));
+    for await (const b of dst.scan(table, { columns: shared })) {
+      for (const r of batchToRows(b)) {
+        const k = rowKey(r, columns);
+        have.set(k, (have.get(k) ?? 0) + 1);
+      }
+    }
+  }
+  let added = 0;
+  for await (const b of src.scan(table)) {
+    const fresh: Row[] = [];
+    for (const r of batchToRows(b)) {
+      const k = rowKey(r, columns);
+      const n = have.get(k) ?? 0;
+      if (n > 0) have.set(k, n - 1);
+      else fresh.push(r);
+    }
+    if (!fresh.length) continue;
+    const batch = rowsToBatch(fresh, { schema: targetSchema ? mergeSchemas(targetSchema, schema) : schema });
+    await dst.append(table, batch);
+    targetSchema = mergeSchemas(targetSchema, batch.schema);
+    added += fresh.length;
+    onProgress(added);
+  }
+  return added;
 }

@@ -10,6 +10,8 @@ import type { ScanOptions, Store, StoreOpenOptions } from "../store/contract.js"
 import { listRuns } from "../store-kit/runs.js";
 import { ColumnTypes } from "../arrow/column-types.js";
 import type { RowTable, StoredRow } from "./row-types.js";
+import { type AssetInfo, assetsTable, getAssetValue, listAssets, removeAsset } from "./assets.js";
+import { latestRun, setWhereRows } from "./run-ops.js";
 
 export interface RunInfo {
   track_id: string;
@@ -141,5 +143,33 @@ export class Reader<R extends object = Row> implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  // xetrack's Reader additions (run-ops.ts, assets.ts).
+
+  /** The rows of the newest run (the one with the latest timestamp), or an empty table. */
+  async latest(): Promise<RowTable<R>> {
+    return (await latestRun(this.store, this.table)) as RowTable<R>;
+  }
+
+  /** Sets a column on the rows a query matches (any run); returns rows changed. */
+  async setWhere(key: string, value: unknown, query: QueryLike): Promise<number> {
+    if (!(await this.store.schema(this.table))) return 0;
+    return setWhereRows(await this.forWriting(), this.table, key, value, toNode(query));
+  }
+
+  /** An asset's value by hash (NOT_FOUND when the table has none of that hash). */
+  async getAsset(hash: string): Promise<unknown> {
+    return getAssetValue(this.store, assetsTable(this.table), hash);
+  }
+
+  /** Deletes an asset (rows keep the hash); returns whether it existed. */
+  async removeAsset(hash: string): Promise<boolean> {
+    if (!(await this.store.schema(assetsTable(this.table)))) return false;
+    return removeAsset(await this.forWriting(), assetsTable(this.table), hash);
+  }
+
+  async listAssets(): Promise<AssetInfo[]> {
+    return listAssets(this.store, assetsTable(this.table));
   }
 }

@@ -1,8 +1,8 @@
 /** Tracker: xetrack's runs of logged rows, over any Store. Reader and copy sit beside it. */
 import { randomUUID } from "node:crypto";
 import type { Schema, Table } from "apache-arrow";
-import { isNdArray, mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues, type ValueClass } from "../arrow/batches.js";
-import { asStoreError, QuiverError, describeValue, isRefusal } from "../errors.js";
+import { mergeSchemas, normalizeRow, type Row, rowsToBatch, vectorToValues } from "../arrow/batches.js";
+import { asStoreError, QuiverError, isRefusal } from "../errors.js";
 import { validateName } from "../names.js";
 import { and, field, type QueryLike, type QueryNode, toNode } from "../query/query.js";
 import { resolveStore } from "../store/registry.js";
@@ -13,7 +13,14 @@ import { batchOfGood, type BufferOptions, RefusedRows, type Staging, WriteBuffer
 import { type ExitBatch, onProcessExit } from "../write/exit.js";
 import type { LoggedRow, RowTable, StoredRow } from "./row-types.js";
 import { loadSampler, type MetricsSampler, type SamplerOption } from "./sampler.js";
+import { type AssetInfo, AssetStore, assetsTable, listAssets, swapAssets } from "./assets.js";
+import { FunctionCache } from "./cache.js";
+import { gitCommitHash } from "./git.js";
+import { type CompiledStamp, compileStamp, isFlatPrimitiveRow } from "./stamp.js";
+import { runTracked, type TrackHost, type WrapOptions } from "./tracked.js";
+import { createTable, latestRun, setWhereRows } from "./run-ops.js";
 
+export type { WrapOptions } from "./tracked.js";
 export { type MetricsSampler, type SamplerFactory, type SamplerFactoryOptions, type SamplerOption, registerSampler } from "./sampler.js";
 export type { ArrowTypeOf, Flatten, LoggedRow, PointData, PointInput, ReadValue, RowTable, RunColumns, StoredRow } from "./row-types.js";
 
@@ -36,100 +43,19 @@ export interface TrackerOptions extends BufferOptions {
   raiseOnError?: boolean;
   /** Passed to the store plugin when `uri` is a string. */
   storeOptions?: StoreOpenOptions;
+  /** A folder for the function-result cache of track()/wrap() (cache.ts). */
+  cache?: string;
+  /** Recompute every tracked call and store its result over the cache entry. */
+  cacheForce?: boolean;
+  /** Add `git_commit_hash` (HEAD of the repository holding this folder) to every row. */
+  gitRoot?: string;
+  /** Add the sampler's readings (averages since the previous row) to log() rows too. */
+  logMetrics?: boolean;
 }
 
 export interface RunScope {
   /** All runs instead of this one. */
   all?: boolean;
-}
-
-export interface WrapOptions {
-  name?: string;
-  params?: Row;
-  raiseOnError?: boolean;
-}
-
-function isFlatPrimitiveRow(row: unknown): row is Row {
-  if (row === null || typeof row !== "object" || Array.isArray(row)) return false;
-  for (const k in row as Row) {
-    const v = (row as Row)[k];
-    const t = typeof v;
-    if ((t === "object" && v !== null) || t === "function" || t === "symbol") return false;
-  }
-  return true;
-}
-
-function isPlainObject(v: unknown): v is Row {
-  if (v === null || typeof v !== "object" || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Date || isNdArray(v)) return false;
-  const p = Object.getPrototypeOf(v);
-  return p === Object.prototype || p === null;
-}
-
-function isLoggable(v: unknown): boolean {
-  const t = typeof v;
-  return t === "number" || t === "string" || t === "boolean" || t === "bigint" || v instanceof Date || ArrayBuffer.isView(v) || Array.isArray(v) || isNdArray(v);
-}
-
-function argsString(args: readonly unknown[]): string {
-  try {
-    return JSON.stringify(args, (_k, v: unknown) =>
-      typeof v === "bigint"
-        ? `${v}n`
-        : typeof v === "function"
-          ? `[function ${v.name || "anonymous"}]`
-          : ArrayBuffer.isView(v)
-            ? `[${v.constructor.name}(${(v as Uint8Array).length})]`
-            : v,
-    );
-  } catch {
-    return `[${args.map((a) => describeValue(a)).join(", ")}]`;
-  }
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
-}
-
-/**
- * A stamp compiled for one key sequence of logged rows whose checked values are primitives:
- * one object literal (a stable hidden class, no keyed stores) and inline typeof checks in
- * place of the generic copy loops and per-key map lookups. It returns undefined when a value
- * does not fit its column's class, and the generic path then handles (or rejects) the row.
- */
-interface CompiledStamp {
-  keys: string[];
-  version: number;
-  fn: ((row: Row, params: Row, ts: Date, id: string) => Row | undefined) | undefined;
-}
-
-const CLASS_TEST: Partial<Record<ValueClass, string>> = {
-  num: `typeof v === "number"`,
-  // Lone surrogates cannot round-trip through UTF-8: the generic path refuses them.
-  str: `(typeof v === "string" && v.isWellFormed())`,
-  bool: `typeof v === "boolean"`,
-};
-
-function compileStamp(keys: string[], paramKeys: readonly string[], classOf: (k: string) => ValueClass | undefined): CompiledStamp["fn"] {
-  const all = [...keys, ...paramKeys];
-  if (all.length > 200 || all.includes("__proto__")) return undefined;
-  const params = new Set(paramKeys);
-  const checks: string[] = [];
-  const props: string[] = [];
-  keys.forEach((k, i) => {
-    const q = JSON.stringify(k);
-    if (k === "timestamp") return void props.push(`${q}: ts`);
-    if (k === "track_id") return void props.push(`${q}: id`);
-    if (params.has(k)) return void props.push(`${q}: params[${q}]`);
-    const cls = classOf(k);
-    const test = cls === undefined ? "false" : CLASS_TEST[cls];
-    if (test === undefined) throw new Error("not compilable");
-    checks.push(`const v${i} = row[${q}]; { const v = v${i}; if (v != null && !(${test})) return undefined; }`);
-    props.push(`${q}: v${i}`);
-  });
-  for (const k of paramKeys) if (!keys.includes(k)) props.push(`${JSON.stringify(k)}: params[${JSON.stringify(k)}]`);
-  if (!keys.includes("timestamp")) props.push(`"timestamp": ts`);
-  if (!keys.includes("track_id")) props.push(`"track_id": id`);
-  return new Function("row", "params", "ts", "id", `${checks.join("\n")}\nreturn { ${props.join(", ")} };`) as CompiledStamp["fn"];
 }
 
 const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), slice: (s, a, b) => s.slice(a, b) };
@@ -159,6 +85,13 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
   private readonly buffer: WriteBuffer<Row[]>;
   private closed = false;
   private readonly unhook: () => void;
+  /** The assets of this table, once one is logged or asked for. */
+  private assetStore: AssetStore | undefined;
+  /** The cache of tracked calls (`cache` option). */
+  readonly cache: FunctionCache | undefined;
+  /** The running sampler of `logMetrics`. */
+  private logSampler: MetricsSampler | undefined;
+  private readonly warned = new Set<string>();
 
   private constructor(
     readonly store: Store,
@@ -173,6 +106,8 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     for (const k in this._params) this.paramKeys.add(k);
     this.schema = schema;
     this.types = new ColumnTypes(schema);
+    this.cache = options.cache !== undefined ? FunctionCache.open(options.cache) : undefined;
+    if (options.logMetrics && sampler) (this.logSampler = sampler()).start();
     this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, options, `${store.uri} table ${JSON.stringify(this.table)}`);
     // Rows logged by a script that ends without close() are written all the same.
     const buffer = this.buffer;
@@ -190,7 +125,12 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
   private takeSync(): ExitBatch[] {
     this.buffer.stop();
     const batch = batchOfGood(this.buffer.takeAll(), ROWS, (rows) => rowsToBatch(rows, { schema: this.schema, normalized: true }), this.table);
-    return batch ? [{ store: this.store, storeOptions: this.options.storeOptions, table: this.table, batch, layout: "rows" }] : [];
+    const out: ExitBatch[] = [];
+    const assets = this.assetStore?.takeSync();
+    // Assets first, so that no row is stored whose asset is not.
+    if (assets) out.push({ store: this.store, storeOptions: this.options.storeOptions, table: this.assetStore!.table, batch: assets, layout: "rows" });
+    if (batch) out.push({ store: this.store, storeOptions: this.options.storeOptions, table: this.table, batch, layout: "rows" });
+    return out;
   }
 
   /** Opens a run on a store (URI, QUIVER_STORE, or "duckdb:quiver.db"). */
@@ -199,17 +139,38 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     if (options.trackId !== undefined && (typeof options.trackId !== "string" || !options.trackId)) {
       throw new QuiverError("INVALID_VALUE", "trackId must be a non-empty string");
     }
+    if (options.logMetrics && !options.sampler && !options.systemMetrics && !options.networkMetrics) {
+      throw new QuiverError("INVALID_VALUE", "logMetrics adds the sampler's readings to log() rows: also pass systemMetrics: true, networkMetrics: true or a sampler");
+    }
+    if (options.gitRoot !== undefined) options = { ...options, params: { ...options.params, git_commit_hash: gitCommitHash(options.gitRoot) } };
     const sampler = await loadSampler(options);
     const { store, owned } = await resolveStore(target, options.storeOptions);
+    let t: Tracker<R> | undefined;
     try {
-      const schema = await store.schema(table);
-      const t = new Tracker<R>(store, owned, schema, options, sampler);
+      let schema = await store.schema(table);
+      t = new Tracker<R>(store, owned, schema, options, sampler);
       t.types.check(t._params);
+      // A fresh table exists from the start (timestamp, track_id and the params), so SQL and
+      // readers see it before the first row.
+      if (!schema)
+        t.schema = schema = await createTable(store, table, t._params).catch((err: unknown) => {
+          // A store that is down now gets the table with the first rows it takes; a refusal is the user's to see.
+          if (isRefusal(err)) throw err;
+          return undefined;
+        });
       return t;
     } catch (err) {
+      t?.stopHooks();
       if (owned) await store.close();
       throw err;
     }
+  }
+
+  private stopHooks(): void {
+    this.buffer.stop();
+    this.unhook();
+    this.logSampler?.stop();
+    this.logSampler = undefined;
   }
 
   /** A new run on the same store whose params extend this run's. */
@@ -238,6 +199,8 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
   }
 
   private async write(rows: Row[]): Promise<void> {
+    // The assets the rows refer to are stored before the rows.
+    if (this.assetStore?.pendingCount) await this.assetStore.flush();
     try {
       const batch = rowsToBatch(rows, { schema: this.schema, normalized: true });
       await this.store.append(this.table, batch, { layout: "rows" });
@@ -308,7 +271,7 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
 
   private stampGeneric(row: Row): Row {
     // Rows of primitives (the common case) skip normalizeRow's flatten/validate pass.
-    const data = isFlatPrimitiveRow(row) ? row : normalizeRow(row);
+    const data = isFlatPrimitiveRow(row) ? row : normalizeRow(swapAssets(row, (v, what) => this.assets().stage(v, what)));
     // Plain copy loops: measured ~4x faster than object spread of two dynamic objects on the log() hot path.
     const full: Row = {};
     for (const k in data) full[k] = data[k];
@@ -330,6 +293,7 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
   log(row: R): Promise<LoggedRow<R>> {
     try {
       this.ensureOpen();
+      if (this.logSampler) row = this.withMetrics(row);
       const full = this.stamp(row as Row) as LoggedRow<R>;
       this.last = full;
       const wait = this.buffer.stage(pushRow, full);
@@ -389,7 +353,12 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
 
   /** Calls fn, logs name/time/error/args/result (+ system metrics), returns fn's result. */
   track<A extends unknown[], T>(fn: (...args: A) => T, ...args: A): T {
-    return this.run(fn, args, { name: fn.name || "anonymous" });
+    return this.run(fn, fn, args, { name: fn.name || "anonymous" });
+  }
+
+  /** track() with options for this call: `{ cacheForce, cache, name, params, raiseOnError, unpack }`. */
+  trackWith<A extends unknown[], T>(options: WrapOptions, fn: (...args: A) => T, ...args: A): T {
+    return this.run(fn, fn, args, { ...options, name: options.name ?? (fn.name || "anonymous") });
   }
 
   /** A function that behaves as fn and logs each call. */
@@ -397,51 +366,83 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     const name = options.name ?? (fn.name || "anonymous");
     const self = this;
     return function (this: unknown, ...args: A): T {
-      return self.run((...a: A) => fn.apply(this, a), args, { ...options, name });
+      return self.run((...a: A) => fn.apply(this, a), fn, args, { ...options, name });
     };
   }
 
-  private run<A extends unknown[], T>(fn: (...args: A) => T, args: A, opts: WrapOptions & { name: string }): T {
-    this.ensureOpen();
-    const raise = opts.raiseOnError ?? this.options.raiseOnError ?? true;
-    const sampler = this.sampler?.();
-    sampler?.start();
-    const t0 = performance.now();
-    const finish = (error: unknown, result: unknown, failed: boolean): void => {
-      const row: Row = { name: opts.name, time: (performance.now() - t0) / 1000, error: failed ? String((error as Error)?.message ?? error) : "", args: argsString(args) };
-      if (!failed) {
-        if (isPlainObject(result)) Object.assign(row, normalizeRow(result));
-        else if (isLoggable(result)) row.result = result;
-      }
-      if (opts.params) Object.assign(row, opts.params);
-      if (sampler) Object.assign(row, sampler.stop());
-      this.log(row as R).catch((err: unknown) =>
-        (this.options.onError ?? ((e: unknown) => console.warn(`[quiver] could not log tracked call ${opts.name}: ${(e as Error)?.message ?? e}`)))(err),
-      );
+  private host(): TrackHost {
+    const onError = this.options.onError;
+    return {
+      trackId: this.trackId,
+      params: this._params,
+      cache: this.cache,
+      sampler: this.sampler,
+      raiseOnError: this.options.raiseOnError ?? true,
+      cacheForce: this.options.cacheForce === true,
+      logRow: (row, name) => {
+        this.log(row as R).catch((err: unknown) => (onError ?? ((e: unknown) => console.warn(`[quiver] could not log tracked call ${name}: ${(e as Error)?.message ?? e}`)))(err));
+      },
+      warnOnce: (message, err) => {
+        if (this.warned.has(message)) return;
+        this.warned.add(message);
+        if (onError) onError(err ?? new QuiverError("INVALID_VALUE", message));
+        else console.warn(message);
+      },
     };
-    let out: T;
-    try {
-      out = fn(...args);
-    } catch (err) {
-      finish(err, undefined, true);
-      if (raise) throw err;
-      return undefined as T;
-    }
-    if (isThenable(out)) {
-      return Promise.resolve(out).then(
-        (v) => {
-          finish(undefined, v, false);
-          return v;
-        },
-        (err: unknown) => {
-          finish(err, undefined, true);
-          if (raise) throw err;
-          return undefined;
-        },
-      ) as T;
-    }
-    finish(undefined, out, false);
-    return out;
+  }
+
+  private run<A extends unknown[], T>(fn: (...args: A) => T, source: (...args: never[]) => unknown, args: A, opts: WrapOptions & { name: string }): T {
+    this.ensureOpen();
+    return runTracked(this.host(), fn, source, args, opts);
+  }
+
+  /** The readings since the previous row, added under the row's own keys (logMetrics). */
+  private withMetrics(row: R): R {
+    const s = this.logSampler!;
+    const m = s.stop();
+    s.start();
+    return { ...m, ...row };
+  }
+
+  private assets(): AssetStore {
+    this.ensureOpen();
+    return (this.assetStore ??= new AssetStore(this.store, this.table));
+  }
+
+  /** Stores a value as an asset of this table (once per content) and returns its hash; log the hash as a column. */
+  putAsset(value: unknown): string {
+    return this.assets().stage(value, "the asset");
+  }
+
+  /** An asset's value by hash (NOT_FOUND when this table has none of that hash). */
+  async getAsset(hash: string): Promise<unknown> {
+    return this.assets().get(hash);
+  }
+
+  /** Deletes an asset; rows keep the hash. Returns whether it existed. */
+  async removeAsset(hash: string): Promise<boolean> {
+    await this.buffer.flush();
+    return this.assets().remove(hash);
+  }
+
+  /** The assets of this table (hash, encoding, size, created). */
+  async listAssets(): Promise<AssetInfo[]> {
+    await this.flush();
+    return listAssets(this.store, assetsTable(this.table));
+  }
+
+  /** The rows of the newest run of the table (the run with the latest timestamp), any process's. */
+  async latest(): Promise<RowTable<R>> {
+    await this.ready();
+    return (await latestRun(this.store, this.table)) as RowTable<R>;
+  }
+
+  /** Sets `key` on the rows of this run (all runs with `{ all: true }`) that match a query; returns rows changed. */
+  async setWhere(key: string, value: unknown, query: QueryLike, opts?: RunScope): Promise<number> {
+    if (!(await this.ready())) return 0;
+    const n = await setWhereRows(this.store, this.table, key, value, this.scope(opts, query)!);
+    this.schema = await this.store.schema(this.table);
+    return n;
   }
 
   /** This run's rows (or all runs') as an Arrow Table. */
@@ -502,6 +503,7 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
   async flush(): Promise<void> {
     this.ensureOpen();
     await this.buffer.flush();
+    await this.assetStore?.flush();
     await this.store.flush();
   }
 
@@ -519,9 +521,9 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
       if (!(err instanceof RefusedRows)) throw err;
       refused = err;
     }
+    await this.assetStore?.flush();
     await this.store.flush();
-    this.buffer.stop();
-    this.unhook();
+    this.stopHooks();
     this.closed = true;
     if (this.owned) await this.store.close();
     if (refused) throw refused;

@@ -12,6 +12,7 @@ import { storeTests } from "./store-tests.js";
 import { trackerTests } from "./tracker-tests.js";
 import { valuesTests } from "./values-tests.js";
 import { namesTests } from "./names-tests.js";
+import { xetrackTests } from "./xetrack-tests.js";
 
 export { type ConformanceTarget, type TestApi, plain, rejectsWith, rowsOf, withStore } from "./harness.js";
 export { queryRows } from "./store-tests.js";
@@ -25,4 +26,5 @@ export function runStoreConformance(test: TestApi, target: ConformanceTarget): v
   // Property-based (fast-check, an optional peer dependency): values round-trip exactly or are refused.
   test.describe(`${target.name}: values round-trip exactly or are refused`, () => valuesTests(test, target));
   test.describe(`${target.name}: names are refused or kept exactly`, () => namesTests(test, target));
+  test.describe(`${target.name}: xetrack's cache, assets, config unpacking, setWhere and latest`, () => xetrackTests(test, target));
 }
