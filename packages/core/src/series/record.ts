@@ -64,6 +64,8 @@ export class SessionRecords {
   private staged: Row[] = [];
   private stagedTracks = new Map<string, Row>();
   private lastTs = 0;
+  /** The record's change not yet in the sidecars. */
+  private recordUpdate: Row | undefined;
 
   constructor(
     private readonly store: () => Store,
@@ -82,8 +84,12 @@ export class SessionRecords {
     return this.lastTs;
   }
 
-  /** Reads the record and writes it (creating it, or with the fields `update` gives) before the session is used. */
-  async open(update: Row): Promise<void> {
+  /**
+   * Reads the record and writes it (creating it, or with the fields `update` gives) before the
+   * session is used. A store fault then does not fail the open: `onFault` hears of it and the
+   * record is written with the next flush.
+   */
+  async open(update: Row, onFault: (err: unknown) => void): Promise<void> {
     const store = this.store();
     let exists = false;
     if (await store.schema(this.table)) {
@@ -101,9 +107,14 @@ export class SessionRecords {
     if (exists && Object.keys(update).length === 0 && (side || !this.sidecars)) return;
     const change = exists ? { ...update, updatedAt: new Date().toISOString() } : { ...this.record, ...update };
     Object.assign(this.record, change);
-    await store.append(this.table, rowsToBatch([{ _ts: this.ts(), kind: "session", track: "", record: JSON.stringify(change) }]));
-    this.sidecars?.writeRecord(this.current(), update);
-    await store.flush();
+    this.staged.push({ _ts: this.ts(), kind: "session", track: "", record: JSON.stringify(change) });
+    this.recordUpdate = update;
+    try {
+      await this.flush();
+      await store.flush();
+    } catch (err) {
+      onFault(err);
+    }
   }
 
   current(): SessionRecord {
@@ -126,19 +137,24 @@ export class SessionRecords {
   }
 
   get pending(): number {
-    return this.staged.length;
+    return this.staged.length + (this.recordUpdate ? 1 : 0);
   }
 
   /** Writes the staged rows, then the sidecars; on a fault they stay staged for the next flush. */
   async flush(): Promise<void> {
-    if (this.staged.length === 0) return;
     const rows = this.staged;
-    await this.store().append(this.table, rowsToBatch(rows));
-    this.staged = this.staged.slice(rows.length);
+    if (rows.length) {
+      await this.store().append(this.table, rowsToBatch(rows));
+      this.staged = this.staged.slice(rows.length);
+    }
     this.writeSidecars();
   }
 
   private writeSidecars(): void {
+    if (this.recordUpdate) {
+      this.sidecars?.writeRecord(this.current(), this.recordUpdate);
+      this.recordUpdate = undefined;
+    }
     for (const [track, d] of this.stagedTracks) {
       this.sidecars?.writeTrackInfo(track, d);
       this.stagedTracks.delete(track);

@@ -115,9 +115,7 @@ export class Session implements AsyncDisposable {
     const every = options.flushInterval ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => {
-        this.flush().catch(
-          options.onError ?? ((err: unknown) => console.warn(`[quiver] background flush failed, points kept for the next flush: ${(err as Error)?.message ?? err}`)),
-        );
+        this.flush().catch((err: unknown) => this.reportFault(err, "background flush failed, points kept for the next flush"));
       }, every);
       this.timer.unref?.();
     }
@@ -140,7 +138,7 @@ export class Session implements AsyncDisposable {
       }
       const session = new Session(prefix, store, owned, options, schemas);
       try {
-        await session.record.open(update);
+        await session.record.open(update, (err) => session.reportFault(err, "the session record is written with the next flush"));
         await session.params.load();
         await session.logs.load();
       } catch (err) {
@@ -190,6 +188,13 @@ export class Session implements AsyncDisposable {
       }
     }
     return out;
+  }
+
+  /** A background fault: to `onError`, else a warning (never thrown into the user's loop). */
+  private reportFault(err: unknown, then: string): void {
+    const onError = this.options.onError;
+    if (onError) onError(err);
+    else console.warn(`[quiver] ${this.store.uri} ${this.prefix}: ${(err as Error)?.message ?? err}; ${then}`);
   }
 
   /** @internal */

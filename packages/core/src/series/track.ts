@@ -129,7 +129,7 @@ export class Track<P extends object = Row> {
    * after the points staged before it. Returns `{ count, startIndex, endIndex }` as dreamlake's
    * append_batch (endIndex inclusive). Calls on one track run one after the other.
    */
-  appendBatch(rows: readonly PointInput<P>[]): Promise<AppendBatchResult> {
+  async appendBatch(rows: readonly PointInput<P>[]): Promise<AppendBatchResult> {
     this.session.ensureOpen();
     if (!Array.isArray(rows)) throw new QuiverError("INVALID_VALUE", "appendBatch expects an array of objects");
     const pts = new PointColumns();

@@ -1,4 +1,9 @@
 /** Session/Track behaviours (API.md, dreamlake's tracks) run over the store under test. */
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rowsToBatch } from "../arrow/batches.js";
 import { Session } from "../series/session.js";
 import { assert, type ConformanceTarget, plain, rejectsWith, type TestApi, withStore } from "./harness.js";
 
@@ -52,10 +57,15 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       const pose = await s.track("robot/pose").read();
       const img = await s.track("camera/left/image").read();
       const vel = await s.track("robot/velocity").read();
-      assert.equal(img.data[0]!.data._ts, pose.data[0]!.data._ts);
-      assert.equal(vel.data[0]!.data._ts, pose.data[0]!.data._ts);
-      assert.equal(pose.data[1]!.data._ts, 1234.5);
-      assert.equal(img.data[1]!.data._ts, 1234.5);
+      // A flush writes a track's points in _ts order (as dreamlake's): 1234.5 comes first.
+      const first = pose.data.find((p) => p.data._ts !== 1234.5)!.data._ts;
+      assert.equal(img.data.find((p) => p.data.frame_id === 0)!.data._ts, first);
+      assert.equal(vel.data[0]!.data._ts, first);
+      assert.deepEqual(
+        pose.data.map((p) => p.data._ts),
+        [1234.5, first],
+      );
+      assert.equal(img.data.find((p) => p.data.frame_id === 1)!.data._ts, 1234.5);
       for (const bad of [NaN, Infinity, -Infinity, "12"]) {
         assert.throws(
           () => s.track("robot/pose").append({ x: 1, _ts: bad }),
@@ -101,7 +111,7 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
         { value: 0.45, step: 2, epoch: 1, _ts: 3 },
         { value: 0.4, step: 3, epoch: 1, _ts: 4 },
       ]);
-      assert.deepEqual(res, { count: 3 });
+      assert.deepEqual(res, { count: 3, startIndex: 1, endIndex: 3 }, "dreamlake's append_batch result (endIndex inclusive)");
       tr.append({ value: 0.38, step: 4, epoch: 1, _ts: 5 });
       const r = await tr.read();
       assert.deepEqual(
@@ -267,6 +277,220 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       await s2.close();
     } finally {
       await again.close();
+    }
+  });
+
+  it("a flush writes a track's points in _ts order, equal _ts merged; appendBatch writes as given", async () => {
+    await withStore(target, async (store) => {
+      const s = await open(store);
+      const tr = s.track("robot/state");
+      tr.append({ q: 3, _ts: 30 });
+      tr.append({ q: 1, _ts: 10 });
+      tr.append({ v: 1, _ts: 10 });
+      tr.append({ q: 2, _ts: 20 });
+      await tr.flush();
+      assert.deepEqual(
+        (await tr.read()).data.map((p) => plain(p.data)),
+        [
+          { _ts: 10, q: 1, v: 1 },
+          { _ts: 20, q: 2 },
+          { _ts: 30, q: 3 },
+        ],
+      );
+      const res = await tr.appendBatch([
+        { q: 9, _ts: 5 },
+        { q: 8, _ts: 5 },
+      ]);
+      assert.deepEqual(res, { count: 2, startIndex: 3, endIndex: 4 });
+      assert.deepEqual(
+        (await tr.read({ startIndex: 3 })).data.map((p) => [p.index, p.data.q]),
+        [
+          [3, 9],
+          [4, 8],
+        ],
+      );
+      assert.deepEqual(await tr.appendBatch([]), { count: 0, startIndex: 5, endIndex: 4 });
+      // Concurrent calls on one track run in order, each counting the rows before it.
+      const [a, b] = await Promise.all([
+        tr.appendBatch([{ q: 1, _ts: 40 }]),
+        tr.appendBatch([
+          { q: 2, _ts: 41 },
+          { q: 3, _ts: 42 },
+        ]),
+      ]);
+      assert.deepEqual(
+        [a, b],
+        [
+          { count: 1, startIndex: 5, endIndex: 5 },
+          { count: 2, startIndex: 6, endIndex: 7 },
+        ],
+      );
+      await s.close();
+    });
+  });
+
+  it("logs: levels in any case, a sequenceNumber per entry, metadata; bad levels refused", async () => {
+    await withStore(target, async (store) => {
+      const s = await open(store);
+      s.log("a", { level: "DEBUG" });
+      s.log("b", { level: "Info", metadata: { epoch: 1, nested: { x: [1, 2] } } });
+      s.log("c", { level: "warn", _ts: 5 });
+      s.log("d", { level: "ERROR" as "error" });
+      s.log("e", { level: "fatal" });
+      for (const bad of ["verbose", "", 3])
+        assert.throws(
+          () => s.log("x", { level: bad as "info" }),
+          (e: unknown) => (e as { code?: string }).code === "INVALID_VALUE",
+        );
+      assert.throws(
+        () => s.log("x", { metadata: { f: () => 1 } as never }),
+        (e: unknown) => (e as { code?: string }).code === "INVALID_VALUE",
+      );
+      const logs = await s.logs.read();
+      assert.deepEqual(
+        logs.map((l) => [l.sequenceNumber, l.level, l.message]),
+        [
+          [0, "debug", "a"],
+          [1, "info", "b"],
+          [2, "warn", "c"],
+          [3, "error", "d"],
+          [4, "fatal", "e"],
+        ],
+      );
+      assert.deepEqual(logs[1]!.metadata, { epoch: 1, nested: { x: [1, 2] } });
+      assert.equal(logs[2]!._ts, 5);
+      assert.equal(logs[2]!.timestamp, new Date(5000).toISOString());
+      assert.deepEqual(
+        (await s.logs.read({ level: "WARN" })).map((l) => l.message),
+        ["c"],
+      );
+      assert.deepEqual(
+        (await s.logs.read({ limit: 2 })).map((l) => l.message),
+        ["a", "b"],
+      );
+      await s.close();
+      const s2 = await open(store);
+      s2.log("f");
+      assert.deepEqual(
+        (await s2.logs.read()).map((l) => l.sequenceNumber),
+        [0, 1, 2, 3, 4, 5],
+        "numbering goes on after a reopen",
+      );
+      await s2.close();
+    });
+  });
+
+  it("session record: name and workspace from the prefix, readme/tags/metadata, written at open", async () => {
+    await withStore(target, async (store) => {
+      const s = await Session.open({ prefix: "team/cv/mnist", store, flushInterval: 0, readme: "first try", tags: ["cv"], metadata: { gpu: "a100" } });
+      assert.equal(s.name, "mnist");
+      assert.equal(s.workspace, "cv");
+      assert.deepEqual([s.info.name, s.info.workspace, s.info.readme, s.info.tags, s.info.metadata], ["mnist", "cv", "first try", ["cv"], { gpu: "a100" }]);
+      await s.close();
+      assert.ok((await store.tables()).includes("team/cv/mnist/session"), "a session with nothing logged still exists");
+      const again = await Session.open({ prefix: "team/cv/mnist", store, flushInterval: 0, tags: ["cv", "v2"] });
+      assert.deepEqual([again.info.readme, again.info.tags, again.info.metadata], ["first try", ["cv", "v2"], { gpu: "a100" }]);
+      const created = again.info.createdAt;
+      await again.close();
+      const third = await open(store, "team/cv/mnist");
+      assert.equal(third.info.createdAt, created);
+      assert.deepEqual(third.info.tags, ["cv", "v2"]);
+      await third.close();
+      await rejectsWith(() => Session.open({ prefix: "a/b", store, tags: "x" as never }), "INVALID_VALUE");
+      await rejectsWith(() => Session.open({ prefix: "a/b", store, metadata: { d: new Date() } as never }), "INVALID_VALUE");
+    });
+  });
+
+  it("track descriptions: description, tags and metadata per track, kept across reopen", async () => {
+    await withStore(target, async (store) => {
+      const s = await open(store);
+      const t = s.track("robot/pose", { description: "pose of the base", tags: ["robot"], metadata: { unit: "m" } });
+      t.append({ x: 1, _ts: 1 });
+      assert.deepEqual(await t.info(), { name: "robot/pose", description: "pose of the base", tags: ["robot"], metadata: { unit: "m" } });
+      s.track("robot/pose").describe({ tags: ["robot", "base"] });
+      assert.deepEqual((await s.track("robot/pose").info()).tags, ["robot", "base"]);
+      assert.deepEqual(await s.track("other").info(), { name: "other", description: null, tags: [], metadata: null });
+      assert.throws(
+        () => s.track("x", { tags: [1] as never }),
+        (e: unknown) => (e as { code?: string }).code === "INVALID_VALUE",
+      );
+      await s.close();
+      const s2 = await open(store);
+      assert.deepEqual(await s2.track("robot/pose").info(), { name: "robot/pose", description: "pose of the base", tags: ["robot", "base"], metadata: { unit: "m" } });
+      assert.deepEqual(await s2.tracks.list(), ["robot/pose"]);
+      await s2.close();
+    });
+  });
+
+  it("files: upload (sha256, MIME, path, tags, metadata), list, read and download verified, de-duplicated, update, soft delete, size limit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quiver-files-"));
+    try {
+      await withStore(target, async (store) => {
+        const s = await Session.open({ prefix: "project/exp", store, flushInterval: 0, maxFileSize: 9 << 20 });
+        const big = new Uint8Array(9 << 20).map((_, i) => (i * 7) & 0xff); // three chunks
+        const src = join(dir, "model.pt");
+        writeFileSync(src, big);
+        const sha = createHash("sha256").update(big).digest("hex");
+        const m = await s.files.upload(src, { path: "/models", tags: ["checkpoint"], metadata: { epoch: 3 }, description: "best" });
+        assert.deepEqual(
+          [m.path, m.filename, m.checksum, m.sizeBytes, m.contentType, m.tags, m.metadata, m.description, m.deletedAt],
+          ["/models", "model.pt", sha, big.length, "application/octet-stream", ["checkpoint"], { epoch: 3 }, "best", null],
+        );
+        const cfg = await s.files.upload(new TextEncoder().encode('{"lr":0.1}'), { filename: "config.json", path: "config", tags: ["config"] });
+        assert.equal(cfg.contentType, "application/json");
+        assert.equal(cfg.path, "/config");
+        const copy = await s.files.upload(big, { filename: "copy.pt", path: "/models/old" });
+        const blobs = (await store.tables()).filter((t) => t.startsWith("project/exp/files/blobs/"));
+        assert.deepEqual(blobs.sort(), [`project/exp/files/blobs/${sha}`, `project/exp/files/blobs/${cfg.checksum}`].sort(), "the same bytes are stored once");
+        assert.equal(blobs.length, 2);
+        assert.deepEqual((await s.files.list({ path: "/models" })).map((f) => f.filename).sort(), ["copy.pt", "model.pt"]);
+        assert.deepEqual(
+          (await s.files.list({ path: "/models/old" })).map((f) => f.filename),
+          ["copy.pt"],
+        );
+        assert.deepEqual(
+          (await s.files.list({ tags: ["config", "nope"] })).map((f) => f.filename),
+          ["config.json"],
+        );
+        assert.equal((await s.files.list()).length, 3);
+        assert.ok(Buffer.from(await s.files.read(m.id)).equals(Buffer.from(big)));
+        const out = await s.files.download(m.id, join(dir, "restored.pt"));
+        assert.ok(readFileSync(out).equals(Buffer.from(big)));
+        assert.equal(await s.files.download(cfg.id, dir), join(dir, "config.json"));
+        const up = await s.files.update(m.id, { tags: ["checkpoint", "best"], metadata: { epoch: 4 } });
+        assert.deepEqual([up.tags, up.metadata, up.description], [["checkpoint", "best"], { epoch: 4 }, "best"]);
+        assert.deepEqual((await s.files.get(m.id)).tags, ["checkpoint", "best"]);
+        const del = await s.files.delete(copy.id);
+        assert.equal(typeof del.deletedAt, "string");
+        await rejectsWith(s.files.get(copy.id), "NOT_FOUND", ["deleted"]);
+        await rejectsWith(s.files.delete(copy.id), "NOT_FOUND");
+        await rejectsWith(s.files.read("123"), "NOT_FOUND");
+        assert.ok(Buffer.from(await s.files.read(m.id)).equals(Buffer.from(big)), "deleting a copy keeps the shared bytes");
+        // Same path and name: the new upload replaces the old one (dreamlake's overwrite).
+        const v2 = await s.files.upload(new TextEncoder().encode('{"lr":0.2}'), { filename: "config.json", path: "/config" });
+        assert.deepEqual(
+          (await s.files.list({ path: "/config" })).map((f) => f.id),
+          [v2.id],
+        );
+        const tooBig = new Uint8Array((9 << 20) + 1);
+        await rejectsWith(s.files.upload(tooBig, { filename: "huge.bin" }), "TOO_LARGE", ["maxFileSize"]);
+        await rejectsWith(s.files.upload(new Uint8Array(1), { filename: "../x" }), "INVALID_NAME");
+        await rejectsWith(s.files.upload(new Uint8Array(1), { filename: "x", path: "/a/../b" }), "INVALID_PATH");
+        await rejectsWith(s.files.upload(join(dir, "missing.bin")), "NOT_FOUND");
+        const empty = await s.files.upload(new Uint8Array(0), { filename: "empty.txt" });
+        assert.equal((await s.files.read(empty.id)).length, 0);
+        await s.close();
+        const s2 = await open(store);
+        assert.deepEqual((await s2.files.list()).map((f) => f.filename).sort(), ["config.json", "empty.txt", "model.pt"]);
+        // Damaged bytes are caught before the file appears at its destination.
+        await store.drop(`project/exp/files/blobs/${v2.checksum}`);
+        await store.append(`project/exp/files/blobs/${v2.checksum}`, rowsToBatch([{ chunk: 0, bytes: new TextEncoder().encode('{"lr":0.3}') }]));
+        await rejectsWith(s2.files.download(v2.id, join(dir, "bad.json")), "CHECKSUM_MISMATCH");
+        assert.equal(existsSync(join(dir, "bad.json")) || existsSync(join(dir, "bad.json.quiver-part")), false);
+        await s2.close();
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }
