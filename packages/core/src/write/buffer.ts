@@ -1,6 +1,11 @@
 /**
  * The write buffer behind Tracker.log and Track.append: what is logged is staged in memory and
- * written as one batch when the buffer fills, on a background interval, and on flush/close.
+ * written as one batch when the buffer fills, soon after logging pauses (or at most `flushDelay`
+ * ms after a row was staged while logging goes on), on a background interval, and on flush/close.
+ * So a reader in another process sees a row within milliseconds when the writer is not
+ * saturated, while a busy logger still writes few, large batches: a loop that never yields
+ * writes by batchSize alone, as before, and one that yields writes at most one batch per
+ * `flushDelay` (and never two at once: rows staged during a write wait for the next).
  *
  * Promises kept here, whatever the store does:
  * - A write the store did not acknowledge keeps its rows staged, ahead of what arrived since;
@@ -17,8 +22,14 @@ import { asStoreError, isRefusal, QuiverError } from "../errors.js";
 export interface BufferOptions {
   /** Rows per write (default 10 000). */
   batchSize?: number;
-  /** Background flush period in ms (default 1000; 0 disables it). */
+  /** Background flush period in ms (default 1000; 0 disables it). Also the retry period while the store fails. */
   flushInterval?: number;
+  /**
+   * Longest ms a staged row waits for its write while logging goes on (default 50); once no row
+   * was staged for a few ms (IDLE_MS, at most this) the staged rows are written at once.
+   * 0 turns the adaptive flush off (rows wait for batchSize, the interval or flush()).
+   */
+  flushDelay?: number;
   /** Called with errors of background flushes (default: console.warn, once per distinct error). */
   onError?: (err: unknown) => void;
   /**
@@ -56,6 +67,9 @@ class Unwritten<S> {
   ) {}
 }
 
+/** ms without a new row after which what is staged is written (the logging has paused). */
+const IDLE_MS = 5;
+
 let warned = "";
 function defaultOnError(err: unknown): void {
   const msg = (err as Error)?.message ?? String(err);
@@ -69,6 +83,13 @@ export class WriteBuffer<S extends { readonly length: number }> {
   private inflight: Promise<void> | undefined;
   private waiting: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The adaptive flush's tick (armed while rows are staged), its period and the rows seen at its last tick. */
+  private tick: ReturnType<typeof setTimeout> | undefined;
+  private readonly idleMs: number;
+  private readonly delayTicks: number;
+  private ticks = 0;
+  private seen = 0;
+  private stopped = false;
   /** The last write's fault while the store fails; cleared by a successful write. */
   private failure: QuiverError | undefined;
   readonly batchSize: number;
@@ -94,6 +115,9 @@ export class WriteBuffer<S extends { readonly length: number }> {
         /* reported as well as we can */
       }
     };
+    const delay = Math.max(0, options.flushDelay ?? 50);
+    this.idleMs = Math.min(IDLE_MS, delay);
+    this.delayTicks = this.idleMs > 0 ? Math.max(1, Math.round(delay / this.idleMs)) : 0;
     const every = options.flushInterval ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => this.background(), every);
@@ -115,6 +139,7 @@ export class WriteBuffer<S extends { readonly length: number }> {
       );
     }
     add(item, this.staged);
+    if (this.tick === undefined && this.idleMs > 0) this.arm();
     if (this.staged.length >= this.batchSize) {
       // While the store fails, retries wait for the interval (or an explicit flush) instead of hammering it.
       if (!this.inflight) {
@@ -128,6 +153,30 @@ export class WriteBuffer<S extends { readonly length: number }> {
         ));
     }
     return undefined;
+  }
+
+  /**
+   * Arms the adaptive flush: every idleMs it looks whether rows arrived since its last look; if
+   * none did (the logging paused), or the oldest has waited flushDelay, it writes what is
+   * staged — unless a write is in flight (its end re-arms the tick) or the store is failing
+   * (retries keep to the interval). No clock is read per row: the tick compares row counts.
+   */
+  private arm(): void {
+    if (this.stopped) return;
+    this.ticks = 0;
+    this.seen = this.staged.length;
+    const tick = () => {
+      this.tick = undefined;
+      if (this.stopped || this.staged.length === 0 || this.failure !== undefined) return;
+      const n = this.staged.length;
+      this.ticks++;
+      if (!this.inflight && (n === this.seen || this.ticks >= this.delayTicks)) return this.background();
+      this.seen = n;
+      this.tick = setTimeout(tick, this.idleMs);
+      this.tick.unref?.();
+    };
+    this.tick = setTimeout(tick, this.idleMs);
+    this.tick.unref?.();
   }
 
   private background(): void {
@@ -186,6 +235,8 @@ export class WriteBuffer<S extends { readonly length: number }> {
       ({ refused, first }) => {
         this.inflight = this.waiting = undefined;
         this.failure = undefined;
+        // Rows staged during the write: the next tick writes them (one write at a time).
+        if (this.staged.length > 0 && this.tick === undefined && this.idleMs > 0) this.arm();
         if (refused > 0) throw new RefusedRows(refused, staged.length, first!);
       },
       (err: unknown) => {
@@ -239,8 +290,11 @@ export class WriteBuffer<S extends { readonly length: number }> {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.tick) clearTimeout(this.tick);
+    this.tick = undefined;
   }
 }
 

@@ -1,0 +1,94 @@
+/**
+ * The adaptive flush of the write buffer: a row is written soon after the logging pauses, a
+ * logger that keeps going is batched (at most one write per flushDelay), a loop that never
+ * yields writes by batchSize alone, and a failing store is not hammered.
+ */
+import type { RecordBatch } from "apache-arrow";
+import { describe, expect, it } from "vitest";
+import { MemoryStore, Session, Tracker } from "../dist/index.js";
+
+/** A memory store that records the size of every append. */
+class CountingStore extends MemoryStore {
+  appends: number[] = [];
+  fail = false;
+  override async append(table: string, batch: RecordBatch): Promise<void> {
+    if (this.fail) throw Object.assign(new Error("EIO: device gone"), { code: "EIO" });
+    if (batch.numRows > 0) this.appends.push(batch.numRows); // (open may create the table with an empty batch)
+    return super.append(table, batch);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("adaptive flush", () => {
+  it("writes a row soon after logging pauses, without flush()", async () => {
+    const store = new CountingStore();
+    const t = await Tracker.open(store, { flushInterval: 0 });
+    await t.log({ loss: 1 });
+    expect(store.appends).toEqual([]); // staged, not yet written
+    await sleep(60);
+    expect(store.appends).toEqual([1]);
+    expect(await store.count("events")).toBe(1);
+    await t.close();
+  });
+
+  it("batches a logger that keeps going: at most one write per flushDelay", async () => {
+    const store = new CountingStore();
+    const t = await Tracker.open(store, { flushInterval: 0, flushDelay: 40 });
+    const t0 = Date.now();
+    let n = 0;
+    while (Date.now() - t0 < 400) {
+      await t.log({ i: n++ });
+      await new Promise((r) => setImmediate(r)); // yields to timers, never pauses 5 ms
+    }
+    await t.close();
+    expect(await store.count("events")).toBe(n);
+    // ~400 ms at one write per ≥40 ms (and the final flush): far fewer writes than rows.
+    expect(store.appends.length).toBeLessThanOrEqual(400 / 40 + 3);
+    expect(store.appends.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("a loop that never yields writes by batchSize", async () => {
+    const store = new CountingStore();
+    const t = await Tracker.open(store, { flushInterval: 0, batchSize: 1000 });
+    for (let i = 0; i < 5000; i++) await t.log({ i });
+    await t.close();
+    expect(store.appends.every((n) => n >= 1000)).toBe(true);
+    expect(await store.count("events")).toBe(5000);
+  });
+
+  it("flushDelay: 0 turns it off", async () => {
+    const store = new CountingStore();
+    const t = await Tracker.open(store, { flushInterval: 0, flushDelay: 0 });
+    await t.log({ loss: 1 });
+    await sleep(40);
+    expect(store.appends).toEqual([]);
+    await t.close();
+    expect(store.appends).toEqual([1]);
+  });
+
+  it("does not retry a failing store on its own (the interval or flush() does)", async () => {
+    const store = new CountingStore();
+    const errors: unknown[] = [];
+    const t = await Tracker.open(store, { flushInterval: 0, onError: (e) => errors.push(e) });
+    store.fail = true;
+    await t.log({ loss: 1 });
+    await sleep(30);
+    expect(errors).toHaveLength(1);
+    await t.log({ loss: 2 });
+    await sleep(30);
+    expect(errors).toHaveLength(1); // no write attempt while it fails
+    store.fail = false;
+    await t.close();
+    expect(await store.count("events")).toBe(2);
+  });
+
+  it("Track points are written soon after appending pauses", async () => {
+    const store = new CountingStore();
+    const s = await Session.open({ prefix: "p", store, flushInterval: 0 });
+    s.track("loss").append({ value: 0.5 });
+    await sleep(60);
+    expect(await store.count("p/tracks/loss")).toBe(1);
+    await s.close();
+  });
+});
