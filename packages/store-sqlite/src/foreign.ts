@@ -6,7 +6,7 @@
  *
  *   only integers → int64 (tagged bigint when one is beyond ±2^53; bool when declared BOOL* and all 0/1)
  *   integers and reals → float64          reals only → float64
- *   text only → string; a time (timestamp[us], no time zone) when the column is named `timestamp`
+ *   text only → string; a time (timestamp[us, UTC]: xetrack's naive local time, read as UTC) when the column is named `timestamp`
  *     or declared DATE/TIME* and every value reads as one ('YYYY-MM-DD HH:MM:SS[.ffffff]', xetrack's)
  *   text with numbers → string (numbers as their shortest text)    any blob → binary (text as UTF-8)
  *   no value at all → by declared type (INT* int64, REAL/FLOA/DOUB float64, CHAR/CLOB/TEXT string,
@@ -59,7 +59,7 @@ export function inferType(name: string, decl: string, s: Stats): { type: DataTyp
   const plain = (type: DataType) => ({ type, wide: false, bigint: false });
   if (n === 0) {
     if (isBoolDecl(decl)) return plain(new Bool());
-    if (isTimeDecl(decl)) return plain(new TimestampMicrosecond());
+    if (isTimeDecl(decl)) return plain(new TimestampMicrosecond("UTC"));
     const a = affinity(decl);
     if (a === "int") return plain(new Int64());
     if (a === "real") return plain(new Float64());
@@ -69,7 +69,7 @@ export function inferType(name: string, decl: string, s: Stats): { type: DataTyp
   if (s.blobs > 0) return plain(new Binary());
   if (s.texts > 0) {
     const timeCol = name === "timestamp" || isTimeDecl(decl);
-    return plain(timeCol && s.texts === n && s.notTime === 0 ? new TimestampMicrosecond() : new Utf8());
+    return plain(timeCol && s.texts === n && s.notTime === 0 ? new TimestampMicrosecond("UTC") : new Utf8());
   }
   if (s.reals > 0) return big ? plain(new Utf8()) : plain(new Float64());
   if (isBoolDecl(decl) && s.not01 === 0) return plain(new Bool());
