@@ -67,10 +67,12 @@ describe("Track staging over msgpack:", () => {
         { a: 11, _ts: 101 },
         { a: 12, b: "w", _ts: 101 },
       ]),
-    ).toEqual({ count: 3 });
+    ).toEqual({ count: 3, startIndex: 8, endIndex: 10 });
+    // appendBatch writes the points as given, as dreamlake's append_batch (only a flush merges).
     const after = (await t.read()).data.map((p) => p.data);
     expect(after.slice(8)).toEqual([
       { _ts: 100, a: 10 },
+      { _ts: 101, a: 11 },
       { _ts: 101, a: 12, b: "w" },
     ]);
     await s.close();
