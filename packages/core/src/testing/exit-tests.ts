@@ -14,6 +14,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Store } from "../store/contract.js";
 import { Session } from "../series/session.js";
+import { field } from "../query/query.js";
+import { assetsTable, getAssetValue } from "../runs/assets.js";
 import { assert, rowsOf, type TestApi } from "./harness.js";
 
 export interface ExitTarget {
@@ -39,7 +41,9 @@ function script(frontEnd: "tracker" | "session", ending: Ending, uri: string, ro
   const log =
     frontEnd === "tracker"
       ? `const t = await Tracker.open(${JSON.stringify(uri)}, { params: { model: "m" }, trackId: "run-1" });
-for (let i = 0; i < ${rows}; i++) await t.log({ i, loss: 1 / (i + 1) });`
+// The last row holds an asset: the exit path writes it with the rows.
+const binary = t.store.capabilities.kinds.includes("binary");
+for (let i = 0; i < ${rows}; i++) await t.log(i === ${rows - 1} && binary ? { i, loss: 1 / (i + 1), weights: asset(new Uint8Array([1, 2, 3])) } : { i, loss: 1 / (i + 1) });`
       : `const s = await Session.open({ prefix: "exp/one", store: ${JSON.stringify(uri)} });
 s.params.set({ lr: 0.1, opt: { name: "adam" } });
 const track = s.track("train/loss");
@@ -54,7 +58,7 @@ s.log("done", { level: "info" });`;
     SIGTERM: `process.kill(process.pid, "SIGTERM"); setTimeout(() => {}, 60000);`,
     "SIGINT-handled": `process.on("SIGINT", () => setTimeout(() => process.exit(7), 200)); process.kill(process.pid, "SIGINT"); setTimeout(() => {}, 60000);`,
   };
-  return `import { Tracker, Session } from "@quiver/core";\n${log}\n${end[ending]}\n`;
+  return `import { Tracker, Session, asset } from "@quiver/core";\n${log}\n${end[ending]}\n`;
 }
 
 interface Result {
@@ -112,6 +116,10 @@ export function exitTests(t: TestApi, target: ExitTarget): void {
                   seen.every((v, k) => v === k),
                   `rows 0..${rows - 1} once each`,
                 );
+                if (frontEnd === "tracker" && store.capabilities.kinds.includes("binary")) {
+                  const [last] = await rowsOf(store, table, { where: field("i").eq(rows - 1).node, columns: ["weights"] });
+                  assert.deepEqual(await getAssetValue(store, assetsTable(table), last!.weights as string), new Uint8Array([1, 2, 3]), `the asset after ${ending}`);
+                }
                 if (frontEnd === "session") {
                   assert.equal(await count(store, "exp/one/logs"), 1, `log entries after ${ending}`);
                   const s = await Session.open({ prefix: "exp/one", store });
