@@ -6,7 +6,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { QuiverError } from "@quiver/core";
 import type { Columns } from "./duck.js";
 import { ioError } from "./storage.js";
-import type { FieldType } from "./types.js";
+import { type FieldType, elementType, isListType } from "./types.js";
 
 interface Parsed {
   header: string[];
@@ -113,6 +113,26 @@ const BOOL = /^(true|false)$/i;
 const DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 function parseCell(s: string, t: FieldType): unknown {
+  if (isListType(t)) {
+    // A multivalue field's cell is a JSON array (what toCSV writes): ["cat","dog"].
+    if (t === "int[]") {
+      // Digits as written: an int64 beyond 2^53 stays exact (JSON.parse would round it).
+      if (!/^\[\s*([+-]?\d+(\s*,\s*[+-]?\d+)*)?\s*\]$/.test(s)) return undefined;
+      const items = s.slice(1, -1).split(",").map((x) => x.trim()).filter(Boolean);
+      const out = items.map((x) => parseCell(x, "int"));
+      return out.includes(undefined) ? undefined : out;
+    }
+    let a: unknown;
+    try {
+      a = JSON.parse(s);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(a)) return undefined;
+    const e = elementType(t);
+    const out = a.map((x) => (x === null ? undefined : e === "datetime" ? (typeof x === "string" ? parseCell(x, e) : undefined) : e === "int" && typeof x === "number" && !Number.isSafeInteger(x) ? undefined : x));
+    return out.includes(undefined) ? undefined : out;
+  }
   switch (t) {
     case "int": {
       if (!INT.test(s)) return undefined;
@@ -220,7 +240,8 @@ export async function readCsv(file: string, known: ReadonlyMap<string, FieldType
 function cellText(v: unknown): string {
   if (v === null || v === undefined) return "";
   let s: string;
-  if (v instanceof Date) s = v.toISOString();
+  if (Array.isArray(v)) s = `[${v.map((x) => (typeof x === "bigint" ? x.toString() : JSON.stringify(x instanceof Date ? x.toISOString() : x))).join(",")}]`;
+  else if (v instanceof Date) s = v.toISOString();
   else if (v instanceof Uint8Array) s = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex");
   else s = String(v);
   if (s === "" || /[",\r\n]/.test(s) || s.trim() !== s) return `"${s.replace(/"/g, '""')}"`;

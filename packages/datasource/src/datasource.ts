@@ -6,14 +6,18 @@ import { QuiverError, type Row, type Store, describeValue, sameType, validateNam
 import { BlobStore } from "./blobs.js";
 import { readCsv } from "./csv.js";
 import { type Columns, readParquet } from "./duck.js";
-import { type Engine, type FieldInfo, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
-import { type ChangeSet, validateFieldName } from "./events.js";
+import { type Engine, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
+import { Declarations, type FieldHost, type FieldSchema, MetadataFieldBuilder, encodeDocuments, fieldSchemas, withDeclared } from "./fields.js";
+import { fetchInto, resultBlobColumn } from "./upload.js";
+import { deletedPaths } from "./tombstones.js";
+import { type ChangeSet } from "./events.js";
+import { MetadataContext, isArrowTable, pathIndex, rowsToColumns } from "./context.js";
 import { EventLog } from "./log.js";
 import { normalizePath, normalizePaths } from "./paths.js";
-import { QueryResult } from "./result.js";
+import { type Datapoint, QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
 import { type StoreRef, acquireStore, appendRows, readRegistry, rootExists, withLock } from "./storage.js";
-import { type FieldType, arrowType, typeOfArrow } from "./types.js";
+import { type FieldType, arrowType, typeOfArrowField } from "./types.js";
 import { View, type ViewSource, type ViewSpec, specFromJSON, specToJSON } from "./view.js";
 
 export interface DatasourceOptions {
@@ -38,111 +42,11 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
+export { MetadataContext };
+
 export interface UploadOptions {
   /** The column holding the datapoint paths, by name or index (default: the first column). */
   pathColumn?: string | number;
-}
-
-type Pending = { set: Map<string, unknown>; unset: Set<string>; deleted: boolean };
-
-/** Collects changes inside `metadataContext`; nothing is written until the callback returns. */
-export class MetadataContext {
-  /** @internal */ readonly pending = new Map<string, Pending>();
-
-  private entry(path: string): Pending {
-    let e = this.pending.get(path);
-    if (!e) this.pending.set(path, (e = { set: new Map(), unset: new Set(), deleted: false }));
-    return e;
-  }
-
-  /** Sets fields on one or several datapoints; a null value clears the field. */
-  updateMetadata(paths: string | readonly string[], metadata: Row): this {
-    const ps = normalizePaths(paths);
-    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
-      throw new QuiverError("INVALID_VALUE", `metadata must be a plain object of field → value, got ${describeValue(metadata)}`);
-    }
-    const keys = Object.keys(metadata);
-    for (const k of keys) validateFieldName(k);
-    for (const p of ps) {
-      const e = this.entry(p);
-      for (const k of keys) {
-        const v = metadata[k];
-        if (v === undefined) continue;
-        e.set.set(k, v);
-        e.unset.delete(k);
-      }
-    }
-    return this;
-  }
-
-  /** Clears fields of datapoints (the old values stay in history). */
-  deleteMetadata(paths: string | readonly string[], fields: string | readonly string[]): this {
-    const fs = typeof fields === "string" ? [fields] : [...fields];
-    for (const f of fs) validateFieldName(f);
-    for (const p of normalizePaths(paths)) {
-      const e = this.entry(p);
-      for (const f of fs) {
-        e.set.delete(f);
-        e.unset.add(f);
-      }
-    }
-    return this;
-  }
-
-  /** Removes datapoints and all their metadata (history kept; a rescan re-adds existing files). */
-  deleteDatapoints(paths: string | readonly string[]): this {
-    for (const p of normalizePaths(paths)) {
-      const e = this.entry(p);
-      e.set.clear();
-      e.unset.clear();
-      e.deleted = true;
-    }
-    return this;
-  }
-
-  /** @internal */
-  toChange(): ChangeSet {
-    const paths = [...this.pending.keys()];
-    const n = paths.length;
-    const fields = new Map<string, unknown[]>();
-    const deleted = new Array<boolean>(n);
-    const unset = new Array<string[] | undefined>(n);
-    paths.forEach((p, i) => {
-      const e = this.pending.get(p)!;
-      deleted[i] = e.deleted;
-      if (e.unset.size) unset[i] = [...e.unset];
-      for (const [k, v] of e.set) {
-        let col = fields.get(k);
-        if (!col) fields.set(k, (col = new Array(n)));
-        col[i] = v;
-      }
-    });
-    return { paths, fields, deleted, unset };
-  }
-}
-
-/**
- * Rows → one array per key (missing and null → undefined = untouched). A loop compiled for the
- * key list reads properties by constant name, which V8 serves from the rows' shared shape:
- * several times faster than `row[key]` over millions of rows.
- */
-function rowsToColumns(rows: readonly Row[], names: readonly string[]): unknown[][] {
-  const n = rows.length;
-  const cols = names.map(() => new Array<unknown>(n));
-  if (names.length > 200 || names.some((k) => k === "__proto__")) {
-    names.forEach((k, c) => {
-      for (let i = 0; i < n; i++) cols[c]![i] = rows[i]![k] ?? undefined;
-    });
-    return cols;
-  }
-  const body = names.map((k, c) => `v = r[${JSON.stringify(k)}]; c${c}[i] = v === null ? undefined : v;`).join("\n");
-  const fn = new Function(
-    "rows",
-    "cols",
-    `${names.map((_, c) => `const c${c} = cols[${c}];`).join("")} let v; for (let i = 0; i < rows.length; i++) { const r = rows[i];\n${body}\n}`,
-  ) as (rows: readonly Row[], cols: unknown[][]) => void;
-  fn(rows, cols);
-  return cols;
 }
 
 /** Distinct paths and nothing cleared or deleted: lets the SQL engine skip its checks. */
@@ -160,20 +64,9 @@ function isFresh(change: ChangeSet): boolean {
 
 const writeLocks = new WeakMap<Store, Map<string, Promise<void>>>();
 
-function pathIndex(names: readonly string[], pc: string | number | undefined): number {
-  const pi = typeof pc === "number" ? pc : names.indexOf(pc ?? names[0]!);
-  if (!Number.isInteger(pi) || pi < 0 || pi >= names.length) {
-    throw new QuiverError("UNKNOWN_FIELD", `pathColumn ${JSON.stringify(pc)} is not a column; columns: ${names.join(", ") || "(none)"}`);
-  }
-  return pi;
-}
-
-function isArrowTable(x: unknown): x is Table {
-  return !!x && typeof x === "object" && "schema" in x && "numRows" in x && typeof (x as Table).getChildAt === "function";
-}
-
-export class Datasource extends View implements ViewSource {
+export class Datasource extends View implements ViewSource, FieldHost {
   private readonly blobs: BlobStore;
+  private readonly decls: Declarations;
   private readonly engine: Engine;
   private readonly log: EventLog;
   private closed = false;
@@ -191,6 +84,7 @@ export class Datasource extends View implements ViewSource {
     this.blobs = new BlobStore(resolve(root, "blobs"));
     const s = ref.store;
     this.log = new EventLog(s, id);
+    this.decls = new Declarations(s, `datasource/${id}/schema`);
     // The SQL engine writes DuckDB SQL; a store speaking another dialect (postgres:) or none gets the fold.
     this.engine =
       s.capabilities.sql && s.capabilities.dialect === "duckdb" && typeof s.sql === "function"
@@ -286,6 +180,7 @@ export class Datasource extends View implements ViewSource {
     if (s.capabilities.delete) {
       await this.engine.drop();
       await this.log.drop();
+      await this.decls.drop();
     }
     await this.close();
   }
@@ -307,14 +202,35 @@ export class Datasource extends View implements ViewSource {
   // ------------------------------------------------------------------------------------------
   // schema
 
-  /** Metadata fields and their types, in order of first sight. */
-  async fields(): Promise<FieldInfo[]> {
+  /**
+   * Metadata fields in order of first sight (then those declared and still empty): name, type,
+   * whether multivalue, and tags.
+   */
+  async fields(): Promise<FieldSchema[]> {
     this.check();
-    return (await this.log.state()).fields.map((f) => ({ name: f.name, type: f.type }));
+    return fieldSchemas((await this.log.state()).fields, await this.decls.all());
+  }
+
+  /** A builder to declare a field's type and tags: `await ds.metadataField("mask").setType("blob").setAnnotation().apply()`. */
+  metadataField(name: string): MetadataFieldBuilder {
+    this.check();
+    return new MetadataFieldBuilder(this, name);
+  }
+  /** @internal */
+  async loggedType(field: string): Promise<FieldType | undefined> {
+    return (await this.log.state()).index.byName.get(field)?.type;
+  }
+  /** @internal */
+  declarations(): Declarations {
+    return this.decls;
+  }
+  /** @internal */
+  checkWritable(): void {
+    this.check(true);
   }
 
   private async typeMap(): Promise<Map<string, FieldType>> {
-    return new Map((await this.log.state()).fields.map((f) => [f.name, f.type]));
+    return new Map((await this.fields()).map((f) => [f.name, f.type]));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -340,7 +256,10 @@ export class Datasource extends View implements ViewSource {
   private async commitNow(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
     if (change.paths.length === 0) return 0;
     const fresh = isFresh(change); // before prepare, which rewrites the value arrays in place
-    const n = await this.log.commit(change, declared, this.blobs, fresh);
+    const decls = await this.decls.all();
+    encodeDocuments(change.fields, decls);
+    const logged = new Set((await this.log.state()).fields.map((f) => f.name));
+    const n = await this.log.commit(change, withDeclared(declared, decls, logged), this.blobs, fresh);
     this.engine.invalidate();
     return n;
   }
@@ -369,8 +288,10 @@ export class Datasource extends View implements ViewSource {
    * holds the paths (`pathColumn`, default the first); every other column is a field. Null cells
    * leave the field untouched. Returns the number of rows written.
    */
-  async uploadMetadata(input: Table | readonly Row[] | string, options: UploadOptions = {}): Promise<number> {
+  async uploadMetadata(input: Table | QueryResult | readonly Row[] | string, options: UploadOptions = {}): Promise<number> {
     this.check(true);
+    // A query result (of this datasource or another): its blob fields stay blobs, their bytes come along.
+    if (input instanceof QueryResult) return fetchInto(this, input, options, (t, o, src) => this.uploadArrow(t, o, undefined, src));
     if (typeof input === "string") {
       const lower = input.toLowerCase();
       if (lower.endsWith(".parquet") || lower.endsWith(".pq")) return this.uploadArrow(await readParquet(resolve(input)), options, input);
@@ -391,7 +312,8 @@ export class Datasource extends View implements ViewSource {
   }
 
   /** Arrow columns already of their field's type are written as they are (no per-value work). */
-  private async uploadArrow(input: Table, options: UploadOptions, source?: string): Promise<number> {
+  /** @internal */
+  async uploadArrow(input: Table, options: UploadOptions, source?: string, from?: BlobStore): Promise<number> {
     const types = await this.typeMap();
     const fs = input.schema.fields;
     const pi = pathIndex(
@@ -408,13 +330,14 @@ export class Datasource extends View implements ViewSource {
         if (col.data.length === 1 && f.type.typeId === Type.Utf8) direct.set(i, col.data[0]!);
         return;
       }
-      const t = typeOfArrow(f.type, f.name);
+      const t = typeOfArrowField(f);
       data.types.push(t);
       const existing = types.get(f.name);
       if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
         direct.set(i, col.data[0]!);
         data.columns.push([]);
-      } else data.columns.push(vectorToValues(col, f));
+      } else if (t === "blob") data.columns.push(resultBlobColumn(vectorToValues(col, f), f, this.blobs, from, source));
+      else data.columns.push(vectorToValues(col, f));
     });
     return this.uploadColumns(data, direct, { pathColumn: pi }, source);
   }
@@ -468,6 +391,7 @@ export class Datasource extends View implements ViewSource {
       known = new Map(ps.map((p, i) => [p, [sz[i]!, mt[i]?.getTime() ?? -1]]));
     }
     const { change, report } = await scanFolder(this.path, this.root, known, options);
+    await this.keepDeleted(change, known, report);
     if (change.paths.length) {
       options.onProgress?.({ phase: "write", done: 0, total: change.paths.length });
       await this.commit(
@@ -482,17 +406,47 @@ export class Datasource extends View implements ViewSource {
     return report;
   }
 
+  /** Drops from a scan's change the new files whose datapoint was deleted (DagsHub: a scan does not re-add them). */
+  private async keepDeleted(change: ChangeSet, known: ReadonlyMap<string, unknown>, report: ScanReport): Promise<void> {
+    const size = change.fields.get("size") as unknown[];
+    const added = change.paths.filter((p, i) => size[i] !== undefined && !known.has(p));
+    const st = await this.log.state();
+    const gone = await deletedPaths(this.store, this.log.shardTable(0), st.bound, added);
+    if (gone.size === 0) return;
+    // A path with metadata again (but no file yet) is a datapoint: it gets its file.
+    const live = await this.run({ select: [], where: { op: "in", field: "path", values: [...gone] } });
+    for (const p of live.paths) gone.delete(p);
+    if (gone.size === 0) return;
+    const keep = change.paths.map((p) => !gone.has(p));
+    change.paths = change.paths.filter((_, i) => keep[i]);
+    for (const [k, v] of change.fields) change.fields.set(k, (v as unknown[]).filter((_, i) => keep[i]));
+    if (change.unset) change.unset = change.unset.filter((_, i) => keep[i]);
+    report.added -= gone.size;
+  }
+
   // ------------------------------------------------------------------------------------------
   // queries
+
+  /** One datapoint by its path (DagsHub #365); NOT_FOUND when the path is not a datapoint. */
+  async get(path: string): Promise<Datapoint> {
+    const p = normalizePath(path);
+    const dp = (await this.run({ where: { op: "eq", field: "path", value: p } })).datapoints[0];
+    if (!dp) throw new QuiverError("NOT_FOUND", `datasource ${this.name} has no datapoint ${JSON.stringify(p)}; run ds.scan() if the file is new, or add metadata to it`);
+    return dp;
+  }
 
   /** @internal Runs a view. */
   async run(spec: ViewSpec): Promise<QueryResult> {
     this.check();
-    const st = await this.log.state();
-    const fields = st.fields;
-    checkSpec(spec, fields, this.name);
+    const logged = await this.log.state();
+    const schemas = fieldSchemas(logged.fields, await this.decls.all());
+    // Declared fields without values yet are queried as all-null columns.
+    const empty = schemas.filter((f) => f.empty).map((f) => ({ name: f.name, type: f.type, shard: 0 }));
+    const st = empty.length ? { ...logged, fields: [...logged.fields, ...empty] } : logged;
+    checkSpec(spec, st.fields, this.name);
     const table = await this.engine.run(spec, st);
-    return new QueryResult(table, { sourcePath: this.path, root: this.root, name: this.name, blobs: this.blobs, types: new Map(fields.map((f) => [f.name, f.type])) });
+    const types = new Map(schemas.map((f) => [f.name, f.type]));
+    return QueryResult.create(table, { sourcePath: this.path, root: this.root, name: this.name, blobs: this.blobs, types, fields: schemas });
   }
 
   /** @internal */

@@ -10,16 +10,18 @@ import {
   type DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
+  type DuckDBListType,
   type DuckDBType,
   DuckDBTypeId,
   JSToDuckDBValueConverter,
+  LIST,
   TIMESTAMP,
   VARCHAR,
 } from "@duckdb/node-api";
 import type { Table } from "apache-arrow";
 import { QuiverError, type Store, openStore } from "@quiver/core";
 import "@quiver/store-duckdb";
-import type { FieldType } from "./types.js";
+import { type FieldType, elementType, isListType } from "./types.js";
 
 /** Column-major data: names, field types and one JS array per column. */
 export interface Columns {
@@ -48,6 +50,7 @@ export function quoteString(s: string): string {
 }
 
 function duckType(t: FieldType): DuckDBType {
+  if (isListType(t)) return LIST(duckType(elementType(t))); // multivalue fields
   switch (t) {
     case "int":
       return BIGINT;
@@ -107,6 +110,14 @@ function readAs(typeId: DuckDBTypeId, col: string): { type: FieldType; expr: str
   }
 }
 
+/** A LIST column of one-value elements: a multivalue field. */
+function readListAs(t: DuckDBListType, col: string): { type: FieldType; expr: string } | undefined {
+  const e = readAs(t.valueType.typeId, col);
+  if (!e || e.type === "blob" || isListType(e.type)) return undefined;
+  const sql = { int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", string: "VARCHAR", datetime: "TIMESTAMP" }[e.type as "int"];
+  return { type: `${e.type}[]` as FieldType, expr: `CAST(${quoteIdent(col)} AS ${sql}[])` };
+}
+
 let reader: Promise<Store> | undefined;
 
 /**
@@ -129,7 +140,7 @@ export async function readParquet(file: string): Promise<Table> {
     throw new QuiverError("INVALID_VALUE", `${file}: not a readable Parquet file (row unknown: the file's footer or schema is damaged): ${(err as Error).message}`, { cause: err });
   }
   const plan = names.map((n, i) => {
-    const r = readAs(types[i]!.typeId, n);
+    const r = types[i]!.typeId === DuckDBTypeId.LIST ? readListAs(types[i] as DuckDBListType, n) : readAs(types[i]!.typeId, n);
     if (!r)
       throw new QuiverError(
         "INVALID_VALUE",

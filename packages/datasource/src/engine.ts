@@ -12,12 +12,16 @@ import { quoteIdent } from "./duck.js";
 import { type FieldRec, type State, foldEvents, seqBound } from "./events.js";
 import type { EventLog, LogState } from "./log.js";
 import { compileWhere } from "./sqlgen.js";
-import { type FieldType, arrowType } from "./types.js";
+import { type FieldType, arrowType, elementType, isListType } from "./types.js";
 import type { ViewSpec } from "./view.js";
 
 export interface FieldInfo {
   name: string;
   type: FieldType;
+}
+
+function multi(field: string, t: FieldType, op: string): QuiverError {
+  return new QuiverError("INVALID_QUERY", `field ${JSON.stringify(field)} is multivalue (${t}): ${op} does not apply; use contains(value), isNull() or isNotNull()`);
 }
 
 /** UNKNOWN_FIELD for names the datasource has never seen; INVALID_QUERY for values of the wrong kind. */
@@ -59,21 +63,32 @@ export function checkSpec(spec: ViewSpec, fields: readonly FieldInfo[], dsName: 
       case "isNotNull":
         return;
       case "in":
+        if (isListType(t)) throw multi(n.field, t, n.op);
         for (const v of n.values) if (!kindOk(t, v)) throw bad(v);
         return;
       case "contains":
+        // On a multivalue field: "has this element" (of the element type).
+        if (isListType(t)) {
+          if (!kindOk(elementType(t), n.value)) throw bad(n.value);
+          return;
+        }
+      // falls through: on a string, a substring
       case "startsWith":
       case "endsWith":
         if (t !== "string" && t !== "blob") throw new QuiverError("INVALID_QUERY", `${n.op} needs a string field; ${JSON.stringify(n.field)} is ${t}`);
         if (typeof n.value !== "string") throw bad(n.value);
         return;
       default:
+        if (isListType(t)) throw multi(n.field, t, n.op);
         if (!kindOk(t, n.value)) throw bad(n.value);
     }
   };
   if (spec.where) walk(spec.where);
   for (const s of spec.select ?? []) if (!types.has(s)) throw unknown(s);
-  for (const o of spec.orderBy ?? []) if (!types.has(o.column)) throw unknown(o.column);
+  for (const o of spec.orderBy ?? []) {
+    if (!types.has(o.column)) throw unknown(o.column);
+    if (isListType(types.get(o.column))) throw new QuiverError("INVALID_QUERY", `cannot order by the multivalue field ${JSON.stringify(o.column)}; order by a one-value field`);
+  }
 }
 
 export function resultSchema(fields: readonly FieldInfo[], select?: readonly string[]): Schema {
@@ -350,7 +365,8 @@ export class SqlEngine implements Engine {
 }
 
 function duckTypeName(t: FieldType): string {
-  return { int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", string: "VARCHAR", datetime: "TIMESTAMP", blob: "VARCHAR" }[t];
+  if (isListType(t)) return `${duckTypeName(elementType(t))}[]`;
+  return { int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", string: "VARCHAR", datetime: "TIMESTAMP", blob: "VARCHAR" }[elementType(t)];
 }
 
 /** The SQL result with exactly our result schema's types. */

@@ -14,7 +14,7 @@ import { Field, RecordBatch, Schema, Struct, makeData, makeVector, type Data } f
 import { Int64, Utf8 } from "apache-arrow";
 import { QuiverError, type Store, buildData, sameType, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
-import { type FieldType, arrowType, checkValue, mergeInferred, typeOfValue, wellFormed } from "./types.js";
+import { type FieldType, LIST_FAST, arrowType, checkValue, mergeInferred, typeOfValue, wellFormed } from "./types.js";
 
 export const SEP = "\u001f";
 export const DELETED = `${SEP}*${SEP}`;
@@ -132,6 +132,7 @@ const FAST: Record<FieldType, (v: unknown) => boolean> = {
   string: (v) => typeof v === "string" && wellFormed(v),
   datetime: (v) => v instanceof Date && !Number.isNaN(v.getTime()),
   blob: () => false, // hashed and stored below
+  ...LIST_FAST, // multivalue: every element is checked
 };
 
 function isData(x: unknown): x is Data {

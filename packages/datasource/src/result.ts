@@ -7,7 +7,19 @@ import { type BlobStore, mapLimit } from "./blobs.js";
 import { type Columns, writeColumns } from "./duck.js";
 import { writeCsv } from "./csv.js";
 import { ioError } from "./storage.js";
-import { type FieldType, typeOfArrow } from "./types.js";
+import { type FieldSchema, TAGS } from "./fields.js";
+import { plainList, plainRow, withFieldMetadata } from "./multivalue.js";
+import { type TensorizeOptions, type Tensor, tensorizeBatch } from "./tensorize.js";
+import { type FieldType, typeOfArrowField } from "./types.js";
+
+/** Field metadata saying how a blob field's values were loaded (path, bytes, text, json). */
+export const LOADED = "quiver:loaded";
+
+export interface BlobFieldOptions {
+  /** The blob's bytes instead of its file's path. */
+  loadIntoMemory?: boolean;
+  concurrency?: number;
+}
 
 export interface ResultContext {
   /** Absolute folder of the datasource's files. */
@@ -16,6 +28,8 @@ export interface ResultContext {
   name: string;
   blobs: BlobStore;
   types: ReadonlyMap<string, FieldType>;
+  /** The datasource's fields with their tags (declared with `metadataField`). */
+  fields?: readonly FieldSchema[];
 }
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -80,11 +94,22 @@ export interface BatchOptions {
   loadFiles?: boolean;
   /** Batches read ahead by "background" (default 2). */
   prefetch?: number;
+  /**
+   * Turn each datapoint's file, then each of `metadataColumns`, into tensors (DagsHub's
+   * `as_ml_dataloader(tensorizers=…)`): `"auto"` (by file extension / value kind), one name for
+   * every entry, a list with one name or function per entry, or one function for every entry.
+   * The batch's `tensors` then hold one stacked tensor per entry (`[batch, ...shape]`).
+   */
+  tensorizers?: TensorizeOptions["tensorizers"];
+  /** Metadata fields tensorized after the file (in this order). */
+  metadataColumns?: string[];
 }
 
 export interface Batch {
   metadata: Row[];
   files?: Uint8Array[];
+  /** With `tensorizers`: the file's tensor, then one per metadata column, each stacked over the batch. */
+  tensors?: Tensor[];
 }
 
 export class QueryResult implements Iterable<Datapoint> {
@@ -94,12 +119,30 @@ export class QueryResult implements Iterable<Datapoint> {
     private readonly ctx: ResultContext,
   ) {}
 
+  /**
+   * @internal A query's result: each column's Arrow field says its datasource type and tags
+   * (`quiver:type`, `quiver:tags`, so uploading the table elsewhere keeps them), and document
+   * fields are loaded as text (as DagsHub's fetch does).
+   */
+  static async create(table: Table, ctx: ResultContext): Promise<QueryResult> {
+    const r = new QueryResult(withFieldMetadata(table, ctx.fields ?? []), ctx);
+    const docs = r.fieldsTagged(TAGS.document).filter((n) => ctx.types.get(n) === "blob");
+    return docs.length ? r.loadBlobs(docs, "text") : r;
+  }
+
+  /** @internal The blob store the result's hashes refer to. */
+  get blobStore(): BlobStore {
+    return this.ctx.blobs;
+  }
+
   get length(): number {
     return this.table.numRows;
   }
   /** Rows: { path, ...metadata }. Blob fields hold the hash (or what getBlobFields put there). */
   get rows(): Row[] {
-    return (this.rowsCache ??= batchToRows(this.table));
+    if (this.rowsCache) return this.rowsCache;
+    const json = new Set(this.table.schema.fields.filter((f) => f.metadata.get(LOADED) === "json").map((f) => f.name));
+    return (this.rowsCache = batchToRows(this.table).map((r) => plainRow(r, this.ctx.types, json)));
   }
   get datapoints(): Datapoint[] {
     return this.rows.map((r) => {
@@ -115,44 +158,87 @@ export class QueryResult implements Iterable<Datapoint> {
   }
 
   /**
-   * Fetches blob fields for every datapoint in parallel. Returns a new result where those
-   * fields hold the blob file's absolute path, or its bytes with `loadIntoMemory`.
+   * Fetches blob fields for every datapoint in parallel; with no names, every blob field but the
+   * documents (already loaded as text), as DagsHub's `get_blob_fields()`. Returns a new result
+   * where those fields hold the blob file's absolute path, or its bytes with `loadIntoMemory`.
    */
-  async getBlobFields(...args: (string | { loadIntoMemory?: boolean; concurrency?: number })[]): Promise<QueryResult> {
+  async getBlobFields(...args: (string | BlobFieldOptions)[]): Promise<QueryResult> {
     const last = args[args.length - 1];
-    const opts = typeof last === "object" ? (args.pop() as { loadIntoMemory?: boolean; concurrency?: number }) : {};
-    const fields = args as string[];
+    const opts = typeof last === "object" ? (args.pop() as BlobFieldOptions) : {};
     const names = this.table.schema.fields.map((f) => f.name);
+    let fields = args as string[];
+    if (fields.length === 0) fields = names.filter((n) => this.ctx.types.get(n) === "blob" && !this.tagged(n, TAGS.document));
     for (const f of fields) {
       if (!names.includes(f)) throw new QuiverError("UNKNOWN_FIELD", `no field ${JSON.stringify(f)} in this result; fields: ${names.join(", ")}`);
       if (this.ctx.types.get(f) !== "blob") throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(f)} is ${this.ctx.types.get(f)}, not a blob`);
     }
+    return this.loadBlobs(fields, opts.loadIntoMemory ? "bytes" : "path", opts.concurrency);
+  }
+
+  /** Annotation fields (tagged `annotation`) loaded and parsed: JSON values, or the text when it is not JSON. */
+  getAnnotations(options: { concurrency?: number } = {}): Promise<QueryResult> {
+    const names = this.table.schema.fields.map((f) => f.name).filter((n) => this.tagged(n, TAGS.annotation));
+    return this.loadBlobs(names, "json", options.concurrency);
+  }
+
+  /** Fields of this result carrying a tag (`annotation`, `text_document`, `thumbnail_viz`, …). */
+  fieldsTagged(tag: string): string[] {
+    return this.table.schema.fields.map((f) => f.name).filter((n) => this.tagged(n, tag));
+  }
+
+  private tagged(name: string, tag: string): boolean {
+    return this.ctx.fields?.find((f) => f.name === name)?.tags?.includes(tag) ?? false;
+  }
+
+  /** @internal Replaces blob fields' hashes by the blob's path, bytes, text or parsed JSON. */
+  async loadBlobs(fields: readonly string[], mode: "path" | "bytes" | "text" | "json", concurrency = 16): Promise<QueryResult> {
+    if (fields.length === 0) return this;
     const paths = this.paths;
-    const cols = names.map((n) => vectorToValues(this.table.getChild(n)!));
+    const dec = new TextDecoder();
     const outFields: Field[] = [];
     const datas = [];
-    for (let c = 0; c < names.length; c++) {
-      const f = this.table.schema.fields[c]!;
-      if (!fields.includes(f.name)) {
+    for (const f of this.table.schema.fields) {
+      const col = vectorToValues(this.table.getChild(f.name)!);
+      if (!fields.includes(f.name) || f.metadata.get(LOADED) !== undefined) {
         outFields.push(f);
-        datas.push(buildData(f.type, cols[c]!, f.name));
+        datas.push(buildData(f.type, col, f.name));
         continue;
       }
-      const vals = await mapLimit(cols[c]!, opts.concurrency ?? 16, async (v, i) => {
+      const vals = await mapLimit(col, concurrency, async (v, i) => {
         if (v == null) return null;
-        if (opts.loadIntoMemory) return blobValue(v, f.name, paths[i]!, this.ctx.blobs);
-        if (v instanceof Uint8Array) return v;
-        const p = HASH.test(v as string) ? this.ctx.blobs.pathOf(v as string) : (v as string);
-        await blobValue(p, f.name, paths[i]!, this.ctx.blobs).catch((err) => {
-          throw new QuiverError("NOT_FOUND", `blob of ${JSON.stringify(paths[i])}.${f.name} is missing: ${(err as Error).message}`);
-        });
-        return p;
+        if (mode === "path") {
+          if (v instanceof Uint8Array) return v;
+          const p = HASH.test(v as string) ? this.ctx.blobs.pathOf(v as string) : (v as string);
+          await blobValue(p, f.name, paths[i]!, this.ctx.blobs).catch((err) => {
+            throw new QuiverError("NOT_FOUND", `blob of ${JSON.stringify(paths[i])}.${f.name} is missing: ${(err as Error).message}`);
+          });
+          return p;
+        }
+        const bytes = await blobValue(v, f.name, paths[i]!, this.ctx.blobs);
+        if (mode === "bytes") return bytes;
+        const text = dec.decode(bytes);
+        if (mode === "text") return text;
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          return text;
+        }
       });
-      const type = vals.some((v) => v instanceof Uint8Array) ? new Binary() : new Utf8();
-      outFields.push(new Field(f.name, type, true));
+      if (mode === "json" && vals.some((v) => v !== null && typeof v === "object")) {
+        // Parsed annotations are objects: kept as JSON text in the table, parsed in rows.
+        const meta = new Map(f.metadata);
+        meta.set(LOADED, "json");
+        outFields.push(new Field(f.name, new Utf8(), true, meta));
+        datas.push(buildData(new Utf8(), vals.map((v) => (v === null ? null : typeof v === "string" ? v : JSON.stringify(v))), f.name));
+        continue;
+      }
+      const type = mode === "bytes" || vals.some((v) => v instanceof Uint8Array) ? new Binary() : new Utf8();
+      const meta = new Map(f.metadata);
+      meta.set(LOADED, mode);
+      outFields.push(new Field(f.name, type, true, meta));
       datas.push(buildData(type, vals, f.name));
     }
-    const schema = new Schema(outFields);
+    const schema = new Schema(outFields, this.table.schema.metadata);
     const batch = new RecordBatch(schema, makeData({ type: new Struct(outFields), length: paths.length, nullCount: 0, children: datas }));
     return new QueryResult(new Table([batch]), this.ctx);
   }
@@ -188,14 +274,20 @@ export class QueryResult implements Iterable<Datapoint> {
     const strategy = options.strategy ?? "lazy";
     if (!["lazy", "background", "preload"].includes(strategy))
       throw new QuiverError("INVALID_VALUE", `strategy must be "lazy", "background" or "preload", got ${JSON.stringify(strategy)}`);
-    const loadFiles = options.loadFiles ?? true;
+    const tz = options.tensorizers;
+    const columns = options.metadataColumns ?? [];
+    const names = this.table.schema.fields.map((f) => f.name);
+    for (const c of columns) if (!names.includes(c)) throw new QuiverError("UNKNOWN_FIELD", `metadataColumns: no field ${JSON.stringify(c)} in this result; fields: ${names.join(", ")}`);
+    const loadFiles = (options.loadFiles ?? true) || tz !== undefined;
     const rows = this.rows;
     const count = Math.ceil(rows.length / size);
     const load = async (i: number): Promise<Batch> => {
       const metadata = rows.slice(i * size, (i + 1) * size);
       if (!loadFiles) return { metadata };
       const files = await mapLimit(metadata, 8, (r) => readDatapointFile(this.ctx, r.path as string));
-      return { metadata, files };
+      if (tz === undefined) return { metadata, files };
+      const tensors = await tensorizeBatch(metadata, files, { tensorizers: tz, metadataColumns: columns });
+      return options.loadFiles === false ? { metadata, tensors } : { metadata, files, tensors };
     };
     if (strategy === "lazy") {
       for (let i = 0; i < count; i++) yield await load(i);
@@ -227,12 +319,15 @@ export class QueryResult implements Iterable<Datapoint> {
     }
   }
 
-  private columns(): Columns {
-    const fields = this.table.schema.fields;
+  /** Columns for export: annotation blobs as their text, lists as plain arrays. */
+  private async columns(): Promise<Columns> {
+    const ann = this.fieldsTagged(TAGS.annotation).filter((n) => this.ctx.types.get(n) === "blob");
+    const src = ann.length ? await this.loadBlobs(ann, "text") : this;
+    const fields = src.table.schema.fields;
     return {
       names: fields.map((f) => f.name),
-      types: fields.map((f) => (f.name === "path" ? "string" : typeOfArrow(f.type, f.name))),
-      columns: fields.map((f) => vectorToValues(this.table.getChild(f.name)!)),
+      types: fields.map((f) => (f.name === "path" ? "string" : typeOfArrowField(f, false))),
+      columns: fields.map((f) => vectorToValues(src.table.getChild(f.name)!).map((v) => (ArrayBuffer.isView(v) && !(v instanceof Uint8Array) ? plainList(v as unknown as ArrayLike<unknown>) : v))),
     };
   }
 
@@ -243,7 +338,7 @@ export class QueryResult implements Iterable<Datapoint> {
       throw ioError(err, "cannot create the folder of");
     });
     try {
-      await writeColumns(abs, "parquet", this.columns());
+      await writeColumns(abs, "parquet", await this.columns());
     } catch (err) {
       throw new QuiverError("IO", `cannot write the Parquet file ${abs}: ${(err as Error).message}; check the disk space and permissions and retry`, { cause: err });
     }
@@ -255,7 +350,7 @@ export class QueryResult implements Iterable<Datapoint> {
     await mkdir(dirname(abs), { recursive: true }).catch((err: unknown) => {
       throw ioError(err, "cannot create the folder of");
     });
-    await writeCsv(abs, this.columns());
+    await writeCsv(abs, await this.columns());
     return abs;
   }
 }

@@ -36,7 +36,8 @@ export function compileWhere(node: QueryNode): string {
       if (node.values.length === 0) return `(CASE WHEN ${quoteIdent(node.field)} IS NULL THEN NULL ELSE FALSE END)`;
       return `(${quoteIdent(node.field)} IN (${node.values.map(lit).join(", ")}))`;
     case "contains":
-      return `contains(${quoteIdent(node.field)}, ${lit(String(node.value))})`;
+      // DuckDB's contains: a substring of a VARCHAR, an element of a LIST (multivalue fields).
+      return `contains(${quoteIdent(node.field)}, ${lit(node.value)})`;
     case "startsWith":
       return `(${quoteIdent(node.field)} LIKE ${quoteString(likeEscape(String(node.value)) + "%")} ESCAPE '\\')`;
     case "endsWith":

@@ -71,7 +71,14 @@ export class View {
     return this.viewSource.run({ ...this.spec, limit: Math.min(n, this.spec.limit ?? Infinity) });
   }
 
+  /** Every match: a `limit()` on the view is ignored (DagsHub's all(); use fetch() to keep it). */
   all(): Promise<QueryResult> {
+    const { limit: _ignored, ...spec } = this.spec;
+    return this.viewSource.run(spec);
+  }
+
+  /** The matches up to the view's `limit()` (DagsHub's fetch()). */
+  fetch(): Promise<QueryResult> {
     return this.viewSource.run(this.spec);
   }
 

@@ -285,7 +285,7 @@ describe.each(STORES)("Datasource on %s", (_label, storeFor) => {
     // chained where = AND
     const chained = ds.where(ds.field("episode").gt(0)).where(ds.field("has_baby_yoda").eq(true));
     expect(await paths(chained)).toEqual(["005"]);
-    const sel = await ds.select("name").orderBy("episode", "desc").limit(3).all();
+    const sel = await ds.select("name").orderBy("episode", "desc").limit(3).fetch();
     expect(sel.rows).toEqual([
       { path: "images/007.jpg", name: null },
       { path: "images/006.jpg", name: "alphabet" },
