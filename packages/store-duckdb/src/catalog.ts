@@ -2,7 +2,8 @@
  * What the store knows about a DuckDB table (its Arrow schema and DuckDB column types, read
  * from the catalog and column comments) and the DDL that creates or evolves it for a batch.
  */
-import { type DuckDBConnection, type DuckDBType, DuckDBTypeId } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBType } from "@duckdb/node-api";
+import { DuckDBTypeId } from "./duck.js";
 import { BIGINT_META, mergeSchemas, QuiverError } from "@quiver/core/store-kit";
 import { Field, Schema, Type } from "apache-arrow";
 import { ident, literal } from "./sql.js";

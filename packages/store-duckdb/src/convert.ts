@@ -6,20 +6,8 @@
  * Strings and blobs move as bytes (no JS string per cell on write). Lists, structs (tensors)
  * and the types only user SQL produces go through JS values: correct, slower, rare.
  */
-import {
-  blobValue,
-  DuckDBDataChunk,
-  type DuckDBListType,
-  type DuckDBResult,
-  type DuckDBStructType,
-  type DuckDBType,
-  DuckDBTypeId,
-  type DuckDBValue,
-  JSDuckDBValueConverter,
-  listValue,
-  structValue,
-  timestampValue,
-} from "@duckdb/node-api";
+import type { DuckDBListType, DuckDBResult, DuckDBStructType, DuckDBType, DuckDBValue } from "@duckdb/node-api";
+import { blobValue, DuckDBDataChunk, DuckDBTypeId, JSDuckDBValueConverter, listValue, structValue, timestampValue } from "./duck.js";
 import { type Data, type DataType, Field, makeData, RecordBatch, Schema, Struct, Type, type Vector } from "apache-arrow";
 import { buildData, QuiverError, vectorToValues } from "@quiver/core";
 import { B, type RawVector, VECTOR_SIZE } from "./native.js";

@@ -4,10 +4,14 @@
  * DuckDB lets ONE process open a file for writing (readers included, unless every process
  * opens it read-only). In "shared" mode a process holds the file only while it works:
  * operations run in short sessions; the instance stays open while operations keep coming (so
- * one busy process is not slowed down) and closes after `linger` ms of idleness, or after
- * `maxHold` ms when another process has signalled that it waits (by touching
- * `<file>.quiver-wait`). A process that finds the file locked retries with jittered backoff
- * and raises LOCKED only after `lockTimeout` ms, naming the holder.
+ * one busy process is not slowed down) and closes after `linger` ms of idleness. When another
+ * process has signalled that it waits (by touching `<file>.quiver-wait`), the holder lets go as
+ * soon as it is idle (a millisecond after its last operation, so that a caller's next call —
+ * schema, then count — still shares the session), or after `maxHold` ms while operations keep
+ * coming, and then steps back briefly so the waiter gets its turn. A process that finds the file
+ * locked retries with short jittered backoff (1 → 8 ms: a hand-over costs an instance open,
+ * ≈8 ms, so waiting longer only adds latency) and raises LOCKED only after `lockTimeout` ms,
+ * naming the holder.
  *
  * In "exclusive" mode the file is opened once and held until the last store closes.
  * Within one process every store on a path shares one instance (DuckDB must not open a
@@ -20,7 +24,8 @@
 import { randomFill } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBInstance } from "./duck.js";
 import { QuiverError } from "@quiver/core";
 import { committedDespite, ioError, isFatal, messageOf, openError } from "./errors.js";
 import { B } from "./native.js";
@@ -53,6 +58,17 @@ const CONFIG: Record<string, string> = {
 
 const files = new Map<string, DbFile>();
 
+/** Longest pause between attempts to open a file another process holds. */
+const MAX_BACKOFF_MS = 8;
+/** While /proc/locks shows the file held, a real attempt to open it at least this often. */
+const ATTEMPT_EVERY_MS = 50;
+/** A wait file touched this recently means a process waits (waiters touch it every attempt). */
+const WAIT_FRESH_MS = 250;
+/** How often an idle holder looks for a waiter. */
+const IDLE_CHECK_MS = 5;
+/** After yielding to a waiter, a read-only holder waits 1–2× this before taking the file again (a writer a quarter). */
+const STEP_BACK_MS = 10;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Blocks the thread (closeSync only: no promise can settle there). */
@@ -71,6 +87,32 @@ function awaitQueuedStarts(timeoutMs: number): void {
   const t0 = Date.now();
   while (marker.every((b) => b === 0) && Date.now() - t0 < timeoutMs) sleepSync(1);
   sleepSync(1);
+}
+
+/**
+ * Whether another process holds a lock on `file` that keeps us out, from /proc/locks (Linux;
+ * elsewhere undefined). A failed DuckDBInstance.create costs 10–45 ms here (it builds an
+ * instance before it meets the lock), so a waiter polls this (≈0.2 ms) and only tries when
+ * the file looks free. Only a hint: a real attempt is still made every ATTEMPT_EVERY_MS.
+ */
+function heldByOther(file: string, readOnly: boolean): boolean | undefined {
+  if (process.platform !== "linux") return undefined;
+  try {
+    const st = fs.statSync(file);
+    const major = Math.floor(st.dev / 256) & 0xfff;
+    const minor = (st.dev & 0xff) | (Math.floor(st.dev / 4096) & 0xfff00);
+    const key = ` ${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino} `;
+    for (const line of fs.readFileSync("/proc/locks", "latin1").split("\n")) {
+      if (!line.includes(key)) continue;
+      const f = line.split(/\s+/);
+      if (Number(f[4]) === process.pid) continue;
+      if (readOnly && f[3] === "READ") continue; // read-only instances share the file
+      return true;
+    }
+    return false;
+  } catch {
+    return undefined;
+  }
 }
 
 function isLockError(err: unknown): boolean {
@@ -98,6 +140,8 @@ export class DbFile {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Appends queued behind the running operation (they join the open transaction). */
   private queuedAppends = 0;
+  /** Operations of any kind queued behind the running one (an idle holder yields at once to a waiter). */
+  private queued = 0;
   /** The open append transaction: since when, and the appends waiting for its commit. */
   private inTx = false;
   private txStart = 0;
@@ -111,6 +155,7 @@ export class DbFile {
   /** Table metadata cache (null: known not to exist); cleared whenever the file is released. */
   readonly tables = new Map<string, import("./catalog.js").TableInfo | null>();
   readonly waitFile: string | undefined;
+  private waitFileMade = false;
   private key = "";
 
   private constructor(
@@ -140,8 +185,10 @@ export class DbFile {
   /** Runs `fn` with the connection, alone (operations of this process are serialised). */
   run<T>(fn: (conn: DuckDBConnection) => Promise<T>, kind: OpKind = "other"): Promise<T> {
     if (kind === "append") this.queuedAppends++;
+    this.queued++;
     const p = this.tail.then(async () => {
       if (kind === "append") this.queuedAppends--;
+      this.queued--;
       if (this.idleTimer) {
         clearTimeout(this.idleTimer);
         this.idleTimer = undefined;
@@ -268,10 +315,30 @@ export class DbFile {
   /** Opens the file, waiting for other processes up to lockTimeout. */
   private async acquire(readOnly: boolean): Promise<DuckDBConnection> {
     const start = Date.now();
-    let delay = 2;
+    let delay = 1;
     let lastErr: unknown;
     const config = readOnly ? { ...CONFIG, access_mode: "READ_ONLY" } : CONFIG;
+    // A writer makes sure the wait file exists, so that read-only processes (which create
+    // nothing) can signal that they wait.
+    if (!readOnly && this.waitFile && !this.waitFileMade) {
+      try {
+        if (!fs.existsSync(this.waitFile)) fs.writeFileSync(this.waitFile, "");
+      } catch {
+        /* a read-only directory: the open below reports it */
+      }
+      this.waitFileMade = true;
+    }
+    let tried = start; // the first attempt too waits while the file is visibly held
     for (;;) {
+      // While the lock is visibly held, wait cheaply (and say so) instead of building an instance to fail.
+      if (Date.now() - tried < ATTEMPT_EVERY_MS && heldByOther(this.location, readOnly) === true) {
+        const waited = Date.now() - start;
+        if (waited < this.options.lockTimeout) {
+          this.signalWaiting(readOnly);
+          await sleep(0.5 + Math.random());
+          continue;
+        }
+      }
       try {
         const inst = await DuckDBInstance.create(this.location, config);
         try {
@@ -287,6 +354,7 @@ export class DbFile {
       } catch (err) {
         if (!isLockError(err)) throw openError(err, this.location, readOnly);
         lastErr = err;
+        tried = Date.now();
       }
       const waited = Date.now() - start;
       if (waited >= this.options.lockTimeout) {
@@ -300,7 +368,7 @@ export class DbFile {
       }
       this.signalWaiting(readOnly);
       await sleep(Math.min(delay, this.options.lockTimeout - waited) * (0.5 + Math.random()));
-      delay = Math.min(delay * 2, 40);
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
     }
   }
 
@@ -322,7 +390,7 @@ export class DbFile {
   private othersWaiting(): boolean {
     if (!this.waitFile) return false;
     try {
-      return Date.now() - fs.statSync(this.waitFile).mtimeMs < 1000;
+      return Date.now() - fs.statSync(this.waitFile).mtimeMs < WAIT_FRESH_MS;
     } catch {
       return false;
     }
@@ -333,31 +401,41 @@ export class DbFile {
     const now = Date.now();
     // Group commit: once no append is queued behind (or the group is old), commit.
     if (this.inTx && (this.queuedAppends === 0 || now - this.txStart >= this.options.commitInterval)) await this.commitGroup().catch(() => undefined);
-    if (!this.exclusive && now - this.heldSince >= this.options.maxHold && this.othersWaiting()) {
-      await this.release();
-      // Step back so a waiting process gets its turn before we come back.
-      this.tail = this.tail.then(() => sleep(5 + Math.random() * 20));
+    if (this.exclusive) return;
+    const waiting = this.othersWaiting();
+    if (waiting && this.queued > 0 && now - this.heldSince >= this.options.maxHold) {
+      await this.yieldFile();
       return;
     }
-    if (!this.exclusive) this.armIdle(now);
+    // Idle with a waiter: let go a moment from now, unless this process's next call comes first.
+    this.armIdle(now, waiting);
+  }
+
+  /** Lets the file go for a process that waits, then steps back so it gets its turn before we come back. */
+  private async yieldFile(): Promise<void> {
+    await this.release();
+    // Writers come back sooner: the rows a reader waits for are the writer's to commit.
+    const back = this.openReadOnly ? STEP_BACK_MS : STEP_BACK_MS / 4;
+    this.tail = this.tail.then(() => sleep(back * (1 + Math.random())));
   }
 
   /**
    * While idle, shared mode lets the file go after `linger` ms, or as soon as another process
-   * signals that it waits. The timer is not unref'd: a process that ends without close()
-   * still checkpoints and lets go.
+   * signals that it waits (checked every few ms; `soon`: one is waiting already). The timer is
+   * not unref'd: a process that ends without close() still checkpoints and lets go.
    */
-  private armIdle(since: number): void {
+  private armIdle(since: number, soon = false): void {
     this.idleTimer = setTimeout(
       () => {
         this.idleTimer = undefined;
         this.tail = this.tail.then(async () => {
           if (this.idleTimer || !this.conn) return;
-          if (Date.now() - since >= this.options.linger || this.othersWaiting()) await this.release().catch(() => undefined);
+          if (this.othersWaiting()) await this.yieldFile().catch(() => undefined);
+          else if (Date.now() - since >= this.options.linger) await this.release().catch(() => undefined);
           else this.armIdle(since);
         });
       },
-      Math.min(this.options.linger, 20),
+      soon ? 1 : Math.min(this.options.linger, IDLE_CHECK_MS),
     );
   }
 

@@ -165,11 +165,11 @@ export class DuckDBDriver implements StoreDriver {
     );
   }
 
-  runs(table: string): Promise<RunSummary[] | undefined> {
+  runs(table: string, _schema: Schema, columns: readonly string[]): Promise<RunSummary[] | undefined> {
     return this.session(
       async (conn) => {
         const info = await this.info(conn, table);
-        return info ? readRuns(conn, info) : [];
+        return info ? readRuns(conn, info, columns) : [];
       },
       `reading the runs of ${of(table)}`,
     );

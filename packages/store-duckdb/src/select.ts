@@ -11,8 +11,8 @@
  * so that a filter on `_ts` is pushed into the scan and skips row groups.
  */
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from "@duckdb/node-api";
-import { DuckDBTypeId } from "@duckdb/node-api";
-import { type RunSummary, type ScanOptions, type TimeRange, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
+import { DuckDBTypeId } from "./duck.js";
+import { BIGINT_META, type RunSummary, type ScanOptions, type SummaryValue, type TimeRange, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
 import { Field, type RecordBatch, Schema, Type } from "apache-arrow";
 import { hidesRowid, type TableInfo } from "./catalog.js";
 import { readBatches, resultShape } from "./convert.js";
@@ -92,11 +92,14 @@ export async function selectBatches(conn: DuckDBConnection, s: Select): Promise<
 }
 
 /**
- * Run summaries by GROUP BY, in order of first appearance (the smallest rowid or row number);
- * undefined when `track_id` is not a string column or `timestamp` not a timestamp (core's scan
- * then decides, as it would for any store).
+ * Run summaries by one GROUP BY, in order of first appearance (the smallest rowid or row
+ * number): rows, min/max `timestamp` and, per summarized column, its last non-null value
+ * (`arg_max` over the insertion position) and min/max. DuckDB orders as the contract does:
+ * NaN above every number, VARCHAR by bytes (code points), false < true. Undefined when
+ * `track_id` is not a string column or `timestamp` not a timestamp (core's scan then decides,
+ * as it would for any store).
  */
-export async function readRuns(conn: DuckDBConnection, info: TableInfo): Promise<RunSummary[] | undefined> {
+export async function readRuns(conn: DuckDBConnection, info: TableInfo, columns: readonly string[] = []): Promise<RunSummary[] | undefined> {
   const id = info.schema.fields.find((f) => f.name === "track_id");
   const ts = info.schema.fields.find((f) => f.name === "timestamp");
   if (id?.type.typeId !== Type.Utf8 || (ts && ts.type.typeId !== Type.Timestamp)) return undefined;
@@ -105,17 +108,32 @@ export async function readRuns(conn: DuckDBConnection, info: TableInfo): Promise
   let pos = "rowid";
   if (hidesRowid(info.schema)) {
     pos = ident(freeName(info.schema, ROW_NUMBER));
-    from = `(SELECT track_id, ${t} AS ${ident("timestamp")}, row_number() OVER () AS ${pos} FROM ${from}) AS q`;
+    from = `(SELECT *, row_number() OVER () AS ${pos} FROM ${from}) AS q`;
   }
+  const fields = columns.map((c) => info.schema.fields.find((f) => f.name === c)!);
+  const stats = columns.map((c, i) => {
+    const q = ident(c);
+    return `arg_max(${q}, ${pos}) FILTER (WHERE ${q} IS NOT NULL) AS "l${i}", min(${q}) AS "m${i}", max(${q}) AS "x${i}"`;
+  });
   const result = await conn.stream(
-    `SELECT track_id, count(*) AS n, min(${t}) AS first, max(${t}) AS last FROM ${from} WHERE track_id IS NOT NULL GROUP BY track_id ORDER BY min(${pos})`,
+    `SELECT track_id, count(*) AS n, min(${t}) AS first, max(${t}) AS last${stats.map((x) => `, ${x}`).join("")} FROM ${from} WHERE track_id IS NOT NULL GROUP BY track_id ORDER BY min(${pos})`,
   );
   const out: RunSummary[] = [];
   for (const b of await readBatches(result, resultShape(result))) {
     const [ids, ns, firsts, lasts] = [0, 1, 2, 3].map((c) => vectorToValues(b.getChildAt(c)!));
+    const vals = fields.map((f, i) => [4 + 3 * i, 5 + 3 * i, 6 + 3 * i].map((c) => vectorToValues(b.getChildAt(c)!).map((v) => summaryValue(v, f))));
     for (let i = 0; i < b.numRows; i++) {
-      out.push({ track_id: ids![i] as string, rows: Number(ns![i]), first: (firsts![i] as Date | null) ?? null, last: (lasts![i] as Date | null) ?? null });
+      const r: RunSummary = { track_id: ids![i] as string, rows: Number(ns![i]), first: (firsts![i] as Date | null) ?? null, last: (lasts![i] as Date | null) ?? null };
+      if (columns.length) r.columns = Object.fromEntries(columns.map((c, k) => [c, { last: vals[k]![0]![i]!, min: vals[k]![1]![i]!, max: vals[k]![2]![i]! }]));
+      out.push(r);
     }
   }
   return out;
+}
+
+/** A value of a summary as its column reads back: integers as numbers, or bigints in `quiver:bigint` columns. */
+function summaryValue(v: unknown, f: Field): SummaryValue | null {
+  if (v == null) return null;
+  if (f.type.typeId === Type.Int) return f.metadata.get(BIGINT_META) === "1" ? BigInt(v as number | bigint) : Number(v);
+  return v as SummaryValue;
 }

@@ -4,7 +4,8 @@
  * the column (a string against a number column, anything against a list) matches nothing,
  * and a null makes the comparison unknown (SQL three-valued logic).
  */
-import { type DuckDBType, DuckDBTypeId, type DuckDBValue, timestampValue } from "@duckdb/node-api";
+import type { DuckDBType, DuckDBValue } from "@duckdb/node-api";
+import { DuckDBTypeId, timestampValue } from "./duck.js";
 import { classOfType, classOfValue, type Primitive, type ValueClass } from "@quiver/core";
 import { QuiverError, type QueryNode } from "@quiver/core/store-kit";
 import { type DataType, type Schema, Type } from "apache-arrow";

@@ -7,12 +7,12 @@
  * A column that so far holds only nulls has no type yet: it is stored as VARCHAR with the
  * comment "quiver:null" and re-typed on its first value.
  */
+import type { DuckDBType } from "@duckdb/node-api";
 import {
   BIGINT,
   BLOB,
   BOOLEAN,
   DOUBLE,
-  type DuckDBType,
   DuckDBTypeId,
   FLOAT,
   INTEGER,
@@ -26,7 +26,7 @@ import {
   USMALLINT,
   UTINYINT,
   VARCHAR,
-} from "@duckdb/node-api";
+} from "./duck.js";
 import type { DuckDBListType, DuckDBStructType } from "@duckdb/node-api";
 import {
   Binary,

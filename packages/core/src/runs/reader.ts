@@ -6,7 +6,7 @@ import { validateName } from "../names.js";
 import { field, type QueryLike, toNode } from "../query/query.js";
 import { openStore, resolveStore } from "../store/registry.js";
 import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
-import type { ScanOptions, Store, StoreOpenOptions } from "../store/contract.js";
+import type { ColumnSummary, RunsOptions, ScanOptions, Store, StoreOpenOptions } from "../store/contract.js";
 import { listRuns } from "../store-kit/runs.js";
 import { ColumnTypes } from "../arrow/column-types.js";
 import type { RowTable, StoredRow } from "./row-types.js";
@@ -18,6 +18,8 @@ export interface RunInfo {
   rows: number;
   first: Date | null;
   last: Date | null;
+  /** With `runs({ columns })`: per column its last value, min and max over the run (see ColumnSummary). */
+  columns?: Record<string, ColumnSummary>;
 }
 
 /**
@@ -100,12 +102,14 @@ export class Reader<R extends object = Row> implements AsyncDisposable {
     return this.store.count(this.table, where ? toNode(where) : undefined);
   }
 
-  /** Runs in order of first appearance, with row counts and first/last timestamps. */
-  async runs(): Promise<RunInfo[]> {
-    const schema = await this.store.schema(this.table);
-    if (!schema) return [];
-    // A store that summarises runs itself (SQL GROUP BY) answers without reading every row.
-    return listRuns(this.store, this.table);
+  /**
+   * Runs in order of first appearance, with row counts and first/last timestamps, and with
+   * `{ columns: [...] | "all" }` per column its last value, min and max (params are the columns
+   * whose min equals max). Stores answer it without reading every row where they can: one
+   * aggregate query (duckdb:, postgres:), a summary kept by appends (msgpack:).
+   */
+  async runs(options?: RunsOptions): Promise<RunInfo[]> {
+    return listRuns(this.store, this.table, options);
   }
 
   async where(query: QueryLike): Promise<RowTable<R>> {

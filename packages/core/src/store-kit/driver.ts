@@ -96,8 +96,13 @@ export interface StoreDriver {
    * undefined for a range it does not serve (another column, say); core then scans.
    */
   readByTime?(table: string, range: TimeRange & { column: string }, schema: Schema): MaybePromise<Batches | undefined>;
-  /** Run summaries kept by the store (Reader.runs without a scan); undefined hands it back. */
-  runs?(table: string, schema: Schema): MaybePromise<RunSummary[] | undefined>;
+  /**
+   * Run summaries from the store (Reader.runs without a scan): one aggregate query, or a summary
+   * kept up to date by appends. `columns` are the scalar columns to summarize (resolved and
+   * checked by core; empty for none); each RunSummary then carries `columns` with every one of
+   * them. Undefined hands it back to core's scan.
+   */
+  runs?(table: string, schema: Schema, columns: readonly string[]): MaybePromise<RunSummary[] | undefined>;
 }
 
 /** Defaults of the capabilities a driver may state; a flag added later gets one here. */

@@ -9,7 +9,7 @@ export { DRIVER_DEFAULTS } from "./driver.js";
 export { type DefineOptions, DefinedStore, definePlugin, defineStore, type PluginDriver } from "./define.js";
 export { rewriteBatches, type Rewritten } from "./rewrite.js";
 export { checkTimeRange, dropColumn, readTimeRange, timeRangeScan } from "./time.js";
-export { listRuns, summarizeRuns } from "./runs.js";
+export { addBatchToRuns, addSummaryValue, compareSummaryValues, emptyColumnSummary, isSummarizable, listRuns, mergeColumnSummary, summarizeRuns, summaryColumns } from "./runs.js";
 export { acquireLock, type FileLock, type LockHolder, lockBusy, lockHolder, type LockOptions, tryLock, wantedPath, withLock } from "./lock.js";
 
 // The pieces stores share, re-exported so a store imports its kit from one place.
@@ -28,8 +28,11 @@ export {
   ALL_KINDS,
   type AppendOptions,
   type OrderBy,
+  type ColumnSummary,
   type RunSummary,
+  type RunsOptions,
   type ScanOptions,
+  type SummaryValue,
   type SqlDialect,
   type Store,
   type StoreCapabilities,

@@ -81,6 +81,33 @@ export interface RunSummary {
   rows: number;
   first: Date | null;
   last: Date | null;
+  /** Asked for with `runs(table, { columns })`: each summarized column of the run. */
+  columns?: Record<string, ColumnSummary>;
+}
+
+/** A value in a run summary, as the column reads back (bigint for `quiver:bigint` columns, Date for timestamps). */
+export type SummaryValue = number | bigint | boolean | string | Date;
+
+/**
+ * One column over the rows of a run, nulls left out: the value of its last row that has one
+ * (insertion order), and its smallest and largest (numbers with NaN above every other number,
+ * false < true, strings by code point — UTF-8 byte order, as SQL's binary collation). All null
+ * when no row of the run has a value. A column whose values never change within a run (min
+ * equals max) is what a dashboard shows as a param, the others are metrics.
+ */
+export interface ColumnSummary {
+  last: SummaryValue | null;
+  min: SummaryValue | null;
+  max: SummaryValue | null;
+}
+
+export interface RunsOptions {
+  /**
+   * Also summarize these columns (ColumnSummary per run): the scalar columns (numbers, bigints,
+   * booleans, strings, timestamps) among them; others, and names the table lacks, are left out.
+   * "all": every scalar column but `track_id` and `timestamp`.
+   */
+  columns?: readonly string[] | "all";
 }
 
 export interface AppendOptions {
@@ -124,8 +151,13 @@ export interface Store {
    * scan); for any store, `readTimeRange(store, table, range)` from the store kit works.
    */
   readByTime?(table: string, range: TimeRange): AsyncIterable<RecordBatch>;
-  /** Optional: the table's runs in order of first appearance (what Reader.runs lists). */
-  runs?(table: string): Promise<RunSummary[]>;
+  /**
+   * Optional: the table's runs in order of first appearance (what Reader.runs lists), with the
+   * column summaries `options.columns` asks for — computed inside the store (one aggregate query,
+   * a maintained summary) rather than by reading every row. `listRuns(store, table, options)`
+   * of the store kit answers for any store (falling back to a scan).
+   */
+  runs?(table: string, options?: RunsOptions): Promise<RunSummary[]>;
   /**
    * Makes everything appended so far durable. Resolves only once it is; an I/O failure rejects
    * with QuiverError("IO") naming the file (cause kept), and a later call retries.

@@ -13,6 +13,7 @@ import { trackerTests } from "./tracker-tests.js";
 import { valuesTests } from "./values-tests.js";
 import { namesTests } from "./names-tests.js";
 import { xetrackTests } from "./xetrack-tests.js";
+import { runsTests } from "./runs-tests.js";
 
 export { type ConformanceTarget, type TestApi, plain, rejectsWith, rowsOf, withStore } from "./harness.js";
 export { queryRows } from "./store-tests.js";
@@ -26,5 +27,6 @@ export function runStoreConformance(test: TestApi, target: ConformanceTarget): v
   // Property-based (fast-check, an optional peer dependency): values round-trip exactly or are refused.
   test.describe(`${target.name}: values round-trip exactly or are refused`, () => valuesTests(test, target));
   test.describe(`${target.name}: names are refused or kept exactly`, () => namesTests(test, target));
+  test.describe(`${target.name}: run summaries (runs with columns)`, () => runsTests(test, target));
   test.describe(`${target.name}: xetrack's cache, assets, config unpacking, setWhere and latest`, () => xetrackTests(test, target));
 }
