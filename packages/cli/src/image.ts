@@ -25,7 +25,7 @@ function layout(opts: ChartOptions, legendRows: number): Layout {
   return { W, H, left: 70, right: 20, top: opts.title ? 36 : 16, bottom: 46 + 18 * legendRows };
 }
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+export const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const hex = (rgb: readonly [number, number, number]) => "#" + rgb.map((c) => c.toString(16).padStart(2, "0")).join("");
 
 /** Fonts looked for, in order; the first one installed is the chart's family (see fontFamily). */
@@ -119,6 +119,17 @@ interface ResvgModule {
 
 /** The chart as PNG bytes: the SVG of chartToSvg, rasterised by resvg with the system's fonts. */
 export function chartToPng(input: Series[], opts: ChartOptions = {}): Buffer {
+  return svgToPng(chartToSvg(input, opts));
+}
+
+/** The font-family list charts' SVG root uses (the machine's sans-serif first). */
+export function fontStack(): string {
+  const fonts = [fontFamily(), "DejaVu Sans", "Liberation Sans", "Helvetica", "Arial", "sans-serif"].filter((x, i, a) => x && a.indexOf(x) === i);
+  return esc(fonts.map((x) => (x!.includes(" ") ? `'${x}'` : x)).join(", "));
+}
+
+/** Any chart SVG of this package as PNG bytes, rasterised by resvg with the system's fonts. */
+export function svgToPng(svg: string): Buffer {
   let mod: ResvgModule;
   try {
     mod = createRequire(import.meta.url)("@resvg/resvg-js") as ResvgModule;
@@ -131,5 +142,5 @@ export function chartToPng(input: Series[], opts: ChartOptions = {}): Buffer {
   }
   const fam = fontFamily();
   const font = { loadSystemFonts: true, ...(fam ? { defaultFontFamily: fam, sansSerifFamily: fam } : {}) };
-  return Buffer.from(new mod.Resvg(chartToSvg(input, opts), { font }).render().asPng());
+  return Buffer.from(new mod.Resvg(svg, { font }).render().asPng());
 }
