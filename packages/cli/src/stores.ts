@@ -9,7 +9,7 @@ import { knownSchemes, storeUri } from "./args.js";
 import { didYouMean } from "./suggest.js";
 
 /** Store packages the CLI depends on; imported on demand from the CLI's own folder. */
-const BUNDLED = new Set(["duckdb", "msgpack", "h5", "postgres", "postgresql"]);
+const BUNDLED = new Set(["duckdb", "msgpack", "h5", "postgres", "postgresql", "sqlite"]);
 /** The package of a scheme (postgresql: is an alias the postgres package registers). */
 const PACKAGE: Record<string, string> = { postgresql: "postgres" };
 
@@ -49,7 +49,7 @@ export async function openAny(uri: string, readOnly = false): Promise<Store> {
 }
 
 /** Location-backed schemes whose location is a file or folder that must exist before reading. */
-const FILE_SCHEMES = new Set(["duckdb", "msgpack", "h5"]);
+const FILE_SCHEMES = new Set(["duckdb", "msgpack", "h5", "sqlite"]);
 
 /**
  * Opens an existing store: a missing file is NOT_FOUND (opening it would create an empty
