@@ -15,6 +15,7 @@ import { type CopyColumn, type Encoded, encodeCopy, setPositions } from "./encod
 import { encodeJson } from "./json.js";
 import { valueText } from "./literal.js";
 import { readRows, runSql, type Column } from "./read.js";
+import { readRuns } from "./runs.js";
 import { compileWhere, ident, SqlBuilder } from "./sql.js";
 import { sqlTypeOf } from "./types.js";
 import type { Target } from "./url.js";
@@ -273,27 +274,15 @@ export class PostgresDriver implements StoreDriver {
     })();
   }
 
-  /** Runs in one GROUP BY (Reader.runs, `quiver ls`), first-seen order. */
-  async runs(table: string, schema: Schema): Promise<RunSummary[] | undefined> {
+  /** Runs in one aggregate query (Reader.runs, `quiver ls`, the dashboard), first-seen order: runs.ts. */
+  async runs(table: string, schema: Schema, columns: readonly string[] = []): Promise<RunSummary[] | undefined> {
     const info = await this.pool.op(`reading the runs of ${table}`, () => this.info(table));
     if (!info?.byName.has("track_id")) return undefined;
     const id = info.byName.get("track_id")!;
     if (id.storage.kind !== "scalar" || id.storage.elem !== "text") return undefined;
     const ts = info.byName.get("timestamp");
     const hasTs = ts?.storage.kind === "scalar" && ts.storage.elem === "timestamptz" && schema.fields.some((f) => f.name === "timestamp");
-    const t = hasTs ? ident(ts!.ident) : "NULL::timestamptz";
-    const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
-    const rows = await this.pool.op(`reading the runs of ${table}`, () =>
-      this.pool.sql.unsafe<{ id: string; n: string; first: number | null; last: number | null }[]>(
-        `SELECT ${ident(id.ident)} AS id, count(*) AS n, ${ms(`min(${t})`)} AS first, ${ms(`max(${t})`)} AS last FROM ${this.S}.${ident(info.ident)} WHERE ${ident(id.ident)} IS NOT NULL GROUP BY 1 ORDER BY min(${ident(POS)})`,
-      ),
-    );
-    return rows.map((r) => ({
-      track_id: r.id,
-      rows: Number(r.n),
-      first: r.first === null ? null : new Date(Math.round(r.first)),
-      last: r.last === null ? null : new Date(Math.round(r.last)),
-    }));
+    return this.pool.op(`reading the runs of ${table}`, () => readRuns(this.pool.sql, `${this.S}.${ident(info.ident)}`, info, id, hasTs ? ts : undefined, columns));
   }
 
   async rewrite(table: string, where: QueryNode | undefined, change: RewriteChange): Promise<number> {
