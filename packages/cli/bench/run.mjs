@@ -2,14 +2,16 @@
 // one run: a whole `quiver head` process against a plain node script doing the same read with
 // Reader, the in-process command against Reader + JSON.stringify, and chart rendering.
 import "@quiver/store-duckdb";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Reader, Tracker } from "@quiver/core";
 import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
+import { histogram } from "../dist/histogram.js";
 import { chartToPng, main, parseFilter, terminalChart } from "../dist/index.js";
+import { scatterSvg } from "../dist/scatter.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "quiver-cli-bench-"));
@@ -70,6 +72,53 @@ try {
     for (let i = 0; i < F; i++) parseFilter("episode > 5 and (label in ('cat', 'dog') or score is null)");
   });
 
+  // 5. A 1M-point chart written by a whole `quiver plot` process: time, file size and peak RSS,
+  // SVG next to PNG (the path that always decimated). Issue 16 measured the SVG before it was
+  // decimated: 11–14 MB, 3.6 s, 446 MB RSS.
+  const M = 1_000_000;
+  const big = `duckdb:${join(dir, "big.db")}`;
+  const bt = await Tracker.open(big, { params: { model: "mlp" } });
+  await bt.logBatch(Array.from({ length: M }, (_, i) => ({ step: i, loss: Math.sin(i / 20_000) + (i === 654_321 ? 40 : 0) })));
+  await bt.close();
+  const driver = fileURLToPath(new URL("./.plot-rss.mjs", import.meta.url));
+  writeFileSync(
+    driver,
+    `import { main } from "../dist/index.js";\nconst t0 = performance.now();\nconst code = await main(process.argv.slice(2), { out: { write() {} }, err: { write: (s) => process.stderr.write(s) }, color: false, columns: 80 });\nconsole.log(JSON.stringify({ code, s: (performance.now() - t0) / 1000, rssMB: process.resourceUsage().maxRSS / 1024 }));\n`,
+  );
+  const plotProc = (out) => {
+    let best;
+    for (let k = 0; k < 2; k++) {
+      const r = spawnSync(process.execPath, [driver, "plot", big, "loss", "--x", "step", "--out", out], { encoding: "utf8" });
+      const m = JSON.parse(r.stdout.trim().split("\n").pop());
+      if (m.code !== 0) throw new Error(r.stderr);
+      if (!best || m.s < best.s) best = { ...m, kB: statSync(out).size / 1000 };
+    }
+    return best;
+  };
+  const svg = plotProc(join(dir, "big.svg"));
+  const pngProc = plotProc(join(dir, "big.png"));
+  rmSync(driver);
+
+  // 6. Histogram of 1M values: our counting next to numpy.histogram (Debian's python3-numpy), each timing only the binning.
+  const values = Float64Array.from({ length: M }, (_, i) => Math.sin(i) * Math.sqrt(i));
+  const hist = await measure(M, () => histogram(values, 50));
+  const py = ["/usr/bin/python3", "python3"].find((p) => spawnSync(p, ["-c", "import numpy"], { stdio: "ignore" }).status === 0);
+  const npHist = py
+    ? Number(
+        execFileSync(py, [
+          "-c",
+          "import numpy as np, time\nv = np.sin(np.arange(1_000_000)) * np.sqrt(np.arange(1_000_000))\nbest = 1e9\nfor _ in range(4):\n    t = time.perf_counter(); np.histogram(v, bins=50); best = min(best, time.perf_counter() - t)\nprint(1_000_000 / best)",
+        ]).toString(),
+      )
+    : NaN;
+  // 7. Scatter of 1M points to SVG (occupancy grid): rate and size.
+  const sx = Array.from({ length: M }, (_, i) => (i * 7919) % 1000);
+  const sy = sx.map((x, i) => x + ((i * 104729) % 200));
+  let scatterBytes = 0;
+  const scatter = await measure(M, () => {
+    scatterBytes = scatterSvg([{ name: "cloud", xs: sx, ys: sy }]).length;
+  });
+
   printComparisons("@quiver/cli", [
     { case: "quiver head --json (new process)", unit: "runs/s", ours: procOurs, against: "node script with Reader", theirs: procRaw, target: 0.8 },
     { case: "head --limit 1000 --json (in process)", unit: "cmds/s", ours: inOurs, against: "Reader.toRows + JSON.stringify", theirs: inRaw, target: 0.7 },
@@ -77,7 +126,15 @@ try {
     { case: "terminal chart, 100k points", unit: "points/s", ours: chart, against: "(information)", theirs: chart },
     { case: "PNG chart 800×450, 100k points", unit: "points/s", ours: png, against: "(information)", theirs: png },
     { case: "parseFilter, 4 conditions", unit: "filters/s", ours: filter, against: "(information)", theirs: filter },
+    { case: "plot --out .svg, 1M points (process)", unit: "s", ours: svg.s, against: "the same plot --out .png", theirs: pngProc.s, lowerIsBetter: true, target: 0.8 },
+    { case: "plot --out .svg, 1M points: file", unit: "kB", ours: svg.kB, against: "issue 16's ceiling", theirs: 300, lowerIsBetter: true, target: 1 },
+    { case: "plot --out .svg, 1M points: peak RSS", unit: "MB", ours: svg.rssMB, against: "the same plot --out .png", theirs: pngProc.rssMB, lowerIsBetter: true, target: 0.8 },
+    { case: "histogram of 1M values, 50 bins", unit: "values/s", ours: hist, against: "numpy.histogram", theirs: npHist, target: 0.3 },
+    { case: `scatter SVG, 1M points (${(scatterBytes / 1000).toFixed(0)} kB)`, unit: "points/s", ours: scatter, against: "(information)", theirs: scatter },
   ]);
+  console.log(
+    `\n1M-point SVG: ${svg.kB.toFixed(1)} kB, ${svg.s.toFixed(2)} s, ${svg.rssMB.toFixed(0)} MB peak RSS (PNG: ${pngProc.kB.toFixed(1)} kB, ${pngProc.s.toFixed(2)} s, ${pngProc.rssMB.toFixed(0)} MB); before the SVG was decimated (issue 16): 11–14 MB, 3.6 s, 446 MB`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
