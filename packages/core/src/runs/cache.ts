@@ -145,6 +145,7 @@ export class FunctionCache {
       if (err instanceof QuiverError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") throw new QuiverError("NOT_FOUND", `no cache folder ${abs}`, { cause: err });
+      if (code === "EEXIST" || code === "ENOTDIR") throw new QuiverError("INVALID_PATH", `cache ${abs} is not a folder (a file is in the way)`, { cause: err });
       throw new QuiverError("IO", `cannot open the cache folder ${abs} (${code ?? (err as Error).message})`, { cause: err });
     }
     return new FunctionCache(abs);
@@ -156,9 +157,10 @@ export class FunctionCache {
 
   /** The stored result of a key, or undefined (a missing or unreadable entry is a miss). */
   get(key: string): { value: unknown; entry: CacheEntry } | undefined {
+    const path = this.path(checkKey(key));
     let buf: Buffer;
     try {
-      buf = readFileSync(this.path(checkKey(key)));
+      buf = readFileSync(path);
     } catch {
       return undefined;
     }

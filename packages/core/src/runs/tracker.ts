@@ -385,7 +385,7 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
       warnOnce: (message, err) => {
         if (this.warned.has(message)) return;
         this.warned.add(message);
-        if (onError) onError(err ?? new QuiverError("INVALID_VALUE", message));
+        if (onError) onError(new QuiverError(err instanceof QuiverError ? err.code : "INVALID_VALUE", message, { cause: err }));
         else console.warn(message);
       },
     };
