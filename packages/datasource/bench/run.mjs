@@ -1,13 +1,16 @@
 /**
  * @quiver/datasource bench: ours next to the raw dependency, measured in the same run.
  *   N (default 1_000_000) datapoints × 6 metadata fields; SCAN_FILES (default 100_000); PQ_ROWS (default 100_000).
+ * The peer a user would pick instead, LanceDB (@lancedb/lancedb 0.31, Lance files on disk), gets the same
+ * table and the same queries in the same run (LANCE=0 skips it).
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Bool, Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector } from "apache-arrow";
+import { Bool, Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector, tableToIPC } from "apache-arrow";
+import * as lancedb from "@lancedb/lancedb";
 import { DuckDBDataChunk, DuckDBInstance, JSToDuckDBValueConverter, BIGINT, BOOLEAN, DOUBLE, TIMESTAMP, VARCHAR } from "@duckdb/node-api";
 import { buildData, vectorToValues } from "@quiver/core";
 import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
@@ -67,7 +70,23 @@ let ds;
 const rawDb = await DuckDBInstance.create(path.join(tmp, "raw.db"));
 const raw = await rawDb.connect();
 let rk = 0;
-const [upload, rawUpload] = await rounds(2, [
+// LanceDB's JS layer wants apache-arrow ≤ 18.1 and mis-serialises our 21.2 tables, so it gets the
+// table as Arrow IPC (file format) bytes, handed to its native layer — what its createTable and
+// mergeInsert do after serialising (the serialisation is inside the timed work).
+const LANCE = process.env.LANCE !== "0";
+const lance = LANCE ? await lancedb.connect(path.join(tmp, "lance")) : undefined;
+const ipc = (t) => Buffer.from(tableToIPC(t, "file"));
+let lk = 0;
+let ltbl;
+const lanceUpload = {
+  items: N,
+  fn: async () => {
+    const name = `t${++lk}`;
+    await lance.inner.createTable(name, ipc(table), "create", [], undefined);
+    ltbl = await lance.openTable(name);
+  },
+};
+const [upload, rawUpload, lanceUp] = await rounds(2, [
   {
     items: N,
     setup: async () => {
@@ -95,6 +114,7 @@ const [upload, rawUpload] = await rounds(2, [
       app.closeSync();
     },
   },
+  ...(LANCE ? [lanceUpload] : []),
 ]);
 log("upload done");
 // the same data as plain JS rows (type inference and checks per value)
@@ -118,10 +138,13 @@ const [uploadRows] = await rounds(1, [
     teardown: () => rowsDs.close(),
   },
 ]);
+rowObjects.length = 0; // 1M objects kept alive would slow every later case with GC
 log("rows upload done");
 results.push({ case: `uploadMetadata ${N / 1e6}M JS rows × 6 fields`, unit: "rows/s", ours: uploadRows, against: "issue floor 200k rows/s", theirs: 200_000 });
 results.push({ case: `uploadMetadata ${N / 1e6}M-row Arrow table × 6 fields`, unit: "rows/s", ours: upload, against: "DuckDB appender (data chunks)", theirs: rawUpload });
 results.push({ case: `uploadMetadata ${N / 1e6}M-row Arrow table × 6 fields`, unit: "rows/s", ours: upload, against: "issue floor 200k rows/s", theirs: 200_000, target: 1 });
+const peer = [];
+if (LANCE) peer.push({ case: `upload ${N / 1e6}M-row Arrow table × 6 fields`, unit: "rows/s", ours: upload, against: "LanceDB createTable (IPC)", theirs: lanceUp, target: 0.8 });
 
 // ---------------------------------------------------------------------------------------------
 // the seed's query (episode > 5) | ((episode == 0) & has_baby_yoda) on the last datasource
@@ -136,7 +159,10 @@ const sql = `SELECT * FROM t1 WHERE episode > 5 OR (episode = 0 AND has_baby_yod
 // the same SQL through @quiver/store-duckdb's sql() on a plain table of the same data: what our
 // layer costs on top of the store's own DuckDB → Arrow conversion
 await ds.store.sql(`CREATE OR REPLACE TABLE flat AS SELECT * FROM "datasource/${ds.id}/events"`);
-const [query, rawQuery, rawNative, storeSql] = await rounds(3, [
+const seedSql = "episode > 5 OR (episode = 0 AND has_baby_yoda)";
+let lanceMatched = 0;
+const lanceSeed = { items: 1, fn: async () => void (lanceMatched = (await ltbl.query().where(seedSql).toArrow()).numRows) };
+const [query, rawQuery, rawNative, storeSql, lanceQuery] = await rounds(3, [
   { items: 1, fn: async () => void (matched = (await ds.where(q).all()).length) },
   { items: 1, fn: async () => void (await raw.runAndReadAll(sql)).getColumnsJS() },
   { items: 1, fn: () => raw.runAndReadAll(sql) },
@@ -144,12 +170,93 @@ const [query, rawQuery, rawNative, storeSql] = await rounds(3, [
     items: 1,
     fn: () => ds.store.sql(`SELECT path, episode, has_baby_yoda, score, label, frame, taken FROM flat WHERE episode > 5 OR (episode = 0 AND has_baby_yoda) ORDER BY path`),
   },
+  ...(LANCE ? [lanceSeed] : []),
 ]);
 await ds.store.sql(`DROP TABLE flat`);
 log("query done", matched, "rows; first query after upload", firstQueryMs.toFixed(0), "ms");
 results.push({ case: `seed query → ${matched} of ${N / 1e6}M rows`, unit: "queries/s", ours: query, against: "same SQL in DuckDB, read to JS", theirs: rawQuery, target: 0.5 });
 results.push({ case: `seed query → ${matched} of ${N / 1e6}M rows`, unit: "queries/s", ours: query, against: "same SQL, result left in DuckDB", theirs: rawNative });
 results.push({ case: `seed query → ${matched} of ${N / 1e6}M rows`, unit: "queries/s", ours: query, against: "same SQL via store-duckdb sql()", theirs: storeSql });
+if (LANCE) {
+  if (lanceMatched !== matched) throw new Error(`LanceDB matched ${lanceMatched} rows, we matched ${matched}`);
+  peer.push({ case: `seed query → ${matched} rows as Arrow`, unit: "queries/s", ours: query, against: "LanceDB query().where().toArrow()", theirs: lanceQuery, target: 1 });
+  // head(100) of the seed query
+  const [head, lanceHead] = await rounds(5, [
+    { items: 1, fn: async () => void (await ds.where(q).head(100)) },
+    { items: 1, fn: async () => void (await ltbl.query().where(seedSql).limit(100).toArrow()) },
+  ]);
+  peer.push({ case: "filtered head(100)", unit: "queries/s", ours: head, against: "LanceDB .where().limit(100)", theirs: lanceHead, target: 1 });
+  // one field set on 10k datapoints (a new value each round), then the first seed query
+  const K = Math.min(10_000, N);
+  let round = 0;
+  const upd = () =>
+    new Table({
+      path: makeVector(buildData(new Utf8(), cols.path.slice(0, K))),
+      score: makeVector(
+        buildData(
+          new Float64(),
+          Array.from({ length: K }, (_, i) => -(round * K + i)),
+        ),
+      ),
+    });
+  let updMs = 0;
+  let lanceUpdMs = 0;
+  const [afterUpd, lanceAfterUpd] = await rounds(3, [
+    {
+      items: 1,
+      setup: async () => {
+        const t = upd();
+        const t0 = performance.now();
+        await ds.uploadMetadata(t);
+        updMs = performance.now() - t0;
+      },
+      fn: async () => void (await ds.where(q).all()),
+    },
+    {
+      items: 1,
+      setup: async () => {
+        const t = upd();
+        round++;
+        const t0 = performance.now();
+        await ltbl.inner.mergeInsert(["path"]).whenMatchedUpdateAll().execute(ipc(t));
+        lanceUpdMs = performance.now() - t0;
+      },
+      fn: async () => void (await ltbl.query().where(seedSql).toArrow()),
+    },
+  ]);
+  log(`10k-datapoint update itself: ours ${updMs.toFixed(0)} ms, LanceDB mergeInsert ${lanceUpdMs.toFixed(0)} ms (last round)`);
+  peer.push({
+    case: `first seed query after a ${K / 1000}k-datapoint update`,
+    unit: "queries/s",
+    ours: afterUpd,
+    against: "LanceDB after mergeInsert",
+    theirs: lanceAfterUpd,
+    target: 0.5,
+  });
+  // annotate one datapoint, then the seed query, five times
+  let a = 0;
+  const [annotate, lanceAnnotate] = await rounds(3, [
+    {
+      items: 5,
+      fn: async () => {
+        for (let i = 0; i < 5; i++) {
+          await ds.updateMetadata(cols.path[(++a * 7919) % N], { label: `yoda${a}` });
+          await ds.where(q).all();
+        }
+      },
+    },
+    {
+      items: 5,
+      fn: async () => {
+        for (let i = 0; i < 5; i++) {
+          await ltbl.update({ where: `path = '${cols.path[(++a * 7919) % N]}'`, values: { label: `yoda${a}` } });
+          await ltbl.query().where(seedSql).toArrow();
+        }
+      },
+    },
+  ]);
+  peer.push({ case: "annotate one datapoint + seed query, ×5", unit: "loops/s", ours: annotate, against: "LanceDB update + query", theirs: lanceAnnotate, target: 1 });
+}
 await ds.close();
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +384,12 @@ console.log(
     .map((x) => x.toFixed(1))
     .join(" ")}; first query after the upload (checks the log is still one-write-per-path): ${firstQueryMs.toFixed(0)} ms`,
 );
-const ok = printComparisons("@quiver/datasource", results);
+let ok = printComparisons("@quiver/datasource", results);
+if (peer.length) {
+  ok = printComparisons("@quiver/datasource vs LanceDB (ratio = LanceDB time / ours)", peer) && ok;
+  const ms = (r, rate) => `${(((r.unit === "rows/s" ? N : r.unit === "loops/s" ? 5 : 1) / rate) * 1000).toFixed(1)} ms`;
+  for (const r of peer) console.log(`  ${r.case}: ours ${ms(r, r.ours)}, LanceDB ${ms(r, r.theirs)}, ${(r.ours / r.theirs).toFixed(2)}×`);
+}
 // Cost in fields (each in its own process): see bench/fields.mjs.
 if (process.env.FIELDS !== "0") spawnSync(process.execPath, [fileURLToPath(new URL("./fields.mjs", import.meta.url))], { stdio: "inherit" });
 raw.closeSync();

@@ -10,6 +10,7 @@ import { Field, RecordBatch, Schema, Struct, Table, makeData } from "apache-arro
 import { type Primitive, QuiverError, type QueryNode, buildData, evaluate, queryFields, sameType, sortIndices, vectorToValues } from "@quiver/core";
 import { quoteIdent } from "./duck.js";
 import { type FieldRec, type State, foldEvents, seqBound } from "./events.js";
+import { HotCache } from "./hotcache.js";
 import type { EventLog, LogState } from "./log.js";
 import { compileWhere } from "./sqlgen.js";
 import { type FieldType, arrowType, elementType, isListType } from "./types.js";
@@ -176,6 +177,8 @@ export class SqlEngine implements Engine {
   private readonly cur: string;
   private readonly meta: string;
   private readonly commits: string;
+  /** The current state in memory, kept up to date incrementally (hotcache.ts). */
+  private readonly hot: HotCache;
   constructor(
     private readonly log: EventLog,
     /** Read-only: never materialise (the state is computed in the query instead). */
@@ -185,6 +188,10 @@ export class SqlEngine implements Engine {
     this.commits = Q(log.commitsTable);
     this.cur = Q(log.currentTable);
     this.meta = Q(`${log.currentTable}_state`);
+    this.hot = new HotCache(log, async (st) => {
+      const from = await this.refresh(st, await this.present(st));
+      return this.sql(`SELECT path${st.fields.map((f) => `, ${Q(f.name)}`).join("")} FROM ${from} ORDER BY path`);
+    });
   }
 
   private sql(text: string): Promise<Table> {
@@ -194,6 +201,7 @@ export class SqlEngine implements Engine {
   invalidate(): void {}
 
   async drop(): Promise<void> {
+    this.hot.drop();
     await this.sql(`DROP TABLE IF EXISTS ${this.cur}`);
     await this.sql(`DROP TABLE IF EXISTS ${this.meta}`);
   }
@@ -345,6 +353,11 @@ export class SqlEngine implements Engine {
     let from: string;
     const present = await this.present(st);
     if (!present[0]!.has("_seq") || st.bound === 0) return new Table(schema); // nothing written yet
+    // Now, in path order (the usual query, head(n) included): from the state in memory.
+    if (!spec.asOf && !spec.orderBy?.length) {
+      const t = await this.hot.query(st, spec.where, spec.limit, schema);
+      if (t) return t;
+    }
     if (spec.asOf) {
       const ts = spec.asOf.toISOString().replace("T", " ").replace("Z", "");
       const bound = `LEAST(${st.bound}, (SELECT coalesce(max(seq1), 0) FROM ${this.commits} WHERE ts <= TIMESTAMP '${ts}'))`;

@@ -11,6 +11,7 @@
  * commit before it writes. (Datasources written before this kept fields in the `fields` table;
  * it is still read, first.)
  */
+import type { RecordBatch } from "apache-arrow";
 import { type Store, vectorToValues } from "@quiver/core";
 import type { BlobStore } from "./blobs.js";
 import { type ChangeSet, FieldIndex, type FieldRec, commitTime, prepare } from "./events.js";
@@ -34,6 +35,8 @@ export class EventLog {
   readonly commitsTable: string;
   readonly currentTable: string;
   private cached?: LogState;
+  /** Told of every commit of this process once it is acknowledged: the batches it appended (shard order) and the fields after it. */
+  onCommit?: (seq0: number, seq1: number, batches: readonly RecordBatch[], fields: readonly FieldRec[]) => void;
 
   constructor(
     readonly store: Store,
@@ -161,6 +164,12 @@ export class EventLog {
     }
     for (const f of prepared.newFields) st.index.add(f);
     this.cached = { fields: st.index.list, index: st.index, bound: seq0 + n, commits: st.commits + 1, rows: seq0 + n };
+    this.onCommit?.(
+      seq0,
+      seq0 + n,
+      [...prepared.batches.keys()].sort((a, b) => a - b).map((sh) => prepared.batches.get(sh)!),
+      st.index.list,
+    );
     return n;
   }
 

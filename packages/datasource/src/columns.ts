@@ -1,0 +1,347 @@
+/**
+ * Growable columns of the hot state (see hot.ts), in Arrow's own layouts so that loading from
+ * Arrow and building results are copies, not conversions: int64 (ints, datetimes as µs) as
+ * pairs of 32-bit words, float64, bools as bytes, strings as UTF-8 bytes + offsets (with a patch
+ * map for rows rewritten in place), and plain JS values for the rest (multivalue fields).
+ * Every column has one validity byte per row (1 = has a value).
+ */
+import { type Data, type DataType, makeData } from "apache-arrow";
+import { buildData, vectorToValues } from "@quiver/core";
+import { makeVector } from "apache-arrow";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { ignoreBOM: true });
+
+function grow<T extends Uint8Array | Int32Array | Float64Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const b = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2, 1024));
+  b.set(a);
+  return b;
+}
+
+/** Arrow's validity bits of `data` as one byte per row (1 = valid). */
+export function validBytes(data: Data): Uint8Array {
+  const n = data.length;
+  const out = new Uint8Array(n);
+  const bm = data.nullBitmap;
+  if (!bm || data.nullCount === 0) return out.fill(1);
+  const o = data.offset;
+  for (let i = 0; i < n; i++) out[i] = (bm[(o + i) >> 3]! >> ((o + i) & 7)) & 1;
+  return out;
+}
+
+/** Packs one byte per row into Arrow validity bits; undefined when every row is valid. */
+export function packBits(bytes: Uint8Array, n: number): { bits: Uint8Array; count: number } {
+  const bits = new Uint8Array((n + 7) >> 3);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (bytes[i]) bits[i >> 3]! |= 1 << (i & 7);
+    else count++;
+  }
+  return { bits, count };
+}
+
+export abstract class Column {
+  valid = new Uint8Array(1024);
+  n = 0;
+  constructor(readonly type: DataType) {}
+  /** Appends `count` nulls. */
+  abstract pushNulls(count: number): void;
+  /** Appends rows `idx` of `data` (null where invalid). */
+  abstract append(data: Data, idx: Int32Array | null, count: number): void;
+  /** Sets row `row` from row `i` of `data` (which must be valid there). */
+  abstract setFrom(row: number, data: Data, i: number): void;
+  clear(row: number): void {
+    this.valid[row] = 0;
+  }
+  /** The rows `rows` as Arrow data. */
+  abstract gather(rows: Int32Array): Data;
+  protected growValid(need: number): void {
+    this.valid = grow(this.valid, need);
+  }
+  protected appendValid(data: Data, idx: Int32Array | null, count: number): void {
+    this.growValid(this.n + count);
+    const v = validBytes(data);
+    if (!idx) this.valid.set(v.subarray(0, count), this.n);
+    else for (let k = 0; k < count; k++) this.valid[this.n + k] = v[idx[k]!]!;
+  }
+  protected validityOf(rows: Int32Array): { bits?: Uint8Array; count: number } {
+    const m = rows.length;
+    const bytes = new Uint8Array(m);
+    let nulls = 0;
+    for (let j = 0; j < m; j++) if (!(bytes[j] = this.valid[rows[j]!]!)) nulls++;
+    if (nulls === 0) return { count: 0 };
+    return { bits: packBits(bytes, m).bits, count: nulls };
+  }
+}
+
+/** Arrow Int64 / Timestamp layout: two 32-bit words per value (little-endian). */
+export class I64Column extends Column {
+  words = new Int32Array(2048);
+  pushNulls(count: number): void {
+    this.growValid(this.n + count);
+    this.words = grow(this.words, 2 * (this.n + count));
+    this.valid.fill(0, this.n, this.n + count);
+    this.words.fill(0, 2 * this.n, 2 * (this.n + count));
+    this.n += count;
+  }
+  private src(data: Data): Int32Array {
+    const v = data.values as ArrayBufferView;
+    return new Int32Array(v.buffer, v.byteOffset + data.offset * 8, data.length * 2);
+  }
+  append(data: Data, idx: Int32Array | null, count: number): void {
+    this.appendValid(data, idx, count);
+    this.words = grow(this.words, 2 * (this.n + count));
+    const s = this.src(data);
+    if (!idx) this.words.set(s.subarray(0, 2 * count), 2 * this.n);
+    else {
+      const w = this.words;
+      for (let k = 0, o = 2 * this.n; k < count; k++, o += 2) {
+        const i = idx[k]!;
+        w[o] = s[2 * i]!;
+        w[o + 1] = s[2 * i + 1]!;
+      }
+    }
+    this.n += count;
+  }
+  setFrom(row: number, data: Data, i: number): void {
+    const s = this.src(data);
+    this.words[2 * row] = s[2 * i]!;
+    this.words[2 * row + 1] = s[2 * i + 1]!;
+    this.valid[row] = 1;
+  }
+  gather(rows: Int32Array): Data {
+    const m = rows.length;
+    const out = new Int32Array(2 * m);
+    const w = this.words;
+    for (let j = 0; j < m; j++) {
+      const r = rows[j]! << 1;
+      out[2 * j] = w[r]!;
+      out[2 * j + 1] = w[r + 1]!;
+    }
+    const { bits, count } = this.validityOf(rows);
+    return makeData({ type: this.type as never, length: m, nullCount: count, nullBitmap: bits, data: new BigInt64Array(out.buffer) as never });
+  }
+}
+
+export class F64Column extends Column {
+  vals = new Float64Array(1024);
+  pushNulls(count: number): void {
+    this.growValid(this.n + count);
+    this.vals = grow(this.vals, this.n + count);
+    this.valid.fill(0, this.n, this.n + count);
+    this.vals.fill(0, this.n, this.n + count);
+    this.n += count;
+  }
+  private src(data: Data): Float64Array {
+    const v = data.values as Float64Array;
+    return v.subarray(data.offset, data.offset + data.length);
+  }
+  append(data: Data, idx: Int32Array | null, count: number): void {
+    this.appendValid(data, idx, count);
+    this.vals = grow(this.vals, this.n + count);
+    const s = this.src(data);
+    if (!idx) this.vals.set(s.subarray(0, count), this.n);
+    else for (let k = 0; k < count; k++) this.vals[this.n + k] = s[idx[k]!]!;
+    this.n += count;
+  }
+  setFrom(row: number, data: Data, i: number): void {
+    this.vals[row] = this.src(data)[i]!;
+    this.valid[row] = 1;
+  }
+  gather(rows: Int32Array): Data {
+    const m = rows.length;
+    const out = new Float64Array(m);
+    const v = this.vals;
+    for (let j = 0; j < m; j++) out[j] = v[rows[j]!]!;
+    const { bits, count } = this.validityOf(rows);
+    return makeData({ type: this.type as never, length: m, nullCount: count, nullBitmap: bits, data: out as never });
+  }
+}
+
+export class BoolColumn extends Column {
+  vals = new Uint8Array(1024);
+  pushNulls(count: number): void {
+    this.growValid(this.n + count);
+    this.vals = grow(this.vals, this.n + count);
+    this.valid.fill(0, this.n, this.n + count);
+    this.vals.fill(0, this.n, this.n + count);
+    this.n += count;
+  }
+  private bit(data: Data, i: number): number {
+    const j = data.offset + i;
+    return ((data.values as Uint8Array)[j >> 3]! >> (j & 7)) & 1;
+  }
+  append(data: Data, idx: Int32Array | null, count: number): void {
+    this.appendValid(data, idx, count);
+    this.vals = grow(this.vals, this.n + count);
+    for (let k = 0; k < count; k++) this.vals[this.n + k] = this.bit(data, idx ? idx[k]! : k);
+    this.n += count;
+  }
+  setFrom(row: number, data: Data, i: number): void {
+    this.vals[row] = this.bit(data, i);
+    this.valid[row] = 1;
+  }
+  gather(rows: Int32Array): Data {
+    const m = rows.length;
+    const out = new Uint8Array((m + 7) >> 3);
+    const v = this.vals;
+    for (let j = 0; j < m; j++) if (v[rows[j]!]) out[j >> 3]! |= 1 << (j & 7);
+    const { bits, count } = this.validityOf(rows);
+    return makeData({ type: this.type as never, length: m, nullCount: count, nullBitmap: bits, data: out as never });
+  }
+}
+
+/**
+ * UTF-8 strings: bytes + offsets for rows in append order; a row rewritten later keeps its new
+ * bytes in `patch` (flagged in `patched`) until the patches are folded back in (compact).
+ */
+export class StrColumn extends Column {
+  offs = new Int32Array(1025);
+  bytes = new Uint8Array(16384);
+  patched = new Uint8Array(1024);
+  patch = new Map<number, Uint8Array>();
+  pushNulls(count: number): void {
+    this.growValid(this.n + count);
+    this.offs = grow(this.offs, this.n + count + 1);
+    this.patched = grow(this.patched, this.n + count);
+    this.valid.fill(0, this.n, this.n + count);
+    this.offs.fill(this.offs[this.n]!, this.n + 1, this.n + count + 1);
+    this.n += count;
+  }
+  append(data: Data, idx: Int32Array | null, count: number): void {
+    this.appendValid(data, idx, count);
+    this.offs = grow(this.offs, this.n + count + 1);
+    this.patched = grow(this.patched, this.n + count);
+    const so = data.valueOffsets as Int32Array;
+    const sb = data.values as Uint8Array;
+    const o = data.offset;
+    let pos = this.offs[this.n]!;
+    if (!idx) {
+      const a = so[o]!;
+      const b = so[o + count]!;
+      this.bytes = grow(this.bytes, pos + (b - a));
+      this.bytes.set(sb.subarray(a, b), pos);
+      const d = pos - a;
+      for (let k = 1; k <= count; k++) this.offs[this.n + k] = so[o + k]! + d;
+    } else {
+      let total = 0;
+      for (let k = 0; k < count; k++) total += so[o + idx[k]! + 1]! - so[o + idx[k]!]!;
+      this.bytes = grow(this.bytes, pos + total);
+      const out = this.bytes;
+      for (let k = 0; k < count; k++) {
+        const i = o + idx[k]!;
+        const a = so[i]!;
+        const len = so[i + 1]! - a;
+        if (len < 32) for (let x = 0; x < len; x++) out[pos + x] = sb[a + x]!;
+        else out.set(sb.subarray(a, a + len), pos);
+        pos += len;
+        this.offs[this.n + k + 1] = pos;
+      }
+    }
+    this.n += count;
+  }
+  setFrom(row: number, data: Data, i: number): void {
+    const so = data.valueOffsets as Int32Array;
+    const j = data.offset + i;
+    this.setBytes(row, (data.values as Uint8Array).slice(so[j]!, so[j + 1]!));
+  }
+  setBytes(row: number, b: Uint8Array): void {
+    this.patch.set(row, b);
+    this.patched[row] = 1;
+    this.valid[row] = 1;
+    if (this.patch.size > 4096 && this.patch.size * 8 > this.n) this.compact();
+  }
+  /** The bytes of a row (a view; null rows give an empty view). */
+  at(row: number): Uint8Array {
+    if (this.patched[row]) return this.patch.get(row)!;
+    return this.bytes.subarray(this.offs[row]!, this.offs[row + 1]!);
+  }
+  string(row: number): string {
+    return dec.decode(this.at(row));
+  }
+  /** Folds the patches back into bytes + offsets. */
+  compact(): void {
+    if (this.patch.size === 0) return;
+    const rows = new Int32Array(this.n);
+    for (let i = 0; i < this.n; i++) rows[i] = i;
+    const d = this.gather(rows);
+    this.offs = (d.valueOffsets as Int32Array).slice();
+    this.bytes = (d.values as Uint8Array).slice();
+    this.patch.clear();
+    this.patched.fill(0);
+  }
+  gather(rows: Int32Array): Data {
+    const m = rows.length;
+    const offs = new Int32Array(m + 1);
+    const { offs: so, bytes: sb, patched, valid } = this;
+    let total = 0;
+    const any = this.patch.size > 0;
+    for (let j = 0; j < m; j++) {
+      const r = rows[j]!;
+      if (valid[r]) total += any && patched[r] ? this.patch.get(r)!.length : so[r + 1]! - so[r]!;
+    }
+    const out = new Uint8Array(total);
+    let pos = 0;
+    for (let j = 0; j < m; j++) {
+      const r = rows[j]!;
+      if (valid[r]) {
+        if (any && patched[r]) {
+          const p = this.patch.get(r)!;
+          out.set(p, pos);
+          pos += p.length;
+        } else {
+          const a = so[r]!;
+          const len = so[r + 1]! - a;
+          if (len < 32) for (let x = 0; x < len; x++) out[pos + x] = sb[a + x]!;
+          else out.set(sb.subarray(a, a + len), pos);
+          pos += len;
+        }
+      }
+      offs[j + 1] = pos;
+    }
+    const { bits, count } = this.validityOf(rows);
+    return makeData({ type: this.type as never, length: m, nullCount: count, nullBitmap: bits, valueOffsets: offs, data: out } as never);
+  }
+}
+
+/** Any other type (multivalue fields): JS values, rebuilt as Arrow on output. */
+export class AnyColumn extends Column {
+  vals: unknown[] = [];
+  pushNulls(count: number): void {
+    this.growValid(this.n + count);
+    this.valid.fill(0, this.n, this.n + count);
+    for (let k = 0; k < count; k++) this.vals.push(null);
+    this.n += count;
+  }
+  append(data: Data, idx: Int32Array | null, count: number): void {
+    this.appendValid(data, idx, count);
+    const v = vectorToValues(makeVector(data));
+    for (let k = 0; k < count; k++) this.vals.push(v[idx ? idx[k]! : k]);
+    this.n += count;
+  }
+  setFrom(row: number, data: Data, i: number): void {
+    this.vals[row] = vectorToValues(makeVector(data.slice(i, 1)))[0];
+    this.valid[row] = 1;
+  }
+  gather(rows: Int32Array): Data {
+    return buildData(
+      this.type,
+      Array.from(rows, (r) => (this.valid[r] ? this.vals[r] : null)),
+    );
+  }
+}
+
+export function encodeUtf8(s: string): Uint8Array {
+  return enc.encode(s);
+}
+
+/** UTF-8 byte order (DuckDB's order of VARCHAR): negative when a < b. */
+export function cmpBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}

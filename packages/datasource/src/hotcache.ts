@@ -1,0 +1,84 @@
+/**
+ * Keeps one datasource's HotState (hot.ts) in step with its log: this process's commits are
+ * applied as they are made (from the batches they appended), other processes' commits are read
+ * from the store at the next query (only the events beyond what is applied), and a first query
+ * in a process loads the state once. Any failure to follow drops the state, and the caller
+ * runs the query in SQL: the cache can make a query faster, never different.
+ */
+import type { RecordBatch, Schema, Table } from "apache-arrow";
+import type { QueryNode } from "@quiver/core";
+import type { FieldRec } from "./events.js";
+import { HotState, MAX_CELLS } from "./hot.js";
+import type { EventLog, LogState } from "./log.js";
+
+export class HotCache {
+  private hot?: HotState;
+  /** Infinity once the state proved too large to keep (MAX_CELLS). */
+  private tooBig = -1;
+  private readonly off = process.env.QUIVER_DS_HOT === "0";
+
+  constructor(
+    private readonly log: EventLog,
+    /** The state at `st.bound` as an Arrow table (path + fields), from the store. */
+    private readonly load: (st: LogState) => Promise<Table>,
+  ) {
+    log.onCommit = (seq0, seq1, batches, fields) => this.committed(seq0, seq1, batches, fields);
+  }
+
+  drop(): void {
+    this.hot = undefined;
+  }
+
+  /** A commit of this process, just acknowledged: applied if the state was at its start. */
+  private committed(seq0: number, seq1: number, batches: readonly RecordBatch[], fields: readonly FieldRec[]): void {
+    if (this.off) return;
+    // A new datasource: its state starts empty, no load needed.
+    if (!this.hot && seq0 === 0) this.hot = new HotState(0);
+    const h = this.hot;
+    if (!h || h.bound !== seq0) return; // behind: the next query catches up from the store
+    try {
+      const byName = new Map(fields.map((f) => [f.name, f]));
+      h.ensureFields(fields);
+      for (const b of batches) h.applyBatch(b, byName);
+      h.bound = seq1;
+      if (h.cells > MAX_CELLS) this.drop();
+    } catch {
+      this.drop();
+    }
+  }
+
+  /** The query on the current state, or undefined when it must run in SQL. */
+  async query(st: LogState, where: QueryNode | undefined, limit: number | undefined, schema: Schema): Promise<Table | undefined> {
+    if (this.off || st.bound <= this.tooBig) return undefined;
+    const h = await this.state(st);
+    return h?.query(where, limit, schema);
+  }
+
+  private async state(st: LogState): Promise<HotState | undefined> {
+    let h = this.hot;
+    if (h) {
+      try {
+        h.ensureFields(st.fields);
+        await h.catchUp(this.log.store, this.log.shardTables(st.fields), st.fields, st.bound);
+        return h;
+      } catch {
+        this.drop();
+      }
+    }
+    if (st.bound * (st.fields.length + 1) > 4 * MAX_CELLS) {
+      this.tooBig = Infinity;
+      return undefined;
+    }
+    try {
+      h = HotState.fromTable(st.bound, await this.load(st), st.fields);
+    } catch {
+      return undefined;
+    }
+    if (h.cells > MAX_CELLS) {
+      this.tooBig = Infinity; // too large to keep: SQL serves this datasource from now on
+      return undefined;
+    }
+    this.hot = h;
+    return h;
+  }
+}
