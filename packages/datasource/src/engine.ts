@@ -390,6 +390,7 @@ function conform(table: Table, schema: Schema): Table {
   });
   if (ok && table.batches.length) return new Table(table.batches.map((b) => new RecordBatch(schema, b.data)));
   const n = table.numRows;
+  if (n === 0) return new Table(schema); // DuckDB's empty result can hold a List column without its child
   const cols = schema.fields.map((f) => {
     const v = table.getChild(f.name);
     if (!v) return new Array(n).fill(null);

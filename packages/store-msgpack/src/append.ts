@@ -9,12 +9,14 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import { type AppendOptions, mergeSchemas } from "@quiver/core/store-kit";
 import { rawColumns } from "./decode.js";
 import { type ByteWriter, checkRawValues, type EncodedBlock, encodeColumns, encodeRows } from "./encode.js";
+import { TrackWrite } from "./dreamlake.js";
 import { DataFile } from "./files.js";
 import type { Entry } from "./index-file.js";
 import type { Leases } from "./lease.js";
 import { refresh } from "./load.js";
 import { recover } from "./recover.js";
 import { checkSchemaTypes, schemaToJson } from "./schema-file.js";
+import { keepSummary } from "./summary.js";
 import { appendIndex, replaceFile, writeIndexFile, writeSchema } from "./sidecars.js";
 import { closeFds, type Ctx, ioError, statBig, type TableState } from "./state.js";
 
@@ -25,9 +27,12 @@ export async function appendBatch(ctx: Ctx, leases: Leases, w: ByteWriter, st: T
   let start = -1; // data length before our bytes, once we may have written some
   let oldSchema: Schema | undefined;
   let schemaWritten = false;
+  let track: TrackWrite | undefined; // dreamlake's .track.lock, for a session's track
   try {
+    track = TrackWrite.begin(ctx, st);
     if (st.cutTo !== undefined) cutBack(leases, st, st.cutTo);
-    if (fresh) refresh(ctx, st, true);
+    if (fresh || (track && TrackWrite.changed(st))) refresh(ctx, st, true);
+    const firstRow = st.rows;
     const schema = mergeSchemas(st.schema, batch.schema); // SCHEMA_MISMATCH before any byte is written
     const raw = rawColumns(schema);
     checkRawValues(batch, raw);
@@ -61,12 +66,16 @@ export async function appendBatch(ctx: Ctx, leases: Leases, w: ByteWriter, st: T
       entries.push({ minTs: b.minTs, maxTs: b.maxTs, offset: st.end + b.start, length: b.end - b.start, firstRow: rows, rows: b.rows, tsCount: b.tsCount, kind: b.kind });
       rows += b.rows;
     }
+    // dreamlake's metadata.json before the index: a failure there cuts the batch back whole.
+    track?.commit(st, firstRow, rows);
     if (entries.length) appendIndex(st, entries);
     st.entries.push(...entries);
     st.end += written;
     st.dataSize = st.end;
     st.rows = rows;
     st.dirty = true;
+    // The run summary after the index (it never covers more than the index names); never throws.
+    keepSummary(ctx, st, schema, batch, st.entries.length - entries.length);
     if (w.buf.length > 16 << 20) w.shrink(1 << 20);
   } catch (err) {
     // Nothing of the batch may stay behind: cut the data back and restore the schema, then
@@ -84,6 +93,8 @@ export async function appendBatch(ctx: Ctx, leases: Leases, w: ByteWriter, st: T
     }
     if (cut) leases.release(st);
     throw err;
+  } finally {
+    track?.release();
   }
 }
 

@@ -32,6 +32,11 @@ export interface MsgpackStoreOptions {
   fsync?: boolean;
   /** Open only to read: NOT_FOUND for a missing folder, nothing created or locked, writes UNSUPPORTED. */
   readOnly?: boolean;
+  /**
+   * Keep dreamlake's local layout beside ours (default true): tracks' metadata.json and
+   * `.track.lock` (flock), a session's episode.json, parameters.json and logs/logs.jsonl (dreamlake.ts).
+   */
+  dreamlake?: boolean;
 }
 
 export interface TableState {
@@ -80,6 +85,10 @@ export interface Ctx {
   readonly blockRows: number;
   readonly durable: boolean;
   readonly cache: Map<string, Segment>;
+  /** Keep dreamlake's files (dreamlake.ts). */
+  readonly dreamlake: boolean;
+  /** ms to wait for a lock (ours or dreamlake's flock). */
+  readonly lockTimeout: number;
   warn(message: string): void;
 }
 

@@ -20,18 +20,22 @@ import {
   type QueryNode,
   QuiverError,
   type RewriteChange,
+  type RunSummary,
   type ScanOptions,
   type StoreDriver,
   type TimeRange,
   wantedPath,
 } from "@quiver/core/store-kit";
+import type { SessionSidecars } from "@quiver/core";
 import { appendBatch } from "./append.js";
 import type { Segment } from "./decode.js";
+import { DreamlakeSession, lastAppendStart } from "./dreamlake.js";
 import { ByteWriter } from "./encode.js";
 import { Leases } from "./lease.js";
 import { refresh } from "./load.js";
 import { countRows, readAll, readWindow, scanTable } from "./reads.js";
 import { rewrite } from "./rewrite.js";
+import { readRuns, summaryPath } from "./summary.js";
 import { closeFds, type Ctx, DATA_FILE, ioError, type MsgpackStoreOptions, newState, SCHEMA_FILE, statBig, type TableState } from "./state.js";
 
 export { DATA_FILE, INDEX_FILE, LOCK_FILE, type MsgpackStoreOptions, SCHEMA_FILE } from "./state.js";
@@ -75,6 +79,8 @@ class MsgpackDriver implements StoreDriver {
       blockRows: Math.max(1, Math.floor(options.blockRows ?? 1024)),
       durable: options.fsync ?? true,
       cache: new Map<string, Segment>(),
+      dreamlake: options.dreamlake !== false,
+      lockTimeout: options.lockTimeout ?? 10_000,
       warn: (message) => (onWarning ? onWarning(message) : process.emitWarning(message, { code: "QUIVER_MSGPACK_RECOVERY" })),
     };
     this.leases = new Leases(options.lockTimeout ?? 10_000, () => this.closed);
@@ -89,6 +95,14 @@ class MsgpackDriver implements StoreDriver {
       this.tableStates.set(table, st);
     }
     return st;
+  }
+
+  /** The session's dreamlake files (dreamlake.ts), unless read-only or `dreamlake: false`. */
+  sessionSidecars(prefix: string, readOnly: boolean): DreamlakeSession | undefined {
+    if (readOnly || !this.ctx.dreamlake) return undefined;
+    const rows = (track: string) => this.loaded(`${prefix}/tracks/${track}`)?.rows ?? 0;
+    const last = (table: string) => lastAppendStart(this.state(table));
+    return new DreamlakeSession(join(this.root, ...prefix.split("/")), this.ctx.lockTimeout, this.ctx.warn, rows, last);
   }
 
   /** The state of a table that exists, refreshed; undefined for a missing table. */
@@ -125,6 +139,11 @@ class MsgpackDriver implements StoreDriver {
     return readWindow(this.ctx, this.state(table), schema, range);
   }
 
+  /** Run summaries from the sidecar appends keep (summary.ts); undefined: core scans. */
+  runs(table: string, schema: Schema, columns: readonly string[]): RunSummary[] | undefined {
+    return readRuns(this.ctx, this.state(table), schema, columns);
+  }
+
   rewrite(table: string, where: QueryNode | undefined, change: RewriteChange): Promise<number> {
     return rewrite(this.ctx, this.leases, this.state(table), where, change);
   }
@@ -155,7 +174,7 @@ class MsgpackDriver implements StoreDriver {
     let existed = false;
     try {
       closeFds(st);
-      for (const p of [st.dataPath, st.indexPath, st.schemaPath, wantedPath(st.lockPath)]) {
+      for (const p of [st.dataPath, st.indexPath, st.schemaPath, summaryPath(st), wantedPath(st.lockPath)]) {
         try {
           unlinkSync(p);
           if (p === st.dataPath || p === st.schemaPath) existed = true;
@@ -229,11 +248,22 @@ class MsgpackDriver implements StoreDriver {
 
 /** The msgpack: store: the driver under the kit's rule book, with its root folder. */
 export class MsgpackStore extends DefinedStore {
+  private readonly msgpack: MsgpackDriver;
+  private readonly readOnlyOpen: boolean;
+
   constructor(
     readonly root: string,
     options: MsgpackStoreOptions = {},
   ) {
-    super(new MsgpackDriver(root, options), { readOnly: options.readOnly === true });
+    const driver = new MsgpackDriver(root, options);
+    super(driver, { readOnly: options.readOnly === true });
+    this.msgpack = driver;
+    this.readOnlyOpen = options.readOnly === true;
+  }
+
+  /** What a Session keeps in dreamlake's files beside its tables (core's SessionSidecars). */
+  sessionSidecars(prefix: string): SessionSidecars | undefined {
+    return this.msgpack.sessionSidecars(prefix, this.readOnlyOpen);
   }
 }
 
