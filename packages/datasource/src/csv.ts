@@ -7,6 +7,7 @@ import { QuiverError } from "@quiver/core";
 import type { Columns } from "./duck.js";
 import { ioError } from "./storage.js";
 import { type FieldType, elementType, isListType } from "./types.js";
+import { ZonedDate, zonedOrPlain } from "./zones.js";
 
 interface Parsed {
   header: string[];
@@ -152,7 +153,8 @@ function parseCell(s: string, t: FieldType): unknown {
       // Date-only and zone-less values are UTC (what DuckDB writes for TIMESTAMP).
       const iso = s.length === 10 ? `${s}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/.test(s) ? s.replace(" ", "T") : `${s.replace(" ", "T")}Z`;
       const d = new Date(iso);
-      return isNaN(d.getTime()) ? undefined : d;
+      // An explicit offset is kept (zones.ts): "…+05:30" comes back as a ZonedDate in +05:30.
+      return isNaN(d.getTime()) ? undefined : zonedOrPlain(d, s);
     }
     case "blob":
       // A 64-hex cell is a blob hash (what toCSV writes); other hex is the bytes themselves.
@@ -241,6 +243,7 @@ function cellText(v: unknown): string {
   if (v === null || v === undefined) return "";
   let s: string;
   if (Array.isArray(v)) s = `[${v.map((x) => (typeof x === "bigint" ? x.toString() : JSON.stringify(x instanceof Date ? x.toISOString() : x))).join(",")}]`;
+  else if (v instanceof ZonedDate) s = v.toZonedISOString();
   else if (v instanceof Date) s = v.toISOString();
   else if (v instanceof Uint8Array) s = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex");
   else s = String(v);

@@ -10,6 +10,8 @@ import { type Engine, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
 import { Declarations, type FieldHost, type FieldSchema, MetadataFieldBuilder, encodeDocuments, fieldSchemas, withDeclared } from "./fields.js";
 import { fetchInto, resultBlobColumn } from "./upload.js";
 import { deletedPaths } from "./tombstones.js";
+import { addZones } from "./zones.js";
+import { splitZones, withZoneColumns } from "./zoned-results.js";
 import { type ChangeSet } from "./events.js";
 import { MetadataContext, isArrowTable, pathIndex, rowsToColumns } from "./context.js";
 import { EventLog } from "./log.js";
@@ -255,10 +257,11 @@ export class Datasource extends View implements ViewSource, FieldHost {
 
   private async commitNow(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
     if (change.paths.length === 0) return 0;
-    const fresh = isFresh(change); // before prepare, which rewrites the value arrays in place
     const decls = await this.decls.all();
-    encodeDocuments(change.fields, decls);
     const logged = new Set((await this.log.state()).fields.map((f) => f.name));
+    addZones(change, logged);
+    encodeDocuments(change.fields, decls);
+    const fresh = isFresh(change); // before prepare, which rewrites the value arrays in place
     const n = await this.log.commit(change, withDeclared(declared, decls, logged), this.blobs, fresh);
     this.engine.invalidate();
     return n;
@@ -291,7 +294,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
   async uploadMetadata(input: Table | QueryResult | readonly Row[] | string, options: UploadOptions = {}): Promise<number> {
     this.check(true);
     // A query result (of this datasource or another): its blob fields stay blobs, their bytes come along.
-    if (input instanceof QueryResult) return fetchInto(this, input, options, (t, o, src) => this.uploadArrow(t, o, undefined, src));
+    if (input instanceof QueryResult) return fetchInto(this, input, options, (t, o) => this.uploadArrow(t, o, undefined, input));
     if (typeof input === "string") {
       const lower = input.toLowerCase();
       if (lower.endsWith(".parquet") || lower.endsWith(".pq")) return this.uploadArrow(await readParquet(resolve(input)), options, input);
@@ -313,7 +316,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
 
   /** Arrow columns already of their field's type are written as they are (no per-value work). */
   /** @internal */
-  async uploadArrow(input: Table, options: UploadOptions, source?: string, from?: BlobStore): Promise<number> {
+  async uploadArrow(input: Table, options: UploadOptions, source?: string, from?: QueryResult): Promise<number> {
     const types = await this.typeMap();
     const fs = input.schema.fields;
     const pi = pathIndex(
@@ -333,10 +336,12 @@ export class Datasource extends View implements ViewSource, FieldHost {
       const t = typeOfArrowField(f);
       data.types.push(t);
       const existing = types.get(f.name);
-      if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
+      const zoned = from?.zonedColumn(f.name);
+      if (zoned) data.columns.push(zoned);
+      else if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
         direct.set(i, col.data[0]!);
         data.columns.push([]);
-      } else if (t === "blob") data.columns.push(resultBlobColumn(vectorToValues(col, f), f, this.blobs, from, source));
+      } else if (t === "blob") data.columns.push(resultBlobColumn(vectorToValues(col, f), f, this.blobs, from?.blobStore, source));
       else data.columns.push(vectorToValues(col, f));
     });
     return this.uploadColumns(data, direct, { pathColumn: pi }, source);
@@ -444,9 +449,9 @@ export class Datasource extends View implements ViewSource, FieldHost {
     const empty = schemas.filter((f) => f.empty).map((f) => ({ name: f.name, type: f.type, shard: 0 }));
     const st = empty.length ? { ...logged, fields: [...logged.fields, ...empty] } : logged;
     checkSpec(spec, st.fields, this.name);
-    const table = await this.engine.run(spec, st);
+    const { table, zones } = splitZones(await this.engine.run(withZoneColumns(spec, st.fields), st));
     const types = new Map(schemas.map((f) => [f.name, f.type]));
-    return QueryResult.create(table, { sourcePath: this.path, root: this.root, name: this.name, blobs: this.blobs, types, fields: schemas });
+    return QueryResult.create(table, { sourcePath: this.path, root: this.root, name: this.name, blobs: this.blobs, types, fields: schemas }, zones);
   }
 
   /** @internal */

@@ -10,6 +10,7 @@ import { QuiverError, type Store, batchToRows } from "@quiver/core";
 import { validateFieldName } from "./events.js";
 import { appendRows } from "./storage.js";
 import { FIELD_TYPES, type FieldType, isListType } from "./types.js";
+import { TZ } from "./zones.js";
 
 /** DagsHub's reserved tags. */
 export const TAGS = {
@@ -193,7 +194,8 @@ export function fieldsTagged(fields: readonly FieldSchema[], tag: string): strin
 
 /** Every field: those with values (in order of first sight), then those only declared. */
 export function fieldSchemas(logged: readonly { name: string; type: FieldType }[], decls: ReadonlyMap<string, Declaration>): FieldSchema[] {
-  const out: FieldSchema[] = logged.map((f) => schemaOf(f.name, f.type, decls.get(f.name)?.tags ?? [], false));
+  // A datetime field's offsets live in a hidden companion field (zones.ts).
+  const out: FieldSchema[] = logged.filter((f) => !f.name.endsWith(TZ)).map((f) => schemaOf(f.name, f.type, decls.get(f.name)?.tags ?? [], false));
   const seen = new Set(logged.map((f) => f.name));
   for (const [name, d] of decls) if (!seen.has(name) && d.type) out.push(schemaOf(name, d.type, d.tags, true));
   return out;

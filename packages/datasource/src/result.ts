@@ -8,6 +8,8 @@ import { type Columns, writeColumns } from "./duck.js";
 import { writeCsv } from "./csv.js";
 import { ioError } from "./storage.js";
 import { type FieldSchema, TAGS } from "./fields.js";
+import { type Zones, zonedValues } from "./zoned-results.js";
+import { ZonedDate } from "./zones.js";
 import { plainList, plainRow, withFieldMetadata } from "./multivalue.js";
 import { type TensorizeOptions, type Tensor, tensorizeBatch } from "./tensorize.js";
 import { type FieldType, typeOfArrowField } from "./types.js";
@@ -117,6 +119,8 @@ export class QueryResult implements Iterable<Datapoint> {
   constructor(
     readonly table: Table,
     private readonly ctx: ResultContext,
+    /** Offsets of zoned datetimes, per field and row (the table holds the instants). */
+    private readonly zones?: Zones,
   ) {}
 
   /**
@@ -124,10 +128,16 @@ export class QueryResult implements Iterable<Datapoint> {
    * (`quiver:type`, `quiver:tags`, so uploading the table elsewhere keeps them), and document
    * fields are loaded as text (as DagsHub's fetch does).
    */
-  static async create(table: Table, ctx: ResultContext): Promise<QueryResult> {
-    const r = new QueryResult(withFieldMetadata(table, ctx.fields ?? []), ctx);
+  static async create(table: Table, ctx: ResultContext, zones?: Zones): Promise<QueryResult> {
+    const r = new QueryResult(withFieldMetadata(table, ctx.fields ?? []), ctx, zones);
     const docs = r.fieldsTagged(TAGS.document).filter((n) => ctx.types.get(n) === "blob");
     return docs.length ? r.loadBlobs(docs, "text") : r;
+  }
+
+  /** @internal A datetime field's values as ZonedDates where they have an offset (undefined: none has). */
+  zonedColumn(name: string): unknown[] | undefined {
+    const offsets = this.zones?.get(name);
+    return offsets && zonedValues(vectorToValues(this.table.getChild(name)!), offsets);
   }
 
   /** @internal The blob store the result's hashes refer to. */
@@ -142,7 +152,9 @@ export class QueryResult implements Iterable<Datapoint> {
   get rows(): Row[] {
     if (this.rowsCache) return this.rowsCache;
     const json = new Set(this.table.schema.fields.filter((f) => f.metadata.get(LOADED) === "json").map((f) => f.name));
-    return (this.rowsCache = batchToRows(this.table).map((r) => plainRow(r, this.ctx.types, json)));
+    const rows = batchToRows(this.table).map((r) => plainRow(r, this.ctx.types, json));
+    for (const [name, offsets] of this.zones ?? []) rows.forEach((r, i) => r[name] instanceof Date && offsets[i] && (r[name] = new ZonedDate(r[name] as Date, offsets[i]!)));
+    return (this.rowsCache = rows);
   }
   get datapoints(): Datapoint[] {
     return this.rows.map((r) => {
@@ -240,7 +252,7 @@ export class QueryResult implements Iterable<Datapoint> {
     }
     const schema = new Schema(outFields, this.table.schema.metadata);
     const batch = new RecordBatch(schema, makeData({ type: new Struct(outFields), length: paths.length, nullCount: 0, children: datas }));
-    return new QueryResult(new Table([batch]), this.ctx);
+    return new QueryResult(new Table([batch]), this.ctx, this.zones);
   }
 
   /** Copies the result's files into targetDir keeping their tree; missing files are reported, the rest copied. */
@@ -327,7 +339,9 @@ export class QueryResult implements Iterable<Datapoint> {
     return {
       names: fields.map((f) => f.name),
       types: fields.map((f) => (f.name === "path" ? "string" : typeOfArrowField(f, false))),
-      columns: fields.map((f) => vectorToValues(src.table.getChild(f.name)!).map((v) => (ArrayBuffer.isView(v) && !(v instanceof Uint8Array) ? plainList(v as unknown as ArrayLike<unknown>) : v))),
+      columns: fields.map(
+        (f) => this.zonedColumn(f.name) ?? vectorToValues(src.table.getChild(f.name)!).map((v) => (ArrayBuffer.isView(v) && !(v instanceof Uint8Array) ? plainList(v as unknown as ArrayLike<unknown>) : v)),
+      ),
     };
   }
 

@@ -130,6 +130,14 @@ function plan(t: Tensorizers, entries: number): (TensorizerFn | "auto")[] {
   return t.map((x) => (typeof x === "function" ? x : plan(x, 1)[0]!));
 }
 
+function dtypeOf(d: TensorData, info: EntryInfo): DType {
+  if (d instanceof Uint8Array) return "uint8";
+  if (d instanceof Int32Array) return "int32";
+  if (d instanceof Float32Array) return "float32";
+  if (d instanceof Float64Array) return "float64";
+  throw new QuiverError("INVALID_VALUE", `the tensorizer of ${where(info)} returned a ${(d as object).constructor.name}; use Uint8Array, Int32Array, Float32Array or Float64Array`);
+}
+
 const CTORS = { uint8: Uint8Array, int32: Int32Array, float32: Float32Array, float64: Float64Array } as const;
 
 /** Stacks same-shaped tensors into `[n, ...shape]`. */
@@ -165,7 +173,7 @@ export async function tensorizeBatch(metadata: readonly Row[], files: readonly U
       const f = fns[k]!;
       const t = await (f === "auto" ? guess(value, info) : f)(value, info);
       if (!t || !ArrayBuffer.isView(t.data) || !Array.isArray(t.shape)) throw new QuiverError("INVALID_VALUE", `the tensorizer of ${where(info)} must return { data: TypedArray, shape: number[], dtype }`);
-      items.push(t);
+      items.push(t.dtype ? t : { ...t, dtype: dtypeOf(t.data, info) });
     }
     out.push(stack(items, paths, cols[k]!));
   }

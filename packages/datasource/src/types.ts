@@ -156,7 +156,11 @@ export function typeOfArrowField(f: Field, useMetadata = true): FieldType {
 export function mergeInferred(a: FieldType | undefined, b: FieldType, field: string, value: unknown): FieldType {
   if (a === undefined || a === b) return b;
   if ((a === "int" && b === "float") || (a === "float" && b === "int")) return "float";
-  if ((a === "int[]" && b === "float[]") || (a === "float[]" && b === "int[]")) return "float[]";
+  if (isListType(a) || isListType(b)) {
+    // Lists with lists or one values of their kind (a list of one): a list field.
+    const e = mergeInferred(elementType(a), elementType(b), field, value) as ScalarType;
+    return listTypeOf(e, field);
+  }
   throw mismatch(field, a, b, value);
 }
 
