@@ -222,5 +222,7 @@ describe("plot scatter X Y", () => {
     expect(countColour(img, BLUE, 40)).toBeGreaterThan(500);
     expect(errorOf(quiver(["plot", "scatter", SMALL, "lr", "model"])).code).toBe("NOT_FOUND");
     expect(quiver(["plot", "scatter", SMALL, "lr"]).code).toBe(2);
+    expect(ok(["plot", "scatter", "--help"])).toContain("Usage: quiver plot scatter [URI] X Y");
+    expect(ok(["plot", "--help"])).toContain("quiver plot hist COLUMN");
   }, 60_000);
 });
