@@ -31,6 +31,16 @@ export function trackOf(table: string): { session: string; name: string } | unde
   return { session: table.slice(0, i), name: table.slice(i + 8) };
 }
 
+/**
+ * Whether the session `prefix` keeps dreamlake's files: always or never by the option, else
+ * (auto) once dreamlake has opened it — its episode.json exists (dreamlake writes it at open,
+ * before any append).
+ */
+export function keepsDreamlake(ctx: Ctx, prefix: string): boolean {
+  if (ctx.dreamlake !== "auto") return ctx.dreamlake;
+  return existsSync(join(ctx.root, ...prefix.split("/"), "episode.json"));
+}
+
 /** dreamlake's timestamps: datetime.utcnow().isoformat() + "Z" (microseconds). */
 function now(): string {
   return new Date().toISOString().replace("Z", "000Z");
@@ -76,6 +86,9 @@ function freshTrackMeta(name: string, info: Description): Row {
   };
 }
 
+/** Tables found to keep dreamlake's files (it stays so). */
+const dreamlakeTables = new WeakSet<TableState>();
+
 /** Index of the first row of the last append, per table state (Track.appendBatch's startIndex). */
 const lastStarts = new WeakMap<TableState, number>();
 
@@ -90,10 +103,18 @@ export class TrackWrite {
     private readonly name: string,
   ) {}
 
-  /** Takes the track's flock when `st` is a session track (and dreamlake's layout is kept). */
+  /**
+   * Takes the track's flock when `st` is a session's track and dreamlake's files are kept there
+   * (auto: dreamlake opened the session, or its track has a lock file). Checked on every append
+   * (a stat or two) until it holds, so a dreamlake that opens the session later is seen.
+   */
   static begin(ctx: Ctx, st: TableState): TrackWrite | undefined {
-    const t = ctx.dreamlake ? trackOf(st.name) : undefined;
+    const t = ctx.dreamlake === false ? undefined : trackOf(st.name);
     if (!t) return undefined;
+    if (!dreamlakeTables.has(st)) {
+      if (ctx.dreamlake === "auto" && !keepsDreamlake(ctx, t.session) && !existsSync(join(st.dir, TRACK_LOCK))) return undefined;
+      dreamlakeTables.add(st);
+    }
     return new TrackWrite(Flock.acquire(join(st.dir, TRACK_LOCK), ctx.lockTimeout, ctx.warn), t.name);
   }
 

@@ -33,10 +33,12 @@ export interface MsgpackStoreOptions {
   /** Open only to read: NOT_FOUND for a missing folder, nothing created or locked, writes UNSUPPORTED. */
   readOnly?: boolean;
   /**
-   * Keep dreamlake's local layout beside ours (default true): tracks' metadata.json and
-   * `.track.lock` (flock), a session's episode.json, parameters.json and logs/logs.jsonl (dreamlake.ts).
+   * Keep dreamlake's local layout beside ours (dreamlake.ts): tracks' metadata.json under their
+   * `.track.lock` (flock), a session's episode.json, parameters.json and logs/logs.jsonl. true:
+   * always; false: never; "auto" (default): in a root named `.dreamlake`, and in sessions that
+   * dreamlake has opened (their episode.json exists) — so a Quiver-only folder pays nothing.
    */
-  dreamlake?: boolean;
+  dreamlake?: boolean | "auto";
 }
 
 export interface TableState {
@@ -85,8 +87,8 @@ export interface Ctx {
   readonly blockRows: number;
   readonly durable: boolean;
   readonly cache: Map<string, Segment>;
-  /** Keep dreamlake's files (dreamlake.ts). */
-  readonly dreamlake: boolean;
+  /** Keep dreamlake's files (dreamlake.ts): always, never, or in sessions dreamlake opened. */
+  readonly dreamlake: boolean | "auto";
   /** ms to wait for a lock (ours or dreamlake's flock). */
   readonly lockTimeout: number;
   warn(message: string): void;

@@ -11,7 +11,7 @@
  * yields to the event loop, and small reads are cheaper without the promise machinery.
  */
 import { type Dirent, fdatasyncSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
-import { join, resolve, sep } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import { type RecordBatch, Schema } from "apache-arrow";
 import {
   type AppendOptions,
@@ -29,7 +29,7 @@ import {
 import type { SessionSidecars } from "@quiver/core";
 import { appendBatch } from "./append.js";
 import type { Segment } from "./decode.js";
-import { DreamlakeSession, lastAppendStart } from "./dreamlake.js";
+import { DreamlakeSession, keepsDreamlake, lastAppendStart } from "./dreamlake.js";
 import { ByteWriter } from "./encode.js";
 import { Leases } from "./lease.js";
 import { refresh } from "./load.js";
@@ -61,7 +61,7 @@ function checkName(root: string, table: string): void {
 class MsgpackDriver implements StoreDriver {
   readonly scheme = "msgpack";
   readonly uri: string;
-  readonly capabilities: DriverCapabilities = { concurrentWriters: true, persistent: true };
+  readonly capabilities: DriverCapabilities = { concurrentWriters: true, persistent: true, appendReceipts: true };
   private closed = false;
   private readonly tableStates = new Map<string, TableState>();
   private readonly writer = new ByteWriter(1 << 20);
@@ -79,7 +79,7 @@ class MsgpackDriver implements StoreDriver {
       blockRows: Math.max(1, Math.floor(options.blockRows ?? 1024)),
       durable: options.fsync ?? true,
       cache: new Map<string, Segment>(),
-      dreamlake: options.dreamlake !== false,
+      dreamlake: options.dreamlake === undefined || options.dreamlake === "auto" ? (basename(root) === ".dreamlake" ? true : "auto") : options.dreamlake === true,
       lockTimeout: options.lockTimeout ?? 10_000,
       warn: (message) => (onWarning ? onWarning(message) : process.emitWarning(message, { code: "QUIVER_MSGPACK_RECOVERY" })),
     };
@@ -99,7 +99,7 @@ class MsgpackDriver implements StoreDriver {
 
   /** The session's dreamlake files (dreamlake.ts), unless read-only or `dreamlake: false`. */
   sessionSidecars(prefix: string, readOnly: boolean): DreamlakeSession | undefined {
-    if (readOnly || !this.ctx.dreamlake) return undefined;
+    if (readOnly || !keepsDreamlake(this.ctx, prefix)) return undefined;
     const rows = (track: string) => this.loaded(`${prefix}/tracks/${track}`)?.rows ?? 0;
     const last = (table: string) => lastAppendStart(this.state(table));
     return new DreamlakeSession(join(this.root, ...prefix.split("/")), this.ctx.lockTimeout, this.ctx.warn, rows, last);

@@ -35,7 +35,7 @@ function dreamlakeAsync(root: string, command: string, args: Json): Promise<Json
 
 describe("dreamlake's local layout", () => {
   it("what a Session writes, dreamlake's LocalStorage reads: episode.json, parameters.json, logs.jsonl, tracks with metadata.json", async () => {
-    const root = tmpRoot("dl-out");
+    const root = path.join(tmpRoot("dl-out"), ".dreamlake"); // dreamlake's folder: its files are kept from the start
     const s = await Session.open({ prefix: "ws/exp", root, flushInterval: 0, readme: "baseline", tags: ["cv"], metadata: { gpu: "a100" } });
     const train = s.track("train", { description: "training loss", tags: ["loss"], metadata: { unit: "nats" } });
     for (let i = 0; i < 5; i++) train.append({ loss: 1 / (i + 1), step: i, _ts: 100 + i });
@@ -188,7 +188,8 @@ describe("dreamlake's local layout", () => {
 
   it("an append waits while dreamlake holds .track.lock, and fails LOCKED once lockTimeout passes", async () => {
     const root = tmpRoot("dl-lock");
-    const s = await Session.open({ prefix: "ws/lock", root, flushInterval: 0 });
+    const forced = openMsgpackStore(root, { dreamlake: true });
+    const s = await Session.open({ prefix: "ws/lock", store: forced, flushInterval: 0 });
     await s.track("t").appendBatch([{ _ts: 1, v: 1 }]);
     const lockFile = path.join(root, "ws/lock/tracks/t/.track.lock");
     const hold = (seconds: number) =>
@@ -206,6 +207,7 @@ describe("dreamlake's local layout", () => {
     expect(Date.now() - start).toBeGreaterThanOrEqual(500); // it waited for Python's lock
     await released();
     await s.close();
+    await forced.close();
 
     const store = openMsgpackStore(root, { lockTimeout: 300 });
     const quick = await Session.open({ prefix: "ws/lock", store, flushInterval: 0 });
@@ -224,8 +226,33 @@ describe("dreamlake's local layout", () => {
     expect(py.data.t!.data.map((p) => p.data.v)).toEqual([1, 2, 3]);
   }, 60_000);
 
+  it("auto (the default): a Quiver-only folder gets none of dreamlake's files until dreamlake opens the session", async () => {
+    const root = tmpRoot("dl-auto");
+    const s = await Session.open({ prefix: "ws/auto", root, flushInterval: 0 });
+    await s.track("t").appendBatch([{ _ts: 1, v: 1 }]);
+    s.log("quiver only");
+    const dir = path.join(root, "ws/auto");
+    expect(fs.existsSync(path.join(dir, "tracks/t/metadata.json"))).toBe(false);
+    expect(fs.existsSync(path.join(dir, "episode.json"))).toBe(false);
+    // dreamlake opens the same session while Quiver still writes to it.
+    dreamlake(root, "write", { prefix: "ws/auto" });
+    expect(await s.track("t").appendBatch([{ _ts: 2, v: 2 }])).toEqual({ count: 1, startIndex: 1, endIndex: 1 });
+    await s.close();
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, "tracks/t/metadata.json"), "utf8")) as Json;
+    expect(meta.totalDataPoints).toBe(2);
+    expect(fs.existsSync(path.join(dir, "tracks/t/.track.lock"))).toBe(true);
+    dreamlake(root, "append-loop", { prefix: "ws/auto", track: "t", n: 3, who: "py" });
+    const again = await Session.open({ prefix: "ws/auto", root, flushInterval: 0 });
+    expect((await again.track("t").read()).total).toBe(5);
+    again.log("now both");
+    await again.close();
+    const py = dreamlake(root, "read", { prefix: "ws/auto" }) as { logs: Json[]; tracks: Json[] };
+    expect(py.tracks.map((t) => t.totalDataPoints)).toEqual(["5"]);
+    expect(py.logs.map((l) => l.message)).toEqual(["now both"]); // logs from before dreamlake came are Quiver's only
+  });
+
   it("dreamlake: false keeps only Quiver's files", async () => {
-    const root = tmpRoot("dl-off");
+    const root = path.join(tmpRoot("dl-off"), ".dreamlake");
     const store = openMsgpackStore(root, { dreamlake: false });
     const s = await Session.open({ prefix: "ws/off", store, flushInterval: 0 });
     s.track("t").append({ _ts: 1, v: 1 });
