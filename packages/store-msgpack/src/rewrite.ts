@@ -15,6 +15,7 @@ import type { Leases } from "./lease.js";
 import { refresh } from "./load.js";
 import { checkSchemaTypes } from "./schema-file.js";
 import { replaceFile, writeSchema } from "./sidecars.js";
+import { rebuildSummary } from "./summary.js";
 import { closeFds, type Ctx, ioError, resetIndex, type TableState } from "./state.js";
 
 /** A block's new batch from its rows (mask: the rows `where` matched; all without one), in the schema so far. */
@@ -120,6 +121,7 @@ export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: Q
     resetIndex(st);
     st.dataIno = undefined;
     refresh(ctx, st, true);
+    rebuildSummary(ctx, st); // the old one describes files that are gone
     return changed;
   } catch (err) {
     for (const t of [tmpData, tmpIndex]) {
