@@ -6,16 +6,22 @@
  * read as they are and never written.
  */
 import type { RecordBatch, Schema } from "apache-arrow";
-import { ALL_KINDS, evaluate, type QueryNode, queryFields, type RunSummary, type TimeRange } from "@quiver/core/store-kit";
+import { ALL_KINDS, evaluate, type QueryNode, queryFields, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core/store-kit";
 import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
 import type Database from "better-sqlite3";
 import { CATALOG_DDL, createTable, dropTable, evolve, foreignWrite, hasCatalog, ident, loadTable, POS, type TableInfo, wideColumns } from "./catalog.js";
-import { encodeColumn, parseTime, type SqliteValue } from "./codec.js";
+import { encodeColumn, type SqliteValue } from "./codec.js";
 import { closeDatabase, isStatementError, type Opened, sqliteFault } from "./connection.js";
 import { inferTable, isXetrackEvents } from "./foreign.js";
-import { pages, type Projection } from "./read.js";
+import { type Filter, pages, type Projection } from "./read.js";
+import { runsOf } from "./runs.js";
 import { runSql } from "./sql.js";
+import { compileWhere } from "./where.js";
 import { timeWindow } from "./window.js";
+
+/** Rows per INSERT statement, and SQLite's limit on parameters per statement. */
+const ROWS = 128;
+const MAX_PARAMS = 32_000;
 
 export class SqliteDriver implements StoreDriver {
   readonly scheme = "sqlite";
@@ -25,7 +31,8 @@ export class SqliteDriver implements StoreDriver {
   private readonly cache = new Map<string, TableInfo>();
   /** PRAGMA data_version when the cache was last known current (another connection's commit changes it). */
   private seen = -1;
-  private readonly inserts = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly dataVersion: Database.Statement;
 
   constructor(
     readonly uri: string,
@@ -34,6 +41,7 @@ export class SqliteDriver implements StoreDriver {
     readonly readOnly: boolean,
   ) {
     this.db = opened.db;
+    this.dataVersion = this.db.prepare("PRAGMA data_version").pluck();
     const memory = path === ":memory:";
     this.capabilities = { persistent: !memory, concurrentWriters: !memory, kinds: ALL_KINDS };
     this.sql = {
@@ -56,7 +64,7 @@ export class SqliteDriver implements StoreDriver {
 
   /** Drops cached schemas when another connection has committed since. */
   private fresh(): void {
-    const v = Number(this.db.pragma("data_version", { simple: true }));
+    const v = Number(this.dataVersion.get());
     if (v !== this.seen) {
       this.cache.clear();
       this.seen = v;
@@ -133,25 +141,44 @@ export class SqliteDriver implements StoreDriver {
     this.cache.set(table, info);
   }
 
+  /** A cached statement (dropped with the cache when the schema it was made for changes). */
+  private stmt(key: string, sql: () => string): Database.Statement {
+    let stmt = this.statements.get(key);
+    if (!stmt) {
+      if (this.statements.size > 256) this.statements.clear();
+      stmt = this.db.prepare(sql());
+      this.statements.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  /** INSERTs of up to ROWS rows per statement (fewer calls into SQLite than one row each). */
   private insert(info: TableInfo, batch: RecordBatch): void {
     const fields = batch.schema.fields;
     const cols = fields.map((f) => info.byName.get(f.name)!);
+    const width = cols.length + 1;
+    const per = Math.max(1, Math.min(ROWS, Math.floor(MAX_PARAMS / width)));
+    const T = ident(info.ident);
+    const list = [POS, ...cols.map((c) => c.ident)].map(ident).join(", ");
+    const tuple = `(${"?, ".repeat(width - 1)}?)`;
     const key = `${info.ident}\u0000${info.version}\u0000${fields.map((f) => f.name).join("\u0000")}`;
-    let stmt = this.inserts.get(key);
-    if (!stmt) {
-      const list = [POS, ...cols.map((c) => c.ident)].map(ident).join(", ");
-      stmt = this.db.prepare(`INSERT INTO ${ident(info.ident)} (${list}) VALUES (${cols.map(() => "?, ").join("")}?)`);
-      if (this.inserts.size > 256) this.inserts.clear();
-      this.inserts.set(key, stmt);
-    }
     const values: SqliteValue[][] = cols.map((c, k) => encodeColumn(batch.getChildAt(k)!, c.storage, c.type));
-    const next = this.db.prepare(`SELECT coalesce(max(${ident(POS)}), -1) + 1 AS p FROM ${ident(info.ident)}`).get() as { p: number };
-    const row = new Array<SqliteValue>(cols.length + 1);
-    const k = cols.length;
-    for (let r = 0, n = batch.numRows; r < n; r++) {
-      row[0] = next.p + r;
-      for (let c = 0; c < k; c++) row[c + 1] = values[c]![r]!;
-      stmt.run(row);
+    const next = Number(
+      this.stmt(`next\u0000${info.ident}`, () => `SELECT coalesce(max(${ident(POS)}), -1) + 1 FROM ${T}`)
+        .pluck()
+        .get(),
+    );
+    const n = batch.numRows;
+    let r = 0;
+    while (r < n) {
+      const m = Math.min(per, n - r);
+      const stmt = this.stmt(`${key}\u0000${m}`, () => `INSERT INTO ${T} (${list}) VALUES ${`${tuple}, `.repeat(m - 1)}${tuple}`);
+      const args = new Array<SqliteValue>(m * width);
+      for (let j = 0, a = 0; j < m; j++, r++) {
+        args[a++] = next + r;
+        for (let c = 0; c < width - 1; c++) args[a++] = values[c]![r]!;
+      }
+      stmt.run(args);
     }
   }
 
@@ -162,8 +189,8 @@ export class SqliteDriver implements StoreDriver {
     return this.paged(info, { cols });
   }
 
-  private *paged(info: TableInfo, p: Projection): Generator<RecordBatch> {
-    const it = pages(this.db, info, p);
+  private *paged(info: TableInfo, p: Projection, filter?: Filter): Generator<RecordBatch> {
+    const it = pages(this.db, info, p, filter);
     for (;;) {
       const r = this.guard(`reading table ${JSON.stringify(info.name)} of`, () => it.next());
       if (r.done) return;
@@ -197,7 +224,7 @@ export class SqliteDriver implements StoreDriver {
         .immediate(),
     );
     this.cache.delete(table);
-    this.inserts.clear();
+    this.statements.clear();
     return dropped;
   }
 
@@ -275,12 +302,34 @@ export class SqliteDriver implements StoreDriver {
 
   // ---- accelerators --------------------------------------------------------------------------
 
+  /**
+   * Pushdown of scans in insertion order: the where as SQL, the columns, offset and limit. Sorted
+   * scans, row indexes and queries that do not compile are core's.
+   */
+  scan(table: string, options: ScanOptions): Batches | undefined {
+    if (options.orderBy?.length || options.rowIndex !== undefined) return undefined;
+    const info = this.guard(`scanning table ${JSON.stringify(table)} of`, () => this.resolve(table));
+    if (!info) return [];
+    const w = options.where ? compileWhere(info, options.where) : undefined;
+    if (options.where && !w) return undefined;
+    const cols = options.columns ? options.columns.map((n) => info.byName.get(n)!) : info.columns;
+    return this.paged(info, { cols }, { sql: w?.sql, params: w?.params, offset: options.offset, limit: options.limit });
+  }
+
+  /** count(*), with the where as SQL when it compiles (else core evaluates it over the named columns). */
   count(table: string, where: QueryNode | undefined): number | undefined {
-    if (where) return undefined; // core's evaluator, over the columns the query names
     return this.guard(`counting rows of table ${JSON.stringify(table)} of`, () => {
       const info = this.resolve(table);
       if (!info) return 0;
-      return Number((this.db.prepare(`SELECT count(*) AS n FROM ${ident(info.ident)}`).get() as { n: number }).n);
+      const w = where ? compileWhere(info, where) : undefined;
+      if (where && !w) return undefined;
+      const sql = `SELECT count(*) FROM ${ident(info.ident)}${w ? ` WHERE ${w.sql}` : ""}`;
+      return Number(
+        this.db
+          .prepare(sql)
+          .pluck()
+          .get(...(w?.params ?? [])),
+      );
     });
   }
 
@@ -301,34 +350,10 @@ export class SqliteDriver implements StoreDriver {
   }
 
   /** Runs in one GROUP BY over the track_id index (Reader.runs, `quiver ls`), in first-seen order. */
-  runs(table: string): RunSummary[] | undefined {
+  runs(table: string, _schema: Schema, columns: readonly string[]): RunSummary[] | undefined {
     return this.guard(`reading the runs of table ${JSON.stringify(table)} of`, () => {
       const info = this.resolve(table);
-      if (!info || info.foreign) return undefined;
-      const id = info.byName.get("track_id");
-      const ts = info.byName.get("timestamp");
-      if (id?.storage !== "text" || (ts && ts.storage !== "time")) return undefined;
-      const T = ident(info.ident);
-      const t = ts ? ident(ts.ident) : "NULL";
-      const rows = this.db
-        .prepare(
-          `SELECT ${ident(id.ident)} AS id, count(*) AS n, min(${t}) AS lo, max(${t}) AS hi FROM ${T} WHERE ${ident(id.ident)} IS NOT NULL GROUP BY 1 ORDER BY min(${ident(POS)})`,
-        )
-        .all() as { id: string; n: number; lo: string | null; hi: string | null }[];
-      const unit = ts ? (ts.type as unknown as { unit: number }).unit : 0;
-      const date = (s: string | null) => (s === null ? null : toDate(parseTime(s, unit)!, unit));
-      return rows.map((r) => ({ track_id: r.id, rows: Number(r.n), first: date(r.lo), last: date(r.hi) }));
+      return info ? runsOf(this.db, info, columns) : undefined;
     });
   }
-}
-
-/** The Date (ms, floored) of a raw time in `unit`. */
-function toDate(raw: number | bigint, unit: number): Date {
-  if (unit === 0) return new Date(Number(raw) * 1000);
-  const div = [1, 1, 1000, 1_000_000][unit]!;
-  if (typeof raw === "number") return new Date(Math.floor(raw / div));
-  const p = BigInt(div);
-  let q = raw / p;
-  if (raw % p < 0n) q -= 1n;
-  return new Date(Number(q));
 }

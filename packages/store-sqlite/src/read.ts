@@ -43,31 +43,47 @@ export function safeIntegers(cols: readonly Col[]): boolean {
   return cols.some((c) => c.wide);
 }
 
-/** The table's rows in insertion order, `CHUNK` at a time. */
-export function* pages(db: Database.Database, info: TableInfo, p: Projection): Generator<RecordBatch> {
+/** A filter in SQL, and a window of the filtered rows. */
+export interface Filter {
+  sql?: string;
+  params?: readonly unknown[];
+  offset?: number;
+  limit?: number;
+}
+
+/** The table's rows in insertion order (those `filter` keeps), `CHUNK` at a time. */
+export function* pages(db: Database.Database, info: TableInfo, p: Projection, filter: Filter = {}): Generator<RecordBatch> {
   const list = p.cols.map((c) => ident(c.ident));
   const T = ident(info.ident);
+  const cond = filter.sql ? ` AND (${filter.sql})` : "";
+  const params = filter.params ?? [];
+  let left = filter.limit ?? Number.POSITIVE_INFINITY;
+  if (left <= 0) return;
   if (!info.order) {
     // WITHOUT ROWID: no insertion order to page on; one statement, primary-key order.
-    const stmt = db.prepare(`SELECT ${list.join(", ") || "NULL"} FROM ${T}`).raw(true);
+    const stmt = db.prepare(`SELECT ${list.join(", ") || "NULL"} FROM ${T} WHERE 1${cond}`).raw(true);
     stmt.safeIntegers(safeIntegers(p.cols));
-    const rows = stmt.all() as unknown[][];
+    const rows = (stmt.all(...params) as unknown[][]).slice(filter.offset ?? 0, Number.isFinite(left) ? (filter.offset ?? 0) + left : undefined);
     for (let i = 0; i < rows.length; i += CHUNK) yield toBatch(info, p, rows.slice(i, i + CHUNK));
     return;
   }
   const key = ident(info.order);
-  const stmt = db.prepare(`SELECT ${[...list, key].join(", ")} FROM ${T} WHERE ${key} > ? ORDER BY ${key} LIMIT ${CHUNK}`).raw(true);
+  const stmt = db.prepare(`SELECT ${[...list, key].join(", ")} FROM ${T} WHERE ${key} > ?${cond} ORDER BY ${key} LIMIT ? OFFSET ?`).raw(true);
   // Quiver's positions are dense (< 2^53); a foreign rowid may be any int64, so it is read exactly.
   stmt.safeIntegers(safeIntegers(p.cols) || info.foreign);
   let last: bigint | number = -(2n ** 63n);
+  let offset = filter.offset ?? 0;
   const proj: Projection = { cols: p.cols, rowIndex: p.rowIndex };
   for (;;) {
-    const rows = stmt.all(last) as unknown[][];
+    const want = Math.min(CHUNK, left);
+    const rows = stmt.all(last, ...params, want, offset) as unknown[][];
+    offset = 0;
     if (rows.length === 0) return;
     const k = p.cols.length;
     last = rows[rows.length - 1]![k] as bigint | number;
     if (p.rowIndex === undefined) for (const r of rows) r.length = k;
     yield toBatch(info, proj, rows);
-    if (rows.length < CHUNK) return;
+    left -= rows.length;
+    if (rows.length < want || left <= 0) return;
   }
 }
