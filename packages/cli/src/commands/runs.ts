@@ -2,6 +2,7 @@
 import { copy, parseStoreUri, QuiverError, readRows, type Row, typeName } from "@quiver/core";
 import { bool, type CommandSpec, int, parseCommand, storeUri, str, takeUri, usageError } from "../args.js";
 import type { Command } from "../context.js";
+import { runsWithMetrics } from "./ls-metrics.js";
 import { formatCell, printRows, tableRows } from "../output.js";
 import { Progress } from "../progress.js";
 import { openAny, openExisting, requireTable, resolveRun } from "../stores.js";
@@ -84,12 +85,17 @@ const columnsCmd: Command = {
 
 const lsCmd: Command = {
   spec: {
-    usage: "ls [URI] [--unique COL] [--json]",
+    usage: "ls [URI] [--metrics] [--unique COL] [--json]",
     short: "Lists the runs, or the distinct values of a column (--unique)",
-    summary: "Lists the runs (track_id, rows, first and last timestamp), or with --unique the distinct values of a column.",
-    options: { ...STORE_OPT, unique: { type: "string", short: "u" }, json: { type: "boolean" } },
-    optionHelp: { ...STORE_HELP, unique: "list the distinct values of this column with their row and run counts" },
-    details: `${URI_NOTE}\n\nExamples:\n  quiver ls duckdb:runs.db\n  quiver ls duckdb:runs.db --unique model`,
+    summary:
+      "Lists the runs (track_id, rows, first and last timestamp; with --metrics their params and each metric's last, min and max), or with --unique the distinct values of a column.",
+    options: { ...STORE_OPT, metrics: { type: "boolean", short: "m" }, unique: { type: "string", short: "u" }, json: { type: "boolean" } },
+    optionHelp: {
+      ...STORE_HELP,
+      metrics: "add the params (columns constant within each run) and, per metric, its last value, min and max (computed inside the store)",
+      unique: "list the distinct values of this column with their row and run counts",
+    },
+    details: `${URI_NOTE}\n\nExamples:\n  quiver ls duckdb:runs.db\n  quiver ls duckdb:runs.db --metrics\n  quiver ls duckdb:runs.db --unique model`,
   },
   async run(argv, ctx) {
     const p = parseCommand(argv, this.spec);
@@ -97,6 +103,11 @@ const lsCmd: Command = {
     const table = str(p, "table") ?? "events";
     const unique = str(p, "unique");
     await withRuns(uri, table, async (store, reader) => {
+      if (!unique && bool(p, "metrics")) {
+        const { rows, columns } = runsWithMetrics(await reader.runs({ columns: "all" }));
+        printRows(ctx.out, rows, { json: bool(p, "json"), columns });
+        return;
+      }
       if (!unique) {
         const runs = await reader.runs();
         printRows(ctx.out, runs as unknown as Row[], { json: bool(p, "json"), columns: ["track_id", "rows", "first", "last"] });
