@@ -1,10 +1,11 @@
 /**
  * The runs table: per run its row count, start, duration, params and per metric last/min/max.
- * With DuckDB SQL this is one GROUP BY inside the store (only the summary leaves it); other
- * stores are read once with a scan of the scalar columns. A column whose values never change
+ * With DuckDB SQL this is one GROUP BY inside the store (only the summary leaves it); stores
+ * with their own run summaries (store.runs with columns: postgres:, msgpack:) answer it too;
+ * other stores are read once with a scan of the scalar columns. A column whose values never change
  * within a run is a param (one cell), any other a metric (three cells).
  */
-import type { Schema, Store } from "@quiver/core";
+import type { Schema, Store, SummaryValue } from "@quiver/core";
 import { floats, scalarColumns, values } from "./columns.js";
 import { ident } from "./sql.js";
 import { type Cell, type ColumnInfo, SYSTEM_COLUMNS, type SummaryColumn } from "../shared/protocol.js";
@@ -105,6 +106,30 @@ interface RunAcc {
   last: Cell[];
 }
 
+/**
+ * From the store's own run summaries (store.runs with columns: an aggregate query on postgres:,
+ * the summary appends keep on msgpack:), so the rows are not read here. Undefined when the
+ * store has none (or the table has no runs): then a scan.
+ */
+async function keptStats(store: Store, table: string, schema: Schema, cols: { name: string; kind: ColumnInfo["kind"] }[]): Promise<Stats | undefined> {
+  if (!store.runs || !schema.fields.some((f) => f.name === "track_id")) return undefined;
+  const runs = await store.runs(table, { columns: cols.map((c) => c.name) });
+  if (runs.some((r) => !r.columns)) return undefined;
+  const num = (v: SummaryValue | null | undefined): number =>
+    v === null || v === undefined ? Number.NaN : v instanceof Date ? v.getTime() : typeof v === "boolean" ? Number(v) : Number(v);
+  const col = (c: { name: string; kind: ColumnInfo["kind"] }, k: "min" | "max" | "last"): Column =>
+    c.kind === "string" ? runs.map((r) => (r.columns![c.name]?.[k] ?? null) as Cell) : Float64Array.from(runs, (r) => num(r.columns![c.name]?.[k]));
+  return {
+    ids: runs.map((r) => r.track_id),
+    rows: Float64Array.from(runs, (r) => r.rows),
+    t0: Float64Array.from(runs, (r) => num(r.first)),
+    t1: Float64Array.from(runs, (r) => num(r.last)),
+    min: cols.map((c) => col(c, "min")),
+    max: cols.map((c) => col(c, "max")),
+    last: cols.map((c) => col(c, "last")),
+  };
+}
+
 async function scanStats(store: Store, table: string, schema: Schema, cols: { name: string; kind: ColumnInfo["kind"] }[]): Promise<Stats> {
   const has = (n: string) => schema.fields.some((f) => f.name === n);
   const names = [...(has("track_id") ? ["track_id"] : []), ...(has("timestamp") ? ["timestamp"] : []), ...cols.map((c) => c.name)];
@@ -160,7 +185,7 @@ function sameValue(a: Column, b: Column, r: number): boolean {
 /** Reads and classifies the runs of a table. */
 export async function computeSummary(store: Store, table: string, schema: Schema): Promise<Summary> {
   const cols = scalarColumns(schema).filter((c) => !SKIP.has(c.name));
-  const st = hasDuckSql(store) ? await sqlStats(store, table, schema, cols) : await scanStats(store, table, schema, cols);
+  const st = hasDuckSql(store) ? await sqlStats(store, table, schema, cols) : ((await keptStats(store, table, schema, cols)) ?? (await scanStats(store, table, schema, cols)));
   const n = st.ids.length;
   const columns: ColumnInfo[] = cols.map((c, i) => {
     let constant = true;
