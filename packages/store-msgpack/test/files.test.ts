@@ -21,7 +21,7 @@ function setup(bytes: Buffer) {
   st.dataIno = 7n;
   st.dataSize = bytes.length;
   const warnings: string[] = [];
-  const ctx = { root, blockRows: 2, durable: false, readOnly: false, cache: new Map(), warn: (m: string) => warnings.push(m) };
+  const ctx = { root, blockRows: 2, durable: false, readOnly: false, dreamlake: false, lockTimeout: 1000, cache: new Map(), warn: (m: string) => warnings.push(m) };
   return { root, st, ctx, warnings };
 }
 
