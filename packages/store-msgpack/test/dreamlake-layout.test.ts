@@ -251,6 +251,18 @@ describe("dreamlake's local layout", () => {
     expect(py.logs.map((l) => l.message)).toEqual(["now both"]); // logs from before dreamlake came are Quiver's only
   });
 
+  for (const how of ["end", "exit"]) {
+    it(`a script that forgets close() (${how === "end" ? "it just ends" : "process.exit"}) leaves dreamlake its points, params, logs and counts`, () => {
+      const root = path.join(tmpRoot(`dl-exit-${how}`), ".dreamlake");
+      execFileSync(process.execPath, [path.join(fixtures, "forget-close.mjs"), root, how], { encoding: "utf8" });
+      const py = dreamlake(root, "read", { prefix: "ws/forgot" }) as { params: Json; logs: Json[]; tracks: Json[]; data: Record<string, { data: { data: Json }[] }> };
+      expect(py.params).toEqual({ lr: 0.5 });
+      expect(py.logs.map((l) => [l.level, l.message])).toEqual([["warn", "bye"]]);
+      expect(py.tracks.map((t) => [t.name, t.totalDataPoints, t.description])).toEqual([["loss", "2", "kept at exit"]]);
+      expect(py.data.loss!.data.map((p) => p.data.v)).toEqual([1, 2]);
+    });
+  }
+
   it("dreamlake: false keeps only Quiver's files", async () => {
     const root = path.join(tmpRoot("dl-off"), ".dreamlake");
     const store = openMsgpackStore(root, { dreamlake: false });
