@@ -1,5 +1,5 @@
 /** Collecting metadata changes (MetadataContext) and turning rows into columns for uploads. */
-import { type Table } from "apache-arrow";
+import type { Table } from "apache-arrow";
 import { QuiverError, type Row, describeValue } from "@quiver/core";
 import { type ChangeSet, validateFieldName } from "./events.js";
 import { normalizePaths } from "./paths.js";
@@ -117,4 +117,3 @@ export function pathIndex(names: readonly string[], pc: string | number | undefi
 export function isArrowTable(x: unknown): x is Table {
   return !!x && typeof x === "object" && "schema" in x && "numRows" in x && typeof (x as Table).getChildAt === "function";
 }
-

@@ -119,7 +119,11 @@ function parseCell(s: string, t: FieldType): unknown {
     if (t === "int[]") {
       // Digits as written: an int64 beyond 2^53 stays exact (JSON.parse would round it).
       if (!/^\[\s*([+-]?\d+(\s*,\s*[+-]?\d+)*)?\s*\]$/.test(s)) return undefined;
-      const items = s.slice(1, -1).split(",").map((x) => x.trim()).filter(Boolean);
+      const items = s
+        .slice(1, -1)
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
       const out = items.map((x) => parseCell(x, "int"));
       return out.includes(undefined) ? undefined : out;
     }
@@ -131,7 +135,17 @@ function parseCell(s: string, t: FieldType): unknown {
     }
     if (!Array.isArray(a)) return undefined;
     const e = elementType(t);
-    const out = a.map((x) => (x === null ? undefined : e === "datetime" ? (typeof x === "string" ? parseCell(x, e) : undefined) : e === "int" && typeof x === "number" && !Number.isSafeInteger(x) ? undefined : x));
+    const out = a.map((x) =>
+      x === null
+        ? undefined
+        : e === "datetime"
+          ? typeof x === "string"
+            ? parseCell(x, e)
+            : undefined
+          : e === "int" && typeof x === "number" && !Number.isSafeInteger(x)
+            ? undefined
+            : x,
+    );
     return out.includes(undefined) ? undefined : out;
   }
   switch (t) {

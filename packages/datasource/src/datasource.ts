@@ -12,10 +12,10 @@ import { fetchInto, resultBlobColumn } from "./upload.js";
 import { deletedPaths } from "./tombstones.js";
 import { addZones } from "./zones.js";
 import { splitZones, withZoneColumns } from "./zoned-results.js";
-import { type ChangeSet } from "./events.js";
+import type { ChangeSet } from "./events.js";
 import { MetadataContext, isArrowTable, pathIndex, rowsToColumns } from "./context.js";
 import { EventLog } from "./log.js";
-import { normalizePath, normalizePaths } from "./paths.js";
+import { normalizePath } from "./paths.js";
 import { type Datapoint, QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
 import { type StoreRef, acquireStore, appendRows, readRegistry, rootExists, withLock } from "./storage.js";
@@ -424,7 +424,11 @@ export class Datasource extends View implements ViewSource, FieldHost {
     if (gone.size === 0) return;
     const keep = change.paths.map((p) => !gone.has(p));
     change.paths = change.paths.filter((_, i) => keep[i]);
-    for (const [k, v] of change.fields) change.fields.set(k, (v as unknown[]).filter((_, i) => keep[i]));
+    for (const [k, v] of change.fields)
+      change.fields.set(
+        k,
+        (v as unknown[]).filter((_, i) => keep[i]),
+      );
     if (change.unset) change.unset = change.unset.filter((_, i) => keep[i]);
     report.added -= gone.size;
   }

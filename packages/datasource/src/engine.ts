@@ -68,14 +68,13 @@ export function checkSpec(spec: ViewSpec, fields: readonly FieldInfo[], dsName: 
         for (const v of n.values) if (!kindOk(t, v)) throw bad(v);
         return;
       case "contains":
-        // On a multivalue field: "has this element" (of the element type).
-        if (isListType(t)) {
+      case "startsWith":
+      case "endsWith":
+        // contains on a multivalue field: "has this element" (of the element type); else a substring.
+        if (n.op === "contains" && isListType(t)) {
           if (!kindOk(elementType(t), n.value)) throw bad(n.value);
           return;
         }
-      // falls through: on a string, a substring
-      case "startsWith":
-      case "endsWith":
         if (t !== "string" && t !== "blob") throw new QuiverError("INVALID_QUERY", `${n.op} needs a string field; ${JSON.stringify(n.field)} is ${t}`);
         if (typeof n.value !== "string") throw bad(n.value);
         return;

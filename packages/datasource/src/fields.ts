@@ -155,7 +155,8 @@ export class MetadataFieldBuilder {
   }
 
   private tag(t: string, on: boolean): this {
-    if (typeof t !== "string" || !t || t.length > 255 || /[\u0000-\u001f]/.test(t)) throw new QuiverError("INVALID_NAME", `a tag is 1-255 characters without control characters; got ${JSON.stringify(t)}`);
+    if (typeof t !== "string" || !t || t.length > 255 || /[\u0000-\u001f]/.test(t))
+      throw new QuiverError("INVALID_NAME", `a tag is 1-255 characters without control characters; got ${JSON.stringify(t)}`);
     (on ? this.add : this.remove).add(t);
     (on ? this.remove : this.add).delete(t);
     return this;
@@ -180,7 +181,10 @@ export class MetadataFieldBuilder {
     for (const t of this.add) tags.add(t);
     for (const t of this.remove) tags.delete(t);
     if ((tags.has(TAGS.annotation) || tags.has(TAGS.document)) && type !== "blob") {
-      throw new QuiverError("INVALID_VALUE", `field ${JSON.stringify(this.field)} is ${type}: annotation and document fields are blobs; use setType("annotation") / setType("document") on a new field`);
+      throw new QuiverError(
+        "INVALID_VALUE",
+        `field ${JSON.stringify(this.field)} is ${type}: annotation and document fields are blobs; use setType("annotation") / setType("document") on a new field`,
+      );
     }
     await decls.write(this.field, { type, tags: [...tags] });
     return schemaOf(this.field, type, [...tags], !logged);
@@ -205,7 +209,11 @@ export function fieldSchemas(logged: readonly { name: string; type: FieldType }[
  * The types a commit applies to new fields: the declarations win over what an upload inferred
  * (a CSV column of whole numbers into a field declared float).
  */
-export function withDeclared(declared: ReadonlyMap<string, FieldType> | undefined, decls: ReadonlyMap<string, Declaration>, logged: ReadonlySet<string>): Map<string, FieldType> | undefined {
+export function withDeclared(
+  declared: ReadonlyMap<string, FieldType> | undefined,
+  decls: ReadonlyMap<string, Declaration>,
+  logged: ReadonlySet<string>,
+): Map<string, FieldType> | undefined {
   if (decls.size === 0) return declared ? new Map(declared) : undefined;
   const out = new Map(declared ?? []);
   for (const [name, d] of decls) if (d.type && !logged.has(name)) out.set(name, d.type);

@@ -51,5 +51,8 @@ export function withFieldMetadata(table: Table, fields: readonly FieldSchema[]):
     return new Field(f.name, f.type, f.nullable, meta);
   });
   const schema = new Schema(out, table.schema.metadata);
-  return new Table(schema, table.batches.map((b) => new RecordBatch(schema, b.data)));
+  return new Table(
+    schema,
+    table.batches.map((b) => new RecordBatch(schema, b.data)),
+  );
 }

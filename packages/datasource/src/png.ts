@@ -69,40 +69,45 @@ export function decodePng(buf: Uint8Array, what = "PNG"): Pixels {
   if (raw.length < (stride + 1) * height) throw bad(what, "the image data is shorter than its size says (truncated?)");
   const outCh = color === 3 ? (trns ? 4 : 3) : inCh;
   const out = new Uint8Array(width * height * outCh);
-  let prev = new Uint8Array(stride);
-  let cur = new Uint8Array(stride);
+  // Unfiltered in place, row by row (each row reads the one above, already unfiltered).
+  const zero = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
-    const base = y * (stride + 1);
-    const f = raw[base]!;
-    const line = raw.subarray(base + 1, base + 1 + stride);
+    const base = y * (stride + 1) + 1;
+    const f = raw[base - 1]!;
+    const up = y === 0 ? zero : raw;
+    const u = y === 0 ? 0 : base - stride - 1;
     switch (f) {
       case 0:
-        cur.set(line);
         break;
       case 1:
-        for (let i = 0; i < stride; i++) cur[i] = (line[i]! + (i >= bpp ? cur[i - bpp]! : 0)) & 255;
+        for (let i = bpp; i < stride; i++) raw[base + i] = (raw[base + i]! + raw[base + i - bpp]!) & 255;
         break;
       case 2:
-        for (let i = 0; i < stride; i++) cur[i] = (line[i]! + prev[i]!) & 255;
+        for (let i = 0; i < stride; i++) raw[base + i] = (raw[base + i]! + up[u + i]!) & 255;
         break;
       case 3:
-        for (let i = 0; i < stride; i++) cur[i] = (line[i]! + (((i >= bpp ? cur[i - bpp]! : 0) + prev[i]!) >> 1)) & 255;
+        for (let i = 0; i < bpp; i++) raw[base + i] = (raw[base + i]! + (up[u + i]! >> 1)) & 255;
+        for (let i = bpp; i < stride; i++) raw[base + i] = (raw[base + i]! + ((raw[base + i - bpp]! + up[u + i]!) >> 1)) & 255;
         break;
       case 4:
-        for (let i = 0; i < stride; i++) {
-          const a = i >= bpp ? cur[i - bpp]! : 0;
-          const b = prev[i]!;
-          const c = i >= bpp ? prev[i - bpp]! : 0;
-          const p = a + b - c;
-          const pa = Math.abs(p - a);
-          const pb = Math.abs(p - b);
-          const pc = Math.abs(p - c);
-          cur[i] = (line[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+        for (let i = 0; i < bpp; i++) raw[base + i] = (raw[base + i]! + up[u + i]!) & 255; // Paeth with a = c = 0 is b
+        for (let i = bpp; i < stride; i++) {
+          const a = raw[base + i - bpp]!;
+          const b = up[u + i]!;
+          const c = up[u + i - bpp]!;
+          let pa = b - c;
+          let pb = a - c;
+          let pc = pa + pb;
+          if (pa < 0) pa = -pa;
+          if (pb < 0) pb = -pb;
+          if (pc < 0) pc = -pc;
+          raw[base + i] = (raw[base + i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
         }
         break;
       default:
         throw bad(what, `row ${y} has unknown filter ${f}`);
     }
+    const cur = raw.subarray(base, base + stride);
     const o = y * width * outCh;
     if (depth === 8 && color !== 3) out.set(cur.subarray(0, width * inCh), o);
     else if (depth === 16) for (let i = 0; i < width * inCh; i++) out[o + i] = cur[i * 2]!;
@@ -119,7 +124,6 @@ export function decodePng(buf: Uint8Array, what = "PNG"): Pixels {
         } else out[o + x] = Math.round((s * 255) / max); // gray below 8 bits, scaled to 0-255
       }
     }
-    [prev, cur] = [cur, prev];
   }
   return { height, width, channels: outCh, data: out };
 }

@@ -241,7 +241,13 @@ export class QueryResult implements Iterable<Datapoint> {
         const meta = new Map(f.metadata);
         meta.set(LOADED, "json");
         outFields.push(new Field(f.name, new Utf8(), true, meta));
-        datas.push(buildData(new Utf8(), vals.map((v) => (v === null ? null : typeof v === "string" ? v : JSON.stringify(v))), f.name));
+        datas.push(
+          buildData(
+            new Utf8(),
+            vals.map((v) => (v === null ? null : typeof v === "string" ? v : JSON.stringify(v))),
+            f.name,
+          ),
+        );
         continue;
       }
       const type = mode === "bytes" || vals.some((v) => v instanceof Uint8Array) ? new Binary() : new Utf8();
@@ -289,7 +295,8 @@ export class QueryResult implements Iterable<Datapoint> {
     const tz = options.tensorizers;
     const columns = options.metadataColumns ?? [];
     const names = this.table.schema.fields.map((f) => f.name);
-    for (const c of columns) if (!names.includes(c)) throw new QuiverError("UNKNOWN_FIELD", `metadataColumns: no field ${JSON.stringify(c)} in this result; fields: ${names.join(", ")}`);
+    for (const c of columns)
+      if (!names.includes(c)) throw new QuiverError("UNKNOWN_FIELD", `metadataColumns: no field ${JSON.stringify(c)} in this result; fields: ${names.join(", ")}`);
     const loadFiles = (options.loadFiles ?? true) || tz !== undefined;
     const rows = this.rows;
     const count = Math.ceil(rows.length / size);
@@ -340,7 +347,9 @@ export class QueryResult implements Iterable<Datapoint> {
       names: fields.map((f) => f.name),
       types: fields.map((f) => (f.name === "path" ? "string" : typeOfArrowField(f, false))),
       columns: fields.map(
-        (f) => this.zonedColumn(f.name) ?? vectorToValues(src.table.getChild(f.name)!).map((v) => (ArrayBuffer.isView(v) && !(v instanceof Uint8Array) ? plainList(v as unknown as ArrayLike<unknown>) : v)),
+        (f) =>
+          this.zonedColumn(f.name) ??
+          vectorToValues(src.table.getChild(f.name)!).map((v) => (ArrayBuffer.isView(v) && !(v instanceof Uint8Array) ? plainList(v as unknown as ArrayLike<unknown>) : v)),
       ),
     };
   }

@@ -63,7 +63,10 @@ export function decodeImage(bytes: Uint8Array, what = "image"): Tensor {
 function numeric(v: unknown, info: EntryInfo): Tensor {
   if (v instanceof Uint8Array && info.column === "file") {
     // A file of numbers (whitespace or comma separated).
-    const parts = new TextDecoder().decode(v).split(/[\s,]+/).filter(Boolean);
+    const parts = new TextDecoder()
+      .decode(v)
+      .split(/[\s,]+/)
+      .filter(Boolean);
     const data = Float32Array.from(parts, (s) => {
       const x = Number(s);
       if (Number.isNaN(x) && s.toLowerCase() !== "nan") throw new QuiverError("INVALID_VALUE", `${where(info)}: ${JSON.stringify(s)} is not a number`);
@@ -75,7 +78,10 @@ function numeric(v: unknown, info: EntryInfo): Tensor {
     if (typeof x === "number") return x;
     if (typeof x === "bigint") return Number(x);
     if (typeof x === "boolean") return x ? 1 : 0;
-    throw new QuiverError("INVALID_VALUE", `${where(info)}: the numeric tensorizer takes numbers and booleans, got ${x === null ? "null" : typeof x}; fill the field or pass a tensorizer function`);
+    throw new QuiverError(
+      "INVALID_VALUE",
+      `${where(info)}: the numeric tensorizer takes numbers and booleans, got ${x === null ? "null" : typeof x}; fill the field or pass a tensorizer function`,
+    );
   };
   if (Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
     const data = Float32Array.from(v as ArrayLike<unknown>, one);
@@ -88,7 +94,8 @@ function builtin(name: TensorizerName): TensorizerFn {
   switch (name) {
     case "image":
       return (v, info) => {
-        if (!(v instanceof Uint8Array)) throw new QuiverError("INVALID_VALUE", `${where(info)}: the image tensorizer takes a file (or a blob loaded with getBlobFields(..., { loadIntoMemory: true }))`);
+        if (!(v instanceof Uint8Array))
+          throw new QuiverError("INVALID_VALUE", `${where(info)}: the image tensorizer takes a file (or a blob loaded with getBlobFields(..., { loadIntoMemory: true }))`);
         return decodeImage(v, where(info));
       };
     case "numeric":
@@ -109,7 +116,10 @@ function builtin(name: TensorizerName): TensorizerFn {
 function guess(v: unknown, info: EntryInfo): TensorizerFn {
   if (info.column === "file") {
     if (IMAGE_EXT.has(extname(info.path).toLowerCase())) return builtin("image");
-    throw new QuiverError("INVALID_VALUE", `tensorizers "auto" cannot guess what ${where(info)} holds (it knows .png, .jpg, .jpeg); pass tensorizers: ["image" | "numeric" | "bytes" | fn, …]`);
+    throw new QuiverError(
+      "INVALID_VALUE",
+      `tensorizers "auto" cannot guess what ${where(info)} holds (it knows .png, .jpg, .jpeg); pass tensorizers: ["image" | "numeric" | "bytes" | fn, …]`,
+    );
   }
   const num = (x: unknown): boolean => typeof x === "number" || typeof x === "bigint" || typeof x === "boolean";
   if (num(v) || (Array.isArray(v) && v.every(num)) || (ArrayBuffer.isView(v) && !(v instanceof Uint8Array))) return numeric;
@@ -121,11 +131,15 @@ function plan(t: Tensorizers, entries: number): (TensorizerFn | "auto")[] {
   if (t === "auto") return new Array(entries).fill("auto");
   if (typeof t === "function") return new Array(entries).fill(t);
   if (typeof t === "string") {
-    if (!NAMES.includes(t)) throw new QuiverError("INVALID_VALUE", `unknown tensorizer ${JSON.stringify(t)}; use "auto", ${NAMES.map((n) => JSON.stringify(n)).join(", ")} or a function`);
+    if (!NAMES.includes(t))
+      throw new QuiverError("INVALID_VALUE", `unknown tensorizer ${JSON.stringify(t)}; use "auto", ${NAMES.map((n) => JSON.stringify(n)).join(", ")} or a function`);
     return new Array(entries).fill(builtin(t));
   }
   if (!Array.isArray(t) || t.length !== entries) {
-    throw new QuiverError("INVALID_VALUE", `tensorizers: give one per entry — the file, then each of metadataColumns (${entries} in all); got ${Array.isArray(t) ? t.length : typeof t}`);
+    throw new QuiverError(
+      "INVALID_VALUE",
+      `tensorizers: give one per entry — the file, then each of metadataColumns (${entries} in all); got ${Array.isArray(t) ? t.length : typeof t}`,
+    );
   }
   return t.map((x) => (typeof x === "function" ? x : plan(x, 1)[0]!));
 }
@@ -172,7 +186,8 @@ export async function tensorizeBatch(metadata: readonly Row[], files: readonly U
       const value = k === 0 ? files[i] : metadata[i]![cols[k]!];
       const f = fns[k]!;
       const t = await (f === "auto" ? guess(value, info) : f)(value, info);
-      if (!t || !ArrayBuffer.isView(t.data) || !Array.isArray(t.shape)) throw new QuiverError("INVALID_VALUE", `the tensorizer of ${where(info)} must return { data: TypedArray, shape: number[], dtype }`);
+      if (!t || !ArrayBuffer.isView(t.data) || !Array.isArray(t.shape))
+        throw new QuiverError("INVALID_VALUE", `the tensorizer of ${where(info)} must return { data: TypedArray, shape: number[], dtype }`);
       items.push(t.dtype ? t : { ...t, dtype: dtypeOf(t.data, info) });
     }
     out.push(stack(items, paths, cols[k]!));

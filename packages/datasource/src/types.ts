@@ -15,7 +15,7 @@ export type FieldType = ScalarType | ListType;
 export const FIELD_TYPES: readonly FieldType[] = ["int", "float", "bool", "string", "datetime", "blob", "int[]", "float[]", "bool[]", "string[]", "datetime[]"];
 
 export function isListType(t: FieldType | undefined): t is ListType {
-  return t !== undefined && t.endsWith("[]");
+  return t?.endsWith("[]") === true;
 }
 /** The element type of a list type (a scalar type is its own). */
 export function elementType(t: FieldType): ScalarType {

@@ -9,15 +9,16 @@ import { basename, isAbsolute } from "node:path";
 import type { Field, Table } from "apache-arrow";
 import { QuiverError } from "@quiver/core";
 import type { BlobStore } from "./blobs.js";
-import { TAGS } from "./fields.js";
-import { TAGS_KEY } from "./multivalue.js";
+import { type MetadataFieldBuilder, TAGS } from "./fields.js";
+import { TAGS_KEY, TYPE_KEY } from "./multivalue.js";
+import type { FieldType } from "./types.js";
 import type { QueryResult } from "./result.js";
 
 const HASH = /^[0-9a-f]{64}$/;
 
 export interface UploadTarget {
   fields(): Promise<{ name: string; tags?: string[] }[]>;
-  metadataField(name: string): { addTags(...t: string[]): { apply(): Promise<unknown> } };
+  metadataField(name: string): MetadataFieldBuilder;
 }
 
 function tagsOf(f: Field): string[] {
@@ -44,17 +45,18 @@ export function resultBlobColumn(values: unknown[], f: Field, blobs: BlobStore, 
 }
 
 /** Uploads a result; fields new to the target get the source's tags (annotation, document, thumbnail). */
-export async function fetchInto<T>(
-  target: UploadTarget,
-  result: QueryResult,
-  options: T,
-  upload: (t: Table, o: T, from: BlobStore) => Promise<number>,
-): Promise<number> {
+export async function fetchInto<T>(target: UploadTarget, result: QueryResult, options: T, upload: (t: Table, o: T, from: BlobStore) => Promise<number>): Promise<number> {
   const before = new Map((await target.fields()).map((f) => [f.name, f.tags]));
   const n = await upload(result.table, options, result.blobStore);
   for (const f of result.table.schema.fields) {
     const tags = tagsOf(f);
-    if (tags.length && !before.get(f.name)?.length) await target.metadataField(f.name).addTags(...tags).apply();
+    const type = f.metadata.get(TYPE_KEY) as FieldType | undefined;
+    if (tags.length && type && !before.get(f.name)?.length)
+      await target
+        .metadataField(f.name)
+        .setType(type)
+        .addTags(...tags)
+        .apply();
   }
   return n;
 }

@@ -30,8 +30,13 @@ export function splitZones(table: Table): { table: Table; zones?: Zones } {
     const vals = vectorToValues(table.getChildAt(i)!) as (string | null)[];
     if (vals.some((v) => v !== null)) zones.set(f.name.slice(0, -TZ.length), vals);
   });
-  const schema = new Schema(keep.map((i) => fs[i]!), table.schema.metadata);
-  const batches = table.batches.map((b) => new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: b.numRows, nullCount: 0, children: keep.map((i) => b.data.children[i]!) })));
+  const schema = new Schema(
+    keep.map((i) => fs[i]!),
+    table.schema.metadata,
+  );
+  const batches = table.batches.map(
+    (b) => new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: b.numRows, nullCount: 0, children: keep.map((i) => b.data.children[i]!) })),
+  );
   return { table: new Table(schema, batches), zones: zones.size ? zones : undefined };
 }
 

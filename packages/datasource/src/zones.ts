@@ -64,7 +64,8 @@ export function zonedOrPlain(d: Date, text: string): Date {
 
 /** Refuses user field names with the companion marker. */
 export function checkNoMarker(names: Iterable<string>): void {
-  for (const n of names) if (n.includes("\uE000")) throw new QuiverError("INVALID_NAME", `metadata field name ${JSON.stringify(n)} uses U+E000, which is reserved; choose another name`);
+  for (const n of names)
+    if (n.includes("\uE000")) throw new QuiverError("INVALID_NAME", `metadata field name ${JSON.stringify(n)} uses U+E000, which is reserved; choose another name`);
 }
 
 /**

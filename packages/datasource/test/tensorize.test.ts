@@ -54,9 +54,7 @@ afterAll(async () => {
 function near(t: Tensor, h: number, w: number, colourAt: (x: number) => number[], tol = 8): void {
   expect(t.dtype).toBe("uint8");
   expect(t.shape).toEqual([h, w, 3]);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let k = 0; k < 3; k++) expect(Math.abs(t.data[(y * w + x) * 3 + k]! - colourAt(x)[k]!)).toBeLessThanOrEqual(tol);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < 3; k++) expect(Math.abs(t.data[(y * w + x) * 3 + k]! - colourAt(x)[k]!)).toBeLessThanOrEqual(tol);
 }
 
 describe("image decoding", () => {
@@ -82,10 +80,12 @@ describe("image decoding", () => {
   });
 });
 
-describe.each([
+const TENSOR_STORES: [string, () => string | undefined][] = [
   ["memory", () => `memory:tensor-${process.pid}-${Math.random()}`],
-  ["duckdb", () => undefined],
-] as const)("batches({ tensorizers }) on %s", (_label, storeFor) => {
+  ["duckdb", () => undefined], // default: duckdb:<root>/datasources.db
+];
+
+describe.each(TENSOR_STORES)("batches({ tensorizers }) on %s", (_label, storeFor) => {
   async function open(): Promise<Datasource> {
     const root = tempDir("quiver-tensor-root-");
     const ds = await Datasource.getOrCreate({ name: "imgs", path: data, root, store: storeFor() });

@@ -203,7 +203,7 @@ Example:
       if (ob) view = view.orderBy(ob, bool(p, "desc") ? "desc" : "asc");
       const limit = str(p, "limit") !== undefined ? int(p, "limit", 0) : undefined;
       if (limit !== undefined) view = view.limit(limit);
-      const result = await view.all();
+      const result = await view.fetch(); // keeps --limit (all() ignores a view's limit, as DagsHub's does)
       printRows(ctx.out, tableRows(result.table), { json: bool(p, "json") });
       if (!bool(p, "json")) ctx.out.write(`${result.length} datapoint${result.length === 1 ? "" : "s"}\n`);
     } finally {

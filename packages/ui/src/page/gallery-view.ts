@@ -250,7 +250,13 @@ export class GalleryView implements View {
     const name = item.path.split("/").pop()!;
     let visual: HTMLElement;
     if (item.kind === "image") {
-      const img = el("img", { src: this.api.thumbUrl(this.source, item.path, THUMB), alt: name, width: String(THUMB), height: String(THUMB), class: "q-thumb" });
+      const img = el("img", {
+        src: item.thumb ? this.api.blobUrl(item.thumb) : this.api.thumbUrl(this.source, item.path, THUMB),
+        alt: name,
+        width: String(THUMB),
+        height: String(THUMB),
+        class: "q-thumb",
+      });
       img.onerror = () => img.replaceWith(this.icon(item.path));
       imgs.push(img);
       visual = img;
@@ -278,7 +284,10 @@ export class GalleryView implements View {
     for (const c of this.cells.querySelectorAll(".q-cell")) c.classList.toggle("q-on", (c as HTMLElement).dataset.path === item.path);
     const src = this.list.sources.find((s) => s.name === this.source)!;
     const types = new Map(src.fields.map((f) => [f.name, f.type]));
-    const preview = item.kind === "image" ? el("img", { src: this.api.thumbUrl(this.source, item.path, 480), alt: item.path, class: "q-dp-preview" }) : this.icon(item.path);
+    const preview =
+      item.kind === "image"
+        ? el("img", { src: item.thumb ? this.api.blobUrl(item.thumb) : this.api.thumbUrl(this.source, item.path, 480), alt: item.path, class: "q-dp-preview" })
+        : this.icon(item.path);
     const rows = Object.entries(item.meta).map(([k, v]) => {
       const value = el("td", {}, v === null ? "" : String(v));
       if (types.get(k) === "blob" && typeof v === "string" && /^[0-9a-f]{64}$/.test(v)) value.append(el("div", {}, this.blobPreview(v)));

@@ -33,6 +33,10 @@ function toCell(v: unknown): Cell {
   return JSON.stringify(v);
 }
 
+function galleryField(f: { name: string; type: string; tags?: string[] }): GalleryField {
+  return f.tags?.length ? { name: f.name, type: f.type, tags: f.tags } : { name: f.name, type: f.type };
+}
+
 export class GalleryData {
   readonly root: string;
   private mod: Promise<DsModule> | undefined;
@@ -70,7 +74,7 @@ export class GalleryData {
       if (!this.sources.has(ds.name)) this.sources.set(ds.name, Promise.resolve(ds));
       else await ds.close();
       const d = await this.source(ds.name);
-      sources.push({ name: d.name, path: d.path, fields: (await d.fields()).map((f) => ({ name: f.name, type: f.type })), versions: (await d.versions()).map((v) => v.getTime()) });
+      sources.push({ name: d.name, path: d.path, fields: (await d.fields()).map(galleryField), versions: (await d.versions()).map((v) => v.getTime()) });
     }
     const datasets = await m.Dataset.list({ root: this.root, readOnly: true });
     return { root: this.root, sources, datasets };
@@ -129,14 +133,18 @@ export class GalleryData {
     }
     const value = (async (): Promise<Result> => {
       const { ds, view } = await this.view(req);
-      const res = await view.all();
-      const fields = (await ds.fields()).map((f) => ({ name: f.name, type: f.type }));
+      const res = await view.fetch(); // a saved dataset's limit applies (all() ignores it)
+      const fields = (await ds.fields()).map(galleryField);
+      // A blob field tagged as the image thumbnail (ds.metadataField(f).setThumbnail("image")) is the tile's picture.
+      const thumbField = fields.find((f) => f.type === "blob" && f.tags?.includes("thumbnail_viz") && f.tags.includes("image"))?.name;
       const items: GalleryItem[] = res.rows.map((r) => {
         const path = String(r.path);
         const meta: Record<string, Cell> = {};
         for (const [k, v] of Object.entries(r)) if (k !== "path") meta[k] = toCell(v);
         const size = typeof r.size === "number" || typeof r.size === "bigint" ? Number(r.size) : null;
-        return { path, size, kind: size !== null && IMAGE_EXT.has(extname(path).toLowerCase()) ? "image" : "file", meta };
+        const thumb = thumbField && typeof r[thumbField] === "string" && /^[0-9a-f]{64}$/.test(r[thumbField] as string) ? (r[thumbField] as string) : undefined;
+        const kind = thumb || (size !== null && IMAGE_EXT.has(extname(path).toLowerCase())) ? "image" : "file";
+        return thumb ? { path, size, kind, meta, thumb } : { path, size, kind, meta };
       });
       return { at: Date.now(), versions, items, fields };
     })();

@@ -91,6 +91,8 @@ export interface H5Line {
 export interface GalleryField {
   name: string;
   type: string;
+  /** The datasource's tags on the field (annotation, text_document, thumbnail_viz + image, …). */
+  tags?: string[];
 }
 
 export interface GallerySource {
@@ -113,6 +115,8 @@ export interface GalleryItem {
   /** "image" (a thumbnail is served), else an icon by extension. */
   kind: "image" | "file";
   meta: Record<string, Cell>;
+  /** The blob hash of the datapoint's thumbnail field (a blob field tagged thumbnail_viz + image): shown instead of the file. */
+  thumb?: string;
 }
 
 export interface GalleryRequest {
