@@ -26,7 +26,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { DuckDBInstance } from "./duck.js";
-import { QuiverError } from "@quiver/core";
+import { type AppendReceipt, QuiverError } from "@quiver/core";
 import { committedDespite, ioError, isFatal, messageOf, openError } from "./errors.js";
 import { B } from "./native.js";
 
@@ -125,6 +125,8 @@ export type OpKind = "append" | "flush" | "other";
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
+  /** Told `committed` synchronously (the exit path reads it after closeSync). */
+  receipt?: AppendReceipt;
 }
 
 export class DbFile {
@@ -148,6 +150,8 @@ export class DbFile {
   private group: Waiter[] = [];
   /** A COMMIT is running natively (closeSync must let it finish rather than interrupt it). */
   private committing = false;
+  /** Receipts of the appends the running COMMIT holds: committed if closeSync lets it finish. */
+  private committingReceipts: AppendReceipt[] = [];
   /** An operation is running: a native call of its may be queued on the thread pool (see closeSync). */
   private active = false;
   /** DuckDB invalidated the instance (a FATAL error): it is reopened by the next operation. */
@@ -231,8 +235,8 @@ export class DbFile {
   }
 
   /** A promise of the open transaction's commit, for an append that wrote into it. */
-  joinGroup(): Promise<void> {
-    const p = new Promise<void>((resolve, reject) => this.group.push({ resolve, reject }));
+  joinGroup(receipt?: AppendReceipt): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => this.group.push({ resolve, reject, receipt }));
     p.catch(() => undefined); // the caller awaits it after its session returned
     return p;
   }
@@ -241,18 +245,21 @@ export class DbFile {
    * Commits `conn`'s transaction. A COMMIT that DuckDB reports failed although it is durable
    * (a failed autocheckpoint) counts as committed; the instance is reopened by the next operation.
    */
-  async commit(conn: DuckDBConnection): Promise<void> {
+  async commit(conn: DuckDBConnection, receipts: AppendReceipt[] = []): Promise<void> {
     this.committing = true;
+    this.committingReceipts = receipts;
     try {
       await conn.run("COMMIT");
     } catch (err) {
       if (isFatal(err)) this.broken = true;
-      if (committedDespite(err)) return;
+      if (committedDespite(err)) return void receipts.forEach((r) => (r.committed = true));
       await conn.run("ROLLBACK").catch(() => undefined); // DuckDB has usually rolled back already
       throw err;
     } finally {
       this.committing = false;
+      this.committingReceipts = [];
     }
+    for (const r of receipts) r.committed = true;
   }
 
   /** Commits the open append transaction; its appends resolve, or reject with the failure. */
@@ -264,7 +271,10 @@ export class DbFile {
     this.inTx = false;
     try {
       if (!this.conn) throw new Error("the connection was closed");
-      await this.commit(this.conn);
+      await this.commit(
+        this.conn,
+        waiters.flatMap((w) => (w.receipt ? [w.receipt] : [])),
+      );
     } catch (err) {
       const e = ioError("committing appended rows to", this.location, err);
       for (const w of waiters) w.reject(e);
@@ -519,6 +529,8 @@ export class DbFile {
         /* interrupted or invalidated: the statement has ended either way */
       }
     }
+    // A COMMIT let finish above committed its appends; the open transaction's were rolled back.
+    if (this.committing) for (const r of this.committingReceipts) r.committed = true;
     const closed = new QuiverError("CLOSED", `${this.location} was closed (closeSync) before these appended rows were committed; they were not stored`);
     for (const w of this.group) w.reject(closed);
     this.group = [];

@@ -7,7 +7,18 @@
  * DuckDB's dialect. Its errors are QuiverErrors already, naming the file and what to do.
  */
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from "@duckdb/node-api";
-import type { DriverCapabilities, QueryNode, RewriteChange, RunSummary, ScanOptions, SqlEngine, StoreDriver, TimeRange } from "@quiver/core/store-kit";
+import type {
+  AppendOptions,
+  AppendReceipt,
+  DriverCapabilities,
+  QueryNode,
+  RewriteChange,
+  RunSummary,
+  ScanOptions,
+  SqlEngine,
+  StoreDriver,
+  TimeRange,
+} from "@quiver/core/store-kit";
 import { conformBatch, QuiverError, vectorToValues } from "@quiver/core/store-kit";
 import { type DataType, type RecordBatch, type Schema, Table, Type } from "apache-arrow";
 import { hidesRowid, planEvolve, readInfo, type TableInfo, updateMovesRows } from "./catalog.js";
@@ -51,7 +62,7 @@ export class DuckDBDriver implements StoreDriver {
     /** Opened with { readOnly: true }: the file is opened read-only and sql() runs only reads. */
     readonly readOnly: boolean,
   ) {
-    this.capabilities = { concurrentWriters: !file.exclusive, persistent: file.location !== ":memory:" };
+    this.capabilities = { concurrentWriters: !file.exclusive, persistent: file.location !== ":memory:", appendReceipts: true };
     this.sql = { dialect: "duckdb", run: (text, params) => this.runSql(text, params) };
   }
 
@@ -74,11 +85,11 @@ export class DuckDBDriver implements StoreDriver {
   }
 
   /** Runs `fn` in one transaction: all of it is committed, or nothing (the table cache is dropped). */
-  private async transaction<T>(conn: DuckDBConnection, table: string, fn: () => Promise<T>): Promise<T> {
+  private async transaction<T>(conn: DuckDBConnection, table: string, fn: () => Promise<T>, receipts?: AppendReceipt[]): Promise<T> {
     await conn.run("BEGIN TRANSACTION");
     try {
       const out = await fn();
-      await this.file.commit(conn);
+      await this.file.commit(conn, receipts);
       return out;
     } catch (err) {
       this.file.tables.delete(table);
@@ -91,8 +102,11 @@ export class DuckDBDriver implements StoreDriver {
    * Resolves once the batch is committed. A refused batch (case clashes, types, values) throws
    * before anything is written; an I/O failure rolls the transaction back and rejects with IO.
    */
-  async append(table: string, batch: RecordBatch): Promise<void> {
+  async append(table: string, batch: RecordBatch, options: AppendOptions = {}): Promise<void> {
     const what = `appending ${batch.numRows} rows to ${of(table)}`;
+    // Receipts: committed is set the moment the COMMIT holding the rows succeeds (or closeSync lets it finish).
+    const receipt = options.receipt;
+    if (receipt) receipt.tracked = true;
     const committed = await this.session(
       async (conn): Promise<{ done?: Promise<void> }> => {
         const before = await this.info(conn, table);
@@ -102,7 +116,10 @@ export class DuckDBDriver implements StoreDriver {
         if (before && plan.info === before) {
           // The common case, no schema change: into the open append transaction, committed
           // together with the appends queued behind this one.
-          if (!chunks.length) return {};
+          if (!chunks.length) {
+            if (receipt) receipt.committed = true; // nothing to store
+            return {};
+          }
           await this.file.beginPending(conn);
           try {
             const appender = await this.file.appender(conn, table);
@@ -113,14 +130,19 @@ export class DuckDBDriver implements StoreDriver {
             await this.file.abortPending(e);
             throw e;
           }
-          return { done: this.file.joinGroup() };
+          return { done: this.file.joinGroup(receipt) };
         }
         // Schema change: commit what is pending, then evolve and append in one transaction.
         await this.file.commitPending().catch(() => undefined); // a failure goes to those appends
-        await this.transaction(conn, table, async () => {
-          for (const sql of plan.statements) await conn.run(sql);
-          if (chunks.length) await appendChunks(conn, table, chunks);
-        });
+        await this.transaction(
+          conn,
+          table,
+          async () => {
+            for (const sql of plan.statements) await conn.run(sql);
+            if (chunks.length) await appendChunks(conn, table, chunks);
+          },
+          receipt ? [receipt] : [],
+        );
         this.file.tables.set(table, plan.info);
         return {};
       },

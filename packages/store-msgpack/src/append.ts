@@ -23,6 +23,9 @@ import { closeFds, type Ctx, ioError, statBig, type TableState } from "./state.j
 /** Appends `batch` to the table; resolves once its bytes and index entries are written (flush makes them durable). */
 export async function appendBatch(ctx: Ctx, leases: Leases, w: ByteWriter, st: TableState, batch: RecordBatch, options: AppendOptions): Promise<void> {
   checkSchemaTypes(batch.schema);
+  // Receipts: the append counts as committed once its index entries are written (below).
+  const receipt = options.receipt;
+  if (receipt) receipt.tracked = true;
   const fresh = await leases.hold(st);
   let start = -1; // data length before our bytes, once we may have written some
   let oldSchema: Schema | undefined;
@@ -69,6 +72,7 @@ export async function appendBatch(ctx: Ctx, leases: Leases, w: ByteWriter, st: T
     // dreamlake's metadata.json before the index: a failure there cuts the batch back whole.
     track?.commit(st, firstRow, rows);
     if (entries.length) appendIndex(st, entries);
+    if (receipt) receipt.committed = true;
     st.entries.push(...entries);
     st.end += written;
     st.dataSize = st.end;

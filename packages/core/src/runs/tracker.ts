@@ -7,7 +7,7 @@ import { validateName } from "../names.js";
 import { and, field, type QueryLike, type QueryNode, toNode } from "../query/query.js";
 import { resolveStore } from "../store/registry.js";
 import { newestFirst, oldestFirst, readRows, readTable } from "../store/scan.js";
-import type { Store, StoreOpenOptions } from "../store/contract.js";
+import type { AppendReceipt, Store, StoreOpenOptions } from "../store/contract.js";
 import { ColumnTypes } from "../arrow/column-types.js";
 import { batchOfGood, type BufferOptions, RefusedRows, type Staging, WriteBuffer } from "../write/buffer.js";
 import { type ExitBatch, onProcessExit } from "../write/exit.js";
@@ -108,7 +108,7 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     this.types = new ColumnTypes(schema);
     this.cache = options.cache !== undefined ? FunctionCache.open(options.cache) : undefined;
     if (options.logMetrics && sampler) (this.logSampler = sampler()).start();
-    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, options, `${store.uri} table ${JSON.stringify(this.table)}`);
+    this.buffer = new WriteBuffer((rows, receipt) => this.write(rows, receipt), ROWS, options, `${store.uri} table ${JSON.stringify(this.table)}`, () => store.capabilities.appendReceipts === true);
     // Rows logged by a script that ends without close() are written all the same.
     const buffer = this.buffer;
     this.unhook = onProcessExit({
@@ -198,12 +198,12 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     if (this.closed) throw new QuiverError("CLOSED", `tracker ${this.trackId} is closed; open a new one with Tracker.open()`);
   }
 
-  private async write(rows: Row[]): Promise<void> {
+  private async write(rows: Row[], receipt?: AppendReceipt): Promise<void> {
     // The assets the rows refer to are stored before the rows.
     if (this.assetStore?.pendingCount) await this.assetStore.flush();
     try {
       const batch = rowsToBatch(rows, { schema: this.schema, normalized: true });
-      await this.store.append(this.table, batch, { layout: "rows" });
+      await this.store.append(this.table, batch, { layout: "rows", receipt });
       this.schema = mergeSchemas(this.schema, batch.schema);
       // What the store now holds (say, list<float64> from empty lists) refuses clashes at log().
       this.types.learn(this.schema);

@@ -56,7 +56,7 @@ export class SessionLogs {
     options: BufferOptions,
   ) {
     this.table = `${prefix}/logs`;
-    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, { ...options, flushInterval: 0 }, `logs ${JSON.stringify(this.table)}`);
+    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, { ...options, flushInterval: 0, flushDelay: 0 }, `logs ${JSON.stringify(this.table)}`);
   }
 
   /** @internal Numbers entries on from those stored (once, when the session opens). */

@@ -86,7 +86,7 @@ export class SessionParams {
     /** The store's mirror (msgpack: dreamlake's parameters.json), read over the table. */
     private readonly sidecars?: SessionSidecars,
   ) {
-    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, { ...options, flushInterval: 0 }, `params ${JSON.stringify(table)}`);
+    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, { ...options, flushInterval: 0, flushDelay: 0 }, `params ${JSON.stringify(table)}`);
   }
 
   private async write(rows: Row[]): Promise<void> {

@@ -6,7 +6,7 @@ import { asStoreError, describeValue, isRefusal, QuiverError } from "../errors.j
 import { validateName } from "../names.js";
 import { and, field, type QueryNode } from "../query/query.js";
 import type { PointData, PointInput, RowTable } from "../runs/row-types.js";
-import type { ScanOptions } from "../store/contract.js";
+import type { AppendReceipt, ScanOptions } from "../store/contract.js";
 import { readRows, readTable } from "../store/scan.js";
 import { batchOfGood, type BufferOptions, WriteBuffer } from "../write/buffer.js";
 import type { ExitBatch } from "../write/exit.js";
@@ -70,16 +70,16 @@ export class Track<P extends object = Row> {
     this.schema = session.storedSchema(this.table);
     this.types = new ColumnTypes(this.schema ?? TS_SCHEMA);
     // The session flushes its tracks on its own interval.
-    this.buffer = new WriteBuffer((points) => this.write(points, "rows"), POINTS, { ...options, flushInterval: 0 }, `${session.store.uri} track ${JSON.stringify(this.table)}`);
+    this.buffer = new WriteBuffer((points, receipt) => this.write(points, "rows", true, receipt), POINTS, { ...options, flushInterval: 0 }, `${session.store.uri} track ${JSON.stringify(this.table)}`, () => session.store.capabilities.appendReceipts === true);
   }
 
-  private async write(points: PointColumns, layout: "rows" | "columns", merge = true): Promise<void> {
+  private async write(points: PointColumns, layout: "rows" | "columns", merge = true, receipt?: AppendReceipt): Promise<void> {
     const store = this.session.store;
     try {
       if (!this.schema) this.schema = await store.schema(this.table);
       // `_ts` is always float64, even when the first timestamps happen to be whole seconds.
       const batch = pointsToBatch(points, this.schema ?? TS_SCHEMA, merge);
-      await store.append(this.table, batch, { layout });
+      await store.append(this.table, batch, { layout, receipt });
       this.schema = mergeSchemas(this.schema, batch.schema);
       this.types.learn(this.schema);
     } catch (err) {

@@ -75,6 +75,7 @@ export class DefinedStore implements Store {
       persistent: stated.persistent ?? DRIVER_DEFAULTS.persistent,
       kinds: stated.kinds ?? DRIVER_DEFAULTS.kinds,
       ...(engine ? { dialect: engine.dialect } : {}),
+      ...(stated.appendReceipts ? { appendReceipts: true } : {}),
     };
     if (engine) {
       (this as { sql?: DefinedStore["sql"] }).sql = async (text: string, params: readonly unknown[] = []) => {

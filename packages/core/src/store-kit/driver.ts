@@ -30,7 +30,7 @@ export type RewriteChange =
   | { op: "delete" };
 
 /** Facts about a driver that cannot be seen from its methods. Unstated ones take the defaults. */
-export type DriverCapabilities = Partial<Pick<StoreCapabilities, "persistent" | "concurrentWriters" | "kinds">>;
+export type DriverCapabilities = Partial<Pick<StoreCapabilities, "persistent" | "concurrentWriters" | "kinds" | "appendReceipts">>;
 
 export interface SqlEngine {
   /** The dialect its SQL is written in, e.g. "duckdb", "postgres", "sqlite". */
@@ -105,8 +105,8 @@ export interface StoreDriver {
   runs?(table: string, schema: Schema, columns: readonly string[]): MaybePromise<RunSummary[] | undefined>;
 }
 
-/** Defaults of the capabilities a driver may state; a flag added later gets one here. */
-export const DRIVER_DEFAULTS: Required<DriverCapabilities> = {
+/** Defaults of the capabilities a driver may state; a flag added later gets one here (appendReceipts: absent, i.e. false). */
+export const DRIVER_DEFAULTS: Required<Omit<DriverCapabilities, "appendReceipts">> = {
   // Data is assumed to outlive the process: the exit path then writes a store's buffered rows
   // rather than skipping them, which is the safe mistake.
   persistent: true,

@@ -27,6 +27,7 @@ export { asStoreError, isQuiverError, isRefusal, QuiverError, type QuiverErrorCo
 export {
   ALL_KINDS,
   type AppendOptions,
+  type AppendReceipt,
   type OrderBy,
   type ColumnSummary,
   type RunSummary,

@@ -29,6 +29,8 @@ export interface StoreCapabilities {
   kinds: readonly ValueKind[];
   /** The SQL dialect `sql()` speaks, when `sql` is true ("duckdb", "postgres", "sqlite", …). */
   dialect?: SqlDialect;
+  /** `append` reports through `options.receipt` and `closeSync` settles appends in flight (see AppendReceipt). */
+  appendReceipts?: boolean;
 }
 
 /** Names of SQL dialects; a store may name another. */
@@ -113,6 +115,24 @@ export interface RunsOptions {
 export interface AppendOptions {
   /** How the rows were produced; stores with a choice of layout may honour it (msgpack rows vs columns). */
   layout?: "rows" | "columns";
+  /**
+   * Optional: told synchronously how the append ends (see AppendReceipt). The write buffers pass
+   * one, so that a write still in flight when the process exits is handed to the exit writer
+   * when the store says it was not committed.
+   */
+  receipt?: AppendReceipt;
+}
+
+/**
+ * What a store tells, synchronously, about one append. A store that supports it sets `tracked`
+ * when the append starts and `committed` the moment its rows are committed (before append
+ * resolves); its `closeSync()` settles every append in flight — committed (a commit it let
+ * finish) or not (rolled back). An append whose receipt is tracked and not committed after
+ * closeSync stored nothing. A store that leaves `tracked` false promises nothing.
+ */
+export interface AppendReceipt {
+  tracked: boolean;
+  committed: boolean;
 }
 
 export interface Store {

@@ -18,6 +18,7 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { asStoreError, isRefusal, QuiverError } from "../errors.js";
+import type { AppendReceipt } from "../store/contract.js";
 
 export interface BufferOptions {
   /** Rows per write (default 10 000). */
@@ -83,6 +84,8 @@ export class WriteBuffer<S extends { readonly length: number }> {
   private inflight: Promise<void> | undefined;
   private waiting: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The write in flight (whole, before any isolation) and its receipt: at exit, kept unless committed. */
+  private flying: { items: S; receipt: AppendReceipt; whole: boolean } | undefined;
   /** The adaptive flush's tick (armed while rows are staged), its period and the rows seen at its last tick. */
   private tick: ReturnType<typeof setTimeout> | undefined;
   private readonly idleMs: number;
@@ -97,11 +100,17 @@ export class WriteBuffer<S extends { readonly length: number }> {
   private readonly onError: (err: unknown) => void;
 
   constructor(
-    private readonly write: (staged: S) => Promise<void>,
+    /** Writes staged items; passes `receipt` on to store.append (see AppendReceipt). */
+    private readonly write: (staged: S, receipt: AppendReceipt) => Promise<void>,
     private readonly staging: Staging<S>,
     options: BufferOptions = {},
     /** Names the target in I/O errors, e.g. `duckdb:runs.db table "events"`. */
     private readonly target = "the store",
+    /**
+     * Whether the store reports appends through receipts (capabilities.appendReceipts): then a
+     * write in flight at exit whose append was not called yet, or not committed, is taken too.
+     */
+    private readonly receipts: () => boolean = () => false,
   ) {
     this.staged = staging.fresh();
     this.batchSize = Math.max(1, options.batchSize ?? 10_000);
@@ -190,13 +199,17 @@ export class WriteBuffer<S extends { readonly length: number }> {
    * and first refusal; rejects with Unwritten (the fault and the rows not yet written).
    */
   private async writeIsolating(staged: S): Promise<{ refused: number; first?: QuiverError }> {
+    const receipt: AppendReceipt = { tracked: false, committed: false };
+    this.flying = { items: staged, receipt, whole: true };
     try {
-      await this.write(staged);
+      await this.write(staged, receipt);
       return { refused: 0 };
     } catch (err) {
       if (!isRefusal(err)) throw new Unwritten(this.fault(err), staged);
       if (staged.length <= 1) return { refused: staged.length, first: err as QuiverError };
     }
+    // Isolating refused rows: at exit, what is in flight is no longer one known write.
+    this.flying!.whole = false;
     const ranges: [number, number][] = [
       [0, staged.length >> 1],
       [staged.length >> 1, staged.length],
@@ -206,7 +219,7 @@ export class WriteBuffer<S extends { readonly length: number }> {
     while (ranges.length) {
       const [a, b] = ranges.shift()!;
       try {
-        await this.write(this.staging.slice(staged, a, b));
+        await this.write(this.staging.slice(staged, a, b), { tracked: false, committed: false });
       } catch (err) {
         if (!isRefusal(err)) {
           if (refused > 0) this.onError(new RefusedRows(refused, a, first!));
@@ -234,6 +247,7 @@ export class WriteBuffer<S extends { readonly length: number }> {
     const p = this.writeIsolating(staged).then(
       ({ refused, first }) => {
         this.inflight = this.waiting = undefined;
+        this.flying = undefined;
         this.failure = undefined;
         // Rows staged during the write: the next tick writes them (one write at a time).
         if (this.staged.length > 0 && this.tick === undefined && this.idleMs > 0) this.arm();
@@ -241,6 +255,7 @@ export class WriteBuffer<S extends { readonly length: number }> {
       },
       (err: unknown) => {
         this.inflight = this.waiting = undefined;
+        this.flying = undefined;
         if (!(err instanceof Unwritten)) throw err;
         // Keep what was not acknowledged, ahead of what arrived since.
         const rest = err.rest as S;
@@ -273,10 +288,18 @@ export class WriteBuffer<S extends { readonly length: number }> {
     if (refused) throw refused;
   }
 
-  /** Takes everything staged, synchronously (process exit: another process writes it). */
+  /**
+   * Takes everything staged, synchronously (process exit: another process writes it). A write
+   * still in flight whose store said it did not commit (its receipt, settled by the store's
+   * closeSync, which the exit path calls first) is taken too, ahead of the rest: it stored nothing.
+   */
   takeAll(): S {
-    const s = this.staged;
+    let s = this.staged;
     this.staged = this.staging.fresh();
+    const f = this.flying;
+    this.flying = undefined;
+    // Tracked and not committed, or (a store that tracks) not handed to append yet: nothing stored.
+    if (f?.whole && !f.receipt.committed && (f.receipt.tracked || this.receipts())) s = s.length ? this.staging.concat(f.items, s) : f.items;
     return s;
   }
 
