@@ -111,13 +111,23 @@ export interface Engine {
 
 export class FoldEngine implements Engine {
   private cache?: { bound: number; key: string; state: State };
-  constructor(private readonly log: EventLog) {}
+  /** The current state in memory, kept up to date incrementally (hotcache.ts); loaded once from the fold. */
+  private readonly hot: HotCache;
+  constructor(private readonly log: EventLog) {
+    this.hot = new HotCache(log, async (st) => {
+      const state = await foldEvents(log.store, log.shardTables(st.fields), st.fields, st.bound);
+      const schema = resultSchema(st.fields);
+      return new Table([batchOf(schema, [state.paths, ...st.fields.map((f) => state.columns.get(f.name)!)], state.paths.length)]);
+    });
+  }
 
   invalidate(): void {
     this.cache = undefined;
   }
 
-  async drop(): Promise<void> {}
+  async drop(): Promise<void> {
+    this.hot.drop();
+  }
 
   private async state(st: LogState, asOf?: Date): Promise<State> {
     const tables = this.log.shardTables(st.fields);
@@ -131,6 +141,8 @@ export class FoldEngine implements Engine {
 
   async run(spec: ViewSpec, st: LogState): Promise<Table> {
     const fields = st.fields;
+    const hot = await this.hot.query(st, spec, resultSchema(fields, spec.select));
+    if (hot) return hot;
     const state = await this.state(st, spec.asOf);
     const n = state.paths.length;
     const column = (name: string): unknown[] => (name === "path" ? state.paths : state.columns.get(name)!);
@@ -352,11 +364,9 @@ export class SqlEngine implements Engine {
     let from: string;
     const present = await this.present(st);
     if (!present[0]!.has("_seq") || st.bound === 0) return new Table(schema); // nothing written yet
-    // Now, in path order (the usual query, head(n) included): from the state in memory.
-    if (!spec.asOf && !spec.orderBy?.length) {
-      const t = await this.hot.query(st, spec.where, spec.limit, schema);
-      if (t) return t;
-    }
+    // Now (not asOf): from the state in memory, when it is kept (hotcache.ts).
+    const hot = await this.hot.query(st, spec, schema);
+    if (hot) return hot;
     if (spec.asOf) {
       const ts = spec.asOf.toISOString().replace("T", " ").replace("Z", "");
       const bound = `LEAST(${st.bound}, (SELECT coalesce(max(seq1), 0) FROM ${this.commits} WHERE ts <= TIMESTAMP '${ts}'))`;

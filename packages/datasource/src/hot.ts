@@ -15,7 +15,7 @@
  * runs in SQL as before.
  */
 import { type Data, DataType, Field, RecordBatch, Schema, Struct, Table, TimeUnit, Type, Utf8, makeData } from "apache-arrow";
-import type { QueryNode, Store } from "@quiver/core";
+import type { OrderBy, QueryNode, Store } from "@quiver/core";
 import { AnyColumn, BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes } from "./columns.js";
 import { DELETED, type FieldRec, SEP } from "./events.js";
 import { compileKernel } from "./kernels.js";
@@ -325,14 +325,17 @@ export class HotState {
    * Runs a query on the state: matching datapoints in path order, up to `limit`, with the
    * columns of `schema` (path first). Undefined when the query cannot run here.
    */
-  query(where: QueryNode | undefined, limit: number | undefined, schema: Schema): Table | undefined {
+  query(where: QueryNode | undefined, limit: number | undefined, schema: Schema, orderBy: readonly OrderBy[] = []): Table | undefined {
     const cols = new Map<string, Column>([["path", this.path]]);
     for (const [name, { col }] of this.cols) cols.set(name, col);
     const kernel = where ? compileKernel(where, cols) : undefined;
     if (where && !kernel) return undefined;
     for (const f of schema.fields) if (!cols.has(f.name)) return undefined;
+    const sorter = orderBy.length ? compileOrder(orderBy, cols) : undefined;
+    if (orderBy.length && !sorter) return undefined;
     const n = this.path.n;
-    const max = Math.min(limit ?? n, n);
+    // Sorted by other keys: every match first, then the sort (ties stay in path order).
+    const max = Math.min(sorter ? n : (limit ?? n), n);
     const picked = new Int32Array(max);
     let m = 0;
     const rows = new Int32Array(Math.min(CHUNK, n));
@@ -352,9 +355,10 @@ export class HotState {
         if ((!kernel || state[i] === 1) && (all || alive[r])) picked[m++] = r;
       }
     }
-    const sel = picked.subarray(0, m);
+    let sel: Int32Array = picked.subarray(0, m);
+    if (sorter) sel = sorter(sel).subarray(0, Math.min(limit ?? m, m));
     const datas = schema.fields.map((f) => cols.get(f.name)!.gather(sel));
-    const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: m, nullCount: 0, children: datas }));
+    const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: sel.length, nullCount: 0, children: datas }));
     return new Table([batch]);
   }
 
@@ -369,6 +373,66 @@ export class HotState {
     }
     return h;
   }
+}
+
+/**
+ * Sorts rows (given in path order) by the keys, as SQL's ORDER BY … NULLS LAST, path: a stable
+ * comparison on each key's column, ties kept in path order. Undefined for a key it cannot compare.
+ */
+function compileOrder(keys: readonly OrderBy[], cols: ReadonlyMap<string, Column>): ((rows: Int32Array) => Int32Array) | undefined {
+  const cmps: ((a: number, b: number) => number)[] = [];
+  for (const k of keys) {
+    const col = cols.get(k.column);
+    const sign = k.direction === "desc" ? -1 : 1;
+    let c: ((a: number, b: number) => number) | undefined;
+    if (col instanceof I64Column) {
+      const w = col.words;
+      c = (a, b) => {
+        const ha = w[2 * a + 1]!;
+        const hb = w[2 * b + 1]!;
+        if (ha !== hb) return ha < hb ? -1 : 1;
+        const la = w[2 * a]! >>> 0;
+        const lb = w[2 * b]! >>> 0;
+        return la < lb ? -1 : la > lb ? 1 : 0;
+      };
+    } else if (col instanceof F64Column) {
+      const v = col.vals;
+      c = (a, b) => {
+        const x = v[a]!;
+        const y = v[b]!;
+        if (x !== x) return y !== y ? 0 : 1; // NaN above every number
+        if (y !== y) return -1;
+        return x < y ? -1 : x > y ? 1 : 0;
+      };
+    } else if (col instanceof BoolColumn) {
+      const v = col.vals;
+      c = (a, b) => v[a]! - v[b]!;
+    } else if (col instanceof StrColumn) {
+      c = (a, b) => cmpBytes(col.at(a), col.at(b));
+    }
+    if (!col || !c) return undefined;
+    const valid = col.valid;
+    const cmp = c;
+    cmps.push((a, b) => {
+      const va = valid[a]!;
+      const vb = valid[b]!;
+      if (!va || !vb) return va === vb ? 0 : va ? -1 : 1; // nulls last either way
+      return sign * cmp(a, b);
+    });
+  }
+  return (rows) => {
+    const pos = Array.from({ length: rows.length }, (_, j) => j);
+    pos.sort((i, j) => {
+      const a = rows[i]!;
+      const b = rows[j]!;
+      for (const c of cmps) {
+        const d = c(a, b);
+        if (d !== 0) return d;
+      }
+      return i - j;
+    });
+    return Int32Array.from(pos, (j) => rows[j]!);
+  };
 }
 
 function validFlags(d: Data): Uint8Array {

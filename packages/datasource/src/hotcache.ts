@@ -6,10 +6,10 @@
  * runs the query in SQL: the cache can make a query faster, never different.
  */
 import type { RecordBatch, Schema, Table } from "apache-arrow";
-import type { QueryNode } from "@quiver/core";
 import type { FieldRec } from "./events.js";
 import { HotState, MAX_CELLS } from "./hot.js";
 import type { EventLog, LogState } from "./log.js";
+import type { ViewSpec } from "./view.js";
 
 export class HotCache {
   private hot?: HotState;
@@ -48,10 +48,10 @@ export class HotCache {
   }
 
   /** The query on the current state, or undefined when it must run in SQL. */
-  async query(st: LogState, where: QueryNode | undefined, limit: number | undefined, schema: Schema): Promise<Table | undefined> {
-    if (this.off || st.bound <= this.tooBig) return undefined;
+  async query(st: LogState, spec: ViewSpec, schema: Schema): Promise<Table | undefined> {
+    if (this.off || spec.asOf || st.bound <= this.tooBig) return undefined;
     const h = await this.state(st);
-    return h?.query(where, limit, schema);
+    return h?.query(spec.where, spec.limit, schema, spec.orderBy);
   }
 
   private async state(st: LogState): Promise<HotState | undefined> {
