@@ -83,7 +83,28 @@ export function parseCommand(argv: string[], spec: CommandSpec): Parsed {
     throw new QuiverError("INVALID_VALUE", `${msg}; see \`quiver ${commandName(spec)} --help\``);
   }
   if (parsed.values.help) throw new HelpRequested(helpText(spec));
+  refuseRepeats(argv, spec, options);
   return parsed;
+}
+
+/**
+ * An option given twice with different values, where the command takes one, is a usage error:
+ * parseArgs would keep the last and drop the first without a word (`--table A --table B`).
+ */
+function refuseRepeats(argv: string[], spec: CommandSpec, options: OptionSpec): void {
+  const { tokens } = parseArgs({ args: joinNegativeValues(applyAliases(argv, spec.aliases), options), options, allowPositionals: true, strict: true, tokens: true });
+  const seen = new Map<string, string | undefined>();
+  for (const t of tokens) {
+    if (t.kind !== "option" || options[t.name]?.multiple) continue;
+    if (seen.has(t.name) && seen.get(t.name) !== t.value) {
+      const was = seen.get(t.name);
+      throw usageError(
+        spec,
+        `--${t.name} was given twice (${was === undefined ? "" : `${JSON.stringify(was)}, `}${t.value === undefined ? "" : JSON.stringify(t.value)}) and this command takes one; give it once`,
+      );
+    }
+    seen.set(t.name, t.value);
+  }
 }
 
 /** Rewrites alias spellings (`--n 5`, `--n=5`) to the option's name. */
@@ -131,6 +152,12 @@ export function usageError(spec: CommandSpec, message: string): QuiverError {
 export function str(p: Parsed, name: string): string | undefined {
   const v = p.values[name];
   return typeof v === "string" ? v : undefined;
+}
+
+/** A repeatable string option (`--table A --table B`), in the order given. */
+export function strs(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : [];
 }
 
 export function bool(p: Parsed, name: string): boolean {

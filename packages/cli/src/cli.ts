@@ -2,6 +2,8 @@
 import { readFileSync } from "node:fs";
 import { isQuiverError } from "@quiver/core";
 import { HelpRequested } from "./args.js";
+import { assetsGroup } from "./commands/assets.js";
+import { cacheGroup } from "./commands/cache.js";
 import { dsGroup } from "./commands/ds.js";
 import { exportCmd } from "./commands/export.js";
 import { h5Group } from "./commands/h5.js";
@@ -11,7 +13,7 @@ import { uiCommand } from "./commands/ui.js";
 import { type Command, type CommandGroup, type Context, defaultContext } from "./context.js";
 import { didYouMean } from "./suggest.js";
 
-const groups: Record<string, CommandGroup> = { tracks: tracksGroup, h5: h5Group, ds: dsGroup };
+const groups: Record<string, CommandGroup> = { tracks: tracksGroup, h5: h5Group, ds: dsGroup, cache: cacheGroup, assets: assetsGroup };
 const commands: Record<string, Command> = { ...runCommands, export: exportCmd, ui: uiCommand };
 
 function version(): string {
@@ -30,7 +32,7 @@ function firstLine(c: Command): string {
   return cut > 20 ? s.slice(0, cut) : s;
 }
 
-const TITLES: Record<string, string> = { tracks: "Tracks", h5: "HDF5", ds: "Datasources" };
+const TITLES: Record<string, string> = { tracks: "Tracks", h5: "HDF5", ds: "Datasources", cache: "Cache", assets: "Assets" };
 
 export function mainHelp(): string {
   const lines = [

@@ -117,7 +117,7 @@ describe("run ids by unique prefix", () => {
     expect(amb.code).toBe(1);
     expect(errorOf(amb)).toEqual({ code: "INVALID_VALUE", message: expect.stringContaining(`is the start of 2 runs (${IDS[0]}, ${IDS[1]}); give more of it`) });
     expect(errorOf(run(["head", "runs.db", "--track-id", "ffff"])).code).toBe("NOT_FOUND");
-    expect(JSON.parse(okRun(["set", "del.db", "note", "x", "--track-id", "2ffc", "--json"]))).toEqual({ key: "note", value: "x", rows: 10, track_id: IDS[2] });
+    expect(JSON.parse(okRun(["set", "del.db", "note", "x", "--track-id", "2ffc", "--json"]))).toEqual({ key: "note", value: "x", rows: 10, track_id: IDS[2], where: null });
     expect(okRun(["delete", "del.db", "2ffcf7b0"])).toBe(`deleted 10 rows of run ${IDS[2]}\n`);
     expect(errorOf(run(["delete", "del.db", "2ffcf7b0"])).code).toBe("NOT_FOUND");
     const reader = await Reader.open(`duckdb:${join(cwd, "del.db")}`);

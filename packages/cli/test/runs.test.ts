@@ -41,8 +41,9 @@ for (const scheme of ["duckdb", "msgpack"] as const) {
     it("head and tail print aligned tables and JSON lines", async () => {
       const table = ok(["head", fx.uri, "--n", "3"]).trimEnd().split("\n");
       expect(table).toHaveLength(5); // header, rule, 3 rows
-      expect(table[0]).toMatch(/^epoch\s+loss\s+accuracy\s+model\s+lr\s+timestamp \(UTC\)\s+track_id$/);
-      expect(table[2]).toMatch(/^\s+1\s+1\s+0\.5\s+mlp\s+0\.1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+[0-9a-f-]{36}$/);
+      // The table is created on open (xetrack's order: timestamp, track_id, params), logged columns follow.
+      expect(table[0]).toMatch(/^timestamp \(UTC\)\s+track_id\s+model\s+lr\s+epoch\s+loss\s+accuracy$/);
+      expect(table[2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+[0-9a-f-]{36}\s+mlp\s+0\.1\s+1\s+1\s+0\.5$/);
       const head = jsonLines(ok(["head", fx.uri, "--limit", "2", "--json"]));
       expect(head.map((r) => r.epoch)).toEqual([1, 2]);
       expect(head[0]).toMatchObject({ model: "mlp", lr: 0.1, track_id: fx.runs[0] });
@@ -202,8 +203,8 @@ describe("copy between stores", () => {
     expect(ok(["copy", src.uri, dst])).toBe(`copied 30 new rows from ${src.uri} to ${dst} (0 already there)\n`);
     expect(ok(["copy", src.uri, dst])).toBe(`copied 0 new rows from ${src.uri} to ${dst} (30 already there)\n`);
     const back = `duckdb:${join(tmp.dir, "copy-back.db")}`;
-    expect(JSON.parse(ok(["copy", dst, back, "--json"]))).toEqual({ added: 30, already_there: 0, source: dst, target: back, table: "events" });
-    expect(JSON.parse(ok(["copy", dst, back, "--json"]))).toEqual({ added: 0, already_there: 30, source: dst, target: back, table: "events" });
+    expect(JSON.parse(ok(["copy", dst, back, "--json"]))).toEqual({ added: 30, already_there: 0, assets: 0, source: dst, target: back, table: "events" });
+    expect(JSON.parse(ok(["copy", dst, back, "--json"]))).toEqual({ added: 0, already_there: 30, assets: 0, source: dst, target: back, table: "events" });
     const a = jsonLines(await okIn(["head", src.uri, "--n", "100", "--json"]));
     const b = jsonLines(await okIn(["head", back, "--n", "100", "--json"]));
     expect(b).toEqual(a);

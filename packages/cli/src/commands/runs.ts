@@ -1,17 +1,19 @@
-/** Commands over Tracker tables (runs): head, tail, columns, ls, sql, copy, delete, set, stats, plot. */
-import { copy, parseStoreUri, QuiverError, readRows, type Row, typeName } from "@quiver/core";
-import { bool, type CommandSpec, int, parseCommand, storeUri, str, takeUri, usageError } from "../args.js";
+/** Commands over Tracker tables (runs): head, tail, columns, ls, sql, copy, delete, set, stats, plot (copy and set in their own files). */
+import { parseStoreUri, QuiverError, readRows, type Row, typeName } from "@quiver/core";
+import { bool, type CommandSpec, int, parseCommand, storeUri, str, takeUri } from "../args.js";
 import type { Command } from "../context.js";
 import { runsWithMetrics } from "./ls-metrics.js";
 import { formatCell, printRows, tableRows } from "../output.js";
-import { Progress } from "../progress.js";
-import { openAny, openExisting, requireTable, resolveRun } from "../stores.js";
+import { openExisting, resolveRun } from "../stores.js";
 import { LIMIT_ALIASES, LIMIT_OPT, ROWS_OPT, runFilter, STORE_HELP, STORE_OPT, URI_NOTE, withRuns } from "./common.js";
 import { h5Datasets } from "./h5.js";
 import { plotCmd } from "./plot.js";
 import { statsCmd } from "./stats.js";
+import { copyCmd } from "./copy.js";
+import { setCmd } from "./set.js";
 
 export { describe } from "./stats.js";
+export { parseValue } from "./set.js";
 export { chartSize, PLOT_HELP, PLOT_OPTIONS } from "./plot.js";
 
 function headTail(which: "head" | "tail"): Command {
@@ -155,41 +157,6 @@ const sqlCmd: Command = {
   },
 };
 
-const copyCmd: Command = {
-  spec: {
-    usage: "copy SRC DST [--table T]",
-    summary: "Merges the runs of store SRC into store DST (any schemes). Rows DST already has are skipped, so copying again adds 0.",
-    options: { table: STORE_OPT.table!, json: { type: "boolean" } },
-    optionHelp: STORE_HELP,
-    details: "Example:\n  quiver copy duckdb:laptop.db duckdb:all-runs.db\n\nA progress bar is drawn on stderr when it is a terminal.",
-  },
-  async run(argv, ctx) {
-    const p = parseCommand(argv, this.spec);
-    if (p.positionals.length !== 2) throw usageError(this.spec, "copy needs a source and a target store");
-    const [src, dst] = p.positionals.map((u) => storeUri(u)) as [string, string];
-    if (src === dst) throw new QuiverError("INVALID_VALUE", "source and target are the same store");
-    const table = str(p, "table") ?? "events";
-    const source = await openExisting(src, true);
-    try {
-      await requireTable(source, table);
-      const total = await source.count(table);
-      const target = await openAny(dst);
-      const bar = new Progress("copying", total);
-      try {
-        const added = await copy({ source, target, table, onProgress: (n) => bar.update(n) });
-        bar.done();
-        if (bool(p, "json")) ctx.out.write(JSON.stringify({ added, already_there: total - added, source: src, target: dst, table }) + "\n");
-        else ctx.out.write(`copied ${added} new row${added === 1 ? "" : "s"} from ${src} to ${dst} (${total - added} already there)\n`);
-      } finally {
-        bar.done();
-        await target.close();
-      }
-    } finally {
-      await source.close();
-    }
-  },
-};
-
 const deleteCmd: Command = {
   spec: {
     usage: "delete [URI] TRACK_ID [--json]",
@@ -212,54 +179,6 @@ const deleteCmd: Command = {
         await reader.store.flush();
         if (bool(p, "json")) ctx.out.write(JSON.stringify({ deleted: n, track_id: id }) + "\n");
         else ctx.out.write(`deleted ${n} row${n === 1 ? "" : "s"} of run ${id}\n`);
-      },
-      "write",
-    );
-  },
-};
-
-/** A command-line value: numbers, true/false, null, else the string itself. */
-export function parseValue(s: string): unknown {
-  const t = s.trim();
-  if (/^-?\d+$/.test(t)) {
-    const n = Number(t);
-    return Number.isSafeInteger(n) ? n : BigInt(t);
-  }
-  if (/^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return Number(t);
-  if (t === "true" || t === "false") return t === "true";
-  return s;
-}
-
-const setCmd: Command = {
-  spec: {
-    usage: "set [URI] KEY VALUE --track-id ID [--string] [--json]",
-    summary: "Sets a column on every row of a run, back in time (VALUE is read as a number or true/false when it looks like one).",
-    options: { ...STORE_OPT, "track-id": { type: "string" }, string: { type: "boolean" }, json: { type: "boolean" } },
-    optionHelp: {
-      ...STORE_HELP,
-      "track-id": "the run to change (required; a unique prefix will do)",
-      string: "store VALUE as a string even when it looks like a number",
-      json: "print {key, value, rows, track_id} as JSON",
-    },
-    details: "Example:\n  quiver set duckdb:runs.db test_accuracy 0.91 --track-id 3f2a9c1e",
-  },
-  async run(argv, ctx) {
-    const p = parseCommand(argv, this.spec);
-    const { uri, args } = takeUri(p, 2, this.spec, 2, ["KEY", "VALUE"]);
-    const trackId = str(p, "track-id");
-    if (!trackId) throw usageError(this.spec, "--track-id is required");
-    const table = str(p, "table") ?? "events";
-    const value = bool(p, "string") ? args[1]! : parseValue(args[1]!);
-    await withRuns(
-      uri,
-      table,
-      async (store, reader) => {
-        const id = await resolveRun(reader, trackId);
-        const n = await reader.setValue(args[0]!, value, { trackId: id });
-        if (n === 0) throw new QuiverError("NOT_FOUND", `no run ${JSON.stringify(id)} in ${store.uri}; list runs with \`quiver ls\``);
-        await reader.store.flush();
-        if (bool(p, "json")) ctx.out.write(JSON.stringify({ key: args[0], value: value, rows: n, track_id: id }, (_, v) => (typeof v === "bigint" ? v.toString() : v)) + "\n");
-        else ctx.out.write(`set ${args[0]} = ${formatCell(value)} on ${n} row${n === 1 ? "" : "s"} of run ${id}\n`);
       },
       "write",
     );

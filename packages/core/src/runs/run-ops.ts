@@ -13,7 +13,8 @@ import { listRuns } from "../store-kit/runs.js";
  * log() would type them. Every store takes an empty batch (append creates or evolves the table).
  */
 export async function createTable(store: Store, table: string, params: Row): Promise<Schema | undefined> {
-  const sample = rowsToBatch([{ ...params, timestamp: new Date(), track_id: "" }], { normalized: true });
+  // xetrack's order: timestamp, track_id, the params; logged columns follow as they come.
+  const sample = rowsToBatch([{ timestamp: new Date(), track_id: "", ...params }], { normalized: true });
   await store.append(table, sample.slice(0, 0), { layout: "rows" });
   return store.schema(table);
 }

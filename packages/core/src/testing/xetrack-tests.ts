@@ -32,7 +32,7 @@ export function xetrackTests(t: TestApi, target: ConformanceTarget): void {
       assert.ok(schema, "the table exists before any log()");
       assert.deepEqual(
         schema.fields.map((f) => f.name),
-        ["model", "lr", "timestamp", "track_id"],
+        ["timestamp", "track_id", "model", "lr"],
       );
       assert.equal(await store.count("events"), 0);
       assert.deepEqual(await (await Reader.open(store)).runs(), []);
