@@ -6,6 +6,7 @@
 import type { RecordBatch } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { MemoryStore, Session, Tracker } from "../dist/index.js";
+import { WriteBuffer } from "../dist/write/buffer.js";
 
 /** A memory store that records the size of every append. */
 class CountingStore extends MemoryStore {
@@ -90,5 +91,61 @@ describe("adaptive flush", () => {
     await sleep(60);
     expect(await store.count("p/tracks/loss")).toBe(1);
     await s.close();
+  });
+});
+
+describe("append receipts at exit", () => {
+  type Receipt = { tracked: boolean; committed: boolean };
+  const staging = { fresh: (): number[] => [], concat: (a: number[], b: number[]) => a.concat(b), slice: (s: number[], a: number, b: number) => s.slice(a, b) };
+  const push = (x: number, into: number[]) => void into.push(x);
+  /** A buffer whose writes never finish (the process exits meanwhile); `seen` gets each write's receipt. */
+  function hanging(supports: boolean, seen: Receipt[], track = true) {
+    return new WriteBuffer<number[]>(
+      (_rows, r) => {
+        if (track) r.tracked = true;
+        seen.push(r);
+        return new Promise<void>(() => undefined);
+      },
+      staging,
+      { flushInterval: 0 },
+      "t",
+      () => supports,
+    );
+  }
+
+  it("a write in flight that its store did not commit is taken again, ahead of the rest", async () => {
+    const seen: Receipt[] = [];
+    const b = hanging(true, seen);
+    b.stage(push, 1);
+    await sleep(30); // the adaptive flush started the write
+    expect(seen).toHaveLength(1);
+    b.stage(push, 2);
+    expect(b.takeAll()).toEqual([1, 2]);
+    b.stop();
+  });
+
+  it("one it committed is not (no duplicate); a store without receipts keeps the old rule", async () => {
+    const seen: Receipt[] = [];
+    const b = hanging(true, seen);
+    b.stage(push, 1);
+    await sleep(30);
+    seen[0]!.committed = true;
+    b.stage(push, 2);
+    expect(b.takeAll()).toEqual([2]);
+    b.stop();
+    const old: Receipt[] = [];
+    const c = hanging(false, old, false);
+    c.stage(push, 1);
+    await sleep(30);
+    c.stage(push, 2);
+    expect(c.takeAll()).toEqual([2]);
+    c.stop();
+    // A store with receipts whose append was not called yet (untracked): nothing stored, taken.
+    const early: Receipt[] = [];
+    const d = hanging(true, early, false);
+    d.stage(push, 1);
+    await sleep(30);
+    expect(d.takeAll()).toEqual([1]);
+    d.stop();
   });
 });
