@@ -24,6 +24,8 @@ interface ViewLike {
   limit(n: number): ViewLike;
   head(n?: number): Promise<QueryResultLike>;
   all(): Promise<QueryResultLike>;
+  /** Keeps the view's limit (all() ignores it). */
+  fetch(): Promise<QueryResultLike>;
 }
 interface ScanProgress {
   phase: string;
