@@ -248,12 +248,13 @@ export class FunctionCache {
    */
   delete(which: { key?: string; trackId?: string; name?: string; all?: boolean }): number {
     if (which.key !== undefined) {
+      const path = this.path(checkKey(which.key));
       try {
-        rmSync(this.path(checkKey(which.key)));
+        rmSync(path);
         return 1;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
-        throw new QuiverError("IO", `cannot delete ${this.path(which.key)}`, { cause: err });
+        throw new QuiverError("IO", `cannot delete ${path}`, { cause: err });
       }
     }
     if (which.trackId === undefined && which.name === undefined && which.all !== true) {
