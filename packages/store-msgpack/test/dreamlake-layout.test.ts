@@ -235,7 +235,7 @@ describe("dreamlake's local layout", () => {
     expect(fs.existsSync(path.join(dir, "tracks/t/metadata.json"))).toBe(false);
     expect(fs.existsSync(path.join(dir, "episode.json"))).toBe(false);
     // dreamlake opens the same session while Quiver still writes to it.
-    dreamlake(root, "write", { prefix: "ws/auto" });
+    dreamlake(root, "write", { prefix: "ws/auto", logs: [{ message: "dl hello" }] });
     expect(await s.track("t").appendBatch([{ _ts: 2, v: 2 }])).toEqual({ count: 1, startIndex: 1, endIndex: 1 });
     await s.close();
     const meta = JSON.parse(fs.readFileSync(path.join(dir, "tracks/t/metadata.json"), "utf8")) as Json;
@@ -245,10 +245,16 @@ describe("dreamlake's local layout", () => {
     const again = await Session.open({ prefix: "ws/auto", root, flushInterval: 0 });
     expect((await again.track("t").read()).total).toBe(5);
     again.log("now both");
+    // Numbered 0 both: Quiver's entry from before dreamlake came and dreamlake's first; both kept.
+    expect((await again.logs.read()).map((l) => [l.sequenceNumber, l.message])).toEqual([
+      [0, "quiver only"],
+      [0, "dl hello"],
+      [1, "now both"],
+    ]);
     await again.close();
     const py = dreamlake(root, "read", { prefix: "ws/auto" }) as { logs: Json[]; tracks: Json[] };
     expect(py.tracks.map((t) => t.totalDataPoints)).toEqual(["5"]);
-    expect(py.logs.map((l) => l.message)).toEqual(["now both"]); // logs from before dreamlake came are Quiver's only
+    expect(py.logs.map((l) => l.message)).toEqual(["dl hello", "now both"]); // logs from before dreamlake came are Quiver's only
   });
 
   for (const how of ["end", "exit"]) {

@@ -154,18 +154,6 @@ export class SessionFiles {
     }
   }
 
-  /** Whether the blob table holds every chunk of a `size`-byte file. */
-  private async hasBlob(checksum: string, size: number): Promise<boolean> {
-    const n = Math.ceil(size / FILE_CHUNK);
-    if (n === 0) return true;
-    const store = this.store();
-    const table = this.blobTable(checksum);
-    if (!(await store.schema(table))) return false;
-    const have = new Set((await readRows(store, table, { columns: ["chunk"] })).map((r) => Number(r.chunk)));
-    for (let i = 0; i < n; i++) if (!have.has(i)) return false;
-    return true;
-  }
-
   /**
    * Uploads a file (a path on disk, or bytes with `filename`): its sha256, MIME type, logical
    * `path`, tags and metadata are recorded; bytes already stored (same sha256) are not stored
@@ -218,7 +206,10 @@ export class SessionFiles {
       for (let i = 0; i < n; i++) hash.update(readChunk(i));
       const checksum = hash.digest("hex");
       const store = this.store();
-      if (!(await this.hasBlob(checksum, size))) {
+      const records = await this.records();
+      // A record names complete bytes (they are written first): then they are stored already.
+      const stored = size === 0 || [...records.values()].some((r) => r.checksum === checksum && r.sizeBytes === size);
+      if (!stored) {
         const table = this.blobTable(checksum);
         try {
           for (let i = 0; i < n; i++) await store.append(table, rowsToBatch([{ chunk: i, bytes: readChunk(i) }]));
@@ -242,7 +233,7 @@ export class SessionFiles {
         deletedAt: null,
       };
       const rows: Row[] = [];
-      for (const old of (await this.records()).values())
+      for (const old of records.values())
         if (old.deletedAt === null && old.path === folder && old.filename === filename)
           rows.push({ _ts: this.ts(), id: old.id, op: "delete", record: JSON.stringify({ deletedAt: now, updatedAt: now }) });
       rows.push({ _ts: this.ts(), id: rec.id, op: "upload", record: JSON.stringify(rec) });

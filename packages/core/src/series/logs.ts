@@ -121,19 +121,21 @@ export class SessionLogs {
     await this.buffer.flush();
     const store = this.store();
     const out: LogEntry[] = [];
-    const seen = new Set<number>();
+    // An entry we mirrored is in both places with the same number, message and exact _ts.
+    const key = (e: { sequenceNumber: number; message: string; _ts: number }) => `${e.sequenceNumber}\u0000${e._ts}\u0000${e.message}`;
+    const seen = new Set<string>();
     if (await store.schema(this.table)) {
       const rows = await readRows(store, this.table, { where: level ? field("level").eq(level).node : undefined }, true);
       rows.forEach((r, i) => {
         const seq = typeof r.sequenceNumber === "number" ? r.sequenceNumber : i;
-        seen.add(seq);
         const e: LogEntry = { sequenceNumber: seq, _ts: r._ts as number, timestamp: isoOf(r._ts as number), level: r.level as LogLevel, message: r.message as string };
         if (typeof r.metadata === "string") e.metadata = JSON.parse(r.metadata) as Row;
+        seen.add(key(e));
         out.push(e);
       });
     }
-    // Entries only the other tool wrote (ours are in the table under the same number).
-    for (const e of this.sidecars?.readLogs() ?? []) if (!seen.has(e.sequenceNumber) && (!level || e.level === level)) out.push(e);
+    // Entries only the other tool wrote.
+    for (const e of this.sidecars?.readLogs() ?? []) if (!seen.has(key(e)) && (!level || e.level === level)) out.push(e);
     out.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
     return opts.limit === undefined ? out : out.slice(0, opts.limit);
   }

@@ -443,6 +443,7 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
         const blobs = (await store.tables()).filter((t) => t.startsWith("project/exp/files/blobs/"));
         assert.deepEqual(blobs.sort(), [`project/exp/files/blobs/${sha}`, `project/exp/files/blobs/${cfg.checksum}`].sort(), "the same bytes are stored once");
         assert.equal(blobs.length, 2);
+        assert.equal(await store.count(`project/exp/files/blobs/${sha}`), 3, "three chunks, written once for two uploads");
         assert.deepEqual((await s.files.list({ path: "/models" })).map((f) => f.filename).sort(), ["copy.pt", "model.pt"]);
         assert.deepEqual(
           (await s.files.list({ path: "/models/old" })).map((f) => f.filename),
