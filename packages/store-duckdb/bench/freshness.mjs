@@ -6,20 +6,25 @@ import os from "node:os";
 import path from "node:path";
 import { freshness, formatFreshness } from "../../core/bench/freshness.mjs";
 
-const n = Number(process.argv[2] ?? 100);
 const store = new URL("../dist/index.js", import.meta.url).href;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quiver-duckdb-fresh-"));
-try {
-  const tracker = await freshness({ kind: "tracker", uri: `duckdb:${path.join(dir, "runs.db")}`, store, n });
-  const track = await freshness({ kind: "track", uri: `duckdb:${path.join(dir, "tracks.db")}`, store, n });
-  const peer = await freshness({ kind: "sqlite", path: path.join(dir, "peer.sqlite"), n });
-  console.log(`\n@quiver/store-duckdb freshness (${n} rows, one every 20 ms; reader polls every 20 ms; target p95 ≤ 100 ms)`);
-  console.log(formatFreshness("duckdb: Tracker.log → Reader in another process", tracker));
-  console.log(formatFreshness("duckdb: Track.append → reader in another process", track));
-  console.log(formatFreshness("raw better-sqlite3 (WAL) insert → select", peer));
-  const ok = tracker.p95 <= 100 && track.p95 <= 100 && !tracker.missing && !track.missing;
-  console.log(`p95 ratio to the sqlite pair: Tracker ${(tracker.p95 / peer.p95).toFixed(2)}×, Track ${(track.p95 / peer.p95).toFixed(2)}×  ${ok ? "target ok" : "target MISSED"}`);
-  process.exitCode = ok ? 0 : 1;
-} finally {
-  fs.rmSync(dir, { recursive: true, force: true });
+export async function main(n = 100) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quiver-duckdb-fresh-"));
+  try {
+    const tracker = await freshness({ kind: "tracker", uri: `duckdb:${path.join(dir, "runs.db")}`, store, n });
+    const track = await freshness({ kind: "track", uri: `duckdb:${path.join(dir, "tracks.db")}`, store, n });
+    const peer = await freshness({ kind: "sqlite", path: path.join(dir, "peer.sqlite"), n });
+    console.log(`\n@quiver/store-duckdb freshness (${n} rows, one every 20 ms; reader polls every 20 ms; target p95 ≤ 100 ms)`);
+    console.log(formatFreshness("duckdb: Tracker.log → Reader in another process", tracker));
+    console.log(formatFreshness("duckdb: Track.append → reader in another process", track));
+    console.log(formatFreshness("raw better-sqlite3 (WAL) insert → select", peer));
+    const ok = tracker.p95 <= 100 && track.p95 <= 100 && !tracker.missing && !track.missing;
+    console.log(
+      `p95 ratio to the sqlite pair: Tracker ${(tracker.p95 / peer.p95).toFixed(2)}×, Track ${(track.p95 / peer.p95).toFixed(2)}×  ${ok ? "target ok" : "target MISSED"}`,
+    );
+    return ok;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = (await main(Number(process.argv[2] ?? 100))) ? 0 : 1;

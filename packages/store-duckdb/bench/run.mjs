@@ -189,4 +189,10 @@ const ok = printComparisons("@quiver/store-duckdb", [
   { case: `toTable({all}) ${N / 1e6}M rows`, unit: "rows/s", ours: ours3, against: "runAndReadAll+getColumnsJS", theirs: theirs3 },
 ]);
 fs.rmSync(dir, { recursive: true, force: true });
-process.exitCode = ok ? 0 : 1;
+
+// Issue 16's cases, each next to its peer: run summaries, freshness across processes, startup.
+const { main: runs } = await import("./runs.mjs");
+const { main: freshness } = await import("./freshness.mjs");
+const { main: startup } = await import("./startup.mjs");
+const more = [await runs(N), await freshness(), await startup()];
+process.exitCode = ok && more.every(Boolean) ? 0 : 1;

@@ -113,7 +113,8 @@ export async function readRuns(conn: DuckDBConnection, info: TableInfo, columns:
   const fields = columns.map((c) => info.schema.fields.find((f) => f.name === c)!);
   const stats = columns.map((c, i) => {
     const q = ident(c);
-    return `arg_max(${q}, ${pos}) FILTER (WHERE ${q} IS NOT NULL) AS "l${i}", min(${q}) AS "m${i}", max(${q}) AS "x${i}"`;
+    // arg_max skips rows whose value is NULL (arg_max_null would not): the last value logged.
+    return `arg_max(${q}, ${pos}) AS "l${i}", min(${q}) AS "m${i}", max(${q}) AS "x${i}"`;
   });
   const result = await conn.stream(
     `SELECT track_id, count(*) AS n, min(${t}) AS first, max(${t}) AS last${stats.map((x) => `, ${x}`).join("")} FROM ${from} WHERE track_id IS NOT NULL GROUP BY track_id ORDER BY min(${pos})`,

@@ -183,4 +183,9 @@ const ok = printComparisons("@quiver/store-msgpack", [
   { case: `  (info) same file, msgpackr unpackMultiple`, unit: "points/s", ours: oursFull, against: "msgpackr unpackMultiple (no Arrow)", theirs: rawFullRate },
 ]);
 fs.rmSync(tmp, { recursive: true, force: true });
-process.exitCode = ok ? 0 : 1;
+
+// Issue 16's cases, each next to its peer: run summaries and freshness across processes.
+const { main: runs } = await import("./runs.mjs");
+const { main: freshness } = await import("./freshness.mjs");
+const more = [await runs(N), await freshness()];
+process.exitCode = ok && more.every(Boolean) ? 0 : 1;
