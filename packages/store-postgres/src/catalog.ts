@@ -4,6 +4,7 @@
  *
  *   _quiver_tables  (name PK, ident UNIQUE, rows, version)   one row per Quiver table
  *   _quiver_columns (tbl, name, ident, ord, type, bigint, bytes)   one row per column
+ *   _quiver_batches (id, at, done)   the token of each recent append (tokens.ts)
  *
  * `rows` is the next row's `_quiver_pos` (positions are dense, 0-based, in insertion order);
  * `version` changes with every schema change. A writer locks its table's catalog row
@@ -56,6 +57,9 @@ export function catalogDDL(S: string): string[] {
     `CREATE SCHEMA IF NOT EXISTS ${S}`,
     `CREATE TABLE IF NOT EXISTS ${S}._quiver_tables (name text PRIMARY KEY, ident text NOT NULL UNIQUE, rows bigint NOT NULL DEFAULT 0, version bigint NOT NULL DEFAULT 1)`,
     `CREATE TABLE IF NOT EXISTS ${S}._quiver_columns (tbl text NOT NULL REFERENCES ${S}._quiver_tables (name) ON DELETE CASCADE, name text NOT NULL, ident text NOT NULL, ord integer NOT NULL, type text NOT NULL, "bigint" boolean NOT NULL DEFAULT false, bytes boolean NOT NULL DEFAULT false, PRIMARY KEY (tbl, name), UNIQUE (tbl, ident))`,
+    // One row per append, written in its transaction: a writer that lost COMMIT's answer
+    // learns from it whether the append committed (tokens.ts).
+    `CREATE TABLE IF NOT EXISTS ${S}._quiver_batches (id text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), done boolean NOT NULL DEFAULT false)`,
     // Lists of strings that meet a NUL become bytea[]; ALTER … USING cannot hold a subquery.
     `CREATE OR REPLACE FUNCTION ${S}._quiver_utf8_array(a text[]) RETURNS bytea[] LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN a IS NULL THEN NULL ELSE coalesce((SELECT array_agg(convert_to(e, 'UTF8') ORDER BY o) FROM unnest(a) WITH ORDINALITY AS u(e, o)), '{}') END $$`,
   ];

@@ -29,11 +29,38 @@ export interface Pool {
    * Runs `fn` in a transaction on one connection: BEGIN, fn, COMMIT; on failure ROLLBACK when
    * the connection still lives. (Not the driver's sql.begin: its automatic rollback writes to a
    * connection the server has closed, which throws in a timer and would kill the process.)
+   * BEGIN is not awaited before `fn` runs: what `fn` sends is pipelined behind it. A failure
+   * once COMMIT was sent, other than the server answering it with a rollback, is `InDoubt`.
    */
-  tx<T>(fn: (q: Sql) => Promise<T>): Promise<T>;
+  tx<T>(fn: (q: Sql, control: TxControl) => Promise<T>, options?: TxOptions): Promise<T>;
   /** Destroys every socket now (process exit). */
   destroy(): void;
   end(): Promise<void>;
+}
+
+export interface TxControl {
+  /**
+   * Sends COMMIT now, pipelined behind what was sent (say, from a COPY stream's final write,
+   * without waiting for the COPY's answer); tx() awaits its answer. Later calls do nothing.
+   */
+  commit(): void;
+}
+
+export interface TxOptions {
+  /**
+   * COMMIT without waiting for the WAL flush (`synchronous_commit = off` for this transaction):
+   * the row lock it holds goes at once. `durable` is then sent right behind COMMIT, as its own
+   * transaction with the session's synchronous_commit: it must write (WAL) so that its commit
+   * flushes the WAL, and ours with it, before tx() resolves.
+   */
+  asyncCommit?: { durable: (q: Sql) => Promise<unknown> };
+}
+
+/** A transaction whose COMMIT was sent, but whose outcome is unknown (its answer never came). */
+export class InDoubt extends Error {
+  constructor(readonly reason: unknown) {
+    super((reason as Error)?.message ?? String(reason), { cause: reason });
+  }
 }
 
 /** SQLSTATE classes that are the caller's SQL mistakes. */
@@ -61,8 +88,23 @@ export function mapError(err: unknown, what: string, t: Target): QuiverError {
     if (isQueryError(code)) return new QuiverError("INVALID_QUERY", `${what}: ${msg} (SQLSTATE ${code})`, { cause: err });
     return new QuiverError("IO", `${what} on PostgreSQL at ${t.where} failed: ${msg} (SQLSTATE ${code}); the batch was not written, retry once the server is back`, { cause: err });
   }
+  if (code === "ROLLED_BACK") return new QuiverError("IO", `${what} on PostgreSQL at ${t.where} failed: ${msg}; nothing of it was written`, { cause: err });
+  if (err instanceof InDoubt)
+    return new QuiverError(
+      "IO",
+      `${what}: the connection to PostgreSQL at ${t.where} was lost after COMMIT was sent (${msg}); whether it committed could not be checked, the next write checks it first`,
+      {
+        cause: err,
+      },
+    );
   const why = code && !msg.includes(code) ? `${code}: ${msg}` : msg;
   return new QuiverError("IO", `${what}: cannot reach PostgreSQL at ${t.where} (${why}); check that the server is running and the URL's host and port, then retry`, { cause: err });
+}
+
+/** Whether the server answered (an error of a statement, not of the connection). */
+function isServerAnswer(err: unknown): boolean {
+  const e = err as { severity?: string };
+  return typeof e?.severity === "string" && e.severity !== "FATAL" && e.severity !== "PANIC";
 }
 
 export function openPool(t: Target, readOnly: boolean): Pool {
@@ -128,7 +170,8 @@ export function openPool(t: Target, readOnly: boolean): Pool {
   /** Whether an error means the connection is gone (nothing more may be sent on it). */
   const lost = (err: unknown): boolean => {
     const e = err as { severity?: string; code?: string };
-    if (err instanceof QuiverError) return false;
+    if (err instanceof InDoubt) return lost(err.reason);
+    if (err instanceof QuiverError || e?.code === "ROLLED_BACK") return false;
     if (typeof e?.severity === "string") return e.severity === "FATAL" || e.severity === "PANIC";
     return true;
   };
@@ -164,7 +207,7 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     }
   }
 
-  async function tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+  async function tx<T>(fn: (q: Sql, control: TxControl) => Promise<T>, options: TxOptions = {}): Promise<T> {
     let r: postgres.ReservedSql;
     try {
       r = await reserve();
@@ -176,26 +219,63 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     // The connection's socket, by the client port the server sees (TCP; a Unix socket has none).
     const alive = () => (sock ? !dead.has(sock) : true);
     let gone = false;
+    let committing: Promise<{ command: string }> | undefined;
+    let durable: Promise<unknown> | undefined;
+    const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
+    const control: TxControl = {
+      commit() {
+        if (committing) return;
+        // After a lost connection the driver would send COMMIT on a new session, where it
+        // commits nothing and answers "COMMIT" all the same.
+        if (!alive()) throw Object.assign(new Error("the connection closed before COMMIT"), { code: "CONNECTION_CLOSED" });
+        committing = quiet(r.unsafe("COMMIT").execute() as unknown as Promise<{ command: string }>);
+        if (options.asyncCommit) durable = quiet(options.asyncCommit.durable(r));
+      },
+    };
     try {
-      const begin = r.unsafe("BEGIN");
-      const who = r.unsafe<{ port: number | null }[]>("SELECT inet_client_port() AS port");
+      const begin = quiet(r.unsafe("BEGIN").execute());
+      const relaxed = options.asyncCommit ? quiet(r.unsafe("SET LOCAL synchronous_commit = off").execute()) : undefined;
+      const who = quiet(r.unsafe<{ port: number | null }[]>("SELECT inet_client_port() AS port").execute());
+      who.then(
+        (rows) => {
+          const port = rows[0]?.port;
+          if (port != null) sock = [...sockets].find((s) => s.localPort === Number(port));
+        },
+        () => undefined,
+      );
+      const out = await fn(r, control);
       await begin;
-      const port = (await who)[0]?.port;
-      if (port != null) sock = [...sockets].find((s) => s.localPort === Number(port));
-      const out = await fn(r);
-      if (!alive()) throw Object.assign(new Error("the connection closed before COMMIT"), { code: "CONNECTION_CLOSED" });
-      await r.unsafe("COMMIT");
+      await relaxed;
+      await who;
+      control.commit();
+      let answer: { command: string };
+      try {
+        answer = await committing!;
+      } catch (err) {
+        throw lost(err) || !alive() ? new InDoubt(err) : err;
+      }
+      if (answer.command !== "COMMIT") {
+        // The server rolled back (a COPY it rejected after the data aborted the transaction).
+        throw Object.assign(new Error("the server rolled the transaction back (it rejected the batch's data)"), { code: "ROLLED_BACK" });
+      }
+      try {
+        await durable;
+      } catch (err) {
+        throw new InDoubt(err);
+      }
       return out;
     } catch (err) {
       gone = lost(err) || !alive();
       if (gone) suspect = true;
-      if (!gone) {
+      const sent = committing !== undefined;
+      if (!gone && !sent) {
         try {
           await r.unsafe("ROLLBACK");
         } catch (e) {
           gone = lost(e) || !alive();
         }
       }
+      if (sent && !(err instanceof InDoubt) && (err as { code?: string }).code !== "ROLLED_BACK" && !isServerAnswer(err)) throw new InDoubt(err);
       throw err;
     } finally {
       // A lost connection is left to the pool, which reconnects it; releasing it would put a

@@ -3,7 +3,7 @@
  * NaN and ±Infinity survive; int64 as 8 bytes) and the fastest way in: no text formatting or
  * parsing on either side.
  */
-import { type Data, type DataType, type Field, type RecordBatch, type TimestampMicrosecond, TimeUnit, Type, type Vector } from "apache-arrow";
+import { type Data, type DataType, type Field, type Int64, type RecordBatch, type TimestampMicrosecond, TimeUnit, Type, type Vector } from "apache-arrow";
 import { QuiverError, vectorToValues } from "@quiver/core";
 import { encodeJson } from "./json.js";
 import { type Elem, OID, type Storage } from "./types.js";
@@ -17,15 +17,23 @@ const HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d
 /** A growable byte buffer with the big-endian writes COPY needs. */
 export class Out {
   buf: Buffer;
+  view: DataView;
   pos = 0;
   constructor(size = 1 << 16) {
     this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
   need(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const nb = Buffer.allocUnsafe(Math.max(this.pos + n, this.buf.length * 2));
     this.buf.copy(nb, 0, 0, this.pos);
     this.buf = nb;
+    this.view = new DataView(nb.buffer, nb.byteOffset, nb.byteLength);
+  }
+  /** A null value (its length -1); the caller made room. */
+  null(): void {
+    this.view.setInt32(this.pos, -1);
+    this.pos += 4;
   }
   i16(v: number): void {
     this.need(2);
@@ -60,7 +68,8 @@ export class Out {
   }
   take(): Buffer {
     const b = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(1 << 16);
+    this.buf = Buffer.alloc(0);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, 0);
     this.pos = 0;
     return b;
   }
@@ -261,34 +270,158 @@ export interface Encoded {
   pos: Int32Array;
 }
 
+/** Writes one row's value of a column (with its length prefix, or -1 for null) at `out.pos`. */
+type ColumnWriter = (out: Out, row: number) => void;
+
+/** A column's writer, and the bytes it takes when known up front (the buffer is sized by them). */
+interface Plan {
+  write: ColumnWriter;
+  bytes?: number;
+}
+
+function isValid(d: Data, row: number): boolean {
+  if (d.nullCount === 0 || !d.nullBitmap) return true;
+  const j = d.offset + row;
+  return ((d.nullBitmap[j >> 3]! >> (j & 7)) & 1) === 1;
+}
+
+/**
+ * A writer reading straight from the Arrow buffers for the common columns (float64, int64,
+ * µs/ms timestamps, strings, bytes, booleans); undefined for the others (they go through JS values).
+ */
+function directWriter(d: Data, c: CopyColumn): Plan | undefined {
+  if (c.storage.kind !== "scalar") return undefined;
+  const e = c.storage.elem;
+  const t = d.type as DataType;
+  const n = d.length;
+  const off = d.offset;
+  const nulls = d.nullCount > 0;
+  if (e === "float8" && t.typeId === Type.Float && (d.values as Float64Array).BYTES_PER_ELEMENT === 8) {
+    const v = d.values as Float64Array;
+    return {
+      bytes: n * 12,
+      write: (out, r) => {
+        out.need(12);
+        if (nulls && !isValid(d, r)) return out.null();
+        out.view.setInt32(out.pos, 8);
+        out.view.setFloat64(out.pos + 4, v[off + r]!);
+        out.pos += 12;
+      },
+    };
+  }
+  const int64 = t.typeId === Type.Int && (t as Int64).bitWidth === 64;
+  const micros = t.typeId === Type.Timestamp && ((t as TimestampMicrosecond).unit === TimeUnit.MICROSECOND || (t as TimestampMicrosecond).unit === TimeUnit.MILLISECOND);
+  if ((e === "int8" && int64 && (t as Int64).isSigned) || (e === "timestamptz" && micros)) {
+    const v = d.values as BigInt64Array;
+    const i32 = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+    const u32 = new Uint32Array(v.buffer, v.byteOffset, v.length * 2);
+    const scale = e === "timestamptz" && (t as TimestampMicrosecond).unit === TimeUnit.MILLISECOND ? 1000 : 1;
+    const shift = e === "timestamptz" ? PG_EPOCH_US : 0;
+    return {
+      bytes: n * 12,
+      write: (out, r) => {
+        out.need(12);
+        if (nulls && !isValid(d, r)) return out.null();
+        const j = off + r;
+        const hi = i32[2 * j + 1]!;
+        out.view.setInt32(out.pos, 8);
+        if (scale === 1 && shift === 0) {
+          out.view.setInt32(out.pos + 4, hi);
+          out.view.setUint32(out.pos + 8, u32[2 * j]!);
+        } else {
+          const x = hi >= -2097152 && hi < 2097152 ? (hi * TWO32 + u32[2 * j]!) * scale - shift : Number.NaN;
+          if (Number.isSafeInteger(x)) {
+            const h = Math.floor(x / TWO32);
+            out.view.setInt32(out.pos + 4, h);
+            out.view.setUint32(out.pos + 8, x - h * TWO32);
+          } else out.view.setBigInt64(out.pos + 4, v[j]! * BigInt(scale) - PG_EPOCH_US_BIG * BigInt(shift ? 1 : 0));
+        }
+        out.pos += 12;
+      },
+    };
+  }
+  if ((e === "text" || e === "bytea") && (t.typeId === Type.Utf8 || t.typeId === Type.Binary)) {
+    const offs = d.valueOffsets as Int32Array;
+    const bytes = d.values as Uint8Array;
+    return {
+      bytes: n * 4 + (offs[off + n]! - offs[off]!),
+      write: (out, r) => {
+        if (nulls && !isValid(d, r)) {
+          out.need(4);
+          return out.null();
+        }
+        const a = offs[off + r]!;
+        const len = offs[off + r + 1]! - a;
+        out.need(4 + len);
+        out.view.setInt32(out.pos, len);
+        out.buf.set(bytes.subarray(a, a + len), out.pos + 4);
+        out.pos += 4 + len;
+      },
+    };
+  }
+  if (e === "bool" && t.typeId === Type.Bool) {
+    const bits = d.values as Uint8Array;
+    return {
+      bytes: n * 5,
+      write: (out, r) => {
+        out.need(5);
+        if (nulls && !isValid(d, r)) return out.null();
+        const j = off + r;
+        out.view.setInt32(out.pos, 1);
+        out.buf[out.pos + 4] = (bits[j >> 3]! >> (j & 7)) & 1;
+        out.pos += 5;
+      },
+    };
+  }
+  return undefined;
+}
+
+/** A writer over the column's JS values (lists, JSON, other widths and units), growing the buffer as it goes. */
+function valueWriter(batch: RecordBatch, c: CopyColumn): Plan {
+  const vals = columnValues(batch, c, batch.schema.fields[c.index]!);
+  const s = c.storage;
+  return {
+    write: (out, r) => {
+      const v = vals[r];
+      if (v === null || v === undefined) {
+        out.need(4);
+        return out.null();
+      }
+      if (s.kind === "scalar") scalar(out, s.elem, v);
+      else if (s.kind === "array") array(out, s.elem, v as ArrayLike<unknown>);
+      else if (s.kind === "json") out.text(encodeJson(v, c.type));
+      else {
+        out.need(4);
+        out.null();
+      }
+    },
+  };
+}
+
 /**
  * The binary COPY stream of `batch`: first `_quiver_pos` (0 until setPositions), then `columns`.
  * Throws (before anything is sent) on a value the column cannot hold.
  */
 export function encodeCopy(batch: RecordBatch, columns: readonly CopyColumn[]): Encoded {
   const n = batch.numRows;
-  const vals = columns.map((c) => columnValues(batch, c, batch.schema.fields[c.index]!));
-  const out = new Out(Math.max(1 << 16, n * (12 + columns.length * 12)));
+  const plans = columns.map((c) => directWriter(batch.data.children[c.index]!, c) ?? valueWriter(batch, c));
+  const writers = plans.map((p) => p.write);
+  // Room for every value known up front; columns of JS values grow the buffer themselves.
+  let size = HEADER.length + 2 + n * (2 + 12);
+  for (const p of plans) size += p.bytes ?? n * 16;
+  const out = new Out(size);
   const pos = new Int32Array(n);
   out.bytes(HEADER);
   const nf = columns.length + 1;
+  const k = writers.length;
   for (let r = 0; r < n; r++) {
-    out.i16(nf);
-    out.i32(8);
-    pos[r] = out.pos;
-    out.i64(0);
-    for (let k = 0; k < columns.length; k++) {
-      const v = vals[k]![r];
-      if (v === null || v === undefined) {
-        out.i32(-1);
-        continue;
-      }
-      const s = columns[k]!.storage;
-      if (s.kind === "scalar") scalar(out, s.elem, v);
-      else if (s.kind === "array") array(out, s.elem, v as ArrayLike<unknown>);
-      else if (s.kind === "json") out.text(encodeJson(v, columns[k]!.type));
-      else out.i32(-1);
-    }
+    out.need(14);
+    out.view.setInt16(out.pos, nf);
+    out.view.setInt32(out.pos + 2, 8);
+    pos[r] = out.pos + 6;
+    out.view.setFloat64(out.pos + 6, 0);
+    out.pos += 14;
+    for (let w = 0; w < k; w++) writers[w]!(out, r);
   }
   out.i16(-1);
   return { buf: out.take(), pos };

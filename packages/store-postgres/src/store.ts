@@ -3,6 +3,7 @@
  * table in the store's schema, appends as binary COPY inside one transaction, queries pushed
  * down as parameterised SQL, reads decoded straight into Arrow.
  */
+import { randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
 import type { RecordBatch, Schema, Table } from "apache-arrow";
 import { ALL_KINDS, QuiverError, type QueryNode, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core";
@@ -10,18 +11,47 @@ import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver
 import { checkScanOptions, dropColumn, mergeSchemas, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
 import type { Sql as TransactionSql } from "postgres";
 import { catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, POS, type TableInfo } from "./catalog.js";
-import type { Pool } from "./connection.js";
+import { InDoubt, type Pool, type TxControl, type TxOptions } from "./connection.js";
 import { type CopyColumn, type Encoded, encodeCopy, setPositions } from "./encode.js";
+import { copyReadable, copyRows } from "./copy-read.js";
 import { encodeJson } from "./json.js";
 import { valueText } from "./literal.js";
 import { readRows, runSql, type Column } from "./read.js";
 import { readRuns } from "./runs.js";
 import { compileWhere, ident, SqlBuilder } from "./sql.js";
+import { Doubts, durableStatement, probeToken } from "./tokens.js";
 import { sqlTypeOf } from "./types.js";
 import type { Target } from "./url.js";
 
 /** Rows fetched per round trip (and per RecordBatch) on reads. */
 const CHUNK = 65536;
+/** Locks a table's catalog row for the transaction and hands out `$2` positions. */
+const LOCK_ROW = (S: string) => `UPDATE ${S}._quiver_tables SET rows = rows + $2 WHERE name = $1 RETURNING rows - $2 AS start, version`;
+/** Thrown out of the fast append when the table moved: the transaction rolls back, the slow path runs. */
+const STALE = new Error("stale schema");
+
+type CopyStream = Writable & { _final(cb: (err?: Error | null) => void): void };
+
+/**
+ * Sends a COPY's data, then COMMIT right behind it without waiting for the COPY's answer (a
+ * COPY the server rejects aborts the transaction, and COMMIT then answers ROLLBACK).
+ */
+function sendCopy(stream: CopyStream, buf: Buffer, control: TxControl): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const final = stream._final.bind(stream);
+    stream._final = (cb) => {
+      final(cb);
+      try {
+        control.commit();
+        resolve();
+      } catch (err) {
+        reject(err);
+      }
+    };
+    stream.on("error", reject);
+    stream.end(buf);
+  });
+}
 
 export class PostgresDriver implements StoreDriver {
   readonly scheme = "postgres";
@@ -30,6 +60,11 @@ export class PostgresDriver implements StoreDriver {
   /** The schema, quoted. */
   private readonly S: string;
   private readonly cache = new Map<string, TableInfo>();
+  private readonly doubts = new Doubts();
+  /** Tokens of acknowledged appends: the next append's durable statement deletes them. */
+  private acked: string[] = [];
+  /** Whether this writer deleted the tokens older than a day yet (once per open). */
+  private pruned = false;
 
   constructor(
     readonly uri: string,
@@ -43,9 +78,10 @@ export class PostgresDriver implements StoreDriver {
   /** Creates the schema and catalog unless they exist (under a lock: racing first writers are safe). */
   async bootstrap(): Promise<void> {
     await this.pool.op(`opening schema ${this.target.schema}`, async () => {
-      const [r] = await this.pool.sql.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok`, [
+      const [r] = await this.pool.sql.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok`, [
         `${this.S}._quiver_columns`,
         `${this.S}._quiver_utf8_array(text[])`,
+        `${this.S}._quiver_batches`,
       ]);
       if (r!.ok) return;
       await this.pool.tx(async (tx) => {
@@ -85,10 +121,7 @@ export class PostgresDriver implements StoreDriver {
 
   /** Locks the table's catalog row for this transaction and hands out `n` positions. */
   private async lockRow(tx: TransactionSql, table: string, n: number): Promise<{ start: number; version: number } | undefined> {
-    const r = await tx.unsafe<{ start: string; version: string }[]>(`UPDATE ${this.S}._quiver_tables SET rows = rows + $2 WHERE name = $1 RETURNING rows - $2 AS start, version`, [
-      table,
-      n,
-    ]);
+    const r = await tx.unsafe<{ start: string; version: string }[]>(LOCK_ROW(this.S), [table, n]);
     return r.length ? { start: Number(r[0]!.start), version: Number(r[0]!.version) } : undefined;
   }
 
@@ -110,33 +143,103 @@ export class PostgresDriver implements StoreDriver {
     else this.cache.delete(table);
   }
 
+  /**
+   * Appends in one transaction, committed asynchronously (the table's row lock goes at once,
+   * so racing writers' commits share WAL flushes) and made durable by the token update sent
+   * right behind COMMIT (tokens.ts): resolves only once the append is committed and flushed.
+   */
   async append(table: string, batch: RecordBatch): Promise<void> {
-    const n = batch.numRows;
-    const nul = columnsWithNul(batch);
-    // Encoded before the table's lock is taken when the cached schema already holds the batch
-    // (the common case), so the lock is held only for the round trips.
-    const pre = this.cache.get(table);
-    let encoded = pre && n > 0 && this.fits(pre, batch, nul) ? this.encode(pre, batch) : undefined;
-    let after: TableInfo | undefined;
+    const what = `appending to ${table}`;
+    const rest = await this.pool.op(what, () => this.doubts.settle(table, batch, (t) => probeToken(this.pool, this.S, t)));
+    if (!rest) return; // the batch is the retry of one that committed after all
+    const token = randomUUID();
+    let after: TableInfo;
     try {
-      after = await this.pool.op(`appending to ${table}`, () =>
-        this.pool.tx((tx) =>
-          this.locked(tx, table, n, true, async (info, start) => {
-            const next = await evolve(tx, this.S, info, batch.schema, nul);
-            if (n > 0) {
-              if (next !== pre || !encoded) encoded = this.encode(next, batch);
-              setPositions(encoded, start);
-              await this.copyIn(tx, next, batch, encoded);
-            }
-            return next;
-          }),
-        ),
-      );
+      after = await this.pool.op(what, () => this.write(table, rest, token));
     } catch (err) {
       this.cache.delete(table); // whatever was learnt in the rolled-back transaction is void
+      if ((err as Error).cause instanceof InDoubt) {
+        const state = await probeToken(this.pool, this.S, token).catch(() => undefined);
+        if (state === "committed") {
+          this.acked.push(token);
+          return;
+        }
+        if (state === undefined) this.doubts.add(table, token, rest);
+      }
       throw err;
     }
+    this.acked.push(token);
     this.commit(table, after);
+  }
+
+  private asyncCommit(token: string): TxOptions {
+    return {
+      asyncCommit: {
+        durable: (q) => {
+          const prune = !this.pruned;
+          this.pruned = true;
+          return durableStatement(q, this.S, token, this.acked.splice(0), prune);
+        },
+      },
+    };
+  }
+
+  private async write(table: string, batch: RecordBatch, token: string): Promise<TableInfo> {
+    const n = batch.numRows;
+    const nul = columnsWithNul(batch);
+    // The common case: the cached schema holds the batch. Encoded before the transaction, and
+    // everything up to the data pipelined, so the table's lock is held for one round trip.
+    const pre = this.cache.get(table);
+    if (pre && n > 0 && this.fits(pre, batch, nul)) {
+      const encoded = this.encode(pre, batch);
+      try {
+        await this.pool.tx((tx, control) => this.fastAppend(tx, control, pre, batch, encoded, token), this.asyncCommit(token));
+        return pre;
+      } catch (err) {
+        if (err !== STALE) throw err;
+      }
+    }
+    return this.pool.tx(async (tx, control) => {
+      const ins = tx.unsafe(`INSERT INTO ${this.S}._quiver_batches (id) VALUES ($1)`, [token]).execute();
+      ins.catch(() => undefined); // its failure fails what follows it, and is awaited below
+      return (await this.locked(tx, table, n, true, async (info, start) => {
+        await ins;
+        const next = await evolve(tx, this.S, info, batch.schema, nul);
+        if (n > 0) {
+          const encoded = this.encode(next, batch);
+          setPositions(encoded, start);
+          const stream = (await tx.unsafe(this.copySql(next, batch)).writable()) as CopyStream;
+          await sendCopy(stream, encoded.buf, control);
+        }
+        return next;
+      }))!;
+    }, this.asyncCommit(token));
+  }
+
+  /** Token, lock and COPY sent at once; the data once the lock's answer gives the positions. STALE when the schema moved. */
+  private async fastAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string): Promise<void> {
+    const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
+    const ins = quiet(tx.unsafe(`INSERT INTO ${this.S}._quiver_batches (id) VALUES ($1)`, [token]).execute());
+    const lock = quiet(tx.unsafe<{ start: string; version: string }[]>(LOCK_ROW(this.S), [info.name, batch.numRows]).execute());
+    const copy = tx.unsafe(this.copySql(info, batch));
+    const writable = quiet(copy.writable() as Promise<unknown> as Promise<CopyStream>);
+    copy.execute();
+    await ins;
+    const r = (await lock)[0];
+    if (!r) throw STALE; // the table was dropped: the COPY failed, the slow path creates it
+    const stream = await writable;
+    if (Number(r.version) !== info.version) {
+      stream.on("error", () => undefined);
+      stream.destroy(new Error("the table's schema changed")); // CopyFail: nothing is written
+      throw STALE;
+    }
+    setPositions(encoded, Number(r.start));
+    await sendCopy(stream, encoded.buf, control);
+  }
+
+  private copySql(info: TableInfo, batch: RecordBatch): string {
+    const list = [POS, ...this.columnsOf(info, batch).map((c) => c.ident)].map(ident).join(", ");
+    return `COPY ${this.S}.${ident(info.ident)} (${list}) FROM STDIN (FORMAT binary)`;
   }
 
   /** Whether `info` holds the batch as it is (no column to add, widen or move to bytes). */
@@ -158,29 +261,6 @@ export class PostgresDriver implements StoreDriver {
 
   private encode(info: TableInfo, batch: RecordBatch): Encoded {
     return encodeCopy(batch, this.columnsOf(info, batch));
-  }
-
-  private async copyIn(tx: TransactionSql, info: TableInfo, batch: RecordBatch, encoded: Encoded): Promise<void> {
-    const buf = encoded.buf;
-    const list = [POS, ...this.columnsOf(info, batch).map((c) => c.ident)].map(ident).join(", ");
-    const stream = (await tx.unsafe(`COPY ${this.S}.${ident(info.ident)} (${list}) FROM STDIN (FORMAT binary)`).writable()) as Writable & { _final(cb: () => void): void };
-    // The driver reports a COPY the server rejects after the data only to the next statement
-    // (and never calls back): so a statement follows once the data is sent, and whichever
-    // settles first tells.
-    let probe: Promise<unknown> | undefined;
-    const sent = new Promise<void>((resolve) => {
-      const final = stream._final.bind(stream);
-      stream._final = (cb) => {
-        final(cb);
-        probe = tx.unsafe("SELECT 1");
-        resolve();
-      };
-    });
-    const done = new Promise<void>((resolve, reject) => {
-      stream.on("error", reject);
-      stream.end(buf, () => resolve());
-    });
-    await Promise.race([done, sent.then(() => probe!.then(() => done))]);
   }
 
   async read(table: string): Promise<Batches> {
@@ -250,6 +330,7 @@ export class PostgresDriver implements StoreDriver {
     checkScanOptions(info.schema, options, table);
     if (options.limit === 0) return [];
     const q = this.select(info, options);
+    if (q.params.length === 0 && copyReadable(q.columns)) return copyRows(this.pool, `reading ${table}`, `${this.S}.${ident(info.ident)}`, q.text, q.columns, CHUNK);
     return readRows(this.pool, `reading ${table}`, q.text, q.params, q.columns, CHUNK);
   }
 
