@@ -25,7 +25,7 @@ describe("quiver copy sqlite: (a xetrack database) → duckdb:", () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const db = path.join(t.dir, "xetrack.db");
-    const written = JSON.parse(execFileSync("python3", [XETRACK, db], { encoding: "utf8" })) as { rows: unknown[] };
+    const written = JSON.parse(execFileSync("/usr/bin/python3", [XETRACK, db], { encoding: "utf8" })) as { rows: unknown[] };
     const before = sha(db);
     const runs = path.join(t.dir, "runs.db");
 

@@ -76,7 +76,7 @@ const rawOne = LOGS / (await best(2, () => rawInsert(logRows, LOGS)));
 const rawBatches = LOGS / (await best(2, () => rawInsert(logRows, 10_000)));
 step("xetrack's log() (Python sqlite3, a commit per row)");
 const XLOGS = 2000;
-const xetrackLog = Number(execFileSync("python3", [path.join(here, "xetrack_log.py"), file(), String(XLOGS)], { encoding: "utf8" }).trim());
+const xetrackLog = Number(execFileSync("/usr/bin/python3", [path.join(here, "xetrack_log.py"), file(), String(XLOGS)], { encoding: "utf8" }).trim());
 
 // --- a track of N points: readByTime of 1%, and the whole track to Arrow ---------------------
 step(`a track of ${N} points`);
@@ -93,6 +93,11 @@ const track = session.track("robot/pose");
 const win = N / 100;
 const start = 1_700_000_000 + N / 2 / 100;
 const byTimeMs = 1000 * (await best(5, () => track.readByTime({ startTime: start, endTime: start + win / 100, limit: 10_000 })));
+const storeByTimeMs =
+  1000 *
+  (await best(5, async () => {
+    for await (const _ of session.store.readByTime("bench/exp/tracks/robot/pose", { start, end: start + win / 100, limit: 10_000, rowIndex: "index" }));
+  }));
 const raw = new Database(trackUri.slice("sqlite:".length), { readonly: true });
 const T = `"bench/exp/tracks/robot/pose"`;
 const rawWindow = raw.prepare(`SELECT _ts, x, y, _quiver_pos FROM ${T} WHERE _ts >= ? AND _ts < ? ORDER BY _ts, _quiver_pos LIMIT 10000`).raw(true);
@@ -139,7 +144,8 @@ printComparisons("@quiver/store-sqlite", [
   { case: `log() ${LOGS / 1e3}k rows × 4 cols`, unit: "rows/s", ours: oursLog, against: "raw INSERT, 1 transaction", theirs: rawOne },
   { case: `log() ${LOGS / 1e3}k rows × 4 cols`, unit: "rows/s", ours: oursLog, against: "xetrack log() (Python)", theirs: xetrackLog },
   { case: "logBatch 10k-row batches", unit: "rows/s", ours: oursBatch, against: "raw INSERT, 10k per tx", theirs: rawBatches },
-  { case: `readByTime 1% of ${M} points`, unit: "ms", ours: byTimeMs, against: "raw SELECT same window", theirs: rawByTimeMs, lowerIsBetter: true },
+  { case: `Track.readByTime 1% of ${M} points`, unit: "ms", ours: byTimeMs, against: "raw SELECT same window", theirs: rawByTimeMs, lowerIsBetter: true },
+  { case: `store.readByTime 1% → Arrow`, unit: "ms", ours: storeByTimeMs, against: "raw SELECT same window", theirs: rawByTimeMs, lowerIsBetter: true },
   { case: `full read ${M} points → Arrow`, unit: "points/s", ours: fullOurs, against: "raw SELECT .raw().all()", theirs: fullRaw },
   { case: "Reader.runs() 30k runs", unit: "s", ours: runsSecs, against: "raw GROUP BY", theirs: rawRunsSecs, lowerIsBetter: true },
 ]);

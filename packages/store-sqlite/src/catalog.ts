@@ -133,7 +133,7 @@ function indexName(table: string, column: string): string {
 
 /** Tracks read by time, runs by id: index what their queries filter on. */
 function indexes(col: Col): boolean {
-  return (col.name === "_ts" || col.name === "track_id" || col.name === "timestamp") && col.storage !== "null";
+  return (col.name === "_ts" || col.name === "track_id") && col.storage !== "null";
 }
 
 /** The expression that converts a column's old values to a new storage. */

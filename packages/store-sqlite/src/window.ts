@@ -1,6 +1,6 @@
 /**
- * Time windows (Track.readByTime) through the (column, _quiver_pos) index every `_ts`,
- * `timestamp` and `track_id` column of a Quiver table has: the first page skips `offset` rows,
+ * Time windows (Track.readByTime) through the (column, _quiver_pos) index every `_ts` and
+ * `track_id` column of a Quiver table has (other columns: the same SQL): the first page skips `offset` rows,
  * later pages continue from the last (value, position) pair, so a window costs what it returns.
  * Windows this cannot serve exactly (no bound, a foreign table, a bound of the other kind) are
  * handed back to core, which scans.

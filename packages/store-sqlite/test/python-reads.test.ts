@@ -39,7 +39,7 @@ describe("sqlite: Python reads what Quiver wrote", () => {
     await s.close();
     expect(fs.readdirSync(dir)).toEqual(["quiver.db"]); // closed: no -wal, no -shm
 
-    const out = JSON.parse(execFileSync("python3", ["-c", READ, file], { encoding: "utf8" }));
+    const out = JSON.parse(execFileSync("/usr/bin/python3", ["-c", READ, file], { encoding: "utf8" }));
     expect(out.tables).toContain("events");
     expect(out.tables).toContain("exp/tracks/train/loss");
     expect(out.decl).toMatchObject({

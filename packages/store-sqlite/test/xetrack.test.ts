@@ -26,7 +26,7 @@ interface Written {
 
 /** Writes a xetrack database at `file` with python3 and returns what the script read back. */
 export function writeXetrack(file: string): Written {
-  return JSON.parse(execFileSync("python3", [SCRIPT, file], { encoding: "utf8" })) as Written;
+  return JSON.parse(execFileSync("/usr/bin/python3", [SCRIPT, file], { encoding: "utf8" })) as Written;
 }
 
 function snapshot(dir: string): Record<string, string> {
@@ -156,7 +156,7 @@ describe("sqlite: a database xetrack wrote", () => {
       await store.close();
     }
     // Python's sqlite3 still reads xetrack's table as it wrote it.
-    const n = execFileSync("python3", ["-c", `import sqlite3; print(sqlite3.connect(${JSON.stringify(file)}).execute('SELECT count(*) FROM "default"').fetchone()[0])`], {
+    const n = execFileSync("/usr/bin/python3", ["-c", `import sqlite3; print(sqlite3.connect(${JSON.stringify(file)}).execute('SELECT count(*) FROM "default"').fetchone()[0])`], {
       encoding: "utf8",
     });
     expect(n.trim()).toBe("6");
