@@ -153,6 +153,23 @@ await logger.close();`,
     expect(fs.readdirSync(dir).filter((f) => f.startsWith("option1.h5."))).toEqual([]); // no temporary copy left
   });
 
+  it("concurrentReaders on a file written without it converts it the same way, with and without declared datasets", () => {
+    const p = file("reopened.h5");
+    const r = node(
+      `let l = await H5Logger.open(argv[0], { replaceIfExists: true });
+l.log("a", 1); await l.close();
+l = await H5Logger.open(argv[0], { concurrentReaders: true });
+l.log("a", 2); await l.close();
+l = await H5Logger.open(argv[0], { concurrentReaders: true, datasets: { a: { shape: [], dtype: "float64" } } });
+l.log("a", 3); await l.close();`,
+      p,
+    );
+    expect(r.err).toBe("");
+    expect(r.status).toBe(0);
+    expect(superblock(p)).toBe(3);
+    expect(dump(p).a![5]).toEqual([1, 2, 3]);
+  });
+
   it("h5py swmr=True reads a converted file while the logger still writes it", async () => {
     const p = file("option1-live.h5");
     const logger = await H5Logger.open(p, { replaceIfExists: true });
