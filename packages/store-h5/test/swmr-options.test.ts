@@ -151,7 +151,7 @@ await logger.close();`,
     expect(d["train/img"]).toEqual(["|u1", [1, 3], [null, 3], [65536, 3], {}, [[1, 2, 255]]]);
     expect(d.late![5]).toEqual([[0.5, 1.5]]);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith("option1.h5."))).toEqual([]); // no temporary copy left
-  });
+  }, 30_000);
 
   it("concurrentReaders on a file written without it converts it the same way, with and without declared datasets", () => {
     const p = file("reopened.h5");
@@ -168,7 +168,7 @@ l.log("a", 3); await l.close();`,
     expect(r.status).toBe(0);
     expect(superblock(p)).toBe(3);
     expect(dump(p).a![5]).toEqual([1, 2, 3]);
-  });
+  }, 30_000);
 
   it("h5py swmr=True reads a converted file while the logger still writes it", async () => {
     const p = file("option1-live.h5");
@@ -218,7 +218,7 @@ await logger.close();`,
     expect(r2.out.trim()).toBe("ok");
     expect(dump(q).x![5]).toEqual([0, 1, 2, 3]);
     expect(py("import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(f['names'][0])", q).trim()).toBe("b'ab'");
-  });
+  }, 30_000);
 });
 
 describe("nDatasets (h5logger's option 3)", () => {
