@@ -131,6 +131,33 @@ describe("sqlite: a database xetrack wrote", () => {
     expect(snapshot(dir)).toEqual(before); // reading created, changed or left nothing
   });
 
+  it("an older xetrack's table named events (and its day-first timestamps) reads as Quiver's events", async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, "old.db");
+    execFileSync("/usr/bin/python3", [
+      "-c",
+      `import sqlite3
+c = sqlite3.connect(${JSON.stringify(file)})
+c.execute('CREATE TABLE events (track_id TEXT, timestamp TEXT, PRIMARY KEY (track_id, timestamp))')
+c.execute('ALTER TABLE events ADD COLUMN accuracy REAL')
+c.execute("INSERT INTO events VALUES ('old-run', '18-08-2023 11:02:35.162360', 0.9)")
+c.execute("INSERT INTO events VALUES ('old-run', '18-08-2023 11:02:36.000001', 0.95)")
+c.commit()`,
+    ]);
+    const target = `duckdb:${path.join(dir, "runs.db")}`;
+    expect(await copy({ source: `sqlite:${file}`, target })).toBe(2);
+    const duck = await openStore(target, { readOnly: true });
+    try {
+      const got = await rows(duck, "events");
+      expect(got.map((r) => [r.track_id, (r.timestamp as Date).toISOString(), r.accuracy])).toEqual([
+        ["old-run", "2023-08-18T11:02:35.162Z", 0.9],
+        ["old-run", "2023-08-18T11:02:36.000Z", 0.95],
+      ]);
+    } finally {
+      await duck.close();
+    }
+  });
+
   it("refuses to write into xetrack's tables (UNSUPPORTED, saying how to copy), changing nothing", async () => {
     const dir = tmpDir();
     const file = path.join(dir, "xetrack.db");
