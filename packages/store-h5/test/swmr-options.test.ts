@@ -5,11 +5,13 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { isQuiverError } from "@quiver/core";
 import { H5Logger } from "../dist/index.js";
 import { py, python, tmpDir, tool } from "./helpers.js";
 
+// Every test runs Python or Node children (h5py, h5dump, h5repack): seconds each on a loaded machine.
+vi.setConfig({ testTimeout: 30_000 });
 const dir = tmpDir("swmr-options");
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const file = (name: string) => path.join(dir, name);
@@ -151,7 +153,7 @@ await logger.close();`,
     expect(d["train/img"]).toEqual(["|u1", [1, 3], [null, 3], [65536, 3], {}, [[1, 2, 255]]]);
     expect(d.late![5]).toEqual([[0.5, 1.5]]);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith("option1.h5."))).toEqual([]); // no temporary copy left
-  }, 30_000);
+  });
 
   it("concurrentReaders on a file written without it converts it the same way, with and without declared datasets", () => {
     const p = file("reopened.h5");
@@ -168,7 +170,7 @@ l.log("a", 3); await l.close();`,
     expect(r.status).toBe(0);
     expect(superblock(p)).toBe(3);
     expect(dump(p).a![5]).toEqual([1, 2, 3]);
-  }, 30_000);
+  });
 
   it("h5py swmr=True reads a converted file while the logger still writes it", async () => {
     const p = file("option1-live.h5");
@@ -218,7 +220,7 @@ await logger.close();`,
     expect(r2.out.trim()).toBe("ok");
     expect(dump(q).x![5]).toEqual([0, 1, 2, 3]);
     expect(py("import h5py,sys\nf=h5py.File(sys.argv[1],'r')\nprint(f['names'][0])", q).trim()).toBe("b'ab'");
-  }, 30_000);
+  });
 });
 
 describe("nDatasets (h5logger's option 3)", () => {
