@@ -5,8 +5,8 @@
  * torch's default collate does. Images are decoded to H×W×C uint8 (tf's layout): PNG by our own
  * decoder (png.ts), JPEG by jpeg-js (both plain JS; chosen by bench/decoders.mjs).
  */
+import { createRequire } from "node:module";
 import { extname } from "node:path";
-import jpeg from "jpeg-js";
 import { QuiverError, type Row } from "@quiver/core";
 import { decodePng, isPng } from "./png.js";
 
@@ -42,6 +42,13 @@ function where(info: EntryInfo): string {
   return info.column === "file" ? `file ${JSON.stringify(info.path)}` : `field ${JSON.stringify(info.column)} of ${JSON.stringify(info.path)}`;
 }
 
+type JpegJs = typeof import("jpeg-js");
+let jpegJs: JpegJs | undefined;
+/** jpeg-js, loaded on the first JPEG (importing the package stays as fast as before). */
+function jpeg(): JpegJs {
+  return (jpegJs ??= createRequire(import.meta.url)("jpeg-js") as JpegJs);
+}
+
 /** Decodes a PNG or JPEG to H×W×C uint8 (C = 1/2/3/4 for PNG as stored, 3 for JPEG). */
 export function decodeImage(bytes: Uint8Array, what = "image"): Tensor {
   if (isPng(bytes)) {
@@ -51,7 +58,7 @@ export function decodeImage(bytes: Uint8Array, what = "image"): Tensor {
   if (bytes[0] === 0xff && bytes[1] === 0xd8) {
     let j: { width: number; height: number; data: Uint8Array };
     try {
-      j = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
+      j = jpeg().decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
     } catch (err) {
       throw new QuiverError("INVALID_VALUE", `${what}: not a decodable JPEG (${(err as Error).message})`, { cause: err });
     }
