@@ -108,7 +108,13 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     this.types = new ColumnTypes(schema);
     this.cache = options.cache !== undefined ? FunctionCache.open(options.cache) : undefined;
     if (options.logMetrics && sampler) (this.logSampler = sampler()).start();
-    this.buffer = new WriteBuffer((rows, receipt) => this.write(rows, receipt), ROWS, options, `${store.uri} table ${JSON.stringify(this.table)}`, () => store.capabilities.appendReceipts === true);
+    this.buffer = new WriteBuffer(
+      (rows, receipt) => this.write(rows, receipt),
+      ROWS,
+      options,
+      `${store.uri} table ${JSON.stringify(this.table)}`,
+      () => store.capabilities.appendReceipts === true,
+    );
     // Rows logged by a script that ends without close() are written all the same.
     const buffer = this.buffer;
     this.unhook = onProcessExit({
@@ -401,7 +407,9 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     const s = this.logSampler!;
     const m = s.stop();
     s.start();
-    return { ...m, ...row };
+    const out = { ...row } as Row;
+    for (const k in m) if (!(k in out)) out[k] = m[k];
+    return out as R;
   }
 
   private assets(): AssetStore {
