@@ -9,7 +9,7 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import { type AppendOptions, mergeSchemas } from "@quiver/core/store-kit";
 import { rawColumns } from "./decode.js";
 import { type ByteWriter, checkRawValues, type EncodedBlock, encodeColumns, encodeRows } from "./encode.js";
-import { TrackWrite } from "./dreamlake.js";
+import { noteAppend, TrackWrite } from "./dreamlake.js";
 import { DataFile } from "./files.js";
 import type { Entry } from "./index-file.js";
 import type { Leases } from "./lease.js";
@@ -70,7 +70,7 @@ export async function appendBatch(ctx: Ctx, leases: Leases, w: ByteWriter, st: T
       rows += b.rows;
     }
     // dreamlake's metadata.json before the index: a failure there cuts the batch back whole.
-    track?.commit(st, firstRow, rows);
+    track?.commit(st, rows);
     if (entries.length) appendIndex(st, entries);
     if (receipt) receipt.committed = true;
     st.entries.push(...entries);
@@ -78,6 +78,7 @@ export async function appendBatch(ctx: Ctx, leases: Leases, w: ByteWriter, st: T
     st.dataSize = st.end;
     st.rows = rows;
     st.dirty = true;
+    noteAppend(st, firstRow);
     // The run summary after the index (it never covers more than the index names); never throws.
     keepSummary(ctx, st, schema, batch, st.entries.length - entries.length);
     if (w.buf.length > 16 << 20) w.shrink(1 << 20);

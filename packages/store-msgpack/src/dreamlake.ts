@@ -96,6 +96,11 @@ export function lastAppendStart(st: TableState): number | undefined {
   return lastStarts.get(st);
 }
 
+/** Called by every append once its rows are in (Track.appendBatch's startIndex). */
+export function noteAppend(st: TableState, firstRow: number): void {
+  lastStarts.set(st, firstRow);
+}
+
 /** An append to a track table in progress, holding dreamlake's `.track.lock`. */
 export class TrackWrite {
   private constructor(
@@ -125,8 +130,7 @@ export class TrackWrite {
   }
 
   /** Once the batch's bytes are in: metadata.json counts every row of the track (`rows`). */
-  commit(st: TableState, firstRow: number, rows: number): void {
-    lastStarts.set(st, firstRow);
+  commit(st: TableState, rows: number): void {
     const path = join(st.dir, TRACK_META);
     const meta = readJson(path) ?? freshTrackMeta(this.name, {});
     meta.totalDataPoints = rows;
@@ -150,7 +154,6 @@ export class DreamlakeSession implements SessionSidecars {
     private readonly warn: (message: string) => void,
     /** Rows stored in a track table (for a metadata.json written before any append). */
     private readonly rows: (track: string) => number,
-    private readonly lastStart: (table: string) => number | undefined,
   ) {
     this.location = dir;
   }
@@ -312,9 +315,5 @@ export class DreamlakeSession implements SessionSidecars {
       meta.updatedAt = now();
       writeJson(path, meta);
     });
-  }
-
-  lastAppendStart(table: string): number | undefined {
-    return this.lastStart(table);
   }
 }

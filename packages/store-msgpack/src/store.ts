@@ -101,8 +101,12 @@ class MsgpackDriver implements StoreDriver {
   sessionSidecars(prefix: string, readOnly: boolean): DreamlakeSession | undefined {
     if (readOnly || !keepsDreamlake(this.ctx, prefix)) return undefined;
     const rows = (track: string) => this.loaded(`${prefix}/tracks/${track}`)?.rows ?? 0;
-    const last = (table: string) => lastAppendStart(this.state(table));
-    return new DreamlakeSession(join(this.root, ...prefix.split("/")), this.ctx.lockTimeout, this.ctx.warn, rows, last);
+    return new DreamlakeSession(join(this.root, ...prefix.split("/")), this.ctx.lockTimeout, this.ctx.warn, rows);
+  }
+
+  /** Index of the first row of the last append to `table`, counted under the lock. */
+  lastAppendStart(table: string): number | undefined {
+    return lastAppendStart(this.state(table));
   }
 
   /** The state of a table that exists, refreshed; undefined for a missing table. */
@@ -264,6 +268,11 @@ export class MsgpackStore extends DefinedStore {
   /** What a Session keeps in dreamlake's files beside its tables (core's SessionSidecars). */
   sessionSidecars(prefix: string): SessionSidecars | undefined {
     return this.msgpack.sessionSidecars(prefix, this.readOnlyOpen);
+  }
+
+  /** Where this store's last append to `table` started (Track.appendBatch's startIndex, exact with other writers). */
+  lastAppendStart(table: string): number | undefined {
+    return this.msgpack.lastAppendStart(table);
   }
 }
 

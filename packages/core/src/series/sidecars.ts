@@ -65,8 +65,6 @@ export interface SessionSidecars {
   appendLogs(entries: readonly Omit<LogEntry, "sequenceNumber">[]): number[];
   readTrackInfo(track: string): Partial<TrackInfo> | undefined;
   writeTrackInfo(track: string, info: Description): void;
-  /** Index of the first row of the last append to `table` by this store, as counted under its lock. */
-  lastAppendStart?(table: string): number | undefined;
 }
 
 /** A store offering sidecars (duck-typed: wrappers such as teeStore offer none). */
@@ -77,4 +75,16 @@ interface SidecarHost {
 export function sidecarsOf(store: Store, prefix: string): SessionSidecars | undefined {
   const f = (store as Partial<SidecarHost>).sessionSidecars;
   return typeof f === "function" ? f.call(store, prefix) : undefined;
+}
+
+/** A store that counts rows under its write lock (duck-typed, as sidecars). */
+interface AppendCounter {
+  /** Index of the first row of this store's last append to `table`. */
+  lastAppendStart(table: string): number | undefined;
+}
+
+/** The store's own count of where its last append to a table started, when it keeps one. */
+export function appendCounter(store: Store): ((table: string) => number | undefined) | undefined {
+  const f = (store as Partial<AppendCounter>).lastAppendStart;
+  return typeof f === "function" ? (table) => f.call(store, table) : undefined;
 }

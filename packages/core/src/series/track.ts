@@ -13,7 +13,7 @@ import type { ExitBatch } from "../write/exit.js";
 import { checkLimit, checkTime, INDEX, POINTS, pointsToBatch, TS_SCHEMA } from "./points-batch.js";
 import { PointColumns } from "./points.js";
 import type { Session } from "./session.js";
-import type { Description, TrackInfo } from "./sidecars.js";
+import { appendCounter, type Description, type TrackInfo } from "./sidecars.js";
 
 /** A point read back; `P` is the type given to `session.track<P>(name)`. */
 export interface TrackPoint<P extends object = Row> {
@@ -146,9 +146,12 @@ export class Track<P extends object = Row> {
       const n = (await store.schema(this.table)) ? await store.count(this.table) : 0;
       return { count: 0, startIndex: n, endIndex: n - 1 };
     }
-    let start: number;
+    // A store that counts under its write lock knows where the batch went, other writers
+    // included; others are asked for their count first (this track's calls run in order).
+    const counter = appendCounter(store);
+    let start: number | undefined;
     try {
-      start = (await store.schema(this.table)) ? await store.count(this.table) : 0;
+      if (!counter) start = (await store.schema(this.table)) ? await store.count(this.table) : 0;
       await this.write(pts, "columns", false);
     } catch (err) {
       throw asStoreError(
@@ -157,8 +160,7 @@ export class Track<P extends object = Row> {
         "nothing of the batch was stored; call appendBatch again once the fault is fixed",
       );
     }
-    // A store that counts under its write lock knows where the batch went, other writers included.
-    start = this.session.sidecars?.lastAppendStart?.(this.table) ?? start;
+    start = counter?.(this.table) ?? start ?? 0;
     return { count: pts.length, startIndex: start, endIndex: start + pts.length - 1 };
   }
 
