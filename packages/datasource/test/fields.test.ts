@@ -3,10 +3,11 @@
  * results uploaded into another datasource, rescans after deletions, zoned datetimes — on every
  * store of STORES (memory, DuckDB, msgpack, PostgreSQL), with real folders and files.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { field, not } from "@quiver/core";
+import { field, not, parseFilter } from "@quiver/core";
 import { Datasource, ZonedDate } from "../dist/index.js";
 import { STORES, expectCode, tempDir, writeFiles } from "./helpers.js";
 
@@ -62,6 +63,8 @@ describe.each(STORES)("declared and multivalue fields on %s", (_label, storeFor)
     // three-valued logic: c has no ids, so neither contains(1) nor its negation match it
     expect(await paths(ds.where(not(field("ids").contains(1))))).toEqual(["b.jpg"]);
     expect(await paths(ds.where(field("ids").isNull()))).toEqual(["c.jpg"]);
+    // the filter language (the dashboard's, the CLI's) says the same
+    expect(await paths(ds.where(parseFilter("tags contains 'dog' and not ids contains 2")))).toEqual(["b.jpg"]);
     // an update replaces the list; a clear removes it
     await ds.updateMetadata("b.jpg", { tags: ["cat", "owl"] });
     await ds.updateMetadata("a.jpg", { tags: null });
@@ -135,6 +138,16 @@ describe.each(STORES)("declared and multivalue fields on %s", (_label, storeFor)
     expect(fields.find((x) => x.name === "score")!.tags).toEqual(["loss"]);
     expect(fields.find((x) => x.name === "thumb")!.tags).toBeUndefined();
     expect((await again.all()).rows.find((r) => r.path === "a.jpg")!.score).toBe(1.5);
+    if (_label !== "memory") {
+      // …and so does another process (this one lets go of the DuckDB file first)
+      await again.close();
+      const script = `const { Datasource } = await import(${JSON.stringify(path.resolve("dist/index.js"))});
+        const ds = await Datasource.get({ name: "images", root: ${JSON.stringify(root)}, store: ${JSON.stringify(store)} });
+        console.log(JSON.stringify(await ds.fields())); await ds.close();`;
+      const out = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+      expect(out.stderr).toBe("");
+      expect(JSON.parse(out.stdout)).toEqual(JSON.parse(JSON.stringify(fields)));
+    }
   });
 
   it("document and annotation fields: documents load as text; annotations parse; exports write them", async () => {
