@@ -76,12 +76,18 @@ function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-/** 'YYYY-MM-DD HH:MM:SS' of whole seconds since the epoch (years 1…9999). */
+let lastSec = Number.NaN;
+let lastText = "";
+
+/** 'YYYY-MM-DD HH:MM:SS' of whole seconds since the epoch (years 1…9999); rows logged together share it. */
 function secondsText(sec: number): string {
+  if (sec === lastSec) return lastText;
   const d = new Date(sec * 1000);
   const y = d.getUTCFullYear();
   const ys = y >= 1000 ? String(y) : String(y).padStart(4, "0");
-  return `${ys}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+  lastText = `${ys}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+  lastSec = sec;
+  return lastText;
 }
 
 /** Text of a raw timestamp (a count of `unit` since the epoch). */
