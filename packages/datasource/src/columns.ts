@@ -44,6 +44,8 @@ export function packBits(bytes: Uint8Array, n: number): { bits: Uint8Array; coun
 export abstract class Column {
   valid = new Uint8Array(1024);
   n = 0;
+  /** False while every row has a value (results then need no validity pass). */
+  protected mayBeNull = false;
   constructor(readonly type: DataType) {}
   /** Appends `count` nulls. */
   abstract pushNulls(count: number): void;
@@ -53,6 +55,7 @@ export abstract class Column {
   abstract setFrom(row: number, data: Data, i: number): void;
   clear(row: number): void {
     this.valid[row] = 0;
+    this.mayBeNull = true;
   }
   /** The rows `rows` as Arrow data. */
   abstract gather(rows: Int32Array): Data;
@@ -61,11 +64,13 @@ export abstract class Column {
   }
   protected appendValid(data: Data, idx: Int32Array | null, count: number): void {
     this.growValid(this.n + count);
+    if (data.nullCount > 0) this.mayBeNull = true;
     const v = validBytes(data);
     if (!idx) this.valid.set(v.subarray(0, count), this.n);
     else for (let k = 0; k < count; k++) this.valid[this.n + k] = v[idx[k]!]!;
   }
   protected validityOf(rows: Int32Array): { bits?: Uint8Array; count: number } {
+    if (!this.mayBeNull) return { count: 0 };
     const m = rows.length;
     const bytes = new Uint8Array(m);
     let nulls = 0;
@@ -79,6 +84,7 @@ export abstract class Column {
 export class I64Column extends Column {
   words = new Int32Array(2048);
   pushNulls(count: number): void {
+    if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
     this.words = grow(this.words, 2 * (this.n + count));
     this.valid.fill(0, this.n, this.n + count);
@@ -127,6 +133,7 @@ export class I64Column extends Column {
 export class F64Column extends Column {
   vals = new Float64Array(1024);
   pushNulls(count: number): void {
+    if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
     this.vals = grow(this.vals, this.n + count);
     this.valid.fill(0, this.n, this.n + count);
@@ -162,6 +169,7 @@ export class F64Column extends Column {
 export class BoolColumn extends Column {
   vals = new Uint8Array(1024);
   pushNulls(count: number): void {
+    if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
     this.vals = grow(this.vals, this.n + count);
     this.valid.fill(0, this.n, this.n + count);
@@ -202,6 +210,7 @@ export class StrColumn extends Column {
   patched = new Uint8Array(1024);
   patch = new Map<number, Uint8Array>();
   pushNulls(count: number): void {
+    if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
     this.offs = grow(this.offs, this.n + count + 1);
     this.patched = grow(this.patched, this.n + count);
@@ -272,6 +281,7 @@ export class StrColumn extends Column {
     this.patched.fill(0);
   }
   gather(rows: Int32Array): Data {
+    if (this.patch.size === 0 && !this.mayBeNull) return this.gatherRuns(rows);
     const m = rows.length;
     const offs = new Int32Array(m + 1);
     const { offs: so, bytes: sb, patched, valid } = this;
@@ -303,12 +313,45 @@ export class StrColumn extends Column {
     const { bits, count } = this.validityOf(rows);
     return makeData({ type: this.type as never, length: m, nullCount: count, nullBitmap: bits, valueOffsets: offs, data: out } as never);
   }
+
+  /** No patches, no nulls: runs of consecutive rows are copied as one block of bytes. */
+  private gatherRuns(rows: Int32Array): Data {
+    const m = rows.length;
+    const so = this.offs;
+    const sb = this.bytes;
+    let total = 0;
+    for (let j = 0; j < m; ) {
+      const r0 = rows[j]!;
+      let k = j + 1;
+      while (k < m && rows[k] === rows[k - 1]! + 1) k++;
+      total += so[r0 + (k - j)]! - so[r0]!;
+      j = k;
+    }
+    const out = new Uint8Array(total);
+    const offs = new Int32Array(m + 1);
+    let pos = 0;
+    for (let j = 0; j < m; ) {
+      const r0 = rows[j]!;
+      let k = j + 1;
+      while (k < m && rows[k] === rows[k - 1]! + 1) k++;
+      const a = so[r0]!;
+      const len = so[r0 + (k - j)]! - a;
+      if (len < 48) for (let x = 0; x < len; x++) out[pos + x] = sb[a + x]!;
+      else out.set(sb.subarray(a, a + len), pos);
+      const d = pos - a;
+      for (let t = j; t < k; t++) offs[t + 1] = so[r0 + (t - j) + 1]! + d;
+      pos += len;
+      j = k;
+    }
+    return makeData({ type: this.type as never, length: m, nullCount: 0, valueOffsets: offs, data: out } as never);
+  }
 }
 
 /** Any other type (multivalue fields): JS values, rebuilt as Arrow on output. */
 export class AnyColumn extends Column {
   vals: unknown[] = [];
   pushNulls(count: number): void {
+    if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
     this.valid.fill(0, this.n, this.n + count);
     for (let k = 0; k < count; k++) this.vals.push(null);

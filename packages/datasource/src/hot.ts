@@ -18,7 +18,7 @@ import { type Data, DataType, Field, RecordBatch, Schema, Struct, Table, TimeUni
 import type { OrderBy, QueryNode, Store } from "@quiver/core";
 import { AnyColumn, BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes } from "./columns.js";
 import { DELETED, type FieldRec, SEP } from "./events.js";
-import { compileKernel } from "./kernels.js";
+import { T, compileKernel } from "./kernels.js";
 import { type FieldType, arrowType, isListType } from "./types.js";
 
 /** Rows × (fields + 1) beyond which the state is not kept in memory (the SQL engine serves). */
@@ -352,7 +352,7 @@ export class HotState {
       const all = this.dead === 0;
       for (let i = 0; i < len && m < max; i++) {
         const r = rows[i]!;
-        if ((!kernel || state[i] === 1) && (all || alive[r])) picked[m++] = r;
+        if ((!kernel || state[i] === T) && (all || alive[r])) picked[m++] = r;
       }
     }
     let sel: Int32Array = picked.subarray(0, m);

@@ -1,6 +1,7 @@
 /**
  * Queries over the hot state's columns (columns.ts), compiled once per query into loops over
- * typed arrays: SQL's three-valued logic (1 true, 0 false, 2 unknown), with DuckDB's semantics —
+ * typed arrays: SQL's three-valued logic (2 true, 1 unknown, 0 false: AND is min, OR is max,
+ * NOT is 2 − x), with DuckDB's semantics —
  * strings compare as UTF-8 bytes, NaN is the largest float and equals itself, ints compare
  * exactly. What is not compiled here (multivalue fields, NaN literals, contains on huge
  * columns is fine) returns undefined and the query runs in SQL instead.
@@ -8,9 +9,10 @@
 import type { Primitive, QueryNode } from "@quiver/core";
 import { BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes, encodeUtf8 } from "./columns.js";
 
-const T = 1;
+/** Kleene's order false < unknown < true. */
+export const T = 2;
+const N = 1;
 const F = 0;
-const N = 2;
 
 /** Fills out[0..m) with the predicate's state for rows[0..m). */
 export type Kernel = (rows: Int32Array, m: number, out: Uint8Array) => void;
@@ -138,12 +140,16 @@ export function compileKernel(node: QueryNode, cols: ReadonlyMap<string, Column>
         (parts[0] as Kernel)(rows, m, out);
         for (let p = 1; p < parts.length; p++) {
           (parts[p] as Kernel)(rows, m, tmp);
-          for (let i = 0; i < m; i++) {
-            const a = out[i]!;
-            const b = tmp[i]!;
-            if (isAnd) out[i] = a === F || b === F ? F : a === N || b === N ? N : T;
-            else out[i] = a === T || b === T ? T : a === N || b === N ? N : F;
-          }
+          if (isAnd)
+            for (let i = 0; i < m; i++) {
+              const b = tmp[i]!;
+              if (b < out[i]!) out[i] = b;
+            }
+          else
+            for (let i = 0; i < m; i++) {
+              const b = tmp[i]!;
+              if (b > out[i]!) out[i] = b;
+            }
         }
       };
     }
@@ -152,7 +158,7 @@ export function compileKernel(node: QueryNode, cols: ReadonlyMap<string, Column>
       if (!k) return undefined;
       return (rows, m, out) => {
         k(rows, m, out);
-        for (let i = 0; i < m; i++) out[i] = out[i] === N ? N : out[i] === T ? F : T;
+        for (let i = 0; i < m; i++) out[i] = T - out[i]!;
       };
     }
   }
