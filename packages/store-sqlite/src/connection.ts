@@ -8,7 +8,7 @@ import { QuiverError } from "@quiver/core/store-kit";
 
 export interface Opened {
   db: Database.Database;
-  /** The file is in WAL mode because this connection set it (it sets it back on close). */
+  /** This connection put the file in WAL mode (and sets it back to a rollback journal on close). */
   wal: boolean;
 }
 
@@ -72,7 +72,12 @@ export function openDatabase(path: string, readOnly: boolean, busyTimeout: numbe
     db = new Database(path, { readonly: readOnly, fileMustExist: readOnly, timeout: busyTimeout });
     let wal = false;
     if (!readOnly && !memory) {
-      wal = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase() === "wal";
+      // Another tool's file already in WAL mode (its owner's choice) stays so; Quiver's own files
+      // and files in a rollback journal go back to one on close.
+      const before = String(db.pragma("journal_mode", { simple: true })).toLowerCase();
+      const ours = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_quiver_tables'`).get() !== undefined;
+      const now = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
+      wal = now === "wal" && (before !== "wal" || ours);
       db.pragma("synchronous = FULL");
     }
     // Read the header now: a file that is not a database fails here, not at the first read.

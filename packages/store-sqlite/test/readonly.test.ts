@@ -55,6 +55,22 @@ describe("sqlite: read-only opens", () => {
     expect(Object.keys(after)).toEqual(Object.keys(before));
   });
 
+  it("two writers at once: once both closed, the file has no -wal/-shm and a read-only open creates none", async () => {
+    const dir = tmpDir();
+    const uri = `sqlite:${path.join(dir, "two.db")}`;
+    const a = await openStore(uri);
+    await a.append("t", rowsToBatch([{ i: 1 }]));
+    const b = await openStore(uri);
+    await b.append("t", rowsToBatch([{ i: 2 }]));
+    await a.close(); // b still open: the file stays in WAL mode
+    await b.close(); // the last one sets it back
+    expect(fs.readdirSync(dir)).toEqual(["two.db"]);
+    const r = await openStore(uri, { readOnly: true });
+    expect(await r.count("t")).toBe(2);
+    await r.close();
+    expect(fs.readdirSync(dir)).toEqual(["two.db"]);
+  });
+
   it("reads what a killed writer committed (WAL left behind), without touching its files", async () => {
     const dir = tmpDir();
     const file = path.join(dir, "k.db");
