@@ -103,6 +103,8 @@ export class SessionFiles {
     private readonly ensureOpen: () => void,
     /** Largest file accepted, in bytes. */
     readonly maxSize: number,
+    /** Bytes per blob row. */
+    private readonly chunk = FILE_CHUNK,
   ) {
     this.recordsTable = `${prefix}/files/records`;
   }
@@ -182,11 +184,11 @@ export class SessionFiles {
         const fd = openSync(source, "r");
         close = () => closeSync(fd);
         readChunk = (i) => {
-          const len = Math.min(FILE_CHUNK, size - i * FILE_CHUNK);
+          const len = Math.min(this.chunk, size - i * this.chunk);
           const buf = Buffer.allocUnsafe(len);
           let got = 0;
           while (got < len) {
-            const n = readSync(fd, buf, got, len - got, i * FILE_CHUNK + got);
+            const n = readSync(fd, buf, got, len - got, i * this.chunk + got);
             if (n === 0) throw new QuiverError("IO", `${source} shrank while it was uploaded; upload it again`);
             got += n;
           }
@@ -196,11 +198,11 @@ export class SessionFiles {
     } else if (source instanceof Uint8Array) {
       size = source.length;
       filename = checkFilename(opts.filename);
-      readChunk = (i) => source.subarray(i * FILE_CHUNK, Math.min(size, (i + 1) * FILE_CHUNK));
+      readChunk = (i) => source.subarray(i * this.chunk, Math.min(size, (i + 1) * this.chunk));
     } else throw new QuiverError("INVALID_VALUE", `upload expects a file path or a Uint8Array, got ${describeValue(source)}`);
     if (size > this.maxSize)
       throw new QuiverError("TOO_LARGE", `${filename} has ${size} bytes, more than the limit of ${this.maxSize}; raise Session.open's maxFileSize or split the file`);
-    const n = Math.ceil(size / FILE_CHUNK);
+    const n = Math.ceil(size / this.chunk);
     try {
       const hash = createHash("sha256");
       for (let i = 0; i < n; i++) hash.update(readChunk(i));

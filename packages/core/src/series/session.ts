@@ -17,7 +17,7 @@ import type { Store, StoreOpenOptions } from "../store/contract.js";
 import { resolveStore } from "../store/registry.js";
 import { type BufferOptions, RefusedRows } from "../write/buffer.js";
 import { type ExitBatch, onProcessExit } from "../write/exit.js";
-import { DEFAULT_MAX_FILE_SIZE, SessionFiles } from "./files.js";
+import { DEFAULT_MAX_FILE_SIZE, FILE_CHUNK, SessionFiles } from "./files.js";
 import { type LogOptions, SessionLogs } from "./logs.js";
 import { SessionParams } from "./params.js";
 import { checkDescription, SessionRecords, splitPrefix } from "./record.js";
@@ -46,6 +46,8 @@ export interface SessionOptions extends BufferOptions {
   metadata?: Row | null;
   /** Largest file `session.files.upload` accepts, in bytes (default 5 GB, as dreamlake). */
   maxFileSize?: number;
+  /** Bytes per stored row of a file (default 4 MiB; at most 64 MiB). */
+  fileChunkSize?: number;
 }
 
 class Tracks {
@@ -100,7 +102,7 @@ export class Session implements AsyncDisposable {
     const ensureOpen = () => this.ensureOpen();
     this.record = new SessionRecords(getStore, options.storeOptions, prefix, this.sidecars);
     this.logs = new SessionLogs(getStore, options.storeOptions, prefix, this.sidecars, (ts) => this.nextTs(ts), ensureOpen, options);
-    this.files = new SessionFiles(getStore, prefix, ensureOpen, options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
+    this.files = new SessionFiles(getStore, prefix, ensureOpen, options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, options.fileChunkSize ?? FILE_CHUNK);
     this.params = new SessionParams(getStore, `${prefix}/params`, ensureOpen, options, this.sidecars);
     const self = this;
     // Points appended by a script that ends without close() are written all the same.
@@ -126,7 +128,11 @@ export class Session implements AsyncDisposable {
     const prefix = validateName(options.prefix, "session prefix");
     const update = checkDescription({ readme: options.readme, tags: options.tags, metadata: options.metadata }, "Session.open");
     const max = options.maxFileSize;
-    if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0)) throw new QuiverError("INVALID_VALUE", `maxFileSize must be a whole number of bytes, got ${max}`);
+    if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0))
+      throw new QuiverError("INVALID_VALUE", `maxFileSize must be a whole number of bytes, got ${describeValue(max)}`);
+    const chunk = options.fileChunkSize;
+    if (chunk !== undefined && !(Number.isSafeInteger(chunk) && chunk > 0 && chunk <= 64 << 20))
+      throw new QuiverError("INVALID_VALUE", `fileChunkSize must be a whole number of bytes from 1 to 64 MiB, got ${describeValue(chunk)}`);
     const target = options.store ?? `msgpack:${options.root ?? ".quiver"}`;
     const { store, owned } = await resolveStore(target, options.storeOptions);
     try {

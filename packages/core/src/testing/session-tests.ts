@@ -398,6 +398,8 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
       await third.close();
       await rejectsWith(() => Session.open({ prefix: "a/b", store, tags: "x" as never }), "INVALID_VALUE");
       await rejectsWith(() => Session.open({ prefix: "a/b", store, metadata: { d: new Date() } as never }), "INVALID_VALUE");
+      await rejectsWith(() => Session.open({ prefix: "a/b", store, fileChunkSize: 0 }), "INVALID_VALUE", ["fileChunkSize"]);
+      await rejectsWith(() => Session.open({ prefix: "a/b", store, maxFileSize: -1 }), "INVALID_VALUE", ["maxFileSize"]);
     });
   });
 
@@ -426,8 +428,8 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
     const dir = mkdtempSync(join(tmpdir(), "quiver-files-"));
     try {
       await withStore(target, async (store) => {
-        const s = await Session.open({ prefix: "project/exp", store, flushInterval: 0, maxFileSize: 9 << 20 });
-        const big = new Uint8Array(9 << 20).map((_, i) => (i * 7) & 0xff); // three chunks
+        const s = await Session.open({ prefix: "project/exp", store, flushInterval: 0, maxFileSize: 90_000, fileChunkSize: 32_768 });
+        const big = new Uint8Array(90_000).map((_, i) => (i * 7) & 0xff); // three chunks
         const src = join(dir, "model.pt");
         writeFileSync(src, big);
         const sha = createHash("sha256").update(big).digest("hex");
@@ -473,7 +475,7 @@ export function sessionTests(t: TestApi, target: ConformanceTarget): void {
           (await s.files.list({ path: "/config" })).map((f) => f.id),
           [v2.id],
         );
-        const tooBig = new Uint8Array((9 << 20) + 1);
+        const tooBig = new Uint8Array(90_001);
         await rejectsWith(s.files.upload(tooBig, { filename: "huge.bin" }), "TOO_LARGE", ["maxFileSize"]);
         await rejectsWith(s.files.upload(new Uint8Array(1), { filename: "../x" }), "INVALID_NAME");
         await rejectsWith(s.files.upload(new Uint8Array(1), { filename: "x", path: "/a/../b" }), "INVALID_PATH");
