@@ -138,6 +138,7 @@ try {
 
   printComparisons("@quiver/cli", [
     { case: "quiver head --json (new process)", unit: "runs/s", ours: procOurs, against: "node script with Reader", theirs: procRaw, target: 0.8 },
+    { case: "quiver head --json (new process)", unit: "ms", ours: 1000 / procOurs, against: "target 250 ms (issue 16)", theirs: 250, target: 1, lowerIsBetter: true },
     { case: "head --limit 1000 --json (in process)", unit: "cmds/s", ours: inOurs, against: "Reader.toRows + JSON.stringify", theirs: inRaw, target: 0.7 },
     { case: "tail --limit 1000 table (in process)", unit: "cmds/s", ours: tailOurs, against: "Reader.toRows({ tail })", theirs: tailRaw, target: 0.5 },
     { case: "terminal chart, 100k points", unit: "points/s", ours: chart, against: "(information)", theirs: chart },
