@@ -7,6 +7,7 @@ import { renameSync, unlinkSync } from "node:fs";
 import { type RecordBatch, Schema } from "apache-arrow";
 import { batchToRows, evaluate, mergeSchemas, type QueryNode, type RewriteChange, rowsToBatch, takeRows } from "@quiver/core/store-kit";
 import { decodeAt, openData } from "./blocks.js";
+import { TrackWrite } from "./dreamlake.js";
 import { rawColumns, segmentsToBatch } from "./decode.js";
 import { ByteWriter, checkRawValues, encodeColumns, encodeRows } from "./encode.js";
 import { DataFile } from "./files.js";
@@ -46,7 +47,9 @@ export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: Q
   await leases.hold(st);
   const tmpData = `${st.dataPath}.tmp-${process.pid}`;
   const tmpIndex = `${st.indexPath}.tmp-${process.pid}`;
+  let track: TrackWrite | undefined; // dreamlake's .track.lock: no dreamlake append may land in the old file meanwhile
   try {
+    track = TrackWrite.begin(ctx, st);
     if (!refresh(ctx, st, true)) return 0;
     let schema = st.schema ?? new Schema([]);
     const data = openData(ctx, st);
@@ -122,6 +125,7 @@ export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: Q
     st.dataIno = undefined;
     refresh(ctx, st, true);
     rebuildSummary(ctx, st); // the old one describes files that are gone
+    track?.commit(st, st.rows);
     return changed;
   } catch (err) {
     for (const t of [tmpData, tmpIndex]) {
@@ -133,5 +137,7 @@ export async function rewrite(ctx: Ctx, leases: Leases, st: TableState, where: Q
     }
     leases.release(st);
     throw err;
+  } finally {
+    track?.release();
   }
 }

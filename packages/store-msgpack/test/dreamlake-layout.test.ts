@@ -269,6 +269,19 @@ describe("dreamlake's local layout", () => {
     });
   }
 
+  it("a delete on a dreamlake track rewrites it under .track.lock and sets metadata.json's count", async () => {
+    const root = tmpRoot("dl-del");
+    dreamlake(root, "write", { prefix: "ws/del", batches: { t: [[0, 1, 2, 3, 4].map((i) => ({ _ts: i, v: i }))] } });
+    const store = openMsgpackStore(root);
+    expect(await store.delete("ws/del/tracks/t", { op: "lt", field: "_ts", value: 2 })).toBe(2);
+    await store.close();
+    const meta = JSON.parse(fs.readFileSync(path.join(root, "ws/del/tracks/t/metadata.json"), "utf8")) as Json;
+    expect([meta.totalDataPoints, meta.nextIndex]).toEqual([3, 3]);
+    const py = dreamlake(root, "read", { prefix: "ws/del", limit: 3 }) as { data: Record<string, { data: { data: Json }[]; hasMore: boolean }> };
+    expect(py.data.t!.data.map((p) => p.data.v)).toEqual([2, 3, 4]);
+    expect(py.data.t!.hasMore).toBe(false);
+  });
+
   it("dreamlake: false keeps only Quiver's files", async () => {
     const root = path.join(tmpRoot("dl-off"), ".dreamlake");
     const store = openMsgpackStore(root, { dreamlake: false });
