@@ -6,6 +6,7 @@ import { QuiverError, type Row, batchToRows, buildData, vectorToValues } from "@
 import { type BlobStore, mapLimit } from "./blobs.js";
 import { type Columns, writeColumns } from "./duck.js";
 import { writeCsv } from "./csv.js";
+import { normalizePath } from "./paths.js";
 import { ioError } from "./storage.js";
 import { type FieldSchema, TAGS } from "./fields.js";
 import { type Zones, zonedValues } from "./zoned-results.js";
@@ -103,8 +104,10 @@ export interface BatchOptions {
    * The batch's `tensors` then hold one stacked tensor per entry (`[batch, ...shape]`).
    */
   tensorizers?: TensorizeOptions["tensorizers"];
-  /** Metadata fields tensorized after the file (in this order). */
+  /** Metadata fields tensorized after the file (in this order). A blob field gives its blob's bytes. */
   metadataColumns?: string[];
+  /** Of `metadataColumns`, those holding the path of another file in the folder (a mask, a label image): its bytes are tensorized (DagsHub's file columns). */
+  fileColumns?: string[];
 }
 
 export interface Batch {
@@ -298,6 +301,8 @@ export class QueryResult implements Iterable<Datapoint> {
     for (const c of columns)
       if (!names.includes(c)) throw new QuiverError("UNKNOWN_FIELD", `metadataColumns: no field ${JSON.stringify(c)} in this result; fields: ${names.join(", ")}`);
     const loadFiles = (options.loadFiles ?? true) || tz !== undefined;
+    const fileColumns = new Set(options.fileColumns ?? []);
+    for (const c of fileColumns) if (!columns.includes(c)) throw new QuiverError("INVALID_VALUE", `fileColumns: ${JSON.stringify(c)} is not one of metadataColumns`);
     const rows = this.rows;
     const count = Math.ceil(rows.length / size);
     const load = async (i: number): Promise<Batch> => {
@@ -305,7 +310,7 @@ export class QueryResult implements Iterable<Datapoint> {
       if (!loadFiles) return { metadata };
       const files = await mapLimit(metadata, 8, (r) => readDatapointFile(this.ctx, r.path as string));
       if (tz === undefined) return { metadata, files };
-      const tensors = await tensorizeBatch(metadata, files, { tensorizers: tz, metadataColumns: columns });
+      const tensors = await tensorizeBatch(await this.entryValues(metadata, columns, fileColumns), files, { tensorizers: tz, metadataColumns: columns });
       return options.loadFiles === false ? { metadata, tensors } : { metadata, files, tensors };
     };
     if (strategy === "lazy") {
@@ -336,6 +341,35 @@ export class QueryResult implements Iterable<Datapoint> {
       pending.delete(i);
       yield b;
     }
+  }
+
+  /**
+   * Rows whose tensorized metadata columns hold bytes where the value stands for content: a blob
+   * field's blob, and a `fileColumns` field's file (a path inside the datasource's folder, as
+   * DagsHub's file columns).
+   */
+  private async entryValues(metadata: Row[], columns: readonly string[], fileColumns: ReadonlySet<string>): Promise<Row[]> {
+    const blobCols = columns.filter((c) => this.ctx.types.get(c) === "blob" && this.table.schema.fields.find((f) => f.name === c)?.metadata.get(LOADED) === undefined);
+    if (blobCols.length === 0 && fileColumns.size === 0) return metadata;
+    return mapLimit(metadata, 8, async (r) => {
+      const o: Row = { ...r };
+      for (const c of blobCols) if (o[c] != null) o[c] = await blobValue(o[c], c, r.path as string, this.ctx.blobs);
+      for (const c of fileColumns) {
+        if (o[c] == null) continue;
+        let rel: string;
+        try {
+          rel = normalizePath(o[c]);
+        } catch (err) {
+          throw new QuiverError(
+            "INVALID_PATH",
+            `fileColumns: field ${JSON.stringify(c)} of ${JSON.stringify(r.path)} is not a path inside the datasource's folder: ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        o[c] = await readDatapointFile(this.ctx, rel);
+      }
+      return o;
+    });
   }
 
   /** Columns for export: annotation blobs as their text, lists as plain arrays. */

@@ -128,6 +128,14 @@ function guess(v: unknown, info: EntryInfo): TensorizerFn {
       `tensorizers "auto" cannot guess what ${where(info)} holds (it knows .png, .jpg, .jpeg); pass tensorizers: ["image" | "numeric" | "bytes" | fn, …]`,
     );
   }
+  if (v instanceof Uint8Array) {
+    // A blob or a file column: an image when its bytes say so.
+    if (isPng(v) || (v[0] === 0xff && v[1] === 0xd8)) return builtin("image");
+    throw new QuiverError(
+      "INVALID_VALUE",
+      `tensorizers "auto" cannot guess what ${where(info)} holds (not a PNG or JPEG); pass a list of tensorizers with "bytes" or a function for it`,
+    );
+  }
   const num = (x: unknown): boolean => typeof x === "number" || typeof x === "bigint" || typeof x === "boolean";
   if (num(v) || (Array.isArray(v) && v.every(num)) || (ArrayBuffer.isView(v) && !(v instanceof Uint8Array))) return numeric;
   throw new QuiverError("INVALID_VALUE", `tensorizers "auto" cannot tensorize ${where(info)} (not numeric); pass a list of tensorizers with a function for it`);

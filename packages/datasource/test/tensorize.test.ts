@@ -147,6 +147,32 @@ describe.each(TENSOR_STORES)("batches({ tensorizers }) on %s", (_label, storeFor
     expect(byStrategy[2]).toEqual(byStrategy[0]);
   });
 
+  it("a blob field and a file column (a path to another file) are tensorized from their bytes", async () => {
+    const ds = await open();
+    const rgb = fs.readFileSync(path.join(pngs, "rgb8.png"));
+    await ds.updateMetadata(["jpg/a.jpg", "jpg/b.jpg"], { mask: new Uint8Array(rgb), seg: "png/gray8.png" });
+    const r = await ds.where(ds.field("path").startsWith("jpg/")).all();
+    let n = 0;
+    for await (const b of r.batches({ batchSize: 2, tensorizers: "auto", metadataColumns: ["mask", "seg"], fileColumns: ["seg"] })) {
+      const [images, masks, segs] = b.tensors!;
+      expect(images!.shape).toEqual([2, 8, 16, 3]);
+      expect(masks!.shape).toEqual([2, ...expected["rgb8.png"]!.shape]);
+      expect(Array.from(masks!.data)).toEqual([...expected["rgb8.png"]!.data, ...expected["rgb8.png"]!.data]);
+      expect(segs!.shape).toEqual([2, ...expected["gray8.png"]!.shape]);
+      expect(Array.from(segs!.data.subarray(0, expected["gray8.png"]!.data.length))).toEqual(expected["gray8.png"]!.data);
+      expect(b.metadata[0]!.seg).toBe("png/gray8.png"); // the rows keep the value
+      n++;
+    }
+    expect(n).toBe(1);
+    await ds.updateMetadata("jpg/a.jpg", { seg: "../outside.png" });
+    const drain = async (it: AsyncIterable<unknown>): Promise<void> => {
+      for await (const _ of it);
+    };
+    const again = await ds.where(ds.field("path").startsWith("jpg/")).all();
+    await expectCode(drain(again.batches({ tensorizers: "auto", metadataColumns: ["seg"], fileColumns: ["seg"] })), "INVALID_PATH", /seg/);
+    await expectCode(drain(again.batches({ tensorizers: "auto", metadataColumns: ["mask"], fileColumns: ["seg"] })), "INVALID_VALUE", /fileColumns/);
+  });
+
   it("numeric files, bytes, and clear errors for what cannot be tensorized", async () => {
     const ds = await open();
     const notes = await ds.where(ds.field("path").eq("odd/notes.txt")).all();
