@@ -99,6 +99,7 @@ describe("append receipts at exit", () => {
   const staging = { fresh: (): number[] => [], concat: (a: number[], b: number[]) => a.concat(b), slice: (s: number[], a: number, b: number) => s.slice(a, b) };
   const push = (x: number, into: number[]) => void into.push(x);
   /** A buffer whose writes never finish (the process exits meanwhile); `seen` gets each write's receipt. */
+  const closes: number[] = [];
   function hanging(supports: boolean, seen: Receipt[], track = true) {
     return new WriteBuffer<number[]>(
       (_rows, r) => {
@@ -109,7 +110,7 @@ describe("append receipts at exit", () => {
       staging,
       { flushInterval: 0 },
       "t",
-      () => supports,
+      { capabilities: { appendReceipts: supports } as never, closeSync: () => void closes.push(1) },
     );
   }
 
@@ -120,7 +121,30 @@ describe("append receipts at exit", () => {
     await sleep(30); // the adaptive flush started the write
     expect(seen).toHaveLength(1);
     b.stage(push, 2);
+    const before = closes.length;
     expect(b.takeAll()).toEqual([1, 2]);
+    expect(closes.length).toBe(before + 1); // the store was closed first: its receipt is final
+    b.stop();
+  });
+
+  it("a commit that closeSync lets finish counts: taken only after the store settled it", async () => {
+    const seen: Receipt[] = [];
+    const b = new WriteBuffer<number[]>(
+      (_rows, r) => {
+        r.tracked = true;
+        seen.push(r);
+        return new Promise<void>(() => undefined);
+      },
+      staging,
+      { flushInterval: 0 },
+      "t",
+      // closeSync lets the running COMMIT finish: the receipt turns committed there.
+      { capabilities: { appendReceipts: true } as never, closeSync: () => void (seen[0]!.committed = true) },
+    );
+    b.stage(push, 1);
+    await sleep(30);
+    b.stage(push, 2);
+    expect(b.takeAll()).toEqual([2]); // not [1, 2]: that would write row 1 twice
     b.stop();
   });
 

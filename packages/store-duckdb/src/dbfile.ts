@@ -60,8 +60,10 @@ const files = new Map<string, DbFile>();
 
 /** Longest pause between attempts to open a file another process holds. */
 const MAX_BACKOFF_MS = 8;
-/** While /proc/locks shows the file held, a real attempt to open it at least this often. */
-const ATTEMPT_EVERY_MS = 50;
+/** While /proc/locks shows the file held, a real attempt to open it at least this often (a check on the hint). */
+const ATTEMPT_EVERY_MS = 500;
+/** A writer's pid in the wait file touched this recently: readers let it open the file first. */
+const WRITER_FRESH_MS = 60;
 /** A wait file touched this recently means a process waits (waiters touch it every attempt). */
 const WAIT_FRESH_MS = 250;
 /** How often an idle holder looks for a waiter. */
@@ -90,29 +92,33 @@ function awaitQueuedStarts(timeoutMs: number): void {
 }
 
 /**
- * Whether another process holds a lock on `file` that keeps us out, from /proc/locks (Linux;
- * elsewhere undefined). A failed DuckDBInstance.create costs 10–45 ms here (it builds an
- * instance before it meets the lock), so a waiter polls this (≈0.2 ms) and only tries when
- * the file looks free. Only a hint: a real attempt is still made every ATTEMPT_EVERY_MS.
+ * The processes holding a lock on `file` (pid, READ or WRITE), from /proc/locks (Linux; else
+ * undefined). A failed DuckDBInstance.create costs 10–90 ms (it builds an instance before it
+ * meets the lock), so a waiter polls this (≈0.2 ms) and only tries when the file looks free.
+ * Only a hint: a real attempt is still made every ATTEMPT_EVERY_MS.
  */
-function heldByOther(file: string, readOnly: boolean): boolean | undefined {
+function lockHolders(file: string): { pid: number; type: string }[] | undefined {
   if (process.platform !== "linux") return undefined;
   try {
     const st = fs.statSync(file);
     const major = Math.floor(st.dev / 256) & 0xfff;
     const minor = (st.dev & 0xff) | (Math.floor(st.dev / 4096) & 0xfff00);
     const key = ` ${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino} `;
+    const out: { pid: number; type: string }[] = [];
     for (const line of fs.readFileSync("/proc/locks", "latin1").split("\n")) {
       if (!line.includes(key)) continue;
       const f = line.split(/\s+/);
-      if (Number(f[4]) === process.pid) continue;
-      if (readOnly && f[3] === "READ") continue; // read-only instances share the file
-      return true;
+      out.push({ pid: Number(f[4]), type: f[3] ?? "" });
     }
-    return false;
+    return out;
   } catch {
     return undefined;
   }
+}
+
+/** Whether a lock another process holds keeps us out (read-only instances share the file). */
+function heldByOther(holders: { pid: number; type: string }[] | undefined, readOnly: boolean): boolean | undefined {
+  return holders?.some((h) => h.pid !== process.pid && !(readOnly && h.type === "READ"));
 }
 
 function isLockError(err: unknown): boolean {
@@ -160,6 +166,10 @@ export class DbFile {
   readonly tables = new Map<string, import("./catalog.js").TableInfo | null>();
   readonly waitFile: string | undefined;
   private waitFileMade = false;
+  /** The wait file's mtime after our own last touch of it (not a sign that others wait). */
+  private ownTouch = 0;
+  /** Our pid is in the wait file (we waited as a writer): cleared once we hold the file. */
+  private pidLeft = false;
   private key = "";
 
   private constructor(
@@ -340,15 +350,18 @@ export class DbFile {
     }
     let tried = start; // the first attempt too waits while the file is visibly held
     for (;;) {
-      // While the lock is visibly held, wait cheaply (and say so) instead of building an instance to fail.
-      if (Date.now() - tried < ATTEMPT_EVERY_MS && heldByOther(this.location, readOnly) === true) {
-        const waited = Date.now() - start;
-        if (waited < this.options.lockTimeout) {
-          this.signalWaiting(readOnly);
-          await sleep(0.5 + Math.random());
-          continue;
-        }
+      // While the lock is visibly held — or, for a reader, while a writer waits for it (writers
+      // go first: the rows readers wait for are theirs to commit) — wait cheaply, and say so,
+      // instead of building an instance to fail.
+      const holders = lockHolders(this.location);
+      const blocked = heldByOther(holders, readOnly) === true || (readOnly && holders !== undefined && this.writerWaits(holders));
+      if (blocked && Date.now() - tried < ATTEMPT_EVERY_MS && Date.now() - start < this.options.lockTimeout) {
+        this.signalWaiting(readOnly);
+        await sleep(0.5 + Math.random());
+        continue;
       }
+      // A writer says it is about to open the file, so that readers do not race it for the lock.
+      if (!readOnly) this.signalWaiting(false);
       try {
         const inst = await DuckDBInstance.create(this.location, config);
         try {
@@ -359,6 +372,15 @@ export class DbFile {
         }
         this.instance = inst;
         this.openReadOnly = readOnly;
+        if (this.pidLeft && this.waitFile) {
+          this.pidLeft = false;
+          try {
+            fs.writeFileSync(this.waitFile, ""); // no longer waiting: readers need not defer
+            this.ownTouch = fs.statSync(this.waitFile).mtimeMs;
+          } catch {
+            /* readers then defer for WRITER_FRESH_MS at most */
+          }
+        }
         this.heldSince = Date.now();
         return this.conn;
       } catch (err) {
@@ -377,7 +399,8 @@ export class DbFile {
         );
       }
       this.signalWaiting(readOnly);
-      await sleep(Math.min(delay, this.options.lockTimeout - waited) * (0.5 + Math.random()));
+      // The lock was not visible in /proc/locks (another OS, a file system it does not list): back off.
+      if (!blocked) await sleep(Math.min(delay, this.options.lockTimeout - waited) * (0.5 + Math.random()));
       delay = Math.min(delay * 2, MAX_BACKOFF_MS);
     }
   }
@@ -386,21 +409,38 @@ export class DbFile {
   private signalWaiting(readOnly: boolean): void {
     if (!this.waitFile) return;
     try {
-      const now = new Date();
-      try {
+      // A writer also leaves its pid, so that readers let it go first.
+      if (!readOnly) {
+        fs.writeFileSync(this.waitFile, String(process.pid));
+        this.pidLeft = true;
+      } else {
+        const now = new Date();
         fs.utimesSync(this.waitFile, now, now);
-      } catch {
-        if (!readOnly) fs.writeFileSync(this.waitFile, "");
       }
+      this.ownTouch = fs.statSync(this.waitFile).mtimeMs;
     } catch {
       /* a read-only directory: waiters just poll */
+    }
+  }
+
+  /** A writer (not holding the file) signalled within WRITER_FRESH_MS that it waits. */
+  private writerWaits(holders: { pid: number }[]): boolean {
+    if (!this.waitFile) return false;
+    try {
+      if (Date.now() - fs.statSync(this.waitFile).mtimeMs >= WRITER_FRESH_MS) return false;
+      const pid = Number(fs.readFileSync(this.waitFile, "latin1"));
+      return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !holders.some((h) => h.pid === pid);
+    } catch {
+      return false;
     }
   }
 
   private othersWaiting(): boolean {
     if (!this.waitFile) return false;
     try {
-      return Date.now() - fs.statSync(this.waitFile).mtimeMs < WAIT_FRESH_MS;
+      // Our own touches (waiting, announcing, clearing) are not another process waiting.
+      const m = fs.statSync(this.waitFile).mtimeMs;
+      return m !== this.ownTouch && Date.now() - m < WAIT_FRESH_MS;
     } catch {
       return false;
     }

@@ -113,7 +113,7 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
       ROWS,
       options,
       `${store.uri} table ${JSON.stringify(this.table)}`,
-      () => store.capabilities.appendReceipts === true,
+      store,
     );
     // Rows logged by a script that ends without close() are written all the same.
     const buffer = this.buffer;

@@ -70,7 +70,13 @@ export class Track<P extends object = Row> {
     this.schema = session.storedSchema(this.table);
     this.types = new ColumnTypes(this.schema ?? TS_SCHEMA);
     // The session flushes its tracks on its own interval.
-    this.buffer = new WriteBuffer((points, receipt) => this.write(points, "rows", true, receipt), POINTS, { ...options, flushInterval: 0 }, `${session.store.uri} track ${JSON.stringify(this.table)}`, () => session.store.capabilities.appendReceipts === true);
+    this.buffer = new WriteBuffer(
+      (points, receipt) => this.write(points, "rows", true, receipt),
+      POINTS,
+      { ...options, flushInterval: 0 },
+      `${session.store.uri} track ${JSON.stringify(this.table)}`,
+      session.store,
+    );
   }
 
   private async write(points: PointColumns, layout: "rows" | "columns", merge = true, receipt?: AppendReceipt): Promise<void> {

@@ -18,7 +18,7 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { asStoreError, isRefusal, QuiverError } from "../errors.js";
-import type { AppendReceipt } from "../store/contract.js";
+import type { AppendReceipt, Store } from "../store/contract.js";
 
 export interface BufferOptions {
   /** Rows per write (default 10 000). */
@@ -107,10 +107,10 @@ export class WriteBuffer<S extends { readonly length: number }> {
     /** Names the target in I/O errors, e.g. `duckdb:runs.db table "events"`. */
     private readonly target = "the store",
     /**
-     * Whether the store reports appends through receipts (capabilities.appendReceipts): then a
-     * write in flight at exit whose append was not called yet, or not committed, is taken too.
+     * The store written to, when it reports appends through receipts (capabilities.appendReceipts):
+     * at exit, a write in flight whose append was not called yet, or not committed, is taken too.
      */
-    private readonly receipts: () => boolean = () => false,
+    private readonly exitStore?: Pick<Store, "capabilities" | "closeSync">,
   ) {
     this.staged = staging.fresh();
     this.batchSize = Math.max(1, options.batchSize ?? 10_000);
@@ -290,16 +290,25 @@ export class WriteBuffer<S extends { readonly length: number }> {
 
   /**
    * Takes everything staged, synchronously (process exit: another process writes it). A write
-   * still in flight whose store said it did not commit (its receipt, settled by the store's
-   * closeSync, which the exit path calls first) is taken too, ahead of the rest: it stored nothing.
+   * still in flight that its store did not commit is taken too, ahead of the rest: the store is
+   * closed first (closeSync lets a running commit finish and rolls back the rest, settling the
+   * receipt), so what it says is final — nothing is written twice, nothing is lost.
    */
   takeAll(): S {
     let s = this.staged;
     this.staged = this.staging.fresh();
     const f = this.flying;
     this.flying = undefined;
-    // Tracked and not committed, or (a store that tracks) not handed to append yet: nothing stored.
-    if (f?.whole && !f.receipt.committed && (f.receipt.tracked || this.receipts())) s = s.length ? this.staging.concat(f.items, s) : f.items;
+    const store = this.exitStore;
+    if (f?.whole && store?.capabilities.appendReceipts === true) {
+      try {
+        store.closeSync?.();
+      } catch {
+        /* closeSync must not throw */
+      }
+      // Not committed, or not handed to append yet (untracked): nothing of it is stored.
+      if (!f.receipt.committed) s = s.length ? this.staging.concat(f.items, s) : f.items;
+    }
     return s;
   }
 
