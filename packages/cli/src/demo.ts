@@ -84,6 +84,7 @@ Everything is written under ${rel(DIR)}/ (delete it when you are done).`);
 heading(1, "A training run (Tracker → embedded DuckDB)");
 say(`  const tracker = await Tracker.open("${RUNS}", { params: { model: "mlp", lr } });
   await tracker.log({ epoch, loss, accuracy });   // + params, timestamp, track_id
+  await tracker.setValue("weights", tracker.putAsset(weights));   // an asset: stored once, the rows hold its hash
 Two runs with different learning rates, 30 epochs each.`);
 await step("training run", async () => {
   await loadStoreFor(RUNS);
@@ -98,14 +99,18 @@ await step("training run", async () => {
       const accuracy = Math.min(0.99, 0.1 + 0.85 * progress + 0.02 * noise());
       await tracker.log({ epoch, loss, accuracy });
     }
+    // The trained "weights": bytes stored once by content hash; every row of the run names them.
+    const weights = Float32Array.from({ length: 256 }, () => noise());
+    await tracker.setValue("weights", tracker.putAsset(new Uint8Array(weights.buffer)));
     await tracker.close();
   }
 });
 
 // 2 -------------------------------------------------------------------------------------------
 heading(2, "A function tracked with system metrics");
-say(`  const tracker = await Tracker.open(uri, { table: "calls", systemMetrics: true });
-  tracker.track(preprocess, 200_000);   // logs name, time, args, result, cpu, memory…`);
+say(`  const tracker = await Tracker.open(uri, { table: "calls", systemMetrics: true, cache: "${rel(DIR)}/cache" });
+  tracker.track(preprocess, 200_000);   // logs name, time, args, result, cpu, memory…
+  tracker.track(preprocess, 200_000);   // a cache hit: not called again, the row's cache column names the run`);
 await step("tracked function", async () => {
   function preprocess(n: number): { checksum: number } {
     let acc = 0;
@@ -113,8 +118,8 @@ await step("tracked function", async () => {
     return { checksum: Math.round(acc) };
   }
   // Core finds @quiver/sysmetrics next to the running script (the CLI depends on it).
-  const tracker = await Tracker.open(RUNS, { table: "calls", systemMetrics: true, measurementInterval: 0.02 });
-  for (const n of [200_000, 400_000, 800_000]) tracker.track(preprocess, n);
+  const tracker = await Tracker.open(RUNS, { table: "calls", systemMetrics: true, measurementInterval: 0.02, cache: join(DIR, "cache") });
+  for (const n of [200_000, 400_000, 800_000, 200_000]) tracker.track(preprocess, n);
   await tracker.close();
   const sys = await import("@quiver/sysmetrics" as string).catch(() => undefined);
   (sys as { shutdownSamplers?: () => unknown } | undefined)?.shutdownSamplers?.();
@@ -174,7 +179,7 @@ say(`A chart of the loss in the terminal, one line per learning rate (--out loss
 quiver("plot", RUNS, "loss", "--x", "epoch", "--by", "lr", "--height", "12");
 say(`Which epochs were best, and what the tracked function measured:`);
 quiver("stats", RUNS, "top", "accuracy", "--limit", "3", "--columns", "accuracy,epoch,loss,lr");
-quiver("head", RUNS, "--table", "calls", "--columns", "name,args,time,checksum,cpu,memory_percent");
+quiver("head", RUNS, "--table", "calls", "--columns", "name,args,time,checksum,cache,cpu,memory_percent");
 say(`Scripts get JSON lines instead of tables:`);
 quiver("tail", RUNS, "--limit", "1", "--json", "--columns", "epoch,loss,accuracy,lr");
 say(`The robot's tracks, and its first poses read by time:`);
