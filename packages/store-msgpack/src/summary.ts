@@ -278,7 +278,7 @@ export function keepSummary(ctx: Ctx, st: TableState, schema: Schema, batch: Rec
     const mine = kept.get(st);
     const disk = readSidecar(st, mine?.id);
     let s: Summary | undefined;
-    if (mine && (disk?.id ?? undefined) === mine.id && covers(mine.summary, st) && mine.summary.entries === before) s = mine.summary;
+    if (mine && disk?.id === mine.id && covers(mine.summary, st) && mine.summary.entries <= before) s = mine.summary;
     else if (disk?.summary && covers(disk.summary, st) && disk.summary.entries <= before) s = disk.summary;
     s ??= { ino: String(st.dataIno), gen: st.generation, entries: 0, end: 0, rows: 0, cols: {}, runs: new Map() };
     if (s.entries < before) extend(ctx, st, s, schema, before); // rows nobody summarized yet
