@@ -347,6 +347,11 @@ describe("config unpacking: parameter names from the function's source", () => {
     await t.flush();
     expect(await store.count("events")).toBe(0);
     expect(await store.schema("events_assets")).toBeUndefined();
+    // A bad hash is refused even where there are no assets yet.
+    const reader = await Reader.open(store);
+    await expect(reader.removeAsset("not-a-hash")).rejects.toMatchObject({ code: "INVALID_VALUE" });
+    expect(await reader.removeAsset("0".repeat(64))).toBe(false);
+    await expect(t.removeAsset("../x")).rejects.toMatchObject({ code: "INVALID_VALUE" });
     await t.close();
   });
 });

@@ -35,7 +35,7 @@ export interface AssetInfo {
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
-function checkHash(hash: unknown): string {
+export function checkHash(hash: unknown): string {
   if (typeof hash !== "string" || !HASH_RE.test(hash)) {
     throw new QuiverError("INVALID_VALUE", `an asset hash is 64 lowercase hex characters (as a row holds it), got ${JSON.stringify(hash)}`);
   }

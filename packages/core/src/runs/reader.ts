@@ -10,7 +10,7 @@ import type { ColumnSummary, RunsOptions, ScanOptions, Store, StoreOpenOptions }
 import { listRuns } from "../store-kit/runs.js";
 import { ColumnTypes } from "../arrow/column-types.js";
 import type { RowTable, StoredRow } from "./row-types.js";
-import { type AssetInfo, assetsTable, getAssetValue, listAssets, removeAsset } from "./assets.js";
+import { type AssetInfo, assetsTable, checkHash, getAssetValue, listAssets, removeAsset } from "./assets.js";
 import { latestRun, setWhereRows } from "./run-ops.js";
 
 export interface RunInfo {
@@ -169,6 +169,7 @@ export class Reader<R extends object = Row> implements AsyncDisposable {
 
   /** Deletes an asset (rows keep the hash); returns whether it existed. */
   async removeAsset(hash: string): Promise<boolean> {
+    checkHash(hash);
     if (!(await this.store.schema(assetsTable(this.table)))) return false;
     return removeAsset(await this.forWriting(), assetsTable(this.table), hash);
   }
