@@ -8,7 +8,7 @@ import { openStore, Reader, Tracker } from "@quiver/core";
 import { listRuns } from "@quiver/core/store-kit";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATA_FILE, openMsgpackStore } from "../dist/index.js";
-import { cleanup, tmpRoot } from "./helpers.js";
+import { cleanup, exited, run, tmpRoot } from "./helpers.js";
 
 afterAll(cleanup);
 
@@ -124,4 +124,15 @@ describe("run summary sidecar", () => {
     await store.close();
     expect(fs.existsSync(path.join(root, "events"))).toBe(false);
   });
+
+  it("writers in several processes at once keep one summary that matches a scan", async () => {
+    const root = tmpRoot("summary-procs");
+    const kids = ["p1", "p2", "p3"].map((id) => run("runs-writer.mjs", [root, id, "300"]));
+    expect(await Promise.all(kids.map(exited))).toEqual([0, 0, 0]);
+    const doc = JSON.parse(fs.readFileSync(path.join(root, "events", SUMMARY), "utf8"));
+    expect(doc.runs.map((r: { n: number }) => r.n)).toEqual([300, 300, 300]);
+    const reader = await Reader.open(`msgpack:${root}`);
+    expect(await reader.runs({ columns: "all" })).toEqual(await scanned(root));
+    await reader.close();
+  }, 60_000);
 });
