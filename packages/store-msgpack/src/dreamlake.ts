@@ -15,8 +15,8 @@
  * index — what dreamlake's reader needs for hasMore, stats and listing.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import type { Description, LogEntry, LogLevel, Row, SessionRecord, SessionSidecars, TrackInfo } from "@quiver/core";
+import { basename, dirname, join } from "node:path";
+import type { Description, LogEntry, LogLevel, Row, SessionRecord, SessionSidecars, SidecarFileRecord, SidecarFiles, TrackInfo } from "@quiver/core";
 import { Flock, withFlock } from "./flock.js";
 import { type Ctx, ioError, statBig, type TableState } from "./state.js";
 
@@ -144,9 +144,75 @@ export class TrackWrite {
   }
 }
 
+/**
+ * dreamlake's files: `files/.files_metadata.json` (`{ files: [record…] }`, changed under
+ * `files/.files_metadata.lock`) and each file's bytes at `files/<path>/<id>/<filename>`.
+ */
+class DreamlakeFiles implements SidecarFiles {
+  private readonly dir: string;
+  private readonly meta: string;
+
+  private readonly episodeId: string;
+
+  constructor(
+    sessionDir: string,
+    private readonly locked: <T>(lock: string, fn: () => T) => T,
+  ) {
+    this.dir = join(sessionDir, "files");
+    this.episodeId = `${basename(dirname(sessionDir))}/${basename(sessionDir)}`;
+    this.meta = join(this.dir, ".files_metadata.json");
+  }
+
+  list(): SidecarFileRecord[] {
+    const doc = readJson(this.meta);
+    return Array.isArray(doc?.files) ? (doc.files as SidecarFileRecord[]).filter((f) => f && typeof f.id === "string") : [];
+  }
+
+  /** files/<path without its leading "/">/<id>/<filename>, never outside files/. */
+  private fileOf(rec: SidecarFileRecord): string | undefined {
+    const segs = [...String(rec.path ?? "").split("/"), rec.id, rec.filename].filter((s) => s !== "");
+    if (segs.some((s) => s === "." || s === ".." || s.includes("\\"))) return undefined;
+    return join(this.dir, ...segs);
+  }
+
+  bytesPath(rec: SidecarFileRecord): string | undefined {
+    const p = this.fileOf(rec);
+    return p && existsSync(p) ? p : undefined;
+  }
+
+  add(rec: SidecarFileRecord, chunks: number, chunk: (i: number) => Uint8Array): void {
+    const target = this.fileOf(rec);
+    if (!target) return;
+    try {
+      mkdirSync(join(target, ".."), { recursive: true });
+      writeFileSync(target, new Uint8Array(0));
+      for (let i = 0; i < chunks; i++) writeFileSync(target, chunk(i), { flag: "a" });
+    } catch (err) {
+      throw ioError("cannot write", target, err);
+    }
+    this.locked(join("files", ".files_metadata.lock"), () => {
+      const files = this.list();
+      files.push({ ...rec, episodeId: this.episodeId } as SidecarFileRecord);
+      writeJson(this.meta, { files });
+    });
+  }
+
+  change(id: string, patch: Partial<SidecarFileRecord>): boolean {
+    return this.locked(join("files", ".files_metadata.lock"), () => {
+      const files = this.list();
+      const f = files.find((x) => x.id === id);
+      if (!f) return false;
+      Object.assign(f, patch);
+      writeJson(this.meta, { files });
+      return true;
+    });
+  }
+}
+
 /** A session's dreamlake files, for core's Session (its SessionSidecars). */
 export class DreamlakeSession implements SessionSidecars {
   readonly location: string;
+  readonly files: SidecarFiles;
 
   constructor(
     private readonly dir: string,
@@ -156,6 +222,7 @@ export class DreamlakeSession implements SessionSidecars {
     private readonly rows: (track: string) => number,
   ) {
     this.location = dir;
+    this.files = new DreamlakeFiles(dir, (lock, fn) => this.locked(lock, fn));
   }
 
   private locked<T>(lock: string, fn: () => T): T {

@@ -1,5 +1,5 @@
 /**
- * dreamlake's local layout, both ways, with dreamlake's own storage code (fixtures/dreamlake_storage.py,
+ * dreamlake's local layout, both ways, with dreamlake's own storage code (fixtures/dreamlake_lib/,
  * verbatim; fixtures/dreamlake.py drives it as its Episode does) in real Python processes.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -268,6 +268,36 @@ describe("dreamlake's local layout", () => {
       expect(py.data.loss!.data.map((p) => p.data.v)).toEqual([1, 2]);
     });
   }
+
+  it("files: dreamlake's uploads are session.files' and ours are dreamlake's (files/.files_metadata.json, checksums verified both ways)", async () => {
+    const root = tmpRoot("dl-files");
+    const src = path.join(root, "weights.bin");
+    fs.writeFileSync(src, Buffer.from([1, 2, 3, 10, 13, 0, 255]));
+    dreamlake(root, "write", { prefix: "ws/f" });
+    const theirs = dreamlake(root, "upload", { prefix: "ws/f", file: src, path: "/models", tags: ["py"], metadata: { epoch: 1 } });
+    const s = await Session.open({ prefix: "ws/f", root, flushInterval: 0 });
+    const listed = await s.files.list({ path: "/models" });
+    expect(listed.map((f) => [f.id, f.filename, f.checksum, f.sizeBytes, f.tags, f.metadata])).toEqual([[theirs.id, "weights.bin", theirs.checksum, 7, ["py"], { epoch: 1 }]]);
+    expect([...(await s.files.read(String(theirs.id)))]).toEqual([1, 2, 3, 10, 13, 0, 255]);
+    // Damaged bytes in dreamlake's folder are caught.
+    const onDisk = path.join(root, "ws/f/files/models", String(theirs.id), "weights.bin");
+    fs.writeFileSync(onDisk, Buffer.from([9, 9, 9]));
+    await expect(s.files.read(String(theirs.id))).rejects.toMatchObject({ code: "CHECKSUM_MISMATCH" });
+    fs.writeFileSync(onDisk, Buffer.from([1, 2, 3, 10, 13, 0, 255]));
+    const ours = await s.files.upload(new TextEncoder().encode('{"lr": 0.1}'), { filename: "config.json", path: "/config", tags: ["cfg"] });
+    await s.files.update(String(theirs.id), { tags: ["py", "best"] });
+    await s.close();
+    const py = dreamlake(root, "files", { prefix: "ws/f", dest: root }) as unknown as Json[];
+    const byName = Object.fromEntries(py.map((f) => [f.filename, f]));
+    expect(byName["config.json"]).toMatchObject({ id: ours.id, path: "/config", checksum: ours.checksum, contentType: "application/json", tags: ["cfg"], sizeBytes: 11 });
+    expect(Buffer.from(String(byName["config.json"]!.bytes), "hex").toString()).toBe('{"lr": 0.1}');
+    expect(byName["weights.bin"]!.tags).toEqual(["py", "best"]);
+    const again = await Session.open({ prefix: "ws/f", root, flushInterval: 0 });
+    await again.files.delete(String(theirs.id));
+    expect((await again.files.list()).map((f) => f.filename)).toEqual(["config.json"]);
+    await again.close();
+    expect((dreamlake(root, "files", { prefix: "ws/f", dest: root }) as unknown as Json[]).map((f) => f.filename)).toEqual(["config.json"]);
+  });
 
   it("a delete on a dreamlake track rewrites it under .track.lock and sets metadata.json's count", async () => {
     const root = tmpRoot("dl-del");

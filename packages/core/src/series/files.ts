@@ -15,7 +15,7 @@ import { asStoreError, describeValue, QuiverError } from "../errors.js";
 import type { Store } from "../store/contract.js";
 import { readRows } from "../store/scan.js";
 import { checkDescription } from "./record.js";
-import type { Description } from "./sidecars.js";
+import type { Description, SidecarFiles } from "./sidecars.js";
 
 /** Bytes per blob row. */
 export const FILE_CHUNK = 4 << 20;
@@ -78,6 +78,8 @@ export function mimeType(filename: string): string {
   return MIME[extname(filename).toLowerCase()] ?? "application/octet-stream";
 }
 
+const RECORD_KEYS = ["id", "path", "filename", "description", "tags", "contentType", "sizeBytes", "checksum", "metadata", "uploadedAt", "updatedAt", "deletedAt"] as const;
+
 function checkFilename(name: unknown): string {
   if (typeof name !== "string" || name === "" || name === "." || name === ".." || /[/\\\u0000-\u001f]/.test(name))
     throw new QuiverError("INVALID_NAME", `file name ${describeValue(name)} must be a plain name (no "/", "\\", control characters, "." or "..")`);
@@ -105,6 +107,8 @@ export class SessionFiles {
     readonly maxSize: number,
     /** Bytes per blob row. */
     private readonly chunk = FILE_CHUNK,
+    /** Another tool's files (msgpack: dreamlake's files/ folder), listed with ours and kept in step. */
+    private readonly mirror?: SidecarFiles,
   ) {
     this.recordsTable = `${prefix}/files/records`;
   }
@@ -127,13 +131,24 @@ export class SessionFiles {
     return String(id);
   }
 
-  private async records(): Promise<Map<string, FileRecord>> {
+  /** Our records folded by id; with `mirrored`, the other tool's over them (its own files too). */
+  private async records(mirrored = true): Promise<Map<string, FileRecord>> {
     const store = this.store();
     const out = new Map<string, FileRecord>();
-    if (!(await store.schema(this.recordsTable))) return out;
-    for (const r of await readRows(store, this.recordsTable, { orderBy: [{ column: "_ts" }] })) {
-      const id = String(r.id);
-      out.set(id, { ...out.get(id), ...(JSON.parse(String(r.record)) as FileRecord) });
+    if (await store.schema(this.recordsTable)) {
+      for (const r of await readRows(store, this.recordsTable, { orderBy: [{ column: "_ts" }] })) {
+        const id = String(r.id);
+        out.set(id, { ...out.get(id), ...(JSON.parse(String(r.record)) as FileRecord) });
+      }
+    }
+    if (mirrored && this.mirror) {
+      for (const f of this.mirror.list()) {
+        const rec: Row = { ...out.get(f.id) };
+        for (const k of RECORD_KEYS) if (f[k] !== undefined) rec[k] = f[k];
+        rec.tags ??= [];
+        rec.deletedAt ??= null;
+        out.set(f.id, rec as unknown as FileRecord);
+      }
     }
     return out;
   }
@@ -208,9 +223,9 @@ export class SessionFiles {
       for (let i = 0; i < n; i++) hash.update(readChunk(i));
       const checksum = hash.digest("hex");
       const store = this.store();
+      // A record of ours names complete bytes (they are written first): then they are stored already.
+      const stored = size === 0 || [...(await this.records(false)).values()].some((r) => r.checksum === checksum && r.sizeBytes === size);
       const records = await this.records();
-      // A record names complete bytes (they are written first): then they are stored already.
-      const stored = size === 0 || [...records.values()].some((r) => r.checksum === checksum && r.sizeBytes === size);
       if (!stored) {
         const table = this.blobTable(checksum);
         try {
@@ -240,6 +255,14 @@ export class SessionFiles {
           rows.push({ _ts: this.ts(), id: old.id, op: "delete", record: JSON.stringify({ deletedAt: now, updatedAt: now }) });
       rows.push({ _ts: this.ts(), id: rec.id, op: "upload", record: JSON.stringify(rec) });
       await this.writeRecords(rows, `recording ${filename}`);
+      if (this.mirror) {
+        try {
+          for (const r of rows) if (r.op === "delete") this.mirror.change(String(r.id), JSON.parse(String(r.record)) as Partial<FileRecord>);
+          this.mirror.add(rec, n, readChunk);
+        } catch (err) {
+          throw asStoreError(err, `copying ${filename} into the other tool's files`, "the file is recorded in Quiver's tables; upload it again to copy it there");
+        }
+      }
       return rec;
     } finally {
       close();
@@ -279,7 +302,17 @@ export class SessionFiles {
       got += b.length;
       next++;
     };
-    if (rec.sizeBytes > 0) {
+    const onDisk = rec.sizeBytes > 0 && !(await store.schema(table)) ? this.mirror?.bytesPath(rec) : undefined;
+    if (onDisk) {
+      // A file only the other tool holds (dreamlake uploaded it): its bytes from its folder.
+      const fd = openSync(onDisk, "r");
+      try {
+        const buf = Buffer.allocUnsafe(this.chunk);
+        for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) take(Buffer.from(buf.subarray(0, n)));
+      } finally {
+        closeSync(fd);
+      }
+    } else if (rec.sizeBytes > 0) {
       if (!(await store.schema(table)))
         throw new QuiverError("CHECKSUM_MISMATCH", `the bytes of file ${rec.id} (${rec.filename}) are missing from ${store.uri} table ${JSON.stringify(table)}`);
       for await (const b of store.scan(table, {})) {
@@ -356,12 +389,21 @@ export class SessionFiles {
     return target;
   }
 
+  private mirrorChange(id: string, patch: Partial<FileRecord>): void {
+    try {
+      this.mirror?.change(id, patch);
+    } catch (err) {
+      throw asStoreError(err, `changing file ${id} in the other tool's files`, "the change is recorded in Quiver's tables; make it again to copy it there");
+    }
+  }
+
   /** Soft-deletes a live file: its record stays, with `deletedAt`. */
   async delete(id: string): Promise<{ id: string; deletedAt: string }> {
     this.ensureOpen();
     await this.live(id);
     const deletedAt = new Date().toISOString();
     await this.writeRecords([{ _ts: this.ts(), id, op: "delete", record: JSON.stringify({ deletedAt, updatedAt: deletedAt }) }], `deleting file ${id}`);
+    this.mirrorChange(id, { deletedAt, updatedAt: deletedAt });
     return { id, deletedAt };
   }
 
@@ -372,6 +414,7 @@ export class SessionFiles {
     const d = checkDescription(changes, "files.update");
     const change = { ...d, updatedAt: new Date().toISOString() };
     await this.writeRecords([{ _ts: this.ts(), id, op: "update", record: JSON.stringify(change) }], `updating file ${id}`);
+    this.mirrorChange(id, change as Partial<FileRecord>);
     return { ...rec, ...change } as FileRecord;
   }
 }

@@ -28,7 +28,7 @@ export { type AppendBatchResult, Track, type TrackPoint, type TrackReadResult, t
 export { MAX_READ_LIMIT } from "./points-batch.js";
 export { LOG_LEVELS, type LogOptions, logLevel, type SessionLogs } from "./logs.js";
 export { DEFAULT_MAX_FILE_SIZE, FILE_CHUNK, type FileRecord, mimeType, type SessionFiles, type UploadOptions } from "./files.js";
-export type { Description, LogEntry, LogLevel, SessionRecord, SessionSidecars, TrackInfo } from "./sidecars.js";
+export type { Description, LogEntry, LogLevel, SessionRecord, SessionSidecars, SidecarFileRecord, SidecarFiles, TrackInfo } from "./sidecars.js";
 
 export interface SessionOptions extends BufferOptions {
   /** Names the experiment, e.g. "project/my-experiment" (dreamlake: workspace/name). */
@@ -102,7 +102,7 @@ export class Session implements AsyncDisposable {
     const ensureOpen = () => this.ensureOpen();
     this.record = new SessionRecords(getStore, options.storeOptions, prefix, this.sidecars);
     this.logs = new SessionLogs(getStore, options.storeOptions, prefix, this.sidecars, (ts) => this.nextTs(ts), ensureOpen, options);
-    this.files = new SessionFiles(getStore, prefix, ensureOpen, options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, options.fileChunkSize ?? FILE_CHUNK);
+    this.files = new SessionFiles(getStore, prefix, ensureOpen, options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, options.fileChunkSize ?? FILE_CHUNK, this.sidecars?.files);
     this.params = new SessionParams(getStore, `${prefix}/params`, ensureOpen, options, this.sidecars);
     const self = this;
     // Points appended by a script that ends without close() are written all the same.

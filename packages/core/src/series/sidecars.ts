@@ -50,7 +50,37 @@ export interface TrackInfo {
   metadata: Row | null;
 }
 
+/** A file's record as dreamlake keeps it (files.ts's FileRecord). */
+export interface SidecarFileRecord {
+  id: string;
+  path: string;
+  filename: string;
+  description: string | null;
+  tags: string[];
+  contentType: string;
+  sizeBytes: number;
+  checksum: string;
+  metadata: Row | null;
+  uploadedAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+}
+
+/** The other tool's files (dreamlake's files/ folder and its .files_metadata.json). */
+export interface SidecarFiles {
+  /** Every record it holds, deleted ones too. */
+  list(): SidecarFileRecord[];
+  /** Where a record's bytes are on disk, or undefined. */
+  bytesPath(rec: SidecarFileRecord): string | undefined;
+  /** Adds a file: its bytes, read in `chunks` pieces by `chunk(i)`, and its record. */
+  add(rec: SidecarFileRecord, chunks: number, chunk: (i: number) => Uint8Array): void;
+  /** Changes fields of a record (update, soft delete); false when it holds no such id. */
+  change(id: string, patch: Partial<SidecarFileRecord>): boolean;
+}
+
 export interface SessionSidecars {
+  /** The other tool's files, if it keeps any the session should see. */
+  readonly files?: SidecarFiles;
   /** Where they live, for messages. */
   readonly location: string;
   readRecord(): Partial<SessionRecord> | undefined;
