@@ -65,10 +65,14 @@ describe.each(STORES)("declared and multivalue fields on %s", (_label, storeFor)
     expect(await paths(ds.where(field("ids").isNull()))).toEqual(["c.jpg"]);
     // the filter language (the dashboard's, the CLI's) says the same
     expect(await paths(ds.where(parseFilter("tags contains 'dog' and not ids contains 2")))).toEqual(["b.jpg"]);
-    // an update replaces the list; a clear removes it
+    // an update replaces the list; a clear removes it; asOf gives the lists as they were
+    const before = new Date();
+    await new Promise((r) => setTimeout(r, 5));
     await ds.updateMetadata("b.jpg", { tags: ["cat", "owl"] });
     await ds.updateMetadata("a.jpg", { tags: null });
     expect(await paths(ds.where(field("tags").contains("cat")))).toEqual(["b.jpg"]);
+    expect(await paths(ds.asOf(before).where(field("tags").contains("cat")))).toEqual(["a.jpg"]);
+    expect((await ds.asOf(before).select("tags").all()).rows.map((r) => r.tags)).toEqual([["cat", "dog"], ["dog"], ["bird"]]);
     // refusals, nothing written
     await expectCode(ds.updateMetadata("a.jpg", { ids: ["x"] }), "SCHEMA_MISMATCH", /ids/);
     await expectCode(ds.updateMetadata("a.jpg", { ids: [1, null] }), "INVALID_VALUE");
