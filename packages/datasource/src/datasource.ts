@@ -10,7 +10,7 @@ import { type Engine, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
 import { Declarations, type FieldHost, type FieldSchema, MetadataFieldBuilder, encodeDocuments, fieldSchemas, withDeclared } from "./fields.js";
 import { fetchInto, resultBlobColumn } from "./upload.js";
 import { deletedPaths } from "./tombstones.js";
-import { addZones } from "./zones.js";
+import { ZonedDate, addZones, arrowOffset } from "./zones.js";
 import { splitZones, withZoneColumns } from "./zoned-results.js";
 import type { ChangeSet } from "./events.js";
 import { MetadataContext, isArrowTable, pathIndex, rowsToColumns } from "./context.js";
@@ -336,7 +336,8 @@ export class Datasource extends View implements ViewSource, FieldHost {
       const t = typeOfArrowField(f);
       data.types.push(t);
       const existing = types.get(f.name);
-      const zoned = from?.zonedColumn(f.name);
+      const offset = f.type.typeId === Type.Timestamp ? arrowOffset(f.type as unknown as { timezone?: string | null }) : undefined;
+      const zoned = from?.zonedColumn(f.name) ?? (offset ? vectorToValues(col, f).map((d) => (d instanceof Date ? new ZonedDate(d, offset) : d)) : undefined);
       if (zoned) data.columns.push(zoned);
       else if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
         direct.set(i, col.data[0]!);

@@ -93,6 +93,12 @@ export function addZones(change: ChangeSet, known: ReadonlySet<string>): void {
     });
 }
 
+/** An Arrow timestamp type's zone when it is an offset ("+05:30"): the column's values keep it. */
+export function arrowOffset(t: { timezone?: string | null }): string | undefined {
+  const z = t.timezone;
+  return z && OFFSET.test(z) && offsetMinutes(z) !== 0 ? z : undefined;
+}
+
 /** Companion fields among a list of field names. */
 export function isCompanion(name: string): boolean {
   return name.endsWith(TZ);

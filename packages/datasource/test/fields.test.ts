@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { field, not, parseFilter } from "@quiver/core";
+import { Field, RecordBatch, Schema, Struct, Table, TimestampMillisecond, Utf8, makeData } from "apache-arrow";
+import { buildData, field, not, parseFilter } from "@quiver/core";
 import { Datasource, ZonedDate } from "../dist/index.js";
 import { STORES, expectCode, tempDir, writeFiles } from "./helpers.js";
 
@@ -273,6 +274,22 @@ describe.each(STORES)("declared and multivalue fields on %s", (_label, storeFor)
     await ds.updateMetadata("a.jpg", { t: new Date("2023-01-01T00:00:00Z") });
     expect((await ds.get("a.jpg")).metadata.t).not.toBeInstanceOf(ZonedDate);
     expect(((await ds.asOf(before).all()).rows[0]!.t as ZonedDate).timeZone).toBe("+05:30");
+    // an Arrow timestamp column in an offset zone keeps it
+    const arrow = await open("arrow");
+    const ts = new Field("t", new TimestampMillisecond("-08:00"), true);
+    const table = new Table([
+      new RecordBatch(
+        new Schema([new Field("path", new Utf8(), true), ts]),
+        makeData({
+          type: new Struct([new Field("path", new Utf8(), true), ts]),
+          length: 1,
+          nullCount: 0,
+          children: [buildData(new Utf8(), ["a.jpg"], "path"), buildData(ts.type, [new Date("2024-01-01T12:00:00Z")], "t")],
+        }),
+      ),
+    ]);
+    await arrow.uploadMetadata(table);
+    expect(((await arrow.get("a.jpg")).metadata.t as ZonedDate).toZonedISOString()).toBe("2024-01-01T04:00:00.000-08:00");
     await expectCode(async () => new ZonedDate("2022-04-05T15:30:00"), "INVALID_VALUE", /offset/);
     await expectCode(async () => new ZonedDate(0, "+25:00"), "INVALID_VALUE");
     await expectCode(ds.updateMetadata("a.jpg", { "x\uE000tz": "1" }), "INVALID_NAME");
