@@ -180,8 +180,11 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
         col.bigint,
         bytes,
       ]);
-      // Tracks read by time and runs by id: index what their queries filter on.
-      if (f.name === "_ts" || f.name === "track_id") await tx.unsafe(`CREATE INDEX ON ${T} (${ident(id)}, ${ident(POS)})`);
+      // Tracks read by time and runs by id: index what their queries filter on. Strings are
+      // compared in code point order (COLLATE "C", sql.ts), so the index is too: usable by those
+      // queries, and cheaper to keep than one in the database's locale.
+      const text = storage.kind === "scalar" && storage.elem === "text";
+      if (f.name === "_ts" || f.name === "track_id") await tx.unsafe(`CREATE INDEX ON ${T} (${ident(id)}${text ? ` COLLATE "C"` : ""}, ${ident(POS)})`);
       columns.push(col);
       continue;
     }

@@ -204,7 +204,7 @@ export function timestampMicros(vec: Vector): (number | bigint | null)[] {
         out.push(null);
         continue;
       }
-      const j = d.offset + i;
+      const j = i; // values are sliced with the Data (only the validity bitmap goes by offset)
       const hi = i32[2 * j + 1]!;
       let x: number | bigint = hi >= -2097152 && hi < 2097152 ? hi * TWO32 + u32[2 * j]! : vals[j]!;
       if (unit === TimeUnit.MICROSECOND) out.push(x);
@@ -238,7 +238,7 @@ function utf8Views(d: Data): (Uint8Array | null)[] {
   const offs = d.valueOffsets as Int32Array;
   const bytes = d.values as Uint8Array;
   const out = new Array<Uint8Array | null>(d.length);
-  for (let i = 0; i < d.length; i++) out[i] = d.getValid(i) ? bytes.subarray(offs[d.offset + i]!, offs[d.offset + i + 1]!) : null;
+  for (let i = 0; i < d.length; i++) out[i] = d.getValid(i) ? bytes.subarray(offs[i]!, offs[i + 1]!) : null;
   return out;
 }
 
@@ -256,7 +256,7 @@ function columnValues(batch: RecordBatch, c: CopyColumn, field: Field): unknown[
     for (const d of vec.data) {
       const offs = d.valueOffsets as Int32Array;
       const child = utf8Views(d.children[0]!);
-      for (let i = 0; i < d.length; i++) out.push(d.getValid(i) ? child.slice(offs[d.offset + i]!, offs[d.offset + i + 1]!) : null);
+      for (let i = 0; i < d.length; i++) out.push(d.getValid(i) ? child.slice(offs[i]!, offs[i + 1]!) : null);
     }
     return out;
   }
@@ -286,7 +286,8 @@ function isValid(d: Data, row: number): boolean {
 }
 
 /**
- * A writer reading straight from the Arrow buffers for the common columns (float64, int64,
+ * A writer reading straight from the Arrow buffers (as Arrow JS keeps them: a sliced Data's
+ * values and offsets are sliced with it, its validity and boolean bits go by `offset`) for the common columns (float64, int64,
  * µs/ms timestamps, strings, bytes, booleans); undefined for the others (they go through JS values).
  */
 function directWriter(d: Data, c: CopyColumn): Plan | undefined {
@@ -304,7 +305,7 @@ function directWriter(d: Data, c: CopyColumn): Plan | undefined {
         out.need(12);
         if (nulls && !isValid(d, r)) return out.null();
         out.view.setInt32(out.pos, 8);
-        out.view.setFloat64(out.pos + 4, v[off + r]!);
+        out.view.setFloat64(out.pos + 4, v[r]!);
         out.pos += 12;
       },
     };
@@ -322,7 +323,7 @@ function directWriter(d: Data, c: CopyColumn): Plan | undefined {
       write: (out, r) => {
         out.need(12);
         if (nulls && !isValid(d, r)) return out.null();
-        const j = off + r;
+        const j = r;
         const hi = i32[2 * j + 1]!;
         out.view.setInt32(out.pos, 8);
         if (scale === 1 && shift === 0) {
@@ -344,14 +345,14 @@ function directWriter(d: Data, c: CopyColumn): Plan | undefined {
     const offs = d.valueOffsets as Int32Array;
     const bytes = d.values as Uint8Array;
     return {
-      bytes: n * 4 + (offs[off + n]! - offs[off]!),
+      bytes: n * 4 + (offs[n]! - offs[0]!),
       write: (out, r) => {
         if (nulls && !isValid(d, r)) {
           out.need(4);
           return out.null();
         }
-        const a = offs[off + r]!;
-        const len = offs[off + r + 1]! - a;
+        const a = offs[r]!;
+        const len = offs[r + 1]! - a;
         out.need(4 + len);
         out.view.setInt32(out.pos, len);
         out.buf.set(bytes.subarray(a, a + len), out.pos + 4);

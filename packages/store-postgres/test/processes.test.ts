@@ -63,6 +63,30 @@ describe("postgres: many processes", () => {
       `SELECT count(*)::int AS n, count(DISTINCT _quiver_pos)::int AS d, min(_quiver_pos)::int AS lo, max(_quiver_pos)::int AS hi FROM "${schema}".events`,
     );
     expect([p!.n, p!.d, p!.lo, p!.hi]).toEqual([64 * ROWS, 64 * ROWS, 0, 64 * ROWS - 1]);
+    // Scan order is acknowledged append order: each connection logs i = 0, 1, 2, … and waits
+    // for each batch, so by position each run's rows come in that order.
+    const [o] = await pg.unsafe(
+      `SELECT count(*)::int AS n FROM (SELECT i, lag(i) OVER (PARTITION BY track_id ORDER BY _quiver_pos) AS prev FROM "${schema}".events) x WHERE prev IS NOT NULL AND i <> prev + 1`,
+    );
+    expect(o!.n).toBe(0);
+    // And the store's own scan and runs() agree with it.
+    const s = await openStore(uri, { readOnly: true });
+    let k = 0;
+    let ordered = true;
+    const last = new Map<string, number>();
+    for await (const b of s.scan("events", { columns: ["track_id", "i"] })) {
+      for (let r = 0; r < b.numRows; r++, k++) {
+        const id = b.getChildAt(0)!.get(r) as string;
+        const i = Number(b.getChildAt(1)!.get(r));
+        if (i !== (last.get(id) ?? -1) + 1) ordered = false;
+        last.set(id, i);
+      }
+    }
+    expect([k, ordered]).toEqual([64 * ROWS, true]);
+    const runs = await s.runs!("events");
+    expect(runs.length).toBe(64);
+    expect(runs.every((r) => r.rows === ROWS)).toBe(true);
+    await s.close();
   }, 180_000);
 
   it("two processes adding the same new columns at the same moments (one as ints, one as floats) are safe", async () => {
