@@ -8,10 +8,10 @@ import { rowsOf } from "@quiver/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../dist/index.js";
 import { baseUrl, freshSchema, raw } from "./helpers.js";
-import { type Proxy, startProxy } from "./proxy.js";
+import { type CommitProxy, startProxy } from "./proxy.js";
 
 const pg = raw();
-let proxy: Proxy;
+let proxy: CommitProxy;
 beforeAll(async () => {
   proxy = await startProxy(baseUrl());
 });

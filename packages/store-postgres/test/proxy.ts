@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 
-export interface Proxy {
+export interface CommitProxy {
   url: string;
   /** The next COMMIT answer is lost (resolves once it was); with `down`, new connections are refused from that moment. */
   loseNextCommit(down?: boolean): Promise<void>;
@@ -20,7 +20,7 @@ function isCommitDone(type: number, payload: Buffer): boolean {
   return type === 0x43 && payload.toString("latin1", 0, payload.length - 1) === "COMMIT";
 }
 
-export async function startProxy(target: string): Promise<Proxy> {
+export async function startProxy(target: string): Promise<CommitProxy> {
   const t = new URL(target);
   let armed: (() => void) | undefined;
   let thenDown = false;
