@@ -17,6 +17,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Description, LogEntry, LogLevel, Row, SessionRecord, SessionSidecars, SidecarFileRecord, SidecarFiles, TrackInfo } from "@quiver/core";
+import { QuiverError } from "@quiver/core";
 import { Flock, withFlock } from "./flock.js";
 import { type Ctx, ioError, statBig, type TableState } from "./state.js";
 
@@ -157,6 +158,7 @@ class DreamlakeFiles implements SidecarFiles {
   constructor(
     sessionDir: string,
     private readonly locked: <T>(lock: string, fn: () => T) => T,
+    private readonly guard: () => void,
   ) {
     this.dir = join(sessionDir, "files");
     this.episodeId = `${basename(dirname(sessionDir))}/${basename(sessionDir)}`;
@@ -183,6 +185,7 @@ class DreamlakeFiles implements SidecarFiles {
   add(rec: SidecarFileRecord, chunks: number, chunk: (i: number) => Uint8Array): void {
     const target = this.fileOf(rec);
     if (!target) return;
+    this.guard(); // refused on a read-only store before any byte is written
     try {
       mkdirSync(join(target, ".."), { recursive: true });
       writeFileSync(target, new Uint8Array(0));
@@ -220,12 +223,21 @@ export class DreamlakeSession implements SessionSidecars {
     private readonly warn: (message: string) => void,
     /** Rows stored in a track table (for a metadata.json written before any append). */
     private readonly rows: (track: string) => number,
+    /** Opened read-only: reads only, every write UNSUPPORTED (nothing created, locked or written). */
+    private readonly readOnly = false,
   ) {
     this.location = dir;
-    this.files = new DreamlakeFiles(dir, (lock, fn) => this.locked(lock, fn));
+    this.files = new DreamlakeFiles(dir, (lock, fn) => this.locked(lock, fn), this.guard);
   }
 
+  /** Refuses a write on a read-only store (UNSUPPORTED), before anything is created or locked. */
+  private readonly guard = (): void => {
+    if (this.readOnly) throw new QuiverError("UNSUPPORTED", `${this.dir} was opened read-only; open the store without readOnly to write`);
+  };
+
+  /** Every change is made under dreamlake's lock of its file. */
   private locked<T>(lock: string, fn: () => T): T {
+    this.guard();
     return withFlock(join(this.dir, lock), this.lockTimeout, this.warn, fn);
   }
 
@@ -242,6 +254,7 @@ export class DreamlakeSession implements SessionSidecars {
   }
 
   writeRecord(record: SessionRecord, update: { readme?: string | null; tags?: string[]; metadata?: Row | null }): void {
+    this.guard();
     for (const sub of ["logs", "tracks", "files"]) {
       try {
         mkdirSync(join(this.dir, sub), { recursive: true });
@@ -321,6 +334,7 @@ export class DreamlakeSession implements SessionSidecars {
   }
 
   appendLogs(entries: readonly Omit<LogEntry, "sequenceNumber">[]): number[] {
+    this.guard();
     const logs = join(this.dir, "logs");
     if (!existsSync(logs)) {
       try {

@@ -97,11 +97,11 @@ class MsgpackDriver implements StoreDriver {
     return st;
   }
 
-  /** The session's dreamlake files (dreamlake.ts), unless read-only or `dreamlake: false`. */
+  /** The session's dreamlake files (dreamlake.ts) where they are kept; read-only ones refuse every write. */
   sessionSidecars(prefix: string, readOnly: boolean): DreamlakeSession | undefined {
-    if (readOnly || !keepsDreamlake(this.ctx, prefix)) return undefined;
+    if (!keepsDreamlake(this.ctx, prefix)) return undefined;
     const rows = (track: string) => this.loaded(`${prefix}/tracks/${track}`)?.rows ?? 0;
-    return new DreamlakeSession(join(this.root, ...prefix.split("/")), this.ctx.lockTimeout, this.ctx.warn, rows);
+    return new DreamlakeSession(join(this.root, ...prefix.split("/")), this.ctx.lockTimeout, this.ctx.warn, rows, readOnly);
   }
 
   /** Index of the first row of the last append to `table`, counted under the lock. */

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Session } from "@quiver/core";
 import { openMsgpackStore } from "../dist/index.js";
-import { cleanup, fixtures, PYTHON, tmpRoot } from "./helpers.js";
+import { cleanup, fixtures, PYTHON, snapshot, tmpRoot } from "./helpers.js";
 
 afterAll(cleanup);
 
@@ -310,6 +310,22 @@ describe("dreamlake's local layout", () => {
     const py = dreamlake(root, "read", { prefix: "ws/del", limit: 3 }) as { data: Record<string, { data: { data: Json }[]; hasMore: boolean }> };
     expect(py.data.t!.data.map((p) => p.data.v)).toEqual([2, 3, 4]);
     expect(py.data.t!.hasMore).toBe(false);
+  });
+
+  it("a Session over a read-only store (the CLI's reads) writes nothing, not even its record", async () => {
+    const root = path.join(tmpRoot("dl-ro"), ".dreamlake");
+    dreamlake(root, "write", { prefix: "ws/ro", readme: "py", tracks: { t: [{ _ts: 1, v: 1 }] } });
+    const before = snapshot(root);
+    const warnings: unknown[] = [];
+    const store = openMsgpackStore(root, { readOnly: true });
+    const s = await Session.open({ prefix: "ws/ro", store, flushInterval: 0, onError: (e) => warnings.push(e) });
+    expect(s.info.readme).toBe("py");
+    expect((await s.track("t").read()).total).toBe(1);
+    expect((await s.logs.read()).length).toBe(0);
+    await s.close();
+    await store.close();
+    expect(warnings).toEqual([]);
+    expect(snapshot(root)).toEqual(before);
   });
 
   it("dreamlake: false keeps only Quiver's files", async () => {

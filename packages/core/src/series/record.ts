@@ -89,7 +89,7 @@ export class SessionRecords {
    * session is used. A store fault then does not fail the open: `onFault` hears of it and the
    * record is written with the next flush.
    */
-  async open(update: Row, onFault: (err: unknown) => void): Promise<void> {
+  async open(update: Row, onFault: (err: unknown) => void, readOnly = false): Promise<void> {
     const store = this.store();
     let exists = false;
     if (await store.schema(this.table)) {
@@ -104,7 +104,8 @@ export class SessionRecords {
     }
     const side = this.sidecars?.readRecord();
     if (side) Object.assign(this.record, side);
-    if (exists && Object.keys(update).length === 0 && (side || !this.sidecars)) return;
+    // A session over a read-only store (the CLI's reads) writes nothing.
+    if (readOnly || (exists && Object.keys(update).length === 0 && (side || !this.sidecars))) return;
     const change = exists ? { ...update, updatedAt: new Date().toISOString() } : { ...this.record, ...update };
     Object.assign(this.record, change);
     this.staged.push({ _ts: this.ts(), kind: "session", track: "", record: JSON.stringify(change) });

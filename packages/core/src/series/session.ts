@@ -144,7 +144,8 @@ export class Session implements AsyncDisposable {
       }
       const session = new Session(prefix, store, owned, options, schemas);
       try {
-        await session.record.open(update, (err) => session.reportFault(err, "the session record is written with the next flush"));
+        const readOnly = (store as { readOnly?: unknown }).readOnly === true;
+        await session.record.open(update, (err) => session.reportFault(err, "the session record is written with the next flush"), readOnly);
         await session.params.load();
         await session.logs.load();
       } catch (err) {
