@@ -211,6 +211,9 @@ export class DbFile {
       // failure): reads then see them on a fresh snapshot, and writes never share their
       // transaction. flush() commits itself, to report the failure.
       if (kind === "other" && this.inTx) await this.commitGroup().catch(() => undefined);
+      // A flush with the file let go has nothing to do: every append before it has committed
+      // (or failed) already. Opening the file for it would only take it from other processes.
+      if (kind === "flush" && !this.conn && !this.inTx) return undefined as T;
       const conn = await this.connection();
       try {
         this.active = true;
