@@ -240,7 +240,9 @@ if (LANCE) {
     },
   ]);
   // best of 3 above; the first round is the one a rebuild would show in
-  log(`first seed query after each 10k update, rounds 1-3: ours ${oursRounds.map((x) => x.toFixed(0)).join(", ")} ms; LanceDB ${lanceRounds.map((x) => x.toFixed(0)).join(", ")} ms`);
+  log(
+    `first seed query after each 10k update, rounds 1-3: ours ${oursRounds.map((x) => x.toFixed(0)).join(", ")} ms; LanceDB ${lanceRounds.map((x) => x.toFixed(0)).join(", ")} ms`,
+  );
   log(`10k-datapoint update itself: ours ${updMs.toFixed(0)} ms, LanceDB mergeInsert ${lanceUpdMs.toFixed(0)} ms (last round)`);
   peer.push({
     case: `first seed query after a ${K / 1000}k-datapoint update`,
