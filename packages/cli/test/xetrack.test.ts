@@ -111,6 +111,17 @@ describe.each(["duckdb", "msgpack"])("xetrack commands on %s:", (scheme) => {
   });
 });
 
+describe("a fresh Tracker's table", () => {
+  it("exists before the first row: another process's SQL, columns and ls see it", async () => {
+    const file = join(tmp.dir, "fresh.db");
+    const t = await Tracker.open(`duckdb:${file}`, { params: { model: "resnet18", lr: 0.1 } });
+    await t.close();
+    expect(jsonLines(ok(["columns", file, "--json"])).map((c) => c.column)).toEqual(["timestamp", "track_id", "model", "lr"]);
+    expect(ok(["sql", file, "SELECT count(*) AS n FROM events", "--json"])).toBe('{"n":0}\n');
+    expect(ok(["ls", file, "--json"])).toBe("");
+  });
+});
+
 describe("cache ls|delete", () => {
   it("lists the entries a run computed and deletes by run, key, function or all", async () => {
     const dir = join(tmp.dir, "cache");

@@ -214,6 +214,17 @@ export function xetrackTests(t: TestApi, target: ConformanceTarget): void {
         assert.equal(cache.delete({ name: "power" }), 1);
         assert.equal(a.track(power, 2, 10), 1024);
         assert.equal(calls, 4);
+        // cacheForce for every call of a tracker; cache: false for one wrapped function.
+        const forced = await Tracker.open(store, { cache: dir, cacheForce: true, flushInterval: 0 });
+        assert.equal(forced.track(power, 2, 10), 1024);
+        assert.equal(calls, 5);
+        assert.equal(b.wrap(power, { cache: false })(2, 10), 1024);
+        assert.equal(calls, 6);
+        assert.equal(b.last?.cache, undefined, "no cache column for a call that does not use the cache");
+        assert.equal(b.track(power, 2, 10), 1024);
+        assert.equal(b.last?.cache, forced.trackId, "the forced call rewrote the entry");
+        assert.equal(calls, 6);
+        await forced.close();
         await a.close();
         await b.close();
       } finally {
