@@ -14,7 +14,7 @@ const dec = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function grow<T extends Uint8Array | Int32Array | Float64Array>(a: T, need: number): T {
   if (need <= a.length) return a;
-  const b = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2, 1024));
+  const b = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2, 16));
   b.set(a);
   return b;
 }
@@ -42,7 +42,8 @@ export function packBits(bytes: Uint8Array, n: number): { bits: Uint8Array; coun
 }
 
 export abstract class Column {
-  valid = new Uint8Array(1024);
+  // Small to start: a datapoint with thousands of fields has thousands of columns.
+  valid = new Uint8Array(16);
   n = 0;
   /** False while every row has a value (results then need no validity pass). */
   protected mayBeNull = false;
@@ -82,7 +83,7 @@ export abstract class Column {
 
 /** Arrow Int64 / Timestamp layout: two 32-bit words per value (little-endian). */
 export class I64Column extends Column {
-  words = new Int32Array(2048);
+  words = new Int32Array(32);
   pushNulls(count: number): void {
     if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
@@ -131,7 +132,7 @@ export class I64Column extends Column {
 }
 
 export class F64Column extends Column {
-  vals = new Float64Array(1024);
+  vals = new Float64Array(16);
   pushNulls(count: number): void {
     if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
@@ -167,7 +168,7 @@ export class F64Column extends Column {
 }
 
 export class BoolColumn extends Column {
-  vals = new Uint8Array(1024);
+  vals = new Uint8Array(16);
   pushNulls(count: number): void {
     if (count > 0) this.mayBeNull = true;
     this.growValid(this.n + count);
@@ -205,9 +206,9 @@ export class BoolColumn extends Column {
  * bytes in `patch` (flagged in `patched`) until the patches are folded back in (compact).
  */
 export class StrColumn extends Column {
-  offs = new Int32Array(1025);
-  bytes = new Uint8Array(16384);
-  patched = new Uint8Array(1024);
+  offs = new Int32Array(17);
+  bytes = new Uint8Array(256);
+  patched = new Uint8Array(16);
   patch = new Map<number, Uint8Array>();
   pushNulls(count: number): void {
     if (count > 0) this.mayBeNull = true;

@@ -67,7 +67,7 @@ export class HotState {
   /** Path order of the rows, or null when the rows are in path order already. */
   private order: Int32Array | null = null;
   /** 1 while the row has any field set (a datapoint). */
-  private alive = new Uint8Array(1024);
+  private alive = new Uint8Array(16);
   private dead = 0;
 
   constructor(
