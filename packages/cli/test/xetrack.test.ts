@@ -1,8 +1,10 @@
 /** xetrack's `xt` commands: copy of several tables with assets, set where/all, cache ls|delete, assets ls|export|delete. */
 import "@quiver/store-duckdb";
 import "@quiver/store-msgpack";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { deserialize } from "node:v8";
 import { asset, FunctionCache, Reader, Tracker } from "@quiver/core";
 import { afterAll, describe, expect, it } from "vitest";
@@ -108,6 +110,41 @@ describe.each(["duckdb", "msgpack"])("xetrack commands on %s:", (scheme) => {
     expect(jsonLines(ok(["assets", "ls", uri, "--table", "metrics", "--json"]))).toHaveLength(2);
     // Rows keep the hash they logged.
     expect(jsonLines(ok(["head", uri, "--table", "metrics", "--json"]))[1]!.blob).toBe(byEnc.bytes);
+  });
+});
+
+describe("assets from two processes at once", () => {
+  it("the same asset logged by two writer processes reads back once, exactly", async () => {
+    const file = join(tmp.dir, "shared.db");
+    const core = fileURLToPath(new URL("../../core/dist/index.js", import.meta.url));
+    const duck = fileURLToPath(new URL("../../store-duckdb/dist/index.js", import.meta.url));
+    const script = join(tmp.dir, "asset-writer.mjs");
+    writeFileSync(
+      script,
+      `import { Tracker, asset } from ${JSON.stringify(core)};
+import ${JSON.stringify(duck)};
+const t = await Tracker.open(${JSON.stringify(`duckdb:${file}`)}, { table: "models" });
+for (let i = 0; i < 20; i++) await t.log({ i, who: process.argv[2], model: asset({ layers: [64, 32], seed: 7 }), mine: asset(process.argv[2]) });
+await t.close();`,
+    );
+    const run = (who: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [script, who], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        c.on("close", (code) => resolve({ code, stderr }));
+      });
+    const [a, b] = await Promise.all([run("a"), run("b")]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const assets = jsonLines(ok(["assets", "ls", file, "--table", "models", "--json"]));
+    expect(assets).toHaveLength(3); // the shared model once, and each writer's own
+    const rows = jsonLines(ok(["head", file, "--table", "models", "--limit", "100", "--json"]));
+    expect(rows).toHaveLength(40);
+    expect(new Set(rows.map((r) => r.model)).size).toBe(1);
+    const r = await Reader.open(`duckdb:${file}`, { table: "models" });
+    expect(await r.getAsset(rows[0]!.model as string)).toEqual({ layers: [64, 32], seed: 7 });
+    await r.close();
   });
 });
 
