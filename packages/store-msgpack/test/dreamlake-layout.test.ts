@@ -312,6 +312,41 @@ describe("dreamlake's local layout", () => {
     expect(py.data.t!.hasMore).toBe(false);
   });
 
+  it("without util-linux flock the lock is taken with python3; with neither it is not taken, and a warning says so", async () => {
+    const root = tmpRoot("dl-fallback");
+    const store = openMsgpackStore(root, { dreamlake: true });
+    await store.append("ws/fb/tracks/t", (await import("@quiver/core")).rowsToBatch([{ _ts: 1, v: 1 }]));
+    await store.close();
+    const lockFile = path.join(root, "ws/fb/tracks/t/.track.lock");
+    const onlyPython = fs.mkdtempSync(path.join(root, "bin-"));
+    fs.symlinkSync(PYTHON, path.join(onlyPython, "python3"));
+    const nothing = fs.mkdtempSync(path.join(root, "empty-"));
+    const run = (bin: string) =>
+      new Promise<{ ms: number; err: string }>((resolve, reject) => {
+        const held = spawn(PYTHON, [
+          "-c",
+          `import fcntl, time\nf = open(${JSON.stringify(lockFile)}, "a")\nfcntl.flock(f.fileno(), fcntl.LOCK_EX)\nprint("locked", flush=True)\ntime.sleep(3)`,
+        ]);
+        const heldDone = new Promise<void>((r) => held.on("close", () => r()));
+        held.stdout.once("data", () => {
+          const child = spawn(process.execPath, [path.join(fixtures, "flock-append.mjs"), root], { env: { ...process.env, PATH: bin } });
+          let out = "";
+          let err = "";
+          child.stdout.on("data", (d) => (out += d));
+          child.stderr.on("data", (d) => (err += d));
+          child.on("close", (code) => (code === 0 ? heldDone.then(() => resolve({ ms: Number(out.trim()), err })) : reject(new Error(err))));
+        });
+      });
+    const py = await run(onlyPython);
+    expect(py.ms).toBeGreaterThanOrEqual(1000); // waited for the held lock (3 s, less the child's start)
+    const none = await run(nothing);
+    expect(none.ms).toBeLessThan(1000);
+    expect(none.err).toContain("neither flock (util-linux) nor python3 is on the PATH");
+    const back = openMsgpackStore(root, { readOnly: true });
+    expect((await (await import("@quiver/core")).readRows(back, "ws/fb/tracks/t")).map((r) => r.v)).toEqual([1, 2, 2]);
+    await back.close();
+  }, 60_000);
+
   it("a Session over a read-only store (the CLI's reads) writes nothing, not even its record", async () => {
     const root = path.join(tmpRoot("dl-ro"), ".dreamlake");
     dreamlake(root, "write", { prefix: "ws/ro", readme: "py", tracks: { t: [{ _ts: 1, v: 1 }] } });
