@@ -87,12 +87,15 @@ export class WriteBuffer<S extends { readonly length: number }> {
   /** The write in flight (whole, before any isolation) and its receipt: at exit, kept unless committed. */
   private flying: { items: S; receipt: AppendReceipt; whole: boolean } | undefined;
   /** The adaptive flush's tick (armed while rows are staged), its period and the rows seen at its last tick. */
-  private tick: ReturnType<typeof setTimeout> | undefined;
+  /** The tick's timer, in its own object: a field that changes from undefined to a Timeout would change this class's shape under the hot stage(). */
+  private readonly ticker: { timer: ReturnType<typeof setTimeout> | undefined } = { timer: undefined };
   private readonly idleMs: number;
   private readonly delayTicks: number;
   private ticks = 0;
   private seen = 0;
   private stopped = false;
+  /** A tick is pending (or never will be: off, stopped) — one boolean test per staged row. */
+  private armed = false;
   /** The last write's fault while the store fails; cleared by a successful write. */
   private failure: QuiverError | undefined;
   readonly batchSize: number;
@@ -148,7 +151,7 @@ export class WriteBuffer<S extends { readonly length: number }> {
       );
     }
     add(item, this.staged);
-    if (this.tick === undefined && this.idleMs > 0) this.arm();
+    if (!this.armed) this.arm();
     if (this.staged.length >= this.batchSize) {
       // While the store fails, retries wait for the interval (or an explicit flush) instead of hammering it.
       if (!this.inflight) {
@@ -171,21 +174,27 @@ export class WriteBuffer<S extends { readonly length: number }> {
    * (retries keep to the interval). No clock is read per row: the tick compares row counts.
    */
   private arm(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.idleMs === 0) {
+      this.armed = true; // never: the adaptive flush is off, or the buffer stopped
+      return;
+    }
+    this.armed = true;
     this.ticks = 0;
     this.seen = this.staged.length;
     const tick = () => {
-      this.tick = undefined;
+      this.ticker.timer = undefined;
+      this.armed = false;
       if (this.stopped || this.staged.length === 0 || this.failure !== undefined) return;
       const n = this.staged.length;
       this.ticks++;
       if (!this.inflight && (n === this.seen || this.ticks >= this.delayTicks)) return this.background();
       this.seen = n;
-      this.tick = setTimeout(tick, this.idleMs);
-      this.tick.unref?.();
+      this.armed = true;
+      this.ticker.timer = setTimeout(tick, this.idleMs);
+      this.ticker.timer.unref?.();
     };
-    this.tick = setTimeout(tick, this.idleMs);
-    this.tick.unref?.();
+    this.ticker.timer = setTimeout(tick, this.idleMs);
+    this.ticker.timer.unref?.();
   }
 
   private background(): void {
@@ -250,7 +259,7 @@ export class WriteBuffer<S extends { readonly length: number }> {
         this.flying = undefined;
         this.failure = undefined;
         // Rows staged during the write: the next tick writes them (one write at a time).
-        if (this.staged.length > 0 && this.tick === undefined && this.idleMs > 0) this.arm();
+        if (this.staged.length > 0 && !this.armed) this.arm();
         if (refused > 0) throw new RefusedRows(refused, staged.length, first!);
       },
       (err: unknown) => {
@@ -325,8 +334,8 @@ export class WriteBuffer<S extends { readonly length: number }> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.tick) clearTimeout(this.tick);
-    this.tick = undefined;
+    if (this.ticker.timer) clearTimeout(this.ticker.timer);
+    this.ticker.timer = undefined;
   }
 }
 
