@@ -30,16 +30,15 @@ export class HotCache {
   }
 
   /** A commit of this process, just acknowledged: applied if the state was at its start. */
-  private committed(seq0: number, seq1: number, batches: readonly RecordBatch[], fields: readonly FieldRec[]): void {
+  private committed(seq0: number, seq1: number, batches: readonly RecordBatch[], fields: ReadonlyMap<string, FieldRec>): void {
     if (this.off) return;
     // A new datasource: its state starts empty, no load needed.
     if (!this.hot && seq0 === 0) this.hot = new HotState(0);
     const h = this.hot;
     if (!h || h.bound !== seq0) return; // behind: the next query catches up from the store
     try {
-      const byName = new Map(fields.map((f) => [f.name, f]));
-      h.ensureFields(fields);
-      for (const b of batches) h.applyBatch(b, byName);
+      // O(what the commit wrote): columns are added for the fields it sets (the rest at the next query).
+      for (const b of batches) h.applyBatch(b, fields);
       h.bound = seq1;
       if (h.cells > MAX_CELLS) this.drop();
     } catch {

@@ -35,8 +35,8 @@ export class EventLog {
   readonly commitsTable: string;
   readonly currentTable: string;
   private cached?: LogState;
-  /** Told of every commit of this process once it is acknowledged: the batches it appended (shard order) and the fields after it. */
-  onCommit?: (seq0: number, seq1: number, batches: readonly RecordBatch[], fields: readonly FieldRec[]) => void;
+  /** Told of every commit of this process once it is acknowledged: the batches it appended (shard order) and the fields after it, by name. */
+  onCommit?: (seq0: number, seq1: number, batches: readonly RecordBatch[], fields: ReadonlyMap<string, FieldRec>) => void;
 
   constructor(
     readonly store: Store,
@@ -168,7 +168,7 @@ export class EventLog {
       seq0,
       seq0 + n,
       [...prepared.batches.keys()].sort((a, b) => a - b).map((sh) => prepared.batches.get(sh)!),
-      st.index.list,
+      st.index.byName,
     );
     return n;
   }
