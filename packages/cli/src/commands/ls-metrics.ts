@@ -1,6 +1,11 @@
 /** `quiver ls --metrics`: runs with their params and per-metric last/min/max, as table rows. */
-import type { Row, RunInfo } from "@quiver/core";
-import { compareSummaryValues } from "@quiver/core/store-kit";
+import type { Row, RunInfo, SummaryValue } from "@quiver/core";
+
+/** min equals max: the same value (NaN equals NaN, Dates by time). */
+function same(a: SummaryValue | null, b: SummaryValue | null): boolean {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  return Object.is(a, b) || a === b;
+}
 
 /**
  * Runs with their column summaries (Reader.runs({ columns: "all" }), computed inside the store)
@@ -12,8 +17,7 @@ export function runsWithMetrics(runs: RunInfo[]): { rows: Row[]; columns: string
   const constant = (n: string) =>
     runs.every((r) => {
       const c = r.columns?.[n];
-      if (!c) return true;
-      return c.min === null || c.max === null ? c.min === c.max : compareSummaryValues(c.min, c.max) === 0;
+      return !c || same(c.min, c.max);
     });
   const params = names.filter(constant);
   const metrics = names.filter((n) => !params.includes(n));
