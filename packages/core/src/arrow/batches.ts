@@ -12,11 +12,12 @@
  * Vectors are built straight from typed arrays (no per-value builder), which is what makes
  * this faster than apache-arrow's own tableFromJSON.
  */
-import { Field, makeData, RecordBatch, Schema, Struct, Table } from "apache-arrow";
+import { type Data, type DataType, Field, makeData, RecordBatch, Schema, Struct, Table, type TimestampMicrosecond, Type, type Vector } from "apache-arrow";
 import { QuiverError } from "../errors.js";
 import { mergeTypes, sameType } from "./types.js";
 import { buildData } from "./build.js";
-import { vectorToValues } from "./decode.js";
+import { dataToValues, vectorToValues } from "./decode.js";
+import { BIGINT_META } from "./values.js";
 
 export { type Value, type TypedArray, type NdArray, type Row, BIGINT_META, isNdArray, normalizeRow } from "./values.js";
 export { tensorType, isTensorType, typeOfValue, typeName, mergeTypes, sameType, type ValueClass, classOfType, classOfValue } from "./types.js";
@@ -61,7 +62,7 @@ export function conformBatch(batch: RecordBatch, schema: Schema): RecordBatch {
     const i = bf.findIndex((x) => x.name === f.name);
     if (i < 0) return buildData(f.type, new Array(n).fill(null), f.name);
     const col = batch.getChildAt(i)!;
-    if (sameType(bf[i]!.type, f.type) && col.data.length === 1) return col.data[0]!;
+    if (sameType(bf[i]!.type, f.type)) return col.data.length === 1 ? col.data[0]! : gather(col, bf[i]!);
     return buildData(f.type, vectorToValues(col, bf[i]), f.name);
   });
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: datas }));
@@ -89,17 +90,11 @@ export function batchesToTable(batches: readonly RecordBatch[], schema?: Schema)
   return new Table(batches.map((b) => conformBatch(b, final)));
 }
 
-/** Rows `indices` of a batch, as a new batch. */
+/** Rows `indices` of a batch, as a new batch (values exactly as stored). */
 export function takeRows(batch: RecordBatch, indices: ArrayLike<number>): RecordBatch {
-  const n = indices.length;
   const fields = batch.schema.fields;
-  const datas = fields.map((f, c) => {
-    const vals = vectorToValues(batch.getChildAt(c)!, f);
-    const picked = new Array<unknown>(n);
-    for (let i = 0; i < n; i++) picked[i] = vals[indices[i]!];
-    return buildData(f.type, picked, f.name);
-  });
-  return new RecordBatch(batch.schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas }));
+  const datas = fields.map((f, c) => gather(batch.getChildAt(c)!, f, indices));
+  return new RecordBatch(batch.schema, makeData({ type: new Struct(fields), length: indices.length, nullCount: 0, children: datas }));
 }
 
 /** One batch holding the rows of several batches of the same schema. */
@@ -107,12 +102,59 @@ export function concatBatches(batches: readonly RecordBatch[], schema: Schema): 
   if (batches.length === 1) return conformBatch(batches[0]!, schema);
   const total = batches.reduce((a, b) => a + b.numRows, 0);
   const conformed = batches.map((b) => conformBatch(b, schema));
-  const datas = schema.fields.map((f, c) => {
-    const all: unknown[] = [];
-    for (const b of conformed) for (const v of vectorToValues(b.getChildAt(c)!, f)) all.push(v);
-    return buildData(f.type, all, f.name);
-  });
+  const datas = schema.fields.map((f, c) =>
+    gatherChunks(
+      conformed.flatMap((b) => b.getChildAt(c)!.data),
+      f,
+    ),
+  );
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: total, nullCount: 0, children: datas }));
+}
+
+/** Rows `indices` (all rows when absent) of a column, as one Data. */
+function gather(col: Vector, field: Field, indices?: ArrayLike<number>): Data {
+  return gatherChunks(col.data, field, indices);
+}
+
+function gatherChunks(chunks: readonly Data[], field: Field, indices?: ArrayLike<number>): Data {
+  // Timestamps are copied as their stored integers: through Date they would lose every digit
+  // below the millisecond (µs/ns columns from Arrow tables, SQLite or DuckDB files).
+  if (field.type.typeId === Type.Timestamp) return gatherInt64(chunks, field.type, indices);
+  const asBig = field.metadata.get(BIGINT_META) === "1";
+  const vals = chunks.length === 1 ? dataToValues(chunks[0]!, asBig) : chunks.flatMap((d) => dataToValues(d, asBig));
+  if (!indices) return buildData(field.type, vals, field.name);
+  const picked = new Array<unknown>(indices.length);
+  for (let i = 0; i < indices.length; i++) picked[i] = vals[indices[i]!];
+  return buildData(field.type, picked, field.name);
+}
+
+function gatherInt64(chunks: readonly Data[], type: DataType, indices?: ArrayLike<number>): Data {
+  const starts: number[] = [];
+  let total = 0;
+  for (const d of chunks) {
+    starts.push(total);
+    total += d.length;
+  }
+  const n = indices ? indices.length : total;
+  const out = new BigInt64Array(n);
+  const valid = new Uint8Array((n + 7) >> 3);
+  let nulls = 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    const g = indices ? indices[i]! : i;
+    // Indices mostly ascend: step the chunk cursor, and search again only when they jump back.
+    if (g < starts[c]!) c = 0;
+    while (c + 1 < chunks.length && g >= starts[c + 1]!) c++;
+    const d = chunks[c]!;
+    const j = g - starts[c]!;
+    if (d.nullCount > 0 && !d.getValid(j)) {
+      nulls++;
+      continue;
+    }
+    out[i] = (d.values as BigInt64Array)[d.offset + j]!;
+    valid[i >> 3]! |= 1 << (i & 7);
+  }
+  return makeData({ type: type as TimestampMicrosecond, length: n, nullCount: nulls, nullBitmap: nulls ? valid : undefined, data: out });
 }
 
 export { Schema, Field, RecordBatch, Table };

@@ -1,16 +1,42 @@
 /** copy: merge the runs of one store's table into another's, idempotently. */
-import { batchToRows, mergeSchemas, type Row, rowsToBatch } from "../arrow/batches.js";
+import { type RecordBatch, type TimestampMicrosecond, TimeUnit, Type } from "apache-arrow";
+import { conformBatch, mergeSchemas, takeRows, vectorToValues } from "../arrow/batches.js";
 import { QuiverError } from "../errors.js";
 import { validateName } from "../names.js";
 import { resolveStore } from "../store/registry.js";
 import type { Store } from "../store/contract.js";
 import { assetsTable, copyAssets } from "./assets.js";
 
-function rowKey(row: Row, columns: readonly string[]): string {
-  return JSON.stringify(
-    columns.map((c) => row[c] ?? null),
-    (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v),
-  );
+/** ns per unit of a timestamp column, so keys of a µs source and an ms target compare. */
+const NS_PER = { [TimeUnit.SECOND]: 1_000_000_000n, [TimeUnit.MILLISECOND]: 1_000_000n, [TimeUnit.MICROSECOND]: 1000n, [TimeUnit.NANOSECOND]: 1n };
+
+/** A column's values for row keys: timestamps as exact integers (a Date keeps only ms). */
+function keyColumn(batch: RecordBatch, name: string): unknown[] {
+  const i = batch.schema.fields.findIndex((f) => f.name === name);
+  if (i < 0) return new Array(batch.numRows).fill(null);
+  const f = batch.schema.fields[i]!;
+  const col = batch.getChildAt(i)!;
+  if (f.type.typeId !== Type.Timestamp) return vectorToValues(col, f);
+  const per = NS_PER[(f.type as TimestampMicrosecond).unit];
+  const out: unknown[] = [];
+  for (const d of col.data) {
+    const raw = d.values as BigInt64Array;
+    for (let j = 0; j < d.length; j++) out.push(d.nullCount > 0 && !d.getValid(j) ? null : raw[d.offset + j]! * per);
+  }
+  return out;
+}
+
+/** One key per row of the batch: the values of `columns` (null where the batch lacks one). */
+function rowKeys(batch: RecordBatch, columns: readonly string[]): string[] {
+  const cols = columns.map((c) => keyColumn(batch, c));
+  const keys = new Array<string>(batch.numRows);
+  for (let r = 0; r < batch.numRows; r++) {
+    keys[r] = JSON.stringify(
+      cols.map((c) => c[r] ?? null),
+      (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : ArrayBuffer.isView(v) ? Array.from(v as Uint8Array) : v),
+    );
+  }
+  return keys;
 }
 
 export interface CopyOptions {
@@ -77,23 +103,21 @@ async function copyTable(src: Store, dst: Store, table: string, onProgress: (add
     const dschema = targetSchema;
     const shared = columns.filter((c) => dschema.fields.some((f) => f.name === c));
     for await (const b of dst.scan(table, { columns: shared })) {
-      for (const r of batchToRows(b)) {
-        const k = rowKey(r, columns);
-        have.set(k, (have.get(k) ?? 0) + 1);
-      }
+      for (const k of rowKeys(b, columns)) have.set(k, (have.get(k) ?? 0) + 1);
     }
   }
   let added = 0;
   for await (const b of src.scan(table)) {
-    const fresh: Row[] = [];
-    for (const r of batchToRows(b)) {
-      const k = rowKey(r, columns);
+    const fresh: number[] = [];
+    rowKeys(b, columns).forEach((k, i) => {
       const n = have.get(k) ?? 0;
       if (n > 0) have.set(k, n - 1);
-      else fresh.push(r);
-    }
+      else fresh.push(i);
+    });
     if (!fresh.length) continue;
-    const batch = rowsToBatch(fresh, { schema: targetSchema ? mergeSchemas(targetSchema, schema) : schema });
+    // The source's own Arrow data, not rows: values (sub-ms timestamps too) arrive as stored.
+    const picked = fresh.length === b.numRows ? b : takeRows(b, fresh);
+    const batch = conformBatch(picked, targetSchema ? mergeSchemas(targetSchema, schema) : schema);
     await dst.append(table, batch);
     targetSchema = mergeSchemas(targetSchema, batch.schema);
     added += fresh.length;

@@ -2,8 +2,8 @@
  * The update/delete algorithm for stores that keep a table as batches (memory, a file per
  * table): batches no row of which matches are kept as they are; the others are rebuilt.
  */
-import type { RecordBatch, Schema } from "apache-arrow";
-import { mergeSchemas, takeRows } from "../arrow/batches.js";
+import { makeData, RecordBatch, type Schema, Struct } from "apache-arrow";
+import { mergeSchemas, normalizeRow, sameType, takeRows } from "../arrow/batches.js";
 import { rowsToBatch } from "../arrow/build.js";
 import { evaluate } from "../query/evaluate.js";
 import type { QueryNode } from "../query/query.js";
@@ -48,9 +48,25 @@ export function rewriteBatches(batches: readonly RecordBatch[], schema: Schema, 
     }
     const rows = batchToRows(b);
     for (let i = 0; i < rows.length; i++) if (!mask || mask[i]) Object.assign(rows[i]!, change.set);
-    const nb = rowsToBatch(rows, { schema: out });
+    const nb = keepUntouched(rowsToBatch(rows, { schema: out }), b, new Set(Object.keys(normalizeRow(change.set))));
     out = mergeSchemas(out, nb.schema);
     next.push(nb);
   }
   return { batches: next, schema: out, changed };
+}
+
+/**
+ * The rebuilt batch with every column the update does not set taken from the original as
+ * stored: rows are JS values, and a Date would cut a µs/ns timestamp to milliseconds.
+ */
+function keepUntouched(rebuilt: RecordBatch, original: RecordBatch, set: ReadonlySet<string>): RecordBatch {
+  let kept = false;
+  const datas = rebuilt.schema.fields.map((f, c) => {
+    const i = set.has(f.name) ? -1 : original.schema.fields.findIndex((x) => x.name === f.name);
+    if (i < 0 || !sameType(original.schema.fields[i]!.type, f.type)) return rebuilt.getChildAt(c)!.data[0]!;
+    kept = true;
+    return original.data.children[i]!;
+  });
+  if (!kept) return rebuilt;
+  return new RecordBatch(rebuilt.schema, makeData({ type: new Struct(rebuilt.schema.fields), length: rebuilt.numRows, nullCount: 0, children: datas }));
 }
