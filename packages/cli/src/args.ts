@@ -1,5 +1,5 @@
 /** Argument parsing on node:util parseArgs, with per-command help and usage errors. */
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { QuiverError, registeredSchemes } from "@quiver/core";
 import { closest, didYouMean } from "./suggest.js";
@@ -216,7 +216,7 @@ export function looksLikeUri(s: string | undefined): boolean {
 
 /**
  * Whether a positional names a store rather than a column or value: a URI with a scheme, a
- * .db/.duckdb/.h5/.hdf5 file name, or an existing path written as one (./x, x/y, .quiver).
+ * .db/.duckdb/.sqlite/.sqlite3/.h5/.hdf5 file name, or an existing path written as one (./x, x/y, .quiver).
  */
 export function looksLikeStore(s: string | undefined): boolean {
   if (s === undefined) return false;
@@ -225,7 +225,7 @@ export function looksLikeStore(s: string | undefined): boolean {
     return knownSchemes().some((k) => k === scheme || closest(scheme, [k]).length > 0);
   }
   if (/\s/.test(s)) return existsSync(s); // SQL and filters have spaces; paths rarely
-  return /\.(db|duckdb|h5|hdf5)$/i.test(s) || (/^\.|\//.test(s) && existsSync(s));
+  return /\.(db|duckdb|sqlite|sqlite3|h5|hdf5)$/i.test(s) || (/^\.|\//.test(s) && existsSync(s));
 }
 
 /** Store schemes this CLI knows of: the registered ones and Quiver's store packages. */
@@ -256,11 +256,27 @@ export function takeUri(p: Parsed, required: number, spec: CommandSpec, maxArgs 
   return { uri, args };
 }
 
+/** Whether an existing file starts with SQLite's header ("SQLite format 3\0"). */
+function isSqliteFile(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const head = Buffer.alloc(16);
+    return readSync(fd, head, 0, 16, 0) === 16 && head.toString("latin1") === "SQLite format 3\0";
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** The store URI: --store / positional, else QUIVER_STORE, else duckdb:quiver.db. */
 export function storeUri(uri: string | undefined): string {
   const u = uri ?? process.env.QUIVER_STORE ?? "duckdb:quiver.db";
   if (looksLikeUri(u)) return u;
-  // A bare path: pick the store by its extension, as people type file names.
+  // A bare path: pick the store by its extension, as people type file names; an existing .db
+  // file by its header, since xetrack's SQLite files are .db too.
+  if (/\.(sqlite|sqlite3)$/i.test(u) || (/\.db$/i.test(u) && isSqliteFile(u))) return `sqlite:${u}`;
   if (/\.(db|duckdb)$/i.test(u)) return `duckdb:${u}`;
   if (/\.(h5|hdf5)$/i.test(u)) return `h5:${u}`;
   return `msgpack:${u}`;

@@ -42,6 +42,10 @@ describe("quiver copy sqlite: (a xetrack database) → duckdb:", () => {
     ]);
     // The same history read straight from the xetrack file.
     expect(jsonLines(ok(["ls", `sqlite:${db}`, "--json"])).map((r) => [r.track_id, r.rows])).toEqual(ls.map((r) => [r.track_id, r.rows]));
+    // A bare .db path is taken by its header: xetrack's SQLite file and our DuckDB file.
+    expect(jsonLines(ok(["ls", db, "--json"])).map((r) => r.track_id)).toEqual(["brave-fox-0042", "calm-owl-0007"]);
+    expect(jsonLines(ok(["ls", runs, "--json"])).map((r) => r.track_id)).toEqual(["brave-fox-0042", "calm-owl-0007"]);
+    expect(sha(db)).toBe(before);
     const head = jsonLines(ok(["head", `duckdb:${runs}`, "--json"]));
     expect(head[0]).toMatchObject({ track_id: "brave-fox-0042", model: "resnet18", accuracy: 0.9, epoch: 1 });
   });
