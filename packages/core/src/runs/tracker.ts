@@ -108,13 +108,7 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
     this.types = new ColumnTypes(schema);
     this.cache = options.cache !== undefined ? FunctionCache.open(options.cache) : undefined;
     if (options.logMetrics && sampler) (this.logSampler = sampler()).start();
-    this.buffer = new WriteBuffer(
-      (rows, receipt) => this.write(rows, receipt),
-      ROWS,
-      options,
-      `${store.uri} table ${JSON.stringify(this.table)}`,
-      store,
-    );
+    this.buffer = new WriteBuffer((rows, receipt) => this.write(rows, receipt), ROWS, options, `${store.uri} table ${JSON.stringify(this.table)}`, store);
     // Rows logged by a script that ends without close() are written all the same.
     const buffer = this.buffer;
     this.unhook = onProcessExit({
