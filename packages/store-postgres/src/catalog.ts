@@ -7,10 +7,11 @@
  *   _quiver_batches (id, at, done)   the token of each recent append (tokens.ts)
  *
  * `rows` is the next row's `_quiver_pos` (positions are dense, 0-based, in insertion order);
- * `version` changes with every schema change. A writer locks its table's catalog row
- * (`UPDATE … RETURNING`) for the whole append transaction: appends of one table commit one
- * after another (so positions are dense and ordered), schema changes by racing writers are
- * serialised, and a writer whose cached schema is stale sees the new version and reloads.
+ * `version` changes with every schema change. A writer queues on its table's advisory lock,
+ * then locks the table's catalog row (`UPDATE … RETURNING`), both for the whole append
+ * transaction: appends of one table commit one after another (so positions are dense and
+ * ordered), schema changes by racing writers are serialised, and a writer whose cached schema
+ * is stale sees the new version and reloads.
  */
 import { createHash } from "node:crypto";
 import { Field, type RecordBatch, Schema, Type } from "apache-arrow";

@@ -110,6 +110,8 @@ function isServerAnswer(err: unknown): boolean {
 export function openPool(t: Target, readOnly: boolean): Pool {
   const sockets = new Set<net.Socket>();
   const dead = new WeakSet<net.Socket>();
+  /** Transactions in progress, told when a socket closes. */
+  const watchers = new Set<(s: net.Socket) => void>();
   let busy = 0;
   let keepAlive: NodeJS.Timeout | undefined;
   const connection: Record<string, string> = {
@@ -153,6 +155,7 @@ export function openPool(t: Target, readOnly: boolean): Pool {
       s.once("close", () => {
         sockets.delete(s);
         dead.add(s);
+        for (const w of watchers) w(s);
       });
       return s;
     },
@@ -222,35 +225,53 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     let committing: Promise<{ command: string }> | undefined;
     let durable: Promise<unknown> | undefined;
     const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
+    // Settles (rejects) when the connection is lost. Statements queued behind one the server
+    // never answered are dropped by the driver without settling: every wait races this.
+    let kill: (err: unknown) => void = () => undefined;
+    const lostConnection = quiet(
+      new Promise<never>((_, reject) => {
+        kill = reject;
+      }),
+    );
+    const watcher = (closed: net.Socket) => {
+      if (closed === sock) kill(Object.assign(new Error("the connection closed"), { code: "CONNECTION_CLOSED" }));
+    };
+    watchers.add(watcher);
+    const watch = <P extends Promise<unknown>>(p: P): P => {
+      p.catch((err: unknown) => lost(err) && kill(err));
+      return p;
+    };
+    const settle = <V>(p: Promise<V>): Promise<V> => Promise.race([p, lostConnection]);
     const control: TxControl = {
       commit() {
         if (committing) return;
         // After a lost connection the driver would send COMMIT on a new session, where it
         // commits nothing and answers "COMMIT" all the same.
         if (!alive()) throw Object.assign(new Error("the connection closed before COMMIT"), { code: "CONNECTION_CLOSED" });
-        committing = quiet(r.unsafe("COMMIT").execute() as unknown as Promise<{ command: string }>);
+        committing = quiet(watch(r.unsafe("COMMIT").execute() as unknown as Promise<{ command: string }>));
         if (options.asyncCommit) durable = quiet(options.asyncCommit.durable(r));
       },
     };
     try {
-      const begin = quiet(r.unsafe("BEGIN").execute());
-      const relaxed = options.asyncCommit ? quiet(r.unsafe("SET LOCAL synchronous_commit = off").execute()) : undefined;
-      const who = quiet(r.unsafe<{ port: number | null }[]>("SELECT inet_client_port() AS port").execute());
+      const begin = quiet(watch(r.unsafe("BEGIN").execute()));
+      // One statement for both: the client port (alive()) and, for asyncCommit, SET LOCAL synchronous_commit.
+      const relax = options.asyncCommit ? "set_config('synchronous_commit', 'off', true) AS relaxed, " : "";
+      const who = quiet(watch(r.unsafe<{ port: number | null }[]>(`SELECT ${relax}inet_client_port() AS port`).execute()));
       who.then(
         (rows) => {
           const port = rows[0]?.port;
           if (port != null) sock = [...sockets].find((s) => s.localPort === Number(port));
+          if (sock && dead.has(sock)) watcher(sock);
         },
         () => undefined,
       );
-      const out = await fn(r, control);
-      await begin;
-      await relaxed;
-      await who;
+      const out = await settle(fn(r, control));
+      await settle(begin);
+      await settle(who);
       control.commit();
       let answer: { command: string };
       try {
-        answer = await committing!;
+        answer = await settle(committing!);
       } catch (err) {
         throw lost(err) || !alive() ? new InDoubt(err) : err;
       }
@@ -259,7 +280,7 @@ export function openPool(t: Target, readOnly: boolean): Pool {
         throw Object.assign(new Error("the server rolled the transaction back (it rejected the batch's data)"), { code: "ROLLED_BACK" });
       }
       try {
-        await durable;
+        await settle(durable ?? Promise.resolve());
       } catch (err) {
         throw new InDoubt(err);
       }
@@ -270,7 +291,7 @@ export function openPool(t: Target, readOnly: boolean): Pool {
       const sent = committing !== undefined;
       if (!gone && !sent) {
         try {
-          await r.unsafe("ROLLBACK");
+          await settle(r.unsafe("ROLLBACK").execute());
         } catch (e) {
           gone = lost(e) || !alive();
         }
@@ -278,6 +299,7 @@ export function openPool(t: Target, readOnly: boolean): Pool {
       if (sent && !(err instanceof InDoubt) && (err as { code?: string }).code !== "ROLLED_BACK" && !isServerAnswer(err)) throw new InDoubt(err);
       throw err;
     } finally {
+      watchers.delete(watcher);
       // A lost connection is left to the pool, which reconnects it; releasing it would put a
       // closed connection among the open ones.
       if (!gone && alive()) r.release();

@@ -27,6 +27,12 @@ import type { Target } from "./url.js";
 const CHUNK = 65536;
 /** Locks a table's catalog row for the transaction and hands out `$2` positions. */
 const LOCK_ROW = (S: string) => `UPDATE ${S}._quiver_tables SET rows = rows + $2 WHERE name = $1 RETURNING rows - $2 AS start, version`;
+/**
+ * Taken before the catalog row, by every writer of the table: writers queue on one advisory
+ * lock and are let through one at a time. (Queued on the row itself, every waiter re-checks
+ * the row after every commit: the server's work grows with the writers waiting.)
+ */
+const LOCK_TABLE = `SELECT pg_advisory_xact_lock(${LOCK_KEY + 1}, hashtext($1))`;
 /** Thrown out of the fast append when the table moved: the transaction rolls back, the slow path runs. */
 const STALE = new Error("stale schema");
 
@@ -121,7 +127,10 @@ export class PostgresDriver implements StoreDriver {
 
   /** Locks the table's catalog row for this transaction and hands out `n` positions. */
   private async lockRow(tx: TransactionSql, table: string, n: number): Promise<{ start: number; version: number } | undefined> {
+    const queued = tx.unsafe(LOCK_TABLE, [`${this.target.schema}.${table}`]).execute();
+    queued.catch(() => undefined);
     const r = await tx.unsafe<{ start: string; version: string }[]>(LOCK_ROW(this.S), [table, n]);
+    await queued;
     return r.length ? { start: Number(r[0]!.start), version: Number(r[0]!.version) } : undefined;
   }
 
@@ -219,12 +228,20 @@ export class PostgresDriver implements StoreDriver {
   /** Token, lock and COPY sent at once; the data once the lock's answer gives the positions. STALE when the schema moved. */
   private async fastAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string): Promise<void> {
     const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
-    const ins = quiet(tx.unsafe(`INSERT INTO ${this.S}._quiver_batches (id) VALUES ($1)`, [token]).execute());
-    const lock = quiet(tx.unsafe<{ start: string; version: string }[]>(LOCK_ROW(this.S), [info.name, batch.numRows]).execute());
+    quiet(tx.unsafe(LOCK_TABLE, [`${this.target.schema}.${info.name}`]).execute()); // fails what follows if it fails
+    // The token and the table's catalog row in one statement.
+    const lock = quiet(
+      tx
+        .unsafe<{ start: string; version: string }[]>(`WITH token AS (INSERT INTO ${this.S}._quiver_batches (id) VALUES ($3)) ${LOCK_ROW(this.S)}`, [
+          info.name,
+          batch.numRows,
+          token,
+        ])
+        .execute(),
+    );
     const copy = tx.unsafe(this.copySql(info, batch));
     const writable = quiet(copy.writable() as Promise<unknown> as Promise<CopyStream>);
     copy.execute();
-    await ins;
     const r = (await lock)[0];
     if (!r) throw STALE; // the table was dropped: the COPY failed, the slow path creates it
     const stream = await writable;
