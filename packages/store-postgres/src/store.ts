@@ -33,6 +33,11 @@ const LOCK_ROW = (S: string) => `UPDATE ${S}._quiver_tables SET rows = rows + $2
  * the row after every commit: the server's work grows with the writers waiting.)
  */
 const LOCK_TABLE = `SELECT pg_advisory_xact_lock(${LOCK_KEY + 1}, hashtext($1))`;
+/** Rows per part of a big batch's COPY (fastAppend). */
+const PART_ROWS = 2048;
+/** Bytes of the binary COPY header (signature, flags, extension length) and trailer (-1). */
+const COPY_HEADER = 19;
+const TRAILER = 2;
 /** Thrown out of the fast append when the table moved: the transaction rolls back, the slow path runs. */
 const STALE = new Error("stale schema");
 
@@ -200,7 +205,8 @@ export class PostgresDriver implements StoreDriver {
     // everything up to the data pipelined, so the table's lock is held for one round trip.
     const pre = this.cache.get(table);
     if (pre && n > 0 && this.fits(pre, batch, nul)) {
-      const encoded = this.encode(pre, batch);
+      // A big batch is encoded and sent in parts, so the server stores one while the next is encoded.
+      const encoded = this.encode(pre, n > PART_ROWS ? batch.slice(0, PART_ROWS) : batch);
       try {
         await this.pool.tx((tx, control) => this.fastAppend(tx, control, pre, batch, encoded, token), this.asyncCommit(token));
         return pre;
@@ -250,8 +256,29 @@ export class PostgresDriver implements StoreDriver {
       stream.destroy(new Error("the table's schema changed")); // CopyFail: nothing is written
       throw STALE;
     }
-    setPositions(encoded, Number(r.start));
-    await sendCopy(stream, encoded.buf, control);
+    const start = Number(r.start);
+    setPositions(encoded, start);
+    const n = batch.numRows;
+    if (n <= PART_ROWS) return sendCopy(stream, encoded.buf, control);
+    let failed: unknown;
+    stream.on("error", (err) => (failed ??= err));
+    try {
+      stream.write(encoded.buf.subarray(0, encoded.buf.length - TRAILER)); // header and the first rows
+      for (let a = PART_ROWS; a < n; a += PART_ROWS) {
+        await new Promise((resolve) => setImmediate(resolve)); // the socket sends what it holds
+        if (failed) throw failed;
+        const b = Math.min(n, a + PART_ROWS);
+        const part = this.encode(info, batch.slice(a, b));
+        setPositions(part, start + a);
+        const rows = part.buf.subarray(COPY_HEADER, b === n ? part.buf.length : part.buf.length - TRAILER);
+        if (b === n) return await sendCopy(stream, rows, control);
+        stream.write(rows);
+      }
+    } catch (err) {
+      // A value refused while encoding (after some parts went): CopyFail, nothing is written.
+      if (!stream.destroyed) stream.destroy(err as Error);
+      throw err;
+    }
   }
 
   private copySql(info: TableInfo, batch: RecordBatch): string {
