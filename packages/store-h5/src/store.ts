@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { RecordBatch, Schema } from "apache-arrow";
-import { ALL_KINDS, QuiverError, type StoreOpenOptions } from "@quiver/core";
+import { ALL_KINDS, type AppendOptions, QuiverError, type StoreOpenOptions } from "@quiver/core";
 import {
   conformBatch,
   DefinedStore,
@@ -53,7 +53,7 @@ function encodeBatches(schema: Schema, batches: readonly RecordBatch[]): { rows:
 export class H5Driver implements StoreDriver {
   readonly scheme = "h5";
   readonly uri: string;
-  readonly capabilities: DriverCapabilities = { persistent: true, concurrentWriters: false, kinds: ALL_KINDS };
+  readonly capabilities: DriverCapabilities = { persistent: true, concurrentWriters: false, kinds: ALL_KINDS, appendReceipts: true };
   /** Bumped when a rollback reopened the file: h5wasm objects from before hold a dead file id. */
   private generation = 0;
 
@@ -114,7 +114,9 @@ export class H5Driver implements StoreDriver {
     }
   }
 
-  append(table: string, batch: RecordBatch): void {
+  /** Synchronous: the receipt is settled when this returns (committed, or it threw). */
+  append(table: string, batch: RecordBatch, options: AppendOptions = {}): void {
+    if (options.receipt) options.receipt.tracked = true;
     const existing = this.table(table);
     // Everything that can refuse the batch runs before the file is touched.
     const schema = mergeSchemas(existing?.schema, batch.schema);
@@ -130,6 +132,7 @@ export class H5Driver implements StoreDriver {
       }
       t.save();
     });
+    if (options.receipt) options.receipt.committed = true;
   }
 
   /** 64k-row blocks read from the datasets of only the columns asked for. */

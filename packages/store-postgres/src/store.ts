@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
 import type { RecordBatch, Schema, Table } from "apache-arrow";
-import { ALL_KINDS, QuiverError, type QueryNode, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core";
+import { ALL_KINDS, type AppendOptions, QuiverError, type QueryNode, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core";
 import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
 import { checkScanOptions, dropColumn, mergeSchemas, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
 import type { Sql as TransactionSql } from "postgres";
@@ -66,7 +66,7 @@ function sendCopy(stream: CopyStream, buf: Buffer, control: TxControl): Promise<
 
 export class PostgresDriver implements StoreDriver {
   readonly scheme = "postgres";
-  readonly capabilities: DriverCapabilities = { persistent: true, concurrentWriters: true, kinds: ALL_KINDS };
+  readonly capabilities: DriverCapabilities = { persistent: true, concurrentWriters: true, kinds: ALL_KINDS, appendReceipts: true };
   readonly sql: SqlEngine;
   /** The schema, quoted. */
   private readonly S: string;
@@ -162,11 +162,25 @@ export class PostgresDriver implements StoreDriver {
    * so racing writers' commits share WAL flushes) and made durable by the token update sent
    * right behind COMMIT (tokens.ts): resolves only once the append is committed and flushed.
    */
-  async append(table: string, batch: RecordBatch): Promise<void> {
+  async append(table: string, batch: RecordBatch, options: AppendOptions = {}): Promise<void> {
     const what = `appending to ${table}`;
-    const rest = await this.pool.op(what, () => this.doubts.settle(table, batch, (t) => probeToken(this.pool, this.S, t)));
-    if (!rest) return; // the batch is the retry of one that committed after all
+    // The receipt names this append's token at once: at process exit closeSync cannot learn
+    // whether a COMMIT on the wire landed, so the exit writer appends again with the token.
     const token = randomUUID();
+    const receipt = options.receipt;
+    if (receipt) {
+      receipt.tracked = true;
+      receipt.token = token;
+    }
+    if (options.token !== undefined && (await this.pool.op(what, () => probeToken(this.pool, this.S, options.token!))) === "committed") {
+      if (receipt) receipt.committed = true;
+      return; // the exit writer's copy of an append that committed after all
+    }
+    const rest = await this.pool.op(what, () => this.doubts.settle(table, batch, (t) => probeToken(this.pool, this.S, t)));
+    if (!rest) {
+      if (receipt) receipt.committed = true;
+      return; // the batch is the retry of one that committed after all
+    }
     let after: TableInfo;
     try {
       after = await this.pool.op(what, () => this.write(table, rest, token));
@@ -176,6 +190,7 @@ export class PostgresDriver implements StoreDriver {
         const state = await probeToken(this.pool, this.S, token).catch(() => undefined);
         if (state === "committed") {
           this.acked.push(token);
+          if (receipt) receipt.committed = true;
           return;
         }
         if (state === undefined) this.doubts.add(table, token, rest);
@@ -183,6 +198,7 @@ export class PostgresDriver implements StoreDriver {
       throw err;
     }
     this.acked.push(token);
+    if (receipt) receipt.committed = true;
     this.commit(table, after);
   }
 

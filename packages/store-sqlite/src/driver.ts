@@ -7,7 +7,7 @@
  */
 import type { RecordBatch, Schema } from "apache-arrow";
 import { ALL_KINDS, evaluate, type QueryNode, queryFields, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core/store-kit";
-import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
+import type { AppendOptions, Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
 import type Database from "better-sqlite3";
 import { CATALOG_DDL, createTable, dropTable, evolve, foreignWrite, hasCatalog, ident, loadTable, POS, type TableInfo, wideColumns } from "./catalog.js";
 import { encodeColumn, type SqliteValue } from "./codec.js";
@@ -43,7 +43,7 @@ export class SqliteDriver implements StoreDriver {
     this.db = opened.db;
     this.dataVersion = this.db.prepare("PRAGMA data_version").pluck();
     const memory = path === ":memory:";
-    this.capabilities = { persistent: !memory, concurrentWriters: !memory, kinds: ALL_KINDS };
+    this.capabilities = { persistent: !memory, concurrentWriters: !memory, kinds: ALL_KINDS, appendReceipts: true };
     this.sql = {
       dialect: "sqlite",
       run: (text, params) => this.guard("running SQL on", () => runSql(this.db, text, params), true),
@@ -121,7 +121,9 @@ export class SqliteDriver implements StoreDriver {
 
   // ---- writes ----------------------------------------------------------------------------------
 
-  append(table: string, batch: RecordBatch): void {
+  /** Synchronous: the receipt is settled when this returns (committed, or it threw). */
+  append(table: string, batch: RecordBatch, options: AppendOptions = {}): void {
+    if (options.receipt) options.receipt.tracked = true;
     const wide = wideColumns(batch);
     const info = this.guard(`appending to table ${JSON.stringify(table)} of`, () =>
       this.db
@@ -138,6 +140,7 @@ export class SqliteDriver implements StoreDriver {
         })
         .immediate(),
     );
+    if (options.receipt) options.receipt.committed = true;
     this.cache.set(table, info);
   }
 

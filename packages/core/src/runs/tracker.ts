@@ -124,12 +124,17 @@ export class Tracker<R extends object = Row> implements AsyncDisposable {
   /** At process exit: the staged rows as a batch for the exit writer. */
   private takeSync(): ExitBatch[] {
     this.buffer.stop();
-    const batch = batchOfGood(this.buffer.takeAll(), ROWS, (rows) => rowsToBatch(rows, { schema: this.schema, normalized: true }), this.table);
+    const { inDoubt, rest } = this.buffer.takeParts();
+    const build = (rows: Row[]) => batchOfGood(rows, ROWS, (r) => rowsToBatch(r, { schema: this.schema, normalized: true }), this.table);
     const out: ExitBatch[] = [];
     const assets = this.assetStore?.takeSync();
+    const to = { store: this.store, storeOptions: this.options.storeOptions, layout: "rows" as const };
     // Assets first, so that no row is stored whose asset is not.
-    if (assets) out.push({ store: this.store, storeOptions: this.options.storeOptions, table: this.assetStore!.table, batch: assets, layout: "rows" });
-    if (batch) out.push({ store: this.store, storeOptions: this.options.storeOptions, table: this.table, batch, layout: "rows" });
+    if (assets) out.push({ ...to, table: this.assetStore!.table, batch: assets });
+    const doubt = inDoubt && build(inDoubt.items);
+    if (doubt) out.push({ ...to, table: this.table, batch: doubt, token: inDoubt.token });
+    const batch = build(rest);
+    if (batch) out.push({ ...to, table: this.table, batch });
     return out;
   }
 

@@ -103,8 +103,15 @@ export class Track<P extends object = Row> {
 
   /** @internal At exit: the staged points as a batch for the exit writer. */
   takeSync(): ExitBatch[] {
-    const batch = batchOfGood(this.buffer.takeAll(), POINTS, (points) => pointsToBatch(points, this.schema ?? TS_SCHEMA), this.table);
-    return batch ? [{ store: this.session.store, storeOptions: this.session.storeOptions, table: this.table, batch, layout: "rows" }] : [];
+    const { inDoubt, rest } = this.buffer.takeParts();
+    const build = (points: PointColumns) => batchOfGood(points, POINTS, (p) => pointsToBatch(p, this.schema ?? TS_SCHEMA), this.table);
+    const to = { store: this.session.store, storeOptions: this.session.storeOptions, table: this.table, layout: "rows" as const };
+    const out: ExitBatch[] = [];
+    const doubt = inDoubt && build(inDoubt.items);
+    if (doubt) out.push({ ...to, batch: doubt, token: inDoubt.token });
+    const batch = build(rest);
+    if (batch) out.push({ ...to, batch });
+    return out;
   }
 
   /**

@@ -121,6 +121,12 @@ export interface AppendOptions {
    * when the store says it was not committed.
    */
   receipt?: AppendReceipt;
+  /**
+   * Optional: the token a receipt gave this batch in an earlier append whose end was not known
+   * (see AppendReceipt.token). A store that gives tokens writes the batch only if that append did
+   * not commit, so handing the same batch over again never stores it twice.
+   */
+  token?: string;
 }
 
 /**
@@ -133,6 +139,12 @@ export interface AppendOptions {
 export interface AppendReceipt {
   tracked: boolean;
   committed: boolean;
+  /**
+   * Set by a store whose closeSync cannot settle an append in flight (a server's COMMIT may be
+   * on the wire): an append not known to be committed is appended again with `{ token }`, and
+   * the store stores it only if the first one did not commit.
+   */
+  token?: string;
 }
 
 export interface Store {

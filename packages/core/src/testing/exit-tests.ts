@@ -32,8 +32,8 @@ export interface ExitTarget {
   timeout?: number;
 }
 
-type Ending = "normal" | "exit" | "throw" | "reject" | "SIGINT" | "SIGTERM" | "SIGINT-handled";
-const ENDINGS: Ending[] = ["normal", "exit", "throw", "reject", "SIGINT", "SIGTERM", "SIGINT-handled"];
+type Ending = "normal" | "exit" | "exit-mid-write" | "throw" | "reject" | "SIGINT" | "SIGTERM" | "SIGINT-handled";
+const ENDINGS: Ending[] = ["normal", "exit", "exit-mid-write", "throw", "reject", "SIGINT", "SIGTERM", "SIGINT-handled"];
 
 const CORE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -52,6 +52,8 @@ s.log("done", { level: "info" });`;
   const end: Record<Ending, string> = {
     normal: "",
     exit: "process.exit(0);",
+    // The logging pauses, so the buffer starts writing; the process exits while that write is in flight.
+    "exit-mid-write": "setTimeout(() => process.exit(0), 8);",
     throw: `setTimeout(() => { throw new Error("boom in the training loop"); }, 5);`,
     reject: `Promise.reject(new Error("unhandled in the training loop"));`,
     SIGINT: `process.kill(process.pid, "SIGINT"); setTimeout(() => {}, 60000);`,

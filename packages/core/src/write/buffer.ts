@@ -301,9 +301,11 @@ export class WriteBuffer<S extends { readonly length: number }> {
    * Takes everything staged, synchronously (process exit: another process writes it). A write
    * still in flight that its store did not commit is taken too, ahead of the rest: the store is
    * closed first (closeSync lets a running commit finish and rolls back the rest, settling the
-   * receipt), so what it says is final — nothing is written twice, nothing is lost.
+   * receipt), so what it says is final — nothing is written twice, nothing is lost. A store that
+   * cannot settle it gave the write a token: that part comes apart as `inDoubt`, to be appended
+   * again with the token (stored only if the first append did not commit).
    */
-  takeAll(): S {
+  takeParts(): { inDoubt?: { items: S; token: string }; rest: S } {
     let s = this.staged;
     this.staged = this.staging.fresh();
     const f = this.flying;
@@ -315,10 +317,20 @@ export class WriteBuffer<S extends { readonly length: number }> {
       } catch {
         /* closeSync must not throw */
       }
-      // Not committed, or not handed to append yet (untracked): nothing of it is stored.
-      if (!f.receipt.committed) s = s.length ? this.staging.concat(f.items, s) : f.items;
+      if (!f.receipt.committed) {
+        if (f.receipt.tracked && f.receipt.token !== undefined) return { inDoubt: { items: f.items, token: f.receipt.token }, rest: s };
+        // Not committed, or not handed to append yet (untracked): nothing of it is stored.
+        s = s.length ? this.staging.concat(f.items, s) : f.items;
+      }
     }
-    return s;
+    return { rest: s };
+  }
+
+  /** takeParts as one list, for writers whose stores settle every append (no tokens). */
+  takeAll(): S {
+    const { inDoubt, rest } = this.takeParts();
+    if (!inDoubt) return rest;
+    return rest.length ? this.staging.concat(inDoubt.items, rest) : inDoubt.items;
   }
 
   get pending(): number {

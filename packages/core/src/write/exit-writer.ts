@@ -8,6 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tableFromIPC } from "apache-arrow";
 import type { ExitManifest } from "./exit.js";
 import { openStore } from "../store/registry.js";
+import { concatBatches } from "../arrow/batches.js";
 
 async function main(path: string): Promise<number> {
   const manifest = JSON.parse(readFileSync(path, "utf8")) as ExitManifest;
@@ -19,7 +20,9 @@ async function main(path: string): Promise<number> {
         while (entry.items.length) {
           const item = entry.items[0]!;
           const table = tableFromIPC(readFileSync(item.file));
-          for (const batch of table.batches) await store.append(item.table, batch, item.layout ? { layout: item.layout } : undefined);
+          // A token covers the whole item: it was one append, so it is one append again.
+          const batch = table.batches.length === 1 ? table.batches[0]! : concatBatches(table.batches, table.schema);
+          await store.append(item.table, batch, { layout: item.layout, token: item.token });
           await store.flush();
           entry.items.shift();
           rmSync(item.file, { force: true });

@@ -13,8 +13,8 @@
  *
  * Not covered (documented in the README): SIGKILL, an OOM kill or power loss lose what was
  * buffered and not yet flushed (at most `flushInterval`, 1 s by default, or `batchSize` rows);
- * a batch whose write was in flight at the instant of `process.exit()` is kept only if its
- * commit had finished.
+ * a write in flight at the instant of `process.exit()` is settled by its store's receipt
+ * (AppendReceipt): taken again unless committed, with its token where the store cannot know yet.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -32,6 +32,8 @@ export interface ExitBatch {
   table: string;
   batch: RecordBatch;
   layout?: AppendOptions["layout"];
+  /** The token of an append in doubt (AppendReceipt.token): appended again with it. */
+  token?: string;
 }
 
 /** A front-end with a buffer, as the exit hook sees it. */
@@ -138,7 +140,7 @@ function jsonOptions(options: StoreOpenOptions | undefined): StoreOpenOptions | 
 
 /** The exit writer's manifest: stores in the order met, each with its batches in order. */
 export interface ExitManifest {
-  stores: { uri: string; options?: StoreOpenOptions; items: { table: string; file: string; layout?: AppendOptions["layout"]; rows: number }[] }[];
+  stores: { uri: string; options?: StoreOpenOptions; items: { table: string; file: string; layout?: AppendOptions["layout"]; token?: string; rows: number }[] }[];
 }
 
 function onExit(): void {
@@ -178,7 +180,7 @@ export function writeAtExit(batches: readonly ExitBatch[]): void {
       writeFileSync(file, tableToIPC(new Table([b.batch]), "file"));
       let entry = byUri.get(store.uri);
       if (!entry) byUri.set(store.uri, (entry = { uri: store.uri, options: jsonOptions(b.storeOptions), items: [] }));
-      entry.items.push({ table: b.table, file, layout: b.layout, rows: b.batch.numRows });
+      entry.items.push({ table: b.table, file, layout: b.layout, token: b.token, rows: b.batch.numRows });
       release.add(store);
       rows += b.batch.numRows;
     }
