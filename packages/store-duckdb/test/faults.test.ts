@@ -9,7 +9,8 @@ import { isQuiverError, openStore, QuiverError, rowsToBatch, type Store } from "
 import { afterAll, describe, expect, it } from "vitest";
 import "../dist/index.js";
 import { tmpDb } from "./helpers.js";
-import { listing, mountRefused, readOnlyView, resize, tmpfs, unmountAll } from "./mounts.js";
+import { mountRefused, readOnlyView, resize, tmpfs, unmountAll } from "@quiver/core/testing";
+import { listing } from "./helpers.js";
 
 const rows = (from: number, n: number) => rowsToBatch(Array.from({ length: n }, (_, k) => ({ i: from + k, payload: `row ${from + k} `.padEnd(60, "x") })));
 
@@ -32,7 +33,7 @@ async function expectRows(store: Store, n: number): Promise<void> {
 
 afterAll(() => unmountAll());
 
-describe.skipIf(mountRefused !== undefined)(`duckdb: faults on real file systems${mountRefused ? ` — SKIPPED: ${mountRefused}` : ""}`, () => {
+describe.skipIf(mountRefused() !== undefined)(`duckdb: faults on real file systems${mountRefused() ? ` — SKIPPED: ${mountRefused()}` : ""}`, () => {
   for (const mode of ["shared", "exclusive"] as const) {
     it(`disk full (${mode}): the failed append rejects with IO and stores nothing; after space is freed the retry stores every row`, async () => {
       const dir = tmpfs("3m");

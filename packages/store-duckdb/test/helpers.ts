@@ -19,3 +19,8 @@ export function tmpDb(name = "test.db"): string {
 process.on("exit", () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/** Name → size of every file in `dir`. */
+export function listing(dir: string): Record<string, number> {
+  return Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.statSync(path.join(dir, f)).size]));
+}

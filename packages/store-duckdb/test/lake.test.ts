@@ -13,7 +13,7 @@ import { compressors } from "hyparquet-compressors";
 import { afterAll, describe, expect, it } from "vitest";
 import { exportLake } from "../dist/index.js";
 import { tmpDir } from "./helpers.js";
-import { mountRefused, tmpfs, unmountAll } from "./mounts.js";
+import { mountRefused, tmpfs, unmountAll } from "@quiver/core/testing";
 
 afterAll(() => unmountAll());
 
@@ -67,7 +67,7 @@ describe("exportLake", () => {
     await store.close();
   });
 
-  it.skipIf(mountRefused)(`a disk that fills up mid-export is IO naming the folder, and leaves nothing there ${mountRefused ?? ""}`, async () => {
+  it.skipIf(mountRefused() !== undefined)(`a disk that fills up mid-export is IO naming the folder, and leaves nothing there ${mountRefused() ?? ""}`, async () => {
     const store = await openStore(`memory:lake-full-${process.pid}`);
     const rows = Array.from({ length: 20_000 }, (_, i) => ({
       track_id: `r${i % 3}`,

@@ -31,7 +31,7 @@ import {
 import { BIGINT_META, buildData, QuiverError } from "@quiver/core";
 import type { Readable } from "node:stream";
 import type { Pool } from "./connection.js";
-import { decodeJson } from "./json.js";
+import { decodeValueJson } from "@quiver/core/store-kit";
 import type { Column } from "./read.js";
 import { ARRAY_OID, OID, type Storage } from "./types.js";
 
@@ -157,7 +157,7 @@ function jsonSink(type: DataType): Sink {
   return {
     put(b, at, len, row) {
       while (vals.length < row) vals.push(null);
-      vals.push(decodeJson(b.toString("utf8", at, at + len), type));
+      vals.push(decodeValueJson(b.toString("utf8", at, at + len), type));
     },
     finish(n) {
       while (vals.length < n) vals.push(null);

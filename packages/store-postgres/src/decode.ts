@@ -23,7 +23,7 @@ import {
   Utf8,
 } from "apache-arrow";
 import { buildData } from "@quiver/core";
-import { decodeJson } from "./json.js";
+import { decodeValueJson } from "@quiver/core/store-kit";
 import type { Elem, Storage } from "./types.js";
 
 export type RawValue = Buffer | null;
@@ -146,7 +146,7 @@ export function decodeColumn(col: readonly RawValue[], t: DataType, storage: Sto
   if (storage.kind === "json")
     return buildData(
       t,
-      col.map((v) => (v === null ? null : decodeJson(v.toString("utf8"), t))),
+      col.map((v) => (v === null ? null : decodeValueJson(v.toString("utf8"), t))),
     );
   if (storage.kind === "array") {
     const child = t.children[0]!.type as DataType;

@@ -5,7 +5,7 @@
  */
 import { type Data, type DataType, type Field, type Int64, type RecordBatch, type TimestampMicrosecond, TimeUnit, Type, type Vector } from "apache-arrow";
 import { QuiverError, vectorToValues } from "@quiver/core";
-import { encodeJson } from "./json.js";
+import { encodeValueJson } from "@quiver/core/store-kit";
 import { type Elem, OID, type Storage } from "./types.js";
 
 const TWO32 = 4294967296;
@@ -390,7 +390,7 @@ function valueWriter(batch: RecordBatch, c: CopyColumn): Plan {
       }
       if (s.kind === "scalar") scalar(out, s.elem, v);
       else if (s.kind === "array") array(out, s.elem, v as ArrayLike<unknown>);
-      else if (s.kind === "json") out.text(encodeJson(v, c.type));
+      else if (s.kind === "json") out.text(encodeValueJson(v, c.type));
       else {
         out.need(4);
         out.null();

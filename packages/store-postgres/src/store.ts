@@ -14,7 +14,7 @@ import { catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, P
 import { InDoubt, type Pool, type TxControl, type TxOptions } from "./connection.js";
 import { type CopyColumn, type Encoded, encodeCopy, setPositions } from "./encode.js";
 import { copyReadable, copyRows } from "./copy-read.js";
-import { encodeJson } from "./json.js";
+import { encodeValueJson } from "@quiver/core/store-kit";
 import { valueText } from "./literal.js";
 import { readRows, runSql, type Column } from "./read.js";
 import { readRuns } from "./runs.js";
@@ -445,7 +445,7 @@ export class PostgresDriver implements StoreDriver {
           const sets = change.values.schema.fields.map((f, i) => {
             const c = next.byName.get(f.name)!;
             const v = vectorToValues(change.values.getChildAt(i)!, f)[0];
-            const text = valueText(v, c.storage, (x) => encodeJson(x, c.type));
+            const text = valueText(v, c.storage, (x) => encodeValueJson(x, c.type));
             return `${ident(c.ident)} = ${b.param(text, sqlTypeOf(c.storage))}`;
           });
           const res = await tx.unsafe(`UPDATE ${this.S}.${ident(next.ident)} SET ${sets.join(", ")}${w}`, b.params);

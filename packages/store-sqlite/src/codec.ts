@@ -15,7 +15,7 @@
 import { type Data, type DataType, type Float64, type Int64, makeData, type Timestamp, type TimeUnit, Type } from "apache-arrow";
 import { buildData, vectorToValues } from "@quiver/core/store-kit";
 import type { Vector } from "apache-arrow";
-import { decodeJson, encodeJson } from "./json.js";
+import { decodeValueJson, encodeValueJson } from "@quiver/core/store-kit";
 
 export type Storage = "int" | "uint64" | "float" | "bool" | "text" | "blob" | "time" | "json" | "null";
 
@@ -191,7 +191,7 @@ export function encodeColumn(v: Vector, storage: Storage, type: DataType): Sqlit
     case "uint64":
       return vals.map((x) => (x === null ? null : String(x)));
     case "json":
-      return vals.map((x) => (x == null ? null : encodeJson(x, type)));
+      return vals.map((x) => (x == null ? null : encodeValueJson(x, type)));
     default:
       return vals.map(() => null);
   }
@@ -274,7 +274,7 @@ export function decodeColumn(type: DataType, storage: Storage, vals: unknown[], 
     default:
       return buildData(
         type,
-        vals.map((x) => (x === null ? null : decodeJson(utf8(x), type))),
+        vals.map((x) => (x === null ? null : decodeValueJson(utf8(x), type))),
         column,
       );
   }

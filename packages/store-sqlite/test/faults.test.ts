@@ -9,7 +9,7 @@ import path from "node:path";
 import { isQuiverError, openStore, type QuiverError, rowsToBatch, type Store, Tracker } from "@quiver/core";
 import { afterAll, describe, expect, it } from "vitest";
 import "../dist/index.js";
-import { mountRefused, readOnlyView, resize, tmpfs, unmountAll } from "./mounts.js";
+import { mountRefused, readOnlyView, resize, tmpfs, unmountAll } from "@quiver/core/testing";
 import { tmpDir } from "./helpers.js";
 
 const rows = (from: number, n: number) => rowsToBatch(Array.from({ length: n }, (_, k) => ({ i: from + k, payload: `row ${from + k} `.padEnd(200, "x") })));
@@ -32,7 +32,7 @@ async function expectRows(store: Store, n: number): Promise<void> {
 
 afterAll(() => unmountAll());
 
-describe.skipIf(mountRefused !== undefined)(`sqlite: faults on real file systems${mountRefused ? ` — SKIPPED: ${mountRefused}` : ""}`, () => {
+describe.skipIf(mountRefused() !== undefined)(`sqlite: faults on real file systems${mountRefused() ? ` — SKIPPED: ${mountRefused()}` : ""}`, () => {
   it("disk full: the failed append rejects with IO and stores nothing; after space is freed the retry stores every row", async () => {
     const dir = tmpfs("2m");
     const file = path.join(dir, "full.db");

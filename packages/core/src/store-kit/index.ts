@@ -19,6 +19,7 @@ export { queryFields, type Primitive, type QueryNode } from "../query/query.js";
 export { classOfType, classOfValue, typeName, type ValueClass } from "../arrow/types.js";
 export { batchesToTable, concatBatches, conformBatch, mergeSchemas, projectSchema, takeRows } from "../arrow/batches.js";
 export { buildData, rowsToBatch } from "../arrow/build.js";
+export { decodeValueJson, encodeValueJson } from "../arrow/value-json.js";
 export { batchToRows, vectorToValues } from "../arrow/decode.js";
 export { BIGINT_META, normalizeRow, type Row } from "../arrow/values.js";
 export { fieldFromJSON, type FieldJSON, fieldToJSON, typeFromJSON, type TypeJSON, typeToJSON } from "../arrow/schema-json.js";

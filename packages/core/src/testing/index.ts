@@ -18,6 +18,7 @@ import { runsTests } from "./runs-tests.js";
 export { type ConformanceTarget, type TestApi, plain, rejectsWith, rowsOf, withStore } from "./harness.js";
 export { queryRows } from "./store-tests.js";
 export { type ExitTarget, exitTests } from "./exit-tests.js";
+export { mountRefused, readOnlyView, resize, tmpfs, unmountAll } from "./mounts.js";
 
 /** Registers the whole suite: store behaviour, then Tracker and Session/Track over the store. */
 export function runStoreConformance(test: TestApi, target: ConformanceTarget): void {

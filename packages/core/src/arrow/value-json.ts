@@ -1,19 +1,19 @@
 /**
- * Exact JSON for values SQLite has no column type for (lists, tensors, structs), kept as TEXT so
- * that `json_extract(col, '$[0]')` works in SQL and `json.loads` in Python. The Arrow type in the
- * catalog tells how to read it back: floats JSON cannot write (-0, NaN, ±Infinity) are strings,
- * 64-bit integers are decimal strings, binaries are base64, times are ms since the epoch (what their JS values hold).
+ * Exact JSON for values a SQL store has no column type for (tensors, lists of lists, structs;
+ * PostgreSQL and SQLite keep it as text, so `col::json` / `json_extract` work in SQL and
+ * Python's `json.loads` reads it). The Arrow type in the store's catalog tells how to read it
+ * back: floats that JSON cannot write (-0, NaN, ±Infinity) are strings, 64-bit integers are
+ * decimal strings, binaries are base64, times are ms numbers (what their JS values hold).
  */
 import { type DataType, type Field, type Int64, Type } from "apache-arrow";
-import { isTensorType } from "@quiver/core";
+import { isTensorType } from "./types.js";
 
 function toJson(v: unknown, t: DataType): unknown {
   if (v === null || v === undefined) return null;
   switch (t.typeId) {
     case Type.Float: {
       const x = v as number;
-      if (Object.is(x, -0)) return "-0";
-      return Number.isFinite(x) ? x : String(x);
+      return Number.isFinite(x) && !Object.is(x, -0) ? x : Object.is(x, -0) ? "-0" : String(x);
     }
     case Type.Int:
       return (t as Int64).bitWidth === 64 ? String(v) : Number(v);
@@ -23,6 +23,7 @@ function toJson(v: unknown, t: DataType): unknown {
       return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
     }
     case Type.Timestamp:
+    case Type.Date:
       return (v as Date).getTime();
     case Type.List: {
       const child = t.children[0]!.type as DataType;
@@ -50,6 +51,7 @@ function fromJson(j: unknown, t: DataType): unknown {
     case Type.LargeBinary:
       return new Uint8Array(Buffer.from(j as string, "base64"));
     case Type.Timestamp:
+    case Type.Date:
       return new Date(j as number);
     case Type.List: {
       const child = t.children[0]!.type as DataType;
@@ -68,11 +70,11 @@ function fromJson(j: unknown, t: DataType): unknown {
 }
 
 /** JSON text of a value of type `t`. */
-export function encodeJson(v: unknown, t: DataType): string {
+export function encodeValueJson(v: unknown, t: DataType): string {
   return JSON.stringify(toJson(v, t));
 }
 
-/** The value (as core's buildData takes it) of JSON text written by encodeJson. */
-export function decodeJson(text: string, t: DataType): unknown {
+/** The value (as core's buildData takes it) of JSON text written by encodeValueJson. */
+export function decodeValueJson(text: string, t: DataType): unknown {
   return fromJson(JSON.parse(text), t);
 }
