@@ -40,16 +40,25 @@ const utf8 = new TextEncoder();
 /** Arrow Data of `type` holding `values` (null/undefined → null). Values must fit the type. */
 export function buildData(type: DataType, values: readonly unknown[], column = "value"): Data {
   const n = values.length;
-  const { bitmap, nulls } = validity(values, n);
-  const base = { type, length: n, nullCount: nulls, nullBitmap: bitmap };
+  // The validity pass is its own loop over the values; number columns (the hot case) count
+  // their nulls in their one loop instead, and build a bitmap only when they have some.
+  const base = () => {
+    const { bitmap, nulls } = validity(values, n);
+    return { type, length: n, nullCount: nulls, nullBitmap: bitmap };
+  };
+  const fused = (nulls: number) => ({ type, length: n, nullCount: nulls, nullBitmap: nulls ? validity(values, n).bitmap : undefined });
   switch (type.typeId) {
     case Type.Null:
       return makeData({ type: type as Null, length: n, nullCount: n });
     case Type.Float: {
       const arr = (type as Float64).precision === 1 ? new Float32Array(n) : new Float64Array(n);
+      let nulls = 0;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (v == null) continue;
+        if (v == null) {
+          nulls++;
+          continue;
+        }
         if (typeof v === "number") arr[i] = v;
         else {
           arr[i] = Number(v);
@@ -57,7 +66,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
           if ((typeof v === "bigint" && BigInt(arr[i]!) !== v) || typeof v === "string") throw mismatch(column, type, typeOfValue(v, column), v);
         }
       }
-      return makeData({ ...base, type: type as Float64, data: arr });
+      return makeData({ ...fused(nulls), type: type as Float64, data: arr });
     }
     case Type.Int: {
       const it = type as Int64;
@@ -67,9 +76,13 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         const lo = new Uint32Array(buf);
         const hi = new Int32Array(buf);
         const big = it.isSigned ? new BigInt64Array(buf) : new BigUint64Array(buf);
+        let nulls = 0;
         for (let i = 0; i < n; i++) {
           const v = values[i];
-          if (v == null) continue;
+          if (v == null) {
+            nulls++;
+            continue;
+          }
           if (typeof v === "number") {
             // Only safe integers: a larger number is not an exact integer (1e19 would wrap).
             if (!Number.isSafeInteger(v)) throw mismatch(column, type, new Float64(), v);
@@ -88,7 +101,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
             lo[2 * i] = v ? 1 : 0;
           } else throw mismatch(column, type, typeOfValue(v, column), v);
         }
-        return makeData({ ...base, type: it, data: big as BigInt64Array });
+        return makeData({ ...fused(nulls), type: it, data: big as BigInt64Array });
       }
       const Ctor = { 8: it.isSigned ? Int8Array : Uint8Array, 16: it.isSigned ? Int16Array : Uint16Array, 32: it.isSigned ? Int32Array : Uint32Array }[it.bitWidth as 8 | 16 | 32];
       const arr = new Ctor(n);
@@ -100,12 +113,12 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         if (arr[i] !== x)
           throw new QuiverError("INVALID_VALUE", `column ${JSON.stringify(column)}: ${describeValue(v)} does not fit in ${it.isSigned ? "int" : "uint"}${it.bitWidth}`);
       }
-      return makeData({ ...base, type: it as unknown as Int32, data: arr as Int32Array });
+      return makeData({ ...base(), type: it as unknown as Int32, data: arr as Int32Array });
     }
     case Type.Bool: {
       const bits = new Uint8Array((n + 7) >> 3);
       for (let i = 0; i < n; i++) if (values[i] === true) bits[i >> 3]! |= 1 << (i & 7);
-      return makeData({ ...base, type: type as Bool, data: bits });
+      return makeData({ ...base(), type: type as Bool, data: bits });
     }
     case Type.Utf8: {
       const offsets = new Int32Array(n + 1);
@@ -141,7 +154,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         }
         offsets[i + 1] = pos;
       }
-      return makeData({ ...base, type: type as Utf8, valueOffsets: offsets, data: buf.subarray(0, pos) });
+      return makeData({ ...base(), type: type as Utf8, valueOffsets: offsets, data: buf.subarray(0, pos) });
     }
     case Type.Binary: {
       const offsets = new Int32Array(n + 1);
@@ -156,7 +169,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         const v = values[i] as ArrayBufferView | null;
         if (v != null) data.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offsets[i]!);
       }
-      return makeData({ ...base, type: type as Binary, valueOffsets: offsets, data });
+      return makeData({ ...base(), type: type as Binary, valueOffsets: offsets, data });
     }
     case Type.Timestamp: {
       const unit = (type as TimestampMicrosecond).unit;
@@ -179,7 +192,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         hi[2 * i + 1] = h;
         lo[2 * i] = x - h * TWO32;
       }
-      return makeData({ ...base, type: type as TimestampMicrosecond, data: new BigInt64Array(buf) });
+      return makeData({ ...base(), type: type as TimestampMicrosecond, data: new BigInt64Array(buf) });
     }
     case Type.List: {
       const child = type.children[0]!.type as DataType;
@@ -209,14 +222,14 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         }
         childData = buildData(child, flat, column);
       }
-      return makeData({ ...base, type: type as List, valueOffsets: offsets, child: childData });
+      return makeData({ ...base(), type: type as List, valueOffsets: offsets, child: childData });
     }
     case Type.Struct: {
       if (isTensorType(type)) {
         const datas = values.map((v) => (v == null ? null : (v as NdArray).data));
         const shapes = values.map((v) => (v == null ? null : Int32Array.from((v as NdArray).shape)));
         const children = [buildData(type.children[0]!.type, datas, column), buildData(type.children[1]!.type, shapes, column)];
-        return makeData({ ...base, type: type as Struct, children });
+        return makeData({ ...base(), type: type as Struct, children });
       }
       const children = type.children.map((f: Field) =>
         buildData(
@@ -225,7 +238,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
           column,
         ),
       );
-      return makeData({ ...base, type: type as Struct, children });
+      return makeData({ ...base(), type: type as Struct, children });
     }
     default:
       return vectorFromArray(values as unknown[], type).data[0]!;
