@@ -153,6 +153,27 @@ export function formatTick(v: number, isTime: boolean, span: number): string {
   return iso.slice(11, 23).replace(/0+$/, ""); // 12:00:02.5
 }
 
+/** The terminal x axis under a `w`-column plot area whose y labels are `lw` wide: ticks, labels, and the axis label. */
+export function xAxisLines(b: Bounds, w: number, lw: number, opts: { xIsTime?: boolean; xLabel?: string }): string[] {
+  const span = b.xmax - b.xmin;
+  const axis = Array.from({ length: w }, () => "─");
+  const labels = Array.from({ length: w + 12 }, () => " ");
+  let lastEnd = -1;
+  for (const t of axisTicks(b.xmin, b.xmax, Math.max(2, Math.floor(w / 14)), opts.xIsTime === true)) {
+    const c = Math.round(((t - b.xmin) / span) * (w - 1));
+    if (c < 0 || c >= w) continue;
+    const text = formatTick(t, opts.xIsTime === true, span);
+    const start = Math.max(0, Math.min(c - Math.floor(text.length / 2), w + 12 - text.length));
+    if (start <= lastEnd) continue;
+    axis[c] = "┬";
+    for (let k = 0; k < text.length; k++) labels[start + k] = text[k]!;
+    lastEnd = start + text.length;
+  }
+  const lines = [" ".repeat(lw + 1) + "└" + axis.join(""), (" ".repeat(lw + 2) + labels.join("")).trimEnd()];
+  if (opts.xLabel) lines.push(" ".repeat(lw + 2) + opts.xLabel.padStart(Math.floor((w + opts.xLabel.length) / 2)));
+  return lines;
+}
+
 /** Distinct colours, in the order series get them (terminal ANSI code, image RGB). */
 export const PALETTE: { ansi: number; rgb: [number, number, number] }[] = [
   { ansi: 34, rgb: [31, 119, 180] },
@@ -310,25 +331,7 @@ export function terminalChart(input: Series[], opts: ChartOptions = {}): string 
     if (m !== undefined) row += " " + paint(letter(m), m);
     lines.push(row.trimEnd());
   }
-  // X axis with ticks and labels.
-  const xspan = b.xmax - b.xmin;
-  const xticks = axisTicks(b.xmin, b.xmax, Math.max(2, Math.floor(w / 14)), opts.xIsTime === true);
-  const axis = Array.from({ length: w }, () => "─");
-  const labels = Array.from({ length: w + 12 }, () => " ");
-  let lastEnd = -1;
-  for (const t of xticks) {
-    const c = Math.round(((t - b.xmin) / xspan) * (w - 1));
-    if (c < 0 || c >= w) continue;
-    const text = formatTick(t, opts.xIsTime === true, xspan);
-    const start = Math.max(0, Math.min(c - Math.floor(text.length / 2), w + 12 - text.length));
-    if (start <= lastEnd) continue;
-    axis[c] = "┬";
-    for (let k = 0; k < text.length; k++) labels[start + k] = text[k]!;
-    lastEnd = start + text.length;
-  }
-  lines.push(" ".repeat(lw + 1) + "└" + axis.join(""));
-  lines.push((" ".repeat(lw + 2) + labels.join("")).trimEnd());
-  if (opts.xLabel) lines.push(" ".repeat(lw + 2) + opts.xLabel.padStart(Math.floor((w + opts.xLabel.length) / 2)));
+  lines.push(...xAxisLines(b, w, lw, opts));
   // Legend.
   const many = groups.names.length > 1;
   const legend = groups.names.map((g, gi) => `${paint("━━", gi)} ${many ? `${letter(gi)}: ` : ""}${legendName(g, groups.sizes[gi]!, opts.band === true)}`).join("   ");

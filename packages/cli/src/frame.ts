@@ -3,7 +3,7 @@
  * with round ticks and their labels, title and axis labels — what the line chart draws around its
  * lines, for charts that put bars or point clouds inside.
  */
-import { axisTicks, type Bounds, formatTick, niceTicks } from "./chart.js";
+import { axisTicks, type Bounds, formatTick, niceTicks, xAxisLines } from "./chart.js";
 import { esc, fontStack } from "./image.js";
 import { formatNumber } from "./output.js";
 import { width as textWidth } from "./width.js";
@@ -106,22 +106,6 @@ export function terminalFrame(b: Bounds, w: number, h: number, cell: (r: number,
     for (let c = 0; c < w; c++) row += cell(r, c);
     lines.push(row.trimEnd());
   }
-  const span = b.xmax - b.xmin;
-  const axis = Array.from({ length: w }, () => "─");
-  const labels = Array.from({ length: w + 12 }, () => " ");
-  let lastEnd = -1;
-  for (const t of axisTicks(b.xmin, b.xmax, Math.max(2, Math.floor(w / 14)), opts.xIsTime === true)) {
-    const c = Math.round(((t - b.xmin) / span) * (w - 1));
-    if (c < 0 || c >= w) continue;
-    const text = formatTick(t, opts.xIsTime === true, span);
-    const start = Math.max(0, Math.min(c - Math.floor(text.length / 2), w + 12 - text.length));
-    if (start <= lastEnd) continue;
-    axis[c] = "┬";
-    for (let k = 0; k < text.length; k++) labels[start + k] = text[k]!;
-    lastEnd = start + text.length;
-  }
-  lines.push(" ".repeat(lw + 1) + "└" + axis.join(""));
-  lines.push((" ".repeat(lw + 2) + labels.join("")).trimEnd());
-  if (opts.xLabel) lines.push(" ".repeat(lw + 2) + opts.xLabel.padStart(Math.floor((w + opts.xLabel.length) / 2)));
+  lines.push(...xAxisLines(b, w, lw, opts));
   return lines;
 }
