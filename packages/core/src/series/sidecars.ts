@@ -6,6 +6,7 @@
  * these and the session reads them over its tables. All methods are synchronous: they also run
  * at process exit. A fault is thrown (the session reports it as IO, its rows kept for the next flush).
  */
+import type { FileRecord } from "./files.js";
 import type { Row } from "../arrow/batches.js";
 import type { Store } from "../store/contract.js";
 
@@ -50,21 +51,8 @@ export interface TrackInfo {
   metadata: Row | null;
 }
 
-/** A file's record as dreamlake keeps it (files.ts's FileRecord). */
-export interface SidecarFileRecord {
-  id: string;
-  path: string;
-  filename: string;
-  description: string | null;
-  tags: string[];
-  contentType: string;
-  sizeBytes: number;
-  checksum: string;
-  metadata: Row | null;
-  uploadedAt: string;
-  updatedAt: string;
-  deletedAt: string | null;
-}
+/** A file's record as dreamlake keeps it: the same fields as a session file's record. */
+export type SidecarFileRecord = FileRecord;
 
 /** The other tool's files (dreamlake's files/ folder and its .files_metadata.json). */
 export interface SidecarFiles {
