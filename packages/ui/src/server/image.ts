@@ -1,9 +1,10 @@
 /**
- * Thumbnails without a native dependency: PNG decoded here (zlib inflate and the five row
- * filters; 8- and 16-bit gray, RGB, palette, with alpha), JPEG decoded and thumbnails encoded by
- * jpeg-js (pure JS); resized by area averaging, alpha over white.
+ * Thumbnails without a native dependency: PNG decoded by @quiver/datasource's decoder (zlib
+ * inflate, every row filter and bit depth, palette, alpha), JPEG decoded and thumbnails encoded
+ * by jpeg-js (pure JS); resized by area averaging, alpha over white.
  */
-import { deflateSync, inflateSync } from "node:zlib";
+import { deflateSync } from "node:zlib";
+import { decodeImage as decodeTensor, type Tensor } from "@quiver/datasource";
 import jpeg from "jpeg-js";
 
 export interface Rgba {
@@ -12,97 +13,31 @@ export interface Rgba {
   data: Uint8Array;
 }
 
-/** Decodes a non-interlaced PNG to RGBA; undefined for what it does not handle. */
+/**
+ * Decodes a non-interlaced PNG to RGBA; undefined for what it does not handle. The decoding is
+ * the datasource's (every bit depth, palette and row filter); this only widens it to RGBA and
+ * refuses images over 50 megapixels before inflating anything (a thumbnail server's bound).
+ */
 export function decodePng(buf: Uint8Array): Rgba | undefined {
+  if (buf.length < 33) return undefined;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.length < 33 || dv.getUint32(0) !== 0x89504e47) return undefined;
-  let pos = 8;
-  let width = 0;
-  let height = 0;
-  let depth = 0;
-  let color = 0;
-  let interlace = 0;
-  let palette: Uint8Array | undefined;
-  let trns: Uint8Array | undefined;
-  const idat: Uint8Array[] = [];
-  while (pos + 8 <= buf.length) {
-    const len = dv.getUint32(pos);
-    const type = String.fromCharCode(buf[pos + 4]!, buf[pos + 5]!, buf[pos + 6]!, buf[pos + 7]!);
-    const body = buf.subarray(pos + 8, pos + 8 + len);
-    if (type === "IHDR") {
-      width = dv.getUint32(pos + 8);
-      height = dv.getUint32(pos + 12);
-      depth = buf[pos + 16]!;
-      color = buf[pos + 17]!;
-      interlace = buf[pos + 20]!;
-    } else if (type === "PLTE") palette = body;
-    else if (type === "tRNS") trns = body;
-    else if (type === "IDAT") idat.push(body);
-    else if (type === "IEND") break;
-    pos += 12 + len;
-  }
-  const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[color];
-  if (!channels || interlace !== 0 || !width || !height || width * height > 50e6) return undefined;
-  if (depth !== 8 && depth !== 16 && !(color === 3 && depth < 8) && !(color === 0 && depth < 8)) return undefined;
-  let raw: Buffer;
+  // IHDR is the first chunk: width and height at bytes 16 and 20.
+  if (dv.getUint32(0) !== 0x89504e47 || dv.getUint32(16) * dv.getUint32(20) > 50e6) return undefined;
+  let t: Tensor;
   try {
-    raw = inflateSync(Buffer.concat(idat));
+    t = decodeTensor(buf, "PNG");
   } catch {
     return undefined;
   }
-  const bitsPerPixel = channels * depth;
-  const bpp = Math.max(1, bitsPerPixel >> 3);
-  const stride = Math.ceil((width * bitsPerPixel) / 8);
-  if (raw.length < (stride + 1) * height) return undefined;
+  const [height, width, channels] = t.shape as [number, number, number];
+  const src = t.data as Uint8Array;
   const out = new Uint8Array(width * height * 4);
-  let prev = new Uint8Array(stride);
-  let cur = new Uint8Array(stride);
-  for (let y = 0; y < height; y++) {
-    const f = raw[y * (stride + 1)]!;
-    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    for (let i = 0; i < stride; i++) {
-      const a = i >= bpp ? cur[i - bpp]! : 0;
-      const b = prev[i]!;
-      const c = i >= bpp ? prev[i - bpp]! : 0;
-      let v = line[i]!;
-      if (f === 1) v += a;
-      else if (f === 2) v += b;
-      else if (f === 3) v += (a + b) >> 1;
-      else if (f === 4) {
-        const p = a + b - c;
-        const pa = Math.abs(p - a);
-        const pb = Math.abs(p - b);
-        const pc = Math.abs(p - c);
-        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
-      cur[i] = v & 255;
-    }
-    for (let x = 0; x < width; x++) {
-      const o = (y * width + x) * 4;
-      const sample = (k: number): number => {
-        if (depth === 16) return cur[(x * channels + k) * 2]!;
-        if (depth === 8) return cur[x * channels + k]!;
-        const bit = x * depth;
-        return (cur[bit >> 3]! >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
-      };
-      if (color === 3) {
-        const i = sample(0);
-        out[o] = palette?.[i * 3] ?? 0;
-        out[o + 1] = palette?.[i * 3 + 1] ?? 0;
-        out[o + 2] = palette?.[i * 3 + 2] ?? 0;
-        out[o + 3] = trns && i < trns.length ? trns[i]! : 255;
-      } else if (color === 0 || color === 4) {
-        const g = depth < 8 ? Math.round((sample(0) * 255) / ((1 << depth) - 1)) : sample(0);
-        out[o] = out[o + 1] = out[o + 2] = g;
-        out[o + 3] = color === 4 ? sample(1) : 255;
-      } else {
-        out[o] = sample(0);
-        out[o + 1] = sample(1);
-        out[o + 2] = sample(2);
-        out[o + 3] = color === 6 ? sample(3) : 255;
-      }
-    }
-    [prev, cur] = [cur, prev];
+  for (let i = 0, o = 0, k = 0; i < width * height; i++, o += 4, k += channels) {
+    const gray = channels <= 2;
+    out[o] = src[k]!;
+    out[o + 1] = gray ? src[k]! : src[k + 1]!;
+    out[o + 2] = gray ? src[k]! : src[k + 2]!;
+    out[o + 3] = channels === 2 ? src[k + 1]! : channels === 4 ? src[k + 3]! : 255;
   }
   return { width, height, data: out };
 }
