@@ -66,6 +66,9 @@ export const summaryPath = (st: TableState): string => join(st.dir, SUMMARY_FILE
 
 /** What a writer last wrote or read, per table, with the sidecar's file id when it was. */
 const kept = new WeakMap<TableState, { id: string | undefined; summary: Summary }>();
+/** When this process last wrote a table's sidecar, and how often it may (ms). */
+const writtenAt = new WeakMap<TableState, number>();
+const SUMMARY_EVERY_MS = 1000;
 
 function kindOf(f: Field): Kind | undefined {
   if (!isSummarizable(f)) return undefined;
@@ -287,7 +290,16 @@ export function keepSummary(ctx: Ctx, st: TableState, schema: Schema, batch: Rec
     s.entries = st.entries.length;
     s.end = last ? last.offset + last.length : 0;
     s.rows = last ? last.firstRow + last.rows : 0;
+    // Writing the sidecar costs every run of the table (15 ms an append at 10k runs), so it is
+    // written at most once per SUMMARY_EVERY_MS: an older sidecar is still a valid prefix, and a
+    // reader decodes the entries past it (this process keeps the whole summary in memory).
+    const t = Date.now();
+    if (disk !== undefined && t - (writtenAt.get(st) ?? 0) < SUMMARY_EVERY_MS) {
+      kept.set(st, { id: disk.id, summary: s });
+      return;
+    }
     replaceFile(summaryPath(st), toJson(s), "run summary");
+    writtenAt.set(st, t);
     const now = statBig(summaryPath(st));
     kept.set(st, { id: now ? idOf(now) : undefined, summary: s });
   } catch {
