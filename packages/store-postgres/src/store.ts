@@ -89,14 +89,20 @@ export class PostgresDriver implements StoreDriver {
   /** Creates the schema and catalog unless they exist (under a lock: racing first writers are safe). */
   async bootstrap(): Promise<void> {
     await this.pool.op(`opening schema ${this.target.schema}`, async () => {
-      const [r] = await this.pool.sql.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok`, [
-        `${this.S}._quiver_columns`,
-        `${this.S}._quiver_utf8_array(text[])`,
-        `${this.S}._quiver_batches`,
-      ]);
-      if (r!.ok) return;
+      const ready = async (q: TransactionSql): Promise<boolean> => {
+        const [r] = await q.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok`, [
+          `${this.S}._quiver_columns`,
+          `${this.S}._quiver_utf8_array(text[])`,
+          `${this.S}._quiver_batches`,
+        ]);
+        return r!.ok;
+      };
+      if (await ready(this.pool.sql)) return;
       await this.pool.tx(async (tx) => {
         await tx.unsafe(`SELECT pg_advisory_xact_lock(${LOCK_KEY}, hashtext($1))`, [`schema:${this.target.schema}`]);
+        // Asked again under the lock: of many first writers racing, one creates the catalog and
+        // the others find it (each re-running the DDL queued 64 openers behind one another).
+        if (await ready(tx)) return;
         for (const stmt of catalogDDL(this.S)) await tx.unsafe(stmt);
       });
     });
