@@ -85,7 +85,10 @@ export class Datasource extends View implements ViewSource, FieldHost {
     super(undefined);
     this.blobs = new BlobStore(resolve(root, "blobs"));
     const s = ref.store;
-    this.log = new EventLog(s, id);
+    const duck = s.capabilities.sql && s.capabilities.dialect === "duckdb" && typeof s.sql === "function";
+    // Large commits go to Parquet segments under the root on the default store (segments.ts);
+    // any DuckDB store reads them.
+    this.log = new EventLog(s, id, duck ? { dir: resolve(root, "segments", id), write: ref.defaultStore === true && !readOnly } : undefined);
     this.decls = new Declarations(s, `datasource/${id}/schema`);
     // The SQL engine writes DuckDB SQL; a store speaking another dialect (postgres:) or none gets the fold.
     this.engine =
@@ -417,7 +420,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
     const size = change.fields.get("size") as unknown[];
     const added = change.paths.filter((p, i) => size[i] !== undefined && !known.has(p));
     const st = await this.log.state();
-    const gone = await deletedPaths(this.store, this.log.shardTable(0), st.bound, added);
+    const gone = await deletedPaths(this.log, st, added);
     if (gone.size === 0) return;
     // A path with metadata again (but no file yet) is a datapoint: it gets its file.
     const live = await this.run({ select: [], where: { op: "in", field: "path", values: [...gone] } });

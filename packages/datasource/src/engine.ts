@@ -115,7 +115,7 @@ export class FoldEngine implements Engine {
   private readonly hot: HotCache;
   constructor(private readonly log: EventLog) {
     this.hot = new HotCache(log, async (st) => {
-      const state = await foldEvents(log.store, log.shardTables(st.fields), st.fields, st.bound);
+      const state = await foldEvents(log, st, st.fields, st.bound);
       const schema = resultSchema(st.fields);
       return new Table([batchOf(schema, [state.paths, ...st.fields.map((f) => state.columns.get(f.name)!)], state.paths.length)]);
     });
@@ -130,11 +130,10 @@ export class FoldEngine implements Engine {
   }
 
   private async state(st: LogState, asOf?: Date): Promise<State> {
-    const tables = this.log.shardTables(st.fields);
-    if (asOf) return foldEvents(this.log.store, tables, st.fields, Math.min(st.bound, await seqBound(this.log.store, this.log.commitsTable, asOf)));
+    if (asOf) return foldEvents(this.log, st, st.fields, Math.min(st.bound, await seqBound(this.log.store, this.log.commitsTable, asOf)));
     const key = st.fields.map((f) => f.name).join("\u0000");
     if (this.cache && this.cache.bound === st.bound && this.cache.key === key) return this.cache.state;
-    const state = await foldEvents(this.log.store, tables, st.fields, st.bound);
+    const state = await foldEvents(this.log, st, st.fields, st.bound);
     this.cache = { bound: st.bound, key, state };
     return state;
   }
@@ -183,6 +182,9 @@ export class FoldEngine implements Engine {
 
 const Q = quoteIdent;
 
+/** Columns of each shard's events, and the SQL naming them (its table, or its table and segments). */
+type Present = Set<string>[] & { src: readonly string[] };
+
 /** DuckDB pushdown: the store's tables are SQL tables named by their quoted Quiver names. */
 export class SqlEngine implements Engine {
   private readonly cur: string;
@@ -217,10 +219,22 @@ export class SqlEngine implements Engine {
     await this.sql(`DROP TABLE IF EXISTS ${this.meta}`);
   }
 
-  /** Columns present in each shard's events table (an empty set when it does not exist yet). */
-  private async present(st: LogState): Promise<Set<string>[]> {
-    const out: Set<string>[] = [];
-    for (const t of this.log.shardTables(st.fields)) out.push(new Set((await this.log.store.schema(t))?.fields.map((f) => f.name) ?? []));
+  /**
+   * Columns present in each shard's events (its table and its committed segments; an empty set
+   * when there are none yet), and `src`: the SQL naming each shard's events.
+   */
+  private async present(st: LogState): Promise<Present> {
+    const out = [] as unknown as Present;
+    const src: string[] = [];
+    const tables = this.log.shardTables(st.fields);
+    for (let sh = 0; sh < tables.length; sh++) {
+      const schema = await this.log.store.schema(tables[sh]!);
+      const cols = new Set(schema?.fields.map((f) => f.name) ?? []);
+      for (const g of this.log.shardSegments(st, sh)) for (const c of g.columns) cols.add(c);
+      out.push(cols);
+      src.push(this.log.shardSql(st, sh, schema !== undefined, Q) ?? Q(tables[sh]!));
+    }
+    out.src = src;
     return out;
   }
 
@@ -229,8 +243,8 @@ export class SqlEngine implements Engine {
    * for some paths. Each shard is aggregated on its own (with shard 0's clears and deletions)
    * and the shards' states are combined per path.
    */
-  private stateSql(fields: readonly FieldRec[], present: readonly Set<string>[], bound: string, paths = ""): string {
-    const ev0 = Q(this.log.shardTable(0));
+  private stateSql(fields: readonly FieldRec[], present: Present, bound: string, paths = ""): string {
+    const ev0 = present.src[0]!;
     const hasUnset = present[0]!.has("_unset");
     const filter = `_seq < ${bound}${paths ? ` AND ${paths}` : ""}`;
     const parts: string[] = [];
@@ -246,7 +260,7 @@ export class SqlEngine implements Engine {
           : `${c} IS NOT NULL`;
         return `arg_max_null(${c}, _seq) FILTER (WHERE ${touched}) AS ${c}`;
       });
-      const table = Q(this.log.shardTable(sh));
+      const table = present.src[sh]!;
       const src =
         sh === 0 || !hasUnset
           ? `${table} WHERE ${filter}`
@@ -275,7 +289,7 @@ export class SqlEngine implements Engine {
    * materialise). Otherwise the state is materialised in `current` and refreshed incrementally
    * ("table" mode). Read-only, a stale `current` is replaced by the state query itself.
    */
-  private async refresh(st: LogState, present: readonly Set<string>[]): Promise<string> {
+  private async refresh(st: LogState, present: Present): Promise<string> {
     // Up to date (the usual case): no lock. Otherwise rebuild under the datasource's lock, so
     // that two processes never refresh the materialised state at once.
     const fast = await this.refreshNow(st, present, true);
@@ -284,11 +298,11 @@ export class SqlEngine implements Engine {
     return this.lock(async () => (await this.refreshNow(st, present, false))!);
   }
 
-  private async refreshNow(st: LogState, present: readonly Set<string>[], readOnly: boolean): Promise<string | undefined> {
+  private async refreshNow(st: LogState, present: Present, readOnly: boolean): Promise<string | undefined> {
     const fields = st.fields;
     const key = JSON.stringify(fields.map((f) => [f.name, f.type, f.shard]));
     const total = st.bound;
-    const ev = Q(this.log.shardTable(0));
+    const ev = present.src[0]!;
     let done = 0;
     let builtKey = "";
     let mode = fields.some((f) => f.shard > 0) ? "rebuild" : "events";
@@ -345,7 +359,7 @@ export class SqlEngine implements Engine {
     if (mode === "table" && builtKey === key && done < total) {
       // Recompute only the paths touched since the last refresh.
       const since = present
-        .map((cols, sh) => (cols.has("_seq") ? `SELECT path FROM ${Q(this.log.shardTable(sh))} WHERE _seq >= ${done} AND _seq < ${total}` : ""))
+        .map((cols, sh) => (cols.has("_seq") ? `SELECT path FROM ${present.src[sh]!} WHERE _seq >= ${done} AND _seq < ${total}` : ""))
         .filter(Boolean)
         .join(" UNION ");
       const touched = `path IN (${since})`;

@@ -14,6 +14,7 @@ import { type Data, type DataType, Field, RecordBatch, Schema, Struct, makeData,
 import { Int64, Utf8 } from "apache-arrow";
 import { QuiverError, type Store, buildData, sameType, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
+import type { LogState } from "./log.js";
 import { type FieldType, LIST_FAST, arrowType, checkValue, mergeInferred, typeOfValue, wellFormed } from "./types.js";
 
 export const SEP = "\u001f";
@@ -316,6 +317,11 @@ export async function seqBound(store: Store, commits: string, asOf: Date): Promi
   return bound;
 }
 
+/** What foldEvents reads the events through (log.ts's EventLog). */
+export interface EventSource {
+  scanEvents(shard: number, st: LogState, read: { from?: number; to: number }): AsyncIterable<RecordBatch>;
+}
+
 /** Current (or as-of) state folded from the events in JS: any store. */
 export interface State {
   paths: string[];
@@ -326,22 +332,20 @@ export interface State {
  * Folds the events of every shard with `_seq < bound` (the committed ones) into the state. Rows
  * of one change share their `_seq`; shard 0's (which carry what the change cleared) go first.
  */
-export async function foldEvents(store: Store, tables: readonly string[], fields: readonly FieldRec[], bound: number): Promise<State> {
+export async function foldEvents(log: EventSource, st: LogState, fields: readonly FieldRec[], bound: number): Promise<State> {
   const index = new Map<string, number>();
   const paths: string[] = [];
   const fieldNames = fields.map((f) => f.name);
   const columns = new Map<string, unknown[]>(fieldNames.map((f) => [f, []]));
   const slot = new Map<string, number>(fieldNames.map((f, k) => [f, k]));
-  const where = { op: "lt" as const, field: "_seq", value: bound };
   type Ev = { seq: number[]; path: unknown[]; unset: unknown[] | undefined; vals: [number, unknown[]][] };
   const evs: Ev[] = [];
   let sorted = true;
   let last = -Infinity;
-  for (let sh = 0; sh < tables.length; sh++) {
-    const schema = await store.schema(tables[sh]!);
-    if (!schema) continue;
-    const mine = fields.filter((f) => f.shard === sh && schema.fields.some((x) => x.name === f.name));
-    for await (const b of store.scan(tables[sh]!, { where })) {
+  const shards = fields.reduce((m, f) => Math.max(m, f.shard), 0) + 1;
+  for (let sh = 0; sh < shards; sh++) {
+    for await (const b of log.scanEvents(sh, st, { to: bound })) {
+      const mine = fields.filter((f) => f.shard === sh && b.schema.fields.some((x) => x.name === f.name));
       const col = (name: string): unknown[] | undefined => {
         const i = b.schema.fields.findIndex((f) => f.name === name);
         if (i < 0) return undefined;

@@ -15,10 +15,11 @@
  * runs in SQL as before.
  */
 import { type Data, DataType, Field, RecordBatch, Schema, Struct, Table, TimeUnit, Type, Utf8, makeData } from "apache-arrow";
-import type { OrderBy, QueryNode, Store } from "@quiver/core";
+import type { OrderBy, QueryNode } from "@quiver/core";
 import { AnyColumn, BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes } from "./columns.js";
 import { DELETED, type FieldRec, SEP } from "./events.js";
 import { T, compileKernel } from "./kernels.js";
+import type { EventLog, LogState } from "./log.js";
 import { type FieldType, arrowType, isListType } from "./types.js";
 
 /** Rows × (fields + 1) beyond which the state is not kept in memory (the SQL engine serves). */
@@ -288,36 +289,33 @@ export class HotState {
    * Reads and applies the events of other processes, `bound` ≤ `_seq` < `to`, from the store.
    * Throws HotError when they cannot be followed (the caller reloads).
    */
-  async catchUp(store: Store, tables: readonly string[], fields: readonly FieldRec[], to: number): Promise<void> {
+  async catchUp(log: EventLog, st: LogState, fields: readonly FieldRec[], to: number): Promise<void> {
     if (to === this.bound) return;
     if (to < this.bound) throw new HotError("the log shrank");
-    const where = {
-      op: "and" as const,
-      args: [
-        { op: "ge" as const, field: "_seq", value: this.bound },
-        { op: "lt" as const, field: "_seq", value: to },
-      ],
-    };
     const byName = new Map(fields.map((f) => [f.name, f]));
     this.ensureFields(fields);
+    const shards = fields.reduce((m, f) => Math.max(m, f.shard), 0) + 1;
     const per: RecordBatch[][] = [];
-    for (const t of tables) {
+    for (let sh = 0; sh < shards; sh++) {
       const got: RecordBatch[] = [];
-      if (await store.schema(t)) for await (const b of store.scan(t, { where })) if (b.numRows) got.push(b);
+      for await (const b of log.scanEvents(sh, st, { from: this.bound, to })) if (b.numRows) got.push(b);
       per.push(got);
     }
     // Events spread over several tables would have to be merged in `_seq` order: reload instead.
     if (per.slice(1).some((g) => g.length)) throw new HotError("events in several tables");
+    // The table's rows, then each segment's: in `_seq` order once the batches are (checked below).
+    const first = (b: RecordBatch): number => Number(b.getChild("_seq")!.get(0));
+    const batches = (per[0] ?? []).sort((a, b) => first(a) - first(b));
     let last = -1;
-    for (const b of per[0] ?? []) {
+    for (const b of batches) {
       const seq = b.getChild("_seq")!.toArray() as ArrayLike<bigint | number>;
       for (let i = 0; i < seq.length; i++) {
         const s = Number(seq[i]);
         if (s < last) throw new HotError("events out of order");
         last = s;
       }
-      this.applyBatch(b, byName);
     }
+    for (const b of batches) this.applyBatch(singleChunk(b), byName);
     this.bound = to;
   }
 

@@ -58,7 +58,7 @@ export class HotCache {
     if (h) {
       try {
         h.ensureFields(st.fields);
-        await h.catchUp(this.log.store, this.log.shardTables(st.fields), st.fields, st.bound);
+        await h.catchUp(this.log, st, st.fields, st.bound);
         return h;
       } catch {
         this.drop();

@@ -11,11 +11,14 @@
  * commit before it writes. (Datasources written before this kept fields in the `fields` table;
  * it is still read, first.)
  */
+import { rmSync } from "node:fs";
 import type { RecordBatch } from "apache-arrow";
-import { type Store, vectorToValues } from "@quiver/core";
+import { QuiverError, type QueryNode, type Store, queryFields, vectorToValues } from "@quiver/core";
 import type { BlobStore } from "./blobs.js";
 import { type ChangeSet, FieldIndex, type FieldRec, commitTime, prepare } from "./events.js";
-import { appendRows, ioError } from "./storage.js";
+import { type Segment, parseSegments, readParquetSql, removeOrphans, segmentThreshold, segmentable, segmentsJSON, writeSegment } from "./segments.js";
+import { compileWhere } from "./sqlgen.js";
+import { appendRows, fsOp, ioError } from "./storage.js";
 import type { FieldType } from "./types.js";
 
 export interface LogState {
@@ -28,6 +31,22 @@ export interface LogState {
   commits: number;
   /** Rows of `events` (shard 0): `bound` when nothing is left over from a failed commit. */
   rows: number;
+  /** Committed segments (segments.ts), in commit order. */
+  segments: readonly Segment[];
+}
+
+/** Where a log keeps its segments: `dir`; `write` when this process writes new ones (the default store). */
+export interface SegmentOptions {
+  dir: string;
+  write: boolean;
+}
+
+/** A `_seq` range and an optional filter for reading one shard's events. */
+export interface EventsRead {
+  from?: number;
+  to: number;
+  where?: QueryNode;
+  columns?: readonly string[];
 }
 
 export class EventLog {
@@ -41,6 +60,8 @@ export class EventLog {
   constructor(
     readonly store: Store,
     readonly id: string,
+    /** Segments: only on stores that read Parquet in SQL (DuckDB). */
+    readonly segments?: SegmentOptions,
   ) {
     this.fieldsTable = `datasource/${id}/fields`;
     this.commitsTable = `datasource/${id}/commits`;
@@ -66,12 +87,19 @@ export class EventLog {
   async state(): Promise<LogState> {
     const s = this.store;
     const shard0 = this.shardTable(0);
-    const rows = (await s.schema(shard0)) ? await s.count(shard0) : 0;
     const c = this.cached;
-    if (c && rows === c.bound && rows === c.rows) return c;
+    let rows = -1;
+    if (this.segments) {
+      // A commit whose events went to segments adds no row to `events`: its commits row tells.
+      if (c && (await s.schema(this.commitsTable)) && (await s.count(this.commitsTable)) === c.commits) return c;
+    } else {
+      rows = (await s.schema(shard0)) ? await s.count(shard0) : 0;
+      if (c && rows === c.bound && rows === c.rows) return c;
+    }
     const cs = await s.schema(this.commitsTable);
     const commits = cs ? await s.count(this.commitsTable) : 0;
     if (c && rows === c.rows && commits === c.commits) return c;
+    const segments: Segment[] = [];
     const index = new FieldIndex();
     const add = (name: string, type: FieldType, shard: number): void => index.add({ name, type, shard });
     if (await s.schema(this.fieldsTable)) {
@@ -84,18 +112,75 @@ export class EventLog {
     let bound = 0;
     if (commits) {
       const withFields = cs!.fields.some((f) => f.name === "fields");
-      for await (const b of s.scan(this.commitsTable, { columns: withFields ? ["seq1", "fields"] : ["seq1"] })) {
+      const withSegments = cs!.fields.some((f) => f.name === "segments");
+      const columns = ["seq1", ...(withFields ? ["fields"] : []), ...(withSegments ? ["seq0", "segments"] : [])];
+      for await (const b of s.scan(this.commitsTable, { columns })) {
         const seq1 = vectorToValues(b.getChild("seq1")!) as number[];
         const declared = withFields ? (vectorToValues(b.getChild("fields")!) as (string | null)[]) : [];
+        const seq0 = withSegments ? (vectorToValues(b.getChild("seq0")!) as number[]) : [];
+        const segs = withSegments ? (vectorToValues(b.getChild("segments")!) as (string | null)[]) : [];
         seq1.forEach((v, i) => {
           bound = Math.max(bound, v);
           const d = declared[i];
           if (d) for (const [name, type, shard] of JSON.parse(d) as [string, FieldType, number][]) add(name, type, shard);
+          const g = segs[i];
+          if (g) segments.push(...parseSegments(this.segmentDir(), seq0[i]!, v, g));
         });
       }
     }
-    this.cached = { fields: index.list, index, bound, commits, rows };
+    if (segments.length && !this.segments)
+      throw new QuiverError("UNSUPPORTED", `datasource ${this.id} keeps events in Parquet segments, which only a DuckDB store reads; open it on its default store`);
+    segments.sort((a, b) => a.seq0 - b.seq0 || a.shard - b.shard);
+    if (rows < 0) rows = ((await s.schema(shard0)) ? await s.count(shard0) : 0) + segments.reduce((n, g) => n + (g.shard === 0 ? g.rows : 0), 0);
+    this.cached = { fields: index.list, index, bound, commits, rows, segments };
     return this.cached;
+  }
+
+  private segmentDir(): string {
+    return this.segments?.dir ?? "";
+  }
+
+  /**
+   * The one way to read a shard's events: the rows of its table and of its committed segments
+   * with `from ≤ _seq < to` (and `where`), as Arrow batches; table rows first, then each
+   * segment's, so not in `_seq` order across them. A segment without a column `where` names is
+   * skipped (that column is null in all its rows, which no filter used here matches).
+   */
+  async *scanEvents(shard: number, st: LogState, read: EventsRead): AsyncGenerator<RecordBatch> {
+    const s = this.store;
+    const range: QueryNode[] = [{ op: "lt", field: "_seq", value: read.to }];
+    if (read.from !== undefined && read.from > 0) range.unshift({ op: "ge", field: "_seq", value: read.from });
+    const all: QueryNode = { op: "and", args: read.where ? [...range, read.where] : range };
+    const table = this.shardTable(shard);
+    const schema = await s.schema(table);
+    if (schema) {
+      const have = new Set(schema.fields.map((f) => f.name));
+      const columns = read.columns?.filter((c) => have.has(c));
+      const named = read.where ? [...queryFields(read.where)] : [];
+      if (named.every((f) => have.has(f))) for await (const b of s.scan(table, { where: all, columns })) yield b;
+    }
+    const named = read.where ? [...queryFields(read.where)] : [];
+    const segs = st.segments.filter((g) => g.shard === shard && g.seq1 > (read.from ?? 0) && g.seq0 < read.to && named.every((f) => g.columns.includes(f)));
+    if (segs.length === 0) return;
+    const have = new Set(segs.flatMap((g) => g.columns));
+    const cols = read.columns ? read.columns.filter((c) => have.has(c)) : [...have];
+    const text = `SELECT ${cols.map((c) => `"${c.replace(/"/g, '""')}"`).join(", ")} FROM ${readParquetSql(segs)} WHERE ${compileWhere(all)}`;
+    const t = await s.sql!(text);
+    for (const b of t.batches) if (b.numRows) yield b;
+  }
+
+  /** Segments of `shard` visible below `bound`. */
+  shardSegments(st: LogState, shard: number): Segment[] {
+    return st.segments.filter((g) => g.shard === shard);
+  }
+
+  /** SQL naming a shard's events (its table and its committed segments), or undefined when there are none. */
+  shardSql(st: LogState, shard: number, tableExists: boolean, quote: (t: string) => string): string | undefined {
+    const segs = this.shardSegments(st, shard);
+    const table = quote(this.shardTable(shard));
+    if (segs.length === 0) return tableExists ? table : undefined;
+    const files = `SELECT * FROM ${readParquetSql(segs)}`;
+    return tableExists ? `(SELECT * FROM ${table} UNION ALL BY NAME ${files})` : `(${files})`;
   }
 
   /**
@@ -140,30 +225,54 @@ export class EventLog {
     const prepared = prepare(change, st.index, declared, blobs, seq0, await this.freshShard(change, st));
     const maxShard = Math.max(st.fields.at(-1)?.shard ?? 0, prepared.newFields.at(-1)?.shard ?? 0);
     // Leftovers of a commit that crashed or could not roll back: shard 0 holds every path of
-    // every commit, so more rows than `bound` means some.
+    // every commit, so more rows than `bound` means some. (With segments, state() may not have
+    // counted `events`: count it here, and remove segment files no commit recorded.)
+    const segRows0 = st.segments.reduce((k, g) => k + (g.shard === 0 ? g.rows : 0), 0);
+    if (this.segments) {
+      st.rows = ((await s.schema(this.shardTable(0))) ? await s.count(this.shardTable(0)) : 0) + segRows0;
+      removeOrphans(this.segments.dir, seq0);
+    }
     if (st.rows > seq0) {
       await this.cleanup(seq0, maxShard);
       st.rows = seq0;
     }
     const createdBlobs: [string, number][] = [];
+    const written: Segment[] = [];
+    const threshold = this.segments?.write ? segmentThreshold() : undefined;
     let wrote = false;
     try {
       for (const [h, bytes] of prepared.blobs) if (blobs.putNew(h, bytes)) createdBlobs.push([h, blobs.mtimeOf(h)]);
       for (const sh of [...prepared.batches.keys()].sort((a, b) => a - b)) {
+        const batch = prepared.batches.get(sh)!;
+        if (threshold !== undefined && batch.numRows >= threshold && segmentable(batch)) {
+          const file = writeSegment(this.segments!.dir, seq0, sh, batch);
+          written.push({ seq0, seq1: seq0 + n, shard: sh, rows: batch.numRows, columns: batch.schema.fields.map((f) => f.name), file });
+          continue;
+        }
         wrote = true;
-        await s.append(this.shardTable(sh), prepared.batches.get(sh)!, { layout: "columns" });
+        await s.append(this.shardTable(sh), batch, { layout: "columns" });
       }
       const row: Record<string, unknown> = { seq0, seq1: seq0 + n, ts: commitTime(), fresh };
       if (prepared.newFields.length) row.fields = JSON.stringify(prepared.newFields.map((f) => [f.name, f.type, f.shard]));
+      if (written.length) row.segments = segmentsJSON(written);
       await appendRows(s, this.commitsTable, [row]);
     } catch (err) {
       if (wrote) await this.cleanup(seq0, maxShard).catch(() => undefined); // else the next commit does
+      for (const g of written) rmSync(g.file, { force: true });
+      if (this.segments) {
+        try {
+          removeOrphans(this.segments.dir, seq0);
+        } catch {
+          /* the next commit removes them */
+        }
+      }
       for (const [h, mtime] of createdBlobs) blobs.removeIfUntouched(h, mtime);
       this.cached = undefined;
       throw ioError(err, `writing metadata of datasource ${this.id} to ${s.uri}`);
     }
     for (const f of prepared.newFields) st.index.add(f);
-    this.cached = { fields: st.index.list, index: st.index, bound: seq0 + n, commits: st.commits + 1, rows: seq0 + n };
+    const segments = written.length ? [...st.segments, ...written] : st.segments;
+    this.cached = { fields: st.index.list, index: st.index, bound: seq0 + n, commits: st.commits + 1, rows: seq0 + n, segments };
     this.onCommit?.(
       seq0,
       seq0 + n,
@@ -179,6 +288,7 @@ export class EventLog {
     for (const t of this.shardTables(st.fields)) await this.store.drop(t);
     await this.store.drop(this.fieldsTable);
     await this.store.drop(this.commitsTable);
+    if (this.segments) fsOp("cannot remove the events segments", this.segments.dir, () => rmSync(this.segments!.dir, { recursive: true, force: true }));
     this.cached = undefined;
   }
 }

@@ -16,6 +16,8 @@ import { withLock as withFileLock } from "@quiver/core/store-kit";
 export interface StoreRef {
   store: Store;
   release(): Promise<void>;
+  /** The root's default store (`duckdb:<root>/datasources.db`), not one given by URI or object. */
+  defaultStore?: boolean;
 }
 
 const cache = new Map<string, { store: Promise<Store>; refs: number }>();
@@ -118,6 +120,7 @@ export async function acquireStore(root: string, store?: string | Store, readOnl
   let released = false;
   return {
     store: s,
+    defaultStore: store === undefined && process.env.QUIVER_DATASOURCE_STORE === undefined,
     release: async () => {
       if (released) return;
       released = true;

@@ -2,7 +2,7 @@ import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { field } from "@quiver/core";
 import { Datasource } from "../dist/index.js";
-import { tempDir } from "./helpers.js";
+import { segmentFiles, tempDir } from "./helpers.js";
 
 const opened: Datasource[] = [];
 afterAll(async () => {
@@ -68,7 +68,8 @@ it.each([0, 70])("the SQL engine (DuckDB) and the fold engine (memory) agree aft
   }
   expect(times.length).toBe(8);
   if (filler) {
-    const shards = (await duck.store.tables()).filter((t) => t.startsWith(`datasource/${duck.id}/events`));
-    expect(shards.length).toBeGreaterThanOrEqual(2);
+    const shards = new Set((await duck.store.tables()).filter((t) => t.startsWith(`datasource/${duck.id}/events`)).map((t) => Number(t.split("events-")[1] ?? 0)));
+    for (const f of segmentFiles(duck)) shards.add(Number(f.slice(f.lastIndexOf("-") + 1, -".parquet".length)));
+    expect(shards.size).toBeGreaterThanOrEqual(2);
   }
 });

@@ -6,7 +6,7 @@ import { Bool, Float64, Int32, Int64, Table, TimestampMicrosecond, Utf8, makeVec
 import { DuckDBInstance } from "@duckdb/node-api";
 import { buildData } from "@quiver/core";
 import { Datasource } from "../dist/index.js";
-import { STORES, expectCode, tempDir, writeFiles } from "./helpers.js";
+import { STORES, expectCode, shardEventsSql, tempDir, writeFiles } from "./helpers.js";
 
 const opened: Datasource[] = [];
 afterAll(async () => {
@@ -195,7 +195,7 @@ describe("persistence", () => {
     const versions = await back.versions();
     expect(versions.length).toBe(60);
     // every commit got its own _seq range: the event log has exactly one row per commit here
-    expect(Number((await back.store.sql!(`SELECT count(DISTINCT _seq)::BIGINT AS n FROM "datasource/${back.id}/events"`)).get(0)!.n)).toBe(60);
+    expect(Number((await back.store.sql!(`SELECT count(DISTINCT _seq)::BIGINT AS n FROM ${await shardEventsSql(back)}`)).get(0)!.n)).toBe(60);
   });
 
   it("another process opens the default DuckDB store and sees the metadata, blobs and datasets", async () => {

@@ -46,3 +46,23 @@ export async function expectCode(p: Promise<unknown> | (() => unknown), code: st
   if (message && !message.test(e.message)) throw new Error(`message ${JSON.stringify(e.message)} does not match ${message}`);
   return e;
 }
+
+/** A datasource's events files (segments.ts) of one shard, or of every shard. */
+export function segmentFiles(ds: { root: string; id: string }, shard?: number): string[] {
+  const dir = path.join(ds.root, "segments", ds.id);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".parquet") && (shard === undefined || f.endsWith(`-${shard}.parquet`)))
+    .map((f) => path.join(dir, f));
+}
+
+/** SQL over a shard's events on DuckDB, wherever they are: its table and its segment files. */
+export async function shardEventsSql(ds: { root: string; id: string; store: { schema(t: string): Promise<unknown> } }, shard = 0): Promise<string> {
+  const table = `datasource/${ds.id}/events${shard ? `-${shard}` : ""}`;
+  const parts: string[] = [];
+  if (await ds.store.schema(table)) parts.push(`SELECT * FROM "${table}"`);
+  const files = segmentFiles(ds, shard);
+  if (files.length) parts.push(`SELECT * FROM read_parquet([${files.map((f) => `'${f.replace(/'/g, "''")}'`).join(", ")}], union_by_name = true)`);
+  return `(${parts.join(" UNION ALL BY NAME ") || "SELECT NULL::BIGINT AS _seq WHERE FALSE"})`;
+}
