@@ -122,3 +122,20 @@ export function updateMovesRows(t: DuckDBType): boolean {
   if (t.typeId === DuckDBTypeId.STRUCT) return (t as unknown as { entryTypes: DuckDBType[] }).entryTypes.some(updateMovesRows);
   return false;
 }
+
+/** The table metadata cache; `gen` changes with every change, so that the read server knows when to drop its own. */
+export class TableCache extends Map<string, TableInfo | null> {
+  gen = 0;
+  override set(k: string, v: TableInfo | null): this {
+    this.gen++;
+    return super.set(k, v);
+  }
+  override delete(k: string): boolean {
+    this.gen++;
+    return super.delete(k);
+  }
+  override clear(): void {
+    this.gen++;
+    super.clear();
+  }
+}

@@ -21,14 +21,18 @@
  * is committed as soon as no further append waits; each append resolves only once the commit
  * of its transaction succeeded, and rejects when it failed (DuckDB then rolled it back).
  */
-import { randomFill } from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
 import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
 import { DuckDBInstance } from "./duck.js";
 import { type AppendReceipt, QuiverError } from "@quiver/core";
 import { committedDespite, ioError, isFatal, messageOf, openError } from "./errors.js";
 import { B } from "./native.js";
+import { awaitQueuedStarts, heldByOther, lockHolders } from "./procs.js";
+import type { ReadRequest, ResultOf } from "./reads.js";
+import { ReadClient } from "./remote.js";
+import { ReadServer } from "./serve.js";
+import { WaitFile } from "./waitfile.js";
+import { TableCache } from "./catalog.js";
 
 export type LockMode = "shared" | "exclusive";
 
@@ -62,67 +66,31 @@ const files = new Map<string, DbFile>();
 const MAX_BACKOFF_MS = 8;
 /** While /proc/locks shows the file held, a real attempt to open it at least this often (a check on the hint). */
 const ATTEMPT_EVERY_MS = 500;
-/** A writer's pid in the wait file touched this recently: readers let it open the file first. */
-const WRITER_FRESH_MS = 60;
-/** A wait file touched this recently means a process waits (waiters touch it every attempt). */
-const WAIT_FRESH_MS = 250;
 /** How often an idle holder looks for a waiter. */
 const IDLE_CHECK_MS = 5;
 /** After yielding to a waiter, a read-only holder waits 1–2× this before taking the file again (a writer a quarter). */
 const STEP_BACK_MS = 10;
 
+/** How long a reader waits for a holder's socket before it asks the holder for the file. */
+const SOCKET_GRACE_MS = 50;
+/** How many times one read switches from waiting for the file to the holder's socket. */
+const MAX_SWITCHES = 5;
+/** Thrown by acquire(): the holder now serves reads, go there. */
+const SERVED = new Error("the holder serves reads");
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Blocks the thread (closeSync only: no promise can settle there). */
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/**
- * Blocks until the thread pool has started every task queued before now: its queue is FIFO, so
- * once a random fill queued behind them has written its bytes, they were all taken by a worker
- * (a DuckDB query then holds its connection's lock within microseconds). At most `timeoutMs`.
- */
-function awaitQueuedStarts(timeoutMs: number): void {
-  const marker = new Uint8Array(16);
-  randomFill(marker, () => undefined);
-  const t0 = Date.now();
-  while (marker.every((b) => b === 0) && Date.now() - t0 < timeoutMs) sleepSync(1);
-  sleepSync(1);
-}
-
-/**
- * The processes holding a lock on `file` (pid, READ or WRITE), from /proc/locks (Linux; else
- * undefined). A failed DuckDBInstance.create costs 10–90 ms (it builds an instance before it
- * meets the lock), so a waiter polls this (≈0.2 ms) and only tries when the file looks free.
- * Only a hint: a real attempt is still made every ATTEMPT_EVERY_MS.
- */
-function lockHolders(file: string): { pid: number; type: string }[] | undefined {
-  if (process.platform !== "linux") return undefined;
-  try {
-    const st = fs.statSync(file);
-    const major = Math.floor(st.dev / 256) & 0xfff;
-    const minor = (st.dev & 0xff) | (Math.floor(st.dev / 4096) & 0xfff00);
-    const key = ` ${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino} `;
-    const out: { pid: number; type: string }[] = [];
-    for (const line of fs.readFileSync("/proc/locks", "latin1").split("\n")) {
-      if (!line.includes(key)) continue;
-      const f = line.split(/\s+/);
-      out.push({ pid: Number(f[4]), type: f[3] ?? "" });
-    }
-    return out;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether a lock another process holds keeps us out (read-only instances share the file). */
-function heldByOther(holders: { pid: number; type: string }[] | undefined, readOnly: boolean): boolean | undefined {
-  return holders?.some((h) => h.pid !== process.pid && !(readOnly && h.type === "READ"));
-}
 
 function isLockError(err: unknown): boolean {
   return /Could not set lock on file|Conflicting lock is held|database is locked/i.test(messageOf(err));
+}
+
+/**
+ * At the natural end of a script, files held open only because other processes' reads kept
+ * the linger going (its timer is unref'd then) are let go, so the WAL is checkpointed.
+ */
+let exitHook = false;
+function releaseAtExit(): void {
+  for (const f of files.values()) f.releaseIfServing();
 }
 
 /** What an operation is: appends join the open transaction; everything else commits it first. */
@@ -163,20 +131,22 @@ export class DbFile {
   /** DuckDB invalidated the instance (a FATAL error): it is reopened by the next operation. */
   private broken = false;
   /** Table metadata cache (null: known not to exist); cleared whenever the file is released. */
-  readonly tables = new Map<string, import("./catalog.js").TableInfo | null>();
-  readonly waitFile: string | undefined;
-  private waitFileMade = false;
-  /** The wait file's mtime after our own last touch of it (not a sign that others wait). */
-  private ownTouch = 0;
-  /** Our pid is in the wait file (we waited as a writer): cleared once we hold the file. */
-  private pidLeft = false;
+  readonly tables = new TableCache();
+  /** `<file>.quiver-wait`, by which processes that wait for the file say so (waitfile.ts). */
+  private readonly wait: WaitFile | undefined;
   private key = "";
+  /** Answers other processes' reads while we hold the file for writing (serve.ts). */
+  private server: ReadServer | undefined;
+  /** When the server last answered: serving counts as activity for the idle linger. */
+  private lastServed = 0;
+  /** Sends our reads to the process holding the file, when this file is read-only here (remote.ts). */
+  private client: ReadClient | undefined;
 
   private constructor(
     readonly location: string,
     readonly options: FileOptions,
   ) {
-    this.waitFile = location === ":memory:" ? undefined : `${location}.quiver-wait`;
+    this.wait = location === ":memory:" ? undefined : new WaitFile(`${location}.quiver-wait`);
   }
 
   static get(location: string, options: FileOptions, readOnly = false): DbFile {
@@ -192,12 +162,50 @@ export class DbFile {
     return f;
   }
 
+  get tablesGen(): number {
+    return this.tables.gen;
+  }
+
+  served(): void {
+    this.lastServed = Date.now();
+  }
+
+  /**
+   * For a file no store of this process writes: while another process holds it for writing,
+   * its answer to `req` (it serves reads, so the file stays with it); undefined when there is
+   * no such answer — the caller then reads the file itself, as before.
+   */
+  async remote<R extends ReadRequest>(req: R): Promise<{ value: ResultOf<R> } | undefined> {
+    if (this.writers > 0 || this.location === ":memory:" || this.conn) return undefined;
+    const holders = lockHolders(this.location);
+    if (holders && !holders.some((h) => h.pid !== process.pid && h.type === "WRITE")) return undefined;
+    this.client ??= new ReadClient(this.location, this.options.lockTimeout);
+    return this.client.request(req);
+  }
+
+  /**
+   * A read: the holder's answer (remote), else `local` in a session. A reader that finds the
+   * file held while waiting for it switches to the holder's socket once it is there (a writer
+   * serves a moment after it opened the file), rather than taking the file from it.
+   */
+  async read<R extends ReadRequest>(req: R, local: (conn: DuckDBConnection) => Promise<ResultOf<R>>): Promise<ResultOf<R>> {
+    for (let tries = 0; ; tries++) {
+      const answer = await this.remote(req);
+      if (answer) return answer.value;
+      try {
+        return await this.run(local, "other", tries < MAX_SWITCHES);
+      } catch (err) {
+        if (err !== SERVED) throw err;
+      }
+    }
+  }
+
   get exclusive(): boolean {
     return this.options.mode === "exclusive";
   }
 
   /** Runs `fn` with the connection, alone (operations of this process are serialised). */
-  run<T>(fn: (conn: DuckDBConnection) => Promise<T>, kind: OpKind = "other"): Promise<T> {
+  run<T>(fn: (conn: DuckDBConnection) => Promise<T>, kind: OpKind = "other", served = false): Promise<T> {
     if (kind === "append") this.queuedAppends++;
     this.queued++;
     const p = this.tail.then(async () => {
@@ -214,7 +222,7 @@ export class DbFile {
       // A flush with the file let go has nothing to do: every append before it has committed
       // (or failed) already. Opening the file for it would only take it from other processes.
       if (kind === "flush" && !this.conn && !this.inTx) return undefined as T;
-      const conn = await this.connection();
+      const conn = await this.connection(served);
       try {
         this.active = true;
         return await fn(conn);
@@ -232,11 +240,11 @@ export class DbFile {
   }
 
   /** The open connection; opens the file (again) when needed. */
-  private async connection(): Promise<DuckDBConnection> {
+  private async connection(served = false): Promise<DuckDBConnection> {
     const wantReadOnly = this.writers === 0 && this.location !== ":memory:";
     if (this.conn && (this.broken || this.openReadOnly !== wantReadOnly)) await this.release(!this.broken);
     this.broken = false;
-    return this.conn ?? (await this.acquire(wantReadOnly));
+    return this.conn ?? (await this.acquire(wantReadOnly, served && wantReadOnly));
   }
 
   /** Starts the append transaction unless one is open. */
@@ -336,35 +344,36 @@ export class DbFile {
   }
 
   /** Opens the file, waiting for other processes up to lockTimeout. */
-  private async acquire(readOnly: boolean): Promise<DuckDBConnection> {
+  private async acquire(readOnly: boolean, served = false): Promise<DuckDBConnection> {
     const start = Date.now();
     let delay = 1;
     let lastErr: unknown;
     const config = readOnly ? { ...CONFIG, access_mode: "READ_ONLY" } : CONFIG;
-    // A writer makes sure the wait file exists, so that read-only processes (which create
-    // nothing) can signal that they wait.
-    if (!readOnly && this.waitFile && !this.waitFileMade) {
-      try {
-        if (!fs.existsSync(this.waitFile)) fs.writeFileSync(this.waitFile, "");
-      } catch {
-        /* a read-only directory: the open below reports it */
-      }
-      this.waitFileMade = true;
-    }
+    if (!readOnly) this.wait?.make();
     let tried = start; // the first attempt too waits while the file is visibly held
     for (;;) {
       // While the lock is visibly held — or, for a reader, while a writer waits for it (writers
       // go first: the rows readers wait for are theirs to commit) — wait cheaply, and say so,
       // instead of building an instance to fail.
       const holders = lockHolders(this.location);
-      const blocked = heldByOther(holders, readOnly) === true || (readOnly && holders !== undefined && this.writerWaits(holders));
+      const blocked = heldByOther(holders, readOnly) === true || (readOnly && holders !== undefined && this.wait?.writerWaits(holders) === true);
       if (blocked && Date.now() - tried < ATTEMPT_EVERY_MS && Date.now() - start < this.options.lockTimeout) {
-        this.signalWaiting(readOnly);
+        // A reader the holder can serve: to its socket once it is there. Meanwhile the holder is
+        // not asked to let go (it would stop serving): only once it serves nothing for a while.
+        if (served && holders?.some((h) => h.pid !== process.pid && h.type === "WRITE")) {
+          this.client ??= new ReadClient(this.location, this.options.lockTimeout);
+          if (this.client.ready()) throw SERVED;
+          if (Date.now() - start < SOCKET_GRACE_MS) {
+            await sleep(0.5 + Math.random());
+            continue;
+          }
+        }
+        this.wait?.signal(readOnly);
         await sleep(0.5 + Math.random());
         continue;
       }
       // A writer says it is about to open the file, so that readers do not race it for the lock.
-      if (!readOnly) this.signalWaiting(false);
+      if (!readOnly) this.wait?.signal(false);
       try {
         const inst = await DuckDBInstance.create(this.location, config);
         try {
@@ -375,15 +384,14 @@ export class DbFile {
         }
         this.instance = inst;
         this.openReadOnly = readOnly;
-        if (this.pidLeft && this.waitFile) {
-          this.pidLeft = false;
-          try {
-            fs.writeFileSync(this.waitFile, ""); // no longer waiting: readers need not defer
-            this.ownTouch = fs.statSync(this.waitFile).mtimeMs;
-          } catch {
-            /* readers then defer for WRITER_FRESH_MS at most */
+        if (!readOnly && this.location !== ":memory:") {
+          this.server = new ReadServer(this, inst);
+          if (!exitHook) {
+            exitHook = true;
+            process.on("beforeExit", releaseAtExit);
           }
         }
+        this.wait?.holding();
         this.heldSince = Date.now();
         return this.conn;
       } catch (err) {
@@ -401,51 +409,10 @@ export class DbFile {
           { cause: lastErr },
         );
       }
-      this.signalWaiting(readOnly);
+      this.wait?.signal(readOnly);
       // The lock was not visible in /proc/locks (another OS, a file system it does not list): back off.
       if (!blocked) await sleep(Math.min(delay, this.options.lockTimeout - waited) * (0.5 + Math.random()));
       delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-    }
-  }
-
-  /** Touches the wait file (a reader only touches one that exists: reading never creates files). */
-  private signalWaiting(readOnly: boolean): void {
-    if (!this.waitFile) return;
-    try {
-      // A writer also leaves its pid, so that readers let it go first.
-      if (!readOnly) {
-        fs.writeFileSync(this.waitFile, String(process.pid));
-        this.pidLeft = true;
-      } else {
-        const now = new Date();
-        fs.utimesSync(this.waitFile, now, now);
-      }
-      this.ownTouch = fs.statSync(this.waitFile).mtimeMs;
-    } catch {
-      /* a read-only directory: waiters just poll */
-    }
-  }
-
-  /** A writer (not holding the file) signalled within WRITER_FRESH_MS that it waits. */
-  private writerWaits(holders: { pid: number }[]): boolean {
-    if (!this.waitFile) return false;
-    try {
-      if (Date.now() - fs.statSync(this.waitFile).mtimeMs >= WRITER_FRESH_MS) return false;
-      const pid = Number(fs.readFileSync(this.waitFile, "latin1"));
-      return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !holders.some((h) => h.pid === pid);
-    } catch {
-      return false;
-    }
-  }
-
-  private othersWaiting(): boolean {
-    if (!this.waitFile) return false;
-    try {
-      // Our own touches (waiting, announcing, clearing) are not another process waiting.
-      const m = fs.statSync(this.waitFile).mtimeMs;
-      return m !== this.ownTouch && Date.now() - m < WAIT_FRESH_MS;
-    } catch {
-      return false;
     }
   }
 
@@ -455,7 +422,7 @@ export class DbFile {
     // Group commit: once no append is queued behind (or the group is old), commit.
     if (this.inTx && (this.queuedAppends === 0 || now - this.txStart >= this.options.commitInterval)) await this.commitGroup().catch(() => undefined);
     if (this.exclusive) return;
-    const waiting = this.othersWaiting();
+    const waiting = this.wait?.othersWaiting() === true;
     if (waiting && this.queued > 0 && now - this.heldSince >= this.options.maxHold) {
       await this.yieldFile();
       return;
@@ -483,13 +450,24 @@ export class DbFile {
         this.idleTimer = undefined;
         this.tail = this.tail.then(async () => {
           if (this.idleTimer || !this.conn) return;
-          if (this.othersWaiting()) await this.yieldFile().catch(() => undefined);
-          else if (Date.now() - since >= this.options.linger) await this.release().catch(() => undefined);
+          if (this.wait?.othersWaiting() === true) await this.yieldFile().catch(() => undefined);
+          else if (Date.now() - Math.max(since, this.lastServed) >= this.options.linger) await this.release().catch(() => undefined);
           else this.armIdle(since);
         });
       },
       soon ? 1 : Math.min(this.options.linger, IDLE_CHECK_MS),
     );
+    // Past our own linger, only other processes' reads keep the file open: that must not keep
+    // this process alive (releaseAtExit lets the file go at the script's natural end).
+    if (!soon && Date.now() - since >= this.options.linger) this.idleTimer.unref();
+  }
+
+  /** At the natural end of the process: a shared file kept open only by serving is let go. */
+  releaseIfServing(): void {
+    if (!this.conn || this.exclusive || !this.server || !this.idleTimer) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.tail = this.tail.then(() => this.release()).catch(() => undefined);
   }
 
   /**
@@ -504,6 +482,10 @@ export class DbFile {
     }
     if (commit) await this.commitGroup().catch(() => undefined);
     else await this.abortPending(ioError("committing appended rows to", this.location, new Error("DuckDB invalidated the open database")));
+    // Readers in other processes read the file themselves from now on.
+    const server = this.server;
+    this.server = undefined;
+    await server?.stop();
     this.closeNow();
   }
 
@@ -511,6 +493,8 @@ export class DbFile {
   private closeNow(): void {
     const conn = this.conn;
     const inst = this.instance;
+    this.server?.stopSync(); // (release() stopped it already, waiting for its answer in progress)
+    this.server = undefined;
     this.closeAppenders();
     this.inTx = false;
     this.conn = undefined;
@@ -530,7 +514,7 @@ export class DbFile {
 
   /** Opens the file now (exclusive mode takes the lock at open). */
   async warm(): Promise<void> {
-    await this.run(async () => undefined);
+    await this.read({ op: "ping" }, async () => true as const);
   }
 
   /** Drops one reference; the last one closes the instance, the last writer's reopens it read-only. */
@@ -541,6 +525,7 @@ export class DbFile {
       return;
     }
     files.delete(this.key);
+    this.client?.close();
     await this.tail;
     await this.release();
   }
@@ -553,7 +538,10 @@ export class DbFile {
    */
   closeSync(readOnly = false): void {
     if (!readOnly) this.writers--;
-    if (--this.refs <= 0) files.delete(this.key);
+    if (--this.refs <= 0) {
+      files.delete(this.key);
+      this.client?.close();
+    }
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;

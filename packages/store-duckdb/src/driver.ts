@@ -19,26 +19,16 @@ import type {
   StoreDriver,
   TimeRange,
 } from "@quiver/core/store-kit";
-import { conformBatch, QuiverError, vectorToValues } from "@quiver/core/store-kit";
-import { type DataType, type RecordBatch, type Schema, Table, Type } from "apache-arrow";
+import { conformBatch, vectorToValues } from "@quiver/core/store-kit";
+import { type DataType, type RecordBatch, type Schema, type Table, Type } from "apache-arrow";
 import { hidesRowid, planEvolve, readInfo, type TableInfo, updateMovesRows } from "./catalog.js";
-import { batchToChunks, readBatches, resultShape, toDuckValue } from "./convert.js";
+import { batchToChunks, toDuckValue } from "./convert.js";
 import type { DbFile, OpKind } from "./dbfile.js";
-import { ioError, messageOf } from "./errors.js";
-import { readRuns, selectBatches, selectSql, timeWindowSql } from "./select.js";
+import { ioError } from "./errors.js";
+import { execRead, type ReadContext, type ReadRequest, type ResultOf } from "./reads.js";
 import { compileWhere, ident, SqlBuilder, sqlParam, toNamed } from "./sql.js";
 
 const REWRITE = "__quiver_rewrite";
-
-/** Statement types sql() runs on a read-only store (SELECT, EXPLAIN). */
-const READ_STATEMENTS = new Set([1, 4]);
-
-function sqlError(err: unknown, location: string): unknown {
-  if (err instanceof QuiverError) return err;
-  const msg = messageOf(err);
-  if (/Parser Error|Binder Error|Catalog Error|Conversion Error|Invalid Input|Not implemented/.test(msg)) return new QuiverError("INVALID_QUERY", `sql(): ${msg}`, { cause: err });
-  return ioError("sql() on", location, err);
-}
 
 /** A single JS value converted to a column's Arrow type (int → float for widened columns). */
 function castValue(v: unknown, t: DataType): unknown {
@@ -152,73 +142,50 @@ export class DuckDBDriver implements StoreDriver {
     await committed.done;
   }
 
+  /**
+   * A read: on a read-only store while another process writes the file, answered by that
+   * process (it serves reads, see serve.ts); else here, in a session on the file. Both run
+   * execRead, i.e. the same SELECT.
+   */
+  private reading<R extends ReadRequest>(req: R, what: string): Promise<ResultOf<R>> {
+    const local = (conn: DuckDBConnection) => execRead(this.context(conn), req);
+    if (!this.readOnly) return this.session(local, what);
+    return this.file.read(req, local).catch((err: unknown) => {
+      throw ioError(what, this.file.location, err);
+    });
+  }
+
+  private context(conn: DuckDBConnection): ReadContext {
+    return { conn, location: this.file.location, info: (t) => this.info(conn, t), forget: () => this.file.tables.clear() };
+  }
+
   read(table: string, columns: readonly string[] | undefined): Promise<RecordBatch[]> {
-    return this.session(
-      async (conn) => {
-        const info = await this.info(conn, table);
-        if (!info) return [];
-        const cols = columns?.length ? columns.filter((c) => info.schema.fields.some((f) => f.name === c)) : undefined;
-        return selectBatches(conn, selectSql(info, { columns: cols }));
-      },
-      `reading ${of(table)}`,
-    );
+    return this.reading({ op: "read", table, ...(columns ? { columns } : {}) }, `reading ${of(table)}`);
   }
 
   scan(table: string, options: ScanOptions): Promise<RecordBatch[]> {
-    return this.session(
-      async (conn) => {
-        const info = await this.info(conn, table);
-        if (!info || options.limit === 0) return [];
-        return selectBatches(conn, selectSql(info, options));
-      },
-      `reading ${of(table)}`,
-    );
+    return this.reading({ op: "scan", table, options }, `reading ${of(table)}`);
   }
 
   /** A `_ts` window as SQL (ORDER BY, LIMIT): a filter DuckDB's zone maps cut to the row groups it overlaps. */
   readByTime(table: string, range: TimeRange & { column: string }): Promise<RecordBatch[]> {
-    return this.session(
-      async (conn) => {
-        const info = await this.info(conn, table);
-        if (!info || range.limit === 0) return [];
-        return selectBatches(conn, await timeWindowSql(conn, info, range));
-      },
-      `reading a time range of ${of(table)}`,
-    );
+    return this.reading({ op: "readByTime", table, range }, `reading a time range of ${of(table)}`);
   }
 
   runs(table: string, _schema: Schema, columns: readonly string[]): Promise<RunSummary[] | undefined> {
-    return this.session(
-      async (conn) => {
-        const info = await this.info(conn, table);
-        return info ? readRuns(conn, info, columns) : [];
-      },
-      `reading the runs of ${of(table)}`,
-    );
+    return this.reading({ op: "runs", table, columns }, `reading the runs of ${of(table)}`);
   }
 
   count(table: string, where: QueryNode | undefined): Promise<number> {
-    return this.session(
-      async (conn) => {
-        const info = await this.info(conn, table);
-        if (!info) return 0;
-        const w = compileWhere(where, new SqlBuilder(info.schema));
-        const r = await conn.runAndReadAll(`SELECT count(*) FROM ${ident(table)}${w.sql}`, toNamed(w.params));
-        return Number(r.getRows()[0]![0]);
-      },
-      `counting rows of ${of(table)}`,
-    );
+    return this.reading({ op: "count", table, ...(where ? { where } : {}) }, `counting rows of ${of(table)}`);
   }
 
-  async schema(table: string): Promise<Schema | undefined> {
-    return this.session(async (conn) => (await this.info(conn, table))?.schema, `reading the schema of ${of(table)}`);
+  schema(table: string): Promise<Schema | undefined> {
+    return this.reading({ op: "schema", table }, `reading the schema of ${of(table)}`);
   }
 
   tables(): Promise<string[]> {
-    return this.session(async (conn) => {
-      const r = await conn.runAndReadAll("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary");
-      return (r.getRows() as [string][]).map((x) => x[0]);
-    }, "listing the tables of");
+    return this.reading({ op: "tables" }, "listing the tables of");
   }
 
   rewrite(table: string, where: QueryNode | undefined, change: RewriteChange): Promise<number> {
@@ -302,45 +269,8 @@ export class DuckDBDriver implements StoreDriver {
 
   /** Any SQL; a read-only store runs only SELECT and EXPLAIN statements. */
   private runSql(text: string, params: readonly unknown[]): Promise<Table> {
-    return this.session(async (conn) => {
-      if (this.readOnly) await this.checkReadOnlySql(conn, text);
-      this.file.tables.clear(); // the statement may change any table
-      let batches: RecordBatch[];
-      let schema: Schema;
-      try {
-        const result = await conn.stream(
-          text,
-          params.map((p) => sqlParam(p)),
-        );
-        const shape = resultShape(result);
-        schema = shape.schema;
-        batches = await readBatches(result, shape);
-      } catch (err) {
-        throw sqlError(err, this.file.location);
-      }
-      return batches.length ? new Table(batches) : new Table(schema);
-    }, "sql() on");
-  }
-
-  private async checkReadOnlySql(conn: DuckDBConnection, text: string): Promise<void> {
-    let types: number[];
-    try {
-      const st = await conn.extractStatements(text);
-      types = [];
-      for (let i = 0; i < st.count; i++) {
-        const p = await st.prepare(i);
-        types.push(p.statementType as number);
-        p.destroySync();
-      }
-    } catch (err) {
-      throw sqlError(err, this.file.location);
-    }
-    if (types.some((t) => !READ_STATEMENTS.has(t))) {
-      throw new QuiverError(
-        "UNSUPPORTED",
-        `sql(): ${this.uri} was opened with { readOnly: true }, so only SELECT and EXPLAIN statements run; open it without readOnly to change it`,
-      );
-    }
+    if (this.readOnly) for (const p of params) sqlParam(p); // refused here as in a session, before anything is sent
+    return this.reading({ op: "sql", text, params, uri: this.uri, readOnly: this.readOnly }, "sql() on");
   }
 
   /** Commits pending appends: once this resolves they are in the WAL and survive a crash. */
