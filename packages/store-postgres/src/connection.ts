@@ -9,8 +9,11 @@
  * - session settings make text output exact and plain: UTC times in ISO form, shortest exact
  *   floats, hex bytea, and the store's schema first on the search path;
  * - errors become QuiverErrors: IO naming host and port for faults, INVALID_QUERY for the
- *   caller's SQL, NOT_FOUND for a missing database, UNSUPPORTED for writes on read-only opens.
+ *   caller's SQL, NOT_FOUND for a missing database, UNSUPPORTED for writes on read-only opens;
+ * - `behind()` puts bytes on the socket right behind a given query (a COPY's data behind the
+ *   COPY, without waiting for the server's CopyInResponse: see the store's quick append).
  */
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { QuiverError } from "@quiver/core";
 import postgres, { type Sql } from "postgres";
@@ -33,6 +36,15 @@ export interface Pool {
    * once COMMIT was sent, other than the server answering it with a rollback, is `InDoubt`.
    */
   tx<T>(fn: (q: Sql, control: TxControl) => Promise<T>, options?: TxOptions): Promise<T>;
+  /**
+   * Has `frames` written on the socket right behind the simple-protocol query whose text holds
+   * `marker` (a unique comment), in the same write: the driver's own buffering cannot reorder
+   * them. Returns a function taking them back: true when they were not written (yet). Absent
+   * with TLS, where the driver writes through a TLS socket of its own.
+   */
+  behind?: (marker: string, frames: readonly Buffer[]) => () => boolean;
+  /** A marker no other query holds (for behind()). */
+  marker(): string;
   /** Destroys every socket now (process exit). */
   destroy(): void;
   end(): Promise<void>;
@@ -114,6 +126,35 @@ export function openPool(t: Target, readOnly: boolean): Pool {
   const watchers = new Set<(s: net.Socket) => void>();
   let busy = 0;
   let keepAlive: NodeJS.Timeout | undefined;
+  /** Frames waiting for their query to be written (behind()), by marker. */
+  const pending = new Map<string, { marker: Buffer; frames: readonly Buffer[] }>();
+  const nonce = randomBytes(12).toString("hex");
+  let markers = 0;
+  /**
+   * The socket's write, splitting a chunk that holds a pending query: the chunk up to the end of
+   * that query's message (its text has no NUL; the message ends with one), the frames, the rest.
+   * Corked, so it goes out as one write.
+   */
+  const writeBehind = (s: net.Socket, write: (chunk: Buffer, ...rest: unknown[]) => boolean, chunk: Buffer, rest: unknown[]): boolean => {
+    for (const [key, p] of pending) {
+      const at = chunk.indexOf(p.marker);
+      if (at < 0) continue;
+      const end = chunk.indexOf(0, at) + 1;
+      pending.delete(key);
+      s.cork();
+      try {
+        write(chunk.subarray(0, end));
+        const last = p.frames.length - 1;
+        for (let i = 0; i < last; i++) write(p.frames[i]!);
+        if (end === chunk.length) return write(p.frames[last]!, ...rest);
+        write(p.frames[last]!);
+        return writeBehind(s, write, chunk.subarray(end), rest);
+      } finally {
+        s.uncork();
+      }
+    }
+    return write(chunk, ...rest);
+  };
   const connection: Record<string, string> = {
     application_name: "quiver",
     search_path: `${ident(t.schema)}, public`,
@@ -151,6 +192,11 @@ export function openPool(t: Target, readOnly: boolean): Pool {
       const s = t.path ? net.connect(t.path) : net.connect(t.port, t.host);
       s.unref();
       s.setNoDelay(true);
+      if (t.ssl === false) {
+        const write = s.write.bind(s) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+        s.write = ((chunk: Buffer, ...rest: unknown[]) =>
+          pending.size > 0 && Buffer.isBuffer(chunk) ? writeBehind(s, write, chunk, rest) : write(chunk, ...rest)) as typeof s.write;
+      }
       sockets.add(s);
       s.once("close", () => {
         sockets.delete(s);
@@ -311,6 +357,15 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     tx,
     hold,
     fault: (err, what) => mapError(err, what, t),
+    behind:
+      t.ssl === false
+        ? (marker, frames) => {
+            const key = marker;
+            pending.set(key, { marker: Buffer.from(marker), frames });
+            return () => pending.delete(key);
+          }
+        : undefined,
+    marker: () => `quiver:${nonce}:${markers++}`,
     async op<T>(what: string, fn: () => Promise<T>): Promise<T> {
       const release = hold();
       try {

@@ -400,10 +400,11 @@ function valueWriter(batch: RecordBatch, c: CopyColumn): Plan {
 }
 
 /**
- * The binary COPY stream of `batch`: first `_quiver_pos` (0 until setPositions), then `columns`.
+ * The binary COPY stream of `batch`: first `_quiver_pos` (0 until setPositions) unless
+ * `positions` is false (the server's identity gives them), then `columns`.
  * Throws (before anything is sent) on a value the column cannot hold.
  */
-export function encodeCopy(batch: RecordBatch, columns: readonly CopyColumn[]): Encoded {
+export function encodeCopy(batch: RecordBatch, columns: readonly CopyColumn[], positions = true): Encoded {
   const n = batch.numRows;
   const plans = columns.map((c) => directWriter(batch.data.children[c.index]!, c) ?? valueWriter(batch, c));
   const writers = plans.map((p) => p.write);
@@ -411,17 +412,19 @@ export function encodeCopy(batch: RecordBatch, columns: readonly CopyColumn[]): 
   let size = HEADER.length + 2 + n * (2 + 12);
   for (const p of plans) size += p.bytes ?? n * 16;
   const out = new Out(size);
-  const pos = new Int32Array(n);
+  const pos = new Int32Array(positions ? n : 0);
   out.bytes(HEADER);
-  const nf = columns.length + 1;
+  const nf = columns.length + (positions ? 1 : 0);
   const k = writers.length;
   for (let r = 0; r < n; r++) {
     out.need(14);
     out.view.setInt16(out.pos, nf);
-    out.view.setInt32(out.pos + 2, 8);
-    pos[r] = out.pos + 6;
-    out.view.setFloat64(out.pos + 6, 0);
-    out.pos += 14;
+    if (positions) {
+      out.view.setInt32(out.pos + 2, 8);
+      pos[r] = out.pos + 6;
+      out.view.setFloat64(out.pos + 6, 0);
+      out.pos += 14;
+    } else out.pos += 2;
     for (let w = 0; w < k; w++) writers[w]!(out, r);
   }
   out.i16(-1);

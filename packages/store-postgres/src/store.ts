@@ -10,7 +10,7 @@ import { ALL_KINDS, type AppendOptions, QuiverError, type QueryNode, type RunSum
 import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
 import { checkScanOptions, dropColumn, mergeSchemas, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
 import type { Sql as TransactionSql } from "postgres";
-import { catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, POS, type TableInfo } from "./catalog.js";
+import { APPEND_FN, addPositionIdentity, catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, POS, STALE_STATE, type TableInfo } from "./catalog.js";
 import { InDoubt, type Pool, type TxControl, type TxOptions } from "./connection.js";
 import { type CopyColumn, type Encoded, encodeCopy, setPositions } from "./encode.js";
 import { copyReadable, copyRows } from "./copy-read.js";
@@ -40,6 +40,10 @@ const COPY_HEADER = 19;
 const TRAILER = 2;
 /** Thrown out of the fast append when the table moved: the transaction rolls back, the slow path runs. */
 const STALE = new Error("stale schema");
+/** Prepared on each connection: after the first time, no Parse/Describe round trip before it is sent. */
+const PREPARED = { prepare: true } as const;
+/** CopyData's and CopyDone's message headers (the quick append writes its COPY's data itself). */
+const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
 
 type CopyStream = Writable & { _final(cb: (err?: Error | null) => void): void };
 
@@ -90,11 +94,10 @@ export class PostgresDriver implements StoreDriver {
   async bootstrap(): Promise<void> {
     await this.pool.op(`opening schema ${this.target.schema}`, async () => {
       const ready = async (q: TransactionSql): Promise<boolean> => {
-        const [r] = await q.unsafe<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok`, [
-          `${this.S}._quiver_columns`,
-          `${this.S}._quiver_utf8_array(text[])`,
-          `${this.S}._quiver_batches`,
-        ]);
+        const [r] = await q.unsafe<{ ok: boolean }[]>(
+          `SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AND to_regprocedure($4) IS NOT NULL AS ok`,
+          [`${this.S}._quiver_columns`, `${this.S}._quiver_utf8_array(text[])`, `${this.S}._quiver_batches`, `${this.S}.${APPEND_FN}`],
+        );
         return r!.ok;
       };
       if (await ready(this.pool.sql)) return;
@@ -130,7 +133,7 @@ export class PostgresDriver implements StoreDriver {
       return undefined;
     }
     if (cached && cached.version === Number(rows[0]!.version)) return cached;
-    const info = await loadTable(this.pool.sql, this.S, table);
+    const info = await loadTable(this.pool.sql, this.S, this.target.schema, table);
     if (info) this.cache.set(table, info);
     else this.cache.delete(table);
     return info;
@@ -138,9 +141,9 @@ export class PostgresDriver implements StoreDriver {
 
   /** Locks the table's catalog row for this transaction and hands out `n` positions. */
   private async lockRow(tx: TransactionSql, table: string, n: number): Promise<{ start: number; version: number } | undefined> {
-    const queued = tx.unsafe(LOCK_TABLE, [`${this.target.schema}.${table}`]).execute();
+    const queued = tx.unsafe(LOCK_TABLE, [`${this.target.schema}.${table}`], PREPARED).execute();
     queued.catch(() => undefined);
-    const r = await tx.unsafe<{ start: string; version: string }[]>(LOCK_ROW(this.S), [table, n]);
+    const r = await tx.unsafe<{ start: string; version: string }[]>(LOCK_ROW(this.S), [table, n], PREPARED);
     await queued;
     return r.length ? { start: Number(r[0]!.start), version: Number(r[0]!.version) } : undefined;
   }
@@ -154,7 +157,7 @@ export class PostgresDriver implements StoreDriver {
       r = (await this.lockRow(tx, table, n))!;
     }
     let info = this.cache.get(table);
-    if (!info || info.version !== r.version) info = (await loadTable(tx, this.S, table))!;
+    if (!info || info.version !== r.version) info = (await loadTable(tx, this.S, this.target.schema, table))!;
     return fn(info, r.start);
   }
 
@@ -226,7 +229,25 @@ export class PostgresDriver implements StoreDriver {
     // The common case: the cached schema holds the batch. Encoded before the transaction, and
     // everything up to the data pipelined, so the table's lock is held for one round trip.
     const pre = this.cache.get(table);
-    if (pre && n > 0 && this.fits(pre, batch, nul)) {
+    if (pre?.seq && n > 0 && n <= PART_ROWS && this.pool.behind && this.fits(pre, batch, nul)) {
+      const encoded = this.encode(pre, batch, false);
+      let begun: Promise<unknown> | undefined;
+      try {
+        await this.pool.tx((tx, control) => {
+          begun = this.quickAppend(tx, control, pre, batch, encoded, token);
+          return Promise.resolve();
+        }, this.asyncCommit(token));
+        return pre;
+      } catch (err) {
+        // Answered with ROLLBACK: the function's answer came before it (the driver settles in order).
+        if ((err as { code?: string }).code !== "ROLLED_BACK" || !begun) throw err;
+        const why = await begun.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if ((why as { code?: string } | undefined)?.code !== STALE_STATE) throw why ?? err;
+      }
+    } else if (pre?.seq && n > 0 && this.fits(pre, batch, nul)) {
       // A big batch is encoded and sent in parts, so the server stores one while the next is encoded.
       const encoded = this.encode(pre, n > PART_ROWS ? batch.slice(0, PART_ROWS) : batch);
       try {
@@ -239,8 +260,10 @@ export class PostgresDriver implements StoreDriver {
     return this.pool.tx(async (tx, control) => {
       const ins = tx.unsafe(`INSERT INTO ${this.S}._quiver_batches (id) VALUES ($1)`, [token]).execute();
       ins.catch(() => undefined); // its failure fails what follows it, and is awaited below
-      return (await this.locked(tx, table, n, true, async (info, start) => {
+      return (await this.locked(tx, table, n, true, async (found, start) => {
         await ins;
+        // A table made before positions were an identity gets one (the quick append needs it).
+        const info = found.seq ? found : await addPositionIdentity(tx, this.S, this.target.schema, found);
         const next = await evolve(tx, this.S, info, batch.schema, nul);
         if (n > 0) {
           const encoded = this.encode(next, batch);
@@ -253,18 +276,66 @@ export class PostgresDriver implements StoreDriver {
     }, this.asyncCommit(token));
   }
 
+  /**
+   * The common append (a batch of at most PART_ROWS rows the cached schema holds), sent at once
+   * and answered by the server alone: `_quiver_append` queues on the table's lock, writes the
+   * token, takes the catalog row, checks the schema version and sets the positions' sequence;
+   * the COPY (rows without positions: the identity gives them, in lock order) has its data
+   * written right behind it on the socket (Pool.behind), and COMMIT behind that. So the lock is
+   * never held across a round trip to the client. Returns the function call's answer: it
+   * rejects with STALE_STATE when the table moved (the transaction then rolls back).
+   */
+  private quickAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string): Promise<unknown> {
+    const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
+    const begun = quiet(
+      tx
+        .unsafe(
+          `SELECT ${this.S}._quiver_append($1, $2, $3, $4, $5, $6)`,
+          [`${this.target.schema}.${info.name}`, info.seq!, info.name, batch.numRows, info.version, token],
+          PREPARED,
+        )
+        .execute(),
+    );
+    const head = Buffer.allocUnsafe(5);
+    head[0] = 0x64; // CopyData
+    head.writeInt32BE(encoded.buf.length + 4, 1);
+    const marker = this.pool.marker();
+    const takeBack = this.pool.behind!(marker, [head, encoded.buf, COPY_DONE]);
+    const copy = tx.unsafe(`${this.copySql(info, batch, false)} /* ${marker} */`);
+    // The driver answers CopyInResponse with a stream for the data, and refuses every other
+    // query on the connection until it is done: it is closed at once (its CopyFail comes after
+    // our CopyDone, when the server is out of COPY mode, which ignores it). Were the data not
+    // written yet (it always is: the server answers the COPY only once it has it), it goes now.
+    const q = copy as unknown as { resolve: (x: unknown) => void };
+    const resolve = q.resolve;
+    q.resolve = (x: unknown) => {
+      const stream = x as CopyStream;
+      if (stream && typeof stream.destroy === "function" && typeof stream.end === "function") {
+        stream.on("error", () => undefined);
+        if (takeBack()) stream.end(encoded.buf);
+        else stream.destroy();
+      }
+      resolve(x);
+    };
+    quiet(copy.execute());
+    control.commit();
+    // Not left pending for a query that never goes (the transaction failed before it).
+    void quiet(copy).finally(takeBack);
+    return begun;
+  }
+
   /** Token, lock and COPY sent at once; the data once the lock's answer gives the positions. STALE when the schema moved. */
   private async fastAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string): Promise<void> {
     const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
-    quiet(tx.unsafe(LOCK_TABLE, [`${this.target.schema}.${info.name}`]).execute()); // fails what follows if it fails
+    quiet(tx.unsafe(LOCK_TABLE, [`${this.target.schema}.${info.name}`], PREPARED).execute()); // fails what follows if it fails
     // The token and the table's catalog row in one statement.
     const lock = quiet(
       tx
-        .unsafe<{ start: string; version: string }[]>(`WITH token AS (INSERT INTO ${this.S}._quiver_batches (id) VALUES ($3)) ${LOCK_ROW(this.S)}`, [
-          info.name,
-          batch.numRows,
-          token,
-        ])
+        .unsafe<{ start: string; version: string }[]>(
+          `WITH token AS (INSERT INTO ${this.S}._quiver_batches (id) VALUES ($3)) ${LOCK_ROW(this.S)}`,
+          [info.name, batch.numRows, token],
+          PREPARED,
+        )
         .execute(),
     );
     const copy = tx.unsafe(this.copySql(info, batch));
@@ -303,8 +374,8 @@ export class PostgresDriver implements StoreDriver {
     }
   }
 
-  private copySql(info: TableInfo, batch: RecordBatch): string {
-    const list = [POS, ...this.columnsOf(info, batch).map((c) => c.ident)].map(ident).join(", ");
+  private copySql(info: TableInfo, batch: RecordBatch, positions = true): string {
+    const list = [...(positions ? [POS] : []), ...this.columnsOf(info, batch).map((c) => c.ident)].map(ident).join(", ");
     return `COPY ${this.S}.${ident(info.ident)} (${list}) FROM STDIN (FORMAT binary)`;
   }
 
@@ -325,8 +396,8 @@ export class PostgresDriver implements StoreDriver {
     });
   }
 
-  private encode(info: TableInfo, batch: RecordBatch): Encoded {
-    return encodeCopy(batch, this.columnsOf(info, batch));
+  private encode(info: TableInfo, batch: RecordBatch, positions = true): Encoded {
+    return encodeCopy(batch, this.columnsOf(info, batch), positions);
   }
 
   async read(table: string): Promise<Batches> {

@@ -44,10 +44,11 @@ export async function probeToken(pool: Pool, S: string, token: string): Promise<
 export function durableStatement(q: Sql, S: string, token: string, acked: readonly string[], prune: boolean): Promise<unknown> {
   const old = prune ? ` OR at < now() - interval '1 day'` : "";
   return q
-    .unsafe(`WITH gone AS (DELETE FROM ${S}._quiver_batches WHERE id = ANY(string_to_array($2, ' '))${old}) UPDATE ${S}._quiver_batches SET done = true WHERE id = $1`, [
-      token,
-      acked.join(" "),
-    ])
+    .unsafe(
+      `WITH gone AS (DELETE FROM ${S}._quiver_batches WHERE id = ANY(string_to_array($2, ' '))${old}) UPDATE ${S}._quiver_batches SET done = true WHERE id = $1`,
+      [token, acked.join(" ")],
+      { prepare: true },
+    ) // prepared: sent right behind COMMIT without a Parse/Describe round trip
     .execute();
 }
 
