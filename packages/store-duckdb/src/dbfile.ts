@@ -62,6 +62,9 @@ const CONFIG: Record<string, string> = {
 
 const files = new Map<string, DbFile>();
 
+/** How many times this process opened a DuckDB instance (tests check that serving takes no hand-over). */
+export const instanceOpens = { count: 0 };
+
 /** Longest pause between attempts to open a file another process holds. */
 const MAX_BACKOFF_MS = 8;
 /** While /proc/locks shows the file held, a real attempt to open it at least this often (a check on the hint). */
@@ -384,6 +387,7 @@ export class DbFile {
         }
         this.instance = inst;
         this.openReadOnly = readOnly;
+        instanceOpens.count++;
         if (!readOnly && this.location !== ":memory:") {
           this.server = new ReadServer(this, inst);
           if (!exitHook) {

@@ -141,6 +141,8 @@ async function exec(ctx: ReadContext, req: ReadRequest): Promise<ReadResults[key
       }
       return batches.length ? new Table(batches) : new Table(schema);
     }
+    default:
+      throw new QuiverError("UNSUPPORTED", `no read operation ${JSON.stringify((req as { op: unknown }).op)}`);
   }
 }
 
