@@ -345,6 +345,9 @@ export function openPool(t: Target, readOnly: boolean): Pool {
       if (sent && !(err instanceof InDoubt) && (err as { code?: string }).code !== "ROLLED_BACK" && !isServerAnswer(err)) throw new InDoubt(err);
       throw err;
     } finally {
+      // What was sent behind COMMIT (the durable statement) is answered before the connection
+      // goes back: released earlier, it could run inside the next user's transaction.
+      if (committing && !gone && alive()) await Promise.allSettled([settle(committing), settle(durable ?? Promise.resolve())]);
       watchers.delete(watcher);
       // A lost connection is left to the pool, which reconnects it; releasing it would put a
       // closed connection among the open ones.

@@ -320,7 +320,10 @@ export class PostgresDriver implements StoreDriver {
     quiet(copy.execute());
     control.commit();
     // Not left pending for a query that never goes (the transaction failed before it).
-    void quiet(copy).finally(takeBack);
+    copy.then(
+      () => takeBack(),
+      () => takeBack(),
+    );
     return begun;
   }
 

@@ -44,15 +44,22 @@ describe("postgres: many processes", () => {
     const uri = urlWith(schema);
     const stop = path.join(os.tmpdir(), `${schema}.stop`);
     const reader = run("reader.mjs", [uri, stop]);
-    await until(() => reader.lines.includes("ready"), 30_000);
+    const tailer = run("tailer.mjs", [uri, stop]);
+    await until(() => reader.lines.includes("ready") && tailer.lines.includes("ready"), 30_000);
     const ROWS = 5000;
     const writers = Array.from({ length: 8 }, (_, w) => run("writer.mjs", [uri, String(ROWS), "8", `w${w}`]));
     await Promise.all(writers.map((w) => w.out));
     fs.writeFileSync(stop, "");
     const report = JSON.parse((await reader.out).trim().split("\n").pop()!) as { snapshots: number; bad: unknown[] };
+    const tail = JSON.parse((await tailer.out).trim().split("\n").pop()!) as { polls: number; seen: number; rows: number; cursor: number; bad: unknown[] };
     fs.rmSync(stop, { force: true });
     expect(report.bad).toEqual([]);
     expect(report.snapshots).toBeGreaterThan(0);
+    // Tailing by position missed nothing: no poll saw a row while one below it was still to
+    // commit (a hole later filled), and it saw every row of the table.
+    expect(tail.bad).toEqual([]);
+    expect(tail.polls).toBeGreaterThan(10);
+    expect([tail.seen, tail.rows, tail.cursor]).toEqual([64 * ROWS, 64 * ROWS, 64 * ROWS]);
     const rows = await pg.unsafe(
       `SELECT track_id, count(*)::int AS n, count(DISTINCT i)::int AS d, min(i)::int AS lo, max(i)::int AS hi FROM "${schema}".events GROUP BY track_id ORDER BY track_id`,
     );
