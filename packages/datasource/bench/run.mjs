@@ -163,7 +163,10 @@ const firstQueryMs = performance.now() - t0;
 const sql = `SELECT * FROM t1 WHERE episode > 5 OR (episode = 0 AND has_baby_yoda) ORDER BY path`;
 // the same SQL through @quiver/store-duckdb's sql() on a plain table of the same data: what our
 // layer costs on top of the store's own DuckDB → Arrow conversion
-await ds.store.sql(`CREATE OR REPLACE TABLE flat AS SELECT * FROM "datasource/${ds.id}/events"`);
+// (the upload's events are in a Parquet segment under the root, or in the events table when segments are off)
+const segDir = path.join(ds.root, "segments", ds.id);
+const events = fs.existsSync(segDir) ? `read_parquet('${segDir}/*.parquet')` : `"datasource/${ds.id}/events"`;
+await ds.store.sql(`CREATE OR REPLACE TABLE flat AS SELECT * FROM ${events}`);
 const seedSql = "episode > 5 OR (episode = 0 AND has_baby_yoda)";
 let lanceMatched = 0;
 const lanceSeed = { items: 1, fn: async () => void (lanceMatched = (await ltbl.query().where(seedSql).toArrow()).numRows) };

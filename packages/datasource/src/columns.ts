@@ -183,8 +183,16 @@ export class BoolColumn extends Column {
   }
   append(data: Data, idx: Int32Array | null, count: number): void {
     this.appendValid(data, idx, count);
-    this.vals = grow(this.vals, this.n + count);
-    for (let k = 0; k < count; k++) this.vals[this.n + k] = this.bit(data, idx ? idx[k]! : k);
+    const v = (this.vals = grow(this.vals, this.n + count));
+    const bits = data.values as Uint8Array;
+    const o = data.offset;
+    const n0 = this.n;
+    if (idx)
+      for (let k = 0; k < count; k++) {
+        const j = o + idx[k]!;
+        v[n0 + k] = (bits[j >> 3]! >> (j & 7)) & 1;
+      }
+    else for (let k = 0, j = o; k < count; k++, j++) v[n0 + k] = (bits[j >> 3]! >> (j & 7)) & 1;
     this.n += count;
   }
   setFrom(row: number, data: Data, i: number): void {
@@ -233,7 +241,9 @@ export class StrColumn extends Column {
       this.bytes = grow(this.bytes, pos + (b - a));
       this.bytes.set(sb.subarray(a, b), pos);
       const d = pos - a;
-      for (let k = 1; k <= count; k++) this.offs[this.n + k] = so[o + k]! + d;
+      const offs = this.offs;
+      const n0 = this.n;
+      for (let k = 1; k <= count; k++) offs[n0 + k] = so[o + k]! + d;
     } else {
       let total = 0;
       for (let k = 0; k < count; k++) total += so[o + idx[k]! + 1]! - so[o + idx[k]!]!;
@@ -388,4 +398,33 @@ export function cmpBytes(a: Uint8Array, b: Uint8Array): number {
     if (d !== 0) return d;
   }
   return a.length - b.length;
+}
+
+/** Whether the k strings of Utf8 data (bytes `b`, offsets `po` from `o`) strictly increase in byte order (no per-key views: 1M keys in ~10 ms). */
+export function increasing(b: Uint8Array, po: Int32Array, o: number, k: number): boolean {
+  for (let i = 1; i < k; i++) {
+    let x = po[o + i - 1]!;
+    const xe = po[o + i]!;
+    let y = xe;
+    const ye = po[o + i + 1]!;
+    let c = 0;
+    while (x < xe && y < ye) {
+      const d = b[x++]! - b[y++]!;
+      if (d !== 0) {
+        c = d;
+        break;
+      }
+    }
+    if (c === 0) c = xe - x - (ye - y);
+    if (c >= 0) return false;
+  }
+  return true;
+}
+
+const increasingSeen = new WeakMap<Data, boolean>();
+/** increasing() of Utf8 data, remembered per Data (the commit's check and the hot state's see the same paths). */
+export function increasingData(d: Data): boolean {
+  let v = increasingSeen.get(d);
+  if (v === undefined) increasingSeen.set(d, (v = increasing(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length)));
+  return v;
 }

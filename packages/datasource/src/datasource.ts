@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { type Data, type Table, Type } from "apache-arrow";
 import { QuiverError, type Row, type Store, describeValue, sameType, validateName, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
+import { increasingData } from "./columns.js";
 import { readCsv } from "./csv.js";
 import { type Columns, readParquet } from "./duck.js";
 import { type Engine, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
@@ -15,7 +16,7 @@ import { splitZones, withZoneColumns } from "./zoned-results.js";
 import type { ChangeSet } from "./events.js";
 import { MetadataContext, isArrowTable, pathIndex, rowsToColumns } from "./context.js";
 import { EventLog } from "./log.js";
-import { normalizePath } from "./paths.js";
+import { cleanAsciiPaths, normalizePath } from "./paths.js";
 import { type Datapoint, QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
 import { type StoreRef, acquireStore, appendRows, readRegistry, rootExists, withLock } from "./storage.js";
@@ -57,9 +58,12 @@ function isFresh(change: ChangeSet): boolean {
   for (const values of change.fields.values()) if (Array.isArray(values) && values.includes(null)) return false;
   const ps = change.paths;
   // Strictly increasing paths are distinct (scans and most generated tables are sorted): a cheap
-  // pass. Small unsorted batches use a Set; large unsorted ones are left to the SQL check.
+  // pass (over the UTF-8 bytes when the paths came as Arrow data). Small unsorted batches use a
+  // Set; large unsorted ones are left to the SQL check.
+  const pd = change.pathData;
   let sorted = true;
-  for (let i = 1; i < ps.length && sorted; i++) sorted = ps[i - 1]! < ps[i]!;
+  if (pd && pd.length === ps.length) sorted = increasingData(pd);
+  else for (let i = 1; i < ps.length && sorted; i++) sorted = ps[i - 1]! < ps[i]!;
   if (sorted) return true;
   return ps.length <= 50_000 && new Set(ps).size === ps.length;
 }
@@ -328,12 +332,16 @@ export class Datasource extends View implements ViewSource, FieldHost {
     );
     const data: Columns = { names: fs.map((f) => f.name), types: [], columns: [] };
     const direct = new Map<number, Data>();
+    let pathsClean = false;
     fs.forEach((f, i) => {
       const col = input.getChildAt(i)!;
       if (i === pi) {
         data.types.push("string");
-        data.columns.push(vectorToValues(col, f));
-        if (col.data.length === 1 && f.type.typeId === Type.Utf8) direct.set(i, col.data[0]!);
+        const d = col.data.length === 1 && f.type.typeId === Type.Utf8 ? col.data[0]! : undefined;
+        const clean = d && d.nullCount === 0 ? cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length) : undefined;
+        data.columns.push(clean ?? vectorToValues(col, f));
+        if (d) direct.set(i, d);
+        if (clean) pathsClean = true;
         return;
       }
       const t = typeOfArrowField(f);
@@ -348,15 +356,15 @@ export class Datasource extends View implements ViewSource, FieldHost {
       } else if (t === "blob") data.columns.push(resultBlobColumn(vectorToValues(col, f), f, this.blobs, from?.blobStore, source));
       else data.columns.push(vectorToValues(col, f));
     });
-    return this.uploadColumns(data, direct, { pathColumn: pi }, source);
+    return this.uploadColumns(data, direct, { pathColumn: pi }, source, pathsClean);
   }
 
-  private async uploadColumns(data: Columns, direct: ReadonlyMap<number, Data>, options: UploadOptions, source?: string): Promise<number> {
+  private async uploadColumns(data: Columns, direct: ReadonlyMap<number, Data>, options: UploadOptions, source?: string, pathsClean = false): Promise<number> {
     const pi = pathIndex(data.names, options.pathColumn);
     const rawPaths = data.columns[pi]!;
-    const paths = new Array<string>(rawPaths.length);
+    const paths = pathsClean ? (rawPaths as string[]) : new Array<string>(rawPaths.length);
     let clean = true;
-    for (let r = 0; r < rawPaths.length; r++) {
+    for (let r = 0; r < rawPaths.length && !pathsClean; r++) {
       try {
         paths[r] = normalizePath(rawPaths[r]);
       } catch (err) {

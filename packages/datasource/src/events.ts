@@ -157,7 +157,7 @@ export function prepare(change: ChangeSet, known: FieldIndex, declared: Readonly
     newFields.push({ name, type, shard: nextShard() });
   };
   const cols: [string, FieldType, unknown[] | Data][] = [];
-  const cleared: (string[] | undefined)[] = change.unset ? change.unset.slice() : new Array(n);
+  const cleared: (string[] | undefined)[] = change.unset ? change.unset.slice() : [];
   const deleted = change.deleted;
   for (const [name, values] of change.fields) {
     validateFieldName(name);
@@ -227,8 +227,10 @@ export function prepare(change: ChangeSet, known: FieldIndex, declared: Readonly
   }
   const seq = new Array<number>(n);
   for (let i = 0; i < n; i++) seq[i] = seq0 + i;
-  const unset = new Array<string | null>(n);
-  for (let i = 0; i < n; i++) {
+  // Nothing cleared or deleted (an upload, a scan): no `_unset` column, and no pass over the rows for it.
+  const clears = deleted?.some((d) => d) || cleared.some((c) => c?.length);
+  const unset = clears ? new Array<string | null>(n) : undefined;
+  for (let i = 0; unset && i < n; i++) {
     const c = cleared[i];
     const del = deleted?.[i] === true;
     unset[i] = c?.length ? (del ? DELETED.slice(0, -1) : "") + SEP + [...new Set(c)].join(SEP) + SEP : del ? DELETED : null;

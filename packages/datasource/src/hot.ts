@@ -16,7 +16,7 @@
  */
 import { type Data, DataType, Field, RecordBatch, Schema, Struct, Table, TimeUnit, Type, Utf8, makeData } from "apache-arrow";
 import type { OrderBy, QueryNode } from "@quiver/core";
-import { AnyColumn, BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes } from "./columns.js";
+import { AnyColumn, BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes, increasingData } from "./columns.js";
 import { DELETED, type FieldRec, SEP } from "./events.js";
 import { T, compileKernel } from "./kernels.js";
 import type { EventLog, LogState } from "./log.js";
@@ -124,8 +124,7 @@ export class HotState {
     const pb = pd.values as Uint8Array;
     const o = pd.offset;
     const key = (i: number): Uint8Array => pb.subarray(po[o + i]!, po[o + i + 1]!);
-    let sorted = true;
-    for (let i = 1; i < k && sorted; i++) sorted = cmpBytes(key(i - 1), key(i)) < 0;
+    const sorted = increasingData(pd);
     const rows = new Int32Array(k);
     // Distinct paths, all after the last one: appended as they are (a first upload, a scan).
     if (sorted && k > 0 && (n0 === 0 || cmpBytes(this.path.at(this.rank(n0 - 1)), key(0)) < 0)) {
@@ -243,8 +242,9 @@ export class HotState {
         touched.add(col);
       }
       for (const { col } of this.cols.values()) if (!touched.has(col) && col.n < this.path.n) col.pushNulls(this.path.n - col.n);
-      // alive: any value set on the first occurrence
-      for (let j = 0; j < added; j++) {
+      // alive: any value set on the first occurrence (every row when a column has no nulls)
+      const full = first === null && sets.some(([, d]) => d.nullCount === 0);
+      for (let j = 0; j < added && !full; j++) {
         const i = first ? first[j]! : j;
         let v = 0;
         for (const [, , ok] of sets) if (ok[i]) v = 1;
@@ -259,6 +259,8 @@ export class HotState {
       ub = unset.values as Uint8Array;
     }
     const uvalid = unset ? validFlags(unset) : undefined;
+    // Only new paths and nothing cleared (an upload, a scan): every row was appended above.
+    if (first === null && !unset) return;
     for (let i = 0; i < k; i++) {
       const r = rows[i]!;
       const u = unset && uvalid![i] ? dec.decode(ub!.subarray(us![unset.offset + i]!, us![unset.offset + i + 1]!)) : undefined;

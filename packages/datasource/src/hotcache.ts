@@ -23,6 +23,25 @@ export class HotCache {
     private readonly load: (st: LogState) => Promise<Table>,
   ) {
     log.onCommit = (seq0, seq1, batches, fields) => this.committed(seq0, seq1, batches, fields);
+    log.onPrepare = (seq0, batches, fields) => this.prepared(seq0, batches, fields);
+  }
+
+  /** A state built ahead for a commit into an empty state (applied while its I/O runs), installed if it commits. */
+  private ahead?: { seq0: number; state: HotState };
+
+  /** A commit about to be written: into an empty state, its state is built now, aside. */
+  private prepared(seq0: number, batches: readonly RecordBatch[], fields: ReadonlyMap<string, FieldRec>): void {
+    this.ahead = undefined;
+    if (this.off) return;
+    const h = this.hot;
+    if (h ? h.bound !== seq0 || h.rows > 0 : seq0 !== 0) return;
+    try {
+      const state = new HotState(seq0);
+      for (const b of batches) state.applyBatch(b, fields);
+      this.ahead = { seq0, state };
+    } catch {
+      /* applied (or dropped) after the commit as usual */
+    }
   }
 
   drop(): void {
@@ -32,6 +51,14 @@ export class HotCache {
   /** A commit of this process, just acknowledged: applied if the state was at its start. */
   private committed(seq0: number, seq1: number, batches: readonly RecordBatch[], fields: ReadonlyMap<string, FieldRec>): void {
     if (this.off) return;
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead && ahead.seq0 === seq0 && (this.hot ? this.hot.bound === seq0 && this.hot.rows === 0 : seq0 === 0)) {
+      ahead.state.bound = seq1;
+      this.hot = ahead.state;
+      if (ahead.state.cells > MAX_CELLS) this.drop();
+      return;
+    }
     // A new datasource: its state starts empty, no load needed.
     if (!this.hot && seq0 === 0) this.hot = new HotState(0);
     const h = this.hot;

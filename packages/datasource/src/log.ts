@@ -16,7 +16,7 @@ import type { RecordBatch } from "apache-arrow";
 import { QuiverError, type QueryNode, type Store, queryFields, vectorToValues } from "@quiver/core";
 import type { BlobStore } from "./blobs.js";
 import { type ChangeSet, FieldIndex, type FieldRec, commitTime, prepare } from "./events.js";
-import { type Segment, parseSegments, readParquetSql, removeOrphans, segmentThreshold, segmentable, segmentsJSON, writeSegment } from "./segments.js";
+import { type Segment, parseSegments, readParquetSql, removeOrphans, segmentFile, segmentThreshold, segmentable, segmentsJSON, writeSegment } from "./segments.js";
 import { compileWhere } from "./sqlgen.js";
 import { appendRows, fsOp, ioError } from "./storage.js";
 import type { FieldType } from "./types.js";
@@ -56,6 +56,8 @@ export class EventLog {
   private cached?: LogState;
   /** Told of every commit of this process once it is acknowledged: the batches it appended (shard order) and the fields after it, by name. */
   onCommit?: (seq0: number, seq1: number, batches: readonly RecordBatch[], fields: ReadonlyMap<string, FieldRec>) => void;
+  /** Told of every commit of this process before its I/O is done: the batches it writes (shard order) and the fields after it. */
+  onPrepare?: (seq0: number, batches: readonly RecordBatch[], fields: ReadonlyMap<string, FieldRec>) => void;
 
   constructor(
     readonly store: Store,
@@ -240,24 +242,45 @@ export class EventLog {
     const written: Segment[] = [];
     const threshold = this.segments?.write ? segmentThreshold() : undefined;
     let wrote = false;
+    const shards = [...prepared.batches.keys()].sort((a, b) => a - b);
+    const pending: Promise<unknown>[] = [];
     try {
       for (const [h, bytes] of prepared.blobs) if (blobs.putNew(h, bytes)) createdBlobs.push([h, blobs.mtimeOf(h)]);
-      for (const sh of [...prepared.batches.keys()].sort((a, b) => a - b)) {
+      for (const sh of shards) {
         const batch = prepared.batches.get(sh)!;
-        if (threshold !== undefined && batch.numRows >= threshold && segmentable(batch)) {
-          const file = writeSegment(this.segments!.dir, seq0, sh, batch);
-          written.push({ seq0, seq1: seq0 + n, shard: sh, rows: batch.numRows, columns: batch.schema.fields.map((f) => f.name), file });
-          continue;
-        }
-        wrote = true;
-        await s.append(this.shardTable(sh), batch, { layout: "columns" });
+        if (threshold === undefined || batch.numRows < threshold || !segmentable(batch)) continue;
+        const seg: Segment = {
+          seq0,
+          seq1: seq0 + n,
+          shard: sh,
+          rows: batch.numRows,
+          columns: batch.schema.fields.map((f) => f.name),
+          file: segmentFile(this.segments!.dir, seq0, sh),
+        };
+        written.push(seg);
+        pending.push(writeSegment(this.segments!.dir, seq0, sh, batch));
       }
+      // While segments go to disk: what the hot state will hold after this commit (hotcache.ts).
+      const fields = new Map(st.index.byName);
+      for (const f of prepared.newFields) fields.set(f.name, f);
+      this.onPrepare?.(
+        seq0,
+        shards.map((sh) => prepared.batches.get(sh)!),
+        fields,
+      );
+      for (const sh of shards) {
+        if (written.some((g) => g.shard === sh)) continue;
+        wrote = true;
+        await s.append(this.shardTable(sh), prepared.batches.get(sh)!, { layout: "columns" });
+      }
+      await Promise.all(pending);
       const row: Record<string, unknown> = { seq0, seq1: seq0 + n, ts: commitTime(), fresh };
       if (prepared.newFields.length) row.fields = JSON.stringify(prepared.newFields.map((f) => [f.name, f.type, f.shard]));
       if (written.length) row.segments = segmentsJSON(written);
       await appendRows(s, this.commitsTable, [row]);
     } catch (err) {
       if (wrote) await this.cleanup(seq0, maxShard).catch(() => undefined); // else the next commit does
+      await Promise.allSettled(pending);
       for (const g of written) rmSync(g.file, { force: true });
       if (this.segments) {
         try {

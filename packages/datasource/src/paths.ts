@@ -42,6 +42,37 @@ export function normalizePath(p: unknown): string {
   return segs.join("/");
 }
 
+/**
+ * The paths of Arrow Utf8 data when every one is ASCII and already clean (isClean's rules, on
+ * the bytes), decoded with one latin1 pass over the buffer and a slice per path: 1M paths in
+ * ~25 ms instead of ~80 ms for per-value decoding and checks. Undefined otherwise (or when a
+ * path is null): the caller checks value by value.
+ */
+export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number): string[] | undefined {
+  const a = offsets[offset]!;
+  const e = offsets[offset + n]!;
+  for (let r = 0; r < n; r++) {
+    const s = offsets[offset + r]!;
+    const t = offsets[offset + r + 1]!;
+    if (t === s) return undefined;
+    let seg = s;
+    for (let i = s; i <= t; i++) {
+      const c = i < t ? values[i]! : 47;
+      if (c >= 128 || c === 92 || c === 0 || (c === 58 && i === s + 1)) return undefined;
+      if (c === 47) {
+        const len = i - seg;
+        if (len === 0) return undefined;
+        if (values[seg] === 46 && (len === 1 || (len === 2 && values[seg + 1] === 46))) return undefined;
+        seg = i + 1;
+      }
+    }
+  }
+  const all = Buffer.from(values.buffer, values.byteOffset + a, e - a).toString("latin1");
+  const out = new Array<string>(n);
+  for (let r = 0; r < n; r++) out[r] = all.slice(offsets[offset + r]! - a, offsets[offset + r + 1]! - a);
+  return out;
+}
+
 export function normalizePaths(p: unknown): string[] {
   if (Array.isArray(p)) return p.map(normalizePath);
   return [normalizePath(p)];

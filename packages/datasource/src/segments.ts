@@ -17,8 +17,8 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { join } from "node:path";
 import type { RecordBatch } from "apache-arrow";
 import { quoteString } from "./duck.js";
-import { parquetWritable, writeParquet } from "./parquet.js";
-import { fsOp } from "./storage.js";
+import { encodeParquet, parquetWritable, writeParquetAsync } from "./parquet.js";
+import { fsOp, ioError } from "./storage.js";
 
 /** One committed segment: the events of `shard` of the commit starting at `seq0`. */
 export interface Segment {
@@ -55,27 +55,36 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes one segment durably (temp name, fsync, rename, folder fsync); returns its file. */
-export function writeSegment(dir: string, seq0: number, shard: number, batch: RecordBatch): string {
+/**
+ * Writes one segment durably (temp name, fsync, rename, folder fsync); returns its file. The
+ * bytes are encoded at once and written on the thread pool, so the caller's JS (the hot state)
+ * runs while they go to disk.
+ */
+export function writeSegment(dir: string, seq0: number, shard: number, batch: RecordBatch): Promise<string> {
   const file = segmentFile(dir, seq0, shard);
   const tmp = `${file}.tmp-${process.pid}`;
   fsOp("cannot create the segments folder", dir, () => mkdirSync(dir, { recursive: true }));
-  try {
-    fsOp("cannot write the events segment", tmp, () => writeParquet(tmp, batch));
-    fsOp("cannot rename the events segment into place", file, () => renameSync(tmp, file));
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  if (process.env.QUIVER_DS_TEST_CRASH_AFTER_SEGMENT === "1") process.kill(process.pid, "SIGKILL"); // tests: die between the rename and the commit row
-  fsOp("cannot sync the segments folder", dir, () => fsyncDir(dir));
-  return file;
+  const parts = encodeParquet(batch);
+  return (async () => {
+    try {
+      await writeParquetAsync(tmp, parts).catch((err: unknown) => {
+        throw ioError(err, "cannot write the events segment", tmp);
+      });
+      fsOp("cannot rename the events segment into place", file, () => renameSync(tmp, file));
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    if (process.env.QUIVER_DS_TEST_CRASH_AFTER_SEGMENT === "1") process.kill(process.pid, "SIGKILL"); // tests: die between the rename and the commit row
+    fsOp("cannot sync the segments folder", dir, () => fsyncDir(dir));
+    return file;
+  })();
 }
 
 /** Removes segment files (and temporary files) of commits at or beyond `bound`: never committed. */
 export function removeOrphans(dir: string, bound: number): void {
   if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
+  for (const name of fsOp("cannot list the segments folder", dir, () => readdirSync(dir))) {
     const seq0 = Number(name.slice(0, name.indexOf("-")));
     if (!Number.isSafeInteger(seq0) || seq0 < bound) continue;
     fsOp("cannot remove the uncommitted events segment", join(dir, name), () => rmSync(join(dir, name), { force: true }));
