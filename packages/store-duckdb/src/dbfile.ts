@@ -74,6 +74,8 @@ const IDLE_CHECK_MS = 5;
 /** After yielding to a waiter, a read-only holder waits 1–2× this before taking the file again (a writer a quarter). */
 const STEP_BACK_MS = 10;
 
+/** A writer serves reads once it has held the file this long (see serveSoon). */
+const SERVE_AFTER_MS = 10;
 /** How long a reader waits for a holder's socket before it asks the holder for the file. */
 const SOCKET_GRACE_MS = 50;
 /** How many times one read switches from waiting for the file to the holder's socket. */
@@ -140,6 +142,7 @@ export class DbFile {
   private key = "";
   /** Answers other processes' reads while we hold the file for writing (serve.ts). */
   private server: ReadServer | undefined;
+  private serveTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the server last answered: serving counts as activity for the idle linger. */
   private lastServed = 0;
   /** Sends our reads to the process holding the file, when this file is read-only here (remote.ts). */
@@ -354,6 +357,7 @@ export class DbFile {
     const config = readOnly ? { ...CONFIG, access_mode: "READ_ONLY" } : CONFIG;
     if (!readOnly) this.wait?.make();
     let tried = start; // the first attempt too waits while the file is visibly held
+    let graceFrom: number | undefined;
     for (;;) {
       // While the lock is visibly held — or, for a reader, while a writer waits for it (writers
       // go first: the rows readers wait for are theirs to commit) — wait cheaply, and say so,
@@ -361,12 +365,17 @@ export class DbFile {
       const holders = lockHolders(this.location);
       const blocked = heldByOther(holders, readOnly) === true || (readOnly && holders !== undefined && this.wait?.writerWaits(holders) === true);
       if (blocked && Date.now() - tried < ATTEMPT_EVERY_MS && Date.now() - start < this.options.lockTimeout) {
-        // A reader the holder can serve: to its socket once it is there. Meanwhile the holder is
-        // not asked to let go (it would stop serving): only once it serves nothing for a while.
-        if (served && holders?.some((h) => h.pid !== process.pid && h.type === "WRITE")) {
-          this.client ??= new ReadClient(this.location, this.options.lockTimeout);
-          if (this.client.ready()) throw SERVED;
-          if (Date.now() - start < SOCKET_GRACE_MS) {
+        // A reader a writer can serve: to its socket once it is there. Meanwhile the writer is
+        // not asked to let go (it would stop serving), neither while it is about to open the
+        // file nor for SOCKET_GRACE_MS once it holds it.
+        if (served) {
+          const writing = holders?.some((h) => h.pid !== process.pid && h.type === "WRITE") === true;
+          if (writing) {
+            this.client ??= new ReadClient(this.location, this.options.lockTimeout);
+            if (this.client.ready()) throw SERVED;
+            graceFrom ??= Date.now();
+          }
+          if (!writing || Date.now() - graceFrom! < SOCKET_GRACE_MS) {
             await sleep(0.5 + Math.random());
             continue;
           }
@@ -388,13 +397,7 @@ export class DbFile {
         this.instance = inst;
         this.openReadOnly = readOnly;
         instanceOpens.count++;
-        if (!readOnly && this.location !== ":memory:") {
-          this.server = new ReadServer(this, inst);
-          if (!exitHook) {
-            exitHook = true;
-            process.on("beforeExit", releaseAtExit);
-          }
-        }
+        if (!readOnly && this.location !== ":memory:") this.serveSoon(inst);
         this.wait?.holding();
         this.heldSince = Date.now();
         return this.conn;
@@ -466,6 +469,24 @@ export class DbFile {
     if (!soon && Date.now() - since >= this.options.linger) this.idleTimer.unref();
   }
 
+  /**
+   * Serves other processes' reads while we hold the file, from a moment after it was opened:
+   * a one-shot script (open, log, close) never pays for a socket, and a reader that finds the
+   * file held waits that long for the socket before it asks for the file.
+   */
+  private serveSoon(inst: DuckDBInstance): void {
+    this.serveTimer = setTimeout(() => {
+      this.serveTimer = undefined;
+      if (this.instance !== inst || this.openReadOnly || this.server) return;
+      this.server = new ReadServer(this, inst);
+      if (!exitHook) {
+        exitHook = true;
+        process.on("beforeExit", releaseAtExit);
+      }
+    }, SERVE_AFTER_MS);
+    this.serveTimer.unref();
+  }
+
   /** At the natural end of the process: a shared file kept open only by serving is let go. */
   releaseIfServing(): void {
     if (!this.conn || this.exclusive || !this.server || !this.idleTimer) return;
@@ -480,6 +501,7 @@ export class DbFile {
    * WAL in place, and the next open replays it, so committed rows are never lost.
    */
   private async release(commit = true): Promise<void> {
+    clearTimeout(this.serveTimer);
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
@@ -497,6 +519,7 @@ export class DbFile {
   private closeNow(): void {
     const conn = this.conn;
     const inst = this.instance;
+    clearTimeout(this.serveTimer);
     this.server?.stopSync(); // (release() stopped it already, waiting for its answer in progress)
     this.server = undefined;
     this.closeAppenders();

@@ -8,10 +8,11 @@
  * folder is the server's), and a socket not in our own private folder is never used.
  */
 import fs from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import path from "node:path";
 import { QuiverError, type QuiverErrorCode } from "@quiver/core/store-kit";
 import { decodeResult, encodeRequest, type ReadRequest, type ResultOf } from "./reads.js";
+import { loadNet } from "./serve.js";
 import { FrameReader, frame, type Message, privateDir, socketPath } from "./wire.js";
 
 interface Pending {
@@ -77,19 +78,20 @@ export class ReadClient {
     return this.connecting;
   }
 
-  private connect(): Promise<net.Socket | undefined> {
+  private async connect(): Promise<net.Socket | undefined> {
     this.path ??= socketPath(this.location);
     const sock = this.path;
     // Only a socket in our own private folder, made by us: no one else can stand in for the holder.
-    if (!sock || !privateDir(path.dirname(sock))) return Promise.resolve(undefined);
+    if (!sock || !privateDir(path.dirname(sock))) return undefined;
     let ino: number;
     try {
       const st = fs.lstatSync(sock);
-      if (!st.isSocket() || st.uid !== process.getuid?.()) return Promise.resolve(undefined);
+      if (!st.isSocket() || st.uid !== process.getuid?.()) return undefined;
       ino = st.ino;
     } catch {
-      return Promise.resolve(undefined);
+      return undefined;
     }
+    const net = await loadNet();
     return new Promise((resolve) => {
       const s = net.connect(sock);
       s.once("error", () => {

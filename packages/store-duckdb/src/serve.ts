@@ -11,7 +11,7 @@
  * (idle linger, hand-over, close, closeSync); readers then open the file themselves.
  */
 import fs from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { isQuiverError } from "@quiver/core/store-kit";
 import type { TableInfo } from "./catalog.js";
@@ -31,8 +31,12 @@ export interface ServedFile {
   served(): void;
 }
 
+/** node:net, loaded when first needed (≈3 ms that a one-shot script need not pay). */
+export const loadNet = () => import("node:net");
+
 /** Whether a live process listens on `sock` (a refused or missing one is stale). */
-function listening(sock: string): Promise<boolean> {
+async function listening(sock: string): Promise<boolean> {
+  const net = await loadNet();
   return new Promise((resolve) => {
     const c = net.connect(sock);
     c.once("connect", () => {
@@ -85,6 +89,8 @@ export class ReadServer {
         return;
       }
     }
+    const net = await loadNet();
+    if (this.stopped) return;
     const server = net.createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
