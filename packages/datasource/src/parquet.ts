@@ -377,10 +377,11 @@ export function encodeParquet(batch: RecordBatch): Uint8Array[] {
         let nulls = 0;
         if (d.nullCount > 0) for (let i = 0; i < rows; i++) if (!isValid(d, start + i)) nulls++;
         const levels = defLevels(d, start, rows, nulls);
-        const vals = nulls === rows ? { bytes: [] as Uint8Array[] } : plainValues(d, start, rows, nulls, f.name === "_seq");
+        const enc = f.type.typeId === Type.Utf8 ? 6 : 0;
+        // (an all-null page has no values, but DELTA_LENGTH_BYTE_ARRAY still needs its lengths' header)
+        const vals = nulls === rows && enc === 0 ? { bytes: [] as Uint8Array[] } : plainValues(d, start, rows, nulls, f.name === "_seq");
         const body = [...levels, ...vals.bytes];
         const size = body.reduce((s, b) => s + b.length, 0);
-        const enc = f.type.typeId === Type.Utf8 ? 6 : 0;
         const header = new Thrift()
           .i32(1, 0) // DATA_PAGE
           .i32(2, size)
