@@ -47,7 +47,9 @@ const READ_STATEMENTS = new Set([1, 4]);
 export function sqlError(err: unknown, location: string): unknown {
   if (err instanceof QuiverError) return err;
   const msg = messageOf(err);
-  if (/Parser Error|Binder Error|Catalog Error|Conversion Error|Invalid Input|Not implemented/.test(msg)) return new QuiverError("INVALID_QUERY", `sql(): ${msg}`, { cause: err });
+  // "read-only mode": a SELECT that writes (nextval()) on a read-only open, or served by the holder.
+  if (/Parser Error|Binder Error|Catalog Error|Conversion Error|Invalid Input|Not implemented|read-only mode/.test(msg))
+    return new QuiverError("INVALID_QUERY", `sql(): ${msg}`, { cause: err });
   return ioError("sql() on", location, err);
 }
 

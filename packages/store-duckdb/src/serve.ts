@@ -4,9 +4,10 @@
  * never takes the file from a working writer (a hand-over costs ~35 ms of instance closes and
  * opens; an answer through the socket well under a millisecond for a count).
  *
- * Answers run on a separate connection of the holder's instance, one at a time: it sees only
- * committed rows (the writer's own connection holds the open group-commit transaction). Only
- * read operations exist in the protocol, and sql() text is checked as for a read-only open.
+ * Answers run on a separate connection of the holder's instance, one at a time, each in a
+ * read-only transaction: it sees only committed rows (the writer's own connection holds the
+ * open group-commit transaction) and can change nothing. Only read operations exist in the
+ * protocol, and sql() text is checked as for a read-only open.
  * The server never keeps a process alive (unref'd), and stops before the instance closes
  * (idle linger, hand-over, close, closeSync); readers then open the file themselves.
  */
@@ -129,9 +130,14 @@ export class ReadServer {
     this.file.served();
     this.chain = this.chain.then(async () => {
       if (this.stopped || s.destroyed) return;
+      let conn: DuckDBConnection | undefined;
       try {
         this.active = true;
-        const out = await execRead(this.context(await this.connection()), req);
+        conn = await this.connection();
+        // A read-only transaction: a SELECT that would write (nextval(), say) is refused, as
+        // on a read-only open, and the whole operation reads one snapshot.
+        await conn.run("BEGIN TRANSACTION READ ONLY");
+        const out = await execRead(this.context(conn), req);
         const { value, body } = encodeResult(req.op, out);
         this.reply(s, { id, ok: true, value }, body);
       } catch (err) {
@@ -140,6 +146,7 @@ export class ReadServer {
         if (isQuiverError(err) && err.code !== "IO") this.reply(s, { id, ok: false, code: err.code, message: err.message });
         else this.reply(s, { id, ok: false, fallback: true, message: messageOf(err) });
       } finally {
+        await conn?.run("ROLLBACK").catch(() => undefined);
         this.active = false;
         this.file.served();
       }

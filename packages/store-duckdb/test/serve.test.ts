@@ -110,6 +110,11 @@ async function everyRead(s: Store): Promise<Record<string, unknown>> {
     sneaky: await s.sql!("SELECT 1; CHECKPOINT").then(() => "ran", fail),
     badSql: await s.sql!("SELEC 1").then(() => "ran", fail),
     badParam: await s.sql!("SELECT $1", [{}]).then(() => "ran", fail),
+    // A SELECT that writes: refused (DuckDB words it differently for a read-only open and a read-only transaction)
+    nextval: await s.sql!("SELECT nextval('sq')").then(
+      () => "ran",
+      (e: unknown) => (e as { code?: string }).code,
+    ),
   };
 }
 
@@ -170,6 +175,7 @@ describe("duckdb: the holder serves reads", () => {
     expect(direct.sneaky).toMatchObject({ code: "UNSUPPORTED" });
     expect(direct.badSql).toMatchObject({ code: "INVALID_QUERY" });
     expect(direct.badParam).toMatchObject({ code: "INVALID_QUERY" });
+    expect(direct.nextval).toBe("INVALID_QUERY");
     expect((direct.all as { big: bigint; neg: number }[])[5]).toMatchObject({ big: 5n * 10n ** 12n + 1n, neg: -0 });
     expect(Object.is((direct.all as { neg: number }[])[5]!.neg, -0)).toBe(true);
   }, 90_000);
