@@ -13,9 +13,9 @@
  * ≈8 ms, so waiting longer only adds latency) and raises LOCKED only after `lockTimeout` ms,
  * naming the holder.
  *
- * In "exclusive" mode the file is opened once and held until the last store closes.
- * Within one process every store on a path shares one instance (DuckDB must not open a
- * file twice in a process), and operations are serialised.
+ * A writer holding the file serves other processes' reads (serve.ts), so readers do not take it.
+ * In "exclusive" mode the file is opened once and held until the last store closes. Within one
+ * process every store on a path shares one instance, and operations are serialised.
  *
  * Appends are group-committed: appends queued behind each other share one transaction, which
  * is committed as soon as no further append waits; each append resolves only once the commit
@@ -74,6 +74,8 @@ const IDLE_CHECK_MS = 5;
 /** After yielding to a waiter, a read-only holder waits 1–2× this before taking the file again (a writer a quarter). */
 const STEP_BACK_MS = 10;
 
+/** How long a holder that serves reads keeps the file after its last operation or answer (see armIdle). */
+const SERVED_LINGER_MS = 2000;
 /** A writer serves reads once it has held the file this long (see serveSoon). */
 const SERVE_AFTER_MS = 10;
 /** How long a reader waits for a holder's socket before it asks the holder for the file. */
@@ -176,11 +178,7 @@ export class DbFile {
     this.lastServed = Date.now();
   }
 
-  /**
-   * For a file no store of this process writes: while another process holds it for writing,
-   * its answer to `req` (it serves reads, so the file stays with it); undefined when there is
-   * no such answer — the caller then reads the file itself, as before.
-   */
+  /** No store of ours writes the file and another process holds it: its answer to `req` (else undefined). */
   async remote<R extends ReadRequest>(req: R): Promise<{ value: ResultOf<R> } | undefined> {
     if (this.writers > 0 || this.location === ":memory:" || this.conn) return undefined;
     const holders = lockHolders(this.location);
@@ -449,7 +447,10 @@ export class DbFile {
   /**
    * While idle, shared mode lets the file go after `linger` ms, or as soon as another process
    * signals that it waits (checked every few ms; `soon`: one is waiting already). The timer is
-   * not unref'd: a process that ends without close() still checkpoints and lets go.
+   * not unref'd: a process that ends without close() still checkpoints and lets go. A holder
+   * that serves reads keeps the file SERVED_LINGER_MS after its last operation or answer
+   * (readers need not take it, writers still get it by waiting), the part past `linger` on an
+   * unref'd timer: that must not keep the process alive (releaseAtExit lets go at its end).
    */
   private armIdle(since: number, soon = false): void {
     this.idleTimer = setTimeout(
@@ -457,15 +458,14 @@ export class DbFile {
         this.idleTimer = undefined;
         this.tail = this.tail.then(async () => {
           if (this.idleTimer || !this.conn) return;
+          const keep = this.server ? Math.max(this.options.linger, SERVED_LINGER_MS) : this.options.linger;
           if (this.wait?.othersWaiting() === true) await this.yieldFile().catch(() => undefined);
-          else if (Date.now() - Math.max(since, this.lastServed) >= this.options.linger) await this.release().catch(() => undefined);
+          else if (Date.now() - Math.max(since, this.lastServed) >= keep) await this.release().catch(() => undefined);
           else this.armIdle(since);
         });
       },
       soon ? 1 : Math.min(this.options.linger, IDLE_CHECK_MS),
     );
-    // Past our own linger, only other processes' reads keep the file open: that must not keep
-    // this process alive (releaseAtExit lets the file go at the script's natural end).
     if (!soon && Date.now() - since >= this.options.linger) this.idleTimer.unref();
   }
 
