@@ -52,6 +52,8 @@ type Q = Sql | TransactionSql;
 export const LOCK_KEY = 0x51564552;
 export const POS = "_quiver_pos";
 const MAX_IDENT = 63;
+/** Statements of the append paths are prepared: sent at once after the first time, no Parse/Describe round trip. */
+const PREPARED = { prepare: true } as const;
 /** PostgreSQL's system columns: a key of that name gets another identifier. */
 const SYSTEM_COLUMNS = new Set(["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid", "oid"]);
 
@@ -144,6 +146,7 @@ export async function loadTable(q: Q, S: string, schemaName: string, name: strin
   const rows = await q.unsafe<{ tident: string; version: string; seq: string | null; name: string | null; ident: string; type: string; bigint: boolean; bytes: boolean }[]>(
     `SELECT t.ident AS tident, t.version, pg_get_serial_sequence(quote_ident($2) || '.' || quote_ident(t.ident), '${POS}') AS seq, c.name, c.ident, c.type, c."bigint", c.bytes FROM ${S}._quiver_tables t LEFT JOIN ${S}._quiver_columns c ON c.tbl = t.name WHERE t.name = $1 ORDER BY c.ord`,
     [name, schemaName],
+    PREPARED,
   );
   if (rows.length === 0) return undefined;
   const cols = rows.filter((r) => r.name !== null).map((r) => colFromRow(r as Parameters<typeof colFromRow>[0]));
@@ -232,15 +235,11 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
       taken.add(id);
       const col: ColInfo = { name: f.name, ident: id, type: f.type, bigint, bytes, storage };
       await tx.unsafe(`ALTER TABLE ${T} ADD COLUMN ${ident(id)} ${sqlTypeOf(storage)}`);
-      await tx.unsafe(`INSERT INTO ${S}._quiver_columns (tbl, name, ident, ord, type, "bigint", bytes) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-        info.name,
-        f.name,
-        id,
-        info.columns.length + ord++,
-        JSON.stringify(typeToJSON(f.type, "postgres")),
-        col.bigint,
-        bytes,
-      ]);
+      await tx.unsafe(
+        `INSERT INTO ${S}._quiver_columns (tbl, name, ident, ord, type, "bigint", bytes) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [info.name, f.name, id, info.columns.length + ord++, JSON.stringify(typeToJSON(f.type, "postgres")), col.bigint, bytes],
+        PREPARED,
+      );
       // Tracks read by time and runs by id: index what their queries filter on. Strings are
       // compared in code point order (COLLATE "C", sql.ts), so the index is too: usable by those
       // queries, and cheaper to keep than one in the database's locale.
@@ -257,15 +256,13 @@ export async function evolve(tx: TransactionSql, S: string, info: TableInfo, inc
       const id = ident(old.ident);
       await tx.unsafe(`ALTER TABLE ${T} ALTER COLUMN ${id} TYPE ${sqlTypeOf(storage)} USING ${convert(id, old.storage, storage, S)}`);
     }
-    await tx.unsafe(`UPDATE ${S}._quiver_columns SET type = $3, bytes = $4, "bigint" = $5 WHERE tbl = $1 AND name = $2`, [
-      info.name,
-      f.name,
-      JSON.stringify(typeToJSON(f.type, "postgres")),
-      bytes,
-      bigint,
-    ]);
+    await tx.unsafe(
+      `UPDATE ${S}._quiver_columns SET type = $3, bytes = $4, "bigint" = $5 WHERE tbl = $1 AND name = $2`,
+      [info.name, f.name, JSON.stringify(typeToJSON(f.type, "postgres")), bytes, bigint],
+      PREPARED,
+    );
     columns.push({ ...old, type: f.type, bytes, storage, bigint });
   }
-  const v = await tx.unsafe<{ version: string }[]>(`UPDATE ${S}._quiver_tables SET version = version + 1 WHERE name = $1 RETURNING version`, [info.name]);
+  const v = await tx.unsafe<{ version: string }[]>(`UPDATE ${S}._quiver_tables SET version = version + 1 WHERE name = $1 RETURNING version`, [info.name], PREPARED);
   return makeInfo(info.name, info.ident, Number(v[0]!.version), columns, info.seq);
 }

@@ -150,14 +150,19 @@ export class PostgresDriver implements StoreDriver {
 
   /** A transaction holding the table's catalog row, with its current info; creates the table when `create`. */
   private async locked<T>(tx: TransactionSql, table: string, n: number, create: boolean, fn: (info: TableInfo, start: number) => Promise<T>): Promise<T | undefined> {
-    let r = await this.lockRow(tx, table, n);
+    const locking = this.lockRow(tx, table, n);
+    // The table's info read right behind the lock (so as of after it), in the same round trip.
+    const loading = loadTable(tx, this.S, this.target.schema, table);
+    loading.catch(() => undefined); // fails with the lock, awaited below
+    let r = await locking;
+    let info = this.cache.get(table);
     if (!r) {
       if (!create) return undefined;
       await createTable(tx, this.S, this.target.schema, table);
       r = (await this.lockRow(tx, table, n))!;
-    }
-    let info = this.cache.get(table);
-    if (!info || info.version !== r.version) info = (await loadTable(tx, this.S, this.target.schema, table))!;
+      info = (await loadTable(tx, this.S, this.target.schema, table))!;
+    } else if (!info || info.version !== r.version) info = (await loading)!;
+    else await loading;
     return fn(info, r.start);
   }
 
@@ -258,7 +263,7 @@ export class PostgresDriver implements StoreDriver {
       }
     }
     return this.pool.tx(async (tx, control) => {
-      const ins = tx.unsafe(`INSERT INTO ${this.S}._quiver_batches (id) VALUES ($1)`, [token]).execute();
+      const ins = tx.unsafe(`INSERT INTO ${this.S}._quiver_batches (id) VALUES ($1)`, [token], PREPARED).execute();
       ins.catch(() => undefined); // its failure fails what follows it, and is awaited below
       return (await this.locked(tx, table, n, true, async (found, start) => {
         await ins;
@@ -268,8 +273,11 @@ export class PostgresDriver implements StoreDriver {
         if (n > 0) {
           const encoded = this.encode(next, batch);
           setPositions(encoded, start);
-          const stream = (await tx.unsafe(this.copySql(next, batch)).writable()) as CopyStream;
-          await sendCopy(stream, encoded.buf, control);
+          if (this.pool.behind) this.copyBehind(tx, control, this.copySql(next, batch), encoded.buf);
+          else {
+            const stream = (await tx.unsafe(this.copySql(next, batch)).writable()) as CopyStream;
+            await sendCopy(stream, encoded.buf, control);
+          }
         }
         return next;
       }))!;
@@ -296,12 +304,22 @@ export class PostgresDriver implements StoreDriver {
         )
         .execute(),
     );
+    this.copyBehind(tx, control, this.copySql(info, batch, false), encoded.buf);
+    return begun;
+  }
+
+  /**
+   * Sends `copySql` with its data (`buf`, a whole binary COPY stream) written on the socket right
+   * behind it (Pool.behind), then COMMIT: nothing waits for the server's CopyInResponse.
+   */
+  private copyBehind(tx: TransactionSql, control: TxControl, copySql: string, buf: Buffer): void {
+    const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
     const head = Buffer.allocUnsafe(5);
     head[0] = 0x64; // CopyData
-    head.writeInt32BE(encoded.buf.length + 4, 1);
+    head.writeInt32BE(buf.length + 4, 1);
     const marker = this.pool.marker();
-    const takeBack = this.pool.behind!(marker, [head, encoded.buf, COPY_DONE]);
-    const copy = tx.unsafe(`${this.copySql(info, batch, false)} /* ${marker} */`);
+    const takeBack = this.pool.behind!(marker, [head, buf, COPY_DONE]);
+    const copy = tx.unsafe(`${copySql} /* ${marker} */`);
     // The driver answers CopyInResponse with a stream for the data, and refuses every other
     // query on the connection until it is done: it is closed at once (its CopyFail comes after
     // our CopyDone, when the server is out of COPY mode, which ignores it). Were the data not
@@ -312,7 +330,7 @@ export class PostgresDriver implements StoreDriver {
       const stream = x as CopyStream;
       if (stream && typeof stream.destroy === "function" && typeof stream.end === "function") {
         stream.on("error", () => undefined);
-        if (takeBack()) stream.end(encoded.buf);
+        if (takeBack()) stream.end(buf);
         else stream.destroy();
       }
       resolve(x);
@@ -324,7 +342,6 @@ export class PostgresDriver implements StoreDriver {
       () => takeBack(),
       () => takeBack(),
     );
-    return begun;
   }
 
   /** Token, lock and COPY sent at once; the data once the lock's answer gives the positions. STALE when the schema moved. */
