@@ -13,10 +13,10 @@ import { fetchInto, resultBlobColumn } from "./upload.js";
 import { deletedPaths } from "./tombstones.js";
 import { ZonedDate, addZones, arrowOffset } from "./zones.js";
 import { splitZones, withZoneColumns } from "./zoned-results.js";
-import type { ChangeSet } from "./events.js";
+import { type ChangeSet, changeSize } from "./events.js";
 import { MetadataContext, isArrowTable, pathIndex, rowsToColumns } from "./context.js";
 import { EventLog } from "./log.js";
-import { cleanAsciiPaths, normalizePath } from "./paths.js";
+import { cleanAsciiPaths, decodeAsciiPaths, normalizePath } from "./paths.js";
 import { type Datapoint, QueryResult } from "./result.js";
 import { type ScanOptions, type ScanReport, scanFolder } from "./scan.js";
 import { type StoreRef, acquireStore, appendRows, readRegistry, rootExists, withLock } from "./storage.js";
@@ -56,14 +56,14 @@ export interface UploadOptions {
 function isFresh(change: ChangeSet): boolean {
   if (change.deleted?.some((d) => d) || change.unset?.some((u) => u?.length)) return false;
   for (const values of change.fields.values()) if (Array.isArray(values) && values.includes(null)) return false;
-  const ps = change.paths;
   // Strictly increasing paths are distinct (scans and most generated tables are sorted): a cheap
-  // pass (over the UTF-8 bytes when the paths came as Arrow data). Small unsorted batches use a
-  // Set; large unsorted ones are left to the SQL check.
+  // pass (over the UTF-8 bytes when the paths came as Arrow data, without decoding them). Small
+  // unsorted batches use a Set; large unsorted ones are left to the SQL check.
   const pd = change.pathData;
-  let sorted = true;
-  if (pd && pd.length === ps.length) sorted = increasingData(pd);
-  else for (let i = 1; i < ps.length && sorted; i++) sorted = ps[i - 1]! < ps[i]!;
+  if (pd && increasingData(pd)) return true;
+  const ps = change.paths;
+  let sorted = !pd;
+  for (let i = 1; i < ps.length && sorted; i++) sorted = ps[i - 1]! < ps[i]!;
   if (sorted) return true;
   return ps.length <= 50_000 && new Set(ps).size === ps.length;
 }
@@ -263,7 +263,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
   }
 
   private async commitNow(change: ChangeSet, declared?: ReadonlyMap<string, FieldType>): Promise<number> {
-    if (change.paths.length === 0) return 0;
+    if (changeSize(change) === 0) return 0;
     const decls = await this.decls.all();
     const logged = new Set((await this.log.state()).fields.map((f) => f.name));
     addZones(change, logged);
@@ -338,10 +338,10 @@ export class Datasource extends View implements ViewSource, FieldHost {
       if (i === pi) {
         data.types.push("string");
         const d = col.data.length === 1 && f.type.typeId === Type.Utf8 ? col.data[0]! : undefined;
-        const clean = d && d.nullCount === 0 ? cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length) : undefined;
-        data.columns.push(clean ?? vectorToValues(col, f));
+        // Clean ASCII paths are used as Arrow gave them; their strings are decoded only if asked for.
+        pathsClean = d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length);
+        data.columns.push(pathsClean ? [] : vectorToValues(col, f));
         if (d) direct.set(i, d);
-        if (clean) pathsClean = true;
         return;
       }
       const t = typeOfArrowField(f);
@@ -362,9 +362,9 @@ export class Datasource extends View implements ViewSource, FieldHost {
   private async uploadColumns(data: Columns, direct: ReadonlyMap<number, Data>, options: UploadOptions, source?: string, pathsClean = false): Promise<number> {
     const pi = pathIndex(data.names, options.pathColumn);
     const rawPaths = data.columns[pi]!;
-    const paths = pathsClean ? (rawPaths as string[]) : new Array<string>(rawPaths.length);
+    const paths = new Array<string>(rawPaths.length);
     let clean = true;
-    for (let r = 0; r < rawPaths.length && !pathsClean; r++) {
+    for (let r = 0; r < rawPaths.length; r++) {
       try {
         paths[r] = normalizePath(rawPaths[r]);
       } catch (err) {
@@ -385,6 +385,23 @@ export class Datasource extends View implements ViewSource, FieldHost {
       fields.set(name, col);
     });
     const pathData = clean ? direct.get(pi) : undefined;
+    if (pathsClean && pathData) {
+      let decoded: string[] | undefined;
+      const pd = pathData;
+      const change: ChangeSet = {
+        get paths(): string[] {
+          decoded ??= decodeAsciiPaths(pd.values as Uint8Array, pd.valueOffsets as Int32Array, pd.offset, pd.length);
+          return decoded;
+        },
+        set paths(v: string[]) {
+          decoded = v;
+        },
+        pathData,
+        fields,
+        source,
+      };
+      return this.commit(change, declared);
+    }
     return this.commit({ paths, pathData, fields, source }, declared);
   }
 

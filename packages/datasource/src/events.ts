@@ -36,6 +36,11 @@ export interface ChangeSet {
   source?: string;
 }
 
+/** Rows of a change (without decoding paths that came as Arrow data). */
+export function changeSize(change: ChangeSet): number {
+  return change.pathData ? change.pathData.length : change.paths.length;
+}
+
 export function validateFieldName(name: string): string {
   if (typeof name !== "string" || name.length === 0 || name.length > 255 || /[\u0000-\u001f]/.test(name) || !wellFormed(name)) {
     throw new QuiverError("INVALID_NAME", `metadata field name ${JSON.stringify(name)} must be 1-255 characters without control characters or lone surrogates`);
@@ -145,7 +150,7 @@ function isData(x: unknown): x is Data {
  * events batch. Throws before anything is written.
  */
 export function prepare(change: ChangeSet, known: FieldIndex, declared: ReadonlyMap<string, FieldType> | undefined, blobs: BlobStore, seq0: number, startShard?: number): Prepared {
-  const n = change.paths.length;
+  const n = changeSize(change);
   const where = change.source ? `${change.source}: ` : "";
   const newFields: FieldRec[] = [];
   const nextShard = known.shardPlanner(startShard);
@@ -225,8 +230,6 @@ export function prepare(change: ChangeSet, known: FieldIndex, declared: Readonly
       out[i] = h;
     }
   }
-  const seq = new Array<number>(n);
-  for (let i = 0; i < n; i++) seq[i] = seq0 + i;
   // Nothing cleared or deleted (an upload, a scan): no `_unset` column, and no pass over the rows for it.
   const clears = deleted?.some((d) => d) || cleared.some((c) => c?.length);
   const unset = clears ? new Array<string | null>(n) : undefined;
@@ -250,7 +253,7 @@ export function prepare(change: ChangeSet, known: FieldIndex, declared: Readonly
     // that set one of their fields.
     const rows = sh === 0 ? undefined : rowsWithValues(list, n);
     if (rows && rows.length === 0) continue;
-    batches.set(sh, buildBatch(change, list, seq, sh === 0 ? unset : undefined, rows));
+    batches.set(sh, buildBatch(change, list, seq0, n, sh === 0 ? unset : undefined, rows));
   }
   return { batches, newFields, blobs: pendingBlobs };
 }
@@ -272,14 +275,15 @@ function rowsWithValues(list: readonly [string, FieldType, unknown[] | Data][], 
 function buildBatch(
   change: ChangeSet,
   list: readonly [string, FieldType, unknown[] | Data][],
-  seq: number[],
+  seq0: number,
+  total: number,
   unset: (string | null)[] | undefined,
   rows: number[] | undefined,
 ): RecordBatch {
   const pick = <T>(a: readonly T[]): T[] => (rows ? rows.map((i) => a[i]!) : (a as T[]));
-  const n = rows ? rows.length : seq.length;
+  const n = rows ? rows.length : total;
   const fields: Field[] = [new Field("path", new Utf8(), true), new Field("_seq", new Int64(), true)];
-  const datas: Data[] = [change.pathData && !rows ? change.pathData : buildData(fields[0]!.type, pick(change.paths), "path"), int64Data(fields[1]!.type, pick(seq))];
+  const datas: Data[] = [change.pathData && !rows ? change.pathData : buildData(fields[0]!.type, pick(change.paths), "path"), seqData(fields[1]!.type, seq0, n, rows)];
   // `_unset` only when this change clears something: a batch without it reads as null (schema
   // evolution), and plain uploads write one column less.
   if (unset?.some((u) => u !== null)) {
@@ -296,12 +300,11 @@ function buildBatch(
   return new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: datas }));
 }
 
-/** Safe integers as Arrow Int64 data, written as 32-bit words (buildData converts each to a BigInt: 1M took 77 ms). */
-function int64Data(type: DataType, v: readonly number[]): Data {
-  const n = v.length;
+/** `_seq` (seq0 + row, of `rows` or of every row) as Arrow Int64 data, written as 32-bit words (buildData converts each to a BigInt: 1M took 77 ms). */
+function seqData(type: DataType, seq0: number, n: number, rows: readonly number[] | undefined): Data {
   const w = new Int32Array(2 * n);
   for (let i = 0; i < n; i++) {
-    const x = v[i]!;
+    const x = seq0 + (rows ? rows[i]! : i);
     const hi = Math.floor(x / 4294967296);
     w[2 * i] = (x - hi * 4294967296) | 0;
     w[2 * i + 1] = hi;

@@ -15,7 +15,7 @@ import { rmSync } from "node:fs";
 import type { RecordBatch } from "apache-arrow";
 import { QuiverError, type QueryNode, type Store, queryFields, vectorToValues } from "@quiver/core";
 import type { BlobStore } from "./blobs.js";
-import { type ChangeSet, FieldIndex, type FieldRec, commitTime, prepare } from "./events.js";
+import { type ChangeSet, FieldIndex, type FieldRec, changeSize, commitTime, prepare } from "./events.js";
 import { type Segment, parseSegments, readParquetSql, removeOrphans, segmentFile, segmentThreshold, segmentable, segmentsJSON, writeSegment } from "./segments.js";
 import { compileWhere } from "./sqlgen.js";
 import { appendRows, fsOp, ioError } from "./storage.js";
@@ -219,7 +219,7 @@ export class EventLog {
    * can be refused is refused before the first write; an I/O failure rolls back.
    */
   async commit(change: ChangeSet, declared: ReadonlyMap<string, FieldType> | undefined, blobs: BlobStore, fresh: boolean): Promise<number> {
-    const n = change.paths.length;
+    const n = changeSize(change);
     if (n === 0) return 0;
     const s = this.store;
     const st = await this.state();

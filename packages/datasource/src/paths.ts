@@ -43,31 +43,35 @@ export function normalizePath(p: unknown): string {
 }
 
 /**
- * The paths of Arrow Utf8 data when every one is ASCII and already clean (isClean's rules, on
- * the bytes), decoded with one latin1 pass over the buffer and a slice per path: 1M paths in
- * ~25 ms instead of ~80 ms for per-value decoding and checks. Undefined otherwise (or when a
- * path is null): the caller checks value by value.
+ * Whether every path of Arrow Utf8 data is ASCII and already clean (isClean's rules, on the
+ * bytes): then the data can be used as it is, and the strings are decoded only if something
+ * asks for them (decodeAsciiPaths). 1M paths are checked in ~15 ms; decoding and checking them
+ * one by one took ~80 ms.
  */
-export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number): string[] | undefined {
-  const a = offsets[offset]!;
-  const e = offsets[offset + n]!;
+export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number): boolean {
   for (let r = 0; r < n; r++) {
     const s = offsets[offset + r]!;
     const t = offsets[offset + r + 1]!;
-    if (t === s) return undefined;
+    if (t === s) return false;
     let seg = s;
     for (let i = s; i <= t; i++) {
       const c = i < t ? values[i]! : 47;
-      if (c >= 128 || c === 92 || c === 0 || (c === 58 && i === s + 1)) return undefined;
+      if (c >= 128 || c === 92 || c === 0 || (c === 58 && i === s + 1)) return false;
       if (c === 47) {
         const len = i - seg;
-        if (len === 0) return undefined;
-        if (values[seg] === 46 && (len === 1 || (len === 2 && values[seg + 1] === 46))) return undefined;
+        if (len === 0) return false;
+        if (values[seg] === 46 && (len === 1 || (len === 2 && values[seg + 1] === 46))) return false;
         seg = i + 1;
       }
     }
   }
-  const all = Buffer.from(values.buffer, values.byteOffset + a, e - a).toString("latin1");
+  return true;
+}
+
+/** The paths cleanAsciiPaths accepted, as strings: one latin1 pass over the buffer, a slice per path. */
+export function decodeAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number): string[] {
+  const a = offsets[offset]!;
+  const all = Buffer.from(values.buffer, values.byteOffset + a, offsets[offset + n]! - a).toString("latin1");
   const out = new Array<string>(n);
   for (let r = 0; r < n; r++) out[r] = all.slice(offsets[offset + r]! - a, offsets[offset + r + 1]! - a);
   return out;

@@ -7,7 +7,7 @@
  * reads `2022-04-05T15:30:00.999+05:30`. A plain `Date` is UTC, as before.
  */
 import { QuiverError } from "@quiver/core";
-import type { ChangeSet } from "./events.js";
+import { type ChangeSet, changeSize } from "./events.js";
 
 /** Suffix of the companion field holding a datetime field's offsets (U+E000: private use, refused in user names). */
 export const TZ = "\uE000tz";
@@ -74,7 +74,7 @@ export function checkNoMarker(names: Iterable<string>): void {
  */
 export function addZones(change: ChangeSet, known: ReadonlySet<string>): void {
   checkNoMarker(change.fields.keys());
-  const n = change.paths.length;
+  const n = changeSize(change);
   for (const [name, values] of [...change.fields]) {
     if (!Array.isArray(values)) continue;
     const has = known.has(name + TZ);

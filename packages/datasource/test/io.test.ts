@@ -213,8 +213,11 @@ describe("SIGKILL mid-commit", () => {
       for (let round = 0; round < 6; round++) {
         const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
         let dots = 0;
+        // Killed mid-loop: once it has committed (its start-up alone can take seconds on a loaded machine), a bit later.
+        const started = new Promise((r) => child.stdout.once("data", r));
         child.stdout.on("data", (b: Buffer) => (dots += b.length));
-        await new Promise((r) => setTimeout(r, 400 + round * 150));
+        await Promise.race([started, new Promise((r) => setTimeout(r, 60_000))]);
+        await new Promise((r) => setTimeout(r, 100 + round * 150));
         child.kill("SIGKILL");
         await new Promise((r) => child.on("exit", r));
         commits += dots;
