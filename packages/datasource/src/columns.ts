@@ -65,6 +65,7 @@ export abstract class Column {
   }
   protected appendValid(data: Data, idx: Int32Array | null, count: number): void {
     this.growValid(this.n + count);
+    if (data.nullCount === 0) return void this.valid.fill(1, this.n, this.n + count);
     if (data.nullCount > 0) this.mayBeNull = true;
     const v = validBytes(data);
     if (!idx) this.valid.set(v.subarray(0, count), this.n);

@@ -231,9 +231,8 @@ export class HotState {
     const unset = ud && ud.nullCount < ud.length ? ud : undefined;
     const { rows, first, added } = this.locate(pd);
     const n0 = this.path.n - added;
-    const isFirst = new Uint8Array(k);
-    if (first === null) isFirst.fill(1);
-    else for (let j = 0; j < added; j++) isFirst[first[j]!] = 1;
+    const isFirst = first === null ? ones(k) : new Uint8Array(k);
+    if (first !== null) for (let j = 0; j < added; j++) isFirst[first[j]!] = 1;
     // New rows: their first occurrence's values are appended column by column.
     if (added > 0) {
       const touched = new Set<Column>();
@@ -435,11 +434,19 @@ function compileOrder(keys: readonly OrderBy[], cols: ReadonlyMap<string, Column
   };
 }
 
+let allOnes = new Uint8Array(0);
+/** n bytes of 1, shared: only ever read. */
+function ones(n: number): Uint8Array {
+  if (allOnes.length < n) allOnes = new Uint8Array(Math.max(n, 2 * allOnes.length)).fill(1);
+  return allOnes.subarray(0, n);
+}
+
+/** One byte per row, 1 where valid (read only: a column without nulls shares `ones`). */
 function validFlags(d: Data): Uint8Array {
   const n = d.length;
-  const out = new Uint8Array(n);
   const bm = d.nullBitmap;
-  if (!bm || d.nullCount === 0) return out.fill(1);
+  if (!bm || d.nullCount === 0) return ones(n);
+  const out = new Uint8Array(n);
   if (d.nullCount === n) return out;
   const o = d.offset;
   for (let i = 0; i < n; i++) out[i] = (bm[(o + i) >> 3]! >> ((o + i) & 7)) & 1;
