@@ -155,10 +155,18 @@ export function encodeRequest(req: ReadRequest): unknown {
   return toWire(req);
 }
 
+/** A count the SQL holds as a literal (LIMIT, OFFSET): a non-negative integer or absent. */
+function checkCount(v: unknown, what: string): void {
+  if (v !== undefined && !(typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) throw new QuiverError("INVALID_VALUE", `${what} must be a non-negative integer`);
+}
+
 export function decodeRequest(j: unknown): ReadRequest {
   const req = fromWire(j) as ReadRequest;
-  // Only reads exist in the protocol: whatever a client sends, sql() text is checked.
+  // Only reads exist in the protocol: whatever a client sends, sql() text is checked, and
+  // what the SQL holds as literals is checked here (core checks it in the client already).
   if (req.op === "sql") return { ...req, readOnly: true };
+  if (req.op === "scan") for (const k of ["limit", "offset"] as const) checkCount(req.options?.[k], k);
+  if (req.op === "readByTime") for (const k of ["limit", "offset"] as const) checkCount(req.range?.[k], k);
   return req;
 }
 

@@ -202,6 +202,8 @@ describe("duckdb: the holder serves reads", () => {
       expect(write.header).toMatchObject({ ok: false, code: "UNSUPPORTED" });
       const append = await ask({ op: "append", table: "t" });
       expect(append.header).toMatchObject({ ok: false, code: "UNSUPPORTED" });
+      const inject = await ask({ op: "scan", table: "t", options: { limit: "1; DROP TABLE t" } });
+      expect(inject.header).toMatchObject({ ok: false });
       const count = await ask({ op: "count", table: "t" });
       expect(count.header).toMatchObject({ ok: true, value: 10 });
     } finally {
