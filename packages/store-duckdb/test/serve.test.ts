@@ -2,7 +2,7 @@
  * The holder serves reads: a read-only store in another process reads through the writer's
  * socket instead of taking the file from it — real child processes, real sockets.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -211,6 +211,29 @@ describe("duckdb: the holder serves reads", () => {
       await holder.exited;
     }
   }, 60_000);
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "another user cannot connect to the socket (its folder is 0700): needs root to run a child as nobody",
+    async () => {
+      const file = tmpDb();
+      const holder = run("served.mjs", [file, "10"]);
+      try {
+        await until(() => holder.lines.includes("holding"));
+        const sock = socketPath(file)!;
+        await until(() => fs.existsSync(sock), 5000);
+        expect(fs.statSync(path.dirname(sock)).mode & 0o777).toBe(0o700);
+        const probe = `require("net").connect(${JSON.stringify(sock)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); });`;
+        const asNobody = spawnSync(process.execPath, ["-e", probe], { uid: 65534, gid: 65534, encoding: "utf8" });
+        expect(asNobody.stdout.trim()).toBe("EACCES");
+        const asUs = spawnSync(process.execPath, ["-e", probe], { encoding: "utf8" });
+        expect(asUs.stdout.trim()).toBe("connected"); // the probe can succeed: the refusal is the folder's
+      } finally {
+        holder.send("close");
+        await holder.exited;
+      }
+    },
+    60_000,
+  );
 
   it("the holder SIGKILLed mid-answer: the reader reads the file itself and gets every committed row exactly once", async () => {
     const file = tmpDb();
