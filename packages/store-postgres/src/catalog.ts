@@ -142,9 +142,14 @@ function colFromRow(r: { name: string; ident: string; type: string; bigint: bool
 }
 
 /** The table's catalog entry, or undefined when it does not exist. */
+/** loadTable's statement (`$1` the table, `$2` the schema's name). */
+export function loadTableSql(S: string): string {
+  return `SELECT t.ident AS tident, t.version, pg_get_serial_sequence(quote_ident($2) || '.' || quote_ident(t.ident), '${POS}') AS seq, c.name, c.ident, c.type, c."bigint", c.bytes FROM ${S}._quiver_tables t LEFT JOIN ${S}._quiver_columns c ON c.tbl = t.name WHERE t.name = $1 ORDER BY c.ord`;
+}
+
 export async function loadTable(q: Q, S: string, schemaName: string, name: string): Promise<TableInfo | undefined> {
   const rows = await q.unsafe<{ tident: string; version: string; seq: string | null; name: string | null; ident: string; type: string; bigint: boolean; bytes: boolean }[]>(
-    `SELECT t.ident AS tident, t.version, pg_get_serial_sequence(quote_ident($2) || '.' || quote_ident(t.ident), '${POS}') AS seq, c.name, c.ident, c.type, c."bigint", c.bytes FROM ${S}._quiver_tables t LEFT JOIN ${S}._quiver_columns c ON c.tbl = t.name WHERE t.name = $1 ORDER BY c.ord`,
+    loadTableSql(S),
     [name, schemaName],
     PREPARED,
   );

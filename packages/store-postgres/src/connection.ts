@@ -68,6 +68,13 @@ export interface TxOptions {
   asyncCommit?: { durable: (q: Sql) => Promise<unknown> };
 }
 
+/**
+ * Thrown by a transaction's own code to give up on it (say, its cached schema is stale): the
+ * transaction is rolled back and the connection kept. (Any other error that is not the server's
+ * answer counts as a lost connection: the connection is left to the pool to reconnect.)
+ */
+export class GiveUp extends Error {}
+
 /** A transaction whose COMMIT was sent, but whose outcome is unknown (its answer never came). */
 export class InDoubt extends Error {
   constructor(readonly reason: unknown) {
@@ -220,7 +227,7 @@ export function openPool(t: Target, readOnly: boolean): Pool {
   const lost = (err: unknown): boolean => {
     const e = err as { severity?: string; code?: string };
     if (err instanceof InDoubt) return lost(err.reason);
-    if (err instanceof QuiverError || e?.code === "ROLLED_BACK") return false;
+    if (err instanceof QuiverError || err instanceof GiveUp || e?.code === "ROLLED_BACK") return false;
     if (typeof e?.severity === "string") return e.severity === "FATAL" || e.severity === "PANIC";
     return true;
   };

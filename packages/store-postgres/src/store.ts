@@ -10,8 +10,8 @@ import { ALL_KINDS, type AppendOptions, QuiverError, type QueryNode, type RunSum
 import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
 import { checkScanOptions, dropColumn, mergeSchemas, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
 import type { Sql as TransactionSql } from "postgres";
-import { APPEND_FN, addPositionIdentity, catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, POS, STALE_STATE, type TableInfo } from "./catalog.js";
-import { InDoubt, type Pool, type TxControl, type TxOptions } from "./connection.js";
+import { APPEND_FN, addPositionIdentity, catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, loadTableSql, POS, STALE_STATE, type TableInfo } from "./catalog.js";
+import { GiveUp, InDoubt, type Pool, type TxControl, type TxOptions } from "./connection.js";
 import { type CopyColumn, type Encoded, encodeCopy, setPositions } from "./encode.js";
 import { copyReadable, copyRows } from "./copy-read.js";
 import { encodeValueJson } from "@quiver/core/store-kit";
@@ -33,13 +33,23 @@ const LOCK_ROW = (S: string) => `UPDATE ${S}._quiver_tables SET rows = rows + $2
  * the row after every commit: the server's work grows with the writers waiting.)
  */
 const LOCK_TABLE = `SELECT pg_advisory_xact_lock(${LOCK_KEY + 1}, hashtext($1))`;
+/** The append's token, written in its transaction (tokens.ts). */
+const INSERT_TOKEN = (S: string) => `INSERT INTO ${S}._quiver_batches (id) VALUES ($1)`;
+/** The quick append's call (catalog.ts: appendFunction). */
+const APPEND_CALL = (S: string) => `SELECT ${S}._quiver_append($1, $2, $3, $4, $5, $6)`;
 /** Rows per part of a big batch's COPY (fastAppend). */
 const PART_ROWS = 2048;
 /** Bytes of the binary COPY header (signature, flags, extension length) and trailer (-1). */
 const COPY_HEADER = 19;
 const TRAILER = 2;
 /** Thrown out of the fast append when the table moved: the transaction rolls back, the slow path runs. */
-const STALE = new Error("stale schema");
+const STALE = new GiveUp("stale schema");
+/**
+ * Thrown out of the slow path when, under the lock, the table already holds the batch (another
+ * writer added its columns meanwhile): it rolls back at once, and the batch goes the quick way,
+ * encoded outside the lock (racing first appends each held the lock to encode and COPY).
+ */
+const QUICK = new GiveUp("the table holds the batch now");
 /** Prepared on each connection: after the first time, no Parse/Describe round trip before it is sent. */
 const PREPARED = { prepare: true } as const;
 /** CopyData's and CopyDone's message headers (the quick append writes its COPY's data itself). */
@@ -228,11 +238,12 @@ export class PostgresDriver implements StoreDriver {
     };
   }
 
-  private async write(table: string, batch: RecordBatch, token: string): Promise<TableInfo> {
+  private async write(table: string, batch: RecordBatch, token: string, retried = false): Promise<TableInfo> {
     const n = batch.numRows;
     const nul = columnsWithNul(batch);
-    // The common case: the cached schema holds the batch. Encoded before the transaction, and
-    // everything up to the data pipelined, so the table's lock is held for one round trip.
+    // The common case: the cached schema holds the batch. Encoded before the transaction and sent
+    // at once: the quick append holds the table's lock for no round trip to us; a big batch
+    // (fastAppend, in parts, with positions from the lock's answer) for one.
     const pre = this.cache.get(table);
     if (pre?.seq && n > 0 && n <= PART_ROWS && this.pool.behind && this.fits(pre, batch, nul)) {
       const encoded = this.encode(pre, batch, false);
@@ -262,26 +273,56 @@ export class PostgresDriver implements StoreDriver {
         if (err !== STALE) throw err;
       }
     }
-    return this.pool.tx(async (tx, control) => {
-      const ins = tx.unsafe(`INSERT INTO ${this.S}._quiver_batches (id) VALUES ($1)`, [token], PREPARED).execute();
-      ins.catch(() => undefined); // its failure fails what follows it, and is awaited below
-      return (await this.locked(tx, table, n, true, async (found, start) => {
-        await ins;
-        // A table made before positions were an identity gets one (the quick append needs it).
-        const info = found.seq ? found : await addPositionIdentity(tx, this.S, this.target.schema, found);
-        const next = await evolve(tx, this.S, info, batch.schema, nul);
-        if (n > 0) {
-          const encoded = this.encode(next, batch);
-          setPositions(encoded, start);
-          if (this.pool.behind) this.copyBehind(tx, control, this.copySql(next, batch), encoded.buf);
-          else {
-            const stream = (await tx.unsafe(this.copySql(next, batch)).writable()) as CopyStream;
-            await sendCopy(stream, encoded.buf, control);
+    const quickable = !retried && n > 0 && n <= PART_ROWS && this.pool.behind !== undefined;
+    return this.pool
+      .tx(async (tx, control) => {
+        await this.warm(tx, table);
+        const ins = tx.unsafe(INSERT_TOKEN(this.S), [token], PREPARED).execute();
+        ins.catch(() => undefined); // its failure fails what follows it, and is awaited below
+        return (await this.locked(tx, table, n, true, async (found, start) => {
+          await ins;
+          // A table made before positions were an identity gets one (the quick append needs it).
+          const info = found.seq ? found : await addPositionIdentity(tx, this.S, this.target.schema, found);
+          if (quickable && info === found && this.fits(info, batch, nul)) {
+            this.cache.set(table, info);
+            throw QUICK;
           }
-        }
-        return next;
-      }))!;
-    }, this.asyncCommit(token));
+          const next = await evolve(tx, this.S, info, batch.schema, nul);
+          if (n > 0) {
+            const encoded = this.encode(next, batch);
+            setPositions(encoded, start);
+            if (this.pool.behind) this.copyBehind(tx, control, this.copySql(next, batch), encoded.buf);
+            else {
+              const stream = (await tx.unsafe(this.copySql(next, batch)).writable()) as CopyStream;
+              await sendCopy(stream, encoded.buf, control);
+            }
+          }
+          return next;
+        }))!;
+      }, this.asyncCommit(token))
+      .catch((err: unknown) => {
+        if (err === QUICK) return this.write(table, batch, token, true);
+        throw err;
+      });
+  }
+
+  /**
+   * Prepares the append statements on the transaction's connection before the lock is taken. A
+   * prepared statement's first use on a connection waits for a Parse/Describe round trip and
+   * queues what follows behind it: under the lock, that was the cost of every connection's first
+   * append (64 writers starting at once queued on one another's round trips). Once per slow
+   * append, which is rare (a table's first append, new columns), and outside the lock.
+   */
+  private async warm(tx: TransactionSql, table: string): Promise<void> {
+    const lock = `${this.target.schema}.${table}`;
+    // The same kinds of parameters as when they run (the driver keys statements by them).
+    await Promise.all([
+      tx.unsafe(INSERT_TOKEN(this.S), [""]).describe(),
+      tx.unsafe(LOCK_TABLE, [lock]).describe(),
+      tx.unsafe(LOCK_ROW(this.S), [table, 0]).describe(),
+      tx.unsafe(loadTableSql(this.S), [table, this.target.schema]).describe(),
+      tx.unsafe(APPEND_CALL(this.S), [lock, "", table, 0, 0, ""]).describe(),
+    ]);
   }
 
   /**
@@ -295,15 +336,7 @@ export class PostgresDriver implements StoreDriver {
    */
   private quickAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string): Promise<unknown> {
     const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
-    const begun = quiet(
-      tx
-        .unsafe(
-          `SELECT ${this.S}._quiver_append($1, $2, $3, $4, $5, $6)`,
-          [`${this.target.schema}.${info.name}`, info.seq!, info.name, batch.numRows, info.version, token],
-          PREPARED,
-        )
-        .execute(),
-    );
+    const begun = quiet(tx.unsafe(APPEND_CALL(this.S), [`${this.target.schema}.${info.name}`, info.seq!, info.name, batch.numRows, info.version, token], PREPARED).execute());
     this.copyBehind(tx, control, this.copySql(info, batch, false), encoded.buf);
     return begun;
   }

@@ -48,6 +48,24 @@ describe("postgres: positions on the server", () => {
     await b.close();
   });
 
+  it("a big batch (sent in parts) of a writer whose cached schema is stale appends right, and the connection goes on", async () => {
+    const schema = freshSchema("stalebig");
+    const a = await openStore(urlWith(schema, "&max=1"));
+    const b = await openStore(urlWith(schema));
+    await a.append("t", rowsToBatch([{ a: 1 }]));
+    await b.append("t", rowsToBatch([{ a: 2.5 }]));
+    const big = Array.from({ length: 5000 }, (_, k) => ({ a: k }));
+    await a.append("t", rowsToBatch(big)); // the lock's answer says the version moved: rolled back, slow path
+    await a.append("t", rowsToBatch([{ a: 7 }])); // on the same (only) connection
+    await b.append("t", rowsToBatch([{ a: 8 }])); // the table's lock was not left held
+    const got = await positions(schema, "t");
+    expect(got.length).toBe(5004);
+    expect(got.map((r) => r[0])).toEqual(Array.from({ length: 5004 }, (_, i) => i));
+    expect(got.map((r) => r[1])).toEqual([1, 2.5, ...big.map((r) => r.a), 7, 8]);
+    await a.close();
+    await b.close();
+  }, 30_000);
+
   it("a writer whose table was dropped by another appends to a new one", async () => {
     const schema = freshSchema("dropped");
     const a = await openStore(urlWith(schema));
