@@ -242,6 +242,21 @@ describe("events segments on the default DuckDB store", () => {
     await ds.close();
   });
 
+  it("reads segments under a root whose path has quotes, spaces and glob characters", async () => {
+    const root = path.join(tempDir(), "it's [a] root*");
+    const rows = Array.from({ length: 1100 }, (_, i) => ({ path: `p/${String(i).padStart(4, "0")}`, n: i }));
+    const ds = await Datasource.getOrCreate({ name: "odd", path: root, root });
+    await ds.uploadMetadata(rows);
+    expect(segmentFiles(ds)).toHaveLength(1);
+    process.env.QUIVER_DS_HOT = "0";
+    const sql = await Datasource.get({ name: "odd", root });
+    delete process.env.QUIVER_DS_HOT;
+    expect((await sql.all()).rows).toEqual(rows);
+    expect((await sql.asOf(new Date()).where(sql.field("n").ge(1000)).all()).length).toBe(100);
+    await sql.close();
+    await ds.close();
+  });
+
   it("is off with QUIVER_DS_SEGMENTS=0 and on other stores; deleteSource removes the folder", async () => {
     const root = tempDir();
     const rows = Array.from({ length: 1100 }, (_, i) => ({ path: `p/${i}`, n: i }));
