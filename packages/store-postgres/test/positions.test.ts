@@ -66,6 +66,20 @@ describe("postgres: positions on the server", () => {
     await b.close();
   }, 30_000);
 
+  it("two writers taking turns get dense positions in turn (each sets the sequence before its rows; no cached values reused)", async () => {
+    const schema = freshSchema("turns");
+    const a = await openStore(urlWith(schema, "&max=1"));
+    const b = await openStore(urlWith(schema, "&max=1"));
+    await a.append("t", rowsToBatch([{ a: -1 }]));
+    for (let k = 0; k < 10; k++) {
+      const s = k % 2 ? b : a;
+      await s.append("t", rowsToBatch([0, 1, 2].map((j) => ({ a: 3 * k + j }))));
+    }
+    expect(await positions(schema, "t")).toEqual(Array.from({ length: 31 }, (_, i) => [i, i - 1]));
+    await a.close();
+    await b.close();
+  });
+
   it("a writer whose table was dropped by another appends to a new one", async () => {
     const schema = freshSchema("dropped");
     const a = await openStore(urlWith(schema));
