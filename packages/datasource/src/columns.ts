@@ -423,6 +423,11 @@ export function increasing(b: Uint8Array, po: Int32Array, o: number, k: number):
 }
 
 const increasingSeen = new WeakMap<Data, boolean>();
+/** Records what a pass over the same bytes found (paths.ts's check), so increasingData need not walk them again. */
+export function rememberIncreasing(d: Data, increasing: boolean): void {
+  increasingSeen.set(d, increasing);
+}
+
 /** increasing() of Utf8 data, remembered per Data (the commit's check and the hot state's see the same paths). */
 export function increasingData(d: Data): boolean {
   let v = increasingSeen.get(d);

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { type Data, type Table, Type } from "apache-arrow";
 import { QuiverError, type Row, type Store, describeValue, sameType, validateName, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
-import { increasingData } from "./columns.js";
+import { increasingData, rememberIncreasing } from "./columns.js";
 import { readCsv } from "./csv.js";
 import { type Columns, readParquet } from "./duck.js";
 import { type Engine, FoldEngine, SqlEngine, checkSpec } from "./engine.js";
@@ -339,7 +339,8 @@ export class Datasource extends View implements ViewSource, FieldHost {
         data.types.push("string");
         const d = col.data.length === 1 && f.type.typeId === Type.Utf8 ? col.data[0]! : undefined;
         // Clean ASCII paths are used as Arrow gave them; their strings are decoded only if asked for.
-        pathsClean = d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length);
+        pathsClean =
+          d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length, (inc) => rememberIncreasing(d, inc));
         data.columns.push(pathsClean ? [] : vectorToValues(col, f));
         if (d) direct.set(i, d);
         return;

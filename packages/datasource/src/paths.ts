@@ -48,14 +48,29 @@ export function normalizePath(p: unknown): string {
  * asks for them (decodeAsciiPaths). 1M paths are checked in ~15 ms; decoding and checking them
  * one by one took ~80 ms.
  */
-export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number): boolean {
+export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number, sorted?: (increasing: boolean) => void): boolean {
+  // In the same pass: whether each path is above the one before it (byte order), for `sorted`.
+  let increasing = true;
   for (let r = 0; r < n; r++) {
     const s = offsets[offset + r]!;
     const t = offsets[offset + r + 1]!;
     if (t === s) return false;
     let seg = s;
+    // against the path before: `p` walks it while the bytes so far are equal
+    let p = r > 0 && increasing ? offsets[offset + r - 1]! : -1;
+    const pe = s;
     for (let i = s; i <= t; i++) {
       const c = i < t ? values[i]! : 47;
+      if (p >= 0) {
+        if (i === t)
+          increasing = false; // equal so far and this one ended: equal to it, or a prefix of it
+        else if (p === pe)
+          p = -1; // the one before is a prefix of this one: this one is above
+        else if (values[p]! !== c) {
+          if (values[p]! > c) increasing = false;
+          p = -1;
+        } else p++;
+      }
       if (c >= 128 || c === 92 || c === 0 || (c === 58 && i === s + 1)) return false;
       if (c === 47) {
         const len = i - seg;
@@ -65,6 +80,7 @@ export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset:
       }
     }
   }
+  sorted?.(increasing);
   return true;
 }
 
