@@ -146,7 +146,9 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     for (const [key, p] of pending) {
       const at = chunk.indexOf(p.marker);
       if (at < 0) continue;
-      const end = chunk.indexOf(0, at) + 1;
+      const nul = chunk.indexOf(0, at);
+      if (nul < 0) continue; // not a whole message (never so): the COPY's stream sends the data
+      const end = nul + 1;
       pending.delete(key);
       s.cork();
       try {

@@ -355,16 +355,17 @@ export class PostgresDriver implements StoreDriver {
     const copy = tx.unsafe(`${copySql} /* ${marker} */`);
     // The driver answers CopyInResponse with a stream for the data, and refuses every other
     // query on the connection until it is done: it is closed at once (its CopyFail comes after
-    // our CopyDone, when the server is out of COPY mode, which ignores it). Were the data not
-    // written yet (it always is: the server answers the COPY only once it has it), it goes now.
+    // our CopyDone, when the server is out of COPY mode, which ignores it). The data is always
+    // written by then (the COPY's text goes through our socket); were it not, the server would
+    // meet COMMIT inside the COPY and end the session: the append fails with IO, nothing written.
     const q = copy as unknown as { resolve: (x: unknown) => void };
     const resolve = q.resolve;
     q.resolve = (x: unknown) => {
       const stream = x as CopyStream;
-      if (stream && typeof stream.destroy === "function" && typeof stream.end === "function") {
+      if (stream && typeof stream.destroy === "function") {
         stream.on("error", () => undefined);
-        if (takeBack()) stream.end(buf);
-        else stream.destroy();
+        takeBack();
+        stream.destroy();
       }
       resolve(x);
     };
