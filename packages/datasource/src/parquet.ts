@@ -261,11 +261,14 @@ function plainValues(
     let k = 0;
     for (let i = 0; i < n; i++) if (isValid(d, start + i)) bytes.set(words.subarray(i * 8, i * 8 + 8), 8 * k++);
   }
-  // (INT64 as DELTA_BINARY_PACKED wrote 40% fewer bytes here but cost more than it saved: measured.
-  // Only `_seq`, which counts up by one in a commit's shard 0, is delta-coded: in O(blocks).)
-  if (!(v instanceof BigInt64Array) || n === nulls || !stats) return { bytes: [bytes] };
-  const run = nulls === 0 ? countingRun(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)) : undefined;
+  // INT64 as DELTA_BINARY_PACKED when the deltas are small (deltaInt64); `_seq`, which counts up by
+  // one in a commit's shard 0, in O(blocks).
+  if (!(v instanceof BigInt64Array) || n === nulls) return { bytes: [bytes] };
+  const h32 = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  const run = nulls === 0 && stats ? countingRun(h32) : undefined;
   if (run !== undefined) return { bytes: [countingDelta(run, n)], delta: true, min: BigInt(run), max: BigInt(run + n - 1) };
+  const packed = deltaInt64(h32);
+  if (!stats) return packed ? { bytes: [packed], delta: true } : { bytes: [bytes] };
   const w = new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
   // min/max over 32-bit halves: BigInt compares of 1M values cost more than the write.
   const h = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
@@ -279,7 +282,71 @@ function plainValues(
     const hh = h[2 * hi + 1]!;
     if (hv > hh || (hv === hh && lv > h[2 * hi]! >>> 0)) hi = i;
   }
-  return { bytes: [bytes], min: w[lo]!, max: w[hi]! };
+  return { bytes: packed ? [packed] : [bytes], delta: packed !== undefined, min: w[lo]!, max: w[hi]! };
+}
+
+/**
+ * INT64 values (32-bit word pairs) as DELTA_BINARY_PACKED, when every delta fits in 24 bits
+ * (small ints, counters, timestamps a few seconds apart): one pass with 32-bit math, no per-value
+ * calls. Undefined otherwise (PLAIN is written).
+ */
+function deltaInt64(h: Int32Array): Uint8Array | undefined {
+  const count = h.length >> 1;
+  if (count < 2) return undefined;
+  const out = new Uint8Array(40 + Math.ceil(count / 128) * (16 + 4 * 96));
+  let n = 0;
+  const varint = (x: number): void => {
+    while (x >= 128) {
+      out[n++] = (x % 128) | 128;
+      x = Math.floor(x / 128);
+    }
+    out[n++] = x;
+  };
+  const first = h[1]! * 4294967296 + (h[0]! >>> 0);
+  if (!Number.isSafeInteger(first)) return undefined;
+  varint(128);
+  varint(4);
+  varint(count);
+  varint(first >= 0 ? 2 * first : -2 * first - 1);
+  const d = new Int32Array(128);
+  const widths = [0, 0, 0, 0];
+  for (let b = 1; b < count; b += 128) {
+    const m = Math.min(128, count - b);
+    let min = 2147483647;
+    for (let j = 0; j < m; j++) {
+      const i = b + j;
+      const dl = (h[2 * i]! >>> 0) - (h[2 * i - 2]! >>> 0); // exact in a double
+      const dh = h[2 * i + 1]! - h[2 * i - 1]!;
+      const x = dh * 4294967296 + dl;
+      if (x > 8388607 || x < -8388608) return undefined; // |delta| < 2^23: every (delta − min) fits 24 bits
+      d[j] = x;
+      if (x < min) min = x;
+    }
+    varint(min >= 0 ? 2 * min : -2 * min - 1);
+    for (let mb = 0; mb < 4; mb++) {
+      let max = 0;
+      const e = Math.min(m, mb * 32 + 32);
+      for (let j = mb * 32; j < e; j++) if (d[j]! - min > max) max = d[j]! - min;
+      widths[mb] = max === 0 ? 0 : 32 - Math.clz32(max);
+      out[n++] = widths[mb]!;
+    }
+    for (let mb = 0; mb < 4 && mb * 32 < m; mb++) {
+      const w = widths[mb]!;
+      if (w === 0) continue;
+      let acc = 0;
+      let bits = 0;
+      for (let j = mb * 32; j < mb * 32 + 32; j++) {
+        acc |= (j < m ? d[j]! - min : 0) << bits;
+        bits += w;
+        while (bits >= 8) {
+          out[n++] = acc & 255;
+          acc >>>= 8;
+          bits -= 8;
+        }
+      }
+    }
+  }
+  return out.subarray(0, n);
 }
 
 /** The first value when int64 words (pairs) count up by one from a safe integer, else undefined. */
