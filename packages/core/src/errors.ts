@@ -21,10 +21,13 @@ export type QuiverErrorCode =
 
 export class QuiverError extends Error {
   readonly code: QuiverErrorCode;
-  constructor(code: QuiverErrorCode, message: string, options?: { cause?: unknown }) {
+  /** LOCKED: the process holding the lock, when the store knows it (the exit writer hands over to a successor when it is the exiting process). */
+  readonly holderPid?: number;
+  constructor(code: QuiverErrorCode, message: string, options?: { cause?: unknown; holderPid?: number }) {
     super(message, options);
     this.name = "QuiverError";
     this.code = code;
+    if (options?.holderPid !== undefined) this.holderPid = options.holderPid;
   }
 }
 

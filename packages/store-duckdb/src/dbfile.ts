@@ -27,7 +27,7 @@ import { DuckDBInstance } from "./duck.js";
 import { type AppendReceipt, QuiverError } from "@quiver/core";
 import { committedDespite, ioError, isFatal, messageOf, openError } from "./errors.js";
 import { B } from "./native.js";
-import { awaitQueuedStarts, heldByOther, lockHolders } from "./procs.js";
+import { awaitQueuedStarts, exitingHolder, heldByOther, lockHolders } from "./procs.js";
 import type { ReadRequest, ResultOf } from "./reads.js";
 import { ReadClient } from "./remote.js";
 import { ReadServer } from "./serve.js";
@@ -361,6 +361,8 @@ export class DbFile {
       // go first: the rows readers wait for are theirs to commit) — wait cheaply, and say so,
       // instead of building an instance to fail.
       const holders = lockHolders(this.location);
+      const parent = exitingHolder(holders);
+      if (parent) throw new QuiverError("LOCKED", `${this.location} is still held by the exiting process (PID ${parent})`, { holderPid: parent });
       const blocked = heldByOther(holders, readOnly) === true || (readOnly && holders !== undefined && this.wait?.writerWaits(holders) === true);
       if (blocked && Date.now() - tried < ATTEMPT_EVERY_MS && Date.now() - start < this.options.lockTimeout) {
         // A reader a writer can serve: to its socket once it is there. Meanwhile the writer is
@@ -564,6 +566,7 @@ export class DbFile {
    * told they were stored). Never throws.
    */
   closeSync(readOnly = false): void {
+    if (process.env.QUIVER_DUCKDB_TEST_HOLD_AT_EXIT === "1") return; // tests: the instance outlives closeSync (a native call holding it)
     if (!readOnly) this.writers--;
     if (--this.refs <= 0) {
       files.delete(this.key);

@@ -52,3 +52,14 @@ export function lockHolders(file: string): { pid: number; type: string }[] | und
 export function heldByOther(holders: { pid: number; type: string }[] | undefined, readOnly: boolean): boolean | undefined {
   return holders?.some((h) => h.pid !== process.pid && !(readOnly && h.type === "READ"));
 }
+
+/**
+ * In core's exit writer: the exiting process, when it still holds the file (a native call of its
+ * outlived closeSync). It cannot let go while it waits for the writer, so the writer says so at
+ * once (LOCKED with holderPid) and core has a successor write once that process has ended.
+ */
+export function exitingHolder(holders: { pid: number }[] | undefined): number | undefined {
+  const parent = Number(process.env.QUIVER_EXIT_PARENT);
+  if (!(parent > 0) || process.env.QUIVER_EXIT_AFTER) return undefined;
+  return holders?.some((h) => h.pid === parent) ? parent : undefined;
+}

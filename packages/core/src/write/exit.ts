@@ -16,13 +16,14 @@
  * a write in flight at the instant of `process.exit()` is settled by its store's receipt
  * (AppendReceipt): taken again unless committed, with its token where the store cannot know yet.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RecordBatch, Table, tableToIPC } from "apache-arrow";
 import type { AppendOptions, Store, StoreOpenOptions } from "../store/contract.js";
+import { HELD_BY_PARENT } from "./exit-codes.js";
 
 /** What a front-end hands over at exit: a batch for a table of a store. */
 export interface ExitBatch {
@@ -197,14 +198,26 @@ export function writeAtExit(batches: readonly ExitBatch[]): void {
   const path = join(dir, "manifest.json");
   writeFileSync(path, JSON.stringify(manifest));
   const writer = fileURLToPath(new URL("./exit-writer.js", import.meta.url));
-  const r = spawnSync(process.execPath, [writer, path], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, QUIVER_APP_ENTRY: process.argv[1] ?? "" },
-    timeout: 120_000,
-  });
+  const env = { ...process.env, QUIVER_APP_ENTRY: process.argv[1] ?? "", QUIVER_EXIT_PARENT: String(process.pid) };
+  const r = spawnSync(process.execPath, [writer, path], { stdio: ["ignore", "inherit", "inherit"], env, timeout: 120_000 });
   if (r.status === 0) {
     rmSync(dir, { recursive: true, force: true });
     return;
+  }
+  if (r.status === HELD_BY_PARENT) {
+    // A store's lock is still ours (a native call outlived closeSync): the OS releases it when
+    // this process ends, so a successor writes what is left once we are gone. The files are on
+    // disk already; the successor removes them when everything is written.
+    try {
+      const child = spawn(process.execPath, [writer, path], { detached: true, stdio: ["ignore", "ignore", "inherit"], env: { ...env, QUIVER_EXIT_AFTER: String(process.pid) } });
+      child.unref();
+      report(
+        `the rows buffered at exit for a store this process still holds are written by process ${child.pid} once this one has ended; should that fail, they stay as Arrow IPC files in ${dir} (manifest.json names each store and table)`,
+      );
+      return;
+    } catch (err) {
+      report(`could not start the exit writer's successor: ${(err as Error)?.message ?? err}`);
+    }
   }
   const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit code ${r.status}`;
   report(`${rows} rows buffered at exit could not be written (${why}); they are kept as Arrow IPC files in ${dir} (manifest.json names each store and table)`);
