@@ -8,9 +8,9 @@
 import { type Row, rowsToBatch } from "../arrow/batches.js";
 import { asStoreError, describeValue, QuiverError } from "../errors.js";
 import { field } from "../query/query.js";
-import type { Store, StoreOpenOptions } from "../store/contract.js";
+import type { AppendReceipt, Store, StoreOpenOptions } from "../store/contract.js";
 import { readRows } from "../store/scan.js";
-import { type BufferOptions, type Staging, WriteBuffer } from "../write/buffer.js";
+import { type BufferOptions, type Staging, WriteBuffer, exitStoreOf } from "../write/buffer.js";
 import type { ExitBatch } from "../write/exit.js";
 import { jsonText } from "./record.js";
 import type { LogEntry, LogLevel, SessionSidecars } from "./sidecars.js";
@@ -56,7 +56,13 @@ export class SessionLogs {
     options: BufferOptions,
   ) {
     this.table = `${prefix}/logs`;
-    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, { ...options, flushInterval: 0, flushDelay: 0 }, `logs ${JSON.stringify(this.table)}`);
+    this.buffer = new WriteBuffer(
+      (rows, receipt) => this.write(rows, receipt),
+      ROWS,
+      { ...options, flushInterval: 0, flushDelay: 0 },
+      `logs ${JSON.stringify(this.table)}`,
+      exitStoreOf(store),
+    );
   }
 
   /** @internal Numbers entries on from those stored (once, when the session opens). */
@@ -104,14 +110,14 @@ export class SessionLogs {
     });
   }
 
-  private async write(rows: Row[]): Promise<void> {
+  private async write(rows: Row[], receipt?: AppendReceipt): Promise<void> {
     try {
       this.mirror(rows);
     } catch (err) {
       throw asStoreError(err, `writing ${rows.length} log entries to ${this.sidecars!.location}`, "the entries are kept for the next flush");
     }
     const store = this.store();
-    await store.append(this.table, rowsToBatch(rows, { schema: await store.schema(this.table) }));
+    await store.append(this.table, rowsToBatch(rows, { schema: await store.schema(this.table) }), { receipt });
   }
 
   /** Entries in order, optionally of one level (any case) and at most `limit`. */
@@ -151,13 +157,18 @@ export class SessionLogs {
   /** At exit: the sidecar copy written now, the rows as a batch for the exit writer. */
   takeSync(): ExitBatch[] {
     this.buffer.stop();
-    const rows = this.buffer.takeAll();
+    const { inDoubt, rest } = this.buffer.takeParts();
+    const rows = inDoubt ? [...inDoubt.items, ...rest] : rest;
     if (!rows.length) return [];
     try {
       this.mirror(rows);
     } catch (err) {
       process.stderr.write(`[quiver] ${rows.length} log entries not written to ${this.sidecars?.location}: ${(err as Error).message}\n`);
     }
-    return [{ store: this.store(), storeOptions: this.storeOptions, table: this.table, batch: rowsToBatch(rows) }];
+    const to = { store: this.store(), storeOptions: this.storeOptions, table: this.table };
+    const out: ExitBatch[] = [];
+    if (inDoubt) out.push({ ...to, batch: rowsToBatch(inDoubt.items), token: inDoubt.token });
+    if (rest.length) out.push({ ...to, batch: rowsToBatch(rest) });
+    return out;
   }
 }

@@ -8,11 +8,11 @@
  * Tables written before this layout hold one column per key; their rows are still read.
  */
 import { rowsToBatch, type Row } from "../arrow/batches.js";
-import { type BufferOptions, type Staging, WriteBuffer } from "../write/buffer.js";
+import { type BufferOptions, type Staging, WriteBuffer, exitStoreOf } from "../write/buffer.js";
 import { describeValue, QuiverError } from "../errors.js";
 import { isPlainObject } from "../arrow/values.js";
 import { readRows } from "../store/scan.js";
-import type { Store } from "../store/contract.js";
+import type { AppendReceipt, Store } from "../store/contract.js";
 import type { SessionSidecars } from "./sidecars.js";
 
 const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), slice: (s, a, b) => s.slice(a, b) };
@@ -86,12 +86,18 @@ export class SessionParams {
     /** The store's mirror (msgpack: dreamlake's parameters.json), read over the table. */
     private readonly sidecars?: SessionSidecars,
   ) {
-    this.buffer = new WriteBuffer((rows) => this.write(rows), ROWS, { ...options, flushInterval: 0, flushDelay: 0 }, `params ${JSON.stringify(table)}`);
+    this.buffer = new WriteBuffer(
+      (rows, receipt) => this.write(rows, receipt),
+      ROWS,
+      { ...options, flushInterval: 0, flushDelay: 0 },
+      `params ${JSON.stringify(table)}`,
+      exitStoreOf(store),
+    );
   }
 
-  private async write(rows: Row[]): Promise<void> {
+  private async write(rows: Row[], receipt?: AppendReceipt): Promise<void> {
     const store = this.store();
-    await store.append(this.table, rowsToBatch(rows, { schema: await store.schema(this.table) }));
+    await store.append(this.table, rowsToBatch(rows, { schema: await store.schema(this.table) }), { receipt });
     this.mirror(rows);
   }
 
@@ -160,15 +166,16 @@ export class SessionParams {
     return this.buffer.pending;
   }
 
-  /** @internal At exit: the staged rows as one batch. */
-  takeRows(): Row[] {
+  /** @internal At exit: the staged rows, and apart those of a write in flight its store could not settle (appended again with its token). */
+  takeRows(): { inDoubt?: { items: Row[]; token: string }; rest: Row[] } {
     this.buffer.stop();
-    const rows = this.buffer.takeAll();
+    const parts = this.buffer.takeParts();
+    const rows = parts.inDoubt ? [...parts.inDoubt.items, ...parts.rest] : parts.rest;
     try {
       this.mirror(rows);
     } catch (err) {
       process.stderr.write(`[quiver] params not written to ${this.sidecars?.location}: ${(err as Error).message}\n`);
     }
-    return rows;
+    return parts;
   }
 }

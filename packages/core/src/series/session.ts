@@ -186,13 +186,13 @@ export class Session implements AsyncDisposable {
     const out: ExitBatch[] = [];
     for (const t of this.open.values()) out.push(...t.takeSync());
     out.push(...this.logs.takeSync(), ...this.record.takeSync());
-    const params = this.params.takeRows();
-    if (params.length) {
-      try {
-        out.push({ store: this.store, storeOptions: this.options.storeOptions, table: this.params.table, batch: rowsToBatch(params) });
-      } catch (err) {
-        process.stderr.write(`[quiver] params of ${this.prefix} refused at exit: ${(err as Error).message}\n`);
-      }
+    const { inDoubt, rest } = this.params.takeRows();
+    const to = { store: this.store, storeOptions: this.options.storeOptions, table: this.params.table };
+    try {
+      if (inDoubt) out.push({ ...to, batch: rowsToBatch(inDoubt.items), token: inDoubt.token });
+      if (rest.length) out.push({ ...to, batch: rowsToBatch(rest) });
+    } catch (err) {
+      process.stderr.write(`[quiver] params of ${this.prefix} refused at exit: ${(err as Error).message}\n`);
     }
     return out;
   }

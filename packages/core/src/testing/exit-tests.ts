@@ -32,8 +32,8 @@ export interface ExitTarget {
   timeout?: number;
 }
 
-type Ending = "normal" | "exit" | "exit-mid-write" | "throw" | "reject" | "SIGINT" | "SIGTERM" | "SIGINT-handled";
-const ENDINGS: Ending[] = ["normal", "exit", "exit-mid-write", "throw", "reject", "SIGINT", "SIGTERM", "SIGINT-handled"];
+type Ending = "normal" | "exit" | "exit-mid-write" | "exit-in-flush" | "throw" | "reject" | "SIGINT" | "SIGTERM" | "SIGINT-handled";
+const ENDINGS: Ending[] = ["normal", "exit", "exit-mid-write", "exit-in-flush", "throw", "reject", "SIGINT", "SIGTERM", "SIGINT-handled"];
 
 const CORE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -48,12 +48,17 @@ for (let i = 0; i < ${rows}; i++) await t.log(i === ${rows - 1} && binary ? { i,
 s.params.set({ lr: 0.1, opt: { name: "adam" } });
 const track = s.track("train/loss");
 for (let i = 0; i < ${rows}; i++) track.append({ i, loss: 1 / (i + 1) });
-s.log("done", { level: "info" });`;
+s.log("done", { level: "info" });
+// The front-end's flush, for the "exit-in-flush" ending: a session's params and logs are written
+// last in its flush, so they are started here themselves (they are in flight at the exit).
+const t = { flush: () => Promise.all([s.params.flush(), s.logs.flush(), s.flush()]) };`;
   const end: Record<Ending, string> = {
     normal: "",
     exit: "process.exit(0);",
     // The logging pauses, so the buffer starts writing; the process exits while that write is in flight.
     "exit-mid-write": "setTimeout(() => process.exit(0), 8);",
+    // A flush has begun (params, logs and points leave their buffers) when the process exits.
+    "exit-in-flush": "t.flush().catch(() => {}); process.exit(0);",
     throw: `setTimeout(() => { throw new Error("boom in the training loop"); }, 5);`,
     reject: `Promise.reject(new Error("unhandled in the training loop"));`,
     SIGINT: `process.kill(process.pid, "SIGINT"); setTimeout(() => {}, 60000);`,

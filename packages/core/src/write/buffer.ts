@@ -374,3 +374,16 @@ export function batchOfGood<S extends { readonly length: number }>(staged: S, st
     return good.length ? build(good) : undefined;
   }
 }
+
+/**
+ * The exit store of a front-end that reaches its store through a getter (a session's params and
+ * logs): read only at exit, when takeParts settles a write in flight through its receipt.
+ */
+export function exitStoreOf(get: () => Store): Pick<Store, "capabilities" | "closeSync"> {
+  return {
+    get capabilities() {
+      return get().capabilities;
+    },
+    closeSync: () => get().closeSync?.(),
+  };
+}
