@@ -18,7 +18,7 @@ async function rowsOf(uri: string): Promise<number[]> {
   const s = await openStore(uri, { readOnly: true });
   try {
     const out: number[] = [];
-    for await (const b of s.scan("events", { columns: ["i"] })) for (const v of b.getChild("i")!.toArray() as ArrayLike<number | bigint>) out.push(Number(v));
+    for await (const b of s.scan("events", { columns: ["i"] })) for (const v of Array.from(b.getChild("i")!.toArray() as ArrayLike<number | bigint>)) out.push(Number(v));
     return out.sort((a, b) => a - b);
   } finally {
     await s.close();
