@@ -9,13 +9,14 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Bool, Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector, tableToIPC } from "apache-arrow";
+import { Float64, Table, Utf8, makeVector, tableToIPC } from "apache-arrow";
 import * as lancedb from "@lancedb/lancedb";
 import { DuckDBDataChunk, DuckDBInstance, JSToDuckDBValueConverter, BIGINT, BOOLEAN, DOUBLE, TIMESTAMP, VARCHAR } from "@duckdb/node-api";
 import { buildData, vectorToValues } from "@quiver/core";
 import { measure, printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import parquet from "parquetjs-lite";
 import { Datasource } from "../dist/index.js";
+import { benchData } from "./data.mjs";
 import { readParquet, writeColumns } from "../dist/duck.js";
 
 const N = Number(process.env.N ?? 1_000_000);
@@ -41,25 +42,7 @@ async function rounds(n, cases) {
 
 // ---------------------------------------------------------------------------------------------
 // data: 1M datapoints, 6 fields (episode, has_baby_yoda, score, label, frame, taken)
-const cols = {
-  path: Array.from({ length: N }, (_, i) => `images/${String(i).padStart(7, "0")}.jpg`),
-  episode: Array.from({ length: N }, (_, i) => i % 10),
-  has_baby_yoda: Array.from({ length: N }, (_, i) => i % 3 === 0),
-  score: Array.from({ length: N }, (_, i) => i / 7),
-  label: Array.from({ length: N }, (_, i) => `c${i % 50}`),
-  frame: Array.from({ length: N }, (_, i) => i),
-  taken: Array.from({ length: N }, (_, i) => new Date(1.6e12 + i * 1000)),
-};
-const types = {
-  path: new Utf8(),
-  episode: new Int64(),
-  has_baby_yoda: new Bool(),
-  score: new Float64(),
-  label: new Utf8(),
-  frame: new Int64(),
-  taken: new TimestampMicrosecond("UTC"),
-};
-const table = new Table(Object.fromEntries(Object.keys(cols).map((k) => [k, makeVector(buildData(types[k], cols[k]))])));
+const { cols, table } = benchData(N);
 const duckTypes = [VARCHAR, BIGINT, BOOLEAN, DOUBLE, VARCHAR, BIGINT, TIMESTAMP];
 
 // ---------------------------------------------------------------------------------------------

@@ -7,33 +7,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Bool, Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector, tableToIPC } from "apache-arrow";
+import { tableToIPC } from "apache-arrow";
 import * as lancedb from "@lancedb/lancedb";
-import { buildData } from "@quiver/core";
 import { Datasource } from "../dist/index.js";
+import { benchData } from "./data.mjs";
 
 const N = Number(process.env.N ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "quiver-ds-upload-"));
-const cols = {
-  path: Array.from({ length: N }, (_, i) => `images/${String(i).padStart(7, "0")}.jpg`),
-  episode: Array.from({ length: N }, (_, i) => i % 10),
-  has_baby_yoda: Array.from({ length: N }, (_, i) => i % 3 === 0),
-  score: Array.from({ length: N }, (_, i) => i / 7),
-  label: Array.from({ length: N }, (_, i) => `c${i % 50}`),
-  frame: Array.from({ length: N }, (_, i) => i),
-  taken: Array.from({ length: N }, (_, i) => new Date(1.6e12 + i * 1000)),
-};
-const types = {
-  path: new Utf8(),
-  episode: new Int64(),
-  has_baby_yoda: new Bool(),
-  score: new Float64(),
-  label: new Utf8(),
-  frame: new Int64(),
-  taken: new TimestampMicrosecond("UTC"),
-};
-const table = new Table(Object.fromEntries(Object.keys(cols).map((k) => [k, makeVector(buildData(types[k], cols[k]))])));
+const { table } = benchData(N);
 const lance = await lancedb.connect(path.join(tmp, "lance"));
 const ours = [];
 const theirs = [];
