@@ -33,6 +33,7 @@ import type { Readable } from "node:stream";
 import type { Pool } from "./connection.js";
 import { decodeValueJson } from "@quiver/core/store-kit";
 import type { Column } from "./read.js";
+import { SETTING } from "./sql.js";
 import { ARRAY_OID, OID, type Storage } from "./types.js";
 
 const TWO32 = 4294967296;
@@ -330,11 +331,19 @@ class Decoder {
 }
 
 /**
- * Batches of `select` (a SELECT with no parameters over table `T`, quoted), read through
- * binary COPY. At most two batches wait for the consumer; a consumer that stops early cancels
- * the COPY.
+ * Batches of `select` (a SELECT over table `T`, quoted), read through binary COPY. `params` are
+ * set as the transaction's settings `quiver.p1…` (SqlBuilder "settings" reads them there). At
+ * most two batches wait for the consumer; a consumer that stops early cancels the COPY.
  */
-export async function* copyRows(pool: Pool, what: string, T: string, select: string, columns: readonly Column[], chunk: number): AsyncGenerator<RecordBatch> {
+export async function* copyRows(
+  pool: Pool,
+  what: string,
+  T: string,
+  select: string,
+  columns: readonly Column[],
+  chunk: number,
+  params: readonly string[] = [],
+): AsyncGenerator<RecordBatch> {
   const fields = fieldsOf(columns);
   const queue: RecordBatch[] = [];
   let wake: (() => void) | undefined;
@@ -351,7 +360,10 @@ export async function* copyRows(pool: Pool, what: string, T: string, select: str
   const release = pool.hold();
   const run = pool
     .tx(async (q) => {
+      const set = params.length ? q.unsafe(`SELECT ${params.map((_, i) => `set_config('${SETTING}${i + 1}', $${i + 1}, true)`).join(", ")}`, [...params]).execute() : undefined;
+      set?.catch(() => undefined); // awaited below; its failure fails what follows it
       await q.unsafe(`LOCK TABLE ${T} IN ACCESS SHARE MODE`);
+      await set;
       const types = await q.unsafe<{ ident: string; oid: number }[]>(
         `SELECT attname AS ident, atttypid::int AS oid FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
         [T],

@@ -42,14 +42,26 @@ function elemOfStorage(s: Storage | undefined): Elem | undefined {
   return s && (s.kind === "scalar" || s.kind === "array") ? s.elem : undefined;
 }
 
+/** The prefix of the settings holding a COPY's parameters (SqlBuilder "settings"). */
+export const SETTING = "quiver.p";
+
 export class SqlBuilder {
   readonly params: (string | null)[] = [];
-  constructor(private readonly columns: ReadonlyMap<string, SqlColumn>) {}
+  /**
+   * `settings`: slots read `current_setting('quiver.pN')`, set beforehand by a parameterised
+   * set_config in the same transaction: COPY takes no parameters, and values are never spliced.
+   */
+  constructor(
+    private readonly columns: ReadonlyMap<string, SqlColumn>,
+    private readonly slots: "params" | "settings" = "params",
+  ) {}
 
   /** A parameter slot holding `text`, cast to `cast`. */
   param(text: string | null, cast?: string): string {
     this.params.push(text);
-    return cast ? `$${this.params.length}::${cast}` : `$${this.params.length}`;
+    const n = this.params.length;
+    const slot = this.slots === "settings" ? `current_setting('${SETTING}${n}')` : `$${n}`;
+    return cast ? `${slot}::${cast}` : slot;
   }
 
   private col(name: string): SqlColumn {

@@ -250,7 +250,6 @@ export class Track<P extends object = Row> {
     if (endTime !== undefined) conds.push(field("_ts").lt(endTime).node);
     const where = conds.length === 0 ? undefined : conds.length === 1 ? conds[0] : and(...conds).node;
     const store = this.session.store;
-    const total = await store.count(this.table, where);
     const dir = opts.reverse ? "desc" : "asc";
     const scan: ScanOptions = {
       where,
@@ -263,7 +262,8 @@ export class Track<P extends object = Row> {
     };
     // A store with a time index serves the window from it; others answer the equivalent scan.
     const windowed = store.readByTime?.(this.table, { start: startTime, end: endTime, reverse: opts.reverse === true, limit, rowIndex: INDEX });
-    const data = await this.points(scan, windowed);
+    // The count and the window at once (a round trip each on a server).
+    const [total, data] = await Promise.all([store.count(this.table, where), this.points(scan, windowed)]);
     const idx = data.map((d) => d.index);
     return {
       data,
