@@ -42,44 +42,75 @@ export function normalizePath(p: unknown): string {
   return segs.join("/");
 }
 
+/** Whether the segment starting at `j` (a ".") ending at `t` or the next "/" is "." or "..". */
+function dotSegment(v: Uint8Array, j: number, t: number): boolean {
+  if (j + 1 === t || v[j + 1] === 47) return true;
+  return v[j + 1] === 46 && (j + 2 === t || v[j + 2] === 47);
+}
+
 /**
  * Whether every path of Arrow Utf8 data is ASCII and already clean (isClean's rules, on the
  * bytes): then the data can be used as it is, and the strings are decoded only if something
- * asks for them (decodeAsciiPaths). 1M paths are checked in ~15 ms; decoding and checking them
- * one by one took ~80 ms.
+ * asks for them (decodeAsciiPaths). Two passes: one per path (its ends, and whether it is above
+ * the one before it, for `sorted`), one over the bytes 4 at a time, where only words holding a
+ * byte ≥ 128, NUL, "\\" or "/" are looked at byte by byte. 1M paths in ~40 ms (one byte loop
+ * doing both took ~80 ms). False only means "not proven clean": the caller checks each path.
  */
 export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number, sorted?: (increasing: boolean) => void): boolean {
-  // In the same pass: whether each path is above the one before it (byte order), for `sorted`.
+  const v = values;
+  const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
   let increasing = true;
   for (let r = 0; r < n; r++) {
     const s = offsets[offset + r]!;
     const t = offsets[offset + r + 1]!;
-    if (t === s) return false;
-    let seg = s;
-    // against the path before: `p` walks it while the bytes so far are equal
-    let p = r > 0 && increasing ? offsets[offset + r - 1]! : -1;
-    const pe = s;
-    for (let i = s; i <= t; i++) {
-      const c = i < t ? values[i]! : 47;
-      if (p >= 0) {
-        if (i === t)
-          increasing = false; // equal so far and this one ended: equal to it, or a prefix of it
-        else if (p === pe)
-          p = -1; // the one before is a prefix of this one: this one is above
-        else if (values[p]! !== c) {
-          if (values[p]! > c) increasing = false;
-          p = -1;
-        } else p++;
-      }
-      if (c >= 128 || c === 92 || c === 0 || (c === 58 && i === s + 1)) return false;
-      if (c === 47) {
-        const len = i - seg;
-        if (len === 0) return false;
-        if (values[seg] === 46 && (len === 1 || (len === 2 && values[seg + 1] === 46))) return false;
-        seg = i + 1;
-      }
+    if (t <= s) return false;
+    const c0 = v[s]!;
+    // leading or trailing "/", "C:", a leading "." or ".." segment
+    if (c0 === 47 || v[t - 1] === 47 || (t - s > 1 && v[s + 1] === 58) || (c0 === 46 && dotSegment(v, s, t))) return false;
+    if (increasing && r > 0) {
+      // above the path before it (byte order)? Equal bytes are skipped 4 at a time, then compared one by one.
+      let x = offsets[offset + r - 1]!;
+      let y = s;
+      while (x + 4 <= s && y + 4 <= t && dv.getUint32(x) === dv.getUint32(y)) (x += 4), (y += 4);
+      let c = 0;
+      while (x < s && y < t && (c = v[x]! - v[y]!) === 0) x++, y++;
+      if (c === 0) c = s - x - (t - y);
+      if (c >= 0) increasing = false;
     }
   }
+  const a = offsets[offset]!;
+  const b = offsets[offset + n]!;
+  let r = offset; // the path holding byte i (offsets[r] <= i < offsets[r + 1]), moved forward when needed
+  const plain = (i: number): boolean => {
+    const c = v[i]!;
+    if (c >= 128 || c === 0 || c === 92) return false;
+    if (c === 47) {
+      // "//", "/./" or "/../" (a "/" ending a path was refused above, so i + 1 is in this path)
+      const x = v[i + 1];
+      if (x === 47) return false;
+      if (x === 46) {
+        while (offsets[r + 1]! <= i) r++;
+        if (dotSegment(v, i + 1, offsets[r + 1]!)) return false;
+      }
+    }
+    return true;
+  };
+  let i = a;
+  const head = Math.min(b, a + ((4 - ((v.byteOffset + a) & 3)) & 3));
+  for (; i < head; i++) if (!plain(i)) return false;
+  const words = i < b ? (b - i) >> 2 : 0; // (i is 4-aligned unless the data ended first)
+  const w32 = new Uint32Array(v.buffer, words ? v.byteOffset + i : 0, words);
+  for (let k = 0; k < words; k++) {
+    const w = w32[k]!;
+    const bs = w ^ 0x5c5c5c5c;
+    const sl = w ^ 0x2f2f2f2f;
+    // a byte ≥ 128, or one equal to 0, "\\" or "/" (zero after the xor): the classic has-zero-byte test
+    if (((w | ((w - 0x01010101) & ~w) | ((bs - 0x01010101) & ~bs) | ((sl - 0x01010101) & ~sl)) & 0x80808080) !== 0) {
+      const p = i + 4 * k;
+      if (!plain(p) || !plain(p + 1) || !plain(p + 2) || !plain(p + 3)) return false;
+    }
+  }
+  for (i += 4 * words; i < b; i++) if (!plain(i)) return false;
   sorted?.(increasing);
   return true;
 }
