@@ -68,6 +68,16 @@ function isFresh(change: ChangeSet): boolean {
   return ps.length <= 50_000 && new Set(ps).size === ps.length;
 }
 
+/**
+ * Whether an Arrow column is one chunk that starts at row 0 of its buffers, and can be used as it
+ * is. A sliced one (table.slice) has `offset` > 0 with its value buffers already sliced (only its
+ * validity and bool bits count from `offset`), which the byte-level readers here do not expect:
+ * its values go through vectorToValues instead (they were shifted by `offset` rows before).
+ */
+function single(col: { data: readonly Data[] }): boolean {
+  return col.data.length === 1 && col.data[0]!.offset === 0;
+}
+
 const writeLocks = new WeakMap<Store, Map<string, Promise<void>>>();
 
 export class Datasource extends View implements ViewSource, FieldHost {
@@ -337,7 +347,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
       const col = input.getChildAt(i)!;
       if (i === pi) {
         data.types.push("string");
-        const d = col.data.length === 1 && f.type.typeId === Type.Utf8 ? col.data[0]! : undefined;
+        const d = single(col) && f.type.typeId === Type.Utf8 ? col.data[0]! : undefined;
         // Clean ASCII paths are used as Arrow gave them; their strings are decoded only if asked for.
         pathsClean =
           d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length, (inc) => rememberIncreasing(d, inc));
@@ -351,7 +361,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
       const offset = f.type.typeId === Type.Timestamp ? arrowOffset(f.type as unknown as { timezone?: string | null }) : undefined;
       const zoned = from?.zonedColumn(f.name) ?? (offset ? vectorToValues(col, f).map((d) => (d instanceof Date ? new ZonedDate(d, offset) : d)) : undefined);
       if (zoned) data.columns.push(zoned);
-      else if (col.data.length === 1 && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
+      else if (single(col) && sameType(f.type, arrowType(t)) && t !== "blob" && (existing === undefined || existing === t)) {
         direct.set(i, col.data[0]!);
         data.columns.push([]);
       } else if (t === "blob") data.columns.push(resultBlobColumn(vectorToValues(col, f), f, this.blobs, from?.blobStore, source));

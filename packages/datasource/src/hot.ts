@@ -117,7 +117,7 @@ export class HotState {
    * The row of every path of `pd` (creating rows for new paths, in order of first sight) and
    * `first`: for each new row, the index in `pd` of its first occurrence.
    */
-  private locate(pd: Data): { rows: Int32Array; first: Int32Array | null; added: number } {
+  private locate(pd: Data): { rows: Int32Array | null; first: Int32Array | null; added: number } {
     const k = pd.length;
     const n0 = this.path.n;
     const po = pd.valueOffsets as Int32Array;
@@ -125,15 +125,14 @@ export class HotState {
     const o = pd.offset;
     const key = (i: number): Uint8Array => pb.subarray(po[o + i]!, po[o + i + 1]!);
     const sorted = increasingData(pd);
-    const rows = new Int32Array(k);
-    // Distinct paths, all after the last one: appended as they are (a first upload, a scan).
+    // Distinct paths, all after the last one: appended as they are (a first upload, a scan); rows null: row i is n0 + i.
     if (sorted && k > 0 && (n0 === 0 || cmpBytes(this.path.at(this.rank(n0 - 1)), key(0)) < 0)) {
-      for (let i = 0; i < k; i++) rows[i] = n0 + i;
       this.path.append(pd, null, k);
       this.grow(k, true);
       if (this.order) this.order = extendOrder(this.order, n0, k);
-      return { rows, first: null, added: k };
+      return { rows: null, first: null, added: k };
     }
+    const rows = new Int32Array(k);
     const fresh = new Map<string, number>();
     const first: number[] = [];
     for (let i = 0; i < k; i++) {
@@ -229,7 +228,7 @@ export class HotState {
     }
     const ud = child("_unset");
     const unset = ud && ud.nullCount < ud.length ? ud : undefined;
-    const { rows, first, added } = this.locate(pd);
+    const { rows: located, first, added } = this.locate(pd);
     const n0 = this.path.n - added;
     const isFirst = first === null ? ones(k) : new Uint8Array(k);
     if (first !== null) for (let j = 0; j < added; j++) isFirst[first[j]!] = 1;
@@ -260,6 +259,7 @@ export class HotState {
     const uvalid = unset ? validFlags(unset) : undefined;
     // Only new paths and nothing cleared (an upload, a scan): every row was appended above.
     if (first === null && !unset) return;
+    const rows = located ?? Int32Array.from({ length: k }, (_, i) => n0 + i);
     for (let i = 0; i < k; i++) {
       const r = rows[i]!;
       const u = unset && uvalid![i] ? dec.decode(ub!.subarray(us![unset.offset + i]!, us![unset.offset + i + 1]!)) : undefined;

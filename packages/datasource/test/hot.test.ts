@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Float64, Table, Utf8, makeVector } from "apache-arrow";
+import { Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector } from "apache-arrow";
 import { afterAll, expect, it } from "vitest";
 import { type QueryLike, buildData, field, queryFields, toNode } from "@quiver/core";
 import { Datasource } from "../dist/index.js";
@@ -231,4 +231,86 @@ it("head(n) of a large datasource reads about n rows, and an update of some data
   expect(after.length).toBe(expected.size);
   const tables = await ds.store.tables();
   expect(tables.filter((t) => t.startsWith(`datasource/${ds.id}/current`))).toEqual([]);
+});
+
+it.each([["whole"], ["sliced"]])("a first Arrow upload (%s) is held by reference, never written into: later writes copy, and every answer stays the SQL engine's", async (kind) => {
+  const dir = tempDir();
+  const hot = await Datasource.getOrCreate({ name: "ref", path: dir, root: path.join(dir, "hot") });
+  const sql = await sqlOnly(dir, "ref");
+  opened.push(hot, sql);
+  const n = 40;
+  const from = kind === "sliced" ? 0 : 1;
+  const full = new Table({
+    path: makeVector(
+      buildData(
+        new Utf8(),
+        Array.from({ length: n + 1 - from }, (_, i) => `p/${String(i + from).padStart(3, "0")}.jpg`),
+      ),
+    ),
+    n: makeVector(
+      buildData(
+        new Int64(),
+        Array.from({ length: n + 1 - from }, (_, j) => ((j + from) % 2 ? 2n ** 53n + BigInt(j + from) : j + from)),
+      ),
+    ),
+    x: makeVector(
+      buildData(
+        new Float64(),
+        Array.from({ length: n + 1 - from }, (_, i) => (i + from) / 4),
+      ),
+    ),
+    s: makeVector(
+      buildData(
+        new Utf8(),
+        Array.from({ length: n + 1 - from }, (_, i) => `é${i + from}`),
+      ),
+    ),
+    when: makeVector(
+      buildData(
+        new TimestampMicrosecond("UTC"),
+        Array.from({ length: n + 1 - from }, (_, i) => new Date(1.7e12 + i + from)),
+      ),
+    ),
+  });
+  // sliced: every column has offset 1 (its value buffers already sliced, its strings' offsets not starting at 0)
+  const table = kind === "sliced" ? full.slice(1) : full;
+  const buffers = (t: Table): Uint8Array[] =>
+    t.schema.fields.flatMap((_, i) => {
+      const d = t.getChildAt(i)!.data[0]!;
+      return [d.values, d.valueOffsets].filter((b): b is Uint8Array => b !== undefined).map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice());
+    });
+  const before = buffers(table);
+  const same = async (step: string): Promise<void> => {
+    for (const q of [undefined, field("n").gt(10), field("s").ge("é2"), field("x").lt(3), field("when").ge(new Date(1.7e12 + 20))]) {
+      const [a, b] = q ? [hot.where(q), sql.where(q)] : [hot, sql];
+      expect((await a.all()).rows, step).toEqual((await b.all()).rows);
+    }
+    expect(buffers(table), `the uploaded table after ${step}`).toEqual(before);
+  };
+  for (const ds of [hot, sql]) await ds.uploadMetadata(table);
+  // every row as the table has it (a sliced table's rows were shifted by one before)
+  const rows = Array.from({ length: n }, (_, j) => {
+    const i = j + 1;
+    return { path: `p/${String(i).padStart(3, "0")}.jpg`, n: i % 2 ? 2n ** 53n + BigInt(i) : i, x: i / 4, s: `é${i}`, when: new Date(1.7e12 + i) };
+  });
+  for (const ds of [hot, sql]) expect((await ds.all()).rows).toEqual(rows);
+  await same("upload");
+  const writes: [string, (ds: Datasource) => Promise<unknown>][] = [
+    ["update", (ds) => ds.updateMetadata(["p/003.jpg", "p/004.jpg"], { n: -1, x: -0, s: "z", when: new Date(1) })],
+    ["clear", (ds) => ds.deleteMetadata("p/005.jpg", ["n", "x", "s", "when"])],
+    ["delete", (ds) => ds.deleteDatapoints("p/006.jpg")],
+    [
+      "new paths",
+      (ds) =>
+        ds.uploadMetadata([
+          { path: "a.jpg", n: 1 },
+          { path: "p/999.jpg", s: "q", x: 1.5 },
+        ]),
+    ],
+    ["new field", (ds) => ds.updateMetadata("p/007.jpg", { tag: "t" })],
+  ];
+  for (const [step, write] of writes) {
+    for (const ds of [hot, sql]) await write(ds);
+    await same(step);
+  }
 });
