@@ -154,7 +154,7 @@ END`,
   );
   // Records an append's spans: the append took the catalog row and its n positions (rows - n …
   // rows - 1); ids[k]'s rows of it run from firsts[k] to lasts[k] (0-based in the batch). On a
-  // table a foreign write left 'stale', the spans of the rows before it are rebuilt first.
+  // table a foreign write left 'stale', the spans of the rows already there are rebuilt first.
   const add = fn(
     "_quiver_spans_add(t text, n bigint, ids text[], firsts bigint[], lasts bigint[])",
     "void",
@@ -163,7 +163,8 @@ DECLARE st text; s bigint;
 BEGIN
   SELECT spans, rows - n INTO st, s FROM ${S}._quiver_tables WHERE name = t;
   IF st IS NULL THEN RETURN; END IF;
-  IF st = 'stale' THEN PERFORM ${S}._quiver_spans_rebuild(t, s); END IF;
+  -- Before this append's COPY (every path sends this first): the rows there now, wherever they are.
+  IF st = 'stale' THEN PERFORM ${S}._quiver_spans_rebuild(t, NULL); END IF;
   WITH nw AS (SELECT u.id, s + u.f AS lo, s + u.l AS hi FROM unnest(ids, firsts, lasts) AS u(id, f, l)),
   ext AS (UPDATE ${S}._quiver_spans p SET hi = nw.hi FROM nw WHERE p.tbl = t AND p.track_id = nw.id AND p.hi = nw.lo - 1 RETURNING p.track_id)
   INSERT INTO ${S}._quiver_spans (tbl, track_id, lo, hi) SELECT t, nw.id, nw.lo, nw.hi FROM nw WHERE nw.id NOT IN (SELECT track_id FROM ext);
@@ -269,6 +270,8 @@ export async function createTable(tx: TransactionSql, S: string, schemaName: str
   const id = identFor(name, (x) => taken.has(x));
   await tx.unsafe(`CREATE TABLE ${S}.${ident(id)} (${ident(POS)} bigint ${IDENTITY} PRIMARY KEY)`);
   await tx.unsafe(`CREATE TRIGGER _quiver_foreign AFTER INSERT OR UPDATE OR TRUNCATE ON ${S}.${ident(id)} FOR EACH STATEMENT EXECUTE FUNCTION ${S}._quiver_foreign()`);
+  // Also under session_replication_role = replica (logical replication's apply, some tools).
+  await tx.unsafe(`ALTER TABLE ${S}.${ident(id)} ENABLE ALWAYS TRIGGER _quiver_foreign`);
   await tx.unsafe(`INSERT INTO ${S}._quiver_tables (name, ident, spans) VALUES ($1, $2, 'ok')`, [name, id]);
 }
 

@@ -156,6 +156,19 @@ describe("postgres: runs found through spans", () => {
     await t.logBatch([{ x: 5 }]);
     expect(await state(schema)).toBe("ok");
     expect((await t.toRows()).map((r) => r.x)).toEqual([1, 2, 3, 99, 4, 5]);
+    // A plain INSERT: its position comes from the identity, past the catalog's count; and one
+    // under session_replication_role = replica, where ordinary triggers do not fire.
+    await s.sql!(`INSERT INTO events (track_id, x) VALUES ($1, 6)`, [t.trackId]);
+    expect(await state(schema)).toBe("stale");
+    await t.logBatch([{ x: 7 }]);
+    expect(await state(schema)).toBe("ok");
+    expect((await t.toRows()).map((r) => r.x).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 99]);
+    await pg.begin(async (tx) => {
+      await tx.unsafe("SET LOCAL session_replication_role = replica");
+      await tx.unsafe(`UPDATE "${schema}".events SET track_id = 'other' WHERE x = 99`);
+    });
+    expect(await state(schema)).toBe("stale");
+    expect(await runRows(s, "events", "other")).toEqual([99]);
     await pg.unsafe(`TRUNCATE "${schema}".events`);
     expect(await state(schema)).toBe("stale");
     await t.close();
