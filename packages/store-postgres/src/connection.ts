@@ -309,9 +309,10 @@ export function openPool(t: Target, readOnly: boolean): Pool {
     };
     try {
       const begin = quiet(watch(r.unsafe("BEGIN").execute()));
-      // One statement for both: the client port (alive()) and, for asyncCommit, SET LOCAL synchronous_commit.
+      // One statement for all: the client port (alive()), quiver.own (this store's writes keep
+      // the tables' spans: catalog.ts) and, for asyncCommit, SET LOCAL synchronous_commit.
       const relax = options.asyncCommit ? "set_config('synchronous_commit', 'off', true) AS relaxed, " : "";
-      const who = quiet(watch(r.unsafe<{ port: number | null }[]>(`SELECT ${relax}inet_client_port() AS port`).execute()));
+      const who = quiet(watch(r.unsafe<{ port: number | null }[]>(`SELECT ${relax}set_config('quiver.own', 'on', true) AS own, inet_client_port() AS port`).execute()));
       who.then(
         (rows) => {
           const port = rows[0]?.port;

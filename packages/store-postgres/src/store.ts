@@ -4,21 +4,37 @@
  * down as parameterised SQL, reads decoded straight into Arrow.
  */
 import { randomUUID } from "node:crypto";
-import type { Writable } from "node:stream";
 import type { RecordBatch, Schema, Table } from "apache-arrow";
 import { ALL_KINDS, type AppendOptions, QuiverError, type QueryNode, type RunSummary, type ScanOptions, type TimeRange } from "@quiver/core";
 import type { Batches, DriverCapabilities, RewriteChange, SqlEngine, StoreDriver } from "@quiver/core/store-kit";
 import { checkScanOptions, dropColumn, mergeSchemas, timeRangeScan, vectorToValues } from "@quiver/core/store-kit";
 import type { Sql as TransactionSql } from "postgres";
-import { APPEND_FN, addPositionIdentity, catalogDDL, columnsWithNul, createTable, evolve, LOCK_KEY, loadTable, loadTableSql, POS, STALE_STATE, type TableInfo } from "./catalog.js";
+import {
+  APPEND_FN,
+  addPositionIdentity,
+  catalogDDL,
+  columnsWithNul,
+  createTable,
+  evolve,
+  LOCK_KEY,
+  loadTable,
+  loadTableSql,
+  POS,
+  SPANS_FN,
+  STALE_STATE,
+  type TableInfo,
+} from "./catalog.js";
 import { GiveUp, InDoubt, type Pool, type TxControl, type TxOptions } from "./connection.js";
+import { type CopyStream, copyBehind, sendCopy } from "./copy-write.js";
 import { type CopyColumn, type Encoded, encodeCopy, setPositions } from "./encode.js";
 import { copyReadable, copyRows } from "./copy-read.js";
 import { encodeValueJson } from "@quiver/core/store-kit";
 import { valueText } from "./literal.js";
-import { readRows, runSql, type Column } from "./read.js";
+import { readRows, runSql } from "./read.js";
 import { readRuns } from "./runs.js";
-import { compileWhere, ident, SqlBuilder } from "./sql.js";
+import { fromWhere, selectSql, whereOf } from "./select.js";
+import { aboutOneRun, batchSpans, type RunShape, SHAPE_SQL, SPANS_ADD, SPANS_REBUILD, shapeOf } from "./spans.js";
+import { ident, SqlBuilder } from "./sql.js";
 import { Doubts, durableStatement, probeToken } from "./tokens.js";
 import { sqlTypeOf } from "./types.js";
 import type { Target } from "./url.js";
@@ -52,31 +68,7 @@ const STALE = new GiveUp("stale schema");
 const QUICK = new GiveUp("the table holds the batch now");
 /** Prepared on each connection: after the first time, no Parse/Describe round trip before it is sent. */
 const PREPARED = { prepare: true } as const;
-/** CopyData's and CopyDone's message headers (the quick append writes its COPY's data itself). */
-const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
-
-type CopyStream = Writable & { _final(cb: (err?: Error | null) => void): void };
-
-/**
- * Sends a COPY's data, then COMMIT right behind it without waiting for the COPY's answer (a
- * COPY the server rejects aborts the transaction, and COMMIT then answers ROLLBACK).
- */
-function sendCopy(stream: CopyStream, buf: Buffer, control: TxControl): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const final = stream._final.bind(stream);
-    stream._final = (cb) => {
-      final(cb);
-      try {
-        control.commit();
-        resolve();
-      } catch (err) {
-        reject(err);
-      }
-    };
-    stream.on("error", reject);
-    stream.end(buf);
-  });
-}
+type Spans = ReturnType<typeof batchSpans>;
 
 export class PostgresDriver implements StoreDriver {
   readonly scheme = "postgres";
@@ -105,8 +97,8 @@ export class PostgresDriver implements StoreDriver {
     await this.pool.op(`opening schema ${this.target.schema}`, async () => {
       const ready = async (q: TransactionSql): Promise<boolean> => {
         const [r] = await q.unsafe<{ ok: boolean }[]>(
-          `SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AND to_regprocedure($4) IS NOT NULL AS ok`,
-          [`${this.S}._quiver_columns`, `${this.S}._quiver_utf8_array(text[])`, `${this.S}._quiver_batches`, `${this.S}.${APPEND_FN}`],
+          `SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AND to_regprocedure($4) IS NOT NULL AND to_regprocedure($5) IS NOT NULL AS ok`,
+          [`${this.S}._quiver_columns`, `${this.S}._quiver_utf8_array(text[])`, `${this.S}._quiver_batches`, `${this.S}.${APPEND_FN}`, `${this.S}.${SPANS_FN}`],
         );
         return r!.ok;
       };
@@ -241,6 +233,7 @@ export class PostgresDriver implements StoreDriver {
   private async write(table: string, batch: RecordBatch, token: string, retried = false): Promise<TableInfo> {
     const n = batch.numRows;
     const nul = columnsWithNul(batch);
+    const spans = batchSpans(batch);
     // The common case: the cached schema holds the batch. Encoded before the transaction and sent
     // at once: the quick append holds the table's lock for no round trip to us; a big batch
     // (fastAppend, in parts, with positions from the lock's answer) for one.
@@ -250,7 +243,7 @@ export class PostgresDriver implements StoreDriver {
       let begun: Promise<unknown> | undefined;
       try {
         await this.pool.tx((tx, control) => {
-          begun = this.quickAppend(tx, control, pre, batch, encoded, token);
+          begun = this.quickAppend(tx, control, pre, batch, encoded, token, spans);
           return Promise.resolve();
         }, this.asyncCommit(token));
         return pre;
@@ -267,7 +260,7 @@ export class PostgresDriver implements StoreDriver {
       // A big batch is encoded and sent in parts, so the server stores one while the next is encoded.
       const encoded = this.encode(pre, n > PART_ROWS ? batch.slice(0, PART_ROWS) : batch);
       try {
-        await this.pool.tx((tx, control) => this.fastAppend(tx, control, pre, batch, encoded, token), this.asyncCommit(token));
+        await this.pool.tx((tx, control) => this.fastAppend(tx, control, pre, batch, encoded, token, spans), this.asyncCommit(token));
         return pre;
       } catch (err) {
         if (err !== STALE) throw err;
@@ -289,9 +282,10 @@ export class PostgresDriver implements StoreDriver {
           }
           const next = await evolve(tx, this.S, info, batch.schema, nul);
           if (n > 0) {
+            this.addSpans(tx, next, n, spans);
             const encoded = this.encode(next, batch);
             setPositions(encoded, start);
-            if (this.pool.behind) this.copyBehind(tx, control, this.copySql(next, batch), encoded.buf);
+            if (this.pool.behind) copyBehind(this.pool, tx, control, this.copySql(next, batch), encoded.buf);
             else {
               const stream = (await tx.unsafe(this.copySql(next, batch)).writable()) as CopyStream;
               await sendCopy(stream, encoded.buf, control);
@@ -334,52 +328,16 @@ export class PostgresDriver implements StoreDriver {
    * never held across a round trip to the client. Returns the function call's answer: it
    * rejects with STALE_STATE when the table moved (the transaction then rolls back).
    */
-  private quickAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string): Promise<unknown> {
+  private quickAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string, spans: Spans): Promise<unknown> {
     const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
     const begun = quiet(tx.unsafe(APPEND_CALL(this.S), [`${this.target.schema}.${info.name}`, info.seq!, info.name, batch.numRows, info.version, token], PREPARED).execute());
-    this.copyBehind(tx, control, this.copySql(info, batch, false), encoded.buf);
+    this.addSpans(tx, info, batch.numRows, spans);
+    copyBehind(this.pool, tx, control, this.copySql(info, batch, false), encoded.buf);
     return begun;
   }
 
-  /**
-   * Sends `copySql` with its data (`buf`, a whole binary COPY stream) written on the socket right
-   * behind it (Pool.behind), then COMMIT: nothing waits for the server's CopyInResponse.
-   */
-  private copyBehind(tx: TransactionSql, control: TxControl, copySql: string, buf: Buffer): void {
-    const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
-    const head = Buffer.allocUnsafe(5);
-    head[0] = 0x64; // CopyData
-    head.writeInt32BE(buf.length + 4, 1);
-    const marker = this.pool.marker();
-    const takeBack = this.pool.behind!(marker, [head, buf, COPY_DONE]);
-    const copy = tx.unsafe(`${copySql} /* ${marker} */`);
-    // The driver answers CopyInResponse with a stream for the data, and refuses every other
-    // query on the connection until it is done: it is closed at once (its CopyFail comes after
-    // our CopyDone, when the server is out of COPY mode, which ignores it). The data is always
-    // written by then (the COPY's text goes through our socket); were it not, the server would
-    // meet COMMIT inside the COPY and end the session: the append fails with IO, nothing written.
-    const q = copy as unknown as { resolve: (x: unknown) => void };
-    const resolve = q.resolve;
-    q.resolve = (x: unknown) => {
-      const stream = x as CopyStream;
-      if (stream && typeof stream.destroy === "function") {
-        stream.on("error", () => undefined);
-        takeBack();
-        stream.destroy();
-      }
-      resolve(x);
-    };
-    quiet(copy.execute());
-    control.commit();
-    // Not left pending for a query that never goes (the transaction failed before it).
-    copy.then(
-      () => takeBack(),
-      () => takeBack(),
-    );
-  }
-
   /** Token, lock and COPY sent at once; the data once the lock's answer gives the positions. STALE when the schema moved. */
-  private async fastAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string): Promise<void> {
+  private async fastAppend(tx: TransactionSql, control: TxControl, info: TableInfo, batch: RecordBatch, encoded: Encoded, token: string, spans: Spans): Promise<void> {
     const quiet = <P extends Promise<unknown>>(p: P): P => (p.catch(() => undefined), p);
     quiet(tx.unsafe(LOCK_TABLE, [`${this.target.schema}.${info.name}`], PREPARED).execute()); // fails what follows if it fails
     // The token and the table's catalog row in one statement.
@@ -392,6 +350,7 @@ export class PostgresDriver implements StoreDriver {
         )
         .execute(),
     );
+    this.addSpans(tx, info, batch.numRows, spans);
     const copy = tx.unsafe(this.copySql(info, batch));
     const writable = quiet(copy.writable() as Promise<unknown> as Promise<CopyStream>);
     copy.execute();
@@ -426,6 +385,17 @@ export class PostgresDriver implements StoreDriver {
       if (!stream.destroyed) stream.destroy(err as Error);
       throw err;
     }
+  }
+
+  /**
+   * Records the append's spans (catalog.ts), in its transaction after the catalog row took its
+   * positions; not awaited: were it to fail, the transaction fails with it.
+   */
+  private addSpans(tx: TransactionSql, info: TableInfo, n: number, spans: Spans): void {
+    if (!spans || !info.spans) return;
+    tx.unsafe(SPANS_ADD(this.S), [info.name, String(n), ...spans], PREPARED)
+      .execute()
+      .catch(() => undefined);
   }
 
   private copySql(info: TableInfo, batch: RecordBatch, positions = true): string {
@@ -499,33 +469,18 @@ export class PostgresDriver implements StoreDriver {
 
   // ---- accelerators --------------------------------------------------------------------------
 
-  /** The SELECT answering `options` over `info`, with its parameters and output columns. */
-  private select(info: TableInfo, options: ScanOptions, slots: "params" | "settings" = "params"): { text: string; params: (string | null)[]; columns: Column[] } {
-    const idx = options.rowIndex;
-    const names = [...(options.columns ?? info.columns.map((c) => c.name))];
-    if (idx && !names.includes(idx)) names.push(idx);
-    const b = new SqlBuilder(info.byName, slots);
-    const columns: Column[] = names.map((n) => (n === idx ? { name: n, rowIndex: true } : { name: n, col: info.byName.get(n)! }));
-    const list = columns.map((c) => (c.rowIndex ? `${ident(POS)} AS ${ident(c.name)}` : ident(c.col!.ident))).join(", ") || "NULL";
-    let text = `SELECT ${list} FROM ${this.S}.${ident(info.ident)}${compileWhere(options.where, b)}`;
-    const keys = (options.orderBy ?? []).map((o) => (o.column === idx ? `${ident(POS)} ${o.direction === "desc" ? "DESC" : "ASC"}` : b.orderKey(o.column, o.direction === "desc")));
-    text += ` ORDER BY ${[...keys, ident(POS)].join(", ")}`;
-    if (options.limit !== undefined) text += ` LIMIT ${b.param(String(options.limit), "int8")}`;
-    if (options.offset) text += ` OFFSET ${b.param(String(options.offset), "int8")}`;
-    return { text, params: b.params, columns };
-  }
-
   async scan(table: string, options: ScanOptions): Promise<Batches> {
     const info = await this.pool.op(`reading ${table}`, () => this.info(table));
     if (!info) return [];
     checkScanOptions(info.schema, options, table);
     if (options.limit === 0) return [];
+    const shape = await this.pool.op(`reading ${table}`, () => this.runShape(info, options.where));
     // Binary COPY when every column decodes from it (its parameters go as settings: COPY takes
     // none): 2-3× the text rows of a SELECT, which the driver hands over as a Buffer per value.
-    const viaCopy = this.select(info, options, "settings");
+    const viaCopy = selectSql(this.S, info, options, "settings", shape);
     if (copyReadable(viaCopy.columns) && !viaCopy.params.includes(null))
       return copyRows(this.pool, `reading ${table}`, `${this.S}.${ident(info.ident)}`, viaCopy.text, viaCopy.columns, CHUNK, viaCopy.params as string[]);
-    const q = this.select(info, options);
+    const q = selectSql(this.S, info, options, "params", shape);
     return readRows(this.pool, `reading ${table}`, q.text, q.params, q.columns, CHUNK);
   }
 
@@ -534,8 +489,8 @@ export class PostgresDriver implements StoreDriver {
       const info = await this.info(table);
       if (!info) return 0;
       const b = new SqlBuilder(info.byName);
-      const w = compileWhere(where, b);
-      const [r] = await this.pool.sql.unsafe<{ n: string }[]>(`SELECT count(*) AS n FROM ${this.S}.${ident(info.ident)}${w}`, b.params);
+      const from = fromWhere(this.S, info, where, b, await this.runShape(info, where));
+      const [r] = await this.pool.sql.unsafe<{ n: string }[]>(`SELECT count(*) AS n FROM ${from}`, b.params);
       return Number(r!.n);
     });
   }
@@ -570,13 +525,13 @@ export class PostgresDriver implements StoreDriver {
           if (change.op === "delete") {
             const b = new SqlBuilder(info.byName);
             const T = `${this.S}.${ident(info.ident)}`;
-            const res = await tx.unsafe(`DELETE FROM ${T}${compileWhere(where, b)}`, b.params);
+            const res = await tx.unsafe(`DELETE FROM ${T}${whereOf(this.S, info, where, b)}`, b.params);
             if (res.count > 0) await this.renumber(tx, info);
             return { info, n: res.count };
           }
           const next = await evolve(tx, this.S, info, change.values.schema, nul);
           const b = new SqlBuilder(next.byName);
-          const w = compileWhere(where, b);
+          const w = whereOf(this.S, next, where, b);
           const sets = change.values.schema.fields.map((f, i) => {
             const c = next.byName.get(f.name)!;
             const v = vectorToValues(change.values.getChildAt(i)!, f)[0];
@@ -584,6 +539,8 @@ export class PostgresDriver implements StoreDriver {
             return `${ident(c.ident)} = ${b.param(text, sqlTypeOf(c.storage))}`;
           });
           const res = await tx.unsafe(`UPDATE ${this.S}.${ident(next.ident)} SET ${sets.join(", ")}${w}`, b.params);
+          // Rows moved to other runs: the spans are found again from the rows.
+          if (res.count > 0 && next.spans && change.values.schema.fields.some((f) => f.name === "track_id")) await tx.unsafe(SPANS_REBUILD(this.S), [next.name]);
           return { info: next, n: res.count };
         });
         after = r?.info;
@@ -604,6 +561,15 @@ export class PostgresDriver implements StoreDriver {
     );
     await tx.unsafe(`UPDATE ${T} SET ${P} = -1 - ${P} WHERE ${P} < 0`);
     await tx.unsafe(`UPDATE ${this.S}._quiver_tables SET rows = (SELECT count(*) FROM ${T}) WHERE name = $1`, [info.name]);
+    if (info.spans) await tx.unsafe(SPANS_REBUILD(this.S), [info.name]); // positions moved
+  }
+
+  /** How a read of one run goes (spans.ts), from its spans; undefined when it is not about one. */
+  private async runShape(info: TableInfo, where: QueryNode | undefined): Promise<RunShape | undefined> {
+    const id = aboutOneRun(info, where);
+    if (id === undefined) return undefined;
+    const [r] = await this.pool.sql.unsafe<{ n: number; covered: number; width: number }[]>(SHAPE_SQL(this.S), [info.name, id], PREPARED);
+    return shapeOf(r);
   }
 
   private async runSql(text: string, params: readonly unknown[]): Promise<Table> {
