@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { openStore, Reader, rowsToBatch, Session, Tracker } from "@quiver/core";
+import { field, openStore, Reader, rowsToBatch, Session, Tracker } from "@quiver/core";
 import { printComparisons } from "../../core/dist/bench.js"; // the workspace's bench helpers (not a public export)
 import "../dist/index.js";
 
@@ -154,6 +154,36 @@ const fullRaw = N / (await best(2, () => raw.unsafe(`SELECT _quiver_pos, _ts, x,
 await session.close();
 await store.close();
 
+// --- one run's rows among 100 runs written interleaved (spans, no per-row index) ------------
+// 1M rows of 100 runs appended round robin in 100-row batches, so each run is 100 spans spread
+// over the table; next to a raw table holding the same rows with a (track_id, position) btree.
+step("one run of 100 interleaved");
+const runUrl = url();
+const RUN_ROWS = N / 100;
+{
+  const s = await openStore(runUrl);
+  const ts = new Date(1_700_000_000_000);
+  for (let i = 0; i < N; i += 100 * 100)
+    for (let r = 0; r < 100; r++) await s.append("events", rowsToBatch(Array.from({ length: 100 }, (_, k) => ({ timestamp: ts, track_id: `run-${r}`, x: i + k, y: k / 100 }))));
+  await s.close();
+}
+const runSchema = new URL(runUrl).searchParams.get("schema");
+await raw.unsafe(`DROP TABLE IF EXISTS raw_runs`);
+await raw.unsafe(`CREATE TABLE raw_runs AS SELECT * FROM "${runSchema}".events`);
+await raw.unsafe(`CREATE INDEX ON raw_runs (track_id, _quiver_pos)`);
+await raw.unsafe(`ANALYZE raw_runs`);
+const runStore = await openStore(runUrl, { readOnly: true });
+let pick = 0;
+const oneRunMs =
+  1000 *
+  (await best(5, async () => {
+    let n = 0;
+    for await (const b of runStore.scan("events", { where: field("track_id").eq(`run-${(pick++ * 37) % 100}`).node })) n += b.numRows;
+    if (n !== RUN_ROWS) throw new Error(`one run: ${n} rows`);
+  }));
+const rawRunMs = 1000 * (await best(5, () => raw.unsafe(`SELECT * FROM raw_runs WHERE track_id = $1 ORDER BY _quiver_pos`, [`run-${(pick++ * 37) % 100}`]).values()));
+await runStore.close();
+
 // --- Reader.runs() over 30 000 runs with params ----------------------------------------------
 step("30 000 runs");
 const runsUrl = url();
@@ -202,6 +232,7 @@ const ok = printComparisons("@quiver/store-postgres", [
   { case: `readByTime 1% of ${M} points`, unit: "ms", ours: byTimeMs, against: "raw SELECT same window", theirs: rawByTimeMs, lowerIsBetter: true },
   { case: `full read ${M} points → Arrow`, unit: "points/s", ours: fullOurs, against: "1M points/s (target)", theirs: 1e6, target: 1 },
   { case: `full read ${M} points → Arrow`, unit: "points/s", ours: fullOurs, against: "raw SELECT .values()", theirs: fullRaw },
+  { case: `one run's ${RUN_ROWS / 1e3}k rows of 100 interleaved`, unit: "ms", ours: oneRunMs, against: "raw SELECT, (track_id, pos) btree", theirs: rawRunMs, lowerIsBetter: true },
   { case: "Reader.runs() 30k runs + params", unit: "s", ours: runsSecs, against: "1 s (target)", theirs: 1, target: 1, lowerIsBetter: true },
   { case: "Reader.runs() 30k runs + params", unit: "s", ours: runsSecs, against: "raw GROUP BY", theirs: rawRunsSecs, lowerIsBetter: true },
 ]);
