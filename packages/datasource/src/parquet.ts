@@ -10,9 +10,8 @@
  * ranges prune row groups; a pass per column for the others cost more than it saves), every
  * column its null count.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { type Data, DataType, type RecordBatch, TimeUnit, Type } from "apache-arrow";
+import { countingDelta, countingRun, deltaBinaryPacked, deltaInt64, varintBytes } from "./delta.js";
 
 /** Rows per row group (one page per column each). */
 const GROUP_ROWS = 131_072;
@@ -159,16 +158,6 @@ function le32(v: number): Uint8Array {
   return b;
 }
 
-function varintBytes(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 128) {
-    out.push((v % 128) | 128);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 /** Definition levels of a page (with their 4-byte length prefix), and the non-null rows if some are null. */
 function defLevels(d: Data, start: number, n: number, nulls: number): Uint8Array[] {
   if (nulls === 0) {
@@ -285,171 +274,6 @@ function plainValues(
   return { bytes: packed ? [packed] : [bytes], delta: packed !== undefined, min: w[lo]!, max: w[hi]! };
 }
 
-/**
- * INT64 values (32-bit word pairs) as DELTA_BINARY_PACKED, when every delta fits in 24 bits
- * (small ints, counters, timestamps a few seconds apart): one pass with 32-bit math, no per-value
- * calls. Undefined otherwise (PLAIN is written).
- */
-function deltaInt64(h: Int32Array): Uint8Array | undefined {
-  const count = h.length >> 1;
-  if (count < 2) return undefined;
-  const out = new Uint8Array(40 + Math.ceil(count / 128) * (16 + 4 * 96));
-  let n = 0;
-  const varint = (x: number): void => {
-    while (x >= 128) {
-      out[n++] = (x % 128) | 128;
-      x = Math.floor(x / 128);
-    }
-    out[n++] = x;
-  };
-  const first = h[1]! * 4294967296 + (h[0]! >>> 0);
-  if (!Number.isSafeInteger(first)) return undefined;
-  varint(128);
-  varint(4);
-  varint(count);
-  varint(first >= 0 ? 2 * first : -2 * first - 1);
-  const d = new Int32Array(128);
-  const widths = [0, 0, 0, 0];
-  for (let b = 1; b < count; b += 128) {
-    const m = Math.min(128, count - b);
-    let min = 2147483647;
-    for (let j = 0; j < m; j++) {
-      const i = b + j;
-      const dl = (h[2 * i]! >>> 0) - (h[2 * i - 2]! >>> 0); // exact in a double
-      const dh = h[2 * i + 1]! - h[2 * i - 1]!;
-      const x = dh * 4294967296 + dl;
-      if (x > 8388607 || x < -8388608) return undefined; // |delta| < 2^23: every (delta − min) fits 24 bits
-      d[j] = x;
-      if (x < min) min = x;
-    }
-    varint(min >= 0 ? 2 * min : -2 * min - 1);
-    for (let mb = 0; mb < 4; mb++) {
-      let max = 0;
-      const e = Math.min(m, mb * 32 + 32);
-      for (let j = mb * 32; j < e; j++) if (d[j]! - min > max) max = d[j]! - min;
-      widths[mb] = max === 0 ? 0 : 32 - Math.clz32(max);
-      out[n++] = widths[mb]!;
-    }
-    for (let mb = 0; mb < 4 && mb * 32 < m; mb++) {
-      const w = widths[mb]!;
-      if (w === 0) continue;
-      let acc = 0;
-      let bits = 0;
-      for (let j = mb * 32; j < mb * 32 + 32; j++) {
-        acc |= (j < m ? d[j]! - min : 0) << bits;
-        bits += w;
-        while (bits >= 8) {
-          out[n++] = acc & 255;
-          acc >>>= 8;
-          bits -= 8;
-        }
-      }
-    }
-  }
-  return out.subarray(0, n);
-}
-
-/** The first value when int64 words (pairs) count up by one from a safe integer, else undefined. */
-function countingRun(h: Int32Array): number | undefined {
-  const n = h.length >> 1;
-  const first = h[1]! * 4294967296 + (h[0]! >>> 0);
-  if (!Number.isSafeInteger(first + n)) return undefined;
-  let lo = h[0]!;
-  let hi = h[1]!;
-  for (let i = 1; i < n; i++) {
-    const next = (lo + 1) | 0;
-    if (lo === -1) hi++;
-    lo = next;
-    if (h[2 * i] !== lo || h[2 * i + 1] !== hi) return undefined;
-  }
-  return first;
-}
-
-/** DELTA_BINARY_PACKED of first, first + 1, …: every delta is the block's minimum, so every miniblock is 0 bits wide. */
-function countingDelta(first: number, n: number): Uint8Array {
-  const head = [...varintBytes(128), ...varintBytes(4), ...varintBytes(n), ...varintBytes(first >= 0 ? 2 * first : -2 * first - 1)];
-  const blocks = Math.ceil((n - 1) / 128);
-  const out = new Uint8Array(head.length + 5 * Math.max(blocks, 0));
-  out.set(head);
-  for (let b = 0, p = head.length; b < blocks; b++, p += 5) out[p] = 2; // min delta 1 (zigzag), then four widths of 0
-  return out;
-}
-
-/** DELTA_BINARY_PACKED of 32-bit values: blocks of 128 deltas in 4 miniblocks of 32, each bit-packed (LSB first) at its own width. */
-export function deltaBinaryPacked(v: Int32Array, asOffsets = false): Uint8Array {
-  // asOffsets: `v` holds count + 1 string offsets and the values are their lengths
-  const count = asOffsets ? v.length - 1 : v.length;
-  return deltaPacked(count, asOffsets ? (i: number): number => v[i + 1]! - v[i]! : (i: number): number => v[i]!)!;
-}
-
-/** DELTA_BINARY_PACKED of `count` integers (doubles, |delta| ≤ 2^53); undefined when a miniblock would need more than 45 bits. */
-function deltaPacked(count: number, at: (i: number) => number): Uint8Array | undefined {
-  // The largest it can be: a header, then per block a min delta, 4 widths and 4 × 32 values of ≤ 45 bits.
-  const out = new Uint8Array(40 + Math.ceil(count / 128) * (16 + 4 * 180));
-  let n = 0;
-  const varint = (x: number): void => {
-    while (x >= 128) {
-      out[n++] = (x % 128) | 128;
-      x = Math.floor(x / 128);
-    }
-    out[n++] = x;
-  };
-  const zigzag = (x: number): void => varint(x >= 0 ? 2 * x : -2 * x - 1);
-  varint(128);
-  varint(4);
-  varint(count);
-  zigzag(count ? at(0) : 0);
-  const d = new Float64Array(128);
-  const widths = [0, 0, 0, 0];
-  for (let b = 1; b < count; b += 128) {
-    const m = Math.min(128, count - b);
-    let min = Infinity;
-    for (let j = 0; j < m; j++) {
-      const x = at(b + j) - at(b + j - 1);
-      d[j] = x;
-      if (x < min) min = x;
-    }
-    zigzag(min);
-    for (let mb = 0; mb < 4; mb++) {
-      let max = 0;
-      const e = Math.min(m, mb * 32 + 32);
-      for (let j = mb * 32; j < e; j++) if (d[j]! - min > max) max = d[j]! - min;
-      widths[mb] = max === 0 ? 0 : max > 0xffffffff ? Math.floor(Math.log2(max)) + 1 : 32 - Math.clz32(max);
-      if (widths[mb]! > 45) return undefined; // the packer below keeps < 2^53 bits pending
-      out[n++] = widths[mb]!;
-    }
-    for (let mb = 0; mb < 4 && mb * 32 < m; mb++) {
-      const w = widths[mb]!;
-      if (w === 0) continue;
-      // 32 values × w bits, LSB first, padded with zeros
-      let acc = 0;
-      let bits = 0;
-      if (w <= 24) {
-        for (let j = mb * 32; j < mb * 32 + 32; j++) {
-          acc |= (j < m ? d[j]! - min : 0) << bits;
-          bits += w;
-          while (bits >= 8) {
-            out[n++] = acc & 255;
-            acc >>>= 8;
-            bits -= 8;
-          }
-        }
-      } else {
-        for (let j = mb * 32; j < mb * 32 + 32; j++) {
-          acc += (j < m ? d[j]! - min : 0) * 2 ** bits;
-          bits += w;
-          while (bits >= 8) {
-            out[n++] = acc % 256;
-            acc = Math.floor(acc / 256);
-            bits -= 8;
-          }
-        }
-      }
-    }
-  }
-  return out.subarray(0, n);
-}
-
 function physical(t: DataType): number {
   if (t.typeId === Type.Bool) return PT.BOOLEAN;
   if (t.typeId === Type.Utf8) return PT.BYTE_ARRAY;
@@ -465,9 +289,11 @@ function i64Bytes(v: bigint): Uint8Array {
 
 /**
  * `batch` (single-chunk columns of parquetWritable types) as a Parquet file: the buffers to
- * write one after another (views of Arrow's own buffers where the layouts agree).
+ * write one after another (views of Arrow's own buffers where the layouts agree), handed to
+ * `emit` a row group at a time and then the footer, so they can go to disk while the rest is
+ * encoded.
  */
-export function encodeParquet(batch: RecordBatch): Uint8Array[] {
+export function encodeParquet(batch: RecordBatch, emit: (parts: Uint8Array[]) => void): void {
   const n = batch.numRows;
   const fields = batch.schema.fields;
   const datas = fields.map((_, i) => {
@@ -475,7 +301,7 @@ export function encodeParquet(batch: RecordBatch): Uint8Array[] {
     if (v.data.length !== 1) throw new Error("encodeParquet: a column in several chunks");
     return v.data[0]!;
   });
-  const parts: Uint8Array[] = [];
+  let parts: Uint8Array[] = [];
   {
     let pos = 0;
     const write = (b: Uint8Array): void => {
@@ -514,6 +340,8 @@ export function encodeParquet(batch: RecordBatch): Uint8Array[] {
         groupBytes += header.length + size;
       });
       groups.push({ rows, chunks, bytes: groupBytes });
+      emit(parts);
+      parts = [];
     }
     const meta = new Thrift()
       .i32(1, 1)
@@ -556,43 +384,5 @@ export function encodeParquet(batch: RecordBatch): Uint8Array[] {
     write(le32(meta.length));
     write(new TextEncoder().encode("PAR1"));
   }
-  return parts;
-}
-
-/** Writes `batch` to `file` and fsyncs it (the caller renames it into place). */
-export function writeParquet(file: string, batch: RecordBatch): void {
-  const parts = encodeParquet(batch);
-  const fd = openSync(file, "w");
-  try {
-    for (const b of parts) for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** writeParquet on the thread pool: the caller's JS runs while the bytes go to disk. */
-export async function writeParquetAsync(file: string, parts: readonly Uint8Array[]): Promise<void> {
-  const fh = await open(file, "w");
-  try {
-    // writev in groups (one thread-pool round trip each); a short write goes on from where it stopped
-    let pos = 0;
-    for (let i = 0; i < parts.length; i += 256) {
-      const group = parts.slice(i, i + 256);
-      let done = (await fh.writev(group, pos)).bytesWritten;
-      for (const b of group) {
-        if (done >= b.length) {
-          done -= b.length;
-          pos += b.length;
-          continue;
-        }
-        for (let at = done; at < b.length; ) at += (await fh.write(b, at, b.length - at, pos + at)).bytesWritten;
-        pos += b.length;
-        done = 0;
-      }
-    }
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  emit(parts);
 }

@@ -8,6 +8,7 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { Bool, Float64, Int64, Table, TimestampMicrosecond, Utf8, makeData, makeVector, vectorFromArray } from "apache-arrow";
@@ -239,6 +240,49 @@ describe("events segments on the default DuckDB store", () => {
     expect((err as Error).message).toContain(dir);
     expect((await ds.all()).rows.find((r) => r.path === "b/7")).toEqual({ path: "b/7", n: 7 });
     fs.rmSync(dir);
+    await ds.close();
+  });
+
+  it("a segment's writes going short are carried on; one failing is IO naming the file, leaves no file and changes nothing", async () => {
+    const root = tempDir();
+    const ds = await Datasource.getOrCreate({ name: "w", path: root, root });
+    const table = bigTable();
+    const real = fs.writev;
+    const patch = (fake: typeof fs.writev): void => {
+      (fs as { writev: typeof fs.writev }).writev = fake;
+      syncBuiltinESMExports(); // segments.ts imports writev by name
+    };
+    let calls = 0;
+    try {
+      // every write takes at most 1000 bytes of its first buffer: the file is still whole
+      patch(((fd: number, bufs: NodeJS.ArrayBufferView[], pos: number, cb: never) => {
+        calls++;
+        const b = bufs.find((x) => x.byteLength > 0) ?? bufs[0]!;
+        const at = bufs.indexOf(b);
+        const part = new Uint8Array(b.buffer, b.byteOffset, Math.min(b.byteLength, 1000));
+        // the empty buffers before it count for nothing
+        real(fd, at > 0 ? [...bufs.slice(0, at), part] : [part], pos, cb);
+      }) as never);
+      await ds.uploadMetadata(table);
+      expect(calls).toBeGreaterThan(10);
+      expect(cells((await ds.all()).table)).toEqual(expected(table));
+      // one write failing (the disk full)
+      patch(((_fd: number, _bufs: unknown, _pos: number, cb: (err: Error | null) => void) => {
+        const err = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+        setImmediate(() => cb(err));
+      }) as never);
+      const other = Array.from({ length: 1200 }, (_, i) => ({ path: `other/${i}`, n: i }));
+      const err = (await ds.uploadMetadata(other).catch((e: unknown) => e)) as QuiverError;
+      expect(err).toMatchObject({ code: "IO" });
+      expect(err.message).toMatch(/ENOSPC/);
+      expect(err.message).toContain(".parquet.tmp-");
+    } finally {
+      patch(real);
+    }
+    const dir = path.join(root, "segments", ds.id);
+    expect(fs.readdirSync(dir)).toEqual(["0-0.parquet"]);
+    expect(await ds.versions()).toHaveLength(1);
+    expect(cells((await ds.all()).table)).toEqual(expected(table));
     await ds.close();
   });
 
