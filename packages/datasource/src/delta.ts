@@ -26,6 +26,18 @@ function putVarint(out: Uint8Array, n: number, x: number): number {
   return n;
 }
 
+let scratchBuf = new Uint8Array(0);
+/**
+ * A buffer of at least `size` bytes to encode into, shared by the encoders (they run one at a
+ * time, and their results are copied out at their exact size: what the largest possible
+ * encoding would take is ~1 MB per row group and column, most of it never used, and allocating
+ * it each time made the upload's garbage collections mark the whole heap more often).
+ */
+function scratch(size: number): Uint8Array {
+  if (scratchBuf.length < size) scratchBuf = new Uint8Array(Math.max(size, 2 * scratchBuf.length));
+  return scratchBuf;
+}
+
 function zigzag(x: number): number {
   return x >= 0 ? 2 * x : -2 * x - 1;
 }
@@ -80,7 +92,7 @@ export function deltaInt64(h: Int32Array): Uint8Array | undefined {
   if (count < 2) return undefined;
   const first = h[1]! * 4294967296 + (h[0]! >>> 0);
   if (!Number.isSafeInteger(first)) return undefined;
-  const out = new Uint8Array(40 + Math.ceil(count / 128) * (16 + 4 * 96));
+  const out = scratch(40 + Math.ceil(count / 128) * (16 + 4 * 96));
   let n = header(out, count, first);
   const d = new Int32Array(128);
   for (let b = 1; b < count; b += 128) {
@@ -104,7 +116,7 @@ export function deltaInt64(h: Int32Array): Uint8Array | undefined {
       if (w) n = pack24(out, n, d, s, m, min, w);
     }
   }
-  return out.subarray(0, n);
+  return out.slice(0, n);
 }
 
 /** The first value when int64 words (pairs) count up by one from a safe integer, else undefined. */
@@ -121,6 +133,17 @@ export function countingRun(h: Int32Array): number | undefined {
     if (h[2 * i] !== lo || h[2 * i + 1] !== hi) return undefined;
   }
   return first;
+}
+
+const counting = new WeakMap<BigInt64Array, number>();
+/** Marks int64 values built as first, first + 1, … and never changed (a commit's `_seq`), so that encoding them need not check so. */
+export function markCounting(values: BigInt64Array, first: number): void {
+  counting.set(values, first);
+}
+/** The value at index i of marked values (markCounting), else undefined. */
+export function countingAt(values: unknown, i: number): number | undefined {
+  const first = values instanceof BigInt64Array ? counting.get(values) : undefined;
+  return first === undefined ? undefined : first + i;
 }
 
 /** DELTA_BINARY_PACKED of first, first + 1, …: every delta is the block's minimum, so every miniblock is 0 bits wide. */
@@ -141,7 +164,7 @@ export function deltaBinaryPacked(v: Int32Array, asOffsets = false): Uint8Array 
   const count = asOffsets ? v.length - 1 : v.length;
   const value = (i: number): number => (asOffsets ? v[i + 1]! - v[i]! : v[i]!);
   // The largest it can be: a header, then per block a min delta, 4 widths and 4 × 32 values of ≤ 33 bits.
-  const out = new Uint8Array(40 + Math.ceil(count / 128) * (16 + 4 * 132));
+  const out = scratch(40 + Math.ceil(count / 128) * (16 + 4 * 132));
   let n = header(out, count, count ? value(0) : 0);
   const d = new Float64Array(128);
   let prev = count ? value(0) : 0;
@@ -178,5 +201,5 @@ export function deltaBinaryPacked(v: Int32Array, asOffsets = false): Uint8Array 
       n = w <= 24 ? pack24(out, n, d, s, m, min, w) : pack45(out, n, d, s, m, min, w);
     }
   }
-  return out.subarray(0, n);
+  return out.slice(0, n);
 }

@@ -14,6 +14,7 @@ import { type Data, type DataType, Field, RecordBatch, Schema, Struct, makeData,
 import { Int64, Utf8 } from "apache-arrow";
 import { QuiverError, type Store, buildData, sameType, vectorToValues } from "@quiver/core";
 import { BlobStore } from "./blobs.js";
+import { markCounting } from "./delta.js";
 import type { LogState } from "./log.js";
 import { type FieldType, LIST_FAST, arrowType, checkValue, mergeInferred, typeOfValue, wellFormed } from "./types.js";
 
@@ -303,13 +304,26 @@ function buildBatch(
 /** `_seq` (seq0 + row, of `rows` or of every row) as Arrow Int64 data, written as 32-bit words (buildData converts each to a BigInt: 1M took 77 ms). */
 function seqData(type: DataType, seq0: number, n: number, rows: readonly number[] | undefined): Data {
   const w = new Int32Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    const x = seq0 + (rows ? rows[i]! : i);
-    const hi = Math.floor(x / 4294967296);
-    w[2 * i] = (x - hi * 4294967296) | 0;
-    w[2 * i + 1] = hi;
+  if (rows)
+    for (let i = 0; i < n; i++) {
+      const x = seq0 + rows[i]!;
+      const hi = Math.floor(x / 4294967296);
+      w[2 * i] = (x - hi * 4294967296) | 0;
+      w[2 * i + 1] = hi;
+    }
+  else {
+    // seq0, seq0 + 1, …: the low word counts up, carrying into the high one
+    let hi = Math.floor(seq0 / 4294967296);
+    let lo = seq0 - hi * 4294967296;
+    for (let i = 0; i < 2 * n; i += 2) {
+      w[i] = lo | 0;
+      w[i + 1] = hi;
+      if (++lo === 4294967296) (lo = 0), hi++;
+    }
   }
-  return makeData({ type: type as Int64, length: n, nullCount: 0, data: new BigInt64Array(w.buffer) as never });
+  const values = new BigInt64Array(w.buffer);
+  if (!rows) markCounting(values, seq0); // the segment writer need not check that they count up
+  return makeData({ type: type as Int64, length: n, nullCount: 0, data: values as never });
 }
 
 /** The first seq not visible at `asOf` (events of later commits are ignored). */

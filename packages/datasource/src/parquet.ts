@@ -11,7 +11,7 @@
  * column its null count.
  */
 import { type Data, DataType, type RecordBatch, TimeUnit, Type } from "apache-arrow";
-import { countingDelta, countingRun, deltaBinaryPacked, deltaInt64, varintBytes } from "./delta.js";
+import { countingAt, countingDelta, countingRun, deltaBinaryPacked, deltaInt64, varintBytes } from "./delta.js";
 
 /** Rows per row group (one page per column each). */
 const GROUP_ROWS = 131_072;
@@ -254,7 +254,7 @@ function plainValues(
   // one in a commit's shard 0, in O(blocks).
   if (!(v instanceof BigInt64Array) || n === nulls) return { bytes: [bytes] };
   const h32 = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-  const run = nulls === 0 && stats ? countingRun(h32) : undefined;
+  const run = nulls === 0 && stats ? (countingAt(v, o) ?? countingRun(h32)) : undefined;
   if (run !== undefined) return { bytes: [countingDelta(run, n)], delta: true, min: BigInt(run), max: BigInt(run + n - 1) };
   const packed = deltaInt64(h32);
   if (!stats) return packed ? { bytes: [packed], delta: true } : { bytes: [bytes] };
