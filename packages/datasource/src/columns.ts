@@ -53,9 +53,18 @@ export function packBits(bytes: Uint8Array, n: number): { bits: Uint8Array; coun
   return { bits, count };
 }
 
+let allOnes = new Uint8Array(0);
+/** n bytes of 1, shared: never written (a column's `valid` may be a view of it until its first write). */
+export function ones(n: number): Uint8Array {
+  if (allOnes.length < n) allOnes = new Uint8Array(Math.max(n, 2 * allOnes.length)).fill(1);
+  return allOnes.subarray(0, n);
+}
+
 export abstract class Column {
   // Small to start: a datapoint with thousands of fields has thousands of columns.
-  valid = new Uint8Array(16);
+  valid: Uint8Array = new Uint8Array(16);
+  /** `valid` is a view of ones() (a first append without nulls): copied before any write. */
+  private validShared = false;
   n = 0;
   /** False while every row has a value (results then need no validity pass). */
   protected mayBeNull = false;
@@ -67,15 +76,27 @@ export abstract class Column {
   /** Sets row `row` from row `i` of `data` (which must be valid there). */
   abstract setFrom(row: number, data: Data, i: number): void;
   clear(row: number): void {
+    this.growValid(this.n);
     this.valid[row] = 0;
     this.mayBeNull = true;
   }
   /** The rows `rows` as Arrow data. */
   abstract gather(rows: Int32Array): Data;
+  /** `valid`, writable, with room for `need` rows. */
   protected growValid(need: number): void {
-    this.valid = grow(this.valid, need);
+    this.valid = writable(this.valid, need, this.validShared);
+    this.validShared = false;
+  }
+  protected markValid(row: number): void {
+    this.growValid(this.n);
+    this.valid[row] = 1;
   }
   protected appendValid(data: Data, idx: Int32Array | null, count: number): void {
+    if (this.n === 0 && data.nullCount === 0 && count > 0) {
+      this.valid = ones(count);
+      this.validShared = true;
+      return;
+    }
     this.growValid(this.n + count);
     if (data.nullCount === 0) return void this.valid.fill(1, this.n, this.n + count);
     if (data.nullCount > 0) this.mayBeNull = true;
@@ -142,7 +163,7 @@ export class I64Column extends Column {
     if (this.shared) this.room(this.words.length);
     this.words[2 * row] = s[2 * i]!;
     this.words[2 * row + 1] = s[2 * i + 1]!;
-    this.valid[row] = 1;
+    this.markValid(row);
   }
   gather(rows: Int32Array): Data {
     const m = rows.length;
@@ -196,7 +217,7 @@ export class F64Column extends Column {
   setFrom(row: number, data: Data, i: number): void {
     if (this.shared) this.room(this.vals.length);
     this.vals[row] = this.src(data)[i]!;
-    this.valid[row] = 1;
+    this.markValid(row);
   }
   gather(rows: Int32Array): Data {
     const m = rows.length;
@@ -238,7 +259,7 @@ export class BoolColumn extends Column {
   }
   setFrom(row: number, data: Data, i: number): void {
     this.vals[row] = this.bit(data, i);
-    this.valid[row] = 1;
+    this.markValid(row);
   }
   gather(rows: Int32Array): Data {
     const m = rows.length;
@@ -257,6 +278,7 @@ export class BoolColumn extends Column {
 export class StrColumn extends Column {
   offs: Int32Array = new Int32Array(17);
   bytes: Uint8Array = new Uint8Array(256);
+  /** 1 for rows whose bytes are in `patch` (rows past its end are not). */
   patched = new Uint8Array(16);
   patch = new Map<number, Uint8Array>();
   /** `offs` and `bytes` are views of Arrow data (never written: copied first). */
@@ -272,14 +294,12 @@ export class StrColumn extends Column {
     this.growValid(this.n + count);
     this.own();
     this.offs = grow(this.offs, this.n + count + 1);
-    this.patched = grow(this.patched, this.n + count);
     this.valid.fill(0, this.n, this.n + count);
     this.offs.fill(this.offs[this.n]!, this.n + 1, this.n + count + 1);
     this.n += count;
   }
   append(data: Data, idx: Int32Array | null, count: number): void {
     this.appendValid(data, idx, count);
-    this.patched = grow(this.patched, this.n + count);
     const so = data.valueOffsets as Int32Array;
     const sb = data.values as Uint8Array;
     const o = data.offset;
@@ -327,8 +347,9 @@ export class StrColumn extends Column {
   }
   setBytes(row: number, b: Uint8Array): void {
     this.patch.set(row, b);
+    this.patched = grow(this.patched, this.n); // (grown only here: a row past its end is not patched)
     this.patched[row] = 1;
-    this.valid[row] = 1;
+    this.markValid(row);
     if (this.patch.size > 4096 && this.patch.size * 8 > this.n) this.compact();
   }
   /** The bytes of a row (a view; null rows give an empty view). */
@@ -436,7 +457,7 @@ export class AnyColumn extends Column {
   }
   setFrom(row: number, data: Data, i: number): void {
     this.vals[row] = vectorToValues(makeVector(data.slice(i, 1)))[0];
-    this.valid[row] = 1;
+    this.markValid(row);
   }
   gather(rows: Int32Array): Data {
     return buildData(

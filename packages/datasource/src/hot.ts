@@ -16,7 +16,7 @@
  */
 import { type Data, DataType, Field, RecordBatch, Schema, Struct, Table, TimeUnit, Type, Utf8, makeData } from "apache-arrow";
 import type { OrderBy, QueryNode } from "@quiver/core";
-import { AnyColumn, BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes, increasingData } from "./columns.js";
+import { AnyColumn, BoolColumn, type Column, F64Column, I64Column, StrColumn, cmpBytes, increasingData, ones } from "./columns.js";
 import { DELETED, type FieldRec, SEP } from "./events.js";
 import { T, compileKernel } from "./kernels.js";
 import type { EventLog, LogState } from "./log.js";
@@ -432,13 +432,6 @@ function compileOrder(keys: readonly OrderBy[], cols: ReadonlyMap<string, Column
     });
     return Int32Array.from(pos, (j) => rows[j]!);
   };
-}
-
-let allOnes = new Uint8Array(0);
-/** n bytes of 1, shared: only ever read. */
-function ones(n: number): Uint8Array {
-  if (allOnes.length < n) allOnes = new Uint8Array(Math.max(n, 2 * allOnes.length)).fill(1);
-  return allOnes.subarray(0, n);
 }
 
 /** One byte per row, 1 where valid (read only: a column without nulls shares `ones`). */

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Float64, Int64, Table, TimestampMicrosecond, Utf8, makeVector } from "apache-arrow";
 import { afterAll, expect, it } from "vitest";
 import { type QueryLike, buildData, field, queryFields, toNode } from "@quiver/core";
+import { ones } from "../dist/columns.js";
 import { Datasource } from "../dist/index.js";
 import { expectCode, tempDir } from "./helpers.js";
 
@@ -286,6 +287,8 @@ it.each([["whole"], ["sliced"]])("a first Arrow upload (%s) is held by reference
       expect((await a.all()).rows, step).toEqual((await b.all()).rows);
     }
     expect(buffers(table), `the uploaded table after ${step}`).toEqual(before);
+    // the shared all-ones validity the columns started from is untouched too
+    expect(ones(n).every((b) => b === 1), `ones() after ${step}`).toBe(true);
   };
   for (const ds of [hot, sql]) await ds.uploadMetadata(table);
   // every row as the table has it (a sliced table's rows were shifted by one before)
@@ -296,8 +299,8 @@ it.each([["whole"], ["sliced"]])("a first Arrow upload (%s) is held by reference
   for (const ds of [hot, sql]) expect((await ds.all()).rows).toEqual(rows);
   await same("upload");
   const writes: [string, (ds: Datasource) => Promise<unknown>][] = [
-    ["update", (ds) => ds.updateMetadata(["p/003.jpg", "p/004.jpg"], { n: -1, x: -0, s: "z", when: new Date(1) })],
     ["clear", (ds) => ds.deleteMetadata("p/005.jpg", ["n", "x", "s", "when"])],
+    ["update", (ds) => ds.updateMetadata(["p/003.jpg", "p/004.jpg"], { n: -1, x: -0, s: "z", when: new Date(1) })],
     ["delete", (ds) => ds.deleteDatapoints("p/006.jpg")],
     [
       "new paths",
