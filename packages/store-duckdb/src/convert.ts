@@ -396,10 +396,11 @@ export function toDuckValue(v: unknown, type: DuckDBType): DuckDBValue {
  * and a value equal to the previous long one reuses its struct (same heap bytes).
  */
 function writeStrings(raw: RawVector, data: Data, start: number, n: number): void {
+  // Arrow JS slices a column's value offsets (so no data.offset here), not its validity bits.
   const offs = data.valueOffsets as Int32Array;
   const bytes = data.values as Uint8Array;
   const validity = chunkValidity(data, start, n);
-  if (!validity && n > 1 && writeConstant(raw, offs, bytes, data.offset + start, n)) return;
+  if (!validity && n > 1 && writeConstant(raw, offs, bytes, start, n)) return;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let structs: Uint8Array | undefined; // inline structs, filled lazily
   let dupOf: Int32Array | undefined; // row → row whose struct it copies (+1), 0 = none
@@ -408,7 +409,7 @@ function writeStrings(raw: RawVector, data: Data, start: number, n: number): voi
   let refLen = -1;
   for (let i = 0; i < n; i++) {
     if (validity && ((validity[i >> 3]! >> (i & 7)) & 1) === 0) continue;
-    const r = data.offset + start + i;
+    const r = start + i;
     const a = offs[r]!;
     const len = offs[r + 1]! - a;
     if (len <= 12) {
@@ -485,7 +486,8 @@ function writeColumn(chunk: DuckDBDataChunk, c: number, data: Data, duck: DuckDB
     const vals = data.values as ArrayBufferView & { BYTES_PER_ELEMENT: number };
     const w = vals.BYTES_PER_ELEMENT;
     if (w === (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT) {
-      B.copy_data_to_vector(raw, 0, vals.buffer as ArrayBuffer, vals.byteOffset + (data.offset + start) * w, n * w);
+      // Fixed-width values come sliced (Arrow JS): data.offset counts only in the validity bits.
+      B.copy_data_to_vector(raw, 0, vals.buffer as ArrayBuffer, vals.byteOffset + start * w, n * w);
       writeValidity(raw, chunkValidity(data, start, n));
       return;
     }

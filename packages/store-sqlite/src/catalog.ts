@@ -116,7 +116,7 @@ export function wideColumns(batch: RecordBatch): Set<string> {
     for (const d of batch.getChildAt(i)!.data) {
       const hi = new Int32Array((d.values as BigInt64Array).buffer, (d.values as BigInt64Array).byteOffset, d.values.length * 2);
       for (let k = 0; k < d.length; k++) {
-        const h = hi[2 * (d.offset + k) + 1]!;
+        const h = hi[2 * k + 1]!; // values come sliced (Arrow JS): data.offset counts only in the validity
         if (h >= 2097152 || h < -2097152) {
           out.add(f.name);
           break;

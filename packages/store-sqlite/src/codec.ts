@@ -161,7 +161,7 @@ function rawTimes(v: Vector): (number | bigint | null)[] {
         out.push(null);
         continue;
       }
-      const j = data.offset + i;
+      const j = i; // values come sliced (Arrow JS): data.offset counts only in the validity
       const h = hi[2 * j + 1]!;
       out.push(h < 2097152 && h >= -2097152 ? h * TWO32 + lo[2 * j]! : vals[j]!);
     }

@@ -151,7 +151,7 @@ function gatherInt64(chunks: readonly Data[], type: DataType, indices?: ArrayLik
       nulls++;
       continue;
     }
-    out[i] = (d.values as BigInt64Array)[d.offset + j]!;
+    out[i] = (d.values as BigInt64Array)[j]!; // values come sliced (Arrow JS); the offset is the validity's
     valid[i >> 3]! |= 1 << (i & 7);
   }
   return makeData({ type: type as TimestampMicrosecond, length: n, nullCount: nulls, nullBitmap: nulls ? valid : undefined, data: out });

@@ -21,7 +21,8 @@ function keyColumn(batch: RecordBatch, name: string): unknown[] {
   const out: unknown[] = [];
   for (const d of col.data) {
     const raw = d.values as BigInt64Array;
-    for (let j = 0; j < d.length; j++) out.push(d.nullCount > 0 && !d.getValid(j) ? null : raw[d.offset + j]! * per);
+    // The values come sliced (Arrow JS): the data's offset counts only in its validity bits.
+    for (let j = 0; j < d.length; j++) out.push(d.nullCount > 0 && !d.getValid(j) ? null : raw[j]! * per);
   }
   return out;
 }
