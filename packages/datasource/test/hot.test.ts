@@ -288,7 +288,10 @@ it.each([["whole"], ["sliced"]])("a first Arrow upload (%s) is held by reference
     }
     expect(buffers(table), `the uploaded table after ${step}`).toEqual(before);
     // the shared all-ones validity the columns started from is untouched too
-    expect(ones(n).every((b) => b === 1), `ones() after ${step}`).toBe(true);
+    expect(
+      ones(n).every((b) => b === 1),
+      `ones() after ${step}`,
+    ).toBe(true);
   };
   for (const ds of [hot, sql]) await ds.uploadMetadata(table);
   // every row as the table has it (a sliced table's rows were shifted by one before)

@@ -162,7 +162,7 @@ describe("postgres: runs found through spans", () => {
     expect(await state(schema)).toBe("stale");
     await t.logBatch([{ x: 7 }]);
     expect(await state(schema)).toBe("ok");
-    expect((await t.toRows()).map((r) => r.x).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 99]);
+    expect((await t.toRows()).map((r) => r.x).sort((a, b) => Number(a) - Number(b))).toEqual([1, 2, 3, 4, 5, 6, 7, 99]);
     await pg.begin(async (tx) => {
       await tx.unsafe("SET LOCAL session_replication_role = replica");
       await tx.unsafe(`UPDATE "${schema}".events SET track_id = 'other' WHERE x = 99`);
