@@ -5,6 +5,7 @@
  */
 import { type Data, type RecordBatch, Type, type Utf8 } from "apache-arrow";
 import type { QueryNode } from "@quiver/core";
+import { vectorToValues } from "@quiver/core/store-kit";
 import type { TableInfo } from "./catalog.js";
 import { arrayText } from "./literal.js";
 import { ident, type SqlBuilder } from "./sql.js";
@@ -14,11 +15,15 @@ export const SPANS_ADD = (S: string) => `SELECT ${S}._quiver_spans_add($1, $2, $
 /** Rebuilds a table's spans from its rows (after a delete renumbered them, or an update moved runs). */
 export const SPANS_REBUILD = (S: string) => `SELECT ${S}._quiver_spans_rebuild($1, NULL)`;
 
-const same = (a: Uint8Array, a0: number, a1: number, b0: number, b1: number): boolean => {
+/** Whether bytes [a0, a1) and [b0, b1) of `a` are the same. */
+function same(a: Uint8Array, a0: number, a1: number, b0: number, b1: number): boolean {
   if (a1 - a0 !== b1 - b0) return false;
   for (let k = 0; k < a1 - a0; k++) if (a[a0 + k] !== a[b0 + k]) return false;
   return true;
-};
+}
+
+// ignoreBOM: an id that starts with U+FEFF keeps it (the default decoder strips it), as core's reads do.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * The parameters of SPANS_ADD for `batch` after the table and row count: each run's id with its
@@ -27,37 +32,52 @@ const same = (a: Uint8Array, a0: number, a1: number, b0: number, b1: number): bo
  */
 export function batchSpans(batch: RecordBatch): [ids: string, firsts: string, lasts: string] | undefined {
   const i = batch.schema.fields.findIndex((f) => f.name === "track_id");
-  if (i < 0 || batch.schema.fields[i]!.type.typeId !== Type.Utf8) return undefined;
+  if (i < 0) return undefined;
   const runs = new Map<string, [number, number]>();
-  const decoder = new TextDecoder();
+  const field = batch.schema.fields[i]!;
+  if (field.type.typeId !== Type.Utf8) {
+    // Another layout of strings (LargeUtf8 maps to other storage today, which leaves spans; kept
+    // so a run's rows are never left out of its spans): through core's values. Not strings: no run.
+    vectorToValues(batch.getChildAt(i)!, field).forEach((v, r) => {
+      if (typeof v !== "string") return;
+      const cur = runs.get(v);
+      if (cur) cur[1] = r;
+      else runs.set(v, [r, r]);
+    });
+    return spansText(runs);
+  }
   let row = 0;
   for (const d of batch.getChildAt(i)!.data as Data<Utf8>[]) {
+    // Arrow JS slices a column's value offsets; only its validity bits keep d.offset.
     const offsets = d.valueOffsets as Int32Array;
     const bytes = d.values as Uint8Array;
     const valid = d.nullCount > 0 ? d.nullBitmap : undefined;
-    let prev = -1;
     let cur: [number, number] | undefined;
+    let prev = 0; // the row of `cur`'s id in this data
     for (let r = 0; r < d.length; r++, row++) {
-      const at = d.offset + r;
-      if (valid && !((valid[at >> 3]! >> (at & 7)) & 1)) continue;
-      const a = offsets[at]!;
-      const b = offsets[at + 1]!;
-      if (cur && prev >= 0 && same(bytes, a, b, offsets[prev]!, offsets[prev + 1]!)) {
+      const bit = d.offset + r;
+      if (valid && !((valid[bit >> 3]! >> (bit & 7)) & 1)) continue;
+      const a = offsets[r]!;
+      const b = offsets[r + 1]!;
+      if (cur && same(bytes, a, b, offsets[prev]!, offsets[prev + 1]!)) {
         cur[1] = row;
         continue;
       }
-      const id = decoder.decode(bytes.subarray(a, b));
+      const id = utf8.decode(bytes.subarray(a, b));
       cur = runs.get(id);
       if (cur) cur[1] = row;
       else runs.set(id, (cur = [row, row]));
-      prev = at;
+      prev = r;
     }
   }
+  return spansText(runs);
+}
+
+function spansText(runs: Map<string, [number, number]>): [ids: string, firsts: string, lasts: string] | undefined {
   if (runs.size === 0) return undefined;
-  const ids = [...runs.keys()];
   const spans = [...runs.values()];
   return [
-    arrayText("text", ids),
+    arrayText("text", [...runs.keys()]),
     arrayText(
       "int8",
       spans.map((s) => s[0]),

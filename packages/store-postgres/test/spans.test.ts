@@ -54,6 +54,11 @@ describe("postgres: runs found through spans", () => {
     const mixed = Array.from({ length: 3000 }, (_, k) => ({ x: x++, track_id: ["p", "q", ts[0]!.trackId][k % 3]! }));
     await s.append("events", rowsToBatch(mixed));
     for (const r of mixed) add(r.track_id, [r.x]);
+    // A slice of a batch (an Arrow offset: its value offsets come sliced, its validity bits do
+    // not), with a run id that starts with a BOM and rows without a run.
+    const more = Array.from({ length: 40 }, (_, k) => ({ x: x++, track_id: k % 4 === 3 ? null : ["\uFEFFbom", "p", "bom"][k % 3]! }));
+    await s.append("events", rowsToBatch(more).slice(7, 31));
+    for (const r of more.slice(7, 31)) if (r.track_id !== null) add(r.track_id, [r.x]);
     for (const [id, xs] of want) expect(await runRows(s, "events", id)).toEqual(xs);
     for (const t of ts) expect((await t.toRows()).map((r) => r.x)).toEqual(want.get(t.trackId));
     expect(await s.count("events", field("track_id").eq(ts[1]!.trackId).node)).toBe(want.get(ts[1]!.trackId)!.length);
