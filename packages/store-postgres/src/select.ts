@@ -16,8 +16,7 @@ export function whereOf(S: string, info: TableInfo, where: QueryNode | undefined
 export function fromWhere(S: string, info: TableInfo, where: QueryNode | undefined, b: SqlBuilder, shape?: RunShape): string {
   const T = `${S}.${ident(info.ident)}`;
   const id = shape === "spans" ? aboutOneRun(info, where) : undefined;
-  if (id === undefined || !where) return `${T}${whereOf(S, info, where, b)}`;
-  return spansFrom(S, info, id, T, b.where(where), b);
+  return id === undefined ? `${T}${whereOf(S, info, where, b)}` : spansFrom(S, info, id, T, b.where(where!), b);
 }
 
 /** The SELECT answering `options` over `info`, with its parameters and output columns. */

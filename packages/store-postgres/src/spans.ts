@@ -15,6 +15,10 @@ export const SPANS_ADD = (S: string) => `SELECT ${S}._quiver_spans_add($1, $2, $
 /** Rebuilds a table's spans from its rows (after a delete renumbered them, or an update moved runs). */
 export const SPANS_REBUILD = (S: string) => `SELECT ${S}._quiver_spans_rebuild($1, NULL)`;
 
+/** Every position (the range a read of a run takes when its spans are not trusted). */
+const MIN_POS = "'-9223372036854775808'::int8";
+const MAX_POS = "'9223372036854775807'::int8";
+
 /** Whether bytes [a0, a1) and [b0, b1) of `a` are the same. */
 function same(a: Uint8Array, a0: number, a1: number, b0: number, b1: number): boolean {
   if (a1 - a0 !== b1 - b0) return false;
@@ -132,12 +136,8 @@ export function aboutOneRun(info: TableInfo, where: QueryNode | undefined): stri
  * snapshot: when the spans are not 'ok' (a foreign write: catalog.ts), one span covers all.
  */
 export function spansFrom(S: string, info: TableInfo, id: string, T: string, where: string, b: SqlBuilder): string {
-  const t = b.param(info.name, "text");
-  const r = b.param(id, "text");
-  const state = `(SELECT spans FROM ${S}._quiver_tables WHERE name = ${t})`;
-  const spans =
-    `SELECT lo AS _quiver_lo, hi AS _quiver_hi FROM ${S}._quiver_spans WHERE tbl = ${t} AND track_id = ${r} AND ${state} = 'ok'` +
-    ` UNION ALL SELECT '-9223372036854775808'::int8, '9223372036854775807'::int8 WHERE ${state} IS DISTINCT FROM 'ok'`;
+  const { ok, ofRun } = runSql(S, info, id, b);
+  const spans = `SELECT lo AS _quiver_lo, hi AS _quiver_hi FROM ${ofRun} AND ${ok}` + ` UNION ALL SELECT ${MIN_POS}, ${MAX_POS} WHERE NOT coalesce(${ok}, false)`;
   const P = ident("_quiver_pos");
   // OFFSET 0 keeps the lateral subquery a nested loop of primary key ranges (not flattened into a join the planner may turn into a scan).
   return `(${spans}) s CROSS JOIN LATERAL (SELECT * FROM ${T} WHERE ${P} BETWEEN s._quiver_lo AND s._quiver_hi AND ${where} OFFSET 0) t`;
@@ -152,10 +152,15 @@ export function spansFrom(S: string, info: TableInfo, id: string, T: string, whe
 export function narrowToRun(S: string, info: TableInfo, where: QueryNode | undefined, b: SqlBuilder): string {
   const id = aboutOneRun(info, where);
   if (id === undefined) return "";
+  const { ok, ofRun } = runSql(S, info, id, b);
+  // Spans trusted: the run's first to last position (none: an empty range); else every position.
+  const bound = (agg: string, none: string, all: string) => `(CASE WHEN coalesce(${ok}, false) THEN coalesce((SELECT ${agg} FROM ${ofRun}), ${none}) ELSE ${all} END)`;
+  return `${ident("_quiver_pos")} BETWEEN ${bound("min(lo)", "1", MIN_POS)} AND ${bound("max(hi)", "0", MAX_POS)}`;
+}
+
+/** SQL pieces of a read of run `id`: whether the table's spans are trusted, and its spans (a FROM … WHERE). */
+function runSql(S: string, info: TableInfo, id: string, b: SqlBuilder): { ok: string; ofRun: string } {
   const t = b.param(info.name, "text");
   const r = b.param(id, "text");
-  const bound = (agg: string, none: string, all: string) =>
-    `(SELECT CASE WHEN q.spans = 'ok' THEN coalesce((SELECT ${agg} FROM ${S}._quiver_spans WHERE tbl = ${t} AND track_id = ${r}), ${none}) ELSE ${all} END FROM ${S}._quiver_tables q WHERE q.name = ${t})`;
-  const P = ident("_quiver_pos");
-  return `${P} BETWEEN ${bound("min(lo)", "1", "'-9223372036854775808'::int8")} AND ${bound("max(hi)", "0", "'9223372036854775807'::int8")}`;
+  return { ok: `((SELECT spans FROM ${S}._quiver_tables WHERE name = ${t}) = 'ok')`, ofRun: `${S}._quiver_spans WHERE tbl = ${t} AND track_id = ${r}` };
 }
