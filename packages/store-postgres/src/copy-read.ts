@@ -362,12 +362,15 @@ export async function* copyRows(
     .tx(async (q) => {
       const set = params.length ? q.unsafe(`SELECT ${params.map((_, i) => `set_config('${SETTING}${i + 1}', $${i + 1}, true)`).join(", ")}`, [...params]).execute() : undefined;
       set?.catch(() => undefined); // awaited below; its failure fails what follows it
-      await q.unsafe(`LOCK TABLE ${T} IN ACCESS SHARE MODE`);
-      await set;
+      const lock = q.unsafe(`LOCK TABLE ${T} IN ACCESS SHARE MODE`).execute();
+      lock.catch(() => undefined);
+      // Sent right behind the lock (one round trip for both): the server answers it once the lock is held.
       const types = await q.unsafe<{ ident: string; oid: number }[]>(
         `SELECT attname AS ident, atttypid::int AS oid FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
         [T],
       );
+      await lock;
+      await set;
       const oids = new Map(types.map((t) => [t.ident, Number(t.oid)]));
       for (const c of columns) {
         if (c.col && oids.get(c.col.ident) !== expectedOid(c.col.storage))
