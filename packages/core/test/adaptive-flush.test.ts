@@ -6,6 +6,7 @@
 import type { RecordBatch } from "apache-arrow";
 import { describe, expect, it, vi } from "vitest";
 import { MemoryStore, Session, Tracker } from "../dist/index.js";
+import { SessionRecords } from "../dist/series/record.js";
 import { WriteBuffer } from "../dist/write/buffer.js";
 
 /** A memory store that records the size of every append. */
@@ -203,5 +204,49 @@ describe("append receipts at exit", () => {
     b.stage(push, 2);
     expect(b.takeParts()).toEqual({ inDoubt: { items: [1], token: "tok-1" }, rest: [2] });
     b.stop();
+  });
+});
+
+describe("the session record at exit", () => {
+  /** A memory store with receipts whose appends to the record table hang until closeSync, which commits them or not. */
+  class HangingRecordStore extends MemoryStore {
+    receipts: { tracked: boolean; committed: boolean }[] = [];
+    hang = false;
+    calls = 0;
+    commitOnClose = true;
+    constructor() {
+      super();
+      Object.defineProperty(this, "capabilities", { value: { ...this.capabilities, appendReceipts: true } });
+    }
+    override async append(table: string, batch: RecordBatch, options?: { receipt?: { tracked: boolean; committed: boolean } }): Promise<void> {
+      if (!this.hang || !table.endsWith("/session")) return super.append(table, batch);
+      this.calls++;
+      if (options?.receipt) {
+        options.receipt.tracked = true;
+        this.receipts.push(options.receipt);
+      }
+      return new Promise<void>(() => undefined);
+    }
+    override closeSync(): void {
+      for (const r of this.receipts) r.committed = this.commitOnClose;
+    }
+  }
+
+  it.each([
+    [true, 0],
+    [false, 1],
+  ])("a description whose write was in flight is taken again only if the store did not commit it (committed: %s)", async (commitOnClose, taken) => {
+    const store = new HangingRecordStore();
+    store.commitOnClose = commitOnClose;
+    const rec = new SessionRecords(() => store, undefined, "p/e", undefined);
+    await rec.open({}, (err: unknown) => {
+      throw err;
+    });
+    store.hang = true;
+    rec.describeTrack("loss", { description: "the loss" });
+    void rec.flush();
+    await until(() => store.calls > 0);
+    const out = rec.takeSync();
+    expect(out.reduce((n: number, b: { batch: RecordBatch }) => n + b.batch.numRows, 0)).toBe(taken);
   });
 });

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import type { RecordBatch } from "apache-arrow";
 import {
   and,
   field,
@@ -184,5 +185,27 @@ describe("teeStore", () => {
     expect(await t.setValue("tag", "v")).toBe(2);
     expect((await readRows(b, "events")).map((r) => r.tag)).toEqual(["v", "v"]);
     await t.close();
+  });
+});
+
+describe("teeStore mirrors", () => {
+  /** A memory store whose appends take a while (a disk or a server). */
+  class SlowStore extends MemoryStore {
+    appends = 0;
+    override async append(table: string, batch: RecordBatch): Promise<void> {
+      this.appends++;
+      await new Promise((r) => setTimeout(r, 5));
+      return super.append(table, batch);
+    }
+  }
+
+  it("appends racing through a tee (a session's tracks flushing at once) reach a slow mirror once each", async () => {
+    const a = new MemoryStore();
+    const b = new SlowStore();
+    const tee = teeStore(a, b);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => tee.append("t", rowsToBatch([{ i }]))));
+    expect(b.appends).toBe(6);
+    expect((await readRows(b, "t")).map((r) => r.i).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    await tee.close();
   });
 });

@@ -9,8 +9,9 @@
 import { isDeepStrictEqual } from "node:util";
 import { type Row, rowsToBatch } from "../arrow/batches.js";
 import { describeValue, QuiverError } from "../errors.js";
-import type { Store, StoreOpenOptions } from "../store/contract.js";
+import type { AppendReceipt, Store, StoreOpenOptions } from "../store/contract.js";
 import { readRows } from "../store/scan.js";
+import { exitStoreOf, type Staging, WriteBuffer } from "../write/buffer.js";
 import type { ExitBatch } from "../write/exit.js";
 import type { Description, SessionRecord, SessionSidecars, TrackInfo } from "./sidecars.js";
 
@@ -57,11 +58,15 @@ export function splitPrefix(prefix: string): { name: string; workspace: string |
   return { name: parts[parts.length - 1]!, workspace: parts.length >= 2 ? parts[parts.length - 2]! : null, namespace: parts.length >= 3 ? parts[parts.length - 3]! : null };
 }
 
+const ROWS: Staging<Row[]> = { fresh: () => [], concat: (a, b) => a.concat(b), slice: (s, a, b) => s.slice(a, b) };
+const push = (row: Row, rows: Row[]): void => void rows.push(row);
+
 export class SessionRecords {
   readonly table: string;
   private record: SessionRecord;
   private readonly tracks = new Map<string, Row>();
-  private staged: Row[] = [];
+  /** Changes not yet written; a write in flight at exit is settled by its receipt (never written twice). */
+  private readonly buffer: WriteBuffer<Row[]>;
   private stagedTracks = new Map<string, Row>();
   private lastTs = 0;
   /** The record's change not yet in the sidecars. */
@@ -76,6 +81,17 @@ export class SessionRecords {
     this.table = `${prefix}/session`;
     const { name, workspace } = splitPrefix(prefix);
     this.record = { name, workspace, readme: null, tags: [], metadata: null, createdAt: new Date().toISOString() };
+    this.buffer = new WriteBuffer(
+      (rows, receipt) => this.write(rows, receipt),
+      ROWS,
+      { flushInterval: 0, flushDelay: 0 },
+      `the session record ${JSON.stringify(this.table)}`,
+      exitStoreOf(store),
+    );
+  }
+
+  private write(rows: Row[], receipt: AppendReceipt): Promise<void> {
+    return this.store().append(this.table, rowsToBatch(rows), { receipt });
   }
 
   private ts(): number {
@@ -108,7 +124,7 @@ export class SessionRecords {
     if (readOnly || (exists && Object.keys(update).length === 0 && (side || !this.sidecars))) return;
     const change = exists ? { ...update, updatedAt: new Date().toISOString() } : { ...this.record, ...update };
     Object.assign(this.record, change);
-    this.staged.push({ _ts: this.ts(), kind: "session", track: "", record: JSON.stringify(change) });
+    void this.buffer.stage(push, { _ts: this.ts(), kind: "session", track: "", record: JSON.stringify(change) });
     this.recordUpdate = update;
     try {
       await this.flush();
@@ -128,7 +144,7 @@ export class SessionRecords {
     if (Object.keys(d).length === 0) return;
     this.tracks.set(track, { ...this.tracks.get(track), ...d });
     this.stagedTracks.set(track, { ...this.stagedTracks.get(track), ...d });
-    this.staged.push({ _ts: this.ts(), kind: "track", track, record: JSON.stringify(d) });
+    void this.buffer.stage(push, { _ts: this.ts(), kind: "track", track, record: JSON.stringify(d) });
   }
 
   async trackInfo(track: string): Promise<TrackInfo> {
@@ -138,16 +154,12 @@ export class SessionRecords {
   }
 
   get pending(): number {
-    return this.staged.length + (this.recordUpdate ? 1 : 0);
+    return this.buffer.pending + (this.recordUpdate ? 1 : 0);
   }
 
   /** Writes the staged rows, then the sidecars; on a fault they stay staged for the next flush. */
   async flush(): Promise<void> {
-    const rows = this.staged;
-    if (rows.length) {
-      await this.store().append(this.table, rowsToBatch(rows));
-      this.staged = this.staged.slice(rows.length);
-    }
+    await this.buffer.flush();
     this.writeSidecars();
   }
 
@@ -164,13 +176,17 @@ export class SessionRecords {
 
   /** At exit: the staged rows as a batch for the exit writer (sidecars written now). */
   takeSync(): ExitBatch[] {
-    const rows = this.staged;
-    this.staged = [];
+    this.buffer.stop();
+    const { inDoubt, rest } = this.buffer.takeParts();
     try {
       this.writeSidecars();
     } catch (err) {
       process.stderr.write(`[quiver] track descriptions of ${this.prefix} not written to ${this.sidecars?.location}: ${(err as Error).message}\n`);
     }
-    return rows.length ? [{ store: this.store(), storeOptions: this.storeOptions, table: this.table, batch: rowsToBatch(rows) }] : [];
+    const to = { store: this.store(), storeOptions: this.storeOptions, table: this.table };
+    const out: ExitBatch[] = [];
+    if (inDoubt) out.push({ ...to, batch: rowsToBatch(inDoubt.items), token: inDoubt.token });
+    if (rest.length) out.push({ ...to, batch: rowsToBatch(rest) });
+    return out;
   }
 }

@@ -12,9 +12,9 @@
 import type { RecordBatch } from "apache-arrow";
 import type { Row } from "../arrow/batches.js";
 import { asStoreError, QuiverError } from "../errors.js";
-import { onProcessExit, storeMembers } from "../write/exit.js";
+import { type ExitBatch, onProcessExit, storeMembers } from "../write/exit.js";
 import type { QueryNode } from "../query/query.js";
-import type { AppendOptions, ScanOptions, Store } from "./contract.js";
+import type { AppendOptions, AppendReceipt, ScanOptions, Store } from "./contract.js";
 
 const MAX_BACKLOG = 1000;
 
@@ -22,27 +22,84 @@ interface Pending {
   table: string;
   batch: RecordBatch;
   options?: AppendOptions;
+  /** The primary's receipt while the primary's append runs: the mirrors wait for it. */
+  primary?: AppendReceipt;
 }
 
 class Mirror {
+  /** Batches not yet taken, in order (those still waiting for the primary among them). */
   readonly backlog: Pending[] = [];
   fault: QuiverError | undefined;
+  /** The write running now, with its own receipt (the caller's is the primary's). */
+  private flying: { p: Pending; receipt: AppendReceipt } | undefined;
+  /** The drain running now: one at a time, or two would write the same batch. */
+  private running: Promise<void> | undefined;
   constructor(readonly store: Store) {}
 
-  /** Writes the backlog, then `next`; whatever fails stays in the backlog. Never rejects. */
-  async take(next?: Pending): Promise<void> {
-    if (next) this.backlog.push(next);
-    while (this.backlog.length) {
-      const p = this.backlog[0]!;
+  /** Batches the primary has committed and this mirror has not taken. */
+  get behind(): number {
+    return this.backlog.reduce((n, p) => n + (p.primary ? 0 : 1), 0);
+  }
+
+  /** Writes the backlog's ready batches in order; whatever fails stays. Never rejects. */
+  async take(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.behind === 0) return;
+    this.running = (async () => {
       try {
-        await this.store.append(p.table, p.batch, p.options);
+        await this.drain();
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    for (let p = this.backlog.find((q) => !q.primary); p; p = this.backlog.find((q) => !q.primary)) {
+      const receipt: AppendReceipt = { tracked: false, committed: false };
+      this.flying = { p, receipt };
+      try {
+        await this.store.append(p.table, p.batch, { ...p.options, receipt });
       } catch (err) {
         this.fault = asStoreError(err, `writing to the mirror ${this.store.uri}`, "its batches are kept and written on the next append or flush()");
         return;
+      } finally {
+        this.flying = undefined;
       }
-      this.backlog.shift();
+      this.backlog.splice(this.backlog.indexOf(p), 1);
     }
     this.fault = undefined;
+  }
+
+  /**
+   * At exit: the batches this mirror still owes, for the exit writer. Appends in flight are
+   * settled first, as the write buffers do (closeSync, then the receipt): one this mirror
+   * committed is left out, one a server store cannot settle goes with its token; a batch whose
+   * primary append was cut goes only if the primary committed it (if not, its writer hands it
+   * over again, to every store of the tee).
+   */
+  takeSync(settlePrimary: () => void): ExitBatch[] {
+    const items = this.backlog.splice(0);
+    const f = this.flying;
+    this.flying = undefined;
+    const out: ExitBatch[] = [];
+    let token: string | undefined;
+    if (f && this.store.capabilities.appendReceipts === true) {
+      try {
+        this.store.closeSync?.();
+      } catch {
+        /* closeSync must not throw */
+      }
+      if (f.receipt.committed) items.splice(items.indexOf(f.p), 1);
+      else if (f.receipt.tracked) token = f.receipt.token;
+    }
+    if (items.some((p) => p.primary)) settlePrimary();
+    for (const p of items) {
+      if (p.primary && !(p.primary.committed || !p.primary.tracked)) continue;
+      out.push({ store: this.store, table: p.table, batch: p.batch, layout: p.options?.layout, token: p === f?.p ? token : undefined });
+    }
+    return out;
   }
 }
 
@@ -52,6 +109,13 @@ export function teeStore(...stores: Store[]): Store {
   const mirrors = stores.slice(1).map((s) => new Mirror(s));
   const all = async <T>(f: (s: Store) => Promise<T>): Promise<T> => (await Promise.all(stores.map(f)))[0]!;
   const behind = () => mirrors.reduce((n, m) => n + m.backlog.length, 0);
+  const settlePrimary = () => {
+    try {
+      first.closeSync?.();
+    } catch {
+      /* closeSync must not throw */
+    }
+  };
   let unhook: (() => void) | undefined;
   // Batches a mirror has not taken are written at process exit like any buffered rows.
   const watch = () => {
@@ -61,7 +125,7 @@ export function teeStore(...stores: Store[]): Store {
           return behind();
         },
         flush: () => tee.flush(),
-        takeSync: () => mirrors.flatMap((m) => m.backlog.splice(0).map((p) => ({ store: m.store, table: p.table, batch: p.batch, layout: p.options?.layout }))),
+        takeSync: () => mirrors.flatMap((m) => m.takeSync(settlePrimary)),
       });
     } else if (behind() === 0 && unhook) {
       unhook();
@@ -80,16 +144,31 @@ export function teeStore(...stores: Store[]): Store {
       kinds: first.capabilities.kinds.filter((k) => stores.every((s) => s.capabilities.kinds.includes(k))),
     },
     append: async (table: string, batch: RecordBatch, options?: AppendOptions) => {
-      const late = mirrors.find((m) => m.backlog.length >= MAX_BACKLOG);
+      const late = mirrors.find((m) => m.behind >= MAX_BACKLOG);
       if (late)
         throw new QuiverError(
           "IO",
-          `the mirror ${late.store.uri} is ${late.backlog.length} batches behind (${late.fault?.message ?? "failing"}); nothing more is taken until it catches up`,
+          `the mirror ${late.store.uri} is ${late.behind} batches behind (${late.fault?.message ?? "failing"}); nothing more is taken until it catches up`,
           { cause: late.fault },
         );
-      // The primary validates and commits first, so a bad batch lands nowhere.
-      await first.append(table, batch, options);
-      await Promise.all(mirrors.map((m) => m.take({ table, batch, options })));
+      // The primary validates and commits first, so a bad batch lands nowhere. The mirrors hold
+      // the batch meanwhile, waiting: a process that ends now hands it over (see takeSync).
+      const receipt = options?.receipt ?? { tracked: false, committed: false };
+      const held = mirrors.map((m) => {
+        const p: Pending = { table, batch, options: options && { ...options, receipt: undefined }, primary: receipt };
+        m.backlog.push(p);
+        return p;
+      });
+      watch();
+      try {
+        await first.append(table, batch, { ...options, receipt });
+      } catch (err) {
+        mirrors.forEach((m, i) => m.backlog.splice(m.backlog.indexOf(held[i]!), 1));
+        watch();
+        throw err;
+      }
+      for (const p of held) p.primary = undefined;
+      await Promise.all(mirrors.map((m) => m.take()));
       watch();
     },
     scan: (table: string, options?: ScanOptions) => first.scan(table, options),
@@ -102,9 +181,9 @@ export function teeStore(...stores: Store[]): Store {
     flush: async () => {
       await Promise.all(mirrors.map((m) => m.take()));
       watch();
-      const late = mirrors.find((m) => m.backlog.length > 0);
+      const late = mirrors.find((m) => m.behind > 0);
       await all((s) => s.flush());
-      if (late) throw new QuiverError("IO", `the mirror ${late.store.uri} is ${late.backlog.length} batches behind: ${late.fault?.message ?? "failing"}`, { cause: late.fault });
+      if (late) throw new QuiverError("IO", `the mirror ${late.store.uri} is ${late.behind} batches behind: ${late.fault?.message ?? "failing"}`, { cause: late.fault });
     },
     close: async () => {
       await tee.flush();
