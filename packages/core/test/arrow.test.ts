@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { tableFromJSON } from "apache-arrow";
-import { batchToRows, batchesToTable, conformBatch, mergeSchemas, normalizeRow, QuiverError, rowsToBatch, typeName } from "../dist/index.js";
+import { LargeBinary, LargeUtf8, makeVector, tableFromJSON } from "apache-arrow";
+import { batchToRows, batchesToTable, buildData, conformBatch, mergeSchemas, normalizeRow, QuiverError, rowsToBatch, typeName } from "../dist/index.js";
 import { plain } from "../dist/testing/index.js";
 
 const code = (fn: () => unknown): string | undefined => {
@@ -135,5 +135,13 @@ describe("rows ⇄ RecordBatch", () => {
     expect(code(() => rowsToBatch([{ t: { data: [1, 2, 3], shape: [2, 2] } }]))).toBe("SHAPE_MISMATCH");
     expect(code(() => rowsToBatch([{ b: 2n ** 64n }]))).toBe("INVALID_VALUE");
     expect(code(() => normalizeRow([] as unknown as Record<string, unknown>))).toBe("INVALID_VALUE");
+  });
+});
+
+describe("buildData of 64-bit-offset strings and bytes", () => {
+  it("takes undefined (a key a row lacks) as null, like every other type", () => {
+    // Arrow's own builder made it "" for LargeUtf8 (a msgpack row without the key read back as "").
+    expect(makeVector(buildData(new LargeUtf8(), ["x", undefined, null], "s")).toArray()).toEqual(["x", null, null]);
+    expect(makeVector(buildData(new LargeBinary(), [new Uint8Array([1]), undefined], "b")).toArray()).toEqual([new Uint8Array([1]), null]);
   });
 });

@@ -243,7 +243,10 @@ class BytesReader implements ColumnReader {
     this.rows = 0;
     this.offsets = new Int32Array(CAPACITY + 1);
     this.bytes = new Uint8Array(Math.max(VECTOR_SIZE * 16, this.bytes.length));
-    return makeData({ type: this.type, length: n, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, data: values } as never);
+    // A LargeUtf8 / LargeBinary column (logged from pyarrow or polars) has 64-bit offsets.
+    const large = this.type.typeId === Type.LargeUtf8 || this.type.typeId === Type.LargeBinary;
+    const valueOffsets = large ? BigInt64Array.from(offsets, BigInt) : offsets;
+    return makeData({ type: this.type, length: n, nullCount: nulls, nullBitmap: bitmap, valueOffsets, data: values } as never);
   }
 }
 

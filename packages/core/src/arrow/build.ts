@@ -241,7 +241,11 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
       return makeData({ ...base(), type: type as Struct, children });
     }
     default:
-      return vectorFromArray(values as unknown[], type).data[0]!;
+      // Arrow's builders take undefined as a value (LargeUtf8 made it ""): absent is null here as everywhere.
+      return vectorFromArray(
+        (values as unknown[]).map((v) => (v === undefined ? null : v)),
+        type,
+      ).data[0]!;
   }
 }
 

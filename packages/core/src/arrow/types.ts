@@ -175,8 +175,10 @@ export function mergeTypes(a: DataType, b: DataType, column: string, value?: unk
     if (t === undefined) throw mismatch(column, a, b, value);
     return t;
   }
-  if (a.typeId === Type.LargeUtf8 && b.typeId === Type.Utf8) return a;
-  if (a.typeId === Type.LargeBinary && b.typeId === Type.Binary) return a;
+  // Strings and bytes with 32- or 64-bit offsets (pyarrow, polars) are the same values: the column keeps its type.
+  const text = [Type.Utf8, Type.LargeUtf8] as number[];
+  const bytes = [Type.Binary, Type.LargeBinary] as number[];
+  if ((text.includes(a.typeId) && text.includes(b.typeId)) || (bytes.includes(a.typeId) && bytes.includes(b.typeId))) return a;
   if (a.typeId === Type.Date && b.typeId === Type.Timestamp) return a;
   if (a.typeId !== b.typeId) throw mismatch(column, a, b, value);
   switch (a.typeId) {

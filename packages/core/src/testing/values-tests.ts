@@ -6,6 +6,7 @@
  * Runs are few (QUIVER_FC_RUNS, default 40) so a slow store stays quick; the seed is fixed
  * (QUIVER_FC_SEED overrides it) and printed with any failure, with the shrunk counterexample.
  */
+import { Binary, LargeBinary, LargeUtf8, Table, Utf8, type Vector, vectorFromArray } from "apache-arrow";
 import { rowsToBatch, type Row } from "../arrow/batches.js";
 import { QuiverError } from "../errors.js";
 import { Session } from "../series/session.js";
@@ -97,6 +98,48 @@ export function valuesTests(t: TestApi, target: ConformanceTarget): void {
         await store.append(table, part);
         compareRows(await rowsOf(store, table), { ...c, rows: c.rows.slice(from, to) }, table);
       });
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+  });
+
+  it("LargeUtf8 / LargeBinary columns (pyarrow, polars) append to string and binary columns and the other way round, exactly", async () => {
+    const store = await target.create();
+    const kinds = store.capabilities.kinds;
+    const bin = kinds.includes("binary");
+    const batch = (large: boolean, s: (string | null)[], b: (Uint8Array | null)[]) => {
+      const cols: Record<string, Vector> = { s: vectorFromArray(s, large ? new LargeUtf8() : new Utf8()) };
+      if (bin) cols.b = vectorFromArray(b, large ? new LargeBinary() : new Binary());
+      return new Table(cols).batches[0]!;
+    };
+    const strings = [
+      ["a", "", null, "é\u0000z"],
+      ["b", "longer text", null, "ω"],
+    ] as const;
+    const bytes = [
+      [new Uint8Array([1, 2]), new Uint8Array(0), null, new Uint8Array([0])],
+      [new Uint8Array([255]), null, new Uint8Array([3, 4, 5]), new Uint8Array(0)],
+    ];
+    try {
+      for (const [name, first] of [
+        ["prop/large-first", true],
+        ["prop/large-second", false],
+      ] as const) {
+        await store.append(name, batch(first, [...strings[0]], bytes[0]!));
+        await store.append(name, batch(!first, [...strings[1]], bytes[1]!));
+        const got = await rowsOf(store, name);
+        assertSame(
+          got.map((r) => r.s ?? null),
+          [...strings[0], ...strings[1]],
+          `${name}: strings`,
+        );
+        if (bin)
+          assertSame(
+            got.map((r) => r.b ?? null),
+            [...bytes[0]!, ...bytes[1]!],
+            `${name}: bytes`,
+          );
+      }
     } finally {
       await store.close().catch(() => undefined);
     }
