@@ -106,14 +106,15 @@ function dollarTag(text: string): string {
  */
 function appendFunction(S: string): string {
   const body = `
-DECLARE s bigint; ver bigint;
+DECLARE s bigint; ver bigint; st text;
 BEGIN
   PERFORM pg_advisory_xact_lock(${LOCK_KEY + 1}, hashtext(lock));
   INSERT INTO ${S}._quiver_batches (id) VALUES (token);
-  UPDATE ${S}._quiver_tables SET rows = rows + n WHERE name = t RETURNING rows - n, version INTO s, ver;
+  UPDATE ${S}._quiver_tables SET rows = rows + n WHERE name = t RETURNING rows - n, version, spans INTO s, ver, st;
   IF NOT FOUND OR ver <> v THEN
     RAISE EXCEPTION 'quiver: the schema of table % changed', t USING ERRCODE = '${STALE_STATE}';
   END IF;
+  IF st = 'stale' THEN s := ${S}._quiver_dense(t, n); END IF;
   PERFORM setval(seq::regclass, s, false);
   RETURN s;
 END`;
@@ -183,11 +184,53 @@ BEGIN
   RETURN NULL;
 END`,
   );
-  return [rebuild, add, foreign];
+  // Under the table's lock, as a writer takes `n` positions from a table a foreign write left
+  // 'stale': a user's INSERT may hold the positions the catalog hands out next (the append then
+  // failed on the primary key, every retry alike) and a DELETE leaves holes (reads by position
+  // would skip rows). The rows are numbered 0 … count-1 again, in position order, and the
+  // append's positions follow them. Returns the append's first position.
+  const dense = fn(
+    "_quiver_dense(t text, n bigint)",
+    "bigint",
+    `
+DECLARE sch text; tid text; had bigint; c bigint; m bigint;
+BEGIN
+  SELECT ns.nspname, t0.ident, t0.rows - n INTO sch, tid, had FROM ${S}._quiver_tables t0 JOIN pg_class k ON k.oid = t0.tableoid JOIN pg_namespace ns ON ns.oid = k.relnamespace WHERE t0.name = t;
+  EXECUTE format('SELECT count(*), coalesce(max(${POS}) + 1, 0) FROM %I.%I', sch, tid) INTO c, m;
+  IF c = had AND m = had THEN RETURN had; END IF;
+  -- Through negative positions: the primary key is checked row by row.
+  EXECUTE format('UPDATE %I.%I AS x SET ${POS} = -1 - r.k FROM (SELECT ${POS} AS old, row_number() OVER (ORDER BY ${POS}) - 1 AS k FROM %I.%I) AS r WHERE x.${POS} = r.old AND x.${POS} <> r.k', sch, tid, sch, tid);
+  EXECUTE format('UPDATE %I.%I SET ${POS} = -1 - ${POS} WHERE ${POS} < 0', sch, tid);
+  UPDATE ${S}._quiver_tables SET rows = c + n WHERE name = t;
+  RETURN c;
+END`,
+  );
+  // The catalog row and `n` positions for a writer holding the table's lock (no row: no table).
+  const take = fn(
+    "_quiver_take(t text, n bigint)",
+    "TABLE (start bigint, version bigint)",
+    `
+DECLARE s bigint; ver bigint; st text;
+BEGIN
+  UPDATE ${S}._quiver_tables q SET rows = q.rows + n WHERE q.name = t RETURNING q.rows - n, q.version, q.spans INTO s, ver, st;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF st = 'stale' THEN s := ${S}._quiver_dense(t, n); END IF;
+  start := s;
+  version := ver;
+  RETURN NEXT;
+END`,
+  );
+  return [rebuild, add, foreign, dense, take];
 }
+
+/** The statement trigger marking a table's spans stale (a DELETE too: it leaves holes in the positions). */
+const FOREIGN_TRIGGER = (S: string, table: string) =>
+  `CREATE OR REPLACE TRIGGER _quiver_foreign AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${S}._quiver_foreign()`;
 
 /** The function whose presence says the catalog has spans (the bootstrap's "ready" check). */
 export const SPANS_FN = "_quiver_spans_add(text,bigint,text[],bigint[],bigint[])";
+/** The newest function: a catalog without it is brought up to date by the next writer's open. */
+export const TAKE_FN = "_quiver_take(text,bigint)";
 
 /** SQL for the catalog in schema `S` (quoted). Idempotent; run under the bootstrap lock. */
 export function catalogDDL(S: string): string[] {
@@ -206,6 +249,8 @@ export function catalogDDL(S: string): string[] {
     `ALTER TABLE ${S}._quiver_tables ADD COLUMN IF NOT EXISTS spans text`,
     `CREATE TABLE IF NOT EXISTS ${S}._quiver_spans (tbl text NOT NULL REFERENCES ${S}._quiver_tables (name) ON DELETE CASCADE, track_id text NOT NULL, lo bigint NOT NULL, hi bigint NOT NULL, PRIMARY KEY (tbl, track_id, lo), UNIQUE (tbl, track_id, hi))`,
     ...spanFunctions(S),
+    // Tables of an older catalog get the trigger as it is now (it did not fire on DELETE).
+    `DO $do$ DECLARE r record; BEGIN FOR r IN SELECT t.ident, n.nspname FROM ${S}._quiver_tables t JOIN pg_class c ON c.oid = t.tableoid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.spans IS NOT NULL LOOP EXECUTE format('CREATE OR REPLACE TRIGGER _quiver_foreign AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I FOR EACH STATEMENT EXECUTE FUNCTION %I._quiver_foreign()', r.nspname, r.ident, r.nspname); EXECUTE format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER _quiver_foreign', r.nspname, r.ident); END LOOP; END $do$`,
   ];
 }
 
@@ -269,7 +314,7 @@ export async function createTable(tx: TransactionSql, S: string, schemaName: str
   );
   const id = identFor(name, (x) => taken.has(x));
   await tx.unsafe(`CREATE TABLE ${S}.${ident(id)} (${ident(POS)} bigint ${IDENTITY} PRIMARY KEY)`);
-  await tx.unsafe(`CREATE TRIGGER _quiver_foreign AFTER INSERT OR UPDATE OR TRUNCATE ON ${S}.${ident(id)} FOR EACH STATEMENT EXECUTE FUNCTION ${S}._quiver_foreign()`);
+  await tx.unsafe(FOREIGN_TRIGGER(S, `${S}.${ident(id)}`));
   // Also under session_replication_role = replica (logical replication's apply, some tools).
   await tx.unsafe(`ALTER TABLE ${S}.${ident(id)} ENABLE ALWAYS TRIGGER _quiver_foreign`);
   await tx.unsafe(`INSERT INTO ${S}._quiver_tables (name, ident, spans) VALUES ($1, $2, 'ok')`, [name, id]);

@@ -21,6 +21,7 @@ import {
   loadTableSql,
   POS,
   SPANS_FN,
+  TAKE_FN,
   STALE_STATE,
   type TableInfo,
 } from "./catalog.js";
@@ -42,7 +43,8 @@ import type { Target } from "./url.js";
 /** Rows fetched per round trip (and per RecordBatch) on reads. */
 const CHUNK = 65536;
 /** Locks a table's catalog row for the transaction and hands out `$2` positions. */
-const LOCK_ROW = (S: string) => `UPDATE ${S}._quiver_tables SET rows = rows + $2 WHERE name = $1 RETURNING rows - $2 AS start, version`;
+/** The catalog row and `$2` positions (catalog.ts: `_quiver_take`, which makes a table a foreign write left 'stale' dense first). */
+const LOCK_ROW = (S: string) => `SELECT start, version FROM ${S}._quiver_take($1, $2)`;
 /**
  * Taken before the catalog row, by every writer of the table: writers queue on one advisory
  * lock and are let through one at a time. (Queued on the row itself, every waiter re-checks
@@ -97,8 +99,15 @@ export class PostgresDriver implements StoreDriver {
     await this.pool.op(`opening schema ${this.target.schema}`, async () => {
       const ready = async (q: TransactionSql): Promise<boolean> => {
         const [r] = await q.unsafe<{ ok: boolean }[]>(
-          `SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AND to_regprocedure($4) IS NOT NULL AND to_regprocedure($5) IS NOT NULL AS ok`,
-          [`${this.S}._quiver_columns`, `${this.S}._quiver_utf8_array(text[])`, `${this.S}._quiver_batches`, `${this.S}.${APPEND_FN}`, `${this.S}.${SPANS_FN}`],
+          `SELECT to_regclass($1) IS NOT NULL AND to_regclass($3) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AND to_regprocedure($4) IS NOT NULL AND to_regprocedure($5) IS NOT NULL AND to_regprocedure($6) IS NOT NULL AS ok`,
+          [
+            `${this.S}._quiver_columns`,
+            `${this.S}._quiver_utf8_array(text[])`,
+            `${this.S}._quiver_batches`,
+            `${this.S}.${APPEND_FN}`,
+            `${this.S}.${SPANS_FN}`,
+            `${this.S}.${TAKE_FN}`,
+          ],
         );
         return r!.ok;
       };
@@ -553,14 +562,8 @@ export class PostgresDriver implements StoreDriver {
 
   /** After a delete: positions dense again (0…n-1 in the same order), and the row counter. */
   private async renumber(tx: TransactionSql, info: TableInfo): Promise<void> {
-    const T = `${this.S}.${ident(info.ident)}`;
-    const P = ident(POS);
-    // Through negative positions: the primary key is checked row by row.
-    await tx.unsafe(
-      `UPDATE ${T} AS t SET ${P} = -1 - r.n FROM (SELECT ${P} AS old, row_number() OVER (ORDER BY ${P}) - 1 AS n FROM ${T}) AS r WHERE t.${P} = r.old AND t.${P} <> r.n`,
-    );
-    await tx.unsafe(`UPDATE ${T} SET ${P} = -1 - ${P} WHERE ${P} < 0`);
-    await tx.unsafe(`UPDATE ${this.S}._quiver_tables SET rows = (SELECT count(*) FROM ${T}) WHERE name = $1`, [info.name]);
+    // 0 … count-1 again, in position order, and the catalog's count (catalog.ts: _quiver_dense).
+    await tx.unsafe(`SELECT ${this.S}._quiver_dense($1, 0)`, [info.name]);
     if (info.spans) await tx.unsafe(SPANS_REBUILD(this.S), [info.name]); // positions moved
   }
 

@@ -180,6 +180,31 @@ describe("postgres: runs found through spans", () => {
     await s.close();
   });
 
+  it("a user's INSERT at the next position (or past it) and DELETE leave the positions dense again at the next append, which then stores its rows", async () => {
+    const schema = freshSchema("dense");
+    const url = urlWith(schema);
+    const t = await Tracker.open(url);
+    await t.logBatch([{ x: 0 }, { x: 1 }, { x: 2 }]);
+    const T = `"${schema}".events`;
+    // Positions the store would hand out next: before, the next append met them (unique violation, for ever).
+    await pg.unsafe(`INSERT INTO ${T} (_quiver_pos, track_id, x) VALUES (3, $1, 3), (9, $1, 4)`, [t.trackId]);
+    await t.logBatch([{ x: 5 }, { x: 6 }]);
+    await pg.unsafe(`DELETE FROM ${T} WHERE x = 1`);
+    await t.log({ x: 7 });
+    await t.flush();
+    const rows = await pg.unsafe(`SELECT _quiver_pos::int AS p, x::int AS x FROM ${T} ORDER BY _quiver_pos`);
+    expect(rows.map((r) => [r.p, r.x])).toEqual([0, 2, 3, 4, 5, 6, 7].map((x, p) => [p, x]));
+    const [c] = await pg.unsafe(`SELECT rows::int AS n FROM "${schema}"._quiver_tables WHERE name = 'events'`);
+    expect(c!.n).toBe(7);
+    expect(await state(schema)).toBe("ok");
+    expect(await spans(schema)).toEqual([[t.trackId, 0, 6]]);
+    // Reads by position (a Track's pages, a Reader's offsets) go on from there.
+    const s = await openStore(url);
+    expect((await rowsOf(s, "events", { offset: 3, limit: 2 })).map((r) => r.x)).toEqual([4, 5]);
+    await s.close();
+    await t.close();
+  });
+
   it("an update moving rows to another run and a delete that renumbers the positions keep every run's reads exact", async () => {
     const schema = freshSchema("moves");
     const url = urlWith(schema);
