@@ -56,6 +56,8 @@ export interface TxControl {
    * without waiting for the COPY's answer); tx() awaits its answer. Later calls do nothing.
    */
   commit(): void;
+  /** The server's error for a statement sent without waiting for it (the COPY behind the lock): the cause of the ROLLBACK it brings. */
+  rejected?: unknown;
 }
 
 export interface TxOptions {
@@ -333,7 +335,8 @@ export function openPool(t: Target, readOnly: boolean): Pool {
       }
       if (answer.command !== "COMMIT") {
         // The server rolled back (a COPY it rejected after the data aborted the transaction).
-        throw Object.assign(new Error("the server rolled the transaction back (it rejected the batch's data)"), { code: "ROLLED_BACK" });
+        const why = control.rejected === undefined ? "" : `: ${(control.rejected as Error)?.message ?? control.rejected}`;
+        throw Object.assign(new Error(`the server rolled the transaction back (it rejected the batch's data${why})`), { code: "ROLLED_BACK", cause: control.rejected });
       }
       try {
         await settle(durable ?? Promise.resolve());

@@ -46,8 +46,15 @@ export function copyBehind(pool: Pool, tx: TransactionSql, control: TxControl, c
   // our CopyDone, when the server is out of COPY mode, which ignores it). The data is always
   // written by then (the COPY's text goes through our socket); were it not, the server would
   // meet COMMIT inside the COPY and end the session: the append fails with IO, nothing written.
-  const q = copy as unknown as { resolve: (x: unknown) => void };
+  const q = copy as unknown as { resolve: (x: unknown) => void; reject: (e: unknown) => void };
   const resolve = q.resolve;
+  const reject = q.reject;
+  // The server's error for the data (a constraint, a duplicate key) comes after the query was
+  // resolved with its stream: kept, it says why the transaction rolled back.
+  q.reject = (e: unknown) => {
+    control.rejected ??= e;
+    reject(e);
+  };
   q.resolve = (x: unknown) => {
     const stream = x as CopyStream;
     if (stream && typeof stream.destroy === "function") {

@@ -175,6 +175,21 @@ describe("postgres: layout", () => {
 });
 
 describe("postgres: opening", () => {
+  it("a batch the server refuses (a user's CHECK constraint) fails with IO saying why, and stores nothing", async () => {
+    const schema = freshSchema("refused");
+    const s = await openStore(urlWith(schema));
+    await s.append("events", rowsToBatch([{ x: 1 }]));
+    await pg.unsafe(`ALTER TABLE "${schema}".events ADD CONSTRAINT small CHECK (x < 100)`);
+    // One part (the quick append) and several (in parts, positions from the lock's answer).
+    for (const n of [1, 20_000]) {
+      const err = await s.append("events", rowsToBatch(Array.from({ length: n }, () => ({ x: 500 })))).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "IO" });
+      expect((err as Error).message).toContain('violates check constraint "small"');
+    }
+    expect(await s.count("events")).toBe(1);
+    await s.close();
+  });
+
   it("readOnly: NOT_FOUND for a missing schema or database, creating nothing; writes are UNSUPPORTED", async () => {
     const schema = freshSchema("ro");
     await expect(openStore(urlWith(schema), { readOnly: true })).rejects.toMatchObject({ code: "NOT_FOUND" });
