@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LargeBinary, LargeUtf8, makeVector, tableFromJSON } from "apache-arrow";
+import { Binary, LargeBinary, LargeUtf8, makeVector, tableFromJSON } from "apache-arrow";
 import { batchToRows, batchesToTable, buildData, conformBatch, mergeSchemas, normalizeRow, QuiverError, rowsToBatch, typeName } from "../dist/index.js";
 import { plain } from "../dist/testing/index.js";
 
@@ -139,6 +139,11 @@ describe("rows ⇄ RecordBatch", () => {
 });
 
 describe("buildData of 64-bit-offset strings and bytes", () => {
+  it("refuses a batch whose bytes overflow 32-bit offsets (a LargeBinary batch into a binary column) instead of wrapping them", () => {
+    const gib = new Uint8Array(2 ** 30); // untouched pages: nothing is resident
+    expect(() => buildData(new Binary(), [gib, gib], "b")).toThrow(/2 GiB.*smaller batches/);
+  });
+
   it("takes undefined (a key a row lacks) as null, like every other type", () => {
     // Arrow's own builder made it "" for LargeUtf8 (a msgpack row without the key read back as "").
     expect(makeVector(buildData(new LargeUtf8(), ["x", undefined, null], "s")).toArray()).toEqual(["x", null, null]);

@@ -38,6 +38,16 @@ function validity(values: readonly unknown[], n: number): { bitmap: Uint8Array |
 const utf8 = new TextEncoder();
 
 /** Arrow Data of `type` holding `values` (null/undefined → null). Values must fit the type. */
+/** The most bytes one string or binary column of a batch holds (its offsets are 32-bit). */
+const MAX_OFFSET = 0x7fffffff;
+
+function tooLong(column: string, bytes: number): QuiverError {
+  return new QuiverError(
+    "INVALID_VALUE",
+    `column ${JSON.stringify(column)}: the batch's values are ${bytes} bytes, over the 2 GiB a string or binary column of one batch holds; append the rows in smaller batches`,
+  );
+}
+
 export function buildData(type: DataType, values: readonly unknown[], column = "value"): Data {
   const n = values.length;
   // The validity pass is its own loop over the values; number columns (the hot case) count
@@ -154,6 +164,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         }
         offsets[i + 1] = pos;
       }
+      if (pos > MAX_OFFSET) throw tooLong(column, pos);
       return makeData({ ...base(), type: type as Utf8, valueOffsets: offsets, data: buf.subarray(0, pos) });
     }
     case Type.Binary: {
@@ -164,6 +175,7 @@ export function buildData(type: DataType, values: readonly unknown[], column = "
         if (v != null) total += v.byteLength;
         offsets[i + 1] = total;
       }
+      if (total > MAX_OFFSET) throw tooLong(column, total);
       const data = new Uint8Array(total);
       for (let i = 0; i < n; i++) {
         const v = values[i] as ArrayBufferView | null;

@@ -91,7 +91,7 @@ class Mirror {
       } catch {
         /* closeSync must not throw */
       }
-      if (f.receipt.committed) items.splice(items.indexOf(f.p), 1);
+      if (f.receipt.committed && items.includes(f.p)) items.splice(items.indexOf(f.p), 1);
       else if (f.receipt.tracked) token = f.receipt.token;
     }
     if (items.some((p) => p.primary)) settlePrimary();
@@ -163,7 +163,7 @@ export function teeStore(...stores: Store[]): Store {
       try {
         await first.append(table, batch, { ...options, receipt });
       } catch (err) {
-        mirrors.forEach((m, i) => m.backlog.splice(m.backlog.indexOf(held[i]!), 1));
+        mirrors.forEach((m, i) => m.backlog.includes(held[i]!) && m.backlog.splice(m.backlog.indexOf(held[i]!), 1));
         watch();
         throw err;
       }
