@@ -42,8 +42,7 @@ import type { Target } from "./url.js";
 
 /** Rows fetched per round trip (and per RecordBatch) on reads. */
 const CHUNK = 65536;
-/** Locks a table's catalog row for the transaction and hands out `$2` positions. */
-/** The catalog row and `$2` positions (catalog.ts: `_quiver_take`, which makes a table a foreign write left 'stale' dense first). */
+/** Locks a table's catalog row for the transaction and hands out `$2` positions (catalog.ts: `_quiver_take`, which first makes a table a foreign write left 'stale' dense). */
 const LOCK_ROW = (S: string) => `SELECT start, version FROM ${S}._quiver_take($1, $2)`;
 /**
  * Taken before the catalog row, by every writer of the table: writers queue on one advisory
