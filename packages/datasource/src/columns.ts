@@ -135,7 +135,7 @@ export class I64Column extends Column {
   }
   private src(data: Data): Int32Array {
     const v = data.values as ArrayBufferView;
-    return new Int32Array(v.buffer, v.byteOffset + data.offset * 8, data.length * 2);
+    return new Int32Array(v.buffer, v.byteOffset, data.length * 2); // sliced by Arrow JS (only validity keeps data.offset)
   }
   append(data: Data, idx: Int32Array | null, count: number): void {
     this.appendValid(data, idx, count);
@@ -198,7 +198,7 @@ export class F64Column extends Column {
   }
   private src(data: Data): Float64Array {
     const v = data.values as Float64Array;
-    return new Float64Array(v.buffer, v.byteOffset + data.offset * 8, data.length);
+    return new Float64Array(v.buffer, v.byteOffset, data.length); // sliced by Arrow JS (only validity keeps data.offset)
   }
   append(data: Data, idx: Int32Array | null, count: number): void {
     this.appendValid(data, idx, count);
@@ -302,11 +302,11 @@ export class StrColumn extends Column {
     this.appendValid(data, idx, count);
     const so = data.valueOffsets as Int32Array;
     const sb = data.values as Uint8Array;
-    const o = data.offset;
+    // Arrow JS slices the value offsets of sliced data (only validity keeps data.offset).
     if (!idx && this.n === 0 && count > 0 && data.offset === 0) {
       // offsets as Arrow has them (the first need not be 0), bytes from 0 to the last one
-      this.offs = new Int32Array(so.buffer, so.byteOffset + o * 4, count + 1);
-      this.bytes = new Uint8Array(sb.buffer, sb.byteOffset, so[o + count]!);
+      this.offs = new Int32Array(so.buffer, so.byteOffset, count + 1);
+      this.bytes = new Uint8Array(sb.buffer, sb.byteOffset, so[count]!);
       this.shared = true;
       this.n = count;
       return;
@@ -315,21 +315,21 @@ export class StrColumn extends Column {
     this.offs = grow(this.offs, this.n + count + 1);
     let pos = this.offs[this.n]!;
     if (!idx) {
-      const a = so[o]!;
-      const b = so[o + count]!;
+      const a = so[0]!;
+      const b = so[count]!;
       this.bytes = grow(this.bytes, pos + (b - a));
       this.bytes.set(sb.subarray(a, b), pos);
       const d = pos - a;
       const offs = this.offs;
       const n0 = this.n;
-      for (let k = 1; k <= count; k++) offs[n0 + k] = so[o + k]! + d;
+      for (let k = 1; k <= count; k++) offs[n0 + k] = so[k]! + d;
     } else {
       let total = 0;
-      for (let k = 0; k < count; k++) total += so[o + idx[k]! + 1]! - so[o + idx[k]!]!;
+      for (let k = 0; k < count; k++) total += so[idx[k]! + 1]! - so[idx[k]!]!;
       this.bytes = grow(this.bytes, pos + total);
       const out = this.bytes;
       for (let k = 0; k < count; k++) {
-        const i = o + idx[k]!;
+        const i = idx[k]!;
         const a = so[i]!;
         const len = so[i + 1]! - a;
         if (len < 32) for (let x = 0; x < len; x++) out[pos + x] = sb[a + x]!;
@@ -342,8 +342,7 @@ export class StrColumn extends Column {
   }
   setFrom(row: number, data: Data, i: number): void {
     const so = data.valueOffsets as Int32Array;
-    const j = data.offset + i;
-    this.setBytes(row, (data.values as Uint8Array).slice(so[j]!, so[j + 1]!));
+    this.setBytes(row, (data.values as Uint8Array).slice(so[i]!, so[i + 1]!));
   }
   setBytes(row: number, b: Uint8Array): void {
     this.patch.set(row, b);
@@ -482,12 +481,12 @@ export function cmpBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Whether the k strings of Utf8 data (bytes `b`, offsets `po` from `o`) strictly increase in byte order (no per-key views: 1M keys in ~10 ms). */
-export function increasing(b: Uint8Array, po: Int32Array, o: number, k: number): boolean {
+export function increasing(b: Uint8Array, po: Int32Array, k: number): boolean {
   for (let i = 1; i < k; i++) {
-    let x = po[o + i - 1]!;
-    const xe = po[o + i]!;
+    let x = po[i - 1]!;
+    const xe = po[i]!;
     let y = xe;
-    const ye = po[o + i + 1]!;
+    const ye = po[i + 1]!;
     let c = 0;
     while (x < xe && y < ye) {
       const d = b[x++]! - b[y++]!;
@@ -511,6 +510,6 @@ export function rememberIncreasing(d: Data, increasing: boolean): void {
 /** increasing() of Utf8 data, remembered per Data (the commit's check and the hot state's see the same paths). */
 export function increasingData(d: Data): boolean {
   let v = increasingSeen.get(d);
-  if (v === undefined) increasingSeen.set(d, (v = increasing(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length)));
+  if (v === undefined) increasingSeen.set(d, (v = increasing(d.values as Uint8Array, d.valueOffsets as Int32Array, d.length)));
   return v;
 }

@@ -350,7 +350,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
         const d = single(col) && f.type.typeId === Type.Utf8 ? col.data[0]! : undefined;
         // Clean ASCII paths are used as Arrow gave them; their strings are decoded only if asked for.
         pathsClean =
-          d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.offset, d.length, (inc) => rememberIncreasing(d, inc));
+          d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.length, (inc) => rememberIncreasing(d, inc));
         data.columns.push(pathsClean ? [] : vectorToValues(col, f));
         if (d) direct.set(i, d);
         return;
@@ -401,7 +401,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
       const pd = pathData;
       const change: ChangeSet = {
         get paths(): string[] {
-          decoded ??= decodeAsciiPaths(pd.values as Uint8Array, pd.valueOffsets as Int32Array, pd.offset, pd.length);
+          decoded ??= decodeAsciiPaths(pd.values as Uint8Array, pd.valueOffsets as Int32Array, pd.length);
           return decoded;
         },
         set paths(v: string[]) {

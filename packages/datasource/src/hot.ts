@@ -122,8 +122,7 @@ export class HotState {
     const n0 = this.path.n;
     const po = pd.valueOffsets as Int32Array;
     const pb = pd.values as Uint8Array;
-    const o = pd.offset;
-    const key = (i: number): Uint8Array => pb.subarray(po[o + i]!, po[o + i + 1]!);
+    const key = (i: number): Uint8Array => pb.subarray(po[i]!, po[i + 1]!);
     const sorted = increasingData(pd);
     // Distinct paths, all after the last one: appended as they are (a first upload, a scan); rows null: row i is n0 + i.
     if (sorted && k > 0 && (n0 === 0 || cmpBytes(this.path.at(this.rank(n0 - 1)), key(0)) < 0)) {
@@ -262,7 +261,7 @@ export class HotState {
     const rows = located ?? Int32Array.from({ length: k }, (_, i) => n0 + i);
     for (let i = 0; i < k; i++) {
       const r = rows[i]!;
-      const u = unset && uvalid![i] ? dec.decode(ub!.subarray(us![unset.offset + i]!, us![unset.offset + i + 1]!)) : undefined;
+      const u = unset && uvalid![i] ? dec.decode(ub!.subarray(us![i]!, us![i + 1]!)) : undefined;
       if (isFirst[i] && !u) continue;
       let cleared = false;
       if (u) {

@@ -198,8 +198,10 @@ function plainValues(
   max?: bigint;
 } {
   const t = d.type as DataType;
-  const o = d.offset + start;
+  // Arrow JS slices value offsets and fixed-width values; bool bits (like validity) keep d.offset.
+  const o = start;
   if (t.typeId === Type.Bool) {
+    const o = d.offset + start;
     const bits = d.values as Uint8Array;
     if (nulls === 0 && (o & 7) === 0) {
       const out = bits.slice(o >> 3, (o + n + 7) >> 3);

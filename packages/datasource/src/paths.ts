@@ -56,20 +56,20 @@ function dotSegment(v: Uint8Array, j: number, t: number): boolean {
  * byte ≥ 128, NUL, "\\" or "/" are looked at byte by byte. 1M paths in ~40 ms (one byte loop
  * doing both took ~80 ms). False only means "not proven clean": the caller checks each path.
  */
-export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number, sorted?: (increasing: boolean) => void): boolean {
+export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, n: number, sorted?: (increasing: boolean) => void): boolean {
   const v = values;
   const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
   let increasing = true;
   for (let r = 0; r < n; r++) {
-    const s = offsets[offset + r]!;
-    const t = offsets[offset + r + 1]!;
+    const s = offsets[r]!;
+    const t = offsets[r + 1]!;
     if (t <= s) return false;
     const c0 = v[s]!;
     // leading or trailing "/", "C:", a leading "." or ".." segment
     if (c0 === 47 || v[t - 1] === 47 || (t - s > 1 && v[s + 1] === 58) || (c0 === 46 && dotSegment(v, s, t))) return false;
     if (increasing && r > 0) {
       // above the path before it (byte order)? Equal bytes are skipped 4 at a time, then compared one by one.
-      let x = offsets[offset + r - 1]!;
+      let x = offsets[r - 1]!;
       let y = s;
       while (x + 4 <= s && y + 4 <= t && dv.getUint32(x) === dv.getUint32(y)) (x += 4), (y += 4);
       let c = 0;
@@ -78,9 +78,9 @@ export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset:
       if (c >= 0) increasing = false;
     }
   }
-  const a = offsets[offset]!;
-  const b = offsets[offset + n]!;
-  let r = offset; // the path holding byte i (offsets[r] <= i < offsets[r + 1]), moved forward when needed
+  const a = offsets[0]!;
+  const b = offsets[n]!;
+  let r = 0; // the path holding byte i (offsets[r] <= i < offsets[r + 1]), moved forward when needed
   const plain = (i: number): boolean => {
     const c = v[i]!;
     if (c >= 128 || c === 0 || c === 92) return false;
@@ -116,11 +116,11 @@ export function cleanAsciiPaths(values: Uint8Array, offsets: Int32Array, offset:
 }
 
 /** The paths cleanAsciiPaths accepted, as strings: one latin1 pass over the buffer, a slice per path. */
-export function decodeAsciiPaths(values: Uint8Array, offsets: Int32Array, offset: number, n: number): string[] {
-  const a = offsets[offset]!;
-  const all = Buffer.from(values.buffer, values.byteOffset + a, offsets[offset + n]! - a).toString("latin1");
+export function decodeAsciiPaths(values: Uint8Array, offsets: Int32Array, n: number): string[] {
+  const a = offsets[0]!;
+  const all = Buffer.from(values.buffer, values.byteOffset + a, offsets[n]! - a).toString("latin1");
   const out = new Array<string>(n);
-  for (let r = 0; r < n; r++) out[r] = all.slice(offsets[offset + r]! - a, offsets[offset + r + 1]! - a);
+  for (let r = 0; r < n; r++) out[r] = all.slice(offsets[r]! - a, offsets[r + 1]! - a);
   return out;
 }
 

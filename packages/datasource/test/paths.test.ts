@@ -39,7 +39,8 @@ function check(paths: readonly string[]): void {
     for (const offsetPad of [0, 3]) {
       const { values, offsets } = utf8(paths, pad, offsetPad);
       let inc: boolean | undefined;
-      const ok = cleanAsciiPaths(values, offsets, offsetPad, paths.length, (x) => (inc = x));
+      // Sliced data: Arrow JS hands over its value offsets already sliced.
+      const ok = cleanAsciiPaths(values, offsets.subarray(offsetPad), paths.length, (x) => (inc = x));
       const want = paths.every(cleanByRule);
       expect({ paths, pad, ok }).toEqual({ paths, pad, ok: want });
       if (ok) expect({ paths, inc }).toEqual({ paths, inc: increasingByRule(paths) });
