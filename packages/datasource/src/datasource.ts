@@ -69,13 +69,12 @@ function isFresh(change: ChangeSet): boolean {
 }
 
 /**
- * Whether an Arrow column is one chunk that starts at row 0 of its buffers, and can be used as it
- * is. A sliced one (table.slice) has `offset` > 0 with its value buffers already sliced (only its
- * validity and bool bits count from `offset`), which the byte-level readers here do not expect:
- * its values go through vectorToValues instead (they were shifted by `offset` rows before).
+ * Whether an Arrow column is one chunk, used as it is by the byte-level readers (a sliced one,
+ * table.slice, too: its value buffers come sliced, its validity and bool bits count from
+ * `offset`); a column of several chunks goes through vectorToValues.
  */
 function single(col: { data: readonly Data[] }): boolean {
-  return col.data.length === 1 && col.data[0]!.offset === 0;
+  return col.data.length === 1;
 }
 
 const writeLocks = new WeakMap<Store, Map<string, Promise<void>>>();
@@ -349,8 +348,7 @@ export class Datasource extends View implements ViewSource, FieldHost {
         data.types.push("string");
         const d = single(col) && f.type.typeId === Type.Utf8 ? col.data[0]! : undefined;
         // Clean ASCII paths are used as Arrow gave them; their strings are decoded only if asked for.
-        pathsClean =
-          d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.length, (inc) => rememberIncreasing(d, inc));
+        pathsClean = d !== undefined && d.nullCount === 0 && cleanAsciiPaths(d.values as Uint8Array, d.valueOffsets as Int32Array, d.length, (inc) => rememberIncreasing(d, inc));
         data.columns.push(pathsClean ? [] : vectorToValues(col, f));
         if (d) direct.set(i, d);
         return;
